@@ -1,0 +1,14 @@
+import createError from '@fastify/error';
+
+/**
+ * The cloud's one error catalog (after fastify's FST_ERR_*): every HTTP error has a stable code.
+ * Bodies look like `{"statusCode":400,"code":"SG_ERR_BAD_QUERY","error":"Bad Request","message":"limit: ..."}`.
+ */
+export const Errors = {
+  BadQuery: createError<[string]>('SG_ERR_BAD_QUERY', '%s', 400),
+  BadBody: createError<[string]>('SG_ERR_BAD_BODY', '%s', 400),
+  Unauthorized: createError<[string]>('SG_ERR_UNAUTHORIZED', '%s', 401),
+  Forbidden: createError<[string]>('SG_ERR_FORBIDDEN', '%s', 403),
+  NotFound: createError<[string]>('SG_ERR_NOT_FOUND', '%s', 404),
+  Unavailable: createError<[string]>('SG_ERR_UNAVAILABLE', '%s', 503),
+};

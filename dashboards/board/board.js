@@ -1,0 +1,79 @@
+// Live stock board: a snapshot, then `totals` events over SSE (/board/events). No build step and
+// no framework, so the cloud can serve it as is. Rows are keyed by site + SKU.
+(() => {
+  'use strict';
+  const site = new URLSearchParams(location.search).get('site');
+  const rows = new Map();
+  const trs = new Map();
+  const tbody = document.querySelector('#stock tbody');
+  const conn = document.getElementById('conn');
+  const fmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 3 });
+
+  function key(r) { return r.site + '\u0000' + r.sku; }
+
+  function cell(text, cls) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function renderRow(r, flash) {
+    let tr = trs.get(key(r));
+    if (!tr) {
+      tr = document.createElement('tr');
+      trs.set(key(r), tr);
+      tr.dataset.site = r.site;
+      tr.dataset.sku = r.sku;
+    }
+    tr.replaceChildren(
+      cell(r.site),
+      cell(r.sku),
+      cell(fmt.format(r.onHand), 'num onhand' + (r.onHand < 0 ? ' neg' : '')),
+      cell(r.uom),
+      cell(String(r.locations), 'num'),
+      cell(new Date(r.updatedAt).toLocaleTimeString()),
+    );
+    tr.dataset.onhand = String(r.onHand);
+    if (flash) { tr.classList.remove('flash'); void tr.offsetWidth; tr.classList.add('flash'); }
+    return tr;
+  }
+
+  function renderAll() {
+    const sorted = [...rows.values()].sort((a, b) => a.site.localeCompare(b.site) || a.sku.localeCompare(b.sku));
+    tbody.replaceChildren(...sorted.map((r) => renderRow(r, false)));
+    summary();
+  }
+
+  function summary() {
+    const sites = new Set();
+    let units = 0;
+    for (const r of rows.values()) { sites.add(r.site); units += r.onHand; }
+    document.getElementById('kpi-sites').textContent = String(sites.size);
+    document.getElementById('kpi-skus').textContent = String(rows.size);
+    document.getElementById('kpi-units').textContent = fmt.format(units);
+    document.getElementById('empty').hidden = rows.size > 0;
+    document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+  }
+
+  function connect() {
+    const es = new EventSource('/board/events' + (site ? '?site=' + encodeURIComponent(site) : ''));
+    es.addEventListener('open', () => { conn.textContent = 'live'; conn.className = 'conn on'; });
+    es.addEventListener('error', () => { conn.textContent = 'reconnecting…'; conn.className = 'conn off'; });
+    es.addEventListener('snapshot', (e) => {
+      rows.clear();
+      for (const r of JSON.parse(e.data)) rows.set(key(r), r);
+      renderAll();
+    });
+    es.addEventListener('totals', (e) => {
+      let added = false;
+      for (const r of JSON.parse(e.data)) {
+        if (!rows.has(key(r))) added = true;
+        rows.set(key(r), r);
+        if (!added) renderRow(r, true);
+      }
+      if (added) renderAll(); else summary();
+    });
+  }
+  connect();
+})();

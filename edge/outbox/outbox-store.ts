@@ -1,0 +1,55 @@
+import type { Movement, SeqRange } from '../../protocols/mqtt/index.js';
+
+/** A movement as the scan session makes it: everything but the ids the outbox assigns. */
+export type MovementDraft = Omit<Movement, 'v' | 'id' | 'edge' | 'seq' | 'site'>;
+
+/** One unacked movement, in the form it goes on the wire. */
+export interface OutboxEntry {
+  seq: number;
+  id: string;
+  /** The movement's JSON text, exactly as published (built once, at append). */
+  json: string;
+}
+
+export interface OutboxBacklog {
+  /** Movements appended and not yet acked by the cloud. */
+  count: number;
+  /** Bytes of their JSON. */
+  bytes: number;
+  /** Lowest unacked seq, or undefined when empty. */
+  oldestSeq?: number;
+  /** Append time of the oldest unacked movement, ms since the epoch. */
+  oldestAt?: number;
+}
+
+export interface RejectedEntry extends OutboxEntry {
+  reason: string;
+  message: string;
+  rejectedAt: number;
+}
+
+/**
+ * The edge's durable outbox: step 2 of the reliability protocol. A movement is committed here
+ * (fsync-durable) before it is published, and leaves only when the cloud's application-level ack
+ * for it arrives (never on the broker's PUBACK), or moves to the rejected table on a reject.
+ * Sequence numbers are assigned here, in the same transaction as the insert, so they are gapless
+ * and survive restarts.
+ */
+export interface OutboxStore {
+  /** Assign id and seq to each draft and commit them in one transaction. Returns them as stored. */
+  append(drafts: readonly MovementDraft[]): Movement[];
+  /** Unacked entries with seq > afterSeq, ascending, at most `limit`. */
+  read(afterSeq: number, limit: number): OutboxEntry[];
+  /** Delete acked seqs; returns how many rows were removed. */
+  ack(ranges: readonly SeqRange[]): number;
+  /** Move rejected seqs to the rejected table with the reason; returns how many moved. */
+  reject(ranges: readonly SeqRange[], reason: string, message: string): number;
+  /** True when any seq in [from, to] is still unacked. */
+  hasAny(from: number, to: number): boolean;
+  backlog(): OutboxBacklog;
+  /** Most recent rejected entries, newest first. */
+  rejected(limit: number): RejectedEntry[];
+  /** Highest seq ever assigned (0 when none). */
+  lastSeq(): number;
+  close(): void;
+}

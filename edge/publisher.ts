@@ -1,0 +1,291 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { EventEmitter } from 'node:events';
+import {
+  Ack,
+  Reject,
+  SCHEMA_VERSION,
+  topics,
+  type EdgeStatus,
+  type SeqRange,
+} from '../protocols/mqtt/index.js';
+import type { OutboxStore } from './outbox/outbox-store.js';
+
+export interface PublisherOptions {
+  /** Broker URL, e.g. mqtt://127.0.0.1:1883. */
+  broker: string;
+  site: string;
+  edge: string;
+  username?: string;
+  password?: string;
+  /** Movements per batch message. Default 500 (the cloud accepts up to 1000). */
+  batchSize?: number;
+  /** Batches published and not yet acked, at most. Default 8. */
+  window?: number;
+  /**
+   * How long a batch may wait for its application ack before the window is resent from it, in ms.
+   * Covers a cloud that restarted behind a broker that stayed up. Default 10000.
+   */
+  ackTimeoutMs?: number;
+  /** First reconnect delay in ms, doubled per failure up to `reconnectMaxMs`. Default 250. */
+  reconnectMinMs?: number;
+  /** Longest reconnect delay in ms. Default 5000. */
+  reconnectMaxMs?: number;
+  /** Agent version reported in status. */
+  version?: string;
+  /** Extra status fields (devices, backlog) merged into each status publish. */
+  statusExtra?: () => Partial<EdgeStatus>;
+}
+
+interface Inflight {
+  first: number;
+  last: number;
+  sentAt: number;
+}
+
+export interface PublisherEvents {
+  connected: [];
+  disconnected: [];
+  acked: [count: number, ranges: SeqRange[]];
+  rejected: [reject: Reject, moved: number];
+  error: [err: Error];
+}
+
+/**
+ * Drains the outbox to the broker: steps 1-6 of the reliability protocol on the edge side.
+ *
+ * - Movements go out as batches of up to `batchSize` on `.../movements`, with at most `window`
+ *   batches awaiting the cloud's application ack. So a backlog drains in windows of batches, not
+ *   one message per round trip.
+ * - Entries leave the outbox only on the cloud's ack (`.../acks`), never on PUBACK: aedes sends
+ *   PUBACK before it even hands the message on.
+ * - MQTT.js's own reconnect and store replay are off (`reconnectPeriod: 0`, a new client per
+ *   connection): its replay is stop-and-wait and it would resend what we resend anyway
+ *   (MQTT.js #1086, #1153). The outbox is the only store; after every (re)connect the drain
+ *   restarts from the oldest unacked seq.
+ */
+export class Publisher extends EventEmitter<PublisherEvents> {
+  private readonly o: Required<Omit<PublisherOptions, 'username' | 'password' | 'statusExtra' | 'version'>> &
+    Pick<PublisherOptions, 'username' | 'password' | 'statusExtra' | 'version'>;
+  private client: MqttClient | undefined;
+  private connected = false;
+  private stopped = false;
+  private lastSent = 0;
+  private readonly inflight: Inflight[] = [];
+  private pumping = false;
+  private reconnectDelay: number;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
+  /** Counters for health and bench. */
+  readonly stats = { batchesSent: 0, movementsSent: 0, acked: 0, rejected: 0, resends: 0, connects: 0 };
+
+  constructor(
+    private readonly outbox: OutboxStore,
+    opts: PublisherOptions,
+  ) {
+    super();
+    this.o = {
+      batchSize: 500,
+      window: 8,
+      ackTimeoutMs: 10_000,
+      reconnectMinMs: 250,
+      reconnectMaxMs: 5_000,
+      ...opts,
+    };
+    this.reconnectDelay = this.o.reconnectMinMs;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** New movements were appended: publish them if the window has room. */
+  kick(): void {
+    if (this.connected) this.pump();
+  }
+
+  /** Publish the retained status now (e.g. after a device state change). */
+  publishStatus(reason: EdgeStatus['reason'] = 'update'): void {
+    if (!this.client || !this.connected) return;
+    this.client.publish(topics.status(this.o.site, this.o.edge), JSON.stringify(this.status('online', reason)), {
+      qos: 1,
+      retain: true,
+    });
+  }
+
+  /** Publish a telemetry payload (QoS 0). */
+  publishTelemetry(payload: unknown): void {
+    if (!this.client || !this.connected) return;
+    this.client.publish(topics.telemetry(this.o.site, this.o.edge), JSON.stringify(payload), { qos: 0 });
+  }
+
+  /** Graceful stop: retained offline status, then disconnect. Unacked entries stay in the outbox. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.ackTimer);
+    const c = this.client;
+    this.client = undefined;
+    this.connected = false;
+    if (!c) return;
+    if (c.connected) {
+      await new Promise<void>((resolve) => {
+        c.publish(topics.status(this.o.site, this.o.edge), JSON.stringify(this.status('offline', 'shutdown')), { qos: 1, retain: true }, () => resolve());
+        setTimeout(resolve, 1000).unref();
+      });
+    }
+    await c.endAsync(false).catch(() => undefined);
+  }
+
+  private status(state: 'online' | 'offline', reason: EdgeStatus['reason']): EdgeStatus {
+    const base: EdgeStatus = {
+      v: SCHEMA_VERSION,
+      site: this.o.site,
+      edge: this.o.edge,
+      state,
+      reason,
+      ts: new Date().toISOString(),
+    };
+    if (this.o.version) base.version = this.o.version;
+    return { ...base, ...(state === 'online' ? this.o.statusExtra?.() : {}) };
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const { site, edge } = this.o;
+    const client = mqtt.connect(this.o.broker, {
+      clientId: `sg-edge-${site}-${edge}`,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      username: this.o.username,
+      password: this.o.password,
+      will: {
+        topic: topics.status(site, edge),
+        payload: Buffer.from(JSON.stringify(this.status('offline', 'lwt'))),
+        qos: 1,
+        retain: true,
+      },
+    });
+    this.client = client;
+    client.on('connect', () => {
+      if (this.client !== client) return;
+      client.subscribe([topics.acks(site, edge), topics.rejects(site, edge)], { qos: 1 }, (err) => {
+        if (err || this.client !== client) {
+          if (err) this.emit('error', err);
+          client.end(true);
+          return;
+        }
+        this.connected = true;
+        this.stats.connects++;
+        this.reconnectDelay = this.o.reconnectMinMs;
+        // Everything unacked goes again, oldest first: the cloud dedupes by movement id.
+        this.lastSent = 0;
+        this.inflight.length = 0;
+        this.publishStatus('connect');
+        this.emit('connected');
+        clearInterval(this.ackTimer);
+        this.ackTimer = setInterval(() => this.checkAckTimeout(), Math.max(100, Math.floor(this.o.ackTimeoutMs / 4)));
+        this.ackTimer.unref();
+        this.pump();
+      });
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('error', (err) => this.emit('error', err));
+    client.on('close', () => {
+      if (this.client !== client) return;
+      const was = this.connected;
+      this.connected = false;
+      clearInterval(this.ackTimer);
+      this.client = undefined;
+      client.removeAllListeners('message');
+      client.end(true);
+      if (was) this.emit('disconnected');
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    const delay = this.reconnectDelay;
+    this.reconnectDelay = Math.min(this.o.reconnectMaxMs, this.reconnectDelay * 2);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.connected && this.client && this.inflight.length < this.o.window) {
+        const entries = this.outbox.read(this.lastSent, this.o.batchSize);
+        if (entries.length === 0) break;
+        const first = entries[0]!.seq;
+        const last = entries[entries.length - 1]!.seq;
+        // The stored JSON is spliced in as is: no parse/serialise round trip per movement.
+        const payload = `{"v":${SCHEMA_VERSION},"site":${JSON.stringify(this.o.site)},"edge":${JSON.stringify(this.o.edge)},"sentAt":"${new Date().toISOString()}","movements":[${entries.map((e) => e.json).join(',')}]}`;
+        this.client.publish(topics.movements(this.o.site, this.o.edge), payload, { qos: 1 });
+        this.inflight.push({ first, last, sentAt: Date.now() });
+        this.lastSent = last;
+        this.stats.batchesSent++;
+        this.stats.movementsSent += entries.length;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch {
+      this.emit('error', new Error(`unparseable message on ${topic}`));
+      return;
+    }
+    if (topic.endsWith('/acks')) {
+      const ack = Ack.safeParse(body);
+      if (!ack.success) return void this.emit('error', new Error(`invalid ack on ${topic}`));
+      const n = this.outbox.ack(ack.data.ranges);
+      this.stats.acked += n;
+      this.settle();
+      this.emit('acked', n, ack.data.ranges);
+      this.pump();
+    } else if (topic.endsWith('/rejects')) {
+      const rej = Reject.safeParse(body);
+      if (!rej.success) return void this.emit('error', new Error(`invalid reject on ${topic}`));
+      const moved = rej.data.ranges ? this.outbox.reject(rej.data.ranges, rej.data.reason, rej.data.message) : 0;
+      this.stats.rejected += moved;
+      this.settle();
+      this.emit('rejected', rej.data, moved);
+      this.pump();
+    }
+  }
+
+  /** Drop in-flight batches that have nothing left in the outbox. */
+  private settle(): void {
+    for (let i = this.inflight.length - 1; i >= 0; i--) {
+      const b = this.inflight[i]!;
+      if (!this.outbox.hasAny(b.first, b.last)) this.inflight.splice(i, 1);
+    }
+  }
+
+  private checkAckTimeout(): void {
+    const oldest = this.inflight[0];
+    if (!oldest || !this.connected) return;
+    if (Date.now() - oldest.sentAt < this.o.ackTimeoutMs) return;
+    this.settle();
+    const still = this.inflight[0];
+    if (!still || Date.now() - still.sentAt < this.o.ackTimeoutMs) return;
+    // No ack in time: the cloud lost the batch (restarted behind a live broker). Resend the
+    // window from the oldest unacked seq; duplicates are harmless, the cloud dedupes by id.
+    this.stats.resends++;
+    this.inflight.length = 0;
+    this.lastSent = 0;
+    this.pump();
+  }
+}
