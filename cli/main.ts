@@ -1,5 +1,9 @@
 import { Command } from 'commander';
+import { registerCloud } from './commands/cloud.js';
 import { registerDecode } from './commands/decode.js';
+import { registerDemo } from './commands/demo.js';
+import { registerEdge } from './commands/edge.js';
+import { registerSimulate } from './commands/simulate.js';
 
 /** Build the `stockgate` command tree. Exported for tests (help output, flag contracts). */
 export function buildProgram(): Command {
@@ -7,6 +11,10 @@ export function buildProgram(): Command {
     .description('stockgate: edge gateway and inventory backend (scanners, scales, RFID -> exactly-once stock ledger)')
     .showHelpAfterError()
     .enablePositionalOptions();
+  registerDemo(program);
+  registerCloud(program);
+  registerEdge(program);
+  registerSimulate(program);
   registerDecode(program);
   return program;
 }

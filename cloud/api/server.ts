@@ -40,7 +40,7 @@ const Id = z.string().min(1).max(64);
 
 /** The HTTP API and the board. Routes declare roles; one hook enforces them. */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, disableRequestLogging: true });
+  const app = Fastify({ logger: false });
 
   app.addHook('onRequest', async (req) => {
     const roles = req.routeOptions.config.roles;
