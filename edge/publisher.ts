@@ -45,6 +45,8 @@ interface Inflight {
 export interface PublisherEvents {
   connected: [];
   disconnected: [];
+  /** A batch went out (seq range, inclusive). */
+  published: [first: number, last: number];
   acked: [count: number, ranges: SeqRange[]];
   rejected: [reject: Reject, moved: number];
   error: [err: Error];
@@ -233,6 +235,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
         this.lastSent = last;
         this.stats.batchesSent++;
         this.stats.movementsSent += entries.length;
+        this.emit('published', first, last);
       }
     } finally {
       this.pumping = false;
