@@ -48,7 +48,13 @@ export class ScanSession {
     const data = reading.data.trim();
     const control = /^([A-Za-z]+):(.*)$/.exec(data);
     if (control && control[1]!.toUpperCase() in CONTROL) {
-      return CONTROL[control[1]!.toUpperCase()]!(this.context, control[2]!.trim());
+      const key = control[1]!.toUpperCase();
+      const value = control[2]!.trim();
+      const bad = value.search(/[\x00-\x1f\x7f]/);
+      if (bad >= 0) {
+        return { type: 'error', code: 'SG_ERR_SCAN_CONTROL', message: `${key}: control byte 0x${value.charCodeAt(bad).toString(16).padStart(2, '0')} at position ${bad}` };
+      }
+      return CONTROL[key]!(this.context, value);
     }
     if (!data) return { type: 'error', code: 'SG_ERR_SCAN_EMPTY', message: 'empty scan' };
     const item = resolveItem(data, reading.aim);

@@ -198,8 +198,9 @@ export class SqliteStore implements Store {
     const rows = this.db
       .prepare(`SELECT id, received_at AS receivedAt, topic, site, edge, reason, message, payload FROM dead_letters
         ${q.before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...(q.before !== undefined ? [q.before, q.limit] : [q.limit])) as DeadLetter[];
-    return rows;
+      .all(...(q.before !== undefined ? [q.before, q.limit] : [q.limit])) as Array<DeadLetter & { site: string | null; edge: string | null }>;
+    // Absent, not null, like every other optional field of the API.
+    return rows.map(({ site, edge, ...rest }) => ({ ...rest, ...(site === null ? {} : { site }), ...(edge === null ? {} : { edge }) }));
   }
 
   async close(): Promise<void> {

@@ -44,7 +44,8 @@ export class SqliteOutbox implements OutboxStore {
         created_at INTEGER NOT NULL
       );
       CREATE TABLE IF NOT EXISTS rejected (
-        seq INTEGER PRIMARY KEY,
+        rid INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER NOT NULL UNIQUE,
         id TEXT NOT NULL,
         json TEXT NOT NULL,
         reason TEXT NOT NULL,
@@ -72,9 +73,9 @@ export class SqliteOutbox implements OutboxStore {
       moveRejected: this.db.prepare(`INSERT OR REPLACE INTO rejected (seq, id, json, reason, message, rejected_at)
         SELECT seq, id, json, ?, ?, ? FROM outbox WHERE seq BETWEEN ? AND ?`),
       hasAny: this.db.prepare('SELECT 1 FROM outbox WHERE seq BETWEEN ? AND ? LIMIT 1').pluck(),
-      backlog: this.db.prepare('SELECT COUNT(*) AS count, COALESCE(SUM(LENGTH(json)), 0) AS bytes, MIN(seq) AS oldestSeq FROM outbox'),
+      backlog: this.db.prepare('SELECT COUNT(*) AS count, COALESCE(SUM(LENGTH(CAST(json AS BLOB))), 0) AS bytes, MIN(seq) AS oldestSeq FROM outbox'),
       oldestAt: this.db.prepare('SELECT created_at FROM outbox ORDER BY seq LIMIT 1').pluck(),
-      rejected: this.db.prepare('SELECT seq, id, json, reason, message, rejected_at AS rejectedAt FROM rejected ORDER BY rejected_at DESC, seq DESC LIMIT ?'),
+      rejected: this.db.prepare('SELECT seq, id, json, reason, message, rejected_at AS rejectedAt FROM rejected ORDER BY rid DESC LIMIT ?'),
     };
 
     this.appendTx = this.db.transaction((rows: Array<[number, string, string, number]>, last: number) => {

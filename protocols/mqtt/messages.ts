@@ -110,7 +110,10 @@ export const MovementBatch = z.object({
 export type MovementBatch = Omit<z.infer<typeof MovementBatch>, 'movements'> & { movements: Movement[] };
 
 /** Inclusive seq ranges `[from, to]`, ascending and disjoint: compact acks for long batches. */
-export const SeqRanges = z.array(z.tuple([z.number().int().positive(), z.number().int().positive()])).max(10_000);
+export const SeqRanges = z
+  .array(z.tuple([z.number().int().positive(), z.number().int().positive()]).refine(([a, b]) => a <= b, 'ranges: from > to'))
+  .max(10_000)
+  .refine((rs) => rs.every((r, i) => i === 0 || r[0] > rs[i - 1]![1]), 'ranges: not ascending and disjoint');
 export type SeqRanges = Array<[number, number]>;
 
 /**

@@ -52,13 +52,13 @@ describe('board in headless Chromium', () => {
     await page.waitForSelector('#conn.on');
 
     // Mark the document: a reload would lose the mark.
-    await page.evaluate(() => ((window as unknown as { __mark: number }).__mark = 42));
+    await page.evaluate(() => ((globalThis as unknown as { __mark: number }).__mark = 42));
     await publish('CEMENT-50KG', 5, 'issue');
     await publish('REBAR-12', 3);
     await waitFor(async () => (await row('CEMENT-50KG').locator('td.onhand').textContent()) === '7', 'cement 7 on the board', 10_000);
     await row('REBAR-12').waitFor();
     expect(await row('REBAR-12').locator('td.onhand').textContent()).toBe('3');
-    expect(await page.evaluate(() => (window as unknown as { __mark?: number }).__mark)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as { __mark?: number }).__mark)).toBe(42);
     expect(await page.locator('#kpi-skus').textContent()).toBe('2');
     expect(await page.locator('#kpi-units').textContent()).toBe('10');
 
