@@ -57,7 +57,7 @@ export class ScanSession {
       return CONTROL[key]!(this.context, value);
     }
     if (!data) return { type: 'error', code: 'SG_ERR_SCAN_EMPTY', message: 'empty scan' };
-    const item = resolveItem(data, reading.aim);
+    const item = resolveItem(reading.raw.trim());
     if ('error' in item) return { type: 'error', code: item.code, message: item.error };
     const c = this.context;
     const draft: MovementDraft = {
@@ -66,11 +66,10 @@ export class ScanSession {
       kind: c.mode,
       ...item,
       qty: item.qty ?? c.qty,
-      uom: c.uom,
+      uom: item.uom ?? c.uom,
       device: { id: device.id, type: device.type },
       raw: reading.raw,
     };
-    delete (draft as { qtyFromScan?: unknown }).qtyFromScan;
     if (c.project) draft.project = c.project;
     if (c.stage) draft.stage = c.stage;
     if (c.operator) draft.operator = c.operator;

@@ -160,7 +160,7 @@ describe('ScanSession: item scans', () => {
   it('produce a draft with kind, qty, location, uom, context, device, raw and ts', () => {
     const s = session();
     for (const c of ['MODE:ISSUE', 'QTY:4', 'LOC:BIN-3', 'PRJ:PRJ-7', 'STAGE:foundation', 'OP:badge-17', 'CREW:crew-b']) control(s, c);
-    const d = item(s, 'BOLT-M8', { raw: ']C1BOLT-M8\r\n', aim: ']C1' });
+    const d = item(s, 'BOLT-M8', { raw: ']C0BOLT-M8\r\n', aim: ']C0' });
     expect(d).toEqual({
       ts: '2026-11-22T02:19:00.000Z',
       location: 'BIN-3',
@@ -173,7 +173,7 @@ describe('ScanSession: item scans', () => {
       operator: 'badge-17',
       crew: 'crew-b',
       device: { id: 'dock1', type: 'scanner' },
-      raw: ']C1BOLT-M8\r\n',
+      raw: ']C0BOLT-M8\r\n',
     });
   });
 
@@ -199,7 +199,8 @@ describe('ScanSession: item scans', () => {
 
   it('treat an unknown KEY:value as an item code', () => {
     expect(item(session(), 'ABC:123').sku).toBe('ABC:123');
-    expect(item(session(), 'HTTPS://id.gs1.org/01/09506000134352').sku).toBe('HTTPS://id.gs1.org/01/09506000134352');
+    // A GS1 Digital Link URI is GS1 data, not a SKU.
+    expect(item(session(), 'HTTPS://id.gs1.org/01/09506000134352')).toMatchObject({ gtin: '09506000134352' });
   });
 
   it('make drafts that become valid wire movements once the outbox adds its fields', () => {
@@ -240,5 +241,31 @@ describe('resolveItem', () => {
   it('rejects over 64 characters and control bytes with SG_ERR_SCAN_ITEM', () => {
     expect(resolveItem('x'.repeat(65))).toEqual({ code: 'SG_ERR_SCAN_ITEM', error: 'item code longer than 64 characters (65)' });
     expect(resolveItem('\x1fA')).toEqual({ code: 'SG_ERR_SCAN_ITEM', error: 'item code has control byte 0x1f at position 0' });
+  });
+});
+
+describe('ScanSession: GS1 item scans', () => {
+  const scanOf = (raw: string): ScanReading => ({ kind: 'scan', data: raw, raw, at: Date.now() });
+  it('turns a GS1-128 receiving label into gtin, batch, expiry, serial and count', () => {
+    const s = new ScanSession({ mode: 'receive', location: 'DOCK', uom: 'ea' });
+    const out = s.handle(scanOf(']C101095060001343521726123110ABC123\x1d3712'), DEVICE);
+    expect(out).toMatchObject({ type: 'movement', draft: { gtin: '09506000134352', batch: 'ABC123', expiry: '2026-12-31', qty: 12, uom: 'ea', kind: 'receive' } });
+  });
+  it('takes a 310n net weight as kg', () => {
+    const s = new ScanSession({ mode: 'receive', location: 'DOCK', uom: 'ea' });
+    const out = s.handle(scanOf('(01)09506000134352(3102)001250'), DEVICE);
+    expect(out).toMatchObject({ type: 'movement', draft: { gtin: '09506000134352', qty: 12.5, uom: 'kg' } });
+  });
+  it('reads an EAN-13 with ]E0 as a GTIN-14', () => {
+    const s = new ScanSession({ mode: 'receive', location: 'DOCK', uom: 'ea' });
+    expect(s.handle(scanOf(']E04006381333931'), DEVICE)).toMatchObject({ type: 'movement', draft: { gtin: '04006381333931', qty: 1 } });
+  });
+  it('refuses GS1 data with a wrong check digit, with the protocol code', () => {
+    const s = new ScanSession({ mode: 'receive', location: 'DOCK', uom: 'ea' });
+    expect(s.handle(scanOf(']C10109506000134353'), DEVICE)).toMatchObject({ type: 'error', code: 'SG_ERR_PROTO_CHECK' });
+  });
+  it('refuses an SSCC-only label as not an item', () => {
+    const s = new ScanSession({ mode: 'receive', location: 'DOCK', uom: 'ea' });
+    expect(s.handle(scanOf(']C100106141412345678908'), DEVICE)).toMatchObject({ type: 'error', code: 'SG_ERR_SCAN_ITEM' });
   });
 });
