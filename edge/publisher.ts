@@ -77,6 +77,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private reconnectDelay: number;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
+  private lastRewindAt = 0;
   /** Counters for health and bench. */
   readonly stats = { batchesSent: 0, movementsSent: 0, acked: 0, rejected: 0, resends: 0, connects: 0 };
 
@@ -257,6 +258,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       this.stats.acked += n;
       this.settle();
       this.emit('acked', n, ack.data.ranges);
+      if (ack.data.missing?.length) this.rewind(ack.data.missing[0]![0]);
       this.pump();
     } else if (topic.endsWith('/rejects')) {
       const rej = Reject.safeParse(body);
@@ -275,6 +277,19 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       const b = this.inflight[i]!;
       if (!this.outbox.hasAny(b.first, b.last)) this.inflight.splice(i, 1);
     }
+  }
+
+  /**
+   * The cloud reported a gap starting at `from`: resend from there (duplicates are harmless).
+   * At most once per half ack timeout, so a burst of acks reporting the same gap resends once.
+   */
+  private rewind(from: number): void {
+    const now = Date.now();
+    if (from > this.lastSent || now - this.lastRewindAt < this.o.ackTimeoutMs / 2) return;
+    this.lastRewindAt = now;
+    this.stats.resends++;
+    this.inflight.length = 0;
+    this.lastSent = Math.max(0, from - 1);
   }
 
   private checkAckTimeout(): void {

@@ -12,7 +12,7 @@ import {
   type RejectReason,
 } from '../../protocols/mqtt/index.js';
 import type { Bus } from '../broker/bus.js';
-import type { CommitBatch, CommitResult, DeadLetterInput, Store } from '../store/store.js';
+import type { CommitBatch, CommitBatchResult, CommitResult, DeadLetterInput, Store } from '../store/store.js';
 
 export interface IngesterOptions {
   /** Largest payload accepted, bytes. Default 4 MiB (1000 movements with long raw frames). */
@@ -31,6 +31,9 @@ interface Pending {
   seqs: number[];
   /** Rejected movements, reported before the ack. */
   reject?: { reason: RejectReason; message: string; seqs: number[]; ids: string[] };
+  /** Resolves with this batch's result after the commit (REST submissions). */
+  done?: (r: CommitBatchResult) => void;
+  failed?: (err: Error) => void;
 }
 
 /**
@@ -47,7 +50,7 @@ export class Ingester {
   private flushing = false;
   private scheduled = false;
   private readonly o: Required<Omit<IngesterOptions, 'onCommit'>> & Pick<IngesterOptions, 'onCommit'>;
-  readonly stats = { messages: 0, applied: 0, duplicates: 0, deadLetters: 0, commits: 0 };
+  readonly stats = { messages: 0, applied: 0, duplicates: 0, exceptions: 0, deadLetters: 0, commits: 0 };
 
   constructor(
     private readonly bus: Bus,
@@ -131,6 +134,16 @@ export class Ingester {
     this.enqueue(p);
   }
 
+  /**
+   * Apply movements that did not come over MQTT (REST/ERP entry) through the same group commit,
+   * so they share its idempotency, exceptions and live-board/alert hooks. Resolves after commit.
+   */
+  submit(movements: Movement[]): Promise<CommitBatchResult> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ site: '', edge: '', batch: { movements, deadLetters: [] }, seqs: [], done: resolve, failed: reject });
+    });
+  }
+
   /** Wait until everything queued so far is committed and acked (tests, shutdown). */
   async drain(): Promise<void> {
     while (this.queue.length || this.flushing) await new Promise((r) => setTimeout(r, 5));
@@ -170,6 +183,7 @@ export class Ingester {
         } catch (err) {
           // Nothing is acked, so the edges will resend; keep the service up.
           this.log.error({ err: (err as Error).message, batches: group.length }, 'commit failed; edges will resend');
+          for (const g of group) g.failed?.(err as Error);
           continue;
         }
         this.stats.commits++;
@@ -179,6 +193,8 @@ export class Ingester {
           this.stats.applied += r.applied;
           this.stats.duplicates += r.duplicates;
           this.stats.deadLetters += r.deadLetterIds.length;
+          this.stats.exceptions += r.exceptions;
+          g.done?.(r);
           if (!g.edge) return;
           if (g.reject) {
             const rej: Reject = { v: SCHEMA_VERSION, edge: g.edge, reason: g.reject.reason, message: g.reject.message, at };
@@ -190,6 +206,10 @@ export class Ingester {
           }
           if (g.seqs.length) {
             const ack: Ack = { v: SCHEMA_VERSION, edge: g.edge, ranges: toRanges(g.seqs), duplicates: r.duplicates, at };
+            if (r.missing.length) {
+              ack.missing = r.missing;
+              this.log.warn({ site: g.site, edge: g.edge, missing: r.missing }, 'seq gap: asking the edge to resend');
+            }
             void this.bus.publish(topics.acks(g.site, g.edge), JSON.stringify(ack)).catch(() => undefined);
           }
         });

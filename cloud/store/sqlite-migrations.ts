@@ -65,4 +65,48 @@ export const sqliteMigrations: Array<{ version: number; name: string; sql: strin
       );
     `,
   },
+  {
+    version: 2,
+    name: 'ledger status, exceptions, serialised identities, per-edge seq tracking',
+    sql: `
+      ALTER TABLE ledger ADD COLUMN status TEXT NOT NULL DEFAULT 'applied';
+      CREATE TABLE exceptions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL,
+        site TEXT NOT NULL,
+        movement_id TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        location TEXT NOT NULL,
+        batch TEXT NOT NULL,
+        project TEXT NOT NULL,
+        identity TEXT,
+        on_hand REAL,
+        message TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open',
+        raised_at TEXT NOT NULL,
+        resolved_at TEXT,
+        resolved_by TEXT,
+        resolution TEXT
+      );
+      CREATE INDEX exceptions_site_state ON exceptions (site, state, id);
+      CREATE TABLE identities (
+        site TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        in_stock INTEGER NOT NULL,
+        location TEXT NOT NULL,
+        last_movement_id TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (site, identity)
+      ) WITHOUT ROWID;
+      CREATE TABLE edge_seqs (
+        site TEXT NOT NULL,
+        edge TEXT NOT NULL,
+        hwm INTEGER NOT NULL,
+        max_seq INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (site, edge)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -1,15 +1,22 @@
 import Database from 'better-sqlite3';
 import type { Movement } from '../../protocols/mqtt/index.js';
 import { sqliteMigrations } from './sqlite-migrations.js';
-import type {
-  CommitBatch,
-  CommitResult,
-  DeadLetter,
-  LedgerRow,
-  SkuTotal,
-  StockQuery,
-  StockRow,
-  Store,
+import {
+  identityOf,
+  type CommitBatch,
+  type CommitBatchResult,
+  type CommitResult,
+  type DeadLetter,
+  type EdgeSeqRow,
+  type ExceptionRow,
+  type ExceptionType,
+  type IdentityRow,
+  type LedgerRow,
+  type MovementOutcome,
+  type SkuTotal,
+  type StockQuery,
+  type StockRow,
+  type Store,
 } from './store.js';
 
 /** Quantities are REAL; round sums to 6 decimals so 0.1 + 0.2 stays 0.3 on the board. */
@@ -65,6 +72,19 @@ export class SqliteStore implements Store {
       setVariance: db.prepare('UPDATE ledger SET variance = ? WHERE id = ?'),
       insertDead: db.prepare(`INSERT INTO dead_letters (received_at, topic, site, edge, reason, message, payload)
         VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      setStatus: db.prepare('UPDATE ledger SET status = ? WHERE id = ?'),
+      insertException: db.prepare(`INSERT INTO exceptions
+        (type, site, movement_id, sku, location, batch, project, identity, on_hand, message, raised_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      getIdentity: db.prepare('SELECT in_stock AS inStock, location FROM identities WHERE site = ? AND identity = ?'),
+      putIdentity: db.prepare(`INSERT INTO identities (site, identity, sku, in_stock, location, last_movement_id, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (site, identity) DO UPDATE SET in_stock = excluded.in_stock, location = excluded.location,
+          last_movement_id = excluded.last_movement_id, updated_at = excluded.updated_at`),
+      getEdgeSeq: db.prepare('SELECT hwm, max_seq AS maxSeq FROM edge_seqs WHERE site = ? AND edge = ?'),
+      putEdgeSeq: db.prepare(`INSERT INTO edge_seqs (site, edge, hwm, max_seq, updated_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (site, edge) DO UPDATE SET hwm = excluded.hwm, max_seq = excluded.max_seq, updated_at = excluded.updated_at`),
+      seqsAbove: db.prepare('SELECT DISTINCT seq FROM ledger WHERE site = ? AND edge = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?').pluck(),
     };
     this.commitTx = db.transaction((batches: readonly CommitBatch[]) => this.commitSync(batches));
   }
@@ -88,9 +108,11 @@ export class SqliteStore implements Store {
   private commitSync(batches: readonly CommitBatch[]): CommitResult {
     const now = new Date().toISOString();
     const changed = new Map<string, { site: string; sku: string }>();
-    const results = batches.map((b) => {
+    const results = batches.map((b): CommitBatchResult => {
       let applied = 0;
       let duplicates = 0;
+      let exceptions = 0;
+      const outcomes: MovementOutcome[] = [];
       for (const m of b.movements) {
         const sku = m.sku ?? m.gtin ?? m.epc!;
         const row = {
@@ -121,43 +143,139 @@ export class SqliteStore implements Store {
         };
         if (this.s.insertLedger.run(row).changes === 0) {
           duplicates++;
+          outcomes.push('duplicate');
           continue;
         }
+        const key = { site: m.site, location: m.location, sku, batch: row.batch, project: row.project };
+        const raised = this.trackIdentity(m, key, now);
+        if (raised === 'not-stock') {
+          this.s.setStatus.run('exception', m.id);
+          exceptions++;
+          outcomes.push('exception');
+          continue;
+        }
+        if (raised) exceptions++;
+        exceptions += this.applyBalance(m, key, now);
         applied++;
-        this.applyBalance(m, { site: m.site, location: m.location, sku, batch: row.batch, project: row.project }, now);
+        outcomes.push('applied');
         changed.set(`${m.site}\u0000${sku}`, { site: m.site, sku });
       }
       const deadLetterIds = b.deadLetters.map(
         (d) => Number(this.s.insertDead.run(now, d.topic, d.site ?? null, d.edge ?? null, d.reason, d.message, d.payload).lastInsertRowid),
       );
-      return { applied, duplicates, deadLetterIds };
+      return { applied, duplicates, exceptions, deadLetterIds, outcomes, missing: this.trackSeqs(b, now) };
     });
     return { batches: results, changed: [...changed.values()] };
   }
 
-  private applyBalance(m: Movement, k: BalanceKey, now: string): void {
-    const add = (key: BalanceKey, delta: number) =>
+  private raise(type: ExceptionType, m: Movement, k: BalanceKey, now: string, message: string, extra: { identity?: string; onHand?: number } = {}): void {
+    this.s.insertException.run(type, k.site, m.id, k.sku, k.location, k.batch, k.project, extra.identity ?? null, extra.onHand ?? null, message, now);
+  }
+
+  /**
+   * Serialised identities (an EPC, or GTIN/SKU + serial) are in stock or not at a site. A second
+   * receive of one already in stock is an exception and not stock ('not-stock'); an issue of one not
+   * in stock still applies (it physically left) but raises an exception (true).
+   */
+  private trackIdentity(m: Movement, k: BalanceKey, now: string): 'not-stock' | boolean {
+    const identity = identityOf(m);
+    if (!identity) return false;
+    const cur = this.s.getIdentity.get(k.site, identity) as { inStock: number; location: string } | undefined;
+    const put = (inStock: boolean, location: string) =>
+      this.s.putIdentity.run(k.site, identity, k.sku, inStock ? 1 : 0, location, m.id, now);
+    switch (m.kind) {
+      case 'receive':
+      case 'return':
+        if (cur?.inStock) {
+          this.raise('DUPLICATE_IDENTITY', m, k, now, `${identity} is already in stock at ${k.site} (${cur.location}): ${m.kind} not counted`, { identity });
+          return 'not-stock';
+        }
+        put(true, m.location);
+        return false;
+      case 'issue':
+        put(false, m.location);
+        if (!cur?.inStock) {
+          this.raise('IDENTITY_NOT_IN_STOCK', m, k, now, `${identity} was not in stock at ${k.site} when issued`, { identity });
+          return true;
+        }
+        return false;
+      case 'transfer':
+        put(true, m.toLocation!);
+        if (!cur?.inStock) {
+          this.raise('IDENTITY_NOT_IN_STOCK', m, k, now, `${identity} was not in stock at ${k.site} when transferred`, { identity });
+          return true;
+        }
+        return false;
+      case 'count':
+        put(m.qty > 0, m.location);
+        return false;
+      case 'adjust':
+        put(m.qty > 0, m.location);
+        return false;
+    }
+  }
+
+  /** Move the balances; returns how many NEGATIVE_STOCK exceptions it raised. */
+  private applyBalance(m: Movement, k: BalanceKey, now: string): number {
+    const add = (key: BalanceKey, delta: number): number => {
       this.s.addBalance.run(key.site, key.location, key.sku, key.batch, key.project, delta, m.uom, m.expiry ?? null, now);
+      if (delta >= 0) return 0;
+      const after = this.s.getBalance.get(key.site, key.location, key.sku, key.batch, key.project) as number;
+      if (after >= 0) return 0;
+      // Applied anyway: the goods physically moved. A person reconciles it.
+      this.raise('NEGATIVE_STOCK', m, key, now, `${m.kind} of ${m.qty} ${m.uom} took ${key.sku} at ${key.location} to ${after}`, { onHand: after });
+      return 1;
+    };
     switch (m.kind) {
       case 'receive':
       case 'return':
       case 'adjust':
-        add(k, m.qty);
-        break;
+        return add(k, m.qty);
       case 'issue':
-        add(k, -m.qty);
-        break;
+        return add(k, -m.qty);
       case 'transfer':
-        add(k, -m.qty);
-        add({ ...k, location: m.toLocation! }, m.qty);
-        break;
+        return add(k, -m.qty) + add({ ...k, location: m.toLocation! }, m.qty);
       case 'count': {
         const before = (this.s.getBalance.get(k.site, k.location, k.sku, k.batch, k.project) as number | undefined) ?? 0;
         this.s.setBalance.run(k.site, k.location, k.sku, k.batch, k.project, m.qty, m.uom, m.expiry ?? null, now);
         this.s.setVariance.run(round6(m.qty - before), m.id);
-        break;
+        return 0;
       }
     }
+  }
+
+  /**
+   * Per-edge seq tracking. `hwm` advances while the ledger holds every seq up to it; seqs above
+   * `hwm` that are missing below the highest seen are a gap, returned so the ack asks the edge to
+   * resend them. REST movements (seq 0) are not tracked.
+   */
+  private trackSeqs(b: CommitBatch, now: string): Array<[number, number]> {
+    const first = b.movements[0];
+    if (!first || first.seq <= 0) return [];
+    const { site, edge } = first;
+    let max = 0;
+    for (const m of b.movements) if (m.seq > max) max = m.seq;
+    const cur = this.s.getEdgeSeq.get(site, edge) as { hwm: number; maxSeq: number } | undefined;
+    let hwm = cur?.hwm ?? 0;
+    max = Math.max(max, cur?.maxSeq ?? 0);
+    const missing: Array<[number, number]> = [];
+    if (max > hwm) {
+      // Bounded scan: a huge gap is reported in the part seen now and the rest on later batches.
+      const seqs = this.s.seqsAbove.all(site, edge, hwm, max, 100_000) as number[];
+      let expect = hwm + 1;
+      let contiguous = true;
+      for (const s of seqs) {
+        if (s !== expect) {
+          contiguous = false;
+          if (missing.length < 16) missing.push([expect, s - 1]);
+        }
+        if (contiguous) hwm = s;
+        expect = s + 1;
+      }
+      if (expect <= max && missing.length < 16) missing.push([expect, max]);
+    }
+    this.s.putEdgeSeq.run(site, edge, hwm, max, now);
+    return missing;
   }
 
   async stock(q: StockQuery): Promise<StockRow[]> {
@@ -203,9 +321,78 @@ export class SqliteStore implements Store {
     return rows.map(({ site, edge, ...rest }) => ({ ...rest, ...(site === null ? {} : { site }), ...(edge === null ? {} : { edge }) }));
   }
 
+  async movement(id: string): Promise<LedgerRow | undefined> {
+    const r = this.db.prepare('SELECT * FROM ledger WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? ledgerRow(r) : undefined;
+  }
+
+  async fefo(q: { site: string; sku: string }): Promise<StockRow[]> {
+    return this.db
+      .prepare(`SELECT site, location, sku, batch, project, on_hand AS onHand, uom, expiry, updated_at AS updatedAt
+        FROM balances WHERE site = ? AND sku = ? AND on_hand > 0
+        ORDER BY expiry IS NULL, expiry, batch, location, project`)
+      .all(q.site, q.sku) as StockRow[];
+  }
+
+  async exceptions(q: { site?: string; state: 'open' | 'resolved' | 'all'; limit: number; before?: number }): Promise<ExceptionRow[]> {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (q.site !== undefined) (where.push('site = ?'), args.push(q.site));
+    if (q.state !== 'all') (where.push('state = ?'), args.push(q.state));
+    if (q.before !== undefined) (where.push('id < ?'), args.push(q.before));
+    const rows = this.db
+      .prepare(`SELECT * FROM exceptions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...args, q.limit) as Array<Record<string, unknown>>;
+    return rows.map(exceptionRow);
+  }
+
+  async resolveException(id: number, by: string, resolution: string): Promise<ExceptionRow | undefined> {
+    this.db
+      .prepare(`UPDATE exceptions SET state = 'resolved', resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ? AND state = 'open'`)
+      .run(new Date().toISOString(), by, resolution, id);
+    const r = this.db.prepare('SELECT * FROM exceptions WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? exceptionRow(r) : undefined;
+  }
+
+  async identity(site: string, identity: string): Promise<IdentityRow | undefined> {
+    const r = this.db
+      .prepare(`SELECT site, identity, sku, in_stock AS inStock, location, last_movement_id AS lastMovementId, updated_at AS updatedAt
+        FROM identities WHERE site = ? AND identity = ?`)
+      .get(site, identity) as (Omit<IdentityRow, 'inStock'> & { inStock: number }) | undefined;
+    return r ? { ...r, inStock: r.inStock === 1 } : undefined;
+  }
+
+  async edgeSeq(site: string, edge: string): Promise<EdgeSeqRow | undefined> {
+    return this.db
+      .prepare('SELECT site, edge, hwm, max_seq AS maxSeq, updated_at AS updatedAt FROM edge_seqs WHERE site = ? AND edge = ?')
+      .get(site, edge) as EdgeSeqRow | undefined;
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+function exceptionRow(r: Record<string, unknown>): ExceptionRow {
+  const out: ExceptionRow = {
+    id: r.id as number,
+    type: r.type as ExceptionType,
+    site: r.site as string,
+    movementId: r.movement_id as string,
+    sku: r.sku as string,
+    location: r.location as string,
+    batch: r.batch as string,
+    project: r.project as string,
+    message: r.message as string,
+    state: r.state as ExceptionRow['state'],
+    raisedAt: r.raised_at as string,
+  };
+  if (r.identity !== null) out.identity = r.identity as string;
+  if (r.on_hand !== null) out.onHand = r.on_hand as number;
+  if (r.resolved_at !== null) out.resolvedAt = r.resolved_at as string;
+  if (r.resolved_by !== null) out.resolvedBy = r.resolved_by as string;
+  if (r.resolution !== null) out.resolution = r.resolution as string;
+  return out;
 }
 
 /** A ledger row back in the wire shape (absent optionals omitted, '' keys dropped). */
@@ -226,6 +413,7 @@ function ledgerRow(r: Record<string, unknown>): LedgerRow {
     device: { id: r.device_id, type: r.device_type },
     raw: r.raw,
     appliedAt: r.applied_at,
+    status: r.status,
   };
   const opt: Array<[string, string]> = [
     ['toLocation', 'to_location'],

@@ -18,6 +18,8 @@ export interface LedgerRow extends Movement {
   /** Ledger position: increasing with commit order, a stable cursor. */
   pos: number;
   appliedAt: string;
+  /** `applied`, or `exception` when the movement was recorded but did not move stock. */
+  status: 'applied' | 'exception';
   /** For counts: counted minus on-hand before the count. */
   variance?: number;
 }
@@ -43,10 +45,79 @@ export interface CommitBatch {
   deadLetters: DeadLetterInput[];
 }
 
+/** What became of one movement in a commit. */
+export type MovementOutcome =
+  /** Inserted and applied to balances. */
+  | 'applied'
+  /** Already in the ledger (same id): not applied again. */
+  | 'duplicate'
+  /** Inserted, but not applied to stock (a second receive of a serialised identity in stock). */
+  | 'exception';
+
 export interface CommitBatchResult {
   applied: number;
   duplicates: number;
+  /** Movements that raised an exception (also counted in `applied` when they moved stock). */
+  exceptions: number;
   deadLetterIds: number[];
+  /** Per movement of the batch, in order. */
+  outcomes: MovementOutcome[];
+  /**
+   * Seqs of this batch's edge that the ledger still lacks below the highest seq seen (a gap):
+   * the ack carries them so the edge resends. Empty when contiguous.
+   */
+  missing: Array<[number, number]>;
+}
+
+export type ExceptionType =
+  /** A movement took a balance below zero. It was applied: it physically happened. */
+  | 'NEGATIVE_STOCK'
+  /** A receive/return of a serialised identity already in stock at the site: not stock. */
+  | 'DUPLICATE_IDENTITY'
+  /** An issue/transfer of a serialised identity the ledger does not hold in stock. */
+  | 'IDENTITY_NOT_IN_STOCK';
+
+/** The reconciliation queue: things that happened and need a person. */
+export interface ExceptionRow {
+  id: number;
+  type: ExceptionType;
+  site: string;
+  movementId: string;
+  sku: string;
+  location: string;
+  batch: string;
+  project: string;
+  /** Serialised identity (`epc:<hex>` or `<gtin|sku>+<serial>`) for identity exceptions. */
+  identity?: string;
+  /** Balance after the movement, for NEGATIVE_STOCK. */
+  onHand?: number;
+  message: string;
+  state: 'open' | 'resolved';
+  raisedAt: string;
+  resolvedAt?: string;
+  resolvedBy?: string;
+  resolution?: string;
+}
+
+export interface IdentityRow {
+  site: string;
+  identity: string;
+  sku: string;
+  inStock: boolean;
+  location: string;
+  lastMovementId: string;
+  updatedAt: string;
+}
+
+/** Per-edge sequence tracking. */
+export interface EdgeSeqRow {
+  site: string;
+  edge: string;
+  /** Every seq <= hwm is in the ledger. */
+  hwm: number;
+  /** Highest seq seen. */
+  maxSeq: number;
+  updatedAt: string;
 }
 
 export interface CommitResult {
@@ -89,5 +160,25 @@ export interface Store {
   movements(q: { site?: string; limit: number; before?: number }): Promise<LedgerRow[]>;
   /** Newest first. */
   deadLetters(q: { limit: number; before?: number }): Promise<DeadLetter[]>;
+  /** One ledger row by movement id (audit: back to the raw frame, edge, operator, device). */
+  movement(id: string): Promise<LedgerRow | undefined>;
+  /** Batches of a SKU at a site with stock > 0, first-expiring first (no expiry last). */
+  fefo(q: { site: string; sku: string }): Promise<StockRow[]>;
+  /** Newest first. */
+  exceptions(q: { site?: string; state: 'open' | 'resolved' | 'all'; limit: number; before?: number }): Promise<ExceptionRow[]>;
+  /** Mark an open exception resolved; undefined when there is no such exception. */
+  resolveException(id: number, by: string, resolution: string): Promise<ExceptionRow | undefined>;
+  identity(site: string, identity: string): Promise<IdentityRow | undefined>;
+  edgeSeq(site: string, edge: string): Promise<EdgeSeqRow | undefined>;
   close(): Promise<void>;
 }
+
+/** The serialised identity a movement names, if any: an EPC, or GTIN/SKU plus serial. */
+export function identityOf(m: Pick<Movement, 'epc' | 'gtin' | 'sku' | 'serial'>): string | undefined {
+  if (m.epc) return `epc:${m.epc}`;
+  if (m.serial) return `${m.gtin ?? m.sku}+${m.serial}`;
+  return undefined;
+}
+
+/** Edge id of movements posted over REST (reserved; they carry seq 0 and no gap tracking). */
+export const API_EDGE = 'api';

@@ -43,55 +43,56 @@ export const DeviceRef = z.object({
  * `count` states the counted quantity (>= 0) that the stock is set to, and `adjust` is a signed
  * correction (non-zero).
  */
-export const Movement = z
-  .object({
-    v: z.literal(SCHEMA_VERSION),
-    /** Globally unique, generated at the edge (a ULID); the idempotency key of the ledger. */
-    id: z.string().regex(/^[0-9A-Za-z_-]{10,64}$/, 'id: 10-64 of [0-9A-Za-z_-]'),
-    edge: EdgeId,
-    /** Per-edge sequence number, strictly increasing from 1 without gaps. */
-    seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-    /** When the reading happened, at the edge. */
-    ts: Instant,
-    site: SiteId,
-    location: text(64),
-    /** Destination location of a transfer (required for kind `transfer`, else absent). */
-    toLocation: text(64).optional(),
-    kind: MovementKind,
-    sku: text(64).optional(),
-    /** GTIN-14, digits only. */
-    gtin: z.string().regex(/^\d{14}$/, 'gtin: 14 digits').optional(),
-    /** EPC as upper-case hex (96 bits or more). */
-    epc: z.string().regex(/^[0-9A-F]{8,128}$/, 'epc: upper-case hex').optional(),
-    batch: text(20).optional(),
-    expiry: IsoDate.optional(),
-    serial: text(64).optional(),
-    qty: z.number().finite(),
-    /** Unit of measure: `ea`, `kg`, `m`, ... */
-    uom: text(16),
-    project: text(64).optional(),
-    stage: text(64).optional(),
-    operator: text(64).optional(),
-    crew: text(64).optional(),
-    device: DeviceRef,
-    /** The scan text or frame as read (audit: a ledger row traces back to these bytes). */
-    raw: z.string().max(4096),
-  })
-  .superRefine((m, ctx) => {
-    if (m.sku === undefined && m.gtin === undefined && m.epc === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['sku'], message: 'sku: one of sku, gtin or epc is required' });
-    }
-    if (m.kind === 'transfer') {
-      if (m.toLocation === undefined) ctx.addIssue({ code: 'custom', path: ['toLocation'], message: 'toLocation: required for a transfer' });
-      else if (m.toLocation === m.location) ctx.addIssue({ code: 'custom', path: ['toLocation'], message: 'toLocation: equals location' });
-    } else if (m.toLocation !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['toLocation'], message: 'toLocation: only a transfer has one' });
-    }
-    if (m.kind === 'count' ? m.qty < 0 : m.kind === 'adjust' ? m.qty === 0 : m.qty <= 0) {
-      const rule = m.kind === 'count' ? '>= 0' : m.kind === 'adjust' ? 'non-zero' : '> 0';
-      ctx.addIssue({ code: 'custom', path: ['qty'], message: `qty: must be ${rule} for kind ${m.kind}` });
-    }
-  });
+export const MovementFields = z.object({
+  v: z.literal(SCHEMA_VERSION),
+  /** Globally unique, generated at the edge (a ULID); the idempotency key of the ledger. */
+  id: z.string().regex(/^[0-9A-Za-z_-]{10,64}$/, 'id: 10-64 of [0-9A-Za-z_-]'),
+  edge: EdgeId,
+  /** Per-edge sequence number, strictly increasing from 1 without gaps. */
+  seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  /** When the reading happened, at the edge. */
+  ts: Instant,
+  site: SiteId,
+  location: text(64),
+  /** Destination location of a transfer (required for kind `transfer`, else absent). */
+  toLocation: text(64).optional(),
+  kind: MovementKind,
+  sku: text(64).optional(),
+  /** GTIN-14, digits only. */
+  gtin: z.string().regex(/^\d{14}$/, 'gtin: 14 digits').optional(),
+  /** EPC as upper-case hex (96 bits or more). */
+  epc: z.string().regex(/^[0-9A-F]{8,128}$/, 'epc: upper-case hex').optional(),
+  batch: text(20).optional(),
+  expiry: IsoDate.optional(),
+  serial: text(64).optional(),
+  qty: z.number().finite(),
+  /** Unit of measure: `ea`, `kg`, `m`, ... */
+  uom: text(16),
+  project: text(64).optional(),
+  stage: text(64).optional(),
+  operator: text(64).optional(),
+  crew: text(64).optional(),
+  device: DeviceRef,
+  /** The scan text or frame as read (audit: a ledger row traces back to these bytes). */
+  raw: z.string().max(4096),
+});
+
+/** The movement with its cross-field rules; `MovementFields` is the plain shape for derived schemas. */
+export const Movement = MovementFields.superRefine((m, ctx) => {
+  if (m.sku === undefined && m.gtin === undefined && m.epc === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['sku'], message: 'sku: one of sku, gtin or epc is required' });
+  }
+  if (m.kind === 'transfer') {
+    if (m.toLocation === undefined) ctx.addIssue({ code: 'custom', path: ['toLocation'], message: 'toLocation: required for a transfer' });
+    else if (m.toLocation === m.location) ctx.addIssue({ code: 'custom', path: ['toLocation'], message: 'toLocation: equals location' });
+  } else if (m.toLocation !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['toLocation'], message: 'toLocation: only a transfer has one' });
+  }
+  if (m.kind === 'count' ? m.qty < 0 : m.kind === 'adjust' ? m.qty === 0 : m.qty <= 0) {
+    const rule = m.kind === 'count' ? '>= 0' : m.kind === 'adjust' ? 'non-zero' : '> 0';
+    ctx.addIssue({ code: 'custom', path: ['qty'], message: `qty: must be ${rule} for kind ${m.kind}` });
+  }
+});
 export type Movement = z.infer<typeof Movement>;
 
 /** One publish on `.../movements`: many movements of one edge, in seq order. */
@@ -127,6 +128,11 @@ export const Ack = z.object({
   ranges: SeqRanges,
   /** How many of them were duplicates (already applied earlier). */
   duplicates: z.number().int().nonnegative(),
+  /**
+   * Gap detection: seqs of this edge below the highest seen that the ledger still lacks. The
+   * edge resends them (from its outbox) without waiting for its ack timeout.
+   */
+  missing: SeqRanges.optional(),
   at: Instant,
 });
 export type Ack = z.infer<typeof Ack>;

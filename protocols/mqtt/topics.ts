@@ -2,7 +2,7 @@
  * The MQTT topic tree of the wire contract, version 1. Every topic an edge uses lives under
  * `stockgate/v1/{site}/{edge}/`, so one ACL pattern per edge covers it (and a site-wide subscriber
  * needs one wildcard level). Alerts live beside the edges as `stockgate/v1/{site}/alerts/{type}`;
- * for that reason `alerts` is a reserved edge id.
+ * for that reason `alerts` is a reserved edge id (and `api`, see RESERVED_EDGE_IDS).
  *
  * | topic                                   | direction     | QoS | retained | payload            |
  * |-----------------------------------------|---------------|-----|----------|--------------------|
@@ -17,8 +17,11 @@
 
 export const TOPIC_ROOT = 'stockgate/v1';
 
-/** Reserved edge ids: they name non-edge subtrees of a site. */
-export const RESERVED_EDGE_IDS = new Set(['alerts']);
+/**
+ * Reserved edge ids: `alerts` names a non-edge subtree of a site; `api` is the edge id the ledger
+ * gives movements posted over REST.
+ */
+export const RESERVED_EDGE_IDS = new Set(['alerts', 'api']);
 
 /**
  * Site and edge ids are single topic levels: no `/`, no MQTT wildcards (`+`, `#`), no `$` prefix,

@@ -7,6 +7,7 @@ import { sqliteMigrations } from '../../../cloud/store/sqlite-migrations.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import type { Store } from '../../../cloud/store/store.js';
 import { mv, storeContract, type StoreHarness } from '../../contracts/store.contract.js';
+import { storeLedgerContract } from '../../contracts/store-ledger.contract.js';
 
 /** A temp-file store; every store it opened is closed on destroy. */
 function sqliteHarness(): StoreHarness & { path: string } {
@@ -50,3 +51,5 @@ describe('SqliteStore specifics', () => {
     }
   });
 });
+
+storeLedgerContract('SqliteStore (temp file)', sqliteHarness);
