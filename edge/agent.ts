@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { SCHEMA_VERSION, type Movement, type Telemetry } from '../protocols/mqtt/index.js';
 import { Device } from '../devices/device.js';
-import type { ScanReading } from '../devices/driver.js';
+import type { Reading } from '../devices/driver.js';
 import { createTransport, drivers, parseDeviceSpec } from '../devices/registry.js';
 import type { EdgeConfig } from './config.js';
 import { SqliteOutbox } from './outbox/sqlite.js';
@@ -105,7 +105,11 @@ export class EdgeAgent {
     this.outbox.close();
   }
 
-  private onReading(dev: Device, r: ScanReading): void {
+  private onReading(dev: Device, r: Reading): void {
+    if (r.kind !== 'scan') {
+      this.log.debug({ device: dev.name, reading: r }, 'reading');
+      return;
+    }
     const out = this.session.handle(r, { id: dev.name, type: dev.driver.profile.driver });
     if (out.type === 'control') {
       this.log.info({ device: dev.name, control: out.code, context: out.context }, 'scan context changed');
