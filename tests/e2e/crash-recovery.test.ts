@@ -1,19 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { openPtyPair, type PtyPair } from '../../devices/pty-pair.js';
-import { SerialTransport } from '../../devices/serial.js';
-import {
-  getJson,
-  recordedSeq,
-  startCloudProc,
-  startEdgeProc,
-  stockBySku,
-  tempDir,
-  uniqueId,
-  waitFor,
-  type CloudProc,
-  type Proc,
-} from '../helpers/procs.js';
+import { getJson, recordedSeq, stockBySku, waitFor } from '../helpers/procs.js';
+import { Rig } from '../helpers/rig.js';
 
 const SKUS = ['A-1', 'B-2', 'C-3', 'D-4', 'E-5', 'F-6', 'G-7'];
 
@@ -43,70 +30,35 @@ describe.each([
   { broker: 'embedded aedes', external: false },
   { broker: 'Mosquitto on 127.0.0.1:1883', external: true },
 ])('e2e crash recovery ($broker)', ({ external }) => {
-  let dir: string;
-  let cloud: CloudProc;
-  let edge: Proc;
-  let pty: PtyPair;
-  let scanner: SerialTransport;
-  const site = uniqueId('crash');
-  let brokerUrl: string;
-  const edgeArgs = () => ({
-    dataDir: join(dir, 'edge'),
-    broker: brokerUrl,
-    site,
-    edgeId: 'dock-1',
-    devices: [`dock1=scanner@serial://${pty.devicePath}`],
-    // Small batches so the stream is many messages long and a kill lands mid-stream.
-    extra: ['--batch-size', '20', '--window', '4'],
-  });
-  const cloudArgs = (ports?: { mqttPort: number; httpPort: number }) => ({
-    dataDir: join(dir, 'cloud'),
-    ...(external ? { broker: 'mqtt://127.0.0.1:1883', sites: [site] } : {}),
-    ...(ports ?? {}),
-  });
+  const rig = new Rig({ external, sitePrefix: 'crash', edgeExtra: ['--batch-size', '20', '--window', '4'] });
+  // Small batches (above) so the stream is many messages long and a kill lands mid-stream.
+  const site = rig.site;
 
-  beforeAll(async () => {
-    dir = tempDir();
-    cloud = await startCloudProc(cloudArgs());
-    brokerUrl = external ? 'mqtt://127.0.0.1:1883' : `mqtt://127.0.0.1:${cloud.mqttPort}`;
-    pty = await openPtyPair(join(dir, 'ttyScanner'));
-    edge = await startEdgeProc(edgeArgs());
-    scanner = new SerialTransport({ path: pty.peerPath });
-    await scanner.open();
-    await waitFor(() => edge.logs.some((l) => l.msg === 'device state' && l.state === 'connected'), 'scanner connected');
-  });
-
-  afterAll(async () => {
-    await scanner?.close();
-    await edge?.kill();
-    await pty?.close();
-    await cloud?.kill();
-  });
+  beforeAll(() => rig.start());
+  afterAll(() => rig.stop());
 
   it('loses no scan and counts none twice across SIGKILL of cloud and edge', async () => {
-    const ports = { mqttPort: cloud.mqttPort, httpPort: cloud.httpPort };
     // 1. Stream 600 scans; kill the cloud as soon as the first movements are applied.
     const s1 = scans(600, 0);
-    await scanner.write(Buffer.from(s1.text, 'latin1'));
-    await waitFor(async () => (await getJson(`${cloud.url}/healthz`)).ingest.applied > 0, 'first movements applied', 30_000, 5);
-    await cloud.kill('SIGKILL');
+    await rig.scan(s1.text);
+    await waitFor(async () => (await getJson(`${rig.cloud.url}/healthz`)).ingest.applied > 0, 'first movements applied', 30_000, 5);
+    await rig.cloud.kill('SIGKILL');
 
     // 2. The edge keeps recording while the cloud is gone.
     const s2 = scans(200, 3);
-    await scanner.write(Buffer.from(s2.text, 'latin1'));
-    await waitFor(() => recordedSeq(edge) === 800, 'edge recorded 800 scans into its outbox');
+    await rig.scan(s2.text);
+    await waitFor(() => recordedSeq(rig.edge) === 800, 'edge recorded 800 scans into its outbox');
 
     // 3. Kill the edge with unacked movements in the outbox, then bring both back.
-    await edge.kill('SIGKILL');
-    cloud = await startCloudProc(cloudArgs(ports));
-    edge = await startEdgeProc(edgeArgs());
+    await rig.edge.kill('SIGKILL');
+    const cloud = await rig.startCloud();
+    const edge = await rig.startEdge();
     expect(edge.ready.lastSeq).toBe(800);
     expect(edge.ready.backlog as number).toBeGreaterThan(0);
-    await waitFor(() => edge.logs.some((l) => l.msg === 'device state' && l.state === 'connected'), 'scanner reconnected');
 
     // 4. More scans after the restart, then the totals must be exact.
     const s3 = scans(100, 5);
-    await scanner.write(Buffer.from(s3.text, 'latin1'));
+    await rig.scan(s3.text);
     const expected = add(add(s1.expected, s2.expected), s3.expected);
     const got = await waitFor(
       async () => {

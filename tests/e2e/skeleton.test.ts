@@ -1,19 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { openPtyPair, type PtyPair } from '../../devices/pty-pair.js';
-import { SerialTransport } from '../../devices/serial.js';
-import {
-  getJson,
-  recordedSeq,
-  startCloudProc,
-  startEdgeProc,
-  stockBySku,
-  tempDir,
-  uniqueId,
-  waitFor,
-  type CloudProc,
-  type Proc,
-} from '../helpers/procs.js';
+import { getJson, recordedSeq, stockBySku, waitFor, type CloudProc, type Proc } from '../helpers/procs.js';
+import { Rig } from '../helpers/rig.js';
 
 /**
  * The walking skeleton end to end with real processes: scanner lines written into a real pty
@@ -21,35 +8,16 @@ import {
  * (ingester, SQLite ledger) -> REST API.
  */
 describe('e2e: scan at the dock reaches the ledger', () => {
-  let dir: string;
+  const rig = new Rig({ sitePrefix: 'site' });
+  const site = rig.site;
   let cloud: CloudProc;
   let edge: Proc;
-  let pty: PtyPair;
-  let scanner: SerialTransport;
-  const site = uniqueId('site');
 
   beforeAll(async () => {
-    dir = tempDir();
-    cloud = await startCloudProc({ dataDir: join(dir, 'cloud') });
-    pty = await openPtyPair(join(dir, 'ttyScanner'));
-    edge = await startEdgeProc({
-      dataDir: join(dir, 'edge'),
-      broker: `mqtt://127.0.0.1:${cloud.mqttPort}`,
-      site,
-      edgeId: 'dock-1',
-      devices: [`dock1=scanner@serial://${pty.devicePath}?baudRate=9600`],
-    });
-    scanner = new SerialTransport({ path: pty.peerPath });
-    await scanner.open();
-    await waitFor(() => edge.logs.some((l) => l.msg === 'device state' && l.state === 'connected'), 'scanner connected');
+    await rig.start();
+    ({ cloud, edge } = rig);
   });
-
-  afterAll(async () => {
-    await scanner?.close();
-    await edge?.kill();
-    await pty?.close();
-    await cloud?.kill();
-  });
+  afterAll(() => rig.stop());
 
   it('applies scans with control codes, CR/LF/CRLF endings and AIM ids', async () => {
     const lines = [
@@ -71,7 +39,7 @@ describe('e2e: scan at the dock reaches the ledger', () => {
     ];
     const endings = ['\r\n', '\r', '\n'];
     const text = lines.map((l, i) => l + endings[i % 3]).join('');
-    await scanner.write(Buffer.from(text, 'latin1'));
+    await rig.scan(text);
 
     await waitFor(async () => {
       const s = await stockBySku(cloud.url, site);
