@@ -1,7 +1,9 @@
 import { Command } from 'commander';
+import { registerAdmin } from './commands/admin.js';
 import { registerCloud } from './commands/cloud.js';
 import { registerDecode } from './commands/decode.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDevices } from './commands/devices.js';
 import { registerEdge } from './commands/edge.js';
 import { registerSimulate } from './commands/simulate.js';
 
@@ -13,8 +15,10 @@ export function buildProgram(): Command {
     .enablePositionalOptions();
   registerDemo(program);
   registerCloud(program);
+  registerAdmin(program);
   registerEdge(program);
   registerSimulate(program);
+  registerDevices(program);
   registerDecode(program);
   return program;
 }

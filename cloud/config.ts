@@ -23,9 +23,41 @@ export const CloudConfig = z.strictObject({
   sites: z.array(SiteId).optional(),
   /** Turn off MQTT and HTTP authentication. Logged loudly. */
   insecure: z.boolean().default(false),
+  /** PEM certificate (chain) file: serve MQTT as mqtts on `mqttPort` and the API as HTTPS. Needs `tlsKey`. */
+  tlsCert: z.string().min(1).optional(),
+  /** PEM private key file of `tlsCert`. */
+  tlsKey: z.string().min(1).optional(),
+  /** Embedded broker, authentication on: live connections per MQTT username. Default 4. */
+  maxConnPerUser: z.number().int().min(1).max(10_000).optional(),
+  /** Embedded broker, authentication on: publishes/s per connection (burst 2x). Default 200. */
+  maxPublishRate: z.number().positive().max(1_000_000).optional(),
   /** MQTT client id of this ingester on an external broker; default derived from dataDir. */
   clientId: z.string().min(1).max(64).optional(),
-});
+  /** PostgreSQL instead of SQLite (postgres://USER@HOST:PORT/DB); absent = SQLite files in dataDir. */
+  store: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'store: expected postgres://USER@HOST:PORT/DB').optional(),
+  /**
+   * Competing ingesters: subscribe to movements as `$share/<sharedGroup>/...`, so N cloud processes
+   * (one PostgreSQL `store`) split the edges' batches. Needs an external broker with shared
+   * subscriptions (Mosquitto, EMQX); the embedded aedes has none.
+   */
+  sharedGroup: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, . _ -').optional(),
+  // ---- alerts (cloud/alerts/) ----
+  /** Near-expiry window, days, for items without their own `nearExpiryDays` level. */
+  nearExpiryDays: z.number().int().min(0).max(3650).default(30),
+  /** `outbox-backlog` alert above this many unacked movements at an edge. */
+  backlogAlert: z.number().int().min(0).default(10_000),
+  /** `scale-drift` alert when |scale.<device>.zeroDriftKg| exceeds this, kg. */
+  scaleDriftKg: z.number().nonnegative().default(0.05),
+  /** Period of the near-expiry sweep, ms. */
+  expiryCheckMs: z.number().int().min(10).default(60_000),
+  /** Webhook/MQTT delivery retries: first delay and longest delay, ms (exponential between). */
+  webhookBackoffMs: z.number().int().min(1).default(1000),
+  webhookBackoffCapMs: z.number().int().min(1).default(300_000),
+}).refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { path: ['tlsKey'], message: 'tlsCert and tlsKey go together' })
+  .refine((c) => c.sharedGroup === undefined || c.broker !== undefined, {
+    path: ['sharedGroup'],
+    message: 'needs an external broker (--broker mqtt://HOST:PORT, Mosquitto or EMQX): the embedded aedes has no shared subscriptions',
+  });
 export type CloudConfig = z.infer<typeof CloudConfig>;
 
 export class CloudConfigError extends Error {

@@ -10,5 +10,6 @@ export const Errors = {
   Unauthorized: createError<[string]>('SG_ERR_UNAUTHORIZED', '%s', 401),
   Forbidden: createError<[string]>('SG_ERR_FORBIDDEN', '%s', 403),
   NotFound: createError<[string]>('SG_ERR_NOT_FOUND', '%s', 404),
+  Conflict: createError<[string]>('SG_ERR_CONFLICT', '%s', 409),
   Unavailable: createError<[string]>('SG_ERR_UNAVAILABLE', '%s', 503),
 };

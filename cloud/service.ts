@@ -3,15 +3,16 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { filters, TOPIC_ROOT } from '../protocols/mqtt/index.js';
+import { type Alerts, openAlerts } from './alerts/index.js';
 import { buildApi } from './api/server.js';
-import type { Authenticator } from './auth/auth.js';
-import { InsecureAuthenticator } from './auth/insecure.js';
+import { openSecurity } from './auth/setup.js';
 import { BoardHub } from './board/hub.js';
 import { EmbeddedBroker } from './broker/aedes.js';
 import type { Bus } from './broker/bus.js';
 import { ExternalBroker } from './broker/mqtt.js';
-import { type CloudConfig, CloudConfigError, defaultClientId } from './config.js';
+import { type CloudConfig, defaultClientId } from './config.js';
 import { Ingester } from './ingest/ingester.js';
+import { PostgresStore } from './store/postgres.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 
@@ -29,18 +30,19 @@ export interface RunningCloud {
 
 /** Start the cloud service: store, broker (embedded or external), ingestion, HTTP API and board. */
 export async function startCloud(config: CloudConfig, log: Logger): Promise<RunningCloud> {
-  let auth: Authenticator;
-  if (config.insecure) {
-    auth = new InsecureAuthenticator();
-    log.warn('*** --insecure: MQTT and HTTP authentication are OFF. Anyone who can reach these ports can publish movements and read stock. Use only for demos and tests. ***');
-  } else {
-    throw new CloudConfigError(
-      'insecure: authentication is required but no credential store exists yet (it comes with the cloud-ingestion issue); start with --insecure for now',
-    );
-  }
+  // Authentication (auth.db) unless --insecure; broker hooks and limits; TLS material.
+  const sec = await openSecurity(config, log);
+  const auth = sec.auth;
 
   mkdirSync(config.dataDir, { recursive: true });
-  const store = new SqliteStore(join(config.dataDir, 'ledger.db'));
+  // PostgreSQL when --store names one (several ingesters may share it), else SQLite in dataDir.
+  let store: Store;
+  try {
+    store = config.store ? await PostgresStore.open({ url: config.store }) : new SqliteStore(join(config.dataDir, 'ledger.db'));
+  } catch (err) {
+    await sec.close();
+    throw err;
+  }
   let bus: Bus;
   let mqttPort: number | undefined;
   try {
@@ -48,34 +50,60 @@ export async function startCloud(config: CloudConfig, log: Logger): Promise<Runn
       bus = await ExternalBroker.connect({
         url: config.broker,
         clientId: config.clientId ?? defaultClientId(config.dataDir),
+        // A shared-group member must not keep a session the broker would go on feeding after a crash.
+        ...(config.sharedGroup ? { clean: true, keepalive: 15 } : {}),
         ...(config.brokerUsername ? { username: config.brokerUsername } : {}),
         ...(config.brokerPassword ? { password: config.brokerPassword } : {}),
       });
     } else {
-      const embedded = await EmbeddedBroker.start({ port: config.mqttPort, host: config.host });
+      const embedded = await EmbeddedBroker.start({ port: config.mqttPort, host: config.host, ...sec.broker });
       bus = embedded;
       mqttPort = embedded.port;
     }
   } catch (err) {
     await store.close();
+    await sec.close();
+    throw err;
+  }
+
+  let alerts: Alerts;
+  try {
+    alerts = await openAlerts(config, { ledger: store, bus, log });
+  } catch (err) {
+    await bus.close();
+    await store.close();
+    await sec.close();
     throw err;
   }
 
   const hub = new BoardHub(store);
-  const ingester = new Ingester(bus, store, log, { onCommit: (r) => hub.changed(r.changed) });
-  const subs = config.sites ? config.sites.map((s) => `${TOPIC_ROOT}/${s}/+/movements`) : [filters.movements];
+  const ingester = new Ingester(bus, store, log, {
+    onCommit: (r) => {
+      hub.changed(r.changed);
+      alerts.engine.onCommit(r);
+    },
+  });
+  const own = config.sites ? config.sites.map((s) => `${TOPIC_ROOT}/${s}/+/movements`) : [filters.movements];
+  // Competing consumers: the broker hands each movements message to one member of the group.
+  const subs = config.sharedGroup ? own.map((f) => `$share/${config.sharedGroup}/${f}`) : own;
   await ingester.start(subs);
+  await alerts.start();
 
   const http = await buildApi({
     store,
     auth,
     hub,
     health: () => ({ mqtt: bus.describe, mqttHealthy: bus.healthy, ingest: { ...ingester.stats } }),
-  });
+    submit: (movements) => ingester.submit(movements),
+    alertStore: alerts.store,
+    alertEngine: alerts.engine,
+    ...(sec.credentials ? { credentials: sec.credentials } : {}),
+    ...(sec.mqtt ? { disconnectMqttUser: (u: string) => void sec.mqtt!.disconnect(u) } : {}),
+  }, sec.tls ? { https: sec.tls } : {});
   await http.listen({ port: config.httpPort, host: config.host });
   const addr = http.server.address();
   const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
-  log.info({ mqtt: bus.describe, http: `http://${config.host}:${httpPort}`, subscriptions: subs }, 'cloud started');
+  log.info({ mqtt: bus.describe, http: `${sec.tls ? 'https' : 'http'}://${config.host}:${httpPort}`, subscriptions: subs }, 'cloud started');
 
   let stopped = false;
   return {
@@ -92,8 +120,10 @@ export async function startCloud(config: CloudConfig, log: Logger): Promise<Runn
       hub.close();
       await http.close();
       await ingester.drain();
+      await alerts.stop();
       await bus.close();
       await store.close();
+      await sec.close();
     },
   };
 }

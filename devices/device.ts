@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { DeviceHealth } from '../protocols/mqtt/index.js';
-import type { Driver, Reading } from './driver.js';
+import type { Driver, Feedback, Reading } from './driver.js';
 import type { Transport } from './transport.js';
 
 export interface DeviceOptions {
@@ -16,19 +16,41 @@ export interface DeviceEvents {
 }
 
 /**
+ * Errors that mean "the device is not there" (unplugged, powered off, not yet back at its
+ * /dev/serial/by-id path): the device stays `disconnected` while it is retried. Anything else
+ * (permissions, a locked port, node-hid missing) is an `error`.
+ */
+function isAbsent(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  if (e?.code && ['ENOENT', 'ENODEV', 'ENXIO', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'SG_ERR_DEVICE_NOT_FOUND'].includes(e.code)) {
+    return true;
+  }
+  // serialport's native binding reports a missing path as text only.
+  return /No such file or directory|ENOENT/.test(e?.message ?? '');
+}
+
+/**
  * One configured device: a driver on a transport, kept open. When the link drops (unplug,
- * socat killed) it reopens the same path with backoff, so a scanner that comes back at the same
- * /dev/serial/by-id path resumes without a restart (node-red-nodes#564 locks up instead).
+ * socat killed, TCP peer gone) it reopens the same path with backoff, so a device that comes back
+ * at the same /dev/serial/by-id path (or address) resumes without a restart (node-red-nodes#564
+ * locks up instead). Detection needs a read pending, which the transports' data listeners keep.
+ *
+ * The runner also gives drivers their idle flush: `profile.idleFlushMs` after the last byte, it
+ * calls `driver.flush()` so a parser holding back a partial frame (RFID after a corrupted length
+ * byte) lets go of what follows it.
  */
 export class Device extends EventEmitter<DeviceEvents> {
   private stopped = false;
   private delay: number;
   private timer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private state: DeviceHealth['state'] = 'disconnected';
   private lastError: string | undefined;
   private lastFrameAt: number | undefined;
   private reconnects = 0;
   private opened = 0;
+  /** True while we close the transport ourselves (a failed driver start): not an unplug. */
+  private closingOurselves = false;
   private readonly o: Required<DeviceOptions>;
 
   constructor(
@@ -41,13 +63,13 @@ export class Device extends EventEmitter<DeviceEvents> {
     this.o = { reopenMinMs: 200, reopenMaxMs: 5000, ...opts };
     this.delay = this.o.reopenMinMs;
     transport.onData((bytes) => {
-      for (const r of this.driver.push(bytes)) {
-        this.lastFrameAt = r.at;
-        this.emit('reading', r);
-      }
+      this.deliver(this.driver.push(bytes));
+      this.armIdleFlush();
     });
     transport.onClose((err) => {
-      if (this.stopped) return;
+      if (this.stopped || this.closingOurselves) return;
+      clearTimeout(this.idleTimer);
+      this.driver.stop?.();
       this.driver.reset();
       this.setState('disconnected', err ?? new Error('closed'));
       this.schedule();
@@ -62,7 +84,24 @@ export class Device extends EventEmitter<DeviceEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.idleTimer);
+    this.driver.stop?.();
     await this.transport.close();
+  }
+
+  /** Current state: `connected`, `disconnected` (absent, being retried) or `error`. */
+  get currentState(): DeviceHealth['state'] {
+    return this.state;
+  }
+
+  /**
+   * Operator feedback (beep/LED) when the driver supports it for this model. Resolves false when
+   * it does not (see the driver's README), true once the command was written.
+   */
+  async feedback(kind: Feedback): Promise<boolean> {
+    if (!this.driver.feedback || this.state !== 'connected') return false;
+    await this.driver.feedback(this.transport, kind);
+    return true;
   }
 
   health(): DeviceHealth {
@@ -78,16 +117,45 @@ export class Device extends EventEmitter<DeviceEvents> {
     return h;
   }
 
+  private deliver(readings: Reading[]): void {
+    for (const r of readings) {
+      this.lastFrameAt = r.at;
+      this.emit('reading', r);
+    }
+  }
+
+  private armIdleFlush(): void {
+    const ms = this.driver.profile.idleFlushMs;
+    if (!this.driver.flush || ms === undefined) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.deliver(this.driver.flush!()), ms);
+  }
+
   private async open(): Promise<void> {
     if (this.stopped) return;
     try {
       await this.transport.open();
+    } catch (err) {
+      this.setState(isAbsent(err) ? 'disconnected' : 'error', err as Error);
+      this.schedule();
+      return;
+    }
+    if (this.stopped) {
+      await this.transport.close();
+      return;
+    }
+    try {
       if (this.opened++ > 0) this.reconnects++;
-      this.delay = this.o.reopenMinMs;
       this.driver.reset();
       await this.driver.start?.(this.transport);
+      this.delay = this.o.reopenMinMs;
       this.setState('connected', undefined);
     } catch (err) {
+      // The link is open but the device did not take its init commands: close and retry.
+      this.driver.stop?.();
+      this.closingOurselves = true;
+      await this.transport.close().catch(() => undefined);
+      this.closingOurselves = false;
       this.setState('error', err as Error);
       this.schedule();
     }

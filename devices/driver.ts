@@ -43,6 +43,11 @@ export interface TagReading {
   antenna?: number;
   /** dBm where the reader reports dBm. */
   rssi?: number;
+  /**
+   * The reader's signal-strength byte as sent, for readers whose manual gives no unit (Chafon:
+   * 0..255, larger = stronger). Never converted to dBm by guesswork.
+   */
+  rssiRaw?: number;
   raw: string;
   at: number;
 }
@@ -50,7 +55,15 @@ export interface TagReading {
 /** A device-level status worth surfacing: scale overload, reader error, ... */
 export interface DeviceStatusReading {
   kind: 'status';
+  /**
+   * What happened, e.g. `overload`, `underload` (scales, from `protocols/scale` `ScaleStatus`),
+   * `transmission-error` (MT-SICS `ET`: parity or baud wrong), `error` (RFID reader error byte).
+   */
   status: string;
+  /** The device's own status/error byte, when it sent one. */
+  code?: number;
+  /** The command the status answers, when the protocol names one (MT-SICS `S`, `T`, `Z`). */
+  command?: string;
   raw: string;
   at: number;
 }
@@ -66,9 +79,30 @@ export interface DeviceProfile {
   driver: string;
   description: string;
   reads: 'scan' | 'weight' | 'tag';
+  /** Every reading kind the driver can emit (`reads` plus e.g. `status`). Default `[reads]`. */
+  emits?: ReadonlyArray<Reading['kind']>;
+  /** Units of what it reads: `kg` for weights (always normalised), `dBm` for RSSI. */
+  units?: Readonly<Record<string, string>>;
+  /** Transports the device is reachable over (URI schemes). */
+  transports?: ReadonlyArray<'serial' | 'tcp' | 'hid' | 'memory'>;
   /** Default serial line settings; URI parameters override them. */
   line?: { baudRate?: number; dataBits?: 5 | 6 | 7 | 8; parity?: 'none' | 'even' | 'odd'; stopBits?: 1 | 2 };
+  /** Driver parameters accepted in the device URI's query (beside the transport's own). */
+  params?: Readonly<Record<string, ParamSpec>>;
+  /**
+   * Inter-byte idle time in ms after which the device runner calls `flush()` (a parser holding
+   * back a partial frame gives up on it). Absent: never flushed on idle.
+   */
+  idleFlushMs?: number;
+  /** The manual and section the driver follows. */
+  source?: string;
 }
+
+/** One driver parameter, declaratively: an enumeration or a bounded integer, with its default. */
+export type ParamSpec =
+  | { type: 'enum'; values: readonly string[]; default: string; description: string }
+  | { type: 'int'; min: number; max: number; default: number; description: string }
+  | { type: 'text'; pattern: string; default?: string; description: string };
 
 export interface DriverCounters {
   frames: number;
@@ -91,6 +125,11 @@ export interface Driver {
   stop?(): void;
   /** Beep/LED on the device; absent when the model has no such command. */
   feedback?(transport: Transport, kind: Feedback): Promise<void>;
+  /**
+   * The line went idle (see `DeviceProfile.idleFlushMs`) or the input ended (a replayed
+   * capture): return any reading a parser was still holding back. Never throws.
+   */
+  flush?(): Reading[];
   reset(): void;
   readonly counters: DriverCounters;
 }

@@ -1,8 +1,9 @@
 /**
  * A byte transport to one device: the only place device I/O happens (after node-serialport's
  * one-interface-per-binding and zigbee-herdsman's thin I/O files). Drivers see only this.
- * Implementations: `serial.ts` (serialport), `memory.ts` (in-process, for tests and the
- * fallback demo); `tcp://` and `hid://` come with the hardware issue.
+ * Implementations, chosen by URI scheme in `registry.ts` (after MQTT.js's one transport per
+ * URL scheme): `serial.ts` (serialport), `tcp.ts` (node:net), `hid.ts` (node-hid, loaded
+ * lazily), `memory.ts` (in-process, for tests and the fallback demo).
  */
 export interface Transport {
   /** Stable identity for logs and health, e.g. `serial:///dev/serial/by-id/usb-...`. */
@@ -17,6 +18,8 @@ export interface Transport {
    * while a read is pending, which `data` listeners keep).
    */
   onClose(cb: (err?: Error & { disconnected?: boolean }) => void): void;
+  /** HID only: send a feature report, byte 0 = report ID. Absent on byte-stream links. */
+  sendFeatureReport?(bytes: Uint8Array): Promise<void>;
 }
 
 export interface TransportUri {

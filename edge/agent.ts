@@ -1,37 +1,128 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { SCHEMA_VERSION, type Movement, type Telemetry } from '../protocols/mqtt/index.js';
-import { Device } from '../devices/device.js';
-import type { Reading } from '../devices/driver.js';
-import { createTransport, drivers, parseDeviceSpec } from '../devices/registry.js';
-import type { EdgeConfig } from './config.js';
+import {
+  SCHEMA_VERSION,
+  type DeviceHealth,
+  type EdgeStatusDetails,
+  type ItemRecord,
+  type Movement,
+  type Reject,
+  type RemoteConfig,
+  type Telemetry,
+} from '../protocols/mqtt/index.js';
+import type { Device } from '../devices/device.js';
+import type { Feedback, Reading } from '../devices/driver.js';
+import { createDevice, parseDeviceSpec } from '../devices/registry.js';
+import { ConfigError, REMOTE_SETTABLE, type EdgeConfig, type RemoteSettableKey } from './config.js';
+import { IdentityTable } from './identities.js';
+import { ItemCache, readItemsFile } from './item-cache.js';
+import { OutboxFullError, type MovementDraft } from './outbox/outbox-store.js';
 import { SqliteOutbox } from './outbox/sqlite.js';
-import type { OutboxStore } from './outbox/outbox-store.js';
 import { Publisher } from './publisher.js';
-import { ScanSession } from './scan-session.js';
+import { RemoteConfigManager } from './remote-config.js';
+import type { ScanSession } from './scan-session.js';
+import { openStateDb } from './state-db.js';
+import { Workflows, WorkflowConfigError, type WorkflowDevice, type WorkflowEffect, type WorkflowSettings } from './workflows.js';
 
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = '0.2.0';
+
+export interface EdgeAgentOptions {
+  /**
+   * Config keys set by command-line flags. The remote config does not change them (precedence:
+   * defaults < config file < remote config < flags); they are reported as `configShadowed`.
+   */
+  pinned?: Iterable<string>;
+}
+
+type Settings = Pick<EdgeConfig, RemoteSettableKey>;
+type MovementEffect = Extract<WorkflowEffect, { type: 'movement' }>;
+type ErrorReport = NonNullable<EdgeStatusDetails['lastError']>;
+
+/** Hysteresis of the backlog and outbox-full problems: they clear below this fraction of the threshold. */
+const CLEAR_BELOW = 0.9;
+/** Least time between two feedback commands of one kind to one device (a burst of errors beeps once). */
+const FEEDBACK_GAP_MS = 250;
 
 /**
- * The edge agent: devices -> scan session -> durable outbox -> publisher. A reading becomes a
- * movement committed to the outbox before anything is sent; the publisher drains the outbox
- * independently, so an operator never waits on the network.
+ * The edge agent: devices -> workflows (scan sessions, weigh stations, RFID readers) -> durable
+ * outbox -> publisher. A reading becomes a movement committed to the outbox before anything is
+ * sent; the publisher drains the outbox independently, so an operator never waits on the
+ * network.
+ *
+ * - Movements made in one event-loop turn (a burst of scans in one serial chunk) are committed
+ *   in one transaction (group commit), then logged, fed back and published.
+ * - Operator feedback: every refusal (local validation, outbox full, a cloud reject, a duplicate
+ *   serialised unit) is a log line, the status's `lastError`, and an `error` beep/LED on the
+ *   device where its driver supports one (`Driver.feedback`).
+ * - Health: retained status (with last will) on changes, telemetry every `telemetryMs` with the
+ *   outbox gauge and per-device numbers (`scale.<device>.zeroDriftKg`, time since last frame...).
+ * - Remote config: `remote-config.ts`; applied live, rolled back on failure.
  */
 export class EdgeAgent {
-  readonly outbox: OutboxStore;
+  readonly outbox: SqliteOutbox;
   readonly publisher: Publisher;
-  readonly session: ScanSession;
   readonly devices: Device[] = [];
+  readonly items: ItemCache;
+  readonly identities: IdentityTable;
+  readonly workflows: Workflows;
+  readonly remote: RemoteConfigManager;
+  private readonly state: Database.Database;
+  private readonly pinned: Set<string>;
+  private settings!: Settings;
+  private shadowed: string[] = [];
+  private pending: MovementEffect[] = [];
+  private flushScheduled = false;
   private telemetryTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private started = false;
+  private stopped = false;
+  private outboxFull = false;
+  private backlogHigh = false;
+  private lastError: ErrorReport | undefined;
+  private lastWarning: ErrorReport | undefined;
+  private readonly lastFrameAt = new Map<string, number>();
+  private readonly lastFeedback = new Map<string, number>();
+  private readonly startedAt = Date.now();
+  /** Counters for telemetry. */
+  readonly counters = { recorded: 0, outboxRefused: 0, localRefused: 0, cloudRejected: 0, duplicates: 0, warnings: 0 };
 
   constructor(
     readonly config: EdgeConfig,
     private readonly log: Logger,
+    opts: EdgeAgentOptions = {},
   ) {
+    this.pinned = new Set(opts.pinned ?? []);
     mkdirSync(config.dataDir, { recursive: true });
-    this.outbox = new SqliteOutbox({ path: join(config.dataDir, 'outbox.db'), site: config.site, edge: config.edgeId });
-    this.session = new ScanSession({ mode: config.mode, location: config.location, uom: config.uom });
+    this.outbox = new SqliteOutbox({ path: join(config.dataDir, 'outbox.db'), site: config.site, edge: config.edgeId, maxBytes: config.outboxMaxBytes });
+    this.state = openStateDb(join(config.dataDir, 'state.db'));
+    this.items = new ItemCache(this.state);
+    this.identities = new IdentityTable(this.state);
+    this.items.replace('local', localItems(config));
+
+    const wfDevices: WorkflowDevice[] = [];
+    for (const spec of config.devices.map(parseDeviceSpec)) {
+      const dev = createDevice(spec);
+      const driver = dev.driver;
+      dev.on('reading', (r) => this.onReading(dev, r));
+      dev.on('state', (s, err) => {
+        log[s === 'connected' ? 'info' : 'warn']({ device: spec.name, uri: spec.uri, state: s, err: err?.message }, 'device state');
+        this.statusChanged();
+      });
+      this.devices.push(dev);
+      wfDevices.push({ name: spec.name, driver: spec.driver, reads: driver.profile.reads });
+    }
+    try {
+      this.workflows = new Workflows(wfDevices, workflowSettings(config), this.items, this.identities);
+    } catch (err) {
+      this.outbox.close();
+      this.state.close();
+      throw err instanceof WorkflowConfigError ? new ConfigError(`invalid edge configuration:\n  ${err.message}`) : err;
+    }
+    this.settings = pick(config);
+
     this.publisher = new Publisher(this.outbox, {
       broker: config.broker,
       site: config.site,
@@ -41,83 +132,418 @@ export class EdgeAgent {
       batchSize: config.batchSize,
       window: config.window,
       ackTimeoutMs: config.ackTimeoutMs,
+      drainRatePerSec: config.drainRatePerSec,
+      remoteConfig: config.remoteConfig,
       version: AGENT_VERSION,
-      statusExtra: () => ({ backlog: this.outbox.backlog().count, devices: this.devices.map((d) => d.health()) }),
+      statusExtra: () => this.statusDetails(),
     });
     this.publisher.on('connected', () => log.info({ broker: config.broker, backlog: this.outbox.backlog().count }, 'connected to broker'));
-    this.publisher.on('disconnected', () => log.warn('broker connection lost; scans keep going to the outbox'));
+    this.publisher.on('disconnected', () => log.warn('broker connection lost; movements keep going to the outbox'));
     this.publisher.on('error', (err) => log.debug({ err: err.message }, 'mqtt error'));
-    this.publisher.on('rejected', (rej, moved) => {
-      // Operator feedback: the cloud refused movements. They are kept in the local rejected table.
-      log.error({ reason: rej.reason, message: rej.message, moved, deadLetterId: rej.deadLetterId }, 'cloud rejected movements');
-    });
-    for (const spec of config.devices.map(parseDeviceSpec)) {
-      const driver = drivers[spec.driver]!();
-      const dev = new Device(spec.name, driver, createTransport(spec.uri, driver.profile.line));
-      dev.on('reading', (r) => this.onReading(dev, r));
-      dev.on('state', (s, err) => {
-        log[s === 'connected' ? 'info' : 'warn']({ device: spec.name, uri: spec.uri, state: s, err: err?.message }, 'device state');
-        this.publisher.publishStatus('update');
-      });
-      this.devices.push(dev);
+    this.publisher.on('acked', () => this.checkOutbox());
+    this.publisher.on('rejected', (rej, moved) => this.onCloudReject(rej, moved));
+    this.publisher.on('config', (payload) => this.onRemoteConfig(payload));
+
+    this.remote = new RemoteConfigManager(this.state, (cfg) => this.applySettings(cfg));
+    if (config.remoteConfig) {
+      const out = this.remote.restore();
+      if (out.result === 'applied') log.info({ configVersion: out.version }, 'remote config restored from the data dir');
+      else if (out.result === 'rejected') log.error({ configError: out.error }, 'stored remote config not applied');
     }
+  }
+
+  /** The edge's default scan session (context of readers without a paired scanner). */
+  get session(): ScanSession {
+    return this.workflows.session();
   }
 
   start(): void {
+    this.started = true;
     for (const d of this.devices) d.start();
     this.publisher.start();
-    if (this.config.telemetryMs > 0) {
-      this.telemetryTimer = setInterval(() => this.publisher.publishTelemetry(this.telemetry()), this.config.telemetryMs);
-      this.telemetryTimer.unref();
+    this.restartTelemetry();
+    if (this.devices.some((d) => d.driver.profile.reads === 'tag')) {
+      this.tickTimer = setInterval(() => this.handleEffects(this.workflows.tick(Date.now())), 100);
+      this.tickTimer.unref();
     }
+    this.checkOutbox();
   }
 
-  /** Record a movement from any source (a scan, a test, a bench) and publish it when possible. */
-  record(drafts: Parameters<OutboxStore['append']>[0]): Movement[] {
+  /**
+   * Record movements from any source (a test, a bench, a REST bridge) and publish them when
+   * possible. Throws OutboxFullError when the outbox bound is reached (nothing stored).
+   */
+  record(drafts: readonly MovementDraft[]): Movement[] {
     const out = this.outbox.append(drafts);
+    this.counters.recorded += out.length;
     this.publisher.kick();
+    this.checkOutbox();
     return out;
   }
 
   telemetry(): Telemetry {
+    const now = Date.now();
     const b = this.outbox.backlog();
-    return {
-      v: SCHEMA_VERSION,
-      site: this.config.site,
-      edge: this.config.edgeId,
-      ts: new Date().toISOString(),
-      metrics: {
-        'outbox.backlog': b.count,
-        'outbox.bytes': b.bytes,
-        'outbox.oldestAgeMs': b.oldestAt ? Date.now() - b.oldestAt : 0,
-        'publisher.acked': this.publisher.stats.acked,
-        'publisher.rejected': this.publisher.stats.rejected,
-        'publisher.resends': this.publisher.stats.resends,
-      },
-      devices: this.devices.map((d) => d.health()),
+    const p = this.publisher.stats;
+    const metrics: Record<string, number> = {
+      'outbox.backlog': b.count,
+      'outbox.bytes': b.bytes,
+      'outbox.maxBytes': this.outbox.maxBytes,
+      'outbox.oldestAgeMs': b.oldestAt ? Math.max(0, now - b.oldestAt) : 0,
+      'outbox.refused': this.counters.outboxRefused,
+      'publisher.sent': p.movementsSent,
+      'publisher.acked': p.acked,
+      'publisher.rejected': p.rejected,
+      'publisher.resends': p.resends,
+      'publisher.connects': p.connects,
+      'publisher.drainRatePerSec': this.publisher.drainRatePerSec,
+      'config.version': this.remote.version,
+      'identity.duplicates': this.counters.duplicates,
+      'workflow.refused': this.counters.localRefused,
+      'workflow.warnings': this.counters.warnings,
     };
+    for (const d of this.devices) {
+      const h = d.health();
+      const kind = d.driver.profile.reads === 'scan' ? 'scanner' : d.driver.profile.reads === 'weight' ? 'scale' : 'rfid';
+      const since = now - (this.lastFrameAt.get(d.name) ?? this.startedAt);
+      metrics[`device.${d.name}.connected`] = h.state === 'connected' ? 1 : 0;
+      metrics[`device.${d.name}.sinceLastFrameMs`] = since;
+      metrics[`device.${d.name}.reconnects`] = h.reconnects ?? 0;
+      metrics[`device.${d.name}.droppedFrames`] = h.droppedFrames ?? 0;
+      if (kind === 'scanner') metrics[`scanner.${d.name}.sinceLastFrameMs`] = since;
+    }
+    const wh = this.workflows.health();
+    for (const s of wh.scales) {
+      // `scale.<device>.zeroDriftKg`: the cloud's alert engine keys its scale-drift alert on this name.
+      if (s.zeroDriftKg !== undefined) metrics[`scale.${s.device}.zeroDriftKg`] = s.zeroDriftKg;
+      if (s.weightKg !== undefined) metrics[`scale.${s.device}.weightKg`] = s.weightKg;
+      metrics[`scale.${s.device}.stable`] = s.stable ? 1 : 0;
+    }
+    for (const r of wh.readers) {
+      metrics[`rfid.${r.device}.tagsPresent`] = r.present;
+      metrics[`rfid.${r.device}.reads`] = r.reads;
+      metrics[`rfid.${r.device}.events`] = r.events;
+    }
+    return { v: SCHEMA_VERSION, site: this.config.site, edge: this.config.edgeId, ts: new Date(now).toISOString(), metrics, devices: this.deviceHealth() };
+  }
+
+  /** The agent's part of the retained status (merged into `EdgeStatus` by the publisher). */
+  statusDetails(): Partial<EdgeStatusDetails> {
+    const b = this.outbox.backlog();
+    const out: Partial<EdgeStatusDetails> = {
+      backlog: b.count,
+      devices: this.deviceHealth(),
+      configVersion: this.remote.version,
+      problems: this.problems(),
+      outbox: {
+        count: b.count,
+        bytes: b.bytes,
+        maxBytes: this.outbox.maxBytes,
+        oldestAgeMs: b.oldestAt ? Math.max(0, Date.now() - b.oldestAt) : 0,
+        refused: this.counters.outboxRefused,
+      },
+    };
+    if (this.remote.error) out.configError = this.remote.error;
+    if (this.shadowed.length) out.configShadowed = this.shadowed;
+    if (this.lastError) out.lastError = this.lastError;
+    if (this.lastWarning) out.lastWarning = this.lastWarning;
+    return out;
+  }
+
+  problems(): string[] {
+    const p: string[] = [];
+    if (this.outboxFull) p.push('outbox-full');
+    if (this.backlogHigh) p.push('outbox-backlog');
+    if (this.remote?.error) p.push('config-error');
+    for (const d of this.devices) if (d.health().state !== 'connected' && this.started) p.push(`device-${d.health().state}:${d.name}`);
+    return p;
   }
 
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     clearInterval(this.telemetryTimer);
+    clearInterval(this.tickTimer);
+    clearTimeout(this.statusTimer);
+    this.flush(); // commit what this turn made before closing
     await Promise.all(this.devices.map((d) => d.stop()));
     await this.publisher.stop();
     this.outbox.close();
+    this.state.close();
   }
 
+  // ---- readings -> effects --------------------------------------------------------------------
+
   private onReading(dev: Device, r: Reading): void {
-    if (r.kind !== 'scan') {
-      this.log.debug({ device: dev.name, reading: r }, 'reading');
-      return;
-    }
-    const out = this.session.handle(r, { id: dev.name, type: dev.driver.profile.driver });
-    if (out.type === 'control') {
-      this.log.info({ device: dev.name, control: out.code, context: out.context }, 'scan context changed');
-    } else if (out.type === 'error') {
-      this.log.warn({ device: dev.name, code: out.code, raw: r.raw }, `scan refused: ${out.message}`);
-    } else {
-      const [m] = this.record([out.draft]);
-      this.log.info({ device: dev.name, seq: m!.seq, kind: m!.kind, sku: m!.sku ?? m!.gtin, qty: m!.qty }, 'movement recorded');
+    this.lastFrameAt.set(dev.name, r.at);
+    this.handleEffects(this.workflows.handle(dev.name, r));
+  }
+
+  /** Visible for tests: what the agent does with workflow effects. */
+  handleEffects(effects: readonly WorkflowEffect[]): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'movement':
+          this.pending.push(e);
+          if (!this.flushScheduled) {
+            this.flushScheduled = true;
+            setImmediate(() => this.flush());
+          }
+          break;
+        case 'control':
+          this.log.info({ device: e.device, control: e.code, context: e.context }, 'scan context changed');
+          break;
+        case 'refused':
+          this.counters.localRefused++;
+          this.tellOperator('error', e.feedback, { code: e.code, message: e.message, device: e.device }, { raw: e.raw }, `${this.readsOf(e.device) === 'scan' ? 'scan' : 'reading'} refused: ${e.message}`);
+          break;
+        case 'warning':
+          this.counters.warnings++;
+          this.lastWarning = report(e.code, e.message, e.device);
+          this.log.warn({ device: e.device, code: e.code, ...e.data }, e.message);
+          this.statusChanged();
+          break;
+        case 'event':
+          this.log.info({ device: e.device, ...e.data }, e.msg);
+          break;
+      }
     }
   }
+
+  /** Group commit: every movement made since the last flush, in one outbox transaction. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0 || this.outbox === undefined) return;
+    this.pending = [];
+    let stored: Movement[];
+    try {
+      stored = this.outbox.append(batch.map((e) => e.draft));
+    } catch (err) {
+      this.workflows.settle();
+      const full = err instanceof OutboxFullError;
+      if (full) this.outboxFull = true;
+      this.counters.outboxRefused += batch.length;
+      for (const e of batch) {
+        const code = full ? 'SG_ERR_OUTBOX_FULL' : 'SG_ERR_OUTBOX_WRITE';
+        this.tellOperator('error', [e.device, ...e.okFeedback], { code, message: (err as Error).message, device: e.device }, {
+          kind: e.draft.kind,
+          sku: e.draft.sku ?? e.draft.gtin ?? e.draft.epc,
+          qty: e.draft.qty,
+          raw: e.draft.raw,
+        }, full ? 'outbox full: movement refused, not recorded (scan it again when the link is back)' : 'outbox write failed: movement not recorded');
+      }
+      return;
+    }
+    this.counters.recorded += stored.length;
+    try {
+      this.identities.apply(stored);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'identity table update failed (the cloud still checks identities)');
+    }
+    this.workflows.settle();
+    stored.forEach((m, i) => {
+      const e = batch[i]!;
+      this.log.info({ device: e.device, seq: m.seq, kind: m.kind, sku: m.sku ?? m.gtin ?? m.epc, qty: m.qty, uom: m.uom, ...e.info }, 'movement recorded');
+      if (e.duplicate) {
+        this.counters.duplicates++;
+        const msg = `${e.identity} is already in stock here: ${m.kind} sent for the cloud's exception queue, not counted twice`;
+        this.tellOperator('error', [e.device, ...e.okFeedback], { code: 'SG_ERR_DUPLICATE_IDENTITY', message: msg, device: e.device }, { seq: m.seq, identity: e.identity }, msg);
+      } else if (e.okFeedback.length) {
+        this.feedback(e.okFeedback, 'ok');
+      }
+    });
+    this.publisher.kick();
+    this.checkOutbox();
+  }
+
+  private readsOf(device: string): string | undefined {
+    return this.devices.find((d) => d.name === device)?.driver.profile.reads;
+  }
+
+  // ---- operator feedback ----------------------------------------------------------------------
+
+  /** Log line, status `lastError`, and a beep/LED on the devices that support one. */
+  private tellOperator(kind: Feedback, devices: readonly string[], rep: { code: string; message: string; device?: string }, fields: Record<string, unknown>, msg: string): void {
+    this.lastError = report(rep.code, rep.message, rep.device);
+    this.log.warn({ device: rep.device, code: rep.code, ...fields }, msg);
+    this.feedback(devices, kind);
+    this.statusChanged();
+  }
+
+  private feedback(names: readonly string[], kind: Feedback): void {
+    const now = Date.now();
+    for (const name of new Set(names)) {
+      const dev = this.devices.find((d) => d.name === name);
+      if (!dev?.driver.feedback) continue;
+      const key = `${name}\u0000${kind}`;
+      if (now - (this.lastFeedback.get(key) ?? 0) < FEEDBACK_GAP_MS) continue;
+      this.lastFeedback.set(key, now);
+      dev.feedback(kind).then(
+        (sent) => sent && this.log.debug({ device: name, feedback: kind }, 'device feedback'),
+        (err: Error) => this.log.debug({ device: name, err: err.message }, 'device feedback failed'),
+      );
+    }
+  }
+
+  private onCloudReject(rej: Reject, moved: number): void {
+    this.counters.cloudRejected += moved;
+    const devices = new Set<string>();
+    const seqs: number[] = [];
+    if (moved > 0) {
+      for (const e of this.outbox.rejected(Math.min(moved, 1000))) {
+        seqs.push(e.seq);
+        try {
+          devices.add((JSON.parse(e.json) as Movement).device.id);
+        } catch {
+          /* stored JSON is ours; ignore */
+        }
+      }
+    }
+    const first = [...devices][0];
+    this.tellOperator(
+      'error',
+      [...devices],
+      { code: `SG_ERR_CLOUD_REJECT_${rej.reason}`, message: rej.message, ...(first ? { device: first } : {}) },
+      { reason: rej.reason, message: rej.message, moved, deadLetterId: rej.deadLetterId, seqs: seqs.length ? [Math.min(...seqs), Math.max(...seqs)] : undefined, devices: [...devices] },
+      'cloud rejected movements',
+    );
+  }
+
+  // ---- remote config --------------------------------------------------------------------------
+
+  private onRemoteConfig(payload: Buffer): void {
+    const out = this.remote.receive(payload);
+    switch (out.result) {
+      case 'applied':
+        this.log.info({ configVersion: out.version, shadowed: this.shadowed.length ? this.shadowed : undefined }, 'remote config applied');
+        break;
+      case 'ignored':
+        this.log.debug({ reason: out.reason }, 'remote config ignored');
+        return;
+      case 'rejected':
+        this.log.error({ configVersion: out.version, offered: out.offered, configError: out.error }, 'remote config not applied: rolled back to the last good version');
+        break;
+    }
+    this.statusChanged(true);
+  }
+
+  /** Apply (or roll back to) a remote config on top of the local one. Throws without changing anything when it cannot apply. */
+  private applySettings(cfg: RemoteConfig | undefined): void {
+    const eff = pick(this.config);
+    const shadowed: string[] = [];
+    for (const k of REMOTE_SETTABLE) {
+      if (cfg?.[k] === undefined) continue;
+      if (this.pinned.has(k)) {
+        if (JSON.stringify(cfg[k]) !== JSON.stringify(this.config[k])) shadowed.push(k);
+        continue;
+      }
+      (eff as Record<string, unknown>)[k] = cfg[k];
+    }
+    this.workflows.configure(workflowSettings(eff)); // validates; throws before any change
+    this.items.replace('remote', cfg?.items ?? []);
+    this.outbox.setMaxBytes(eff.outboxMaxBytes);
+    this.publisher?.setDrainRate(eff.drainRatePerSec);
+    const telemetryChanged = this.settings && this.settings.telemetryMs !== eff.telemetryMs;
+    this.settings = eff;
+    if (shadowed.length && cfg) this.log.warn({ keys: shadowed, configVersion: cfg.version }, 'remote config keys not applied: set by command-line flags');
+    this.shadowed = shadowed;
+    if (telemetryChanged && this.started) this.restartTelemetry();
+    this.checkOutbox();
+  }
+
+  // ---- health ---------------------------------------------------------------------------------
+
+  private deviceHealth(): DeviceHealth[] {
+    return this.devices.map((d) => d.health());
+  }
+
+  private restartTelemetry(): void {
+    clearInterval(this.telemetryTimer);
+    this.telemetryTimer = undefined;
+    if (this.settings.telemetryMs > 0) {
+      this.telemetryTimer = setInterval(() => {
+        this.checkOutbox();
+        this.publisher.publishTelemetry(this.telemetry());
+      }, this.settings.telemetryMs);
+      this.telemetryTimer.unref();
+    }
+  }
+
+  /** Backlog alert and outbox-full state, with hysteresis; cheap (counters). */
+  private checkOutbox(): void {
+    if (!this.outbox || !this.settings) return;
+    const { count, bytes } = this.outbox.backlog();
+    const alert = this.settings.backlogAlert;
+    if (!this.backlogHigh && count > alert) {
+      this.backlogHigh = true;
+      this.log.warn({ backlog: count, threshold: alert }, 'outbox backlog above threshold: movements are not reaching the cloud');
+      this.statusChanged();
+    } else if (this.backlogHigh && count < alert * CLEAR_BELOW) {
+      this.backlogHigh = false;
+      this.log.info({ backlog: count, threshold: alert }, 'outbox backlog back below threshold');
+      this.statusChanged();
+    }
+    if (this.outboxFull && bytes <= this.outbox.maxBytes * CLEAR_BELOW) {
+      this.outboxFull = false;
+      this.log.info({ bytes, maxBytes: this.outbox.maxBytes }, 'outbox has room again: movements are accepted');
+      this.statusChanged();
+    }
+  }
+
+  /** Publish the retained status soon (coalesced: a burst of changes is one publish). */
+  private statusChanged(now = false): void {
+    if (!this.publisher) return;
+    if (now) {
+      clearTimeout(this.statusTimer);
+      this.statusTimer = undefined;
+      this.publisher.publishStatus('update');
+      return;
+    }
+    if (this.statusTimer) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = undefined;
+      this.publisher.publishStatus('update');
+    }, 250);
+    this.statusTimer.unref();
+  }
+}
+
+function report(code: string, message: string, device?: string): ErrorReport {
+  const r: ErrorReport = { at: new Date().toISOString(), code, message };
+  if (device) r.device = device;
+  return r;
+}
+
+function pick(c: EdgeConfig): Settings {
+  const out = {} as Record<string, unknown>;
+  for (const k of REMOTE_SETTABLE) out[k] = c[k];
+  return out as Settings;
+}
+
+function workflowSettings(s: Settings): WorkflowSettings {
+  return {
+    mode: s.mode,
+    location: s.location,
+    uom: s.uom,
+    issueRequires: s.issueRequires,
+    unknownItems: s.unknownItems,
+    stations: s.stations,
+    rfid: s.rfid,
+  };
+}
+
+/** Items of the config file plus `--items FILE` (the file wins for a sku in both). */
+function localItems(config: EdgeConfig): ItemRecord[] {
+  const bySku = new Map<string, ItemRecord>();
+  for (const i of config.items) bySku.set(i.sku, i);
+  if (config.itemsFile) for (const i of readItemsFile(config.itemsFile)) bySku.set(i.sku, i);
+  const gtins = new Map<string, string>();
+  for (const i of bySku.values()) {
+    if (!i.gtin) continue;
+    const other = gtins.get(i.gtin);
+    if (other) throw new ConfigError(`invalid edge configuration:\n  items: GTIN ${i.gtin} is both ${other} and ${i.sku}`);
+    gtins.set(i.gtin, i.sku);
+  }
+  return [...bySku.values()];
 }

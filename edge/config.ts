@@ -1,15 +1,41 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { EdgeId, SiteId } from '../protocols/mqtt/index.js';
+import { ContextField, EdgeId, ItemRecord, RfidReaderSettings, SiteId, WeighStation, refineEdgeSettings } from '../protocols/mqtt/index.js';
 import { parseDeviceSpec } from '../devices/registry.js';
+import { DEFAULT_OUTBOX_MAX_BYTES } from './outbox/outbox-store.js';
 
 export const ScanMode = z.enum(['receive', 'issue', 'return', 'count']);
 export type ScanMode = z.infer<typeof ScanMode>;
 
 /**
- * Edge agent configuration. Sources, lowest precedence first: defaults, the `--config` JSON file,
- * command-line flags (flags win). Validated once at start; a bad value stops the agent with an
- * error naming the field.
+ * The keys the remote config (`RemoteConfig` in protocols/mqtt/messages.ts) may set. Everything
+ * else (identity, broker, credentials, devices, data dir) is local only.
+ */
+export const REMOTE_SETTABLE = [
+  'mode',
+  'location',
+  'uom',
+  'issueRequires',
+  'unknownItems',
+  'stations',
+  'rfid',
+  'telemetryMs',
+  'drainRatePerSec',
+  'backlogAlert',
+  'outboxMaxBytes',
+] as const;
+export type RemoteSettableKey = (typeof REMOTE_SETTABLE)[number];
+
+/**
+ * Edge agent configuration. Sources, lowest precedence first:
+ *
+ *     defaults  <  --config JSON file  <  remote config (retained .../config)  <  command-line flags
+ *
+ * A flag is an explicit local override by whoever started the agent, so the remote config does
+ * not change a key given as a flag; the agent logs it and lists the key in its status
+ * (`configShadowed`), so the drift is visible in the cloud. The remote config sets only
+ * `REMOTE_SETTABLE` keys (and the item master). Validated at start; a bad value stops the agent
+ * with an error naming the field.
  */
 export const EdgeConfig = z.strictObject({
   /** Folder for the outbox database and local state. */
@@ -42,6 +68,8 @@ export const EdgeConfig = z.strictObject({
     }),
   username: z.string().min(1).optional(),
   password: z.string().min(1).optional(),
+  /** PEM file of the CA(s) to trust for an `mqtts://` broker (default: the system CAs). */
+  ca: z.string().min(1).optional(),
   /** Movements per published batch. Default 500. */
   batchSize: z.number().int().min(1).max(1000).default(500),
   /** Batches in flight awaiting the cloud's ack. Default 8. */
@@ -50,7 +78,27 @@ export const EdgeConfig = z.strictObject({
   ackTimeoutMs: z.number().int().min(100).default(10_000),
   /** ms between telemetry publishes; 0 turns telemetry off. Default 10000. */
   telemetryMs: z.number().int().min(0).default(10_000),
-});
+  /** JSON item master file (`--items FILE`): an array of items, or `{"items":[...]}`. */
+  itemsFile: z.string().min(1).optional(),
+  /** Items inline in the config file (same shape as the items file). */
+  items: z.array(ItemRecord).default([]),
+  /** Context an item scan in issue mode needs (`project`, `stage`, `operator`, `crew`). Default none. */
+  issueRequires: z.array(ContextField).max(4).default([]),
+  /** `reject` refuses items the (non-empty) item cache does not know. Default `accept`. */
+  unknownItems: z.enum(['accept', 'reject']).default('accept'),
+  /** Weigh stations: a scanner and a scale paired. */
+  stations: z.array(WeighStation).max(64).default([]),
+  /** RFID reader roles (zone, portal). A tag reader not listed is a zone with the defaults. */
+  rfid: z.array(RfidReaderSettings).max(64).default([]),
+  /** Outbox drain limit in movements/s after an outage; 0 = unlimited (default). */
+  drainRatePerSec: z.number().finite().min(0).default(0),
+  /** Backlog (movements) above which status reports `outbox-backlog` and the log warns. Default 10000. */
+  backlogAlert: z.number().int().min(1).default(10_000),
+  /** Outbox size bound in bytes of unacked movements; when full, new movements are refused. Default 256 MiB. */
+  outboxMaxBytes: z.number().int().min(65_536).default(DEFAULT_OUTBOX_MAX_BYTES),
+  /** Apply the retained remote config from `.../config`. Default true. */
+  remoteConfig: z.boolean().default(true),
+}).superRefine(refineEdgeSettings);
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 export type EdgeConfigInput = z.input<typeof EdgeConfig>;
 
@@ -64,6 +112,15 @@ export function parseEdgeConfig(input: unknown): EdgeConfig {
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
   throw new ConfigError(`invalid edge configuration:\n${lines.join('\n')}`);
+}
+
+/** Read the `ca` PEM file; errors name the field. */
+export function readCaFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`invalid edge configuration:\n  ca: cannot read ${path}: ${(err as Error).message}`);
+  }
 }
 
 /** Read a JSON config file; errors name the file. */

@@ -6,9 +6,11 @@ import {
   SCHEMA_VERSION,
   topics,
   type EdgeStatus,
+  type EdgeStatusDetails,
   type SeqRange,
 } from '../protocols/mqtt/index.js';
 import type { OutboxStore } from './outbox/outbox-store.js';
+import { TokenBucket } from './token-bucket.js';
 
 export interface PublisherOptions {
   /** Broker URL, e.g. mqtt://127.0.0.1:1883. */
@@ -17,6 +19,8 @@ export interface PublisherOptions {
   edge: string;
   username?: string;
   password?: string;
+  /** PEM CA certificate(s) to trust for an mqtts:// broker (default: the system CAs). */
+  ca?: string | Buffer;
   /** Movements per batch message. Default 500 (the cloud accepts up to 1000). */
   batchSize?: number;
   /** Batches published and not yet acked, at most. Default 8. */
@@ -32,8 +36,12 @@ export interface PublisherOptions {
   reconnectMaxMs?: number;
   /** Agent version reported in status. */
   version?: string;
-  /** Extra status fields (devices, backlog) merged into each status publish. */
-  statusExtra?: () => Partial<EdgeStatus>;
+  /** Extra status fields (devices, backlog, config version, problems) merged into each status publish. */
+  statusExtra?: () => Partial<EdgeStatusDetails>;
+  /** Drain limit, movements/s (token bucket, one second of burst); 0 or absent = unlimited. */
+  drainRatePerSec?: number;
+  /** Subscribe to the retained remote config topic and emit `config` with each payload. */
+  remoteConfig?: boolean;
 }
 
 interface Inflight {
@@ -49,6 +57,8 @@ export interface PublisherEvents {
   published: [first: number, last: number];
   acked: [count: number, ranges: SeqRange[]];
   rejected: [reject: Reject, moved: number];
+  /** A payload on `.../config` (retained: delivered again after every reconnect). */
+  config: [payload: Buffer];
   error: [err: Error];
 }
 
@@ -66,8 +76,8 @@ export interface PublisherEvents {
  *   restarts from the oldest unacked seq.
  */
 export class Publisher extends EventEmitter<PublisherEvents> {
-  private readonly o: Required<Omit<PublisherOptions, 'username' | 'password' | 'statusExtra' | 'version'>> &
-    Pick<PublisherOptions, 'username' | 'password' | 'statusExtra' | 'version'>;
+  private readonly o: Required<Omit<PublisherOptions, 'username' | 'password' | 'ca' | 'statusExtra' | 'version' | 'drainRatePerSec' | 'remoteConfig'>> &
+    Pick<PublisherOptions, 'username' | 'password' | 'ca' | 'statusExtra' | 'version' | 'remoteConfig'>;
   private client: MqttClient | undefined;
   private connected = false;
   private stopped = false;
@@ -78,6 +88,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
   private lastRewindAt = 0;
+  private bucket: TokenBucket | undefined;
+  private pumpTimer: NodeJS.Timeout | undefined;
   /** Counters for health and bench. */
   readonly stats = { batchesSent: 0, movementsSent: 0, acked: 0, rejected: 0, resends: 0, connects: 0 };
 
@@ -95,10 +107,30 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       ...opts,
     };
     this.reconnectDelay = this.o.reconnectMinMs;
+    this.setDrainRate(opts.drainRatePerSec ?? 0);
+  }
+
+  /** Change the drain limit (remote config); 0 = unlimited. */
+  setDrainRate(perSec: number): void {
+    if (!(perSec >= 0) || !Number.isFinite(perSec)) throw new TypeError(`drainRatePerSec must be >= 0, got ${perSec}`);
+    if ((this.bucket?.ratePerSec ?? 0) === perSec) return;
+    this.bucket = perSec > 0 ? new TokenBucket(perSec, Date.now()) : undefined;
+    clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
+    this.kick();
+  }
+
+  get drainRatePerSec(): number {
+    return this.bucket?.ratePerSec ?? 0;
   }
 
   get isConnected(): boolean {
     return this.connected;
+  }
+
+  /** Trust this CA for mqtts:// (from the edge's `ca` file); takes effect on the next connect. */
+  useCa(ca: string | Buffer): void {
+    this.o.ca = ca;
   }
 
   start(): void {
@@ -130,6 +162,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.pumpTimer);
     clearInterval(this.ackTimer);
     const c = this.client;
     this.client = undefined;
@@ -144,7 +177,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     await c.endAsync(false).catch(() => undefined);
   }
 
-  private status(state: 'online' | 'offline', reason: EdgeStatus['reason']): EdgeStatus {
+  private status(state: 'online' | 'offline', reason: EdgeStatus['reason']): EdgeStatusDetails {
     const base: EdgeStatus = {
       v: SCHEMA_VERSION,
       site: this.o.site,
@@ -168,6 +201,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       keepalive: 30,
       username: this.o.username,
       password: this.o.password,
+      ...(this.o.ca ? { ca: this.o.ca } : {}),
       will: {
         topic: topics.status(site, edge),
         payload: Buffer.from(JSON.stringify(this.status('offline', 'lwt'))),
@@ -178,7 +212,9 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     this.client = client;
     client.on('connect', () => {
       if (this.client !== client) return;
-      client.subscribe([topics.acks(site, edge), topics.rejects(site, edge)], { qos: 1 }, (err) => {
+      const subs = [topics.acks(site, edge), topics.rejects(site, edge)];
+      if (this.o.remoteConfig) subs.push(topics.config(site, edge));
+      client.subscribe(subs, { qos: 1 }, (err) => {
         if (err || this.client !== client) {
           if (err) this.emit('error', err);
           client.end(true);
@@ -221,12 +257,28 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   private pump(): void {
-    if (this.pumping) return;
+    if (this.pumping || this.pumpTimer) return;
     this.pumping = true;
     try {
       while (this.connected && this.client && this.inflight.length < this.o.window) {
-        const entries = this.outbox.read(this.lastSent, this.o.batchSize);
+        let limit = this.o.batchSize;
+        if (this.bucket) {
+          const now = Date.now();
+          const avail = this.bucket.available(now);
+          if (avail < 1) {
+            // Out of tokens: come back when one batch's worth (or one token) has refilled.
+            const wait = this.bucket.waitMs(Math.min(this.o.batchSize, this.bucket.burst), now);
+            this.pumpTimer = setTimeout(() => {
+              this.pumpTimer = undefined;
+              this.pump();
+            }, Math.max(1, wait));
+            break;
+          }
+          limit = Math.min(limit, avail);
+        }
+        const entries = this.outbox.read(this.lastSent, limit);
         if (entries.length === 0) break;
+        this.bucket?.take(entries.length, Date.now());
         const first = entries[0]!.seq;
         const last = entries[entries.length - 1]!.seq;
         // The stored JSON is spliced in as is: no parse/serialise round trip per movement.
@@ -244,6 +296,11 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    if (topic.endsWith('/config')) {
+      // The remote config manager validates it (an empty payload clears the retained message).
+      this.emit('config', payload);
+      return;
+    }
     let body: unknown;
     try {
       body = JSON.parse(payload.toString('utf8'));

@@ -4,6 +4,7 @@ import { startCloud } from '../../cloud/service.js';
 import { createLogger, emitEvent, failStart, onShutdown } from '../log.js';
 
 const int = (v: string) => (/^-?\d+$/.test(v) ? Number(v) : Number.NaN);
+const num = (v: string) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN);
 
 export function registerCloud(program: Command): void {
   program
@@ -18,7 +19,19 @@ export function registerCloud(program: Command): void {
     .option('--site <site...>', 'ingest only these sites (default: all)')
     .option('--client-id <id>', 'MQTT client id on the external broker (default: derived from --data-dir)')
     .option('--insecure', 'turn off MQTT and HTTP authentication (demos and tests only)', false)
-    .addHelpText('after', '\nPrints {"event":"ready","mqttPort":N,"httpPort":N} on stdout when listening. Logs go to stderr.\nEnvironment: STOCKGATE_BROKER_PASSWORD, STOCKGATE_LOG_LEVEL.')
+    .option('--store <url>', 'PostgreSQL (postgres://USER@HOST:PORT/DB) instead of the SQLite files in --data-dir')
+    .option('--shared-group <group>', 'competing ingesters: subscribe as $share/<group>/... (needs --broker: Mosquitto or EMQX)')
+    .option('--near-expiry-days <n>', 'alerts: near-expiry window in days for items without their own (default 30)', int)
+    .option('--backlog-alert <n>', 'alerts: outbox-backlog above this many unacked movements (default 10000)', int)
+    .option('--scale-drift-kg <kg>', 'alerts: scale-drift when |zero drift| exceeds this (default 0.05)', num)
+    .option('--expiry-check-ms <ms>', 'alerts: near-expiry sweep period (default 60000)', int)
+    .option('--webhook-backoff-ms <ms>', 'alerts: first retry delay of a failed delivery (default 1000)', int)
+    .option('--webhook-backoff-cap-ms <ms>', 'alerts: longest retry delay (default 300000)', int)
+    .option('--tls-cert <file>', 'PEM certificate (chain): MQTT over TLS (mqtts) on the MQTT port and HTTPS')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--max-conn-per-user <n>', 'embedded broker: live connections per MQTT username (default 4)', int)
+    .option('--max-publish-rate <n>', 'embedded broker: publishes/s per client, burst 2x (default 200)', num)
+    .addHelpText('after', '\nAuthentication is on unless --insecure: create the first admin token with: stockgate admin init --data-dir DIR\nPrints {"event":"ready","mqttPort":N,"httpPort":N} on stdout when listening. Logs go to stderr.\nEnvironment: STOCKGATE_BROKER_PASSWORD, STOCKGATE_LOG_LEVEL.')
     .action(async (o: Record<string, unknown>) => {
       const log = createLogger('cloud');
       try {
@@ -33,6 +46,15 @@ export function registerCloud(program: Command): void {
           ...(process.env.STOCKGATE_BROKER_PASSWORD ? { brokerPassword: process.env.STOCKGATE_BROKER_PASSWORD } : {}),
           ...(o.site ? { sites: o.site } : {}),
           ...(o.clientId ? { clientId: o.clientId } : {}),
+          ...(o.store ? { store: o.store } : {}),
+          ...(o.sharedGroup ? { sharedGroup: o.sharedGroup } : {}),
+          ...Object.fromEntries(
+            ['nearExpiryDays', 'backlogAlert', 'scaleDriftKg', 'expiryCheckMs', 'webhookBackoffMs', 'webhookBackoffCapMs'].filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
+          ),
+          ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
+          ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
+          ...(o.maxConnPerUser !== undefined ? { maxConnPerUser: o.maxConnPerUser } : {}),
+          ...(o.maxPublishRate !== undefined ? { maxPublishRate: o.maxPublishRate } : {}),
         });
         const cloud = await startCloud(config, log);
         onShutdown(() => cloud.stop());

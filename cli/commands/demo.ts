@@ -12,6 +12,9 @@ import { SerialTransport } from '../../devices/serial.js';
 import { memorySimulatorEnd } from '../../devices/memory.js';
 import type { Transport } from '../../devices/transport.js';
 import { ScannerSimulator, demoScript } from '../../devices/simulators/scanner.js';
+import { LoadModel } from '../../devices/simulators/load.js';
+import { MtSicsScaleSimulator } from '../../devices/simulators/scale.js';
+import { RfidSimulator, sgtinTags } from '../../devices/simulators/rfid.js';
 import { createLogger, failStart, onShutdown } from '../log.js';
 
 const int = (v: string) => (/^\d+$/.test(v) ? Number(v) : Number.NaN);
@@ -28,7 +31,7 @@ async function portOrFree(port: number, host: string): Promise<number> {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('run the cloud, an edge agent and a simulated scanner on a pty; prints the board URL')
+    .description('run the cloud, an edge agent and a simulated scanner, scale and RFID reader (each on its own pty); prints the board URL')
     .option('--mqtt-port <port>', 'broker port (default 1883, or a free one if taken)', int)
     .option('--http-port <port>', 'board port (default 8080, or a free one if taken)', int)
     .option('--interval-ms <ms>', 'time between simulated scans', int, 1000)
@@ -50,20 +53,30 @@ export function registerDemo(program: Command): void {
         if (mqttPort !== mqttWanted) say(`port ${mqttWanted} is taken: broker on ${cloud.mqttPort} instead`);
         if (httpPort !== httpWanted) say(`port ${httpWanted} is taken: board on ${cloud.httpPort} instead`);
 
-        // The scanner: a real pty through serialport when socat exists, else in-process.
-        let pty: PtyPair | undefined;
-        let deviceUri: string;
-        let simEnd: Transport;
-        if (hasSocat()) {
-          pty = await openPtyPair(join(dataDir, 'ttyScanner'));
-          deviceUri = `serial://${pty.devicePath}`;
-          simEnd = new SerialTransport({ path: pty.peerPath });
-          say(`scanner: simulated on a real pseudo-terminal ${pty.devicePath} (socat + serialport)`);
-        } else {
-          deviceUri = 'memory://demo-scanner';
-          simEnd = memorySimulatorEnd('demo-scanner');
-          say('scanner: socat is not installed, so the simulated scanner uses the in-process memory transport (apt-get install socat for a real pty)');
-        }
+        // The devices: each on a real pty through serialport when socat exists, else in-process.
+        const socat = hasSocat();
+        const ptys: PtyPair[] = [];
+        const simEnds: Transport[] = [];
+        const link = async (name: string, tty: string): Promise<{ uri: string; end: Transport }> => {
+          if (socat) {
+            const pty = await openPtyPair(join(dataDir, tty));
+            ptys.push(pty);
+            const end = new SerialTransport({ path: pty.peerPath });
+            simEnds.push(end);
+            return { uri: `serial://${pty.devicePath}`, end };
+          }
+          const end = memorySimulatorEnd(`demo-${name}`);
+          simEnds.push(end);
+          return { uri: `memory://demo-${name}`, end };
+        };
+        const scanner = await link('scanner', 'ttyScanner');
+        const scale = await link('scale', 'ttyScale');
+        const rfid = await link('rfid', 'ttyRfid');
+        say(
+          socat
+            ? `devices: scanner, MT-SICS scale and UHF RFID reader simulated on real pseudo-terminals in ${dataDir} (socat + serialport)`
+            : 'devices: socat is not installed, so the simulated scanner, scale and RFID reader use the in-process memory transport (apt-get install socat for real ptys)',
+        );
         const agent = new EdgeAgent(
           parseEdgeConfig({
             dataDir: join(dataDir, 'edge'),
@@ -71,16 +84,38 @@ export function registerDemo(program: Command): void {
             site: 'demo-site',
             edgeId: 'dock-1',
             location: 'DOCK-A',
-            devices: [`dock1=scanner@${deviceUri}`],
+            devices: [
+              `dock1=scanner@${scanner.uri}`,
+              `scale1=scale-mt-sics@${scale.uri}${scale.uri.includes('?') ? '&' : '?'}intervalMs=250`,
+              `portal1=rfid-uhfreader18@${rfid.uri}${rfid.uri.includes('?') ? '&' : '?'}intervalMs=500`,
+            ],
             telemetryMs: 5000,
           }),
           log,
         );
         agent.start();
-        await simEnd.open();
-        const sim = new ScannerSimulator(simEnd);
+        for (const e of simEnds) await e.open();
+        const sim = new ScannerSimulator(scanner.end);
         const script = demoScript();
         const timer = setInterval(() => void sim.scan(script.next().value!), o.intervalMs);
+        // A weigh station: a 12.5 kg carton is put on, taken off, then a 23.75 kg one, in a loop.
+        const scaleSim = new MtSicsScaleSimulator(scale.end, {
+          load: new LoadModel({
+            script: [
+              { atMs: 2000, kg: 12.5 },
+              { atMs: 7000, kg: 0 },
+              { atMs: 10_000, kg: 23.75 },
+              { atMs: 15_000, kg: 0 },
+            ],
+            loopMs: 18_000,
+            divisionKg: 0.005,
+          }),
+        });
+        // A dock portal: a pallet of tagged cases passes every 12 s and stays in the field for 6 s.
+        const pallet = sgtinTags(4);
+        const rfidSim = new RfidSimulator(rfid.end, { protocol: 'uhfreader18', tags: [] });
+        let palletIn = false;
+        const portalTimer = setInterval(() => rfidSim.setField((palletIn = !palletIn) ? pallet : []), 6000);
 
         say('');
         say(`  stockgate demo is running`);
@@ -92,9 +127,12 @@ export function registerDemo(program: Command): void {
 
         onShutdown(async () => {
           clearInterval(timer);
-          await simEnd.close();
+          clearInterval(portalTimer);
+          scaleSim.stop();
+          rfidSim.stop();
+          for (const e of simEnds) await e.close();
           await agent.stop();
-          await pty?.close();
+          for (const p of ptys) await p.close();
           await cloud.stop();
           if (!o.dataDir) rmSync(dataDir, { recursive: true, force: true });
         });

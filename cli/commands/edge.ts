@@ -1,10 +1,16 @@
 import type { Command } from 'commander';
 import { EdgeAgent } from '../../edge/agent.js';
-import { parseEdgeConfig, readConfigFile } from '../../edge/config.js';
+import { parseEdgeConfig, readCaFile, readConfigFile } from '../../edge/config.js';
 import { createLogger, emitEvent, failStart, onShutdown } from '../log.js';
 
 const num = (v: string) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN);
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+/** `--station SCANNER+SCALE` -> a weigh station entry (a bad value is left for the schema to name). */
+const station = (v: string, prev: unknown[] = []) => {
+  const m = /^([^+]+)\+([^+]+)$/.exec(v);
+  return [...prev, m ? { scanner: m[1], scale: m[2] } : v];
+};
 
 /** Flag name -> config key. Only flags actually given override the config file. */
 const FLAG_KEYS: Array<[string, string]> = [
@@ -18,10 +24,19 @@ const FLAG_KEYS: Array<[string, string]> = [
   ['device', 'devices'],
   ['username', 'username'],
   ['password', 'password'],
+  ['ca', 'ca'],
   ['batchSize', 'batchSize'],
   ['window', 'window'],
   ['ackTimeoutMs', 'ackTimeoutMs'],
   ['telemetryMs', 'telemetryMs'],
+  ['items', 'itemsFile'],
+  ['outboxMaxBytes', 'outboxMaxBytes'],
+  ['backlogAlert', 'backlogAlert'],
+  ['drainRatePerSec', 'drainRatePerSec'],
+  ['station', 'stations'],
+  ['issueRequires', 'issueRequires'],
+  ['unknownItems', 'unknownItems'],
+  ['remoteConfig', 'remoteConfig'],
 ];
 
 export function registerEdge(program: Command): void {
@@ -39,19 +54,42 @@ export function registerEdge(program: Command): void {
     .option('--device <spec>', 'NAME=DRIVER@URI, repeatable, e.g. dock1=scanner@serial:///dev/ttyACM0?baudRate=9600', collect)
     .option('--username <name>', 'MQTT username')
     .option('--password <pw>', 'MQTT password (prefer STOCKGATE_MQTT_PASSWORD)')
+    .option('--ca <file>', 'PEM CA certificate(s) to trust for an mqtts:// broker (default: the system CAs)')
     .option('--batch-size <n>', 'movements per published batch (default 500)', num)
     .option('--window <n>', 'batches awaiting ack at once (default 8)', num)
     .option('--ack-timeout-ms <ms>', 'resend a batch not acked within this time (default 10000)', num)
     .option('--telemetry-ms <ms>', 'telemetry interval, 0 = off (default 10000)', num)
-    .addHelpText('after', '\nPrints {"event":"ready",...} on stdout once started. Logs go to stderr.\nEnvironment: STOCKGATE_MQTT_PASSWORD, STOCKGATE_LOG_LEVEL.')
+    .option('--items <file>', 'item master JSON (array of {sku, gtin?, uom?, unitWeightKg?, serialised?}) for offline validation')
+    .option('--station <scanner+scale>', 'weigh station: a scanner and a scale paired, e.g. dock1+scale1 (repeatable)', station)
+    .option('--issue-requires <fields>', 'context an issue needs, comma-separated: project,crew,operator,stage', list)
+    .option('--unknown-items <policy>', 'accept|reject items the item cache does not know (default accept)')
+    .option('--outbox-max-bytes <n>', 'outbox bound in bytes of unacked movements; when full new movements are refused (default 268435456)', num)
+    .option('--backlog-alert <n>', 'backlog (movements) above which status reports outbox-backlog (default 10000)', num)
+    .option('--drain-rate-per-sec <n>', 'drain limit after an outage, movements/s; 0 = unlimited (default 0)', num)
+    .option('--no-remote-config', 'ignore the retained remote config on .../config')
+    .addHelpText(
+      'after',
+      '\nPrints {"event":"ready",...} on stdout once started. Logs go to stderr.\n' +
+        'Precedence: defaults < --config file < remote config (.../config) < flags. A flag pins its key:\n' +
+        'the remote config does not change it, and the status lists it in configShadowed.\n' +
+        'Environment: STOCKGATE_MQTT_PASSWORD, STOCKGATE_LOG_LEVEL.',
+    )
     .action(async (o: Record<string, unknown>) => {
       const log = createLogger('edge');
       try {
         const input: Record<string, unknown> = o.config ? readConfigFile(String(o.config)) : {};
         if (process.env.STOCKGATE_MQTT_PASSWORD) input.password = process.env.STOCKGATE_MQTT_PASSWORD;
-        for (const [flag, key] of FLAG_KEYS) if (o[flag] !== undefined) input[key] = o[flag];
+        const pinned: string[] = [];
+        for (const [flag, key] of FLAG_KEYS) {
+          // commander sets remoteConfig=true by default for --no-remote-config: only `false` was given.
+          if (o[flag] === undefined || (flag === 'remoteConfig' && o[flag] === true)) continue;
+          input[key] = o[flag];
+          pinned.push(key);
+        }
         const config = parseEdgeConfig(input);
-        const agent = new EdgeAgent(config, log);
+        const ca = config.ca ? readCaFile(config.ca) : undefined;
+        const agent = new EdgeAgent(config, log, { pinned });
+        if (ca) agent.publisher.useCa(ca);
         agent.start();
         onShutdown(() => agent.stop());
         emitEvent('ready', {
@@ -61,6 +99,8 @@ export function registerEdge(program: Command): void {
           devices: config.devices,
           backlog: agent.outbox.backlog().count,
           lastSeq: agent.outbox.lastSeq(),
+          configVersion: agent.remote.version,
+          items: agent.items.size(),
         });
       } catch (err) {
         failStart(err);

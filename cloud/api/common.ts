@@ -1,9 +1,13 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { AlertStore } from '../alerts/alert-store.js';
+import type { AlertEngine } from '../alerts/engine.js';
 import type { Authenticator, Principal, Role } from '../auth/auth.js';
+import type { CredentialStore } from '../auth/credential-store.js';
 import type { BoardHub } from '../board/hub.js';
 import { Errors } from '../errors.js';
-import type { Store } from '../store/store.js';
+import type { Movement } from '../../protocols/mqtt/index.js';
+import type { CommitBatchResult, Store } from '../store/store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,6 +16,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Roles allowed on this route; absent = public. Admin is always allowed. */
     roles?: readonly Role[];
+    /** Also accept the token as `?token=` (only for EventSource, which cannot send headers). */
+    queryToken?: boolean;
   }
 }
 
@@ -21,10 +27,30 @@ export interface ApiDeps {
   auth: Authenticator;
   hub: BoardHub;
   health: () => { mqtt: string; mqttHealthy: boolean; ingest: Record<string, number> };
+  /** Tokens and MQTT users (authentication on); undefined with --insecure. */
+  credentials?: CredentialStore;
+  /** Close the live MQTT connections of a user whose credentials were revoked or rotated. */
+  disconnectMqttUser?: (username: string) => void;
+  /** Apply movements through the ingester's group commit (REST/ERP entry). */
+  submit: (movements: Movement[]) => Promise<CommitBatchResult>;
+  /** Levels, alerts, webhooks and the delivery queue. */
+  alertStore: AlertStore;
+  /** Re-evaluates an item's alerts when its levels change. */
+  alertEngine: Pick<AlertEngine, 'levelsChanged'>;
 }
 
 /** Roles that may read stock and movements. */
 export const READ_ROLES: readonly Role[] = ['site-manager', 'operator', 'procurement', 'maintenance', 'finance'];
+
+/** Roles allowed on admin-only routes (the hook always lets admin through). */
+export const ADMIN_ONLY: readonly Role[] = [];
+
+/** The caller's credentials: the Authorization header, or `?token=` on routes that allow it. */
+export function authorization(req: FastifyRequest): string | undefined {
+  if (req.headers.authorization !== undefined || !req.routeOptions.config.queryToken) return req.headers.authorization;
+  const t = (req.query as Record<string, unknown> | undefined)?.token;
+  return typeof t === 'string' && t ? `Bearer ${t}` : undefined;
+}
 
 /** Parse a query string with zod; a bad value is a 400 naming the parameter. */
 export function query<T extends z.ZodType>(schema: T, req: FastifyRequest): z.infer<T> {
@@ -54,4 +80,11 @@ export function scopedSite(req: FastifyRequest, s: string | undefined): string |
   if (allowed && s !== undefined && !allowed.includes(s)) throw new Errors.Forbidden(`site: no access to ${s}`);
   if (allowed && s === undefined && allowed.length !== 1) throw new Errors.BadQuery('site: required for this token');
   return s ?? allowed?.[0];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Method + URL of every route registered (for the OpenAPI drift check). */
+    stockgateRoutes: Array<{ method: string; url: string }>;
+  }
 }

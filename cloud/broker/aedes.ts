@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AedesOptions } from 'aedes';
 import type { Bus, BusHandler, PublishOptions } from './bus.js';
 
@@ -9,6 +10,8 @@ export interface EmbeddedBrokerOptions {
   host?: string;
   /** Hooks for authentication and ACLs (left default in --insecure mode). */
   hooks?: Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>;
+  /** Serve MQTT over TLS (mqtts) on `port` with this PEM certificate (chain) and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /**
@@ -26,8 +29,9 @@ export class EmbeddedBroker implements Bus {
     readonly aedes: Aedes,
     readonly server: Server,
     readonly port: number,
+    tls = false,
   ) {
-    this.describe = `embedded aedes on :${port}`;
+    this.describe = `embedded aedes on :${port}${tls ? ' (mqtts)' : ''}`;
   }
 
   static async start(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
@@ -36,14 +40,14 @@ export class EmbeddedBroker implements Bus {
       // A frozen client must not stall delivery to everyone else for the default 60 s.
       drainTimeout: 10_000,
     });
-    const server = createServer(aedes.handle);
+    const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, aedes.handle) : createServer(aedes.handle);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
     });
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-    return new EmbeddedBroker(aedes, server, port);
+    return new EmbeddedBroker(aedes, server, port, Boolean(opts.tls));
   }
 
   subscribe(filter: string, handler: BusHandler): Promise<void> {

@@ -11,6 +11,15 @@ export interface ExternalBrokerOptions {
   clientId: string;
   username?: string;
   password?: string;
+  /**
+   * Clean session instead of the persistent one. Members of a shared subscription group use it:
+   * Mosquitto (2.0) keeps routing a share of the group's messages to a disconnected persistent
+   * member and queues them there until that client id comes back; a clean member leaves the group
+   * when its connection drops, so the survivors take all new messages. Default false.
+   */
+  clean?: boolean;
+  /** MQTT keepalive, seconds: a dead connection is noticed after 1.5x this. Default 60 (MQTT.js). */
+  keepalive?: number;
 }
 
 /**
@@ -36,7 +45,8 @@ export class ExternalBroker implements Bus {
   static async connect(opts: ExternalBrokerOptions): Promise<ExternalBroker> {
     const client = mqtt.connect(opts.url, {
       clientId: opts.clientId,
-      clean: false,
+      clean: opts.clean ?? false,
+      ...(opts.keepalive !== undefined ? { keepalive: opts.keepalive } : {}),
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       username: opts.username,

@@ -2,7 +2,11 @@
 // no framework, so the cloud can serve it as is. Rows are keyed by site + SKU.
 (() => {
   'use strict';
-  const site = new URLSearchParams(location.search).get('site');
+  const params = new URLSearchParams(location.search);
+  const site = params.get('site');
+  // With authentication on, EventSource cannot send an Authorization header: the page's
+  // ?token= is passed on to /board/events (use a read-only token, e.g. role operator, one site).
+  const token = params.get('token');
   const rows = new Map();
   const trs = new Map();
   const tbody = document.querySelector('#stock tbody');
@@ -57,7 +61,11 @@
   }
 
   function connect() {
-    const es = new EventSource('/board/events' + (site ? '?site=' + encodeURIComponent(site) : ''));
+    const q = new URLSearchParams();
+    if (site) q.set('site', site);
+    if (token) q.set('token', token);
+    const qs = q.toString();
+    const es = new EventSource('/board/events' + (qs ? '?' + qs : ''));
     es.addEventListener('open', () => { conn.textContent = 'live'; conn.className = 'conn on'; });
     es.addEventListener('error', () => { conn.textContent = 'reconnecting…'; conn.className = 'conn off'; });
     es.addEventListener('snapshot', (e) => {

@@ -22,6 +22,28 @@ export interface OutboxBacklog {
   oldestAt?: number;
 }
 
+/** Default outbox bound: 256 MiB of unacked movement JSON (Greengrass stream manager's default maxSize). */
+export const DEFAULT_OUTBOX_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * `append` refused: the movements would take the unacked backlog past `maxBytes`. Nothing of the
+ * append was stored. The overflow policy is to refuse new movements, never to drop old ones: an
+ * old unacked movement is a business fact (goods moved) that the ledger does not have yet,
+ * while a refused new one is known to the operator at once (error beep, log, status
+ * `outbox-full`) and can be scanned again when the link is back. Greengrass's
+ * `OverwriteOldestData` suits telemetry, not a stock ledger.
+ */
+export class OutboxFullError extends Error {
+  readonly code = 'SG_ERR_OUTBOX_FULL';
+  constructor(
+    readonly bytes: number,
+    readonly maxBytes: number,
+    readonly needed: number,
+  ) {
+    super(`outbox full: ${bytes} of ${maxBytes} bytes unacked, ${needed} more refused (the cloud is unreachable or not acking)`);
+  }
+}
+
 export interface RejectedEntry extends OutboxEntry {
   reason: string;
   message: string;
@@ -36,8 +58,16 @@ export interface RejectedEntry extends OutboxEntry {
  * and survive restarts.
  */
 export interface OutboxStore {
-  /** Assign id and seq to each draft and commit them in one transaction. Returns them as stored. */
+  /**
+   * Assign id and seq to each draft and commit them in one transaction. Returns them as stored.
+   * Throws {@link OutboxFullError} (storing none of them) when they would take the unacked bytes
+   * past `maxBytes`.
+   */
   append(drafts: readonly MovementDraft[]): Movement[];
+  /** The size bound: bytes of unacked movement JSON. */
+  readonly maxBytes: number;
+  /** Change the bound (remote config). Lowering it below the backlog refuses appends until acks free room. */
+  setMaxBytes(bytes: number): void;
   /** Unacked entries with seq > afterSeq, ascending, at most `limit`. */
   read(afterSeq: number, limit: number): OutboxEntry[];
   /** Delete acked seqs; returns how many rows were removed. */
@@ -46,6 +76,7 @@ export interface OutboxStore {
   reject(ranges: readonly SeqRange[], reason: string, message: string): number;
   /** True when any seq in [from, to] is still unacked. */
   hasAny(from: number, to: number): boolean;
+  /** Counters kept with every append/ack (no table scan), cheap at any backlog size. */
   backlog(): OutboxBacklog;
   /** Most recent rejected entries, newest first. */
   rejected(limit: number): RejectedEntry[];

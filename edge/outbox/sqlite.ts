@@ -1,13 +1,23 @@
 import Database from 'better-sqlite3';
 import { monotonicFactory } from 'ulid';
 import { SCHEMA_VERSION, type Movement, type SeqRange } from '../../protocols/mqtt/index.js';
-import type { MovementDraft, OutboxBacklog, OutboxEntry, OutboxStore, RejectedEntry } from './outbox-store.js';
+import {
+  DEFAULT_OUTBOX_MAX_BYTES,
+  OutboxFullError,
+  type MovementDraft,
+  type OutboxBacklog,
+  type OutboxEntry,
+  type OutboxStore,
+  type RejectedEntry,
+} from './outbox-store.js';
 
 export interface SqliteOutboxOptions {
   /** Database file; `:memory:` for tests that do not need durability. */
   path: string;
   site: string;
   edge: string;
+  /** Bound on unacked movement JSON, bytes. Default 256 MiB. */
+  maxBytes?: number;
 }
 
 /**
@@ -17,6 +27,11 @@ export interface SqliteOutboxOptions {
  * (WAL's default NORMAL does not survive power loss; better-sqlite3 docs/performance.md).
  * The seq counter lives in `meta`, not in MAX(seq): after every row is acked and deleted the
  * next seq must still be higher than any seq the cloud has seen.
+ *
+ * The backlog counters (rows, JSON bytes) live in `meta` too, updated in the same transaction as
+ * each append, ack and reject, so `backlog()` never scans the table (a 1M-row COUNT/SUM takes
+ * ~0.5 s) and the size bound is checked in O(1) per append. The bound counts movement JSON
+ * bytes; the database file is larger (page and index overhead, WAL; see bench/edge-backlog.ts).
  */
 export class SqliteOutbox implements OutboxStore {
   private readonly db: Database.Database;
@@ -28,8 +43,12 @@ export class SqliteOutbox implements OutboxStore {
   private readonly ackTx;
   private readonly rejectTx;
   private nextSeq: number;
+  private count = 0;
+  private bytes = 0;
+  private max: number;
 
   constructor(opts: SqliteOutboxOptions) {
+    this.max = opts.maxBytes ?? DEFAULT_OUTBOX_MAX_BYTES;
     this.site = opts.site;
     this.edge = opts.edge;
     this.db = new Database(opts.path);
@@ -64,38 +83,66 @@ export class SqliteOutbox implements OutboxStore {
     if (!owner) this.db.prepare(`INSERT INTO meta (key, value) VALUES ('owner', ?)`).run(me);
     const last = this.db.prepare(`SELECT value FROM meta WHERE key = 'last_seq'`).get() as { value: string } | undefined;
     this.nextSeq = (last ? Number(last.value) : 0) + 1;
+    const counters = this.db.prepare(`SELECT key, value FROM meta WHERE key IN ('count', 'bytes')`).all() as Array<{ key: string; value: string }>;
+    if (counters.length === 2) {
+      for (const c of counters) this[c.key as 'count' | 'bytes'] = Number(c.value);
+    } else {
+      // First open of an outbox from before the counters (or a new one): count once.
+      const row = this.db.prepare('SELECT COUNT(*) AS count, COALESCE(SUM(LENGTH(CAST(json AS BLOB))), 0) AS bytes FROM outbox').get() as {
+        count: number;
+        bytes: number;
+      };
+      this.count = row.count;
+      this.bytes = row.bytes;
+      this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('count', ?), ('bytes', ?)`).run(String(this.count), String(this.bytes));
+    }
 
     this.stmts = {
       insert: this.db.prepare('INSERT INTO outbox (seq, id, json, created_at) VALUES (?, ?, ?, ?)'),
       setLast: this.db.prepare(`INSERT INTO meta (key, value) VALUES ('last_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
       read: this.db.prepare('SELECT seq, id, json FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
-      del: this.db.prepare('DELETE FROM outbox WHERE seq BETWEEN ? AND ?'),
+      // RETURNING gives the freed bytes without a second pass over the rows.
+      del: this.db.prepare('DELETE FROM outbox WHERE seq BETWEEN ? AND ? RETURNING LENGTH(CAST(json AS BLOB))').pluck(),
+      setCounters: this.db.prepare(`UPDATE meta SET value = CASE key WHEN 'count' THEN ? ELSE ? END WHERE key IN ('count', 'bytes')`),
       moveRejected: this.db.prepare(`INSERT OR REPLACE INTO rejected (seq, id, json, reason, message, rejected_at)
         SELECT seq, id, json, ?, ?, ? FROM outbox WHERE seq BETWEEN ? AND ?`),
       hasAny: this.db.prepare('SELECT 1 FROM outbox WHERE seq BETWEEN ? AND ? LIMIT 1').pluck(),
-      backlog: this.db.prepare('SELECT COUNT(*) AS count, COALESCE(SUM(LENGTH(CAST(json AS BLOB))), 0) AS bytes, MIN(seq) AS oldestSeq FROM outbox'),
-      oldestAt: this.db.prepare('SELECT created_at FROM outbox ORDER BY seq LIMIT 1').pluck(),
+      oldest: this.db.prepare('SELECT seq, created_at AS at FROM outbox ORDER BY seq LIMIT 1'),
       rejected: this.db.prepare('SELECT seq, id, json, reason, message, rejected_at AS rejectedAt FROM rejected ORDER BY rid DESC LIMIT ?'),
     };
 
-    this.appendTx = this.db.transaction((rows: Array<[number, string, string, number]>, last: number) => {
+    this.appendTx = this.db.transaction((rows: Array<[number, string, string, number]>, last: number, count: number, bytes: number) => {
       for (const r of rows) this.stmts.insert.run(r);
       this.stmts.setLast.run(String(last));
+      this.stmts.setCounters.run(String(count), String(bytes));
     });
-    this.ackTx = this.db.transaction((ranges: readonly SeqRange[]) => {
+    /** Delete [a, b] ranges; returns [rows, bytes] freed. Counters are written in the same transaction. */
+    const remove = (ranges: readonly SeqRange[]): [number, number] => {
       let n = 0;
-      for (const [a, b] of ranges) n += this.stmts.del.run(a, b).changes;
-      return n;
-    });
-    this.rejectTx = this.db.transaction((ranges: readonly SeqRange[], reason: string, message: string) => {
-      let n = 0;
-      const now = Date.now();
+      let freed = 0;
       for (const [a, b] of ranges) {
-        n += this.stmts.moveRejected.run(reason, message, now, a, b).changes;
-        this.stmts.del.run(a, b);
+        const lens = this.stmts.del.all(a, b) as number[];
+        n += lens.length;
+        for (const l of lens) freed += l;
       }
-      return n;
+      if (n) this.stmts.setCounters.run(String(this.count - n), String(this.bytes - freed));
+      return [n, freed];
+    };
+    this.ackTx = this.db.transaction((ranges: readonly SeqRange[]) => remove(ranges));
+    this.rejectTx = this.db.transaction((ranges: readonly SeqRange[], reason: string, message: string): [number, number] => {
+      const now = Date.now();
+      for (const [a, b] of ranges) this.stmts.moveRejected.run(reason, message, now, a, b);
+      return remove(ranges);
     });
+  }
+
+  get maxBytes(): number {
+    return this.max;
+  }
+
+  setMaxBytes(bytes: number): void {
+    if (!(Number.isInteger(bytes) && bytes > 0)) throw new TypeError(`outbox maxBytes must be a positive integer, got ${bytes}`);
+    this.max = bytes;
   }
 
   append(drafts: readonly MovementDraft[]): Movement[] {
@@ -104,15 +151,21 @@ export class SqliteOutbox implements OutboxStore {
     let seq = this.nextSeq;
     const out: Movement[] = [];
     const rows: Array<[number, string, string, number]> = [];
+    let added = 0;
     for (const d of drafts) {
       // Field order is fixed so the stored JSON is stable and readable in captures.
       const m = { v: SCHEMA_VERSION, id: this.ulid(now), edge: this.edge, seq, site: this.site, ...d } as Movement;
+      const json = JSON.stringify(m);
+      added += Buffer.byteLength(json);
       out.push(m);
-      rows.push([seq, m.id, JSON.stringify(m), now]);
+      rows.push([seq, m.id, json, now]);
       seq++;
     }
-    this.appendTx(rows, seq - 1);
+    if (this.bytes + added > this.max) throw new OutboxFullError(this.bytes, this.max, added);
+    this.appendTx(rows, seq - 1, this.count + rows.length, this.bytes + added);
     this.nextSeq = seq;
+    this.count += rows.length;
+    this.bytes += added;
     return out;
   }
 
@@ -121,11 +174,17 @@ export class SqliteOutbox implements OutboxStore {
   }
 
   ack(ranges: readonly SeqRange[]): number {
-    return ranges.length ? this.ackTx(ranges) : 0;
+    return ranges.length ? this.settled(this.ackTx(ranges)) : 0;
   }
 
   reject(ranges: readonly SeqRange[], reason: string, message: string): number {
-    return ranges.length ? this.rejectTx(ranges, reason, message) : 0;
+    return ranges.length ? this.settled(this.rejectTx(ranges, reason, message)) : 0;
+  }
+
+  private settled([n, freed]: [number, number]): number {
+    this.count -= n;
+    this.bytes -= freed;
+    return n;
   }
 
   hasAny(from: number, to: number): boolean {
@@ -133,11 +192,14 @@ export class SqliteOutbox implements OutboxStore {
   }
 
   backlog(): OutboxBacklog {
-    const row = this.stmts.backlog.get() as { count: number; bytes: number; oldestSeq: number | null };
-    const out: OutboxBacklog = { count: row.count, bytes: row.bytes };
-    if (row.oldestSeq !== null) {
-      out.oldestSeq = row.oldestSeq;
-      out.oldestAt = this.stmts.oldestAt.get() as number;
+    const out: OutboxBacklog = { count: this.count, bytes: this.bytes };
+    if (this.count > 0) {
+      // The first row in rowid order: one b-tree descent, however long the backlog.
+      const o = this.stmts.oldest.get() as { seq: number; at: number } | undefined;
+      if (o) {
+        out.oldestSeq = o.seq;
+        out.oldestAt = o.at;
+      }
     }
     return out;
   }

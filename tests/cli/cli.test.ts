@@ -51,10 +51,13 @@ describe('stockgate CLI', () => {
     expect(r.stderr).toMatch(/window: /);
   });
 
-  it('cloud refuses to run without authentication unless --insecure', () => {
-    const r = run(['cloud', '--data-dir', tempDir(), '--mqtt-port', '0', '--http-port', '0']);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/SG_ERR_CONFIG: insecure: authentication is required/);
+  it('cloud starts with authentication on without --insecure and says how to get an admin token', async () => {
+    const dir = tempDir();
+    const p = await spawnStockgate(['cloud', '--data-dir', dir, '--mqtt-port', '0', '--http-port', '0']);
+    expect(p.logs.some((l) => typeof l.msg === 'string' && l.msg.includes(`stockgate admin init --data-dir ${dir}`))).toBe(true);
+    expect(p.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('--insecure'))).toBe(false);
+    expect((await fetch(`http://127.0.0.1:${p.ready.httpPort as number}/api/v1/stock`)).status).toBe(401);
+    await p.kill();
   });
 
   it('cloud names a bad port', () => {

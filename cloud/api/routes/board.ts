@@ -16,7 +16,7 @@ export async function boardRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
   app.get('/board/board.js', asset('board.js', 'text/javascript; charset=utf-8'));
   app.get('/board/board.css', asset('board.css', 'text/css; charset=utf-8'));
   app.get('/', async (_req, reply) => reply.redirect('/board'));
-  app.get('/board/events', { config: { roles: READ_ROLES } }, async (req, reply) => {
+  app.get('/board/events', { config: { roles: READ_ROLES, queryToken: true } }, async (req, reply) => {
     const q = query(z.object({ site: Id.optional() }), req);
     const s = scopedSite(req, q.site);
     reply.hijack();

@@ -32,7 +32,7 @@ describe('SqliteOutbox specifics', () => {
   let h: ReturnType<typeof sqliteHarness> | undefined;
   afterEach(() => h?.destroy());
 
-  it('puts the file in WAL mode and records the owner and the seq counter in meta', () => {
+  it('puts the file in WAL mode and records the owner, the seq counter and the backlog counters in meta', () => {
     h = sqliteHarness();
     const s = h.open();
     s.append([draft(1), draft(2)]);
@@ -42,7 +42,7 @@ describe('SqliteOutbox specifics', () => {
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const meta = Object.fromEntries((db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
-      expect(meta).toEqual({ owner: 'site-A/edge-1', last_seq: '2' });
+      expect(meta).toEqual({ owner: 'site-A/edge-1', last_seq: '2', count: '0', bytes: '0' });
       expect(db.prepare('SELECT COUNT(*) FROM outbox').pluck().get()).toBe(0);
     } finally {
       db.close();

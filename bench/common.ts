@@ -1,0 +1,244 @@
+/** Shared pieces of the benchmarks: cloud processes, raw MQTT reference, simulated edges. */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import mqtt from 'mqtt';
+import { packageRoot } from '../cloud/paths.js';
+import type { MovementDraft } from '../edge/outbox/outbox-store.js';
+import { SqliteOutbox } from '../edge/outbox/sqlite.js';
+import { Publisher } from '../edge/publisher.js';
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const round1 = (x: number) => Math.round(x * 10) / 10;
+export const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+export interface CloudProcess {
+  mqttPort: number;
+  httpPort: number;
+  url: string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** `stockgate cloud --insecure <args>` as its own process; resolves on its ready line. */
+export async function startCloud(args: string[]): Promise<CloudProcess> {
+  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'stockgate.js'), 'cloud', '--mqtt-port', '0', '--http-port', '0', '--insecure', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, STOCKGATE_LOG_LEVEL: 'error' },
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = await new Promise<{ mqttPort: number; httpPort: number }>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      try {
+        const v = JSON.parse(l);
+        if (v.event === 'ready') resolve(v);
+      } catch {
+        /* ignore */
+      }
+    });
+    child.once('exit', (c) => reject(new Error(`cloud exited ${c}`)));
+  });
+  return {
+    ...ready,
+    url: `http://127.0.0.1:${ready.httpPort}`,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export interface RawResult {
+  msgsPerSec: number;
+  messages: number;
+  delivered: number;
+  payloadBytes: number;
+  broker: string;
+}
+
+/**
+ * Raw MQTT.js QoS 1 publisher -> broker -> subscriber, single messages of a movement's size, at
+ * most 1000 in flight end to end. Unique client ids and topic: the broker may be shared (Mosquitto).
+ * A broker that drops (Mosquitto's max_queued_messages) ends the run after 3 s without progress;
+ * `delivered` says how many arrived.
+ */
+export async function rawMqtt(url: string, n: number, payload: string): Promise<RawResult> {
+  const tag = Math.random().toString(36).slice(2, 8);
+  const topic = `bench/raw/${tag}`;
+  const sub = await mqtt.connectAsync(url, { clientId: `bench-raw-sub-${tag}` });
+  const pub = await mqtt.connectAsync(url, { clientId: `bench-raw-pub-${tag}` });
+  await sub.subscribeAsync(topic, { qos: 1 });
+  let got = 0;
+  let lastAt = performance.now();
+  let pump = () => {};
+  const t0 = performance.now();
+  const done = new Promise<void>((resolve) => {
+    sub.on('message', () => {
+      lastAt = performance.now();
+      if (++got === n) resolve();
+      pump();
+    });
+    const idle = setInterval(() => {
+      if (performance.now() - lastAt > 3000) {
+        clearInterval(idle);
+        resolve();
+      }
+    }, 250);
+    idle.unref();
+  });
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    let inflight = 0;
+    // At most 1000 unacked by the broker and 1000 not yet delivered: Mosquitto drops QoS 1
+    // messages beyond max_queued_messages (1000) for a subscriber that lags.
+    pump = () => {
+      while (inflight < 1000 && sent - got < 1000 && sent < n) {
+        inflight++;
+        sent++;
+        pub.publish(topic, payload, { qos: 1 }, () => {
+          inflight--;
+          if (sent < n) pump();
+          else if (inflight === 0) resolve();
+        });
+      }
+    };
+    pump();
+  });
+  await done;
+  const secs = ((got === n ? performance.now() : lastAt) - t0) / 1000;
+  await pub.endAsync();
+  await sub.endAsync();
+  return { msgsPerSec: Math.round(got / secs), messages: n, delivered: got, payloadBytes: Buffer.byteLength(payload), broker: url };
+}
+
+export function draft(i: number, edge: number): MovementDraft {
+  return {
+    ts: new Date().toISOString(),
+    location: `DOCK-${edge}`,
+    kind: 'receive',
+    sku: `SKU-${i % 1000}`,
+    qty: 1,
+    uom: 'ea',
+    operator: 'W-1024',
+    device: { id: 'dock1', type: 'scanner' },
+    raw: `]C0SKU-${i % 1000}`,
+  };
+}
+
+export interface PhaseResult {
+  movementsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  movements: number;
+  /** Windows resent by the edges (ack timeout or a reported gap). */
+  resends: number;
+}
+
+export interface EdgeRun {
+  broker: string;
+  site: string;
+  dir: string;
+  tag: string;
+  edges: number;
+  perEdge: number;
+  /** Movements per outbox append when saturated. */
+  chunk: number;
+  /**
+   * 0 = as fast as possible. Otherwise a tick every `paceMs` appends what is due at `ratePerSec`
+   * per edge since the start, so the target rate holds whatever an append costs.
+   */
+  paceMs: number;
+  ratePerSec?: number;
+  batch: number;
+  window: number;
+}
+
+/**
+ * N edges, each appending `perEdge` movements in chunks of `chunk` (one outbox transaction each),
+ * `paceMs` apart, with the real Publisher draining concurrently. Latency is publish -> application
+ * ack per movement; the ack is sent only after the ledger commit, so it bounds publish -> commit.
+ */
+export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
+  const latencies: number[] = [];
+  let resends = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: o.edges }, async (_, e) => {
+      const edge = `${o.tag}-${e}`;
+      const outbox = new SqliteOutbox({ path: join(o.dir, `${o.site}-${edge}.db`), site: o.site, edge });
+      const pub = new Publisher(outbox, { broker: o.broker, site: o.site, edge, batchSize: o.batch, window: o.window, ackTimeoutMs: 30_000 });
+      const sentAt = new Map<number, number>();
+      pub.on('published', (first) => sentAt.set(first, performance.now()));
+      let acked = 0;
+      const finished = new Promise<void>((resolve) => {
+        pub.on('acked', (n, ranges) => {
+          const now = performance.now();
+          for (const [a, b] of ranges) {
+            const at = sentAt.get(a);
+            if (at === undefined) continue;
+            sentAt.delete(a);
+            for (let k = a; k <= b; k++) latencies.push(now - at);
+          }
+          acked += n;
+          if (acked >= o.perEdge) resolve();
+        });
+      });
+      pub.start();
+      const start = performance.now();
+      for (let i = 0; i < o.perEdge; ) {
+        const due = o.paceMs ? Math.min(o.perEdge, Math.floor(((performance.now() - start) / 1000) * o.ratePerSec!)) : o.perEdge;
+        const n = Math.min(o.chunk, due - i);
+        if (n > 0) {
+          outbox.append(Array.from({ length: n }, (_, k) => draft(i + k, e)));
+          pub.kick();
+          i += n;
+        }
+        // Yield so the publisher and socket get their turn, as an agent's event loop would.
+        await new Promise((r) => (o.paceMs ? setTimeout(r, o.paceMs) : setImmediate(r)));
+      }
+      await finished;
+      resends += pub.stats.resends;
+      await pub.stop();
+      outbox.close();
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    movementsPerSec: Math.round((o.perEdge * o.edges) / secs),
+    p50Ms: round1(percentile(latencies, 50)),
+    p99Ms: round1(percentile(latencies, 99)),
+    movements: o.perEdge * o.edges,
+    resends,
+  };
+}
+
+/**
+ * Write this run's results as `bench-<time>.json` and merge its keys into `latest.json`, so the
+ * latest figures of every mode (default, pg, stockQuery) stay side by side.
+ */
+export function writeResults(outDir: string, result: Record<string, unknown> & { at: string }): string {
+  mkdirSync(outDir, { recursive: true });
+  const stamp = result.at.replace(/[:.]/g, '-');
+  writeFileSync(join(outDir, `bench-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  const latestPath = join(outDir, 'latest.json');
+  let latest: Record<string, unknown> = {};
+  if (existsSync(latestPath)) {
+    try {
+      latest = JSON.parse(readFileSync(latestPath, 'utf8')) as Record<string, unknown>;
+    } catch {
+      latest = {};
+    }
+  }
+  writeFileSync(latestPath, `${JSON.stringify({ ...latest, ...result }, null, 2)}\n`);
+  return latestPath;
+}
+
+export function printTable(rows: Array<[string, string]>): void {
+  const w = Math.max(...rows.map((r) => r[0].length));
+  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
+}

@@ -1,0 +1,305 @@
+import type { Logger } from 'pino';
+import { monotonicFactory } from 'ulid';
+import { EdgeStatus, Telemetry, parseEdgeTopic } from '../../protocols/mqtt/index.js';
+import type { z } from 'zod';
+import type { CommitResult, Store } from '../store/store.js';
+import { type Alert, type AlertStore, DEVICE_ALERT_TYPES, type Levels, STOCK_ALERT_TYPES } from './alert-store.js';
+import { alertEvent } from './events.js';
+import { MovementFeed } from './movement-feed.js';
+import {
+  type HealthThresholds,
+  type Subject,
+  batchesOf,
+  decide,
+  expirySubjects,
+  statusSubjects,
+  stockSubjects,
+  telemetrySubjects,
+} from './rules.js';
+
+export interface AlertEngineOptions {
+  /** Near-expiry window for items without their own `nearExpiryDays`. Default 30. */
+  nearExpiryDays?: number;
+  /** `outbox-backlog` threshold, movements. Default 10000. */
+  backlogThreshold?: number;
+  /** `scale-drift` threshold, kg. Default 0.05. */
+  driftThresholdKg?: number;
+  /** Near-expiry sweep period, ms. Default 60000. */
+  expiryIntervalMs?: number;
+  /** Commits are collected this long before their (site, sku) pairs are evaluated together, ms. Default 250. */
+  coalesceMs?: number;
+  /** `movements.applied`: hold back rows applied less than this long ago (competing ingesters). Default 0. */
+  movementSettleMs?: number;
+  now?: () => Date;
+}
+
+type Pair = { site: string; sku: string };
+const pairKey = (p: Pair) => `${p.site}\u0000${p.sku}`;
+
+/**
+ * Holds the rules (`rules.ts`) and applies their decisions through the AlertStore. Evaluates:
+ * - after ledger commits, the (site, sku) pairs they changed (collected for `coalesceMs`, 250 ms);
+ * - when levels are PUT;
+ * - on start, every item with levels (an alert missed by a crash between commit and evaluation
+ *   is raised now), plus the near-expiry sweep, which then repeats on a timer;
+ * - on every edge status and telemetry message.
+ * All evaluations run one at a time, so two of them never race on the same alert. Every change is
+ * queued in the store with its notifications before `notify` wakes the dispatcher.
+ */
+export class AlertEngine {
+  private readonly o: Required<Omit<AlertEngineOptions, 'now'>>;
+  private readonly now: () => Date;
+  private readonly newId = monotonicFactory();
+  private readonly thresholds: HealthThresholds;
+  private readonly feed: MovementFeed;
+  private tail: Promise<void> = Promise.resolve();
+  private pending = new Map<string, Pair>();
+  private roundTimer: NodeJS.Timeout | undefined;
+  private roundQueued = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly ledger: Store,
+    private readonly alerts: AlertStore,
+    private readonly log: Logger,
+    /** Called after something was queued for delivery (the dispatcher's kick). */
+    private readonly notify: () => void,
+    opts: AlertEngineOptions = {},
+  ) {
+    this.o = {
+      nearExpiryDays: opts.nearExpiryDays ?? 30,
+      backlogThreshold: opts.backlogThreshold ?? 10_000,
+      driftThresholdKg: opts.driftThresholdKg ?? 0.05,
+      expiryIntervalMs: opts.expiryIntervalMs ?? 60_000,
+      movementSettleMs: opts.movementSettleMs ?? 0,
+      coalesceMs: opts.coalesceMs ?? 250,
+    };
+    this.now = opts.now ?? (() => new Date());
+    this.thresholds = { backlog: this.o.backlogThreshold, driftKg: this.o.driftThresholdKg };
+    this.feed = new MovementFeed(ledger, alerts, log, notify, () => this.newId(), this.o.movementSettleMs, this.now);
+  }
+
+  /** Startup evaluation, then the near-expiry timer. */
+  async start(): Promise<void> {
+    await this.feed.start();
+    await this.run(async () => {
+      const items = await this.alerts.listLevels();
+      await this.evaluatePairs(items);
+      await this.sweepExpiry();
+    });
+    this.timer = setInterval(() => void this.run(() => this.sweepExpiry()), this.o.expiryIntervalMs);
+    this.timer.unref();
+  }
+
+  /** The ingester's onCommit: evaluate the changed pairs soon, and feed `movements.applied`. */
+  onCommit(result: CommitResult): void {
+    if (this.stopped) return;
+    if (result.batches.some((b) => b.applied > 0)) this.feed.changed();
+    if (result.changed.length === 0) return;
+    for (const p of result.changed) this.pending.set(pairKey(p), p);
+    if (this.roundTimer || this.roundQueued) return;
+    this.roundTimer = setTimeout(() => void this.flushRound(), this.o.coalesceMs);
+  }
+
+  /**
+   * Queue one evaluation round for the pairs collected so far. At most one round waits while
+   * another runs, and pairs keep joining it until it starts: under load the rounds get larger,
+   * not more numerous.
+   */
+  private flushRound(): Promise<void> {
+    clearTimeout(this.roundTimer);
+    this.roundTimer = undefined;
+    this.roundQueued = true;
+    return this.run(async () => {
+      this.roundQueued = false;
+      const pairs = [...this.pending.values()];
+      this.pending = new Map();
+      await this.evaluatePairs(pairs);
+    });
+  }
+
+  /** Levels of an item were set: evaluate it now (resolves when done). */
+  levelsChanged(site: string, sku: string): Promise<void> {
+    return this.run(() => this.evaluatePairs([{ site, sku }]));
+  }
+
+  /** Run the near-expiry sweep now (tests; the timer does it every `expiryIntervalMs`). */
+  sweep(): Promise<void> {
+    return this.run(() => this.sweepExpiry());
+  }
+
+  /** Handler for `stockgate/v1/+/+/status`. Invalid messages are logged at debug and ignored. */
+  onStatus = (topic: string, payload: Buffer): void => {
+    const s = this.parse(topic, payload, 'status', EdgeStatus);
+    if (s) void this.run(() => this.reconcileHealth(s.site, s.edge, statusSubjects(s, this.thresholds)));
+  };
+
+  /** Handler for `stockgate/v1/+/+/telemetry`. */
+  onTelemetry = (topic: string, payload: Buffer): void => {
+    const m = this.parse(topic, payload, 'telemetry', Telemetry);
+    if (m) void this.run(() => this.reconcileHealth(m.site, m.edge, telemetrySubjects(m, this.thresholds)));
+  };
+
+  /** Wait for what is running, stop the timer and the movement feed. */
+  async stop(): Promise<void> {
+    // The pairs of commits already made are still evaluated.
+    if (this.roundTimer) void this.flushRound();
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.tail;
+    await this.feed.stop();
+  }
+
+  /** Wait until every evaluation queued so far is done (tests). */
+  async idle(): Promise<void> {
+    if (this.roundTimer) await this.flushRound();
+    await this.tail;
+    await this.feed.idle();
+  }
+
+  private run(fn: () => Promise<void>): Promise<void> {
+    // After stop, nothing new starts (the store is about to close); what was queued finishes.
+    if (this.stopped) return this.tail;
+    const p = this.tail.then(async () => {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'alert evaluation failed');
+      }
+    });
+    this.tail = p;
+    return p;
+  }
+
+  private parse<S extends z.ZodType<{ site: string; edge: string }>>(topic: string, payload: Buffer, channel: 'status' | 'telemetry', schema: S): z.infer<S> | undefined {
+    const t = parseEdgeTopic(topic);
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch {
+      this.log.debug({ topic }, `${channel}: not JSON; ignored`);
+      return undefined;
+    }
+    const r = schema.safeParse(body);
+    if (!t || t.channel !== channel || !r.success || r.data.site !== t.site || r.data.edge !== t.edge) {
+      this.log.debug({ topic, issue: r.success ? 'site/edge differ from the topic' : r.error.issues[0]?.message }, `${channel}: invalid; ignored`);
+      return undefined;
+    }
+    return r.data;
+  }
+
+  private today(): string {
+    return this.now().toISOString().slice(0, 10);
+  }
+
+  /**
+   * Stock-level and near-expiry alerts of the given items. Runs after every commit, so it is
+   * batched: open alerts once per site, totals once for the items that have levels or an open
+   * level alert, and one balance query per item (its batches, for near-expiry). It yields to the
+   * event loop between chunks, so a commit touching thousands of SKUs does not stall ingestion.
+   */
+  private async evaluatePairs(pairs: readonly Pair[]): Promise<void> {
+    if (pairs.length === 0) return;
+    const open = new Map<string, Alert[]>();
+    for (const site of new Set(pairs.map((p) => p.site))) {
+      for (const a of await this.alerts.openAlerts({ site, types: STOCK_ALERT_TYPES })) {
+        const k = pairKey({ site: a.site, sku: a.sku! });
+        open.set(k, [...(open.get(k) ?? []), a]);
+      }
+    }
+    const levels = new Map<string, Levels>();
+    for (const p of pairs) {
+      const l = await this.alerts.getLevels(p.site, p.sku);
+      if (l) levels.set(pairKey(p), l);
+    }
+    const ruled = pairs.filter((p) => levels.has(pairKey(p)) || open.get(pairKey(p))?.some((a) => a.type !== 'near-expiry'));
+    const isRuled = new Set(ruled.map(pairKey));
+    const totals = new Map(ruled.length ? (await this.ledger.totals({ pairs: ruled })).map((t) => [pairKey(t), t.onHand]) : []);
+    const today = this.today();
+    for (const [i, p] of pairs.entries()) {
+      if (i > 0 && i % 100 === 0) await new Promise((r) => setImmediate(r));
+      const k = pairKey(p);
+      const l = levels.get(k);
+      const mine = open.get(k) ?? [];
+      const window = l?.nearExpiryDays ?? this.o.nearExpiryDays;
+      const subjects = [
+        ...(isRuled.has(k) ? stockSubjects(p.site, p.sku, l, totals.get(k)) : []),
+        ...expirySubjects(
+          batchesOf(await this.ledger.stock({ site: p.site, sku: p.sku })),
+          () => window,
+          today,
+          mine.filter((a) => a.type === 'near-expiry').map((a) => ({ site: a.site, sku: a.sku!, batch: a.batch ?? '' })),
+        ),
+      ];
+      await this.reconcile(subjects, mine);
+    }
+  }
+
+  /** Every batch with an expiry, and every open near-expiry alert, against the window. */
+  private async sweepExpiry(): Promise<void> {
+    const [rows, levels, open] = await Promise.all([this.ledger.stock({}), this.alerts.listLevels(), this.alerts.openAlerts({ types: ['near-expiry'] })]);
+    const windows = new Map(levels.filter((l) => l.nearExpiryDays !== undefined).map((l) => [pairKey(l), l.nearExpiryDays!]));
+    const batches = batchesOf(rows).filter((b) => b.expiry !== null);
+    const subjects = expirySubjects(
+      batches,
+      (site, sku) => windows.get(pairKey({ site, sku })) ?? this.o.nearExpiryDays,
+      this.today(),
+      open.map((a) => ({ site: a.site, sku: a.sku!, batch: a.batch ?? '' })),
+    );
+    await this.reconcile(subjects, open);
+  }
+
+  private async reconcileHealth(site: string, edge: string, subjects: Subject[]): Promise<void> {
+    await this.reconcile(subjects, await this.alerts.openAlerts({ site, edge, types: DEVICE_ALERT_TYPES }));
+  }
+
+  /** Apply each subject's decision against the open alerts. */
+  private async reconcile(subjects: readonly Subject[], open: readonly Alert[]): Promise<void> {
+    const byKey = new Map(open.map((a) => [`${a.type}\u0000${a.site}\u0000${a.key}`, a]));
+    let changed = false;
+    for (const s of subjects) {
+      const current = byKey.get(`${s.type}\u0000${s.site}\u0000${s.key}`);
+      switch (decide(s.condition, current !== undefined)) {
+        case 'open': {
+          const at = this.now().toISOString();
+          const c = s.condition as { value?: number; threshold?: number };
+          const alert: Alert = {
+            id: this.newId(),
+            type: s.type,
+            site: s.site,
+            key: s.key,
+            ...(s.sku === undefined ? {} : { sku: s.sku }),
+            ...(s.batch === undefined ? {} : { batch: s.batch }),
+            ...(s.edge === undefined ? {} : { edge: s.edge }),
+            ...(s.device === undefined ? {} : { device: s.device }),
+            ...(c.value === undefined ? {} : { value: c.value }),
+            ...(c.threshold === undefined ? {} : { threshold: c.threshold }),
+            state: 'open',
+            raisedAt: at,
+            resolvedAt: null,
+            ackedAt: null,
+            ackedBy: null,
+          };
+          if (await this.alerts.openAlert(alert, alertEvent(alert, 'opened', this.newId()))) {
+            changed = true;
+            this.log.info({ alert: alert.id, type: alert.type, site: alert.site, key: alert.key, value: alert.value, threshold: alert.threshold }, 'alert opened');
+          }
+          break;
+        }
+        case 'resolve': {
+          const a = current!;
+          const resolvedAt = this.now().toISOString();
+          if (await this.alerts.resolveAlert(a.id, resolvedAt, alertEvent({ ...a, state: 'resolved', resolvedAt }, 'resolved', this.newId()))) {
+            changed = true;
+            this.log.info({ alert: a.id, type: a.type, site: a.site, key: a.key }, 'alert resolved');
+          }
+          break;
+        }
+        case 'none':
+          break;
+      }
+    }
+    if (changed) this.notify();
+  }
+}

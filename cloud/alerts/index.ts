@@ -1,0 +1,55 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { filters, TOPIC_ROOT } from '../../protocols/mqtt/index.js';
+import type { Bus } from '../broker/bus.js';
+import type { CloudConfig } from '../config.js';
+import type { Store } from '../store/store.js';
+import type { AlertStore } from './alert-store.js';
+import { AlertEngine } from './engine.js';
+import { PgAlertStore } from './postgres.js';
+import { SqliteAlertStore } from './sqlite.js';
+import { Dispatcher } from './webhooks.js';
+
+export interface Alerts {
+  store: AlertStore;
+  engine: AlertEngine;
+  dispatcher: Dispatcher;
+  /** Subscribe to edge status and telemetry, run the startup evaluation, start delivering. */
+  start(): Promise<void>;
+  /** Stop evaluating and delivering, then close the store. */
+  stop(): Promise<void>;
+}
+
+/** The alerts part of the cloud, wired from its configuration (the service's one call). */
+export async function openAlerts(config: CloudConfig, deps: { ledger: Store; bus: Bus; log: Logger }): Promise<Alerts> {
+  const log = deps.log.child({ part: 'alerts' });
+  const store: AlertStore = config.store
+    ? await PgAlertStore.open({ connectionString: config.store })
+    : new SqliteAlertStore(join(config.dataDir, 'alerts.db'));
+  const dispatcher = new Dispatcher(store, deps.bus, log, { backoffBaseMs: config.webhookBackoffMs, backoffCapMs: config.webhookBackoffCapMs });
+  const engine = new AlertEngine(deps.ledger, store, log, () => dispatcher.kick(), {
+    nearExpiryDays: config.nearExpiryDays,
+    backlogThreshold: config.backlogAlert,
+    driftThresholdKg: config.scaleDriftKg,
+    expiryIntervalMs: config.expiryCheckMs,
+    // Competing ingesters commit concurrently: let positions settle before feeding them.
+    movementSettleMs: config.sharedGroup ? 10_000 : 0,
+  });
+  const scoped = (channel: 'status' | 'telemetry') => (config.sites ? config.sites.map((s) => `${TOPIC_ROOT}/${s}/+/${channel}`) : [filters[channel]]);
+  return {
+    store,
+    engine,
+    dispatcher,
+    async start() {
+      dispatcher.start();
+      await engine.start();
+      for (const f of scoped('status')) await deps.bus.subscribe(f, engine.onStatus);
+      for (const f of scoped('telemetry')) await deps.bus.subscribe(f, engine.onTelemetry);
+    },
+    async stop() {
+      await engine.stop();
+      await dispatcher.stop();
+      await store.close();
+    },
+  };
+}

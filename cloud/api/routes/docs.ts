@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { buildOpenApi, renderDocsHtml, type RouteDoc } from '../openapi.js';
+
+const HealthSchema = z.object({ status: z.enum(['ok', 'degraded']), mqtt: z.string(), ingest: z.record(z.string(), z.number()) });
+
+export const coreDocs: RouteDoc[] = [
+  { method: 'get', path: '/healthz', tag: 'service', summary: 'Liveness, broker connection and ingest counters', response: HealthSchema },
+  { method: 'get', path: '/board', tag: 'board', summary: 'The live stock board (HTML); `?site=` limits it to one site' },
+  { method: 'get', path: '/board/events', tag: 'board', summary: 'Server-Sent Events: `snapshot`, then `totals` with the changed site/SKU rows' },
+];
+
+/** `GET /docs` (HTML) and `GET /docs/openapi.json`, from every route plugin's docs. */
+export async function docsRoutes(app: FastifyInstance, docs: readonly RouteDoc[], version: string): Promise<void> {
+  const doc = buildOpenApi(docs, version);
+  const html = renderDocsHtml(doc);
+  app.get('/docs/openapi.json', async () => doc);
+  app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(html));
+}

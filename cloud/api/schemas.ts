@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { MovementFields, RejectReason } from '../../protocols/mqtt/index.js';
+
+/** Response shapes of the API, as zod schemas for the OpenAPI document. */
+export const StockRowSchema = z.object({
+  site: z.string(),
+  location: z.string(),
+  sku: z.string(),
+  batch: z.string().describe("'' when none"),
+  project: z.string().describe("'' when none"),
+  onHand: z.number(),
+  uom: z.string(),
+  expiry: z.string().nullable(),
+  updatedAt: z.string(),
+});
+
+export const SkuTotalSchema = z.object({
+  site: z.string(),
+  sku: z.string(),
+  onHand: z.number(),
+  uom: z.string(),
+  locations: z.number().int(),
+  updatedAt: z.string(),
+});
+
+export const LedgerRowSchema = MovementFields.extend({
+  pos: z.number().int().describe('ledger position, a stable cursor'),
+  appliedAt: z.string(),
+  status: z.enum(['applied', 'exception']),
+  variance: z.number().optional().describe('counts: counted minus on-hand before'),
+});
+
+export const DeadLetterSchema = z.object({
+  id: z.number().int(),
+  receivedAt: z.string(),
+  topic: z.string(),
+  site: z.string().optional(),
+  edge: z.string().optional(),
+  reason: RejectReason,
+  message: z.string(),
+  payload: z.string(),
+});
+
+export const ExceptionRowSchema = z.object({
+  id: z.number().int(),
+  type: z.enum(['NEGATIVE_STOCK', 'DUPLICATE_IDENTITY', 'IDENTITY_NOT_IN_STOCK']),
+  site: z.string(),
+  movementId: z.string(),
+  sku: z.string(),
+  location: z.string(),
+  batch: z.string(),
+  project: z.string(),
+  identity: z.string().optional(),
+  onHand: z.number().optional(),
+  message: z.string(),
+  state: z.enum(['open', 'resolved']),
+  raisedAt: z.string(),
+  resolvedAt: z.string().optional(),
+  resolvedBy: z.string().optional(),
+  resolution: z.string().optional(),
+});
+
+/** `{items, next}`: `next` is the cursor for `before`, null on the last page. */
+export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next: z.string().nullable() });

@@ -1,0 +1,70 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { type CloudConfig, CloudConfigError } from '../config.js';
+import type { Authenticator } from './auth.js';
+import type { CredentialStore } from './credential-store.js';
+import { InsecureAuthenticator } from './insecure.js';
+import { MqttAuth, type MqttHooks } from './mqtt-hooks.js';
+import { authDbPath, SqliteCredentialStore } from './sqlite.js';
+import { TokenAuthenticator } from './tokens.js';
+
+export interface Security {
+  auth: Authenticator;
+  /** The credential store; undefined with --insecure. */
+  credentials?: CredentialStore;
+  /** Hooks and limits of the embedded broker; undefined with --insecure or an external broker. */
+  mqtt?: MqttAuth;
+  /** Certificate and key for mqtts and HTTPS, when configured. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Options for `EmbeddedBroker.start`. */
+  broker: { hooks?: MqttHooks; tls?: { cert: Buffer; key: Buffer } };
+  close(): Promise<void>;
+}
+
+function readPem(file: string, field: 'tlsCert' | 'tlsKey'): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new CloudConfigError(`${field}: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Security of the cloud from its configuration: `--insecure` (everything open, loud warning) or
+ * authentication on: API tokens and MQTT users from `auth.db` in the data dir, the embedded
+ * broker's ACL hooks and limits. Plus the TLS material when `--tls-cert/--tls-key` are given.
+ */
+export async function openSecurity(config: CloudConfig, log: Logger): Promise<Security> {
+  const tls = config.tlsCert && config.tlsKey ? { cert: readPem(config.tlsCert, 'tlsCert'), key: readPem(config.tlsKey, 'tlsKey') } : undefined;
+  if (config.insecure) {
+    log.warn('*** --insecure: MQTT and HTTP authentication are OFF. Anyone who can reach these ports can publish movements and read stock. Use only for demos and tests. ***');
+    return { auth: new InsecureAuthenticator(), ...(tls ? { tls } : {}), broker: tls ? { tls } : {}, close: async () => undefined };
+  }
+
+  mkdirSync(config.dataDir, { recursive: true });
+  const credentials = new SqliteCredentialStore(authDbPath(config.dataDir));
+  if (!(await credentials.hasAdminToken())) {
+    log.warn(
+      { dataDir: config.dataDir },
+      `no admin token exists: the API refuses every protected call until you create one with 'stockgate admin init --data-dir ${config.dataDir}' (prints it once; the cloud may keep running)`,
+    );
+  }
+  let mqtt: MqttAuth | undefined;
+  if (config.broker) {
+    log.info('external broker: MQTT authentication and topic ACLs are the broker\'s job (cloud/README.md, deploy/mosquitto/)');
+  } else {
+    mqtt = new MqttAuth(credentials, log, {
+      ...(config.maxConnPerUser === undefined ? {} : { maxConnPerUser: config.maxConnPerUser }),
+      ...(config.maxPublishRate === undefined ? {} : { publishRate: config.maxPublishRate }),
+    });
+    log.info({ ...mqtt.limits }, 'authentication on: MQTT users and API tokens from auth.db');
+  }
+  return {
+    auth: new TokenAuthenticator(credentials),
+    credentials,
+    ...(mqtt ? { mqtt } : {}),
+    ...(tls ? { tls } : {}),
+    broker: { ...(mqtt ? { hooks: mqtt.hooks } : {}), ...(tls ? { tls } : {}) },
+    close: () => credentials.close(),
+  };
+}

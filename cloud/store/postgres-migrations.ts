@@ -1,0 +1,112 @@
+/**
+ * Versioned schema migrations of the PostgreSQL store. Append only: a released migration never
+ * changes; `schema_migrations` records which ran. Each runs in its own transaction, under a
+ * session advisory lock per schema, so ingesters starting at once migrate one after the other.
+ *
+ * Same tables as the SQLite store (`sqlite-migrations.ts`). Differences:
+ * - quantities are NUMERIC (exact decimals: 0.1 + 0.2 is 0.3), rounded to 6 decimals in balances;
+ * - text keys use the "C" collation: byte order like SQLite, and the indexes serve ORDER BY;
+ * - instants stay ISO-8601 text, returned exactly as written.
+ */
+export const postgresMigrations: Array<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'ledger, balances, dead letters, exceptions, identities, per-edge seq tracking',
+    sql: `
+      CREATE TABLE ledger (
+        pos BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id TEXT COLLATE "C" NOT NULL UNIQUE,
+        edge TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL,
+        ts TEXT NOT NULL,
+        site TEXT COLLATE "C" NOT NULL,
+        location TEXT COLLATE "C" NOT NULL,
+        to_location TEXT COLLATE "C",
+        kind TEXT NOT NULL,
+        sku TEXT COLLATE "C" NOT NULL,
+        gtin TEXT,
+        epc TEXT,
+        batch TEXT COLLATE "C" NOT NULL DEFAULT '',
+        expiry TEXT,
+        serial TEXT,
+        qty NUMERIC NOT NULL,
+        uom TEXT NOT NULL,
+        project TEXT COLLATE "C" NOT NULL DEFAULT '',
+        stage TEXT,
+        operator TEXT,
+        crew TEXT,
+        device_id TEXT NOT NULL,
+        device_type TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        variance NUMERIC,
+        applied_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'applied'
+      );
+      -- Not unique: the idempotency key is the movement id (see sqlite-migrations.ts).
+      CREATE INDEX ledger_edge_seq ON ledger (site, edge, seq);
+      CREATE INDEX ledger_site_pos ON ledger (site, pos);
+      CREATE TABLE balances (
+        site TEXT COLLATE "C" NOT NULL,
+        location TEXT COLLATE "C" NOT NULL,
+        sku TEXT COLLATE "C" NOT NULL,
+        batch TEXT COLLATE "C" NOT NULL,
+        project TEXT COLLATE "C" NOT NULL,
+        on_hand NUMERIC NOT NULL,
+        uom TEXT NOT NULL,
+        expiry TEXT COLLATE "C",
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (site, location, sku, batch, project)
+      ) WITH (fillfactor = 70); -- room for HOT updates: an upsert rewrites the row, not its indexes
+      -- Serves GET /api/v1/stock?site=&sku= in the order it returns (an index-only range).
+      CREATE INDEX balances_site_sku ON balances (site, sku, location, batch, project);
+      CREATE INDEX balances_sku ON balances (sku);
+      CREATE TABLE dead_letters (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        site TEXT,
+        edge TEXT,
+        reason TEXT NOT NULL,
+        message TEXT NOT NULL,
+        payload TEXT NOT NULL
+      );
+      CREATE TABLE exceptions (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        type TEXT NOT NULL,
+        site TEXT COLLATE "C" NOT NULL,
+        movement_id TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        location TEXT NOT NULL,
+        batch TEXT NOT NULL,
+        project TEXT NOT NULL,
+        identity TEXT,
+        on_hand NUMERIC,
+        message TEXT NOT NULL,
+        state TEXT COLLATE "C" NOT NULL DEFAULT 'open',
+        raised_at TEXT NOT NULL,
+        resolved_at TEXT,
+        resolved_by TEXT,
+        resolution TEXT
+      );
+      CREATE INDEX exceptions_site_state ON exceptions (site, state, id);
+      CREATE TABLE identities (
+        site TEXT COLLATE "C" NOT NULL,
+        identity TEXT COLLATE "C" NOT NULL,
+        sku TEXT NOT NULL,
+        in_stock BOOLEAN NOT NULL,
+        location TEXT NOT NULL,
+        last_movement_id TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (site, identity)
+      ) WITH (fillfactor = 70);
+      CREATE TABLE edge_seqs (
+        site TEXT COLLATE "C" NOT NULL,
+        edge TEXT COLLATE "C" NOT NULL,
+        hwm BIGINT NOT NULL,
+        max_seq BIGINT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (site, edge)
+      ) WITH (fillfactor = 50);
+    `,
+  },
+];

@@ -1,0 +1,106 @@
+import { createRfidParser, type RfidParser } from '../../protocols/rfid/rfid-parser.js';
+import { m100MultiPollCommand, m100StopCommand } from '../../protocols/rfid/m100.js';
+import type { RfidFrame } from '../../protocols/rfid/rfid-frame.js';
+import type { DeviceProfile, Driver, DriverCounters, Reading, TagReading } from '../driver.js';
+import { resolveParams } from '../params.js';
+import { RawTracker, hex } from '../raw-tracker.js';
+import type { Transport } from '../transport.js';
+
+export const rfidM100Profile: DeviceProfile = {
+  driver: 'rfid-m100',
+  description: 'MagicRF M100 / YRM100 / JRD-100 UHF module: multi-poll inventory, tag notices with RSSI in dBm',
+  reads: 'tag',
+  emits: ['tag', 'status'],
+  units: { rssi: 'dBm' },
+  transports: ['serial', 'tcp', 'memory'],
+  line: { baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1 },
+  params: {
+    pollCount: { type: 'int', min: 1, max: 65_535, default: 10_000, description: 'inventory rounds per multi-poll command' },
+    restartMs: { type: 'int', min: 100, max: 600_000, default: 1000, description: 'a multi-poll silent this long has ended: stop and re-issue it' },
+  },
+  idleFlushMs: 50,
+  source: 'MagicRF M100 firmware application programming manual (frame format, 0x22 single poll, 0x27 multi-poll, 0x28 stop, error 0x15); device-protocols.md §3',
+};
+
+/**
+ * Driver `rfid-m100`: on connect it stops any poll left running and starts a multi-poll of
+ * `pollCount` rounds. The module sends tag notices while polling and nothing once the rounds are
+ * done, so a multi-poll silent for `restartMs` is taken as ended and re-issued (stop first, in
+ * case it was only a quiet field). The module has one antenna port: readings carry `antenna: 1`.
+ * No `feedback()`: the M100 command set has no buzzer command (boards that add one wire it to
+ * their own MCU).
+ */
+export class RfidM100Driver implements Driver {
+  readonly profile = rfidM100Profile;
+  private readonly parser: RfidParser = createRfidParser('m100');
+  private readonly tracker = new RawTracker<RfidFrame>(this.parser);
+  private readonly pollCount: number;
+  private readonly restartMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private transport: Transport | undefined;
+  private lastRx = 0;
+  /** Multi-poll commands sent since start (first one included). */
+  polls = 0;
+
+  constructor(params: Record<string, string> = {}) {
+    const p = resolveParams(rfidM100Profile, params);
+    this.pollCount = p.pollCount as number;
+    this.restartMs = p.restartMs as number;
+  }
+
+  get counters(): DriverCounters {
+    return { ...this.parser.stats };
+  }
+
+  async start(transport: Transport): Promise<void> {
+    this.transport = transport;
+    this.polls = 0;
+    clearInterval(this.timer);
+    await this.issue();
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastRx >= this.restartMs) void this.issue().catch(() => undefined);
+    }, Math.max(50, Math.floor(this.restartMs / 4)));
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.transport = undefined;
+  }
+
+  push(bytes: Uint8Array): Reading[] {
+    return this.readings(this.tracker.push(bytes));
+  }
+
+  flush(): Reading[] {
+    return this.readings(this.tracker.finish(this.parser.flush()));
+  }
+
+  reset(): void {
+    this.tracker.reset();
+  }
+
+  private async issue(): Promise<void> {
+    const t = this.transport;
+    if (!t) return;
+    this.lastRx = Date.now();
+    this.polls++;
+    await t.write(Uint8Array.from([...m100StopCommand(), ...m100MultiPollCommand(this.pollCount)]));
+  }
+
+  private readings(tracked: { frame: RfidFrame; raw: Uint8Array }[]): Reading[] {
+    const at = Date.now();
+    const out: Reading[] = [];
+    for (const { frame, raw } of tracked) {
+      this.lastRx = at;
+      if (frame.kind === 'tag') {
+        const r: TagReading = { kind: 'tag', epc: frame.epc, antenna: frame.antenna ?? 1, raw: hex(raw), at };
+        if (frame.rssi !== undefined) r.rssi = frame.rssi;
+        out.push(r);
+      } else if (frame.kind === 'status' && frame.status === 'error') {
+        out.push({ kind: 'status', status: 'error', ...(frame.code !== undefined && { code: frame.code }), raw: hex(raw), at });
+      }
+    }
+    return out;
+  }
+}

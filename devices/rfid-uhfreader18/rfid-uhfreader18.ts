@@ -1,0 +1,108 @@
+import { createRfidParser, type RfidParser } from '../../protocols/rfid/rfid-parser.js';
+import { uhfReader18InventoryCommand } from '../../protocols/rfid/uhfreader18.js';
+import type { RfidFrame } from '../../protocols/rfid/rfid-frame.js';
+import type { DeviceProfile, Driver, DriverCounters, Reading, TagReading } from '../driver.js';
+import { resolveParams } from '../params.js';
+import { RawTracker, hex } from '../raw-tracker.js';
+import type { Transport } from '../transport.js';
+
+export const rfidUhfReader18Profile: DeviceProfile = {
+  driver: 'rfid-uhfreader18',
+  description: 'Chafon UHFReader18 / CF-RU5102 (and UHFReader288 / UR-series replies with antenna and RSSI): inventory polled',
+  reads: 'tag',
+  emits: ['tag', 'status'],
+  units: { rssiRaw: 'reader units 0..255 (no dBm in the manual)' },
+  transports: ['serial', 'tcp', 'memory'],
+  line: { baudRate: 57600, dataBits: 8, parity: 'none', stopBits: 1 },
+  params: {
+    intervalMs: { type: 'int', min: 10, max: 60_000, default: 100, description: 'inventory poll interval in ms' },
+    address: { type: 'int', min: 0, max: 255, default: 255, description: 'reader address; 255 = broadcast, answered by any reader' },
+    replyTimeoutMs: { type: 'int', min: 50, max: 60_000, default: 1000, description: 'an inventory round unanswered this long is given up and re-sent' },
+  },
+  idleFlushMs: 50,
+  source: 'UHFReader18 user manual ("Data block format", EPC C1G2 inventory 0x01); UR-series manual v1.14 (status bytes, Ant mask); device-protocols.md §3',
+};
+
+/**
+ * Driver `rfid-uhfreader18`: sends the inventory command every `intervalMs` (never more than one
+ * round outstanding) and turns each tag of the replies into a TagReading. Tags are emitted every
+ * time they are read; de-duplication is the edge workflow's job. The RSSI byte has no documented
+ * unit, so it is `rssiRaw`, not `rssi`. No `feedback()`: the manuals followed give no beeper
+ * command for this reader family.
+ */
+export class RfidUhfReader18Driver implements Driver {
+  readonly profile = rfidUhfReader18Profile;
+  private readonly parser: RfidParser = createRfidParser('uhfreader18');
+  private readonly tracker = new RawTracker<RfidFrame>(this.parser);
+  private readonly intervalMs: number;
+  private readonly address: number;
+  private readonly replyTimeoutMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private transport: Transport | undefined;
+  /** When the outstanding inventory round was requested (undefined = none outstanding). */
+  private roundSince: number | undefined;
+
+  constructor(params: Record<string, string> = {}) {
+    const p = resolveParams(rfidUhfReader18Profile, params);
+    this.intervalMs = p.intervalMs as number;
+    this.address = p.address as number;
+    this.replyTimeoutMs = p.replyTimeoutMs as number;
+  }
+
+  get counters(): DriverCounters {
+    return { ...this.parser.stats };
+  }
+
+  async start(transport: Transport): Promise<void> {
+    this.transport = transport;
+    this.roundSince = undefined;
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.poll(), this.intervalMs);
+    await this.poll();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.transport = undefined;
+  }
+
+  push(bytes: Uint8Array): Reading[] {
+    return this.readings(this.tracker.push(bytes));
+  }
+
+  flush(): Reading[] {
+    return this.readings(this.tracker.finish(this.parser.flush()));
+  }
+
+  reset(): void {
+    this.tracker.reset();
+    this.roundSince = undefined;
+  }
+
+  private async poll(): Promise<void> {
+    const t = this.transport;
+    if (!t) return;
+    if (this.roundSince !== undefined && Date.now() - this.roundSince < this.replyTimeoutMs) return;
+    this.roundSince = Date.now();
+    await t.write(uhfReader18InventoryCommand(this.address)).catch(() => undefined);
+  }
+
+  private readings(tracked: { frame: RfidFrame; raw: Uint8Array }[]): Reading[] {
+    const at = Date.now();
+    const out: Reading[] = [];
+    for (const { frame, raw } of tracked) {
+      if (frame.kind === 'tag') {
+        const r: TagReading = { kind: 'tag', epc: frame.epc, raw: hex(raw), at };
+        if (frame.antenna !== undefined) r.antenna = frame.antenna;
+        if (frame.rssi !== undefined) r.rssi = frame.rssi;
+        if (frame.rssiRaw !== undefined) r.rssiRaw = frame.rssiRaw;
+        out.push(r);
+      } else if (frame.kind === 'status') {
+        this.roundSince = undefined;
+        if (frame.status === 'error') out.push({ kind: 'status', status: 'error', ...(frame.code !== undefined && { code: frame.code }), raw: hex(raw), at });
+      }
+    }
+    return out;
+  }
+}

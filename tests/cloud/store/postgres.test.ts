@@ -1,0 +1,79 @@
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { postgresMigrations } from '../../../cloud/store/postgres-migrations.js';
+import { PostgresStore } from '../../../cloud/store/postgres.js';
+import type { Store } from '../../../cloud/store/store.js';
+import { mv, storeContract, type StoreHarness } from '../../contracts/store.contract.js';
+import { storeLedgerContract } from '../../contracts/store-ledger.contract.js';
+
+/** The PostgreSQL on 127.0.0.1:5432 (trust auth), database `test`; each test gets its own schema. */
+const URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const admin = new pg.Pool({ connectionString: URL, max: 2 });
+afterAll(() => admin.end());
+
+let n = 0;
+/** A fresh schema (created by the store's first open); every store it opened is closed and the schema dropped on destroy. */
+function pgHarness(): StoreHarness & { schema: string } {
+  const schema = `sg_test_${process.pid}_${Date.now().toString(36)}_${n++}`;
+  const opened: Store[] = [];
+  return {
+    schema,
+    async open() {
+      const s = await PostgresStore.open({ url: URL, schema, maxConnections: 4 });
+      opened.push(s);
+      return s;
+    },
+    async destroy() {
+      for (const s of opened) await s.close();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    },
+  };
+}
+
+storeContract('PostgresStore (own schema)', pgHarness);
+storeLedgerContract('PostgresStore (own schema)', pgHarness);
+
+describe('PostgresStore specifics', () => {
+  let h: ReturnType<typeof pgHarness> | undefined;
+  afterEach(() => h?.destroy());
+
+  it('records each migration once, also when several stores open the same schema at once', async () => {
+    h = pgHarness();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => h!.open()));
+    await stores[0]!.commit([{ movements: [mv()], deadLetters: [] }]);
+    const { rows } = await admin.query(`SELECT version, name FROM "${h.schema}".schema_migrations ORDER BY version`);
+    expect(rows).toEqual(postgresMigrations.map((m) => ({ version: m.version, name: m.name })));
+    expect((await admin.query(`SELECT count(*)::int AS n FROM "${h.schema}".ledger`)).rows[0].n).toBe(1);
+  });
+
+  it('rejects a URL that is not postgres:// and a schema that is not an identifier', async () => {
+    await expect(PostgresStore.open({ url: 'mysql://x' })).rejects.toThrow(/postgres:\/\//);
+    await expect(PostgresStore.open({ url: URL, schema: 'a"; DROP' })).rejects.toThrow(/identifier/);
+  });
+
+  it('applies concurrent commits of two stores exactly once, with atomic balances and no hwm regression', async () => {
+    h = pgHarness();
+    const [a, b] = [await h.open(), await h.open()];
+    const site = 'site-C';
+    // One edge's batches split over two "ingesters", with overlapping resends, plus a count.
+    const ms = Array.from({ length: 2000 }, (_, i) => mv({ site, edge: 'e-1', seq: i + 1, sku: `S-${i % 7}`, qty: 0.1, location: `L-${i % 3}` }));
+    const batches = Array.from({ length: 40 }, (_, k) => ms.slice(k * 50, k * 50 + 50));
+    const issues = Array.from({ length: 200 }, (_, i) => mv({ site, edge: 'e-2', seq: i + 1, sku: `S-${i % 7}`, kind: 'issue', qty: 0.1, location: `L-${(i + 1) % 3}` }));
+    const work = (s: Store, list: typeof batches) => Promise.all(list.map((bt) => s.commit([{ movements: bt, deadLetters: [] }])));
+    await Promise.all([
+      work(a, batches.filter((_, k) => k % 2 === 0)),
+      work(b, batches.filter((_, k) => k % 2 === 1)),
+      work(a, batches.slice(10, 20)), // resends
+      work(b, [issues.slice(0, 100), issues.slice(100)]),
+      work(a, [issues.slice(50, 150)]),
+    ]);
+    const { rows } = await admin.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM "${h.schema}".ledger`);
+    expect(rows[0]).toEqual({ n: 2200, d: 2200 });
+    const total = (await a.totals({ site })).reduce((x, r) => x + r.onHand, 0);
+    expect(Math.round(total * 1e6) / 1e6).toBe(180);
+    // Every seq is in: after one more (contiguous) commit, hwm is the top.
+    await a.commit([{ movements: [mv({ site, edge: 'e-1', seq: 2001, sku: 'S-0' })], deadLetters: [] }]);
+    expect(await b.edgeSeq(site, 'e-1')).toMatchObject({ hwm: 2001, maxSeq: 2001 });
+    expect(await b.edgeSeq(site, 'e-2')).toMatchObject({ maxSeq: 200 });
+  });
+});
