@@ -40,6 +40,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly s;
   private readonly commitTx: (batches: readonly CommitBatch[]) => CommitResult;
+  /** Prepared statements of the query methods, by SQL text (they are built from filters). */
+  private readonly prepared = new Map<string, Database.Statement>();
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -87,6 +89,12 @@ export class SqliteStore implements Store {
       seqsAbove: db.prepare('SELECT DISTINCT seq FROM ledger WHERE site = ? AND edge = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?').pluck(),
     };
     this.commitTx = db.transaction((batches: readonly CommitBatch[]) => this.commitSync(batches));
+  }
+
+  private prep(sql: string): Database.Statement {
+    let st = this.prepared.get(sql);
+    if (!st) this.prepared.set(sql, (st = this.db.prepare(sql)));
+    return st;
   }
 
   private migrate(): void {
@@ -286,7 +294,7 @@ export class SqliteStore implements Store {
     if (q.location !== undefined) (where.push('location = ?'), args.push(q.location));
     const sql = `SELECT site, location, sku, batch, project, on_hand AS onHand, uom, expiry, updated_at AS updatedAt
       FROM balances ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY site, sku, location, batch, project`;
-    return this.db.prepare(sql).all(...args) as StockRow[];
+    return this.prep(sql).all(...args) as StockRow[];
   }
 
   async totals(q: { site?: string; pairs?: Array<{ site: string; sku: string }> }): Promise<SkuTotal[]> {
@@ -294,11 +302,11 @@ export class SqliteStore implements Store {
       MAX(updated_at) AS updatedAt FROM balances`;
     if (q.pairs) {
       if (q.pairs.length === 0) return [];
-      const stmt = this.db.prepare(`${select} WHERE site = ? AND sku = ? GROUP BY site, sku`);
+      const stmt = this.prep(`${select} WHERE site = ? AND sku = ? GROUP BY site, sku`);
       return q.pairs.flatMap((p) => stmt.all(p.site, p.sku) as SkuTotal[]);
     }
-    if (q.site !== undefined) return this.db.prepare(`${select} WHERE site = ? GROUP BY site, sku ORDER BY site, sku`).all(q.site) as SkuTotal[];
-    return this.db.prepare(`${select} GROUP BY site, sku ORDER BY site, sku`).all() as SkuTotal[];
+    if (q.site !== undefined) return this.prep(`${select} WHERE site = ? GROUP BY site, sku ORDER BY site, sku`).all(q.site) as SkuTotal[];
+    return this.prep(`${select} GROUP BY site, sku ORDER BY site, sku`).all() as SkuTotal[];
   }
 
   async movements(q: { site?: string; limit: number; before?: number }): Promise<LedgerRow[]> {
@@ -306,15 +314,15 @@ export class SqliteStore implements Store {
     const args: Array<string | number> = [];
     if (q.site !== undefined) (where.push('site = ?'), args.push(q.site));
     if (q.before !== undefined) (where.push('pos < ?'), args.push(q.before));
-    const rows = this.db
-      .prepare(`SELECT * FROM ledger ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY pos DESC LIMIT ?`)
+    const rows = this
+      .prep(`SELECT * FROM ledger ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY pos DESC LIMIT ?`)
       .all(...args, q.limit) as Array<Record<string, unknown>>;
     return rows.map(ledgerRow);
   }
 
   async deadLetters(q: { limit: number; before?: number }): Promise<DeadLetter[]> {
-    const rows = this.db
-      .prepare(`SELECT id, received_at AS receivedAt, topic, site, edge, reason, message, payload FROM dead_letters
+    const rows = this
+      .prep(`SELECT id, received_at AS receivedAt, topic, site, edge, reason, message, payload FROM dead_letters
         ${q.before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
       .all(...(q.before !== undefined ? [q.before, q.limit] : [q.limit])) as Array<DeadLetter & { site: string | null; edge: string | null }>;
     // Absent, not null, like every other optional field of the API.
@@ -322,13 +330,13 @@ export class SqliteStore implements Store {
   }
 
   async movement(id: string): Promise<LedgerRow | undefined> {
-    const r = this.db.prepare('SELECT * FROM ledger WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const r = this.prep('SELECT * FROM ledger WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? ledgerRow(r) : undefined;
   }
 
   async fefo(q: { site: string; sku: string }): Promise<StockRow[]> {
-    return this.db
-      .prepare(`SELECT site, location, sku, batch, project, on_hand AS onHand, uom, expiry, updated_at AS updatedAt
+    return this
+      .prep(`SELECT site, location, sku, batch, project, on_hand AS onHand, uom, expiry, updated_at AS updatedAt
         FROM balances WHERE site = ? AND sku = ? AND on_hand > 0
         ORDER BY expiry IS NULL, expiry, batch, location, project`)
       .all(q.site, q.sku) as StockRow[];
@@ -340,31 +348,31 @@ export class SqliteStore implements Store {
     if (q.site !== undefined) (where.push('site = ?'), args.push(q.site));
     if (q.state !== 'all') (where.push('state = ?'), args.push(q.state));
     if (q.before !== undefined) (where.push('id < ?'), args.push(q.before));
-    const rows = this.db
-      .prepare(`SELECT * FROM exceptions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
+    const rows = this
+      .prep(`SELECT * FROM exceptions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
       .all(...args, q.limit) as Array<Record<string, unknown>>;
     return rows.map(exceptionRow);
   }
 
   async resolveException(id: number, by: string, resolution: string): Promise<ExceptionRow | undefined> {
-    this.db
-      .prepare(`UPDATE exceptions SET state = 'resolved', resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ? AND state = 'open'`)
+    this
+      .prep(`UPDATE exceptions SET state = 'resolved', resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ? AND state = 'open'`)
       .run(new Date().toISOString(), by, resolution, id);
-    const r = this.db.prepare('SELECT * FROM exceptions WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const r = this.prep('SELECT * FROM exceptions WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? exceptionRow(r) : undefined;
   }
 
   async identity(site: string, identity: string): Promise<IdentityRow | undefined> {
-    const r = this.db
-      .prepare(`SELECT site, identity, sku, in_stock AS inStock, location, last_movement_id AS lastMovementId, updated_at AS updatedAt
+    const r = this
+      .prep(`SELECT site, identity, sku, in_stock AS inStock, location, last_movement_id AS lastMovementId, updated_at AS updatedAt
         FROM identities WHERE site = ? AND identity = ?`)
       .get(site, identity) as (Omit<IdentityRow, 'inStock'> & { inStock: number }) | undefined;
     return r ? { ...r, inStock: r.inStock === 1 } : undefined;
   }
 
   async edgeSeq(site: string, edge: string): Promise<EdgeSeqRow | undefined> {
-    return this.db
-      .prepare('SELECT site, edge, hwm, max_seq AS maxSeq, updated_at AS updatedAt FROM edge_seqs WHERE site = ? AND edge = ?')
+    return this
+      .prep('SELECT site, edge, hwm, max_seq AS maxSeq, updated_at AS updatedAt FROM edge_seqs WHERE site = ? AND edge = ?')
       .get(site, edge) as EdgeSeqRow | undefined;
   }
 

@@ -36,10 +36,10 @@ export function startCli(args: string[], env: Record<string, string> = {}): CliP
     stderr: () => err,
     exited,
     line: (pred, what) =>
-      waitFor(() => {
+      waitFor<Record<string, any>>(() => {
         const l = lines.find(pred);
         if (!l && done) throw new Error(`process exited before ${what}: ${err}`);
-        return l;
+        return l as Record<string, any>;
       }, what),
     async kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (!done) child.kill(signal);
