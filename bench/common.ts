@@ -28,7 +28,8 @@ export interface CloudProcess {
 export async function startCloud(args: string[]): Promise<CloudProcess> {
   const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'stockgate.js'), 'cloud', '--mqtt-port', '0', '--http-port', '0', '--insecure', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, STOCKGATE_LOG_LEVEL: 'error' },
+    // STOCKGATE_BENCH_LOG_LEVEL=warn shows the clouds' warnings (seq gaps) on stderr.
+    env: { ...process.env, STOCKGATE_LOG_LEVEL: process.env.STOCKGATE_BENCH_LOG_LEVEL ?? 'error' },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<{ mqttPort: number; httpPort: number }>((resolve, reject) => {

@@ -9,7 +9,7 @@ import {
   type EdgeStatusDetails,
   type SeqRange,
 } from '../protocols/mqtt/index.js';
-import type { OutboxStore } from './outbox/outbox-store.js';
+import type { OutboxBatch, OutboxStore } from './outbox/outbox-store.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface PublisherOptions {
@@ -90,6 +90,10 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private lastRewindAt = 0;
   private bucket: TokenBucket | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
+  private pendingAcks: SeqRange[] = [];
+  private ackFlush: NodeJS.Immediate | undefined;
+  private readonly envelope: string;
+  private readonly movementsTopic: string;
   /** Counters for health and bench. */
   readonly stats = { batchesSent: 0, movementsSent: 0, acked: 0, rejected: 0, resends: 0, connects: 0 };
 
@@ -107,6 +111,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       ...opts,
     };
     this.reconnectDelay = this.o.reconnectMinMs;
+    this.envelope = `{"v":${SCHEMA_VERSION},"site":${JSON.stringify(this.o.site)},"edge":${JSON.stringify(this.o.edge)},`;
+    this.movementsTopic = topics.movements(this.o.site, this.o.edge);
     this.setDrainRate(opts.drainRatePerSec ?? 0);
   }
 
@@ -164,6 +170,11 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.pumpTimer);
     clearInterval(this.ackTimer);
+    if (this.ackFlush) {
+      // Acks already received still free their entries (the outbox is closed after stop()).
+      clearImmediate(this.ackFlush);
+      this.flushAcks();
+    }
     const c = this.client;
     this.client = undefined;
     this.connected = false;
@@ -276,18 +287,17 @@ export class Publisher extends EventEmitter<PublisherEvents> {
           }
           limit = Math.min(limit, avail);
         }
-        const entries = this.outbox.read(this.lastSent, limit);
-        if (entries.length === 0) break;
-        this.bucket?.take(entries.length, Date.now());
-        const first = entries[0]!.seq;
-        const last = entries[entries.length - 1]!.seq;
+        const batch = this.nextBatch(limit);
+        if (!batch) break;
+        this.bucket?.take(batch.count, Date.now());
+        const { first, last } = batch;
         // The stored JSON is spliced in as is: no parse/serialise round trip per movement.
-        const payload = `{"v":${SCHEMA_VERSION},"site":${JSON.stringify(this.o.site)},"edge":${JSON.stringify(this.o.edge)},"sentAt":"${new Date().toISOString()}","movements":[${entries.map((e) => e.json).join(',')}]}`;
-        this.client.publish(topics.movements(this.o.site, this.o.edge), payload, { qos: 1 });
+        const payload = `${this.envelope}"sentAt":"${new Date().toISOString()}","movements":[${batch.json}]}`;
+        this.client.publish(this.movementsTopic, payload, { qos: 1 });
         this.inflight.push({ first, last, sentAt: Date.now() });
         this.lastSent = last;
         this.stats.batchesSent++;
-        this.stats.movementsSent += entries.length;
+        this.stats.movementsSent += batch.count;
         this.emit('published', first, last);
       }
     } finally {
@@ -311,12 +321,10 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     if (topic.endsWith('/acks')) {
       const ack = Ack.safeParse(body);
       if (!ack.success) return void this.emit('error', new Error(`invalid ack on ${topic}`));
-      const n = this.outbox.ack(ack.data.ranges);
-      this.stats.acked += n;
-      this.settle();
-      this.emit('acked', n, ack.data.ranges);
       if (ack.data.missing?.length) this.rewind(ack.data.missing[0]![0]);
-      this.pump();
+      // Acks that arrive together are applied in one outbox transaction.
+      this.pendingAcks.push(...ack.data.ranges);
+      if (!this.ackFlush) this.ackFlush = setImmediate(() => this.flushAcks());
     } else if (topic.endsWith('/rejects')) {
       const rej = Reject.safeParse(body);
       if (!rej.success) return void this.emit('error', new Error(`invalid reject on ${topic}`));
@@ -326,6 +334,32 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       this.emit('rejected', rej.data, moved);
       this.pump();
     }
+  }
+
+  private nextBatch(limit: number): OutboxBatch | undefined {
+    if (this.outbox.readBatch) return this.outbox.readBatch(this.lastSent, limit);
+    const entries = this.outbox.read(this.lastSent, limit);
+    if (entries.length === 0) return undefined;
+    return { first: entries[0]!.seq, last: entries[entries.length - 1]!.seq, count: entries.length, json: entries.map((e) => e.json).join(',') };
+  }
+
+  private flushAcks(): void {
+    this.ackFlush = undefined;
+    const ranges = this.pendingAcks;
+    if (ranges.length === 0) return;
+    this.pendingAcks = [];
+    let n: number;
+    try {
+      n = this.outbox.ack(ranges);
+    } catch (err) {
+      // The outbox was closed under us (shutdown): those entries are resent next time.
+      this.emit('error', err as Error);
+      return;
+    }
+    this.stats.acked += n;
+    this.settle();
+    this.emit('acked', n, ranges);
+    this.pump();
   }
 
   /** Drop in-flight batches that have nothing left in the outbox. */

@@ -16,6 +16,8 @@ export interface WeighStationOptions {
   capacityKg?: number;
   /** A stable weight within this of zero, with no load on, is zero drift. Default max(20 d, 0.1 kg). */
   driftBandKg?: number;
+  /** A scale outside any station: track stability and drift, make no placements or refusals. */
+  monitorOnly?: boolean;
 }
 
 /** The item a scan armed the station with: the session's movement draft for it, plus master data. */
@@ -80,6 +82,8 @@ export class WeighStation {
   private readonly divisionFixed: boolean;
   private loadKg = 0;
   private warned = false;
+  /** The weight moved (an unstable reading) since the last stable one: a placement, not creep. */
+  private moved = false;
   private readonly stableMs: number;
   /** Latest zero drift, kg (undefined until the scale was seen empty and stable). */
   zeroDriftKg: number | undefined;
@@ -149,7 +153,12 @@ export class WeighStation {
     this.lastWeightKg = r.weightKg;
     const stable = this.stableMs === 0 ? r.stable !== false : this.detector.push({ weightKg: r.weightKg, stable: r.stable }, r.at);
     this.lastStable = stable;
-    if (!stable) return [];
+    if (!stable) {
+      this.moved = true;
+      return [];
+    }
+    const moved = this.moved;
+    this.moved = false;
     const w = r.weightKg;
     const zero = Math.abs(w) <= this.zeroBandKg + 1e-12;
     if (zero) {
@@ -171,6 +180,17 @@ export class WeighStation {
         }
         return [];
       case 'ready':
+        // Reached without any motion: the zero crept (drift), nothing was placed.
+        if (!moved && this.stableMs > 0 && Math.abs(w) <= this.driftBandKg) {
+          this.zeroDriftKg = w;
+          this.setState('wait-zero');
+          return this.warnOnce('SG_ERR_WEIGH_NOT_ZERO', `scale zero drifted to ${w} kg, outside the zero band ±${this.zeroBandKg} kg: zero the scale`);
+        }
+        if (this.o.monitorOnly) {
+          this.loadKg = w;
+          this.setState('loaded');
+          return [];
+        }
         return this.place(w, r);
     }
   }

@@ -149,7 +149,7 @@ export class Workflows {
     for (const d of this.devices.values()) {
       if (d.reads !== 'weight' || stations.has(d.name)) continue;
       const old = this.stations.get(d.name);
-      stations.set(d.name, old && !old.settings ? old : { settings: undefined, station: new WeighStation({ name: d.name }) });
+      stations.set(d.name, old && !old.settings ? old : { settings: undefined, station: new WeighStation({ name: d.name, monitorOnly: true }) });
     }
     const readers = new Map<string, Reader>();
     for (const d of this.devices.values()) {

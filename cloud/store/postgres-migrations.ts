@@ -105,6 +105,13 @@ export const postgresMigrations: Array<{ version: number; name: string; sql: str
         hwm BIGINT NOT NULL,
         max_seq BIGINT NOT NULL,
         updated_at TEXT NOT NULL,
+        -- Which store instance (ingester) last wrote the row, and when (database clock), and the
+        -- lowest seq hole with when it was first seen: with competing ingesters a hole is
+        -- reported only once it is a few seconds old (postgres.ts, trackSeqs).
+        writer TEXT,
+        writer_at TIMESTAMPTZ,
+        gap_seq BIGINT,
+        gap_at TIMESTAMPTZ,
         PRIMARY KEY (site, edge)
       ) WITH (fillfactor = 50);
     `,

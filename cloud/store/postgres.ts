@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Movement } from '../../protocols/mqtt/index.js';
 import { postgresMigrations } from './postgres-migrations.js';
@@ -35,6 +36,11 @@ const LOCK_NS_MIGRATE = 0x5347_0001;
 const LOCK_NS_EDGE = 0x5347_0002;
 /** Same bound as the SQLite store: a huge gap is reported in parts. */
 const SEQ_SCAN_LIMIT = 100_000;
+/**
+ * With other ingesters active, a seq hole is reported only once it is this old: the batch before
+ * ours may still be on its way through another ingester. Below the edges' ack timeout (10 s).
+ */
+const GAP_GRACE = '3 seconds';
 
 const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 const SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -89,9 +95,10 @@ interface KeyState {
  * one database (shared MQTT subscriptions spread one edge's batches over all of them).
  *
  * A commit is one READ COMMITTED transaction of a handful of set-based statements, whatever its
- * size: the ledger insert is one `INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO NOTHING
- * RETURNING id` (the unique index on id decides exactly once, also between ingesters), and only the
- * rows it returns move stock. Balances are then updated in one statement, rows in key order (so
+ * size: the ledger insert is one `INSERT ... SELECT FROM json_to_recordset($1) ... ON CONFLICT (id)
+ * DO NOTHING RETURNING id` (the unique index on id decides exactly once, also between ingesters;
+ * one JSON parameter is several times cheaper than per-column arrays, which pg serialises element
+ * by element in JS), and only the rows it returns move stock. Balances are then updated in one statement, rows in key order (so
  * two commits lock them in the same order and cannot deadlock on them):
  * - without counts, atomic increments (`on_hand = round(on_hand + excluded.on_hand, 6)`), the
  *   value before derived from the value returned, for the NEGATIVE_STOCK checks;
@@ -99,10 +106,13 @@ interface KeyState {
  *   variances, negatives) is played in order in memory, and the results written in one UPDATE.
  * Serialised identities are locked (placeholder rows, in key order) before they are read. The
  * whole transaction is retried on 40001/40P01. Movements of one commit are applied in order; the
- * exceptions, variances and per-edge gaps are those the SQLite store reports for the same input.
+ * exceptions and variances are those the SQLite store reports for the same input, and so are the
+ * per-edge gaps with one writer (with competing writers see `trackSeqs`).
  */
 export class PostgresStore implements Store {
   private closed = false;
+  /** This store instance (one per ingester process), recorded per edge in `edge_seqs.writer`. */
+  private readonly writerId = randomUUID();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -508,11 +518,15 @@ export class PostgresStore implements Store {
    * missing: the holes below the highest seq seen). The edge rows are locked in key order, the
    * ledger scanned once per edge, and the batches of the commit played in order.
    *
-   * With several ingesters, the batch before this one may be committing right now on another
-   * ingester: its seqs look missing although nothing was lost. A hole is therefore reported only
-   * when no other transaction of the same edge is in progress (the exclusive try-lock on the
-   * edge's advisory key fails while another commit holds it shared); otherwise a later commit or
-   * the edge's ack timeout finds it. hwm never moves back (GREATEST).
+   * With competing ingesters, the batch before this one is usually committing on another ingester
+   * right now, or about to: its seqs look missing although nothing was lost, and reporting them
+   * would make the edge resend its window. So while another store instance (ingester) has written
+   * any edge in the last GAP_GRACE (database clock), a hole is reported only once it has been
+   * outstanding for GAP_GRACE (`gap_seq`/`gap_at` remember when the lowest hole was first seen),
+   * and only when no other transaction of the same edge holds the edge's advisory lock. A single
+   * writer (the contract) reports every hole at once, like SqliteStore. A hole left by a crashed
+   * ingester is thus reported GAP_GRACE after it was first seen, or resent earlier by the edge's
+   * ack timeout. hwm never moves back (GREATEST).
    */
   private async trackSeqs(
     c: pg.PoolClient,
@@ -522,20 +536,20 @@ export class PostgresStore implements Store {
   ): Promise<Map<number, Array<[number, number]>>> {
     const out = new Map<number, Array<[number, number]>>();
     if (edgeList.length === 0) return out;
-    const cur = await c.query<{ site: string; edge: string; hwm: number; max_seq: number }>({
+    const cur = await c.query<{ site: string; edge: string; hwm: number; max_seq: number; gap_seq: number | null; gap_old: boolean }>({
       name: 'sg-edge-seqs-lock',
       text: `INSERT INTO edge_seqs (site, edge, hwm, max_seq, updated_at)
         SELECT s, e, 0, 0, $3 FROM unnest($1::text[], $2::text[]) AS x(s, e) ORDER BY s COLLATE "C", e COLLATE "C"
         ON CONFLICT (site, edge) DO UPDATE SET hwm = edge_seqs.hwm
-        RETURNING site, edge, hwm, max_seq`,
+        RETURNING site, edge, hwm, max_seq, gap_seq, coalesce(gap_at <= now() - interval '${GAP_GRACE}', false) AS gap_old`,
       values: [edgeList.map((e) => e.site), edgeList.map((e) => e.edge), now],
     });
-    const state = new Map(cur.rows.map((r) => [`${r.site}\u0000${r.edge}`, { hwm: r.hwm, max: r.max_seq }]));
+    const state = new Map(cur.rows.map((r) => [`${r.site}\u0000${r.edge}`, r]));
     const plans = edgeList.map((e) => {
-      const s = state.get(`${e.site}\u0000${e.edge}`) ?? { hwm: 0, max: 0 };
-      let hi = s.max;
+      const s = state.get(`${e.site}\u0000${e.edge}`);
+      let hi = s?.max_seq ?? 0;
       for (const bi of e.batches) for (const m of batches[bi]!.movements) if (m.seq > hi) hi = m.seq;
-      return { ...e, hwm: s.hwm, max: s.max, hi };
+      return { ...e, hwm: s?.hwm ?? 0, max: s?.max_seq ?? 0, hi, gapSeq: s?.gap_seq ?? null, gapOld: s?.gap_old ?? false };
     });
     const scan = plans.filter((p) => p.hi > p.hwm);
     const seqs = new Map<string, number[]>();
@@ -549,6 +563,7 @@ export class PostgresStore implements Store {
       });
       for (const row of r.rows) seqs.set(`${row.s}\u0000${row.e}`, row.seqs);
     }
+    let othersActive: boolean | undefined;
     for (const p of plans) {
       const all = seqs.get(`${p.site}\u0000${p.edge}`) ?? [];
       let gap = false;
@@ -575,22 +590,49 @@ export class PostgresStore implements Store {
         if (missing.length) gap = true;
         out.set(bi, missing);
       }
-      if (gap) {
-        const r = await c.query<{ free: boolean }>({
-          name: 'sg-edge-try-lock',
-          text: `SELECT pg_try_advisory_xact_lock($1, hashtext($2 || '/' || $3)) AS free`,
-          values: [LOCK_NS_EDGE, p.site, p.edge],
-        });
-        // Another commit of this edge is in flight: what looks missing may be in it.
-        if (!r.rows[0]!.free) for (const bi of p.batches) out.set(bi, []);
+      if (!gap) continue;
+      const oldHole = p.gapSeq === p.hwm + 1 && p.gapOld;
+      if (!oldHole) {
+        othersActive ??= (
+          await c.query<{ active: boolean }>({
+            name: 'sg-edge-others-active',
+            text: `SELECT EXISTS (SELECT 1 FROM edge_seqs WHERE writer <> $1 AND writer_at > now() - interval '${GAP_GRACE}') AS active`,
+            values: [this.writerId],
+          })
+        ).rows[0]!.active;
+        let report = !othersActive;
+        if (report) {
+          // Another commit of this edge in flight (the exclusive try-lock fails while it holds the
+          // edge's lock shared): what looks missing may be in it.
+          report = (
+            await c.query<{ free: boolean }>({
+              name: 'sg-edge-try-lock',
+              text: `SELECT pg_try_advisory_xact_lock($1, hashtext($2 || '/' || $3)) AS free`,
+              values: [LOCK_NS_EDGE, p.site, p.edge],
+            })
+          ).rows[0]!.free;
+        }
+        if (!report) for (const bi of p.batches) out.set(bi, []);
       }
     }
     await c.query({
       name: 'sg-edge-seqs-write',
-      text: `UPDATE edge_seqs SET hwm = GREATEST(edge_seqs.hwm, x.hwm), max_seq = GREATEST(edge_seqs.max_seq, x.mx), updated_at = $5
-        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS x(s, e, hwm, mx)
+      text: `UPDATE edge_seqs SET hwm = GREATEST(edge_seqs.hwm, x.hwm), max_seq = GREATEST(edge_seqs.max_seq, x.mx), updated_at = $5,
+          writer = $6, writer_at = now(),
+          gap_seq = x.gs,
+          gap_at = CASE WHEN x.gs IS NULL THEN NULL WHEN edge_seqs.gap_seq IS NOT DISTINCT FROM x.gs THEN edge_seqs.gap_at ELSE now() END
+        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $7::bigint[]) AS x(s, e, hwm, mx, gs)
         WHERE edge_seqs.site = x.s AND edge_seqs.edge = x.e`,
-      values: [plans.map((p) => p.site), plans.map((p) => p.edge), plans.map((p) => p.hwm), plans.map((p) => p.max), now],
+      values: [
+        plans.map((p) => p.site),
+        plans.map((p) => p.edge),
+        plans.map((p) => p.hwm),
+        plans.map((p) => p.max),
+        now,
+        this.writerId,
+        // The lowest hole, if any: the seq after hwm.
+        plans.map((p) => (p.hwm < p.max ? p.hwm + 1 : null)),
+      ],
     });
     return out;
   }

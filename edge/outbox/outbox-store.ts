@@ -11,6 +11,15 @@ export interface OutboxEntry {
   json: string;
 }
 
+/** Consecutive unacked entries as one JSON array body (`json` is the entries joined with commas). */
+export interface OutboxBatch {
+  first: number;
+  last: number;
+  count: number;
+  /** `m1,m2,...`: splice between `[` and `]`. */
+  json: string;
+}
+
 export interface OutboxBacklog {
   /** Movements appended and not yet acked by the cloud. */
   count: number;
@@ -70,6 +79,11 @@ export interface OutboxStore {
   setMaxBytes(bytes: number): void;
   /** Unacked entries with seq > afterSeq, ascending, at most `limit`. */
   read(afterSeq: number, limit: number): OutboxEntry[];
+  /**
+   * The same entries as one joined string (the publisher's hot path: one allocation per batch
+   * instead of one object and string per movement). Undefined when there are none.
+   */
+  readBatch?(afterSeq: number, limit: number): OutboxBatch | undefined;
   /** Delete acked seqs; returns how many rows were removed. */
   ack(ranges: readonly SeqRange[]): number;
   /** Move rejected seqs to the rejected table with the reason; returns how many moved. */

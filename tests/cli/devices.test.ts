@@ -21,6 +21,13 @@ describe('stockgate devices', () => {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
   });
 
+  it('--help lists the subcommands; the top-level help lists devices', () => {
+    const r = run(['devices', '--help']);
+    expect(r.status).toBe(0);
+    for (const c of ['list', 'drivers', 'sniff', 'record', 'replay']) expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
+    expect(run(['--help']).stdout).toMatch(/^\s+devices\b/m);
+  });
+
   it('list prints {"serial":[...],"hid":[...]} and exits 0', () => {
     const r = run(['devices', 'list']);
     expect(r.status).toBe(0);
@@ -97,7 +104,7 @@ describe('stockgate devices', () => {
       await p.line((l) => l.event === 'state' && l.state === 'connected', 'connected');
       const sent = Buffer.from('SKU-1\r\n]E05901234123457\r\n');
       await peer.write(sent.subarray(0, 9));
-      await waitFor(() => readFileSync(out, 'utf8').includes('0D 0A 5D'), 'first chunk on disk');
+      await waitFor(() => parseHexCapture(readFileSync(out, 'utf8')).length === 9, 'first chunk on disk');
       await peer.write(sent.subarray(9));
       await waitFor(() => parseHexCapture(readFileSync(out, 'utf8')).length === sent.length, 'all bytes on disk');
       expect(await p.kill('SIGTERM')).toBe(0);

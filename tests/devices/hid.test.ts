@@ -42,9 +42,10 @@ describe('hid:// transport (the node-hid seam)', () => {
     const errors: string[] = [];
     dev.on('state', (_s, e) => e && errors.push(e.message));
     dev.start();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => dev.health().error !== undefined, 'a failed open');
     expect(dev.currentState).toBe('disconnected');
     expect(dev.health().error).toBe('hid://0c2e:0b61: no such HID device is plugged in');
+    expect(errors).toEqual([]); // no state change at all: it never went through 'error'
     await dev.stop();
   });
 });

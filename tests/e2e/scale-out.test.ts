@@ -6,7 +6,8 @@ import { SqliteOutbox } from '../../edge/outbox/sqlite.js';
 import { Publisher } from '../../edge/publisher.js';
 import { getJson, spawnStockgate, tempDir, uniqueId, waitFor, type Proc } from '../helpers/procs.js';
 
-const PG = 'postgres://postgres@127.0.0.1:5432/test';
+/** The PostgreSQL of the test machine (trust auth), as the store tests; override with STOCKGATE_TEST_PG. */
+const PG = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BROKER = 'mqtt://127.0.0.1:1883';
 const EDGES = 4;
 const TOTAL = 100_000;
@@ -42,7 +43,7 @@ describe('e2e scale-out: 2 ingesters, shared subscription, PostgreSQL', () => {
   beforeAll(async () => {
     await admin.query(`CREATE SCHEMA "${schema}"`);
     // Both start at once: their migrations serialise on the advisory lock.
-    const url = `${PG}?options=-csearch_path%3D${schema}`;
+    const url = `${PG}${PG.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}`;
     clouds.push(
       ...(await Promise.all(
         [0, 1].map((n) =>

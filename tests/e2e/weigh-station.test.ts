@@ -3,6 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPtyPair, type PtyPair } from '../../devices/pty-pair.js';
 import { SerialTransport } from '../../devices/serial.js';
+import mqtt from 'mqtt';
+import { Telemetry, topics } from '../../protocols/mqtt/index.js';
 import { encodeAscii, encodeToledo } from '../../protocols/scale/encode.js';
 import { getJson, startCloudProc, startEdgeProc, stockBySku, tempDir, uniqueId, waitFor, type CloudProc, type Proc } from '../helpers/procs.js';
 
@@ -52,6 +54,7 @@ describe('e2e: weigh station', () => {
   let scan2: SerialTransport;
   let ascii: StreamingScale;
   let toledo: StreamingScale;
+  let drifting: StreamingScale;
   const site = uniqueId('weigh');
   const scan = (t: SerialTransport, ...lines: string[]) => t.write(Buffer.from(lines.map((l) => `${l}\r\n`).join(''), 'latin1'));
 
@@ -61,7 +64,7 @@ describe('e2e: weigh station', () => {
     const items = join(dir, 'items.json');
     writeFileSync(items, JSON.stringify([{ sku: 'BOLT-M8', gtin: '04012345678901', unitWeightKg: 0.05, uom: 'pcs' }, { sku: 'SAND-0/4', uom: 'kg' }]));
     const paths: string[] = [];
-    for (const name of ['scan1', 'scale1', 'scan2', 'scale2']) {
+    for (const name of ['scan1', 'scale1', 'scan2', 'scale2', 'scale3']) {
       const p = await openPtyPair(join(dir, `tty-${name}`));
       ptys.push(p);
       paths.push(p.devicePath);
@@ -73,8 +76,12 @@ describe('e2e: weigh station', () => {
     [scan1, , scan2] = links as [SerialTransport, SerialTransport, SerialTransport, SerialTransport];
     ascii = new StreamingScale(links[1]!, (kg, stable) => encodeAscii({ kind: 'weight', weight: kg, unit: 'kg', stable, net: true }, 'and', { decimals: 3 }));
     toledo = new StreamingScale(links[3]!, (kg, stable) => encodeToledo({ kind: 'weight', weight: kg, unit: 'kg', stable, net: true, division: 0.02 }));
+    // scale3 belongs to no station: monitored only. Its zero sits at +70 g (drift).
+    drifting = new StreamingScale(links[4]!, (kg, stable) => encodeAscii({ kind: 'weight', weight: kg, unit: 'kg', stable, net: false }, 'and', { decimals: 3 }));
+    drifting.kg = 0.07;
     ascii.start();
     toledo.start();
+    drifting.start();
     edge = await startEdgeProc({
       dataDir: join(dir, 'edge'),
       broker: `mqtt://127.0.0.1:${cloud.mqttPort}`,
@@ -86,16 +93,18 @@ describe('e2e: weigh station', () => {
         `scale1=scale-ascii@serial://${paths[1]}`,
         `scan2=scanner@serial://${paths[2]}`,
         `scale2=scale-toledo@serial://${paths[3]}`,
+        `scale3=scale-ascii@serial://${paths[4]}`,
       ],
       extra: ['--items', items, '--station', 'scan1+scale1', '--station', 'scan2+scale2', '--telemetry-ms', '500'],
     });
-    await waitFor(() => edge.logs.filter((l) => l.msg === 'device state' && l.state === 'connected').length >= 4, 'devices connected');
+    await waitFor(() => edge.logs.filter((l) => l.msg === 'device state' && l.state === 'connected').length >= 5, 'devices connected');
     await waitFor(() => edge.logs.filter((l) => l.msg === 'scale at zero').length >= 2, 'both scales at zero');
   });
 
   afterAll(async () => {
     ascii?.stop();
     toledo?.stop();
+    drifting?.stop();
     for (const l of links) await l.close();
     await edge?.kill();
     for (const p of ptys) await p.close();
@@ -110,7 +119,7 @@ describe('e2e: weigh station', () => {
     await sleep(2500); // the load stays on, streaming stable frames
     const rows = await ledger(cloud.url, site);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ kind: 'receive', sku: 'BOLT-M8', qty: 50, uom: 'pcs', operator: 'W-5', crew: 'C-9', raw: ']E04012345678901\r | ST,NT,+0002.500 kg' });
+    expect(rows[0]).toMatchObject({ kind: 'receive', sku: 'BOLT-M8', qty: 50, uom: 'pcs', operator: 'W-5', crew: 'C-9', raw: ']E04012345678901 | ST,NT,+0002.500 kg' });
   });
 
   it('the next placement counts only after the scale returned to zero; bulk material goes in kg', async () => {
@@ -147,14 +156,29 @@ describe('e2e: weigh station', () => {
     toledo.kg = 3.0;
     await waitFor(async () => (await stockBySku(cloud.url, site))['WASHER-M8'] === 300, '300 washers');
     const row = (await ledger(cloud.url, site)).find((r) => r.sku === 'WASHER-M8')!;
-    expect(row.raw).toMatch(/^WASHER-M8\r \| 02/); // the Toledo frame as hex
+    expect(row.raw).toMatch(/^WASHER-M8 \| 02[0-9A-F]+$/); // the Toledo frame as hex
   });
 
-  it('publishes the scales\' zero drift under the name the cloud alerts on', async () => {
-    toledo.kg = 0;
-    const { items } = await getJson<{ items: unknown[] }>(`${cloud.url}/api/v1/movements?site=${site}&limit=10`);
-    expect(items.length).toBeGreaterThan(0);
-    // Telemetry is not stored by the cloud's API; the edge log shows the station state instead.
-    await waitFor(() => edge.logs.filter((l) => l.msg === 'scale at zero' && l.device === 'scale2').length >= 3, 'scale2 back at zero');
+  it('publishes zero drift as scale.<device>.zeroDriftKg, which the cloud turns into a scale-drift alert', async () => {
+    const tele = await mqtt.connectAsync(`mqtt://127.0.0.1:${cloud.mqttPort}`);
+    try {
+      const samples: Telemetry[] = [];
+      tele.on('message', (_t, p) => samples.push(Telemetry.parse(JSON.parse(p.toString()))));
+      await tele.subscribeAsync(topics.telemetry(site, 'weigh-1'), { qos: 0 });
+      await waitFor(() => samples.some((t) => t.metrics['scale.scale3.zeroDriftKg'] === 0.07), 'drift in telemetry');
+      const t = samples.at(-1)!;
+      expect(t.metrics['scale.scale1.zeroDriftKg']).toBe(0);
+      expect(t.metrics['scanner.scan1.sinceLastFrameMs']).toBeGreaterThanOrEqual(0);
+      expect(t.metrics['device.scale3.connected']).toBe(1);
+    } finally {
+      await tele.endAsync();
+    }
+    // The cloud's alert engine keys on that metric name (default threshold 0.05 kg).
+    const alerts = await waitFor(async () => {
+      const a = await getJson<{ items: Array<{ type: string; device?: string; value?: number }> }>(`${cloud.url}/api/v1/alerts?site=${site}&type=scale-drift`);
+      return a.items.length ? a.items : undefined;
+    }, 'scale-drift alert');
+    expect(alerts[0]).toMatchObject({ type: 'scale-drift', device: 'scale3', value: 0.07 });
+    expect(edge.logs.some((l) => l.code === 'SG_ERR_WEIGH_NOT_ZERO' && l.device === 'scale3')).toBe(true);
   });
 });

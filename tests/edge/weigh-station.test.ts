@@ -154,6 +154,27 @@ describe('WeighStation', () => {
     expect(types(f.hold(5))).toEqual(['placement']);
   });
 
+  it('a zero that creeps without motion is drift, not a placement: reported, and the station waits for a re-zero', () => {
+    const f = ready({ name: 's', divisionKg: 0.01 });
+    f.st.arm(item('SAND'));
+    const evs: StationEvent[] = [];
+    for (let i = 1; i <= 8; i++) evs.push(...f.hold(i * 0.005, 600)); // never unstable: ±1 d per second
+    expect(evs).toEqual([{ type: 'warning', code: 'SG_ERR_WEIGH_NOT_ZERO', message: expect.stringMatching(/zero drifted to 0.015 kg/) }]);
+    expect(f.st.zeroDriftKg).toBe(0.04);
+    expect(f.st.currentState).toBe('wait-zero');
+    expect(f.hold(5)).toEqual([]);
+    expect(types(f.hold(0))).toEqual(['zeroed']);
+    expect(types(f.hold(5))).toEqual(['placement']);
+  });
+
+  it('monitorOnly (a scale outside any station) tracks drift and loads but never places or refuses', () => {
+    const f = ready({ name: 'm', divisionKg: 0.01, monitorOnly: true });
+    expect(f.hold(5)).toEqual([]);
+    expect(f.st.currentState).toBe('loaded');
+    expect(types(f.hold(0.02))).toEqual(['warning']);
+    expect(f.st.zeroDriftKg).toBe(0.02);
+  });
+
   it('a configured zero band, and the division learnt from frames', () => {
     const f = ready({ name: 's', divisionKg: 0.01, zeroBandKg: 0.05 });
     f.st.arm(item('SAND'));

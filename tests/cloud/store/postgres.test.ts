@@ -76,4 +76,22 @@ describe('PostgresStore specifics', () => {
     expect(await b.edgeSeq(site, 'e-1')).toMatchObject({ hwm: 2001, maxSeq: 2001 });
     expect(await b.edgeSeq(site, 'e-2')).toMatchObject({ maxSeq: 200 });
   });
+
+  it('with another ingester active, reports a seq hole only once it is 3 s old', async () => {
+    h = pgHarness();
+    const [a, b] = [await h.open(), await h.open()];
+    const site = 'site-G';
+    const at = (seq: number, edge = 'g-1') => ({ movements: [mv({ site, edge, seq, sku: 'G' })], deadLetters: [] });
+    expect((await a.commit([at(1), at(2), at(3)])).batches.map((x) => x.missing)).toEqual([[], [], []]);
+    // 4..6 are still on their way through ingester a: b does not ask for them yet.
+    expect((await b.commit([at(7)])).batches[0]!.missing).toEqual([]);
+    expect(await b.edgeSeq(site, 'g-1')).toMatchObject({ hwm: 3, maxSeq: 7 });
+    await new Promise((r) => setTimeout(r, 2000));
+    await a.commit([at(1, 'g-2')]); // a is still alive
+    await new Promise((r) => setTimeout(r, 1200));
+    // The hole is 3 s old now: lost (a crashed holding it, say); the edge is asked to resend.
+    expect((await b.commit([at(8)])).batches[0]!.missing).toEqual([[4, 6]]);
+    expect((await a.commit([at(4), at(5), at(6)])).batches.map((x) => x.missing)).toEqual([[], [], []]);
+    expect(await a.edgeSeq(site, 'g-1')).toMatchObject({ hwm: 8, maxSeq: 8 });
+  });
 });
