@@ -181,10 +181,14 @@ async function realDrain(dir: string) {
   let drainedAt = 0;
   let lastBacklog = N;
   const series: Array<[number, number]> = [];
+  let heap = 0;
+  let external = 0;
   watcher.on('message', (_t, p) => {
     const t = Telemetry.parse(JSON.parse(p.toString()));
     lastBacklog = t.metrics['outbox.backlog']!;
     series.push([Date.now(), lastBacklog]);
+    heap = Math.max(heap, t.metrics['process.heapTotalBytes'] ?? 0);
+    external = Math.max(external, t.metrics['process.externalBytes'] ?? 0);
     if (lastBacklog === 0 && !drainedAt) drainedAt = Date.now();
   });
   await watcher.subscribeAsync(topics.telemetry(SITE, EDGE), { qos: 0 });
@@ -201,6 +205,7 @@ async function realDrain(dir: string) {
   const connected = edge.logs.find((l) => l.msg === 'connected to broker');
   if (!connected) throw new Error('the edge never logged its reconnect');
   const drainSec = (drainedAt - Number(connected.time)) / 1000;
+  say(`edge heapTotal peak ${mb(heap)} MB, external peak ${mb(external)} MB`);
   if (process.env.BENCH_SERIES) say(series.map(([t, b]) => `${((t - Number(connected.time)) / 1000).toFixed(2)}s:${b}`).join(' '));
   const ingest = await healthz(httpPort);
   const hwm = rss(edge.child.pid!).hwm;

@@ -202,6 +202,11 @@ export class EdgeAgent {
       'workflow.refused': this.counters.localRefused,
       'workflow.warnings': this.counters.warnings,
     };
+    const mem = process.memoryUsage();
+    metrics['process.rssBytes'] = mem.rss;
+    metrics['process.heapUsedBytes'] = mem.heapUsed;
+    metrics['process.heapTotalBytes'] = mem.heapTotal;
+    metrics['process.externalBytes'] = mem.external;
     for (const d of this.devices) {
       const h = d.health();
       const kind = d.driver.profile.reads === 'scan' ? 'scanner' : d.driver.profile.reads === 'weight' ? 'scale' : 'rfid';

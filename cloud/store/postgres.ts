@@ -8,6 +8,7 @@ import {
   type CommitBatchResult,
   type CommitResult,
   type DeadLetter,
+  type DeadLetterInput,
   type EdgeSeqRow,
   type ExceptionRow,
   type ExceptionType,
@@ -213,7 +214,8 @@ export class PostgresStore implements Store {
     const items: Item[] = [];
     const seen = new Set<string>();
     batches.forEach((b, bi) => {
-      for (const m of b.movements) {
+      for (const raw of b.movements) {
+        const m = pgSafeMovement(raw);
         const sku = m.sku ?? m.gtin ?? m.epc!;
         const first = !seen.has(m.id);
         seen.add(m.id);
@@ -307,7 +309,7 @@ export class PostgresStore implements Store {
     }
 
     // 5. Dead letters, ids in insertion order (identity values grow within the statement).
-    const dead = batches.flatMap((b, bi) => b.deadLetters.map((d) => ({ d, bi })));
+    const dead = batches.flatMap((b, bi) => b.deadLetters.map((d) => ({ d: pgSafeDeadLetter(d), bi })));
     const deadIds: number[][] = batches.map(() => []);
     if (dead.length) {
       const r = await c.query<{ id: number }>({
@@ -763,6 +765,37 @@ export class PostgresStore implements Store {
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * What PostgreSQL text cannot hold: NUL, and (through the JSON parameter) lone UTF-16 surrogates.
+ * Both pass the wire schema; left in, they would fail the whole group commit on every resend.
+ */
+const NOT_PG_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NOT_PG_TEXT_ALL = new RegExp(NOT_PG_TEXT.source, 'g');
+const pgText = (s: string) => (NOT_PG_TEXT.test(s) ? s.replace(NOT_PG_TEXT_ALL, '\uFFFD') : s);
+
+/** The movement with U+FFFD for what PostgreSQL text cannot hold (the same object when clean). */
+function pgSafeMovement(m: Movement): Movement {
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(m)) {
+    if (typeof v === 'string' && NOT_PG_TEXT.test(v)) (out ??= { ...m })[k] = pgText(v);
+  }
+  if (NOT_PG_TEXT.test(m.device.id) || NOT_PG_TEXT.test(m.device.type)) (out ??= { ...m }).device = { id: pgText(m.device.id), type: pgText(m.device.type) };
+  return (out as Movement | undefined) ?? m;
+}
+
+/** A dead letter's payload stays recoverable: base64 of its UTF-8 when it is not PostgreSQL text. */
+function pgSafeDeadLetter(d: DeadLetterInput): DeadLetterInput {
+  const payload = NOT_PG_TEXT.test(d.payload) ? `base64:${Buffer.from(d.payload, 'utf8').toString('base64')}` : d.payload;
+  return {
+    ...d,
+    topic: pgText(d.topic),
+    message: pgText(d.message),
+    payload,
+    ...(d.site !== undefined ? { site: pgText(d.site) } : {}),
+    ...(d.edge !== undefined ? { edge: pgText(d.edge) } : {}),
+  };
+}
 
 /**
  * Play one key's operations in commit order from the value before the commit, as the SQLite

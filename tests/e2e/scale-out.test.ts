@@ -63,6 +63,12 @@ describe('e2e scale-out: 2 ingesters, shared subscription, PostgreSQL', () => {
     await admin.end();
   });
 
+  it('refuses --shared-group without an external broker, naming the field', async () => {
+    await expect(
+      spawnStockgate(['cloud', '--data-dir', join(dir, 'no-broker'), '--mqtt-port', '0', '--http-port', '0', '--insecure', '--shared-group', group]),
+    ).rejects.toThrow(/sharedGroup: needs an external broker/);
+  });
+
   it('applies 100,000 movements exactly once and acks them all across SIGKILL of one ingester', async () => {
     const health = (c: Proc) => getJson<{ ingest: { applied: number; duplicates: number } }>(`http://127.0.0.1:${c.ready.httpPort as number}/healthz`);
     const edges = Array.from({ length: EDGES }, (_, e) => {

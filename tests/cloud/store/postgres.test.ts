@@ -77,6 +77,17 @@ describe('PostgresStore specifics', () => {
     expect(await b.edgeSeq(site, 'e-2')).toMatchObject({ maxSeq: 200 });
   });
 
+  it('stores what PostgreSQL text cannot hold (NUL, lone surrogates) instead of failing the commit', async () => {
+    h = pgHarness();
+    const s = await h.open();
+    const m = mv({ raw: 'A\u0000B\ud800C', operator: 'op\u0000' });
+    const r = await s.commit([{ movements: [m], deadLetters: [{ topic: 't', reason: 'INVALID_JSON', message: 'payload: not JSON', payload: '{\u0000' }] }]);
+    expect(r.batches[0]).toMatchObject({ applied: 1 });
+    expect(await s.movement(m.id)).toMatchObject({ raw: 'A\uFFFDB\uFFFDC', operator: 'op\uFFFD' });
+    const [d] = await s.deadLetters({ limit: 1 });
+    expect(Buffer.from(d!.payload.replace(/^base64:/, ''), 'base64').toString('utf8')).toBe('{\u0000');
+  });
+
   it('with another ingester active, reports a seq hole only once it is 3 s old', async () => {
     h = pgHarness();
     const [a, b] = [await h.open(), await h.open()];
