@@ -54,7 +54,7 @@ describe('ledger API', () => {
     expect(r.status).toBe(400);
     expect(await r.json()).toMatchObject({ code: 'SG_ERR_BAD_BODY', message: 'movements.0.qty: qty: must be > 0 for kind receive' });
     const r2 = await post('/api/v1/movements', { movements: [m({ kind: 'transfer' })] });
-    expect((await r2.json()).message).toMatch(/toLocation: required for a transfer/);
+    expect(((await r2.json()) as { message: string }).message).toMatch(/toLocation: required for a transfer/);
   });
 
   it('GET /api/v1/stock/fefo suggests the first-expiring batch', async () => {
@@ -68,7 +68,7 @@ describe('ledger API', () => {
   it('queues a below-zero issue as an exception that a manager resolves', async () => {
     const issue = m({ kind: 'issue', qty: 100, batch: 'B1', expiry: '2027-01-15' });
     const r = await post('/api/v1/movements', { movements: [issue] });
-    expect((await r.json()).exceptions).toBe(1);
+    expect(((await r.json()) as { exceptions: number }).exceptions).toBe(1);
     const open = await get(`/api/v1/exceptions?site=${site}`);
     expect(open.items).toHaveLength(1);
     expect(open.items[0]).toMatchObject({ type: 'NEGATIVE_STOCK', movementId: issue.id, onHand: -96, state: 'open' });
