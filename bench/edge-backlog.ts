@@ -11,8 +11,11 @@
  *    cloud that acks every batch at once (no ledger), to separate the edge's hot path from the
  *    cloud's ingest rate.
  *
+ * Phases 1-3 run twice: with default process settings, and with the edge process tuned for a
+ * small PC (`TUNED_ENV`: NODE_OPTIONS=--max-semi-space-size=2; `--tuned no` skips it).
+ *
  * Flags: --movements N (1000000), --edge-only N (500000), --batch N (500), --window N (8),
- * --out DIR (bench/results). Writes `edge-latest.json` there. Goals: drain >= 50k/s per edge,
+ * --out DIR (bench/results), --tuned yes|no. Writes `edge-latest.json` there. Goals: drain >= 50k/s per edge,
  * RSS <= 150 MB with the backlog.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,6 +39,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '500' },
     window: { type: 'string', default: '8' },
     out: { type: 'string', default: join(packageRoot(), 'bench', 'results') },
+    tuned: { type: 'string', default: 'yes' },
   },
 });
 const N = Number(args.movements);
@@ -79,8 +83,8 @@ interface Proc {
   kill(sig?: NodeJS.Signals): Promise<void>;
 }
 
-async function spawnStockgate(argv: string[]): Promise<Proc> {
-  const child = spawn(process.execPath, [BIN, ...argv], { cwd: ROOT, env: { ...process.env, STOCKGATE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function spawnStockgate(argv: string[], env: Record<string, string> = {}): Promise<Proc> {
+  const child = spawn(process.execPath, [BIN, ...argv], { cwd: ROOT, env: { ...process.env, STOCKGATE_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   let err = '';
   createInterface({ input: child.stderr! }).on('line', (l) => {
@@ -139,8 +143,18 @@ async function healthz(httpPort: number): Promise<{ applied: number; duplicates:
   return j.ingest;
 }
 
-/** Phases 1-3 with real processes. */
-async function realDrain(dir: string) {
+/**
+ * Process-level tuning for a memory-tight edge PC, applied only to the edge process: a 2 MB
+ * young-generation semi-space (V8's default grows to 16 MB, i.e. 32-48 MB of young generation
+ * while draining). MALLOC_ARENA_MAX=2 was measured too and made no difference. Override with
+ * BENCH_TUNED_ENV='{"NODE_OPTIONS":"..."}'.
+ */
+const TUNED_ENV: Record<string, string> = process.env.BENCH_TUNED_ENV
+  ? (JSON.parse(process.env.BENCH_TUNED_ENV) as Record<string, string>)
+  : { NODE_OPTIONS: '--max-semi-space-size=2' };
+
+/** Phases 1-3 with real processes; `env` is the edge process's extra environment. */
+async function realDrain(dir: string, env: Record<string, string> = {}) {
   // Free ports from a first cloud, then the outage.
   const first = await spawnStockgate(cloudArgs(dir));
   const mqttPort = first.ready.mqttPort as number;
@@ -148,7 +162,7 @@ async function realDrain(dir: string) {
   await first.kill('SIGKILL');
 
   // 1. Idle, empty outbox.
-  const idle = await spawnStockgate(edgeArgs(join(dir, 'edge-idle'), mqttPort));
+  const idle = await spawnStockgate(edgeArgs(join(dir, 'edge-idle'), mqttPort), env);
   await sleep(3000);
   const idleRss = rss(idle.child.pid!);
   await idle.kill();
@@ -168,7 +182,7 @@ async function realDrain(dir: string) {
   say(`backlog ${backlog.count} movements, ${mb(backlog.bytes)} MB JSON, outbox.db ${mb(dbBytes)} MB, written in ${prefillSec.toFixed(1)} s`);
 
   const s0 = performance.now();
-  const edge = await spawnStockgate(edgeArgs(edgeDir, mqttPort));
+  const edge = await spawnStockgate(edgeArgs(edgeDir, mqttPort), env);
   const startupMs = Math.round(performance.now() - s0);
   if (edge.ready.backlog !== N) throw new Error(`edge started with backlog ${String(edge.ready.backlog)}, expected ${N}`);
   await sleep(3000);
@@ -255,7 +269,10 @@ async function edgeOnly(dir: string) {
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'sg-bench-edge-'));
   try {
-    const real = await realDrain(dir);
+    say('--- default process settings');
+    const real = await realDrain(join(dir, 'default'));
+    if (args.tuned !== 'no') say(`--- tuned edge process: ${JSON.stringify(TUNED_ENV)}`);
+    const tuned = args.tuned !== 'no' ? await realDrain(join(dir, 'tuned'), TUNED_ENV) : undefined;
     const only = EDGE_ONLY > 0 ? await edgeOnly(dir) : undefined;
     const result = {
       at: new Date().toISOString(),
@@ -263,6 +280,7 @@ async function main() {
       settings: { movements: N, batch: BATCH, window: WINDOW, outbox: 'sqlite (WAL, synchronous=FULL)', cloud: 'stockgate cloud, embedded aedes, SQLite ledger (FULL)' },
       goals: { drainPerSec: 50_000, rssMb: 150 },
       ...real,
+      ...(tuned ? { tuned: { env: TUNED_ENV, ...tuned } } : {}),
       ...(only ? { edgeOnly: only } : {}),
     };
     mkdirSync(args.out!, { recursive: true });

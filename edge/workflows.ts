@@ -91,6 +91,8 @@ export class Workflows {
   private stationByScanner = new Map<string, Station>();
   private readers = new Map<string, Reader>();
   private settings!: WorkflowSettings;
+  /** Last status reading per device, until a normal reading arrives. */
+  private readonly deviceStatus = new Map<string, string>();
   /** Identity states decided but not yet committed (same group commit). */
   private readonly pending = new Map<string, boolean>();
 
@@ -195,6 +197,7 @@ export class Workflows {
 
   handle(device: string, r: Reading): WorkflowEffect[] {
     const d = this.devices.get(device) ?? { name: device, driver: 'unknown', reads: r.kind === 'status' ? 'scan' : r.kind };
+    if (r.kind !== 'status') this.deviceStatus.delete(device);
     switch (r.kind) {
       case 'scan':
         return this.scan(d, r);
@@ -203,6 +206,9 @@ export class Workflows {
       case 'tag':
         return this.tag(d, r);
       case 'status':
+        // A scale in overload repeats it with every frame: warn when the status changes.
+        if (this.deviceStatus.get(device) === r.status) return [];
+        this.deviceStatus.set(device, r.status);
         return [{ type: 'warning', device, code: 'SG_DEVICE_STATUS', message: `${device}: ${r.status}`, data: { status: r.status, raw: r.raw } }];
     }
   }

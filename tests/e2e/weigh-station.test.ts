@@ -178,7 +178,7 @@ describe('e2e: weigh station', () => {
       const a = await getJson<{ items: Array<{ type: string; device?: string; value?: number }> }>(`${cloud.url}/api/v1/alerts?site=${site}&type=scale-drift`);
       return a.items.length ? a.items : undefined;
     }, 'scale-drift alert');
-    expect(alerts[0]).toMatchObject({ type: 'scale-drift', device: 'scale3', value: 0.07 });
+    expect(alerts![0]).toMatchObject({ type: 'scale-drift', device: 'scale3', value: 0.07 });
     expect(edge.logs.some((l) => l.code === 'SG_ERR_WEIGH_NOT_ZERO' && l.device === 'scale3')).toBe(true);
   });
 });

@@ -236,7 +236,6 @@ describe('ScanSession: item scans', () => {
 describe('resolveItem', () => {
   it('reads a plain code as a SKU', () => {
     expect(resolveItem('BOLT-M8')).toEqual({ sku: 'BOLT-M8' });
-    expect(resolveItem('BOLT-M8', ']C0')).toEqual({ sku: 'BOLT-M8' });
   });
   it('rejects over 64 characters and control bytes with SG_ERR_SCAN_ITEM', () => {
     expect(resolveItem('x'.repeat(65))).toEqual({ code: 'SG_ERR_SCAN_ITEM', error: 'item code longer than 64 characters (65)' });

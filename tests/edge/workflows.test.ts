@@ -236,10 +236,12 @@ describe('Workflows: configuration', () => {
     expect(scan('dock1', 'PUMP-1')).toEqual([expect.objectContaining({ type: 'refused', code: 'SG_ERR_ITEM_SERIAL' })]);
   });
 
-  it('device status readings are warnings', () => {
+  it('device status readings are warnings, once per change of status', () => {
     const { wf } = setup();
-    expect(wf.handle('scale1', { kind: 'status', status: 'overload', raw: 'OL', at: T0 })).toEqual([
-      expect.objectContaining({ type: 'warning', code: 'SG_DEVICE_STATUS', message: 'scale1: overload' }),
-    ]);
+    const overload = () => wf.handle('scale1', { kind: 'status', status: 'overload', raw: 'OL', at: T0 });
+    expect(overload()).toEqual([expect.objectContaining({ type: 'warning', code: 'SG_DEVICE_STATUS', message: 'scale1: overload' })]);
+    expect(overload()).toEqual([]);
+    wf.handle('scale1', { kind: 'weight', weightKg: 1, stable: true, unit: 'kg', raw: 'x', at: T0 });
+    expect(overload()).toHaveLength(1);
   });
 });
