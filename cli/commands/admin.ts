@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
-import { authDbPath, SqliteCredentialStore } from '../../cloud/auth/sqlite.js';
+import type { SqliteCredentialStore } from '../../cloud/auth/sqlite.js';
 import { failFromError, printJson } from '../output.js';
 
 /**
@@ -22,6 +22,7 @@ export function registerAdmin(program: Command): void {
       let store: SqliteCredentialStore | undefined;
       try {
         mkdirSync(o.dataDir, { recursive: true });
+        const { authDbPath, SqliteCredentialStore } = await import('../../cloud/auth/sqlite.js');
         store = new SqliteCredentialStore(authDbPath(o.dataDir));
         const { token } = await store.initAdmin({ rotate: o.rotate });
         printJson({ token });

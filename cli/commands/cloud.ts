@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { parseCloudConfig } from '../../cloud/config.js';
-import { startCloud } from '../../cloud/service.js';
 import { createLogger, emitEvent, failStart, onShutdown } from '../log.js';
 
 const int = (v: string) => (/^-?\d+$/.test(v) ? Number(v) : Number.NaN);
@@ -35,6 +33,9 @@ export function registerCloud(program: Command): void {
     .action(async (o: Record<string, unknown>) => {
       const log = createLogger('cloud');
       try {
+        // Loaded here, not at the top: `stockgate edge` and `decode` never load the cloud's modules.
+        const { parseCloudConfig } = await import('../../cloud/config.js');
+        const { startCloud } = await import('../../cloud/service.js');
         const config = parseCloudConfig({
           dataDir: o.dataDir,
           mqttPort: o.mqttPort,

@@ -3,10 +3,6 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCloudConfig } from '../../cloud/config.js';
-import { startCloud } from '../../cloud/service.js';
-import { EdgeAgent } from '../../edge/agent.js';
-import { parseEdgeConfig } from '../../edge/config.js';
 import { hasSocat, openPtyPair, type PtyPair } from '../../devices/pty-pair.js';
 import { SerialTransport } from '../../devices/serial.js';
 import { memorySimulatorEnd } from '../../devices/memory.js';
@@ -40,6 +36,11 @@ export function registerDemo(program: Command): void {
       const log = createLogger('demo', process.env.STOCKGATE_LOG_LEVEL ?? 'warn');
       const say = (s: string) => process.stdout.write(`${s}\n`);
       try {
+        // Loaded here so that other commands never load the cloud and agent modules.
+        const { parseCloudConfig } = await import('../../cloud/config.js');
+        const { startCloud } = await import('../../cloud/service.js');
+        const { EdgeAgent } = await import('../../edge/agent.js');
+        const { parseEdgeConfig } = await import('../../edge/config.js');
         const host = '127.0.0.1';
         const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'stockgate-demo-'));
         const mqttWanted = o.mqttPort ?? 1883;
@@ -91,7 +92,9 @@ export function registerDemo(program: Command): void {
             ],
             telemetryMs: 5000,
           }),
-          log,
+          // The simulated scale is monitored without a paired scanner; keep its weigh-station
+          // warnings out of a newcomer's terminal (STOCKGATE_LOG_LEVEL=info shows everything).
+          createLogger('demo-edge', process.env.STOCKGATE_LOG_LEVEL ?? 'error'),
         );
         agent.start();
         for (const e of simEnds) await e.open();

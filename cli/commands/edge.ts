@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { EdgeAgent } from '../../edge/agent.js';
-import { parseEdgeConfig, readCaFile, readConfigFile } from '../../edge/config.js';
 import { createLogger, emitEvent, failStart, onShutdown } from '../log.js';
 
 const num = (v: string) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN);
@@ -77,6 +75,9 @@ export function registerEdge(program: Command): void {
     .action(async (o: Record<string, unknown>) => {
       const log = createLogger('edge');
       try {
+        // Loaded here, not at the top: other commands never load the agent.
+        const { EdgeAgent } = await import('../../edge/agent.js');
+        const { parseEdgeConfig, readCaFile, readConfigFile } = await import('../../edge/config.js');
         const input: Record<string, unknown> = o.config ? readConfigFile(String(o.config)) : {};
         if (process.env.STOCKGATE_MQTT_PASSWORD) input.password = process.env.STOCKGATE_MQTT_PASSWORD;
         const pinned: string[] = [];
