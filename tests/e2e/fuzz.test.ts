@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import { RejectReason, topics } from '../../protocols/mqtt/index.js';
 import { batch, movement } from '../helpers/movements.js';
-import { getJson, startCloudProc, tempDir, uniqueId, waitFor, type CloudProc } from '../helpers/procs.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, spawnStockgate, tempDir, uniqueId, waitFor, type Proc } from '../helpers/procs.js';
 
 const N = 100_000;
 
@@ -44,18 +45,36 @@ function mutants(site: string, edge: string): fc.Arbitrary<string> {
 }
 
 /**
- * The cloud under 100k malformed payloads from one edge: it stays up, dead-letters them with a
- * reason, rejects them to the edge, and still applies the next valid movement.
+ * The cloud (authentication on) under 100k malformed payloads from one authenticated edge: it stays
+ * up, dead-letters them with a reason, rejects them to the edge, and still applies the next valid
+ * movement.
  */
 describe('fuzzing the ingest path', () => {
-  let cloud: CloudProc;
+  let cloud: Proc & { url: string; mqttPort: number };
   let client: MqttClient;
+  let admin: string;
   const site = uniqueId('fuzz');
   const edge = 'fuzzer';
+  const getJson = async (url: string) => {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${admin}` } });
+    if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+    return (await res.json()) as any;
+  };
 
   beforeAll(async () => {
-    cloud = await startCloudProc({ dataDir: join(tempDir(), 'cloud') });
-    client = await mqtt.connectAsync(`mqtt://127.0.0.1:${cloud.mqttPort}`, { clientId: `sg-edge-${site}-${edge}` });
+    const dataDir = join(tempDir(), 'cloud');
+    const init = spawnSync(process.execPath, [BIN, 'admin', 'init', '--data-dir', dataDir], { encoding: 'utf8' });
+    admin = (JSON.parse(init.stdout) as { token: string }).token;
+    // The publish limit is lifted: this edge floods on purpose, and the limit has its own tests.
+    const p = await spawnStockgate(['cloud', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0', '--max-publish-rate', '1000000']);
+    cloud = Object.assign(p, { url: `http://127.0.0.1:${p.ready.httpPort as number}`, mqttPort: p.ready.mqttPort as number });
+    const res = await fetch(`${cloud.url}/api/v1/edges`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ site, edgeId: edge }),
+    });
+    const creds = (await res.json()) as { username: string; password: string };
+    client = await mqtt.connectAsync(`mqtt://127.0.0.1:${cloud.mqttPort}`, { clientId: `sg-edge-${site}-${edge}`, username: creds.username, password: creds.password });
   });
   afterAll(async () => {
     await client?.endAsync();
@@ -115,8 +134,8 @@ describe('fuzzing the ingest path', () => {
     }
     expect((await getJson(`${cloud.url}/healthz`)).status).toBe('ok');
     // A proper client still connects.
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${cloud.mqttPort}`);
-    expect(c.connected).toBe(true);
-    await c.endAsync();
+    // An authenticated client still connects; an anonymous one is still refused.
+    expect(client.connected).toBe(true);
+    await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${cloud.mqttPort}`, { reconnectPeriod: 0 })).rejects.toThrow();
   });
 });
