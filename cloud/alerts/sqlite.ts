@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite, type SqliteMigration } from '../sqlite-db.js';
 import type {
   Alert,
   AlertQuery,
@@ -21,7 +22,7 @@ import { toAlert, toDelivery, toLevels, toWebhook } from './rows.js';
  * Versioned migrations of `alerts.db`. Append only: a released migration never changes.
  * Times are ISO text, except `next_attempt_at` (epoch ms, compared on every dispatcher pass).
  */
-export const alertSqliteMigrations: Array<{ version: number; name: string; sql: string }> = [
+export const alertSqliteMigrations: SqliteMigration[] = [
   {
     version: 1,
     name: 'levels, alerts, webhooks, deliveries, cursors',
@@ -104,11 +105,7 @@ export class SqliteAlertStore implements AlertStore {
   private readonly s;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+    this.db = openSqlite(path, alertSqliteMigrations);
     const db = this.db;
     this.s = {
       putLevels: db.prepare(`INSERT INTO stock_levels (site, sku, safety_stock, reorder_point, max_stock, hysteresis, near_expiry_days, updated_at)
@@ -192,18 +189,6 @@ export class SqliteAlertStore implements AlertStore {
   private readonly enqueueTx: (events: readonly OutgoingEvent[], cursor?: CursorMove) => boolean;
   private readonly claimTx: (now: Date, leaseMs: number, limit: number) => ClaimedDelivery[];
   private readonly deleteWebhookTx: (id: string) => boolean;
-
-  private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    const done = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
-    for (const m of alertSqliteMigrations) {
-      if (done.has(m.version)) continue;
-      this.db.transaction(() => {
-        this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-      })();
-    }
-  }
 
   private enqueueSync(events: readonly OutgoingEvent[]): void {
     const now = new Date();

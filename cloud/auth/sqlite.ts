@@ -1,6 +1,7 @@
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite, type SqliteMigration } from '../sqlite-db.js';
 import { alertsUsername, edgeUsername } from './acl.js';
 import type { Role } from './auth.js';
 import { type CredentialStore, CredentialError, type MqttUserRecord, type NewMqttUser, type TokenRecord } from './credential-store.js';
@@ -12,7 +13,7 @@ export function authDbPath(dataDir: string): string {
 }
 
 /** Append only: a released migration never changes. */
-const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
+const MIGRATIONS: SqliteMigration[] = [
   {
     version: 1,
     name: 'tokens, mqtt users',
@@ -84,30 +85,12 @@ export class SqliteCredentialStore implements CredentialStore {
   private readonly db: Database.Database;
 
   constructor(path: string) {
-    this.db = new Database(path);
+    this.db = openSqlite(path, MIGRATIONS);
     try {
       chmodSync(path, 0o600);
     } catch {
       /* not the owner: leave the mode as it is */
     }
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
-  }
-
-  private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    this.db
-      .transaction(() => {
-        const done = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
-        for (const m of MIGRATIONS) {
-          if (done.has(m.version)) continue;
-          this.db.exec(m.sql);
-          this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-        }
-      })
-      .immediate();
   }
 
   private insertToken(o: { name: string; roles: Role[]; sites?: string[]; init?: boolean }): { token: string; record: TokenRecord } {

@@ -1,8 +1,10 @@
+import type { SqliteMigration } from '../sqlite-db.js';
+
 /**
  * Versioned schema migrations of the SQLite store. Append only: a released migration never
  * changes; `schema_migrations` records which ran.
  */
-export const sqliteMigrations: Array<{ version: number; name: string; sql: string }> = [
+export const sqliteMigrations: SqliteMigration[] = [
   {
     version: 1,
     name: 'ledger, balances, dead letters',

@@ -1,5 +1,6 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Movement } from '../../protocols/mqtt/index.js';
+import { openSqlite } from '../sqlite-db.js';
 import { sqliteMigrations } from './sqlite-migrations.js';
 import {
   identityOf,
@@ -45,11 +46,7 @@ export class SqliteStore implements Store {
   private readonly prepared = new Map<string, Database.Statement>();
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+    this.db = openSqlite(path, sqliteMigrations);
     const db = this.db;
     this.s = {
       insertLedger: db.prepare(`INSERT OR IGNORE INTO ledger
@@ -96,18 +93,6 @@ export class SqliteStore implements Store {
     let st = this.prepared.get(sql);
     if (!st) this.prepared.set(sql, (st = this.db.prepare(sql)));
     return st;
-  }
-
-  private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    const done = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
-    for (const m of sqliteMigrations) {
-      if (done.has(m.version)) continue;
-      this.db.transaction(() => {
-        this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-      })();
-    }
   }
 
   async commit(batches: readonly CommitBatch[]): Promise<CommitResult> {
