@@ -47,6 +47,11 @@ export async function openPtyPair(devicePath: string, peerPath?: string, timeout
     throw err;
   }
   const pp = peerPath;
+  // socat outlives its parent unless killed: make any exit of this process (process.exit after a
+  // start-up error included) take it down. A SIGKILLed parent still leaks it; nothing can help that.
+  const killOnExit = () => child.kill('SIGTERM');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.removeListener('exit', killOnExit));
   return {
     devicePath,
     peerPath: pp,
