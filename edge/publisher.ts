@@ -203,7 +203,12 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     this.client = undefined;
     this.connected = false;
     if (!c) return;
+    // Acks arriving from now on must not touch the outbox (it is closed after stop()).
+    c.removeAllListeners('message');
     if (c.connected) {
+      // Unsubscribe first and wait for the UNSUBACK: a QoS 1 ack still arriving while the client
+      // ends makes MQTT.js write its PUBACK after the end, an uncaught "write after end".
+      await c.unsubscribeAsync([topics.acks(this.o.site, this.o.edge), topics.rejects(this.o.site, this.o.edge)]).catch(() => undefined);
       await new Promise<void>((resolve) => {
         c.publish(topics.status(this.o.site, this.o.edge), JSON.stringify(this.status('offline', 'shutdown')), { qos: 1, retain: true }, () => resolve());
         setTimeout(resolve, 1000).unref();

@@ -72,7 +72,10 @@ export class ExternalBroker implements Bus {
   }
 
   async close(): Promise<void> {
-    await this.client.endAsync(false);
+    // Forced: a QoS 1 message still arriving while a graceful end runs makes MQTT.js write its
+    // PUBACK after the end (an uncaught "write after end"). The ingester has drained before this,
+    // and not unsubscribing keeps the persistent session queueing movements until we are back.
+    await this.client.endAsync(true);
   }
 }
 

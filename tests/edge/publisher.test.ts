@@ -41,7 +41,8 @@ describe('Publisher', () => {
     outbox = new SqliteOutbox({ path: join(tempDir(), 'o.db'), site: 's1', edge: 'e1' });
     cloud = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
     const received: number[][] = [];
-    await cloud.subscribeAsync(topics.movements('s1', 'e1'), { qos: 1 });
+    // QoS 0: this test client sends no PUBACKs, so none can be written after it ends.
+    await cloud.subscribeAsync(topics.movements('s1', 'e1'), { qos: 0 });
     cloud.on('message', (_t, p) => {
       const b = MovementBatch.parse(JSON.parse(p.toString()));
       received.push((b.movements as Array<{ seq: number }>).map((m) => m.seq));
