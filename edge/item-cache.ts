@@ -55,7 +55,7 @@ export class ItemCache implements ItemLookup {
   private readonly replaceTx;
   private total: number;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     this.s = {
       bySku: db.prepare(`SELECT * FROM items WHERE sku = ? ORDER BY source = 'remote' DESC LIMIT 1`),
       byGtin: db.prepare(`SELECT * FROM items WHERE gtin = ? ORDER BY source = 'remote' DESC LIMIT 1`),

@@ -72,7 +72,7 @@ export function parseMtSicsLine(line: string): ScaleFrame | undefined {
   if (status) return params.length === 0 ? { kind: 'status', status, command: id } : undefined;
 
   if (WEIGHT_IDS.has(id) && (st === 'S' || st === 'D')) return weightReply(params, st === 'S');
-  if (TARE_IDS.has(id) && (st === 'S' || st === 'D' || st === 'A')) return tareReply(id, st, params);
+  if (TARE_IDS.has(id) && (st === 'S' || st === 'D' || st === 'A')) return tareReply(st, params);
   if (/^I\d+$/.test(id) && (st === 'A' || st === 'B')) {
     const frame: InfoFrame = { kind: 'info', command: id, values: params };
     if (st === 'B') frame.more = true;
@@ -103,7 +103,7 @@ function weightReply(params: string[], stable: boolean): ScaleFrame | undefined 
 }
 
 /** `T S <tare> <unit>`, `TI S|D <tare> <unit>`, `TA A <tare> <unit>`. */
-function tareReply(id: string, st: string, params: string[]): ScaleFrame | undefined {
+function tareReply(st: string, params: string[]): ScaleFrame | undefined {
   if (params.length !== 2) return undefined;
   const num = parseDecimal(params[0]!);
   if (!num) return undefined;

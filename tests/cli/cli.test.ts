@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { BIN, requireBuild, spawnStockgate, tempDir } from '../helpers/procs.js';
+import { runStockgate, spawnStockgate, tempDir } from '../helpers/procs.js';
 
 function run(args: string[], env: Record<string, string> = {}) {
-  requireBuild();
-  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  return runStockgate(args, env);
 }
 
 describe('stockgate CLI', () => {

@@ -1,30 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeGs1, unescapeGs } from '../../cli/commands/decode-gs1.js';
+import { runStockgate } from '../helpers/procs.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'stockgate.js');
 const GS = '\u001d';
 
-/** Build dist/ when it is missing or older than the sources this command depends on. */
-function ensureBuilt(): void {
-  const out = join(ROOT, 'dist', 'cli', 'commands', 'decode-gs1.js');
-  const sources = [join(ROOT, 'cli', 'commands', 'decode-gs1.ts'), join(ROOT, 'cli', 'main.ts')];
-  const dir = join(ROOT, 'protocols', 'barcode');
-  for (const f of readdirSync(dir)) if (f.endsWith('.ts')) sources.push(join(dir, f));
-  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
-  if (existsSync(out) && statSync(out).mtimeMs >= newest) return;
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-  } catch {
-    // Type errors elsewhere in the tree do not stop tsc from emitting; the spawns below tell.
-  }
-}
-
 function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, 'decode', 'gs1', ...args], { cwd: ROOT, encoding: 'utf8' });
+  const r = runStockgate(['decode', 'gs1', ...args]);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -49,7 +30,6 @@ function fails(...args: string[]): { code: string; message: string } {
 const FULL = { ais: { '01': '09506000134352', '17': '261231', '10': 'ABC123', '21': '12345' }, gtin: '09506000134352', batch: 'ABC123', serial: '12345', expiry: '2026-12-31' };
 
 describe('stockgate decode gs1', () => {
-  beforeAll(ensureBuilt, 120_000);
 
   it('decodes an element string with a literal GS and a leading AIM id', () => {
     expect(ok(`]C1010950600013435217261231` + `10ABC123${GS}2112345`)).toEqual(FULL);

@@ -1,26 +1,17 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { runStockgate } from '../helpers/procs.js';
 import { loadCapture, loadExpected } from '../helpers/replay.js';
 
 /**
  * `stockgate decode epc|rfid` end to end: spawns the built CLI (`npm test` builds first; by hand:
  * `npx tsc -p tsconfig.build.json`) and checks stdout, stderr and exit codes.
  */
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'stockgate.js');
-
 function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  const r = runStockgate(args);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const json = (s: string) => JSON.parse(s) as unknown;
 const hexOf = (fixture: string) => Buffer.from(loadCapture(`rfid/${fixture}`)).toString('hex');
-
-beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.build.json` first');
-});
 
 describe('stockgate decode epc', () => {
   it('prints the SGTIN-96 fields of the TDS example', () => {

@@ -1,7 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { runStockgate } from '../helpers/procs.js';
 import { loadCapture, loadExpected } from '../helpers/replay.js';
 import { decodeScale, unescapeText } from '../../cli/commands/decode-scale.js';
 import { countByWeightFromFlags, FlagError } from '../../cli/commands/count-by-weight.js';
@@ -11,19 +9,12 @@ import { countByWeightFromFlags, FlagError } from '../../cli/commands/count-by-w
  * (`npm test` builds first; by hand: `npx tsc -p tsconfig.build.json`) and checks stdout, stderr and
  * exit codes. The command logic is also exercised in-process below.
  */
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'stockgate.js');
-
 function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  const r = runStockgate(args);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const json = (s: string) => JSON.parse(s) as unknown;
 const hexOf = (fixture: string) => Buffer.from(loadCapture(`scale/${fixture}`)).toString('hex');
-
-beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.build.json` first');
-});
 
 describe('stockgate decode scale', () => {
   it('decodes the MT-SICS manual example typed as text (CR LF appended)', () => {

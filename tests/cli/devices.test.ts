@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPtyPair, type PtyPair } from '../../devices/pty-pair.js';
 import { SerialTransport } from '../../devices/serial.js';
 import { parseHexCapture } from '../../protocols/framing/capture.js';
-import { BIN, requireBuild, tempDir, waitFor } from '../helpers/procs.js';
+import { runStockgate, tempDir, waitFor } from '../helpers/procs.js';
 import { CAPTURES } from '../helpers/replay.js';
 import { startCli, type CliProc } from './cli-proc.js';
 
 function run(args: string[], env: Record<string, string> = {}) {
-  requireBuild();
-  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  return runStockgate(args, env);
 }
 const jsonLines = (s: string) => s.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
 

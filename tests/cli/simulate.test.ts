@@ -1,12 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import type { Reading } from '../../devices/driver.js';
 import { createDevice, parseDeviceSpec } from '../../devices/registry.js';
 import { SerialTransport } from '../../devices/serial.js';
 import { decodeEpc } from '../../protocols/rfid/epc.js';
-import { BIN, requireBuild, tempDir, waitFor } from '../helpers/procs.js';
+import { runStockgate, tempDir, waitFor } from '../helpers/procs.js';
 import { startCli } from './cli-proc.js';
 
 /** `stockgate simulate scale|rfid` on real ptys, read by the real drivers. */
@@ -95,8 +94,7 @@ describe('stockgate simulate', () => {
   });
 
   it('names a bad flag (exit 2)', () => {
-    requireBuild();
-    const run = (args: string[]) => spawnSync(process.execPath, [BIN, 'simulate', ...args], { encoding: 'utf8', timeout: 20_000 });
+    const run = (args: string[]) => runStockgate(['simulate', ...args]);
     const a = run(['scale', '--protocol', 'bogus', '--link', '/tmp/x']);
     expect(a.status).toBe(2);
     expect(a.stderr).toMatch(/SG_ERR_CONFIG: --protocol: 'bogus'/);

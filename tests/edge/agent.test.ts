@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { EmbeddedBroker } from '../../cloud/broker/aedes.js';

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,12 @@ export const BIN = join(ROOT, 'bin', 'stockgate.js');
 /** Throw a clear message when dist/ is missing (run `npm run build`, which `npm test` does). */
 export function requireBuild(): void {
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+}
+
+/** Run `stockgate <args>` to completion (one-shot commands: decode, --help, config errors). */
+export function runStockgate(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): SpawnSyncReturns<string> {
+  requireBuild();
+  return spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: timeoutMs });
 }
 
 export function tempDir(prefix = 'sg-test-'): string {
