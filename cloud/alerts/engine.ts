@@ -33,7 +33,12 @@ export interface AlertEngineOptions {
   now?: () => Date;
 }
 
-type Pair = { site: string; sku: string };
+/**
+ * A (site, sku) to evaluate. `expiry: false` says no movement behind it carried an expiry date,
+ * so its batches need reading only if a near-expiry alert is open (to resolve it); absent means
+ * unknown (start-up, levels changed): read them.
+ */
+type Pair = { site: string; sku: string; expiry?: boolean };
 const pairKey = (p: Pair) => `${p.site}\u0000${p.sku}`;
 
 /**
@@ -97,7 +102,11 @@ export class AlertEngine {
     if (this.stopped) return;
     if (result.batches.some((b) => b.applied > 0)) this.feed.changed();
     if (result.changed.length === 0) return;
-    for (const p of result.changed) this.pending.set(pairKey(p), p);
+    for (const p of result.changed) {
+      const k = pairKey(p);
+      // Coalesced pairs keep any expiry seen in this round.
+      this.pending.set(k, { site: p.site, sku: p.sku, expiry: p.expiry === true || this.pending.get(k)?.expiry === true });
+    }
     if (this.roundTimer || this.roundQueued) return;
     this.roundTimer = setTimeout(() => void this.flushRound(), this.o.coalesceMs);
   }
@@ -223,14 +232,13 @@ export class AlertEngine {
       const l = levels.get(k);
       const mine = open.get(k) ?? [];
       const window = l?.nearExpiryDays ?? this.o.nearExpiryDays;
+      const openExpiry = mine.filter((a) => a.type === 'near-expiry').map((a) => ({ site: a.site, sku: a.sku!, batch: a.batch ?? '' }));
+      // The ingest hot path calls this for every changed SKU: read its batches only when an expiry
+      // may have entered (a movement carried one) or an open near-expiry alert may resolve.
+      const readBatches = p.expiry !== false || openExpiry.length > 0;
       const subjects = [
         ...(isRuled.has(k) ? stockSubjects(p.site, p.sku, l, totals.get(k)) : []),
-        ...expirySubjects(
-          batchesOf(await this.ledger.stock({ site: p.site, sku: p.sku })),
-          () => window,
-          today,
-          mine.filter((a) => a.type === 'near-expiry').map((a) => ({ site: a.site, sku: a.sku!, batch: a.batch ?? '' })),
-        ),
+        ...(readBatches ? expirySubjects(batchesOf(await this.ledger.stock({ site: p.site, sku: p.sku })), () => window, today, openExpiry) : []),
       ];
       await this.reconcile(subjects, mine);
     }

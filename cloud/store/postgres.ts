@@ -336,8 +336,12 @@ export class PostgresStore implements Store {
     // 6. Per-edge seq tracking.
     const missing = await this.trackSeqs(c, batches, edgeList, now);
 
-    const changed = new Map<string, { site: string; sku: string }>();
-    for (const i of stockItems) changed.set(`${i.m.site}\u0000${i.sku}`, { site: i.m.site, sku: i.sku });
+    const changed = new Map<string, CommitResult['changed'][number]>();
+    for (const i of stockItems) {
+      const key = `${i.m.site}\u0000${i.sku}`;
+      const was = changed.get(key);
+      changed.set(key, i.m.expiry || was?.expiry ? { site: i.m.site, sku: i.sku, expiry: true } : { site: i.m.site, sku: i.sku });
+    }
     const results: CommitBatchResult[] = batches.map((_, bi) => ({
       applied: 0,
       duplicates: 0,

@@ -101,7 +101,7 @@ export class SqliteStore implements Store {
 
   private commitSync(batches: readonly CommitBatch[]): CommitResult {
     const now = new Date().toISOString();
-    const changed = new Map<string, { site: string; sku: string }>();
+    const changed = new Map<string, CommitResult['changed'][number]>();
     const results = batches.map((b): CommitBatchResult => {
       let applied = 0;
       let duplicates = 0;
@@ -134,7 +134,9 @@ export class SqliteStore implements Store {
         exceptions += this.applyBalance(m, key, now);
         applied++;
         outcomes.push('applied');
-        changed.set(`${m.site}\u0000${sku}`, { site: m.site, sku });
+        const pair = `${m.site}\u0000${sku}`;
+        const was = changed.get(pair);
+        changed.set(pair, m.expiry || was?.expiry ? { site: m.site, sku, expiry: true } : { site: m.site, sku });
       }
       const deadLetterIds = b.deadLetters.map(
         (d) => Number(this.s.insertDead.run(now, d.topic, d.site ?? null, d.edge ?? null, d.reason, d.message, d.payload).lastInsertRowid),

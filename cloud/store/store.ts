@@ -122,8 +122,12 @@ export interface EdgeSeqRow {
 
 export interface CommitResult {
   batches: CommitBatchResult[];
-  /** (site, sku) pairs whose balances changed, for live boards. */
-  changed: Array<{ site: string; sku: string }>;
+  /**
+   * (site, sku) pairs whose balances changed, for live boards and alerts. `expiry` is true when a
+   * movement of the commit carried an expiry date for the pair (a batch may enter the near-expiry
+   * window), so alert evaluation reads batches only then.
+   */
+  changed: Array<{ site: string; sku: string; expiry?: true }>;
 }
 
 export interface StockQuery {

@@ -177,6 +177,22 @@ describe('AlertEngine', () => {
       ]);
     });
 
+    it('reads batches after a commit only when a movement carried an expiry or an alert is open', async () => {
+      let reads = 0;
+      const stock = ledger.stock.bind(ledger);
+      ledger.stock = (q) => (reads++, stock(q));
+      await start();
+      reads = 0;
+      await commit(mv({ qty: 4, sku: 'PLAIN' }), mv({ kind: 'issue', qty: 1, sku: 'PLAIN' }));
+      expect(reads).toBe(0);
+      await commit(mv({ qty: 1, sku: 'DATED', batch: 'B', expiry: '2026-12-01' }));
+      expect(reads).toBe(1);
+      // No expiry on the issue, but the open near-expiry alert must be able to resolve.
+      await commit(mv({ kind: 'issue', qty: 1, sku: 'DATED', batch: 'B' }));
+      expect(reads).toBe(2);
+      expect(await all()).toMatchObject([{ type: 'near-expiry', sku: 'DATED', state: 'resolved' }]);
+    });
+
     it('uses the item window over the cloud default', async () => {
       await start({ nearExpiryDays: 5 });
       await alerts.putLevels({ site: 'site-A', sku: 'LONG', hysteresis: 0, nearExpiryDays: 60 });
