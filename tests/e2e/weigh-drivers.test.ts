@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openPtyPair, type PtyPair } from '../../devices/pty-pair.js';
-import { SerialTransport } from '../../devices/serial.js';
 import { LoadModel } from '../../devices/simulators/load.js';
 import { ContinuousScaleSimulator, MtSicsScaleSimulator } from '../../devices/simulators/scale.js';
+import { openPtys, type PtyBank } from '../helpers/rig.js';
 import { getJson, startCloudProc, startEdgeProc, tempDir, uniqueId, waitFor, type CloudProc, type Proc } from '../helpers/procs.js';
 
 interface Row {
@@ -26,27 +25,18 @@ describe('e2e: MT-SICS and XK3190 weigh stations', () => {
   const site = uniqueId('weigh-drv');
   let cloud: CloudProc;
   let edge: Proc;
-  const ptys: PtyPair[] = [];
-  const ends: SerialTransport[] = [];
+  let bank: PtyBank;
   let mtsics: MtSicsScaleSimulator;
   let xk: ContinuousScaleSimulator;
   const rows = async () => (await getJson<{ items: Row[] }>(`${cloud.url}/api/v1/movements?site=${site}&limit=100`)).items;
-  const scan = (i: number, line: string) => ends[i]!.write(Buffer.from(`${line}\r\n`, 'latin1'));
+  const scan = (i: number, line: string) => bank.ends[i]!.write(Buffer.from(`${line}\r\n`, 'latin1'));
 
   beforeAll(async () => {
     cloud = await startCloudProc({ dataDir: join(dir, 'cloud') });
     const items = join(dir, 'items.json');
     writeFileSync(items, JSON.stringify([{ sku: 'NUT-M10', unitWeightKg: 0.02, uom: 'pcs' }, { sku: 'GRAVEL-20', uom: 'kg' }]));
-    const paths: string[] = [];
-    for (const name of ['scanA', 'mtsics', 'scanB', 'xk3190']) {
-      const p = await openPtyPair(join(dir, `tty-${name}`));
-      ptys.push(p);
-      paths.push(p.devicePath);
-      const t = new SerialTransport({ path: p.peerPath });
-      t.onData(() => undefined);
-      await t.open();
-      ends.push(t);
-    }
+    bank = await openPtys(dir, ['scanA', 'mtsics', 'scanB', 'xk3190']);
+    const { paths, ends } = bank;
     // Quick settling so the test does not wait long for stable readings.
     mtsics = new MtSicsScaleSimulator(ends[1]!, { load: new LoadModel({ settleMs: 300, noiseKg: 0.01 }) });
     xk = new ContinuousScaleSimulator(ends[3]!, { protocol: 'xk3190', load: new LoadModel({ settleMs: 300, noiseKg: 0.5, divisionKg: 0.5, capacityKg: 30_000 }) });
@@ -71,9 +61,8 @@ describe('e2e: MT-SICS and XK3190 weigh stations', () => {
   afterAll(async () => {
     mtsics?.stop();
     xk?.stop();
-    for (const e of ends) await e.close();
     await edge?.kill();
-    for (const p of ptys) await p.close();
+    await bank?.close();
     await cloud?.kill();
   });
 

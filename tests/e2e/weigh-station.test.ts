@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openPtyPair, type PtyPair } from '../../devices/pty-pair.js';
 import { SerialTransport } from '../../devices/serial.js';
 import mqtt from 'mqtt';
 import { Telemetry, topics } from '../../protocols/mqtt/index.js';
 import { encodeAscii, encodeToledo } from '../../protocols/scale/encode.js';
+import { openPtys, type PtyBank } from '../helpers/rig.js';
 import { getJson, startCloudProc, startEdgeProc, stockBySku, tempDir, uniqueId, waitFor, type CloudProc, type Proc } from '../helpers/procs.js';
 
 interface LedgerRow {
@@ -48,8 +48,7 @@ describe('e2e: weigh station', () => {
   let dir: string;
   let cloud: CloudProc;
   let edge: Proc;
-  const ptys: PtyPair[] = [];
-  const links: SerialTransport[] = [];
+  let bank: PtyBank;
   let scan1: SerialTransport;
   let scan2: SerialTransport;
   let ascii: StreamingScale;
@@ -63,16 +62,8 @@ describe('e2e: weigh station', () => {
     cloud = await startCloudProc({ dataDir: join(dir, 'cloud') });
     const items = join(dir, 'items.json');
     writeFileSync(items, JSON.stringify([{ sku: 'BOLT-M8', gtin: '04012345678901', unitWeightKg: 0.05, uom: 'pcs' }, { sku: 'SAND-0/4', uom: 'kg' }]));
-    const paths: string[] = [];
-    for (const name of ['scan1', 'scale1', 'scan2', 'scale2', 'scale3']) {
-      const p = await openPtyPair(join(dir, `tty-${name}`));
-      ptys.push(p);
-      paths.push(p.devicePath);
-      const t = new SerialTransport({ path: p.peerPath });
-      t.onData(() => undefined);
-      await t.open();
-      links.push(t);
-    }
+    bank = await openPtys(dir, ['scan1', 'scale1', 'scan2', 'scale2', 'scale3']);
+    const { paths, ends: links } = bank;
     [scan1, , scan2] = links as [SerialTransport, SerialTransport, SerialTransport, SerialTransport];
     ascii = new StreamingScale(links[1]!, (kg, stable) => encodeAscii({ kind: 'weight', weight: kg, unit: 'kg', stable, net: true }, 'and', { decimals: 3 }));
     toledo = new StreamingScale(links[3]!, (kg, stable) => encodeToledo({ kind: 'weight', weight: kg, unit: 'kg', stable, net: true, division: 0.02 }));
@@ -105,9 +96,8 @@ describe('e2e: weigh station', () => {
     ascii?.stop();
     toledo?.stop();
     drifting?.stop();
-    for (const l of links) await l.close();
     await edge?.kill();
-    for (const p of ptys) await p.close();
+    await bank?.close();
     await cloud?.kill();
   });
 
@@ -137,7 +127,7 @@ describe('e2e: weigh station', () => {
     ascii.kg = 0;
     await waitFor(() => edge.logs.filter((l) => l.msg === 'scale at zero' && l.device === 'scale1').length >= 3, 'back at zero');
     let beeps = '';
-    links[0]!.onData((b) => (beeps += Buffer.from(b).toString('latin1')));
+    bank.ends[0]!.onData((b) => (beeps += Buffer.from(b).toString('latin1')));
     ascii.kg = 7.7;
     await waitFor(() => edge.logs.some((l) => l.code === 'SG_ERR_WEIGH_NO_ITEM'), 'refusal logged');
     await waitFor(() => beeps.includes('\x1b8,'), 'error beep');

@@ -80,3 +80,34 @@ export class Rig {
     await this.cloud?.kill();
   }
 }
+
+/** Several pty pairs in `dir` (`tty-<name>`), each with the test's end open for writing. */
+export interface PtyBank {
+  /** Device-end paths, in the order of `names`, for `--device x=driver@serial://<path>`. */
+  paths: string[];
+  /** The test's ends, in the same order. */
+  ends: SerialTransport[];
+  close(): Promise<void>;
+}
+
+export async function openPtys(dir: string, names: readonly string[]): Promise<PtyBank> {
+  const ptys: PtyPair[] = [];
+  const ends: SerialTransport[] = [];
+  for (const name of names) {
+    const p = await openPtyPair(join(dir, `tty-${name}`));
+    ptys.push(p);
+    const t = new SerialTransport({ path: p.peerPath });
+    // A pending read, so writes from the device side (polls, beeps) are drained.
+    t.onData(() => undefined);
+    await t.open();
+    ends.push(t);
+  }
+  return {
+    paths: ptys.map((p) => p.devicePath),
+    ends,
+    async close() {
+      for (const e of ends) await e.close();
+      for (const p of ptys) await p.close();
+    },
+  };
+}
