@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
-import { EmbeddedBroker } from '../../cloud/broker/aedes.js';
-import { SqliteOutbox } from '../../edge/outbox/sqlite.js';
-import { Publisher } from '../../edge/publisher.js';
-import { MovementBatch, topics, toRanges, type Ack } from '../../protocols/mqtt/index.js';
-import { tempDir, waitFor } from '../helpers/procs.js';
+import type { MqttClient } from 'mqtt';
+import type { EmbeddedBroker } from '../../cloud/broker/aedes.js';
+import type { SqliteOutbox } from '../../edge/outbox/sqlite.js';
+import type { Publisher } from '../../edge/publisher.js';
+import { topics } from '../../protocols/mqtt/index.js';
+import { waitFor } from '../helpers/procs.js';
+import { PublisherHarness } from '../helpers/publisher-harness.js';
 
 const draft = (i: number) => ({
   ts: new Date().toISOString(),
@@ -23,36 +23,18 @@ const draft = (i: number) => ({
  * the test playing the cloud: it decides what to ack.
  */
 describe('Publisher', () => {
+  let h: PublisherHarness | undefined;
   let broker: EmbeddedBroker | undefined;
   let cloud: MqttClient | undefined;
   let pub: Publisher | undefined;
   let outbox: SqliteOutbox | undefined;
-  afterEach(async () => {
-    await pub?.stop();
-    // The broker first: a QoS 1 message still arriving at a client that is ending makes MQTT.js
-    // write its PUBACK after the end (an uncaught "write after end").
-    await broker?.close();
-    await cloud?.endAsync(true);
-    outbox?.close();
-  });
+  afterEach(() => h?.close());
 
   async function setup(opts: { batchSize: number; window: number; ackTimeoutMs?: number }) {
-    broker = await EmbeddedBroker.start({ port: 0 });
-    outbox = new SqliteOutbox({ path: join(tempDir(), 'o.db'), site: 's1', edge: 'e1' });
-    cloud = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
-    const received: number[][] = [];
-    // QoS 0: this test client sends no PUBACKs, so none can be written after it ends.
-    await cloud.subscribeAsync(topics.movements('s1', 'e1'), { qos: 0 });
-    cloud.on('message', (_t, p) => {
-      const b = MovementBatch.parse(JSON.parse(p.toString()));
-      received.push((b.movements as Array<{ seq: number }>).map((m) => m.seq));
-    });
-    pub = new Publisher(outbox, { broker: `mqtt://127.0.0.1:${broker.port}`, site: 's1', edge: 'e1', ...opts, ackTimeoutMs: opts.ackTimeoutMs ?? 60_000 });
-    const ack = (seqs: number[], missing?: Array<[number, number]>) => {
-      const a: Ack = { v: 1, edge: 'e1', ranges: toRanges(seqs), duplicates: 0, at: new Date().toISOString(), ...(missing ? { missing } : {}) };
-      return cloud!.publishAsync(topics.acks('s1', 'e1'), JSON.stringify(a), { qos: 1 });
-    };
-    return { received, ack };
+    h = await PublisherHarness.start({ ...opts, ackTimeoutMs: opts.ackTimeoutMs ?? 60_000 });
+    ({ broker, cloud, pub, outbox } = h);
+    const harness = h;
+    return { received: harness.batches, ack: (seqs: number[], missing?: Array<[number, number]>) => harness.ack(seqs, missing) };
   }
 
   it('sends batches within the window and frees entries only on the application ack', async () => {
