@@ -15,7 +15,7 @@ import {
 import type { Device } from '../devices/device.js';
 import type { Feedback, Reading } from '../devices/driver.js';
 import { createDevice, parseDeviceSpec } from '../devices/registry.js';
-import { ConfigError, REMOTE_SETTABLE, type EdgeConfig, type RemoteSettableKey } from './config.js';
+import { ConfigError, readCaFile, REMOTE_SETTABLE, type EdgeConfig, type RemoteSettableKey } from './config.js';
 import { IdentityTable } from './identities.js';
 import { ItemCache, readItemsFile } from './item-cache.js';
 import { OutboxFullError, type MovementDraft } from './outbox/outbox-store.js';
@@ -95,6 +95,8 @@ export class EdgeAgent {
     opts: EdgeAgentOptions = {},
   ) {
     this.pinned = new Set(opts.pinned ?? []);
+    // Read first: a missing CA file stops the agent at start, before it opens anything.
+    const ca = config.ca ? readCaFile(config.ca) : undefined;
     mkdirSync(config.dataDir, { recursive: true });
     this.outbox = new SqliteOutbox({ path: join(config.dataDir, 'outbox.db'), site: config.site, edge: config.edgeId, maxBytes: config.outboxMaxBytes });
     this.state = openStateDb(join(config.dataDir, 'state.db'));
@@ -136,6 +138,7 @@ export class EdgeAgent {
       remoteConfig: config.remoteConfig,
       version: AGENT_VERSION,
       statusExtra: () => this.statusDetails(),
+      ...(ca ? { ca } : {}),
     });
     this.publisher.on('connected', () => log.info({ broker: config.broker, backlog: this.outbox.backlog().count }, 'connected to broker'));
     this.publisher.on('disconnected', () => log.warn('broker connection lost; movements keep going to the outbox'));

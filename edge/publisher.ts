@@ -158,11 +158,6 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     return this.connected;
   }
 
-  /** Trust this CA for mqtts:// (from the edge's `ca` file); takes effect on the next connect. */
-  useCa(ca: string | Buffer): void {
-    this.o.ca = ca;
-  }
-
   start(): void {
     this.stopped = false;
     this.connect();

@@ -77,7 +77,7 @@ export function registerEdge(program: Command): void {
       try {
         // Loaded here, not at the top: other commands never load the agent.
         const { EdgeAgent } = await import('../../edge/agent.js');
-        const { parseEdgeConfig, readCaFile, readConfigFile } = await import('../../edge/config.js');
+        const { parseEdgeConfig, readConfigFile } = await import('../../edge/config.js');
         const input: Record<string, unknown> = o.config ? readConfigFile(String(o.config)) : {};
         if (process.env.STOCKGATE_MQTT_PASSWORD) input.password = process.env.STOCKGATE_MQTT_PASSWORD;
         const pinned: string[] = [];
@@ -88,9 +88,7 @@ export function registerEdge(program: Command): void {
           pinned.push(key);
         }
         const config = parseEdgeConfig(input);
-        const ca = config.ca ? readCaFile(config.ca) : undefined;
         const agent = new EdgeAgent(config, log, { pinned });
-        if (ca) agent.publisher.useCa(ca);
         agent.start();
         onShutdown(() => agent.stop());
         emitEvent('ready', {
