@@ -30,51 +30,50 @@ export interface RunningCloud {
 
 /** Start the cloud service: store, broker (embedded or external), ingestion, HTTP API and board. */
 export async function startCloud(config: CloudConfig, log: Logger): Promise<RunningCloud> {
+  // Each resource opened pushes its closer; a failure at any step closes what was opened, in
+  // reverse order (in-process users such as the demo must not leak a port or a database).
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
+  };
+  try {
+    return await start(config, log, closers, closeAll);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function start(config: CloudConfig, log: Logger, closers: Array<() => Promise<void>>, closeAll: () => Promise<void>): Promise<RunningCloud> {
   // Authentication (auth.db) unless --insecure; broker hooks and limits; TLS material.
   const sec = await openSecurity(config, log);
+  closers.push(() => sec.close());
   const auth = sec.auth;
 
   mkdirSync(config.dataDir, { recursive: true });
   // PostgreSQL when --store names one (several ingesters may share it), else SQLite in dataDir.
-  let store: Store;
-  try {
-    store = config.store ? await PostgresStore.open({ url: config.store }) : new SqliteStore(join(config.dataDir, 'ledger.db'));
-  } catch (err) {
-    await sec.close();
-    throw err;
-  }
+  const store: Store = config.store ? await PostgresStore.open({ url: config.store }) : new SqliteStore(join(config.dataDir, 'ledger.db'));
+  closers.push(() => store.close());
   let bus: Bus;
   let mqttPort: number | undefined;
-  try {
-    if (config.broker) {
-      bus = await ExternalBroker.connect({
-        url: config.broker,
-        clientId: config.clientId ?? defaultClientId(config.dataDir),
-        // A shared-group member must not keep a session the broker would go on feeding after a crash.
-        ...(config.sharedGroup ? { clean: true, keepalive: 15 } : {}),
-        ...(config.brokerUsername ? { username: config.brokerUsername } : {}),
-        ...(config.brokerPassword ? { password: config.brokerPassword } : {}),
-      });
-    } else {
-      const embedded = await EmbeddedBroker.start({ port: config.mqttPort, host: config.host, ...sec.broker });
-      bus = embedded;
-      mqttPort = embedded.port;
-    }
-  } catch (err) {
-    await store.close();
-    await sec.close();
-    throw err;
+  if (config.broker) {
+    bus = await ExternalBroker.connect({
+      url: config.broker,
+      clientId: config.clientId ?? defaultClientId(config.dataDir),
+      // A shared-group member must not keep a session the broker would go on feeding after a crash.
+      ...(config.sharedGroup ? { clean: true, keepalive: 15 } : {}),
+      ...(config.brokerUsername ? { username: config.brokerUsername } : {}),
+      ...(config.brokerPassword ? { password: config.brokerPassword } : {}),
+    });
+  } else {
+    const embedded = await EmbeddedBroker.start({ port: config.mqttPort, host: config.host, ...sec.broker });
+    bus = embedded;
+    mqttPort = embedded.port;
   }
+  closers.push(() => bus.close());
 
-  let alerts: Alerts;
-  try {
-    alerts = await openAlerts(config, { ledger: store, bus, log });
-  } catch (err) {
-    await bus.close();
-    await store.close();
-    await sec.close();
-    throw err;
-  }
+  const alerts: Alerts = await openAlerts(config, { ledger: store, bus, log });
+  closers.push(() => alerts.stop());
 
   const hub = new BoardHub(store);
   const ingester = new Ingester(bus, store, log, {
@@ -86,6 +85,7 @@ export async function startCloud(config: CloudConfig, log: Logger): Promise<Runn
   const own = config.sites ? config.sites.map((s) => `${TOPIC_ROOT}/${s}/+/movements`) : [filters.movements];
   // Competing consumers: the broker hands each movements message to one member of the group.
   const subs = config.sharedGroup ? own.map((f) => `$share/${config.sharedGroup}/${f}`) : own;
+  closers.push(() => ingester.drain());
   await ingester.start(subs);
   await alerts.start();
 
@@ -100,6 +100,7 @@ export async function startCloud(config: CloudConfig, log: Logger): Promise<Runn
     ...(sec.credentials ? { credentials: sec.credentials } : {}),
     ...(sec.mqtt ? { disconnectMqttUser: (u: string) => void sec.mqtt!.disconnect(u) } : {}),
   }, sec.tls ? { https: sec.tls } : {});
+  closers.push(() => http.close());
   await http.listen({ port: config.httpPort, host: config.host });
   const addr = http.server.address();
   const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
@@ -118,12 +119,8 @@ export async function startCloud(config: CloudConfig, log: Logger): Promise<Runn
       if (stopped) return;
       stopped = true;
       hub.close();
-      await http.close();
-      await ingester.drain();
-      await alerts.stop();
-      await bus.close();
-      await store.close();
-      await sec.close();
+      // Reverse of opening: HTTP, drain the ingester, alerts, bus, store, security.
+      await closeAll();
     },
   };
 }
