@@ -1,4 +1,4 @@
-import Decimal from 'decimal.js';
+import { Decimal } from 'decimal.js';
 
 /**
  * Money for the business layer (issue 10, "Money"): stored as integer minor units (fen, 1/100
