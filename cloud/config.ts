@@ -23,6 +23,11 @@ export const CloudConfig = z.strictObject({
   sites: z.array(SiteId).optional(),
   /** Turn off MQTT and HTTP authentication. Logged loudly. */
   insecure: z.boolean().default(false),
+  /**
+   * `--insecure` only: shared secret acks and rejects are signed with (edges take the same
+   * `--ack-key`). With authentication on, each edge's key derives from its password instead.
+   */
+  ackKey: z.string().min(8, 'ackKey: at least 8 characters').max(1024).optional(),
   /** PEM certificate (chain) file: serve MQTT as mqtts on `mqttPort` and the API as HTTPS. Needs `tlsKey`. */
   tlsCert: z.string().min(1).optional(),
   /** PEM private key file of `tlsCert`. */
@@ -54,6 +59,10 @@ export const CloudConfig = z.strictObject({
   webhookBackoffMs: z.number().int().min(1).default(1000),
   webhookBackoffCapMs: z.number().int().min(1).default(300_000),
 }).refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { path: ['tlsKey'], message: 'tlsCert and tlsKey go together' })
+  .refine((c) => c.ackKey === undefined || c.insecure, {
+    path: ['ackKey'],
+    message: 'ackKey: only with insecure (with authentication on, each edge\'s ack key derives from its password)',
+  })
   .refine((c) => c.sharedGroup === undefined || c.broker !== undefined, {
     path: ['sharedGroup'],
     message: 'needs an external broker (--broker mqtt://HOST:PORT, Mosquitto or EMQX): the embedded aedes has no shared subscriptions',

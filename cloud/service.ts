@@ -77,6 +77,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
 
   const hub = new BoardHub(store);
   const ingester = new Ingester(bus, store, log, {
+    ackKey: (site, edge) => sec.ackKeys.key(site, edge),
     onCommit: (r) => {
       hub.changed(r.changed);
       alerts.engine.onCommit(r);

@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import {
   SCHEMA_VERSION,
+  deriveAckKey,
   type DeviceHealth,
   type EdgeStatusDetails,
   type ItemRecord,
@@ -44,6 +45,8 @@ type ErrorReport = NonNullable<EdgeStatusDetails['lastError']>;
 const CLEAR_BELOW = 0.9;
 /** Least time between two feedback commands of one kind to one device (a burst of errors beeps once). */
 const FEEDBACK_GAP_MS = 250;
+/** How long a refused ack stays a status problem (`ack-signature-invalid`, `ack-beyond-sent`). */
+const ACK_PROBLEM_MS = 10 * 60_000;
 
 /**
  * The edge agent: devices -> workflows (scan sessions, weigh stations, RFID readers) -> durable
@@ -86,6 +89,9 @@ export class EdgeAgent {
   private readonly lastFrameAt = new Map<string, number>();
   private readonly lastFeedback = new Map<string, number>();
   private readonly startedAt = Date.now();
+  /** When an ack was last refused, per kind (status problems for ACK_PROBLEM_MS after). */
+  private readonly ackRefusedAt = { 'bad-signature': -Infinity, 'beyond-sent': -Infinity };
+  private ackRefusedLogged = 0;
   /** Counters for telemetry. */
   readonly counters = { recorded: 0, outboxRefused: 0, localRefused: 0, cloudRejected: 0, duplicates: 0, warnings: 0 };
 
@@ -139,11 +145,17 @@ export class EdgeAgent {
       version: AGENT_VERSION,
       statusExtra: () => this.statusDetails(),
       ...(ca ? { ca } : {}),
+      // The ack key (issue 8, finding 6): from the password when authenticated, else --ack-key.
+      ...(config.password || config.ackKey ? { ackKey: deriveAckKey((config.password ?? config.ackKey)!) } : {}),
     });
+    if (!config.password && !config.ackKey) {
+      log.warn('acks are unsigned (no password, no --ack-key): only the seq bound protects the outbox from forged acks on a broker without ACLs');
+    }
     this.publisher.on('connected', () => log.info({ broker: config.broker, backlog: this.outbox.backlog().count }, 'connected to broker'));
     this.publisher.on('disconnected', () => log.warn('broker connection lost; movements keep going to the outbox'));
     this.publisher.on('error', (err) => log.debug({ err: err.message }, 'mqtt error'));
     this.publisher.on('acked', () => this.checkOutbox());
+    this.publisher.on('ackRefused', (why, d) => this.onAckRefused(why, d));
     this.publisher.on('rejected', (rej, moved) => this.onCloudReject(rej, moved));
     this.publisher.on('config', (payload) => this.onRemoteConfig(payload));
 
@@ -199,6 +211,8 @@ export class EdgeAgent {
       'publisher.rejected': p.rejected,
       'publisher.resends': p.resends,
       'publisher.connects': p.connects,
+      'publisher.acksBadSignature': p.acksBadSignature,
+      'publisher.ackSeqsBeyondSent': p.ackSeqsBeyondSent,
       'publisher.drainRatePerSec': this.publisher.drainRatePerSec,
       'config.version': this.remote.version,
       'identity.duplicates': this.counters.duplicates,
@@ -263,6 +277,9 @@ export class EdgeAgent {
     if (this.outboxFull) p.push('outbox-full');
     if (this.backlogHigh) p.push('outbox-backlog');
     if (this.remote?.error) p.push('config-error');
+    const now = Date.now();
+    if (now - this.ackRefusedAt['bad-signature'] < ACK_PROBLEM_MS) p.push('ack-signature-invalid');
+    if (now - this.ackRefusedAt['beyond-sent'] < ACK_PROBLEM_MS) p.push('ack-beyond-sent');
     for (const d of this.devices) if (d.health().state !== 'connected' && this.started) p.push(`device-${d.health().state}:${d.name}`);
     return p;
   }
@@ -416,6 +433,27 @@ export class EdgeAgent {
       { reason: rej.reason, message: rej.message, moved, deadLetterId: rej.deadLetterId, seqs: seqs.length ? [Math.min(...seqs), Math.max(...seqs)] : undefined, devices: [...devices] },
       'cloud rejected movements',
     );
+  }
+
+  /**
+   * A forged or stale ack/reject was dropped (or the seqs it named above the highest sent). Logged
+   * at warn (at most once a minute: a flood of forged acks must not flood the log) and shown in
+   * the status problems for ACK_PROBLEM_MS.
+   */
+  private onAckRefused(why: 'unsigned' | 'bad-signature' | 'beyond-sent', d: { topic: string; seqs?: number; highestSent: number }): void {
+    const now = Date.now();
+    const kind = why === 'beyond-sent' ? 'beyond-sent' : 'bad-signature';
+    const fresh = now - this.ackRefusedAt[kind] >= ACK_PROBLEM_MS;
+    this.ackRefusedAt[kind] = now;
+    if (now - this.ackRefusedLogged >= 60_000) {
+      this.ackRefusedLogged = now;
+      const p = this.publisher.stats;
+      this.log.warn(
+        { code: why === 'beyond-sent' ? 'SG_ERR_ACK_BEYOND_SENT' : 'SG_ERR_ACK_SIGNATURE', why, ...d, acksBadSignature: p.acksBadSignature, ackSeqsBeyondSent: p.ackSeqsBeyondSent },
+        why === 'beyond-sent' ? 'ack names seqs never sent: those seqs ignored (forged or stale ack)' : 'ack dropped: signature missing or wrong (forged ack, or the cloud holds another ack key)',
+      );
+    }
+    if (fresh) this.statusChanged();
   }
 
   // ---- remote config --------------------------------------------------------------------------

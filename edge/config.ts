@@ -68,6 +68,11 @@ export const EdgeConfig = z.strictObject({
     }),
   username: z.string().min(1).optional(),
   password: z.string().min(1).optional(),
+  /**
+   * Shared secret for signed acks with an `--insecure` cloud started with the same `--ack-key`.
+   * With a password the ack key is derived from the password instead (issue 8, finding 6).
+   */
+  ackKey: z.string().min(8, 'ackKey: at least 8 characters').max(1024).optional(),
   /** PEM file of the CA(s) to trust for an `mqtts://` broker (default: the system CAs). */
   ca: z.string().min(1).optional(),
   /** Movements per published batch. Default 500. */
@@ -98,7 +103,11 @@ export const EdgeConfig = z.strictObject({
   outboxMaxBytes: z.number().int().min(65_536).default(DEFAULT_OUTBOX_MAX_BYTES),
   /** Apply the retained remote config from `.../config`. Default true. */
   remoteConfig: z.boolean().default(true),
-}).superRefine(refineEdgeSettings);
+}).superRefine(refineEdgeSettings)
+  .refine((c) => c.ackKey === undefined || c.password === undefined, {
+    path: ['ackKey'],
+    message: 'ackKey: not with a password (an authenticated edge derives its ack key from its password)',
+  });
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 export type EdgeConfigInput = z.input<typeof EdgeConfig>;
 

@@ -4,6 +4,9 @@ import {
   Ack,
   Reject,
   SCHEMA_VERSION,
+  clipRanges,
+  verifyAck,
+  verifyReject,
   topics,
   type EdgeStatus,
   type EdgeStatusDetails,
@@ -42,6 +45,12 @@ export interface PublisherOptions {
   drainRatePerSec?: number;
   /** Subscribe to the retained remote config topic and emit `config` with each payload. */
   remoteConfig?: boolean;
+  /**
+   * The edge's ack key (`deriveAckKey(password or --ack-key)`, protocols/mqtt/ack-signature.ts).
+   * With a key, acks and rejects without a valid `sig` are dropped and counted; without one they
+   * are taken unsigned, and only the seq bound protects the outbox.
+   */
+  ackKey?: Buffer;
 }
 
 /**
@@ -78,6 +87,11 @@ export interface PublisherEvents {
   /** A batch went out (seq range, inclusive). */
   published: [first: number, last: number];
   acked: [count: number, ranges: SeqRange[]];
+  /**
+   * An ack or reject was dropped: no valid signature (`unsigned`, `bad-signature`), or it named
+   * seqs above the highest seq sent (`beyond-sent`: only those seqs were ignored).
+   */
+  ackRefused: [why: 'unsigned' | 'bad-signature' | 'beyond-sent', detail: { topic: string; seqs?: number; highestSent: number }];
   rejected: [reject: Reject, moved: number];
   /** A payload on `.../config` (retained: delivered again after every reconnect). */
   config: [payload: Buffer];
@@ -98,12 +112,17 @@ export interface PublisherEvents {
  *   restarts from the oldest unacked seq.
  */
 export class Publisher extends EventEmitter<PublisherEvents> {
-  private readonly o: Required<Omit<PublisherOptions, 'username' | 'password' | 'ca' | 'statusExtra' | 'version' | 'drainRatePerSec' | 'remoteConfig'>> &
-    Pick<PublisherOptions, 'username' | 'password' | 'ca' | 'statusExtra' | 'version' | 'remoteConfig'>;
+  private readonly o: Required<Omit<PublisherOptions, 'username' | 'password' | 'ca' | 'statusExtra' | 'version' | 'drainRatePerSec' | 'remoteConfig' | 'ackKey'>> &
+    Pick<PublisherOptions, 'username' | 'password' | 'ca' | 'statusExtra' | 'version' | 'remoteConfig' | 'ackKey'>;
   private client: MqttClient | undefined;
   private connected = false;
   private stopped = false;
   private lastSent = 0;
+  /**
+   * Highest seq published by this process (never lowered by a rewind or reconnect). An ack can
+   * only be true for seqs at or below it: the seq bound against forged acks (issue 8, finding 6).
+   */
+  private highestSent = 0;
   private readonly inflight: Inflight[] = [];
   private pumping = false;
   private reconnectDelay: number;
@@ -118,7 +137,18 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private readonly pool: PayloadPool;
   private readonly movementsTopic: string;
   /** Counters for health and bench. */
-  readonly stats = { batchesSent: 0, movementsSent: 0, acked: 0, rejected: 0, resends: 0, connects: 0 };
+  readonly stats = {
+    batchesSent: 0,
+    movementsSent: 0,
+    acked: 0,
+    rejected: 0,
+    resends: 0,
+    connects: 0,
+    /** Acks/rejects dropped for a missing or wrong signature (an edge with an ack key). */
+    acksBadSignature: 0,
+    /** Seqs named by acks/rejects above the highest seq sent, ignored. */
+    ackSeqsBeyondSent: 0,
+  };
 
   constructor(
     private readonly outbox: OutboxStore,
@@ -325,6 +355,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
         this.client.publish(this.movementsTopic, buf.subarray(0, n), { qos: 1 }, () => this.pool.give(buf));
         this.inflight.push({ first, last, sentAt: Date.now() });
         this.lastSent = last;
+        if (last > this.highestSent) this.highestSent = last;
         this.stats.batchesSent++;
         this.stats.movementsSent += batch.count;
         this.emit('published', first, last);
@@ -350,19 +381,41 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     if (topic.endsWith('/acks')) {
       const ack = Ack.safeParse(body);
       if (!ack.success) return void this.emit('error', new Error(`invalid ack on ${topic}`));
+      if (!this.signatureOk(topic, ack.data.sig, (key) => verifyAck(key, this.o.site, ack.data, ack.data.sig))) return;
       if (ack.data.missing?.length) this.rewind(ack.data.missing[0]![0]);
       // Acks that arrive together are applied in one outbox transaction.
-      this.pendingAcks.push(...ack.data.ranges);
+      this.pendingAcks.push(...this.bound(topic, ack.data.ranges));
       if (!this.ackFlush) this.ackFlush = setImmediate(() => this.flushAcks());
     } else if (topic.endsWith('/rejects')) {
       const rej = Reject.safeParse(body);
       if (!rej.success) return void this.emit('error', new Error(`invalid reject on ${topic}`));
-      const moved = rej.data.ranges ? this.outbox.reject(rej.data.ranges, rej.data.reason, rej.data.message) : 0;
+      if (!this.signatureOk(topic, rej.data.sig, (key) => verifyReject(key, this.o.site, rej.data, rej.data.sig))) return;
+      const ranges = rej.data.ranges ? this.bound(topic, rej.data.ranges) : [];
+      const moved = ranges.length ? this.outbox.reject(ranges, rej.data.reason, rej.data.message) : 0;
       this.stats.rejected += moved;
       this.settle();
       this.emit('rejected', rej.data, moved);
       this.pump();
     }
+  }
+
+  /** With an ack key, a message must carry a valid `sig`; else it is dropped and counted. */
+  private signatureOk(topic: string, sig: string | undefined, verify: (key: Buffer) => boolean): boolean {
+    const key = this.o.ackKey;
+    if (!key || verify(key)) return true;
+    this.stats.acksBadSignature++;
+    this.emit('ackRefused', sig === undefined ? 'unsigned' : 'bad-signature', { topic, highestSent: this.highestSent });
+    return false;
+  }
+
+  /** Ranges clipped to the highest seq sent; what was cut is counted and reported. */
+  private bound(topic: string, ranges: readonly SeqRange[]): SeqRange[] {
+    const { kept, cut } = clipRanges(ranges, this.highestSent);
+    if (cut > 0) {
+      this.stats.ackSeqsBeyondSent += cut;
+      this.emit('ackRefused', 'beyond-sent', { topic, seqs: cut, highestSent: this.highestSent });
+    }
+    return kept;
   }
 
   private nextBatch(limit: number): OutboxBatch | undefined {

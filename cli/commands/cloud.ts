@@ -17,6 +17,7 @@ export function registerCloud(program: Command): void {
     .option('--site <site...>', 'ingest only these sites (default: all)')
     .option('--client-id <id>', 'MQTT client id on the external broker (default: derived from --data-dir)')
     .option('--insecure', 'turn off MQTT and HTTP authentication (demos and tests only)', false)
+    .option('--ack-key <secret>', 'with --insecure: sign acks with this shared secret; edges take the same --ack-key (prefer STOCKGATE_ACK_KEY)')
     .option('--store <url>', 'PostgreSQL (postgres://USER@HOST:PORT/DB) instead of the SQLite files in --data-dir')
     .option('--shared-group <group>', 'competing ingesters: subscribe as $share/<group>/... (needs --broker: Mosquitto or EMQX)')
     .option('--near-expiry-days <n>', 'alerts: near-expiry window in days for items without their own (default 30)', int)
@@ -29,7 +30,7 @@ export function registerCloud(program: Command): void {
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--max-conn-per-user <n>', 'embedded broker: live connections per MQTT username (default 4)', int)
     .option('--max-publish-rate <n>', 'embedded broker: publishes/s per client, burst 2x (default 200)', num)
-    .addHelpText('after', '\nAuthentication is on unless --insecure: create the first admin token with: stockgate admin init --data-dir DIR\nPrints {"event":"ready","mqttPort":N,"httpPort":N} on stdout when listening. Logs go to stderr.\nEnvironment: STOCKGATE_BROKER_PASSWORD, STOCKGATE_LOG_LEVEL.')
+    .addHelpText('after', '\nAuthentication is on unless --insecure: create the first admin token with: stockgate admin init --data-dir DIR\nPrints {"event":"ready","mqttPort":N,"httpPort":N} on stdout when listening. Logs go to stderr.\nEnvironment: STOCKGATE_BROKER_PASSWORD, STOCKGATE_ACK_KEY, STOCKGATE_LOG_LEVEL.')
     .action(async (o: Record<string, unknown>) => {
       const log = createLogger('cloud');
       try {
@@ -43,6 +44,7 @@ export function registerCloud(program: Command): void {
           host: o.host,
           insecure: o.insecure,
           ...(o.broker ? { broker: o.broker } : {}),
+          ...(o.ackKey ?? process.env.STOCKGATE_ACK_KEY ? { ackKey: o.ackKey ?? process.env.STOCKGATE_ACK_KEY } : {}),
           ...(o.brokerUsername ? { brokerUsername: o.brokerUsername } : {}),
           ...(process.env.STOCKGATE_BROKER_PASSWORD ? { brokerPassword: process.env.STOCKGATE_BROKER_PASSWORD } : {}),
           ...(o.site ? { sites: o.site } : {}),

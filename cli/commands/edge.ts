@@ -23,6 +23,7 @@ const FLAG_KEYS: Array<[string, string]> = [
   ['username', 'username'],
   ['password', 'password'],
   ['ca', 'ca'],
+  ['ackKey', 'ackKey'],
   ['batchSize', 'batchSize'],
   ['window', 'window'],
   ['ackTimeoutMs', 'ackTimeoutMs'],
@@ -52,6 +53,7 @@ export function registerEdge(program: Command): void {
     .option('--device <spec>', 'NAME=DRIVER@URI, repeatable, e.g. dock1=scanner@serial:///dev/ttyACM0?baudRate=9600', collect)
     .option('--username <name>', 'MQTT username')
     .option('--password <pw>', 'MQTT password (prefer STOCKGATE_MQTT_PASSWORD)')
+    .option('--ack-key <secret>', 'for an --insecure cloud started with the same --ack-key: accept only acks signed with it (prefer STOCKGATE_ACK_KEY)')
     .option('--ca <file>', 'PEM CA certificate(s) to trust for an mqtts:// broker (default: the system CAs)')
     .option('--batch-size <n>', 'movements per published batch (default 500)', num)
     .option('--window <n>', 'batches awaiting ack at once (default 8)', num)
@@ -70,7 +72,7 @@ export function registerEdge(program: Command): void {
       '\nPrints {"event":"ready",...} on stdout once started. Logs go to stderr.\n' +
         'Precedence: defaults < --config file < remote config (.../config) < flags. A flag pins its key:\n' +
         'the remote config does not change it, and the status lists it in configShadowed.\n' +
-        'Environment: STOCKGATE_MQTT_PASSWORD, STOCKGATE_LOG_LEVEL.',
+        'Environment: STOCKGATE_MQTT_PASSWORD, STOCKGATE_ACK_KEY, STOCKGATE_LOG_LEVEL.',
     )
     .action(async (o: Record<string, unknown>) => {
       const log = createLogger('edge');
@@ -80,6 +82,7 @@ export function registerEdge(program: Command): void {
         const { parseEdgeConfig, readConfigFile } = await import('../../edge/config.js');
         const input: Record<string, unknown> = o.config ? readConfigFile(String(o.config)) : {};
         if (process.env.STOCKGATE_MQTT_PASSWORD) input.password = process.env.STOCKGATE_MQTT_PASSWORD;
+        if (process.env.STOCKGATE_ACK_KEY) input.ackKey = process.env.STOCKGATE_ACK_KEY;
         const pinned: string[] = [];
         for (const [flag, key] of FLAG_KEYS) {
           // commander sets remoteConfig=true by default for --no-remote-config: only `false` was given.

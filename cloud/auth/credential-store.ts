@@ -59,6 +59,18 @@ export interface CredentialStore {
   revokeMqttUser(username: string): Promise<boolean>;
   listMqttUsers(): Promise<MqttUserRecord[]>;
   getMqttUser(username: string): Promise<MqttUserRecord | undefined>;
+  /**
+   * The user's ack key (`deriveAckKey(password)`, protocols/mqtt/ack-signature.ts): stored when
+   * the credential is created or rotated, or (credentials of an earlier release) learnt from the
+   * password at an embedded-broker CONNECT. Undefined when the user is unknown or has none yet.
+   */
+  getAckKey(username: string): Promise<Buffer | undefined>;
+  /**
+   * Store the ack key derived from a password just verified (embedded broker CONNECT), only when
+   * the user has none (a credential of an earlier release): a create or rotation always stores the
+   * key of the current password, so it is never overwritten here. True if stored.
+   */
+  learnAckKey(username: string, key: Buffer): Promise<boolean>;
 
   close(): Promise<void>;
 }

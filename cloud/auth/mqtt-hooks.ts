@@ -39,6 +39,11 @@ export class MqttAuth {
     private readonly store: CredentialStore,
     private readonly log: Logger,
     limits: Partial<MqttLimits> = {},
+    /**
+     * Called with the password of every admitted user: the ack keyring derives the edge's ack key
+     * from it (and stores it for credentials issued before keys were stored).
+     */
+    private readonly onAdmitted?: (p: MqttPrincipal, password: string) => void,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     if (limits.publishRate !== undefined && limits.publishBurst === undefined) this.limits.publishBurst = 2 * limits.publishRate;
@@ -63,8 +68,9 @@ export class MqttAuth {
         this.log.warn({ clientId: client.id }, 'mqtt connect refused: no username (anonymous connects are off)');
         return done(refuse(CONNACK.NOT_AUTHORIZED, 'not authorized'), false);
       }
+      const clear = password ? password.toString('utf8') : '';
       this.store
-        .verifyMqttUser(username, password ? password.toString('utf8') : '')
+        .verifyMqttUser(username, clear)
         .then((p) => {
           if (!p) {
             this.log.warn({ clientId: client.id, username }, 'mqtt connect refused: bad username or password');
@@ -81,6 +87,7 @@ export class MqttAuth {
             return done(refuse(CONNACK.SERVER_UNAVAILABLE, `more than ${this.limits.maxConnPerUser} connections`), false);
           }
           this.admit(client, p);
+          this.onAdmitted?.(p, clear);
           done(null, true);
         })
         .catch((err: Error) => {

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type CloudConfig, CloudConfigError } from '../config.js';
+import { AckKeyring } from './ack-keys.js';
 import type { Authenticator } from './auth.js';
 import type { CredentialStore } from './credential-store.js';
 import { InsecureAuthenticator } from './insecure.js';
@@ -14,6 +15,8 @@ export interface Security {
   credentials?: CredentialStore;
   /** Hooks and limits of the embedded broker; undefined with --insecure or an external broker. */
   mqtt?: MqttAuth;
+  /** The per-edge keys acks and rejects are signed with (issue 8, finding 6). */
+  ackKeys: AckKeyring;
   /** Certificate and key for mqtts and HTTPS, when configured. */
   tls?: { cert: Buffer; key: Buffer };
   /** Options for `EmbeddedBroker.start`. */
@@ -38,7 +41,10 @@ export async function openSecurity(config: CloudConfig, log: Logger): Promise<Se
   const tls = config.tlsCert && config.tlsKey ? { cert: readPem(config.tlsCert, 'tlsCert'), key: readPem(config.tlsKey, 'tlsKey') } : undefined;
   if (config.insecure) {
     log.warn('*** --insecure: MQTT and HTTP authentication are OFF. Anyone who can reach these ports can publish movements and read stock. Use only for demos and tests. ***');
-    return { auth: new InsecureAuthenticator(), ...(tls ? { tls } : {}), broker: tls ? { tls } : {}, close: async () => undefined };
+    if (config.ackKey === undefined) {
+      log.warn('--insecure without --ack-key: acks go unsigned; on a broker without ACLs only the edges\' seq bound stops a forged ack');
+    }
+    return { auth: new InsecureAuthenticator(), ackKeys: AckKeyring.insecure(log, config.ackKey), ...(tls ? { tls } : {}), broker: tls ? { tls } : {}, close: async () => undefined };
   }
 
   mkdirSync(config.dataDir, { recursive: true });
@@ -49,19 +55,26 @@ export async function openSecurity(config: CloudConfig, log: Logger): Promise<Se
       `no admin token exists: the API refuses every protected call until you create one with 'stockgate admin init --data-dir ${config.dataDir}' (prints it once; the cloud may keep running)`,
     );
   }
+  const ackKeys = AckKeyring.fromStore(log, credentials);
   let mqtt: MqttAuth | undefined;
   if (config.broker) {
     log.info('external broker: MQTT authentication and topic ACLs are the broker\'s job (cloud/README.md, deploy/mosquitto/)');
   } else {
-    mqtt = new MqttAuth(credentials, log, {
-      ...(config.maxConnPerUser === undefined ? {} : { maxConnPerUser: config.maxConnPerUser }),
-      ...(config.maxPublishRate === undefined ? {} : { publishRate: config.maxPublishRate }),
-    });
+    mqtt = new MqttAuth(
+      credentials,
+      log,
+      {
+        ...(config.maxConnPerUser === undefined ? {} : { maxConnPerUser: config.maxConnPerUser }),
+        ...(config.maxPublishRate === undefined ? {} : { publishRate: config.maxPublishRate }),
+      },
+      (p, password) => p.role === 'edge' && ackKeys.learn(p.username, password),
+    );
     log.info({ ...mqtt.limits }, 'authentication on: MQTT users and API tokens from auth.db');
   }
   return {
     auth: new TokenAuthenticator(credentials),
     credentials,
+    ackKeys,
     ...(mqtt ? { mqtt } : {}),
     ...(tls ? { tls } : {}),
     broker: { ...(mqtt ? { hooks: mqtt.hooks } : {}), ...(tls ? { tls } : {}) },

@@ -2,6 +2,7 @@ import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openSqlite, type SqliteMigration } from '../sqlite-db.js';
+import { deriveAckKey } from '../../protocols/mqtt/index.js';
 import { alertsUsername, edgeUsername } from './acl.js';
 import type { Role } from './auth.js';
 import { type CredentialStore, CredentialError, type MqttUserRecord, type NewMqttUser, type TokenRecord } from './credential-store.js';
@@ -38,6 +39,13 @@ const MIGRATIONS: SqliteMigration[] = [
         rotated_at TEXT
       );
     `,
+  },
+  {
+    version: 2,
+    name: 'mqtt users: ack key (issue 8, signed acks)',
+    // HMAC(password, "stockgate/ack") as hex; NULL for credentials of an earlier release until the
+    // edge connects once through the embedded broker or the credential is rotated.
+    sql: 'ALTER TABLE mqtt_users ADD COLUMN ack_key TEXT;',
   },
 ];
 
@@ -152,8 +160,8 @@ export class SqliteCredentialStore implements CredentialStore {
     const createdAt = new Date().toISOString();
     try {
       this.db
-        .prepare('INSERT INTO mqtt_users (username, role, site, edge, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(username, o.role, o.site, o.role === 'edge' ? o.edge : null, hash, createdAt);
+        .prepare('INSERT INTO mqtt_users (username, role, site, edge, password_hash, created_at, ack_key) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(username, o.role, o.site, o.role === 'edge' ? o.edge : null, hash, createdAt, deriveAckKey(password).toString('hex'));
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw conflict(username);
       throw err;
@@ -175,7 +183,9 @@ export class SqliteCredentialStore implements CredentialStore {
     if (!this.db.prepare('SELECT 1 FROM mqtt_users WHERE username = ?').get(username)) return undefined;
     const password = randomSecret();
     const hash = await hashPassword(password);
-    const r = this.db.prepare('UPDATE mqtt_users SET password_hash = ?, rotated_at = ? WHERE username = ?').run(hash, new Date().toISOString(), username);
+    const r = this.db
+      .prepare('UPDATE mqtt_users SET password_hash = ?, rotated_at = ?, ack_key = ? WHERE username = ?')
+      .run(hash, new Date().toISOString(), deriveAckKey(password).toString('hex'), username);
     return r.changes > 0 ? { username, password } : undefined;
   }
 
@@ -190,6 +200,15 @@ export class SqliteCredentialStore implements CredentialStore {
   async getMqttUser(username: string): Promise<MqttUserRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM mqtt_users WHERE username = ?').get(username) as UserRow | undefined;
     return row && toUser(row);
+  }
+
+  async getAckKey(username: string): Promise<Buffer | undefined> {
+    const hex = this.db.prepare('SELECT ack_key FROM mqtt_users WHERE username = ?').pluck().get(username) as string | null | undefined;
+    return hex ? Buffer.from(hex, 'hex') : undefined;
+  }
+
+  async learnAckKey(username: string, key: Buffer): Promise<boolean> {
+    return this.db.prepare('UPDATE mqtt_users SET ack_key = ? WHERE username = ? AND ack_key IS NULL').run(key.toString('hex'), username).changes > 0;
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,8 @@ import {
   SCHEMA_VERSION,
   describeIssue,
   parseEdgeTopic,
+  signAck,
+  signReject,
   toRanges,
   topics,
   type Ack,
@@ -21,6 +23,11 @@ export interface IngesterOptions {
   maxGroup?: number;
   /** Called after each commit with the (site, sku) pairs that changed (live boards). */
   onCommit?: (result: CommitResult) => void;
+  /**
+   * The edge's ack key (cloud/auth/ack-keys.ts): acks and rejects are signed with it
+   * (protocols/mqtt/ack-signature.ts); undefined = published unsigned.
+   */
+  ackKey?: (site: string, edge: string) => Promise<Buffer | undefined>;
 }
 
 interface Pending {
@@ -49,7 +56,7 @@ export class Ingester {
   private queued = 0;
   private flushing = false;
   private scheduled = false;
-  private readonly o: Required<Omit<IngesterOptions, 'onCommit'>> & Pick<IngesterOptions, 'onCommit'>;
+  private readonly o: Required<Omit<IngesterOptions, 'onCommit' | 'ackKey'>> & Pick<IngesterOptions, 'onCommit' | 'ackKey'>;
   readonly stats = { messages: 0, applied: 0, duplicates: 0, exceptions: 0, deadLetters: 0, commits: 0 };
 
   constructor(
@@ -149,6 +156,12 @@ export class Ingester {
     while (this.queue.length || this.flushing) await new Promise((r) => setTimeout(r, 5));
   }
 
+  /** Run `sign` with the edge's ack key when it has one (no key: the message goes unsigned). */
+  private async signed(site: string, edge: string, sign: (key: Buffer) => void): Promise<void> {
+    const key = this.o.ackKey ? await this.o.ackKey(site, edge) : undefined;
+    if (key) sign(key);
+  }
+
   private deadLetterOnly(d: DeadLetterInput): void {
     this.enqueue({ site: '', edge: '', batch: { movements: [], deadLetters: [d] }, seqs: [] });
   }
@@ -202,7 +215,7 @@ export class Ingester {
             if (g.reject.ids.length) rej.ids = g.reject.ids;
             if (r.deadLetterIds.length) rej.deadLetterId = r.deadLetterIds[0]!;
             this.log.warn({ site: g.site, edge: g.edge, reason: rej.reason, message: rej.message }, 'rejected movements (dead-lettered)');
-            void this.bus.publish(topics.rejects(g.site, g.edge), JSON.stringify(rej)).catch(() => undefined);
+            void this.signed(g.site, g.edge, (key) => (rej.sig = signReject(key, g.site, rej))).then(() => this.bus.publish(topics.rejects(g.site, g.edge), JSON.stringify(rej))).catch(() => undefined);
           }
           if (g.seqs.length) {
             const ack: Ack = { v: SCHEMA_VERSION, edge: g.edge, ranges: toRanges(g.seqs), duplicates: r.duplicates, at };
@@ -210,7 +223,7 @@ export class Ingester {
               ack.missing = r.missing;
               this.log.warn({ site: g.site, edge: g.edge, missing: r.missing }, 'seq gap: asking the edge to resend');
             }
-            void this.bus.publish(topics.acks(g.site, g.edge), JSON.stringify(ack)).catch(() => undefined);
+            void this.signed(g.site, g.edge, (key) => (ack.sig = signAck(key, g.site, ack))).then(() => this.bus.publish(topics.acks(g.site, g.edge), JSON.stringify(ack))).catch(() => undefined);
           }
         });
         this.o.onCommit?.(result);

@@ -1,3 +1,4 @@
 export * from './topics.js';
 export * from './messages.js';
 export * from './seq-ranges.js';
+export * from './ack-signature.js';

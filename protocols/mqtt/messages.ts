@@ -117,6 +117,9 @@ export const SeqRanges = z
   .refine((rs) => rs.every((r, i) => i === 0 || r[0] > rs[i - 1]![1]), 'ranges: not ascending and disjoint');
 export type SeqRanges = Array<[number, number]>;
 
+/** An HMAC-SHA256 in lowercase hex (`ack-signature.ts`). */
+const AckSig = z.string().regex(/^[0-9a-f]{64}$/, 'sig: expected 64 lowercase hex digits (HMAC-SHA256)');
+
 /**
  * Application-level ack on `.../acks`, published only after the ledger transaction committed.
  * It is the only thing that frees outbox entries at the edge (not the broker's PUBACK).
@@ -134,6 +137,12 @@ export const Ack = z.object({
    */
   missing: SeqRanges.optional(),
   at: Instant,
+  /**
+   * HMAC-SHA256 (hex) over the ack's canonical content under the edge's ack key
+   * (`ack-signature.ts`). Optional on the wire: unsigned acks (older clouds, `--insecure` without
+   * `--ack-key`) stay valid; an edge that holds a key drops an ack without a valid one.
+   */
+  sig: AckSig.optional(),
 });
 export type Ack = z.infer<typeof Ack>;
 
@@ -165,6 +174,8 @@ export const Reject = z.object({
   ids: z.array(z.string()).max(MAX_BATCH).optional(),
   deadLetterId: z.number().int().optional(),
   at: Instant,
+  /** Signature as on {@link Ack} (a reject also moves entries out of the outbox). */
+  sig: AckSig.optional(),
 });
 export type Reject = z.infer<typeof Reject>;
 

@@ -174,8 +174,12 @@ describe('EdgeAgent: outbox overflow policy', () => {
     // Nothing old was dropped: every seq from 1 is still there.
     expect(h.agent.outbox.backlog()).toMatchObject({ count: recorded, oldestSeq: 1 });
     // The cloud acks everything: room again, the problem clears.
-    await waitFor(() => h.batches.length > 0, 'a batch');
-    await h.ack(Array.from({ length: recorded }, (_, i) => i + 1));
+    // The cloud acks each batch as it comes (an edge ignores acks above its highest seq sent, issue 8).
+    for (let i = 0; h.agent.outbox.backlog().count > 0 && i < 50; i++) {
+      await waitFor(() => h.batches.length > i, `batch ${i + 1}`);
+      await h.ack(h.batches[i]!);
+      await waitFor(() => !h.agent.outbox.hasAny(h.batches[i]![0]!, h.batches[i]!.at(-1)!), `batch ${i + 1} acked`);
+    }
     await waitFor(() => !h.status().problems?.includes('outbox-full'), 'outbox-full cleared');
     expect(logged(h, 'outbox has room again: movements are accepted')).toHaveLength(1);
   });
