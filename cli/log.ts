@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 
 /** JSON logs on stderr (stdout carries machine-readable output such as the ready line). */
-export function createLogger(name: string, level = process.env.STOCKGATE_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(name: string, level = process.env.STOCKGATE_LOG_LEVEL || 'info'): Logger {
   return pino({ name, level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
 }
 

@@ -45,6 +45,7 @@ export class Device extends EventEmitter<DeviceEvents> {
   private timer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private state: DeviceHealth['state'] = 'disconnected';
+  private told = false;
   private lastError: string | undefined;
   private lastFrameAt: number | undefined;
   private reconnects = 0;
@@ -170,7 +171,10 @@ export class Device extends EventEmitter<DeviceEvents> {
 
   private setState(s: DeviceHealth['state'], err: Error | undefined): void {
     this.lastError = err?.message;
-    if (s === this.state) return;
+    // The first open's outcome is always told, even `disconnected` (the initial state): a device
+    // absent at start must be heard at once (issue 8, finding 12), not only when it comes back.
+    if (s === this.state && this.told) return;
+    this.told = true;
     this.state = s;
     this.emit('state', s, err);
   }

@@ -92,6 +92,9 @@ export class EdgeAgent {
   /** When an ack was last refused, per kind (status problems for ACK_PROBLEM_MS after). */
   private readonly ackRefusedAt = { 'bad-signature': -Infinity, 'beyond-sent': -Infinity };
   private ackRefusedLogged = 0;
+  /** Failed broker connection attempts in a row; `broker-unreachable` while > 0. */
+  private brokerFailures = 0;
+  private brokerWarnedAt = -Infinity;
   /** Counters for telemetry. */
   readonly counters = { recorded: 0, outboxRefused: 0, localRefused: 0, cloudRejected: 0, duplicates: 0, warnings: 0 };
 
@@ -114,9 +117,18 @@ export class EdgeAgent {
     for (const spec of config.devices.map(parseDeviceSpec)) {
       const dev = createDevice(spec);
       const driver = dev.driver;
+      let everConnected = false;
       dev.on('reading', (r) => this.onReading(dev, r));
       dev.on('state', (s, err) => {
-        log[s === 'connected' ? 'info' : 'warn']({ device: spec.name, uri: spec.uri, state: s, err: err?.message }, 'device state');
+        if (s === 'connected') everConnected = true;
+        if (s !== 'connected' && !everConnected) {
+          // Issue 8, finding 12: a device missing at start used to be silent at the default level.
+          const message = `configured device ${spec.name} is absent at start (${spec.uri}): retrying; scans from it are not read until it appears`;
+          this.lastWarning = report('SG_ERR_DEVICE_ABSENT', `${message}${err ? ` (${err.message})` : ''}`, spec.name);
+          log.warn({ code: 'SG_ERR_DEVICE_ABSENT', device: spec.name, uri: spec.uri, state: s, err: err?.message }, message);
+        } else {
+          log[s === 'connected' ? 'info' : 'warn']({ device: spec.name, uri: spec.uri, state: s, err: err?.message }, 'device state');
+        }
         this.statusChanged();
       });
       this.devices.push(dev);
@@ -151,7 +163,11 @@ export class EdgeAgent {
     if (!config.password && !config.ackKey) {
       log.warn('acks are unsigned (no password, no --ack-key): only the seq bound protects the outbox from forged acks on a broker without ACLs');
     }
-    this.publisher.on('connected', () => log.info({ broker: config.broker, backlog: this.outbox.backlog().count }, 'connected to broker'));
+    this.publisher.on('connected', () => {
+      log.info({ broker: config.broker, backlog: this.outbox.backlog().count, ...(this.brokerFailures ? { failedAttempts: this.brokerFailures } : {}) }, 'connected to broker');
+      this.brokerFailures = 0;
+    });
+    this.publisher.on('unreachable', (err, failures) => this.onBrokerUnreachable(err, failures));
     this.publisher.on('disconnected', () => log.warn('broker connection lost; movements keep going to the outbox'));
     this.publisher.on('error', (err) => log.debug({ err: err.message }, 'mqtt error'));
     this.publisher.on('acked', () => this.checkOutbox());
@@ -277,6 +293,7 @@ export class EdgeAgent {
     if (this.outboxFull) p.push('outbox-full');
     if (this.backlogHigh) p.push('outbox-backlog');
     if (this.remote?.error) p.push('config-error');
+    if (this.brokerFailures > 0 && !this.publisher.isConnected) p.push('broker-unreachable');
     const now = Date.now();
     if (now - this.ackRefusedAt['bad-signature'] < ACK_PROBLEM_MS) p.push('ack-signature-invalid');
     if (now - this.ackRefusedAt['beyond-sent'] < ACK_PROBLEM_MS) p.push('ack-beyond-sent');
@@ -433,6 +450,22 @@ export class EdgeAgent {
       { reason: rej.reason, message: rej.message, moved, deadLetterId: rej.deadLetterId, seqs: seqs.length ? [Math.min(...seqs), Math.max(...seqs)] : undefined, devices: [...devices] },
       'cloud rejected movements',
     );
+  }
+
+  /**
+   * Issue 8, finding 12: a broker that cannot be reached used to be logged at debug only. Warn at
+   * the first failure and then at most once a minute while it lasts; it is a status problem and
+   * the status's `lastWarning` (seen by the cloud once the link is up).
+   */
+  private onBrokerUnreachable(err: Error | undefined, failures: number): void {
+    this.brokerFailures = failures;
+    const now = Date.now();
+    const message = `broker ${this.config.broker} unreachable${err ? ` (${err.message})` : ''}: movements keep going to the outbox; retrying`;
+    this.lastWarning = report('SG_ERR_BROKER_UNREACHABLE', message);
+    if (failures === 1 || now - this.brokerWarnedAt >= 60_000) {
+      this.brokerWarnedAt = now;
+      this.log.warn({ code: 'SG_ERR_BROKER_UNREACHABLE', broker: this.config.broker, err: err?.message, attempts: failures, backlog: this.outbox.backlog().count }, message);
+    }
   }
 
   /**

@@ -84,6 +84,8 @@ interface Inflight {
 export interface PublisherEvents {
   connected: [];
   disconnected: [];
+  /** A connection attempt failed before it was up (refused, timeout, DNS, TLS, CONNACK refusal). */
+  unreachable: [err: Error | undefined, failures: number];
   /** A batch went out (seq range, inclusive). */
   published: [first: number, last: number];
   acked: [count: number, ranges: SeqRange[]];
@@ -123,6 +125,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
    * only be true for seqs at or below it: the seq bound against forged acks (issue 8, finding 6).
    */
   private highestSent = 0;
+  /** Connection attempts failed in a row (0 once connected). */
+  private failures = 0;
   private readonly inflight: Inflight[] = [];
   private pumping = false;
   private reconnectDelay: number;
@@ -275,6 +279,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       },
     });
     this.client = client;
+    let lastErr: Error | undefined;
     client.on('connect', () => {
       if (this.client !== client) return;
       const subs = [topics.acks(site, edge), topics.rejects(site, edge)];
@@ -286,6 +291,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
           return;
         }
         this.connected = true;
+        this.failures = 0;
         this.stats.connects++;
         this.reconnectDelay = this.o.reconnectMinMs;
         // Everything unacked goes again, oldest first: the cloud dedupes by movement id.
@@ -300,10 +306,14 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       });
     });
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    client.on('error', (err) => this.emit('error', err));
+    client.on('error', (err) => {
+      lastErr = err;
+      this.emit('error', err);
+    });
     client.on('close', () => {
       if (this.client !== client) return;
       const was = this.connected;
+      if (!was && !this.stopped) this.emit('unreachable', lastErr, ++this.failures);
       this.connected = false;
       clearInterval(this.ackTimer);
       this.client = undefined;

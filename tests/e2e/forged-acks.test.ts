@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import pino from 'pino';
