@@ -7,9 +7,13 @@ import createError from '@fastify/error';
 export const Errors = {
   BadQuery: createError<[string]>('SG_ERR_BAD_QUERY', '%s', 400),
   BadBody: createError<[string]>('SG_ERR_BAD_BODY', '%s', 400),
+  /** A path parameter that is not valid (NUL, control characters, invalid UTF-8, not an id). */
+  BadPath: createError<[string]>('SG_ERR_BAD_PATH', '%s', 400),
   Unauthorized: createError<[string]>('SG_ERR_UNAUTHORIZED', '%s', 401),
   Forbidden: createError<[string]>('SG_ERR_FORBIDDEN', '%s', 403),
   NotFound: createError<[string]>('SG_ERR_NOT_FOUND', '%s', 404),
   Conflict: createError<[string]>('SG_ERR_CONFLICT', '%s', 409),
+  /** A REST movement id re-posted with other content (issue 8 #7); the message shows the original's hash. */
+  IdempotencyConflict: createError<[string]>('SG_ERR_IDEMPOTENCY_CONFLICT', '%s', 409),
   Unavailable: createError<[string]>('SG_ERR_UNAVAILABLE', '%s', 503),
 };

@@ -6,6 +6,8 @@ import type { Authenticator, Principal, Role } from '../auth/auth.js';
 import type { CredentialStore } from '../auth/credential-store.js';
 import type { BoardHub } from '../board/hub.js';
 import { Errors } from '../errors.js';
+import { SafeText } from './input.js';
+import type { RouteScope } from './scope.js';
 import type { Movement } from '../../protocols/mqtt/index.js';
 import type { CommitBatchResult, Store } from '../store/store.js';
 
@@ -69,22 +71,12 @@ export function body<T extends z.ZodType>(schema: T, req: FastifyRequest): z.inf
 }
 
 export const Limit = (max: number, def: number) => z.coerce.number().int().min(1).max(max).default(def);
-export const Id = z.string().min(1).max(64);
-
-/**
- * The site a request may look at: the asked one if the principal may see it; for a principal
- * limited to one site, that site by default.
- */
-export function scopedSite(req: FastifyRequest, s: string | undefined): string | undefined {
-  const allowed = req.principal?.sites;
-  if (allowed && s !== undefined && !allowed.includes(s)) throw new Errors.Forbidden(`site: no access to ${s}`);
-  if (allowed && s === undefined && allowed.length !== 1) throw new Errors.BadQuery('site: required for this token');
-  return s ?? allowed?.[0];
-}
+/** A name-like value (SKU, location, alert id): 1-64 characters, no control characters. */
+export const Id = SafeText(64);
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Method + URL of every route registered (for the OpenAPI drift check). */
-    stockgateRoutes: Array<{ method: string; url: string }>;
+    /** Every route registered, with its roles and scope (OpenAPI drift check, scope matrix). */
+    stockgateRoutes: Array<{ method: string; url: string; roles?: readonly Role[]; scope?: RouteScope }>;
   }
 }

@@ -1,6 +1,8 @@
+import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Errors } from '../errors.js';
 import { type ApiDeps, authorization } from './common.js';
+import { frameworkError, houseCode, installInputChecks, parseQuery } from './input.js';
 import { alertsDocs, alertsRoutes } from './routes/alerts.js';
 import { boardRoutes } from './routes/board.js';
 import { edgeDocs, edgeRoutes } from './routes/edges.js';
@@ -10,27 +12,41 @@ import { docsRoutes, coreDocs } from './routes/docs.js';
 import { stockDocs, stockRoutes } from './routes/stock.js';
 import { tokenDocs, tokenRoutes } from './routes/tokens.js';
 import { webhooksDocs, webhooksRoutes } from './routes/webhooks.js';
+import { installScope, Scope, scope } from './scope.js';
 
 export type { ApiDeps } from './common.js';
 
 /**
- * The HTTP API and the board. Each resource is a route plugin in `routes/`; routes declare the
- * roles they need (`config.roles`) and one hook here enforces them.
+ * The HTTP API and the board. Each resource is a route plugin in `routes/`; every route declares
+ * the roles it needs (`config.roles`) and its scope (`config.scope`, see scope.ts). The hooks
+ * here, in order: input checks (path, query: 400 naming the field), authentication and roles
+ * (401/403), the caller's `req.scope` (once per request), body checks, then the declared scope
+ * (403 for a named site outside it, 404 for a resource outside it) - all before the handler.
  */
 export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | Buffer; key: string | Buffer } } = {}): Promise<FastifyInstance> {
+  const base = { logger: false, routerOptions: { querystringParser: parseQuery }, frameworkErrors: frameworkError } as const;
   // With `https` fastify serves TLS; the instance is typed for http either way (same API here).
-  const app = (opts.https ? Fastify({ logger: false, https: opts.https }) : Fastify({ logger: false })) as unknown as FastifyInstance;
+  const app = (opts.https ? Fastify({ ...base, https: opts.https }) : Fastify(base)) as unknown as FastifyInstance;
 
-  // Every route registered, for the docs-drift check (tests/cloud/api/docs.test.ts).
-  const registered: Array<{ method: string; url: string }> = [];
+  // Every route registered, for the docs-drift check (tests/cloud/api/docs.test.ts) and the scope
+  // matrix (tests/cloud/api/scope-matrix.test.ts).
+  const registered: FastifyInstance['stockgateRoutes'] = [];
   app.addHook('onRoute', (r) => {
-    for (const m of ([] as string[]).concat(r.method)) if (m !== 'HEAD') registered.push({ method: m.toLowerCase(), url: r.url });
+    for (const m of ([] as string[]).concat(r.method)) {
+      if (m !== 'HEAD') registered.push({ method: m.toLowerCase(), url: r.url, ...(r.config?.roles ? { roles: r.config.roles } : {}), ...(r.config?.scope ? { scope: r.config.scope } : {}) });
+    }
   });
   app.decorate('stockgateRoutes', registered);
 
+  installInputChecks(app);
+  installScope(app, deps);
+
   app.addHook('onRequest', async (req) => {
     const roles = req.routeOptions.config.roles;
-    if (!roles) return;
+    if (!roles) {
+      req.scope = Scope.none();
+      return;
+    }
     const given = authorization(req);
     const p = await deps.auth.http(given);
     if (!p) throw new Errors.Unauthorized(given ? 'authorization: unknown or revoked token' : 'authorization: a Bearer token is required');
@@ -38,19 +54,22 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
       throw new Errors.Forbidden(`role: needs one of ${['admin', ...roles].join(', ')}`);
     }
     req.principal = p;
+    req.scope = Scope.of(p);
   });
 
   // One error handler: coded 4xx pass through; 5xx details stay in the log, not the response.
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; details?: Record<string, unknown> }, req, reply) => {
     const status = err.statusCode ?? 500;
     if (status >= 500) {
-      app.log.error(err);
+      req.log.error(err);
       return reply.status(status).send({ statusCode: status, code: 'SG_ERR_INTERNAL', error: 'Internal Server Error', message: 'internal error' });
     }
-    return reply.status(status).send({ statusCode: status, code: err.code ?? 'SG_ERR_BAD_REQUEST', error: err.name, message: err.message });
+    const mapped = houseCode(err);
+    // Extra fields (`details`) go beside the four, never instead of them.
+    return reply.status(status).send({ ...err.details, statusCode: status, code: mapped?.code ?? err.code, error: STATUS_CODES[status] ?? 'Error', message: mapped?.message ?? err.message });
   });
 
-  app.get('/healthz', async () => {
+  app.get('/healthz', { config: { scope: scope.public() } }, async () => {
     const h = deps.health();
     return { status: h.mqttHealthy ? 'ok' : 'degraded', mqtt: h.mqtt, ingest: h.ingest };
   });

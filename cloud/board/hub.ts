@@ -1,46 +1,74 @@
 import type { ServerResponse } from 'node:http';
 import type { SkuTotal, Store } from '../store/store.js';
 
+/** Re-checks that a stream's caller may still watch (token not revoked, scope unchanged). */
+export interface StreamGrant {
+  /** Streams opened with one credential share one check per sweep. */
+  key: string;
+  check: () => Promise<boolean>;
+}
+
+interface Client {
+  res: ServerResponse;
+  site?: string;
+  grant?: StreamGrant;
+}
+
 /**
  * Live board fan-out over Server-Sent Events. Commits report which (site, sku) pairs changed; the
  * hub coalesces them for `intervalMs` and sends one `totals` event with just those rows, so a
  * burst of 20k movements/s costs the browsers a few small events a second, not 20k.
+ *
+ * Streams outlive the request that authorised them, so every `recheckMs` (default 500) the hub
+ * re-checks each distinct credential once and ends the streams of a revoked one: a revoked
+ * token's board stops within 1 s (issue 8 #5). A check that fails to run ends them too (closed,
+ * not open: the board reconnects and is authorised afresh).
  */
 export class BoardHub {
-  private readonly clients = new Set<{ res: ServerResponse; site?: string }>();
+  private readonly clients = new Set<Client>();
   private pending = new Map<string, { site: string; sku: string }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly keepalive: NodeJS.Timeout;
+  private readonly recheck: NodeJS.Timeout;
+  private checking = false;
 
   constructor(
     private readonly store: Store,
     /** Coalescing window, ms. Default 250. */
     private readonly intervalMs = 250,
+    recheckMs = 500,
   ) {
     // Comment lines keep proxies from closing idle streams.
     this.keepalive = setInterval(() => {
       for (const c of this.clients) c.res.write(': keepalive\n\n');
     }, 15_000);
     this.keepalive.unref();
+    this.recheck = setInterval(() => void this.sweep(), recheckMs);
+    this.recheck.unref();
   }
 
   get size(): number {
     return this.clients.size;
   }
 
-  /** Attach an SSE response; the first event is a full snapshot. */
-  async attach(res: ServerResponse, site?: string): Promise<void> {
+  /** The first event of a stream, read BEFORE the response is committed (a failure is still an HTTP error). */
+  snapshot(site?: string): Promise<SkuTotal[]> {
+    return this.store.totals(site === undefined ? {} : { site });
+  }
+
+  /** Attach an SSE response and send it `snapshot` (from `snapshot()`). */
+  attach(res: ServerResponse, site: string | undefined, snapshot: SkuTotal[], grant?: StreamGrant): void {
+    if (res.destroyed) return;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const client = site === undefined ? { res } : { res, site };
+    const client: Client = { res, ...(site === undefined ? {} : { site }), ...(grant ? { grant } : {}) };
     this.clients.add(client);
     res.on('close', () => this.clients.delete(client));
-    const rows = await this.store.totals(site === undefined ? {} : { site });
-    send(res, 'snapshot', rows);
+    send(res, 'snapshot', snapshot);
   }
 
   changed(pairs: Array<{ site: string; sku: string }>): void {
@@ -51,16 +79,40 @@ export class BoardHub {
 
   close(): void {
     clearInterval(this.keepalive);
+    clearInterval(this.recheck);
     clearTimeout(this.timer);
     for (const c of this.clients) c.res.end();
     this.clients.clear();
+  }
+
+  /** Ends the streams whose credential no longer passes its check. */
+  private async sweep(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const byKey = new Map<string, Client[]>();
+      for (const c of this.clients) if (c.grant) byKey.set(c.grant.key, [...(byKey.get(c.grant.key) ?? []), c]);
+      await Promise.all(
+        [...byKey.values()].map(async (cs) => {
+          const ok = await cs[0]!.grant!.check().catch(() => false);
+          if (ok) return;
+          for (const c of cs) {
+            this.clients.delete(c);
+            c.res.end();
+          }
+        }),
+      );
+    } finally {
+      this.checking = false;
+    }
   }
 
   private async flush(): Promise<void> {
     this.timer = undefined;
     const pairs = [...this.pending.values()];
     this.pending = new Map();
-    const rows = await this.store.totals({ pairs });
+    const rows = await this.store.totals({ pairs }).catch(() => undefined);
+    if (!rows) return;
     for (const c of this.clients) {
       const mine: SkuTotal[] = c.site === undefined ? rows : rows.filter((r) => r.site === c.site);
       if (mine.length) send(c.res, 'totals', mine);

@@ -692,12 +692,16 @@ export class PostgresStore implements Store {
     return r.rows.map(ledgerRow);
   }
 
-  async deadLetters(q: { limit: number; before?: number }): Promise<DeadLetter[]> {
+  async deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]> {
+    const where: string[] = [];
+    const args: Array<string | number> = [q.limit];
+    if (q.site !== undefined) (args.push(q.site), where.push(`site = $${args.length}`));
+    if (q.before !== undefined) (args.push(q.before), where.push(`id < $${args.length}`));
     const r = await this.pool.query<DeadLetter & { site: string | null; edge: string | null }>({
-      name: `sg-dead-${q.before !== undefined ? 1 : 0}`,
+      name: `sg-dead-${q.site !== undefined ? 1 : 0}${q.before !== undefined ? 1 : 0}`,
       text: `SELECT id, received_at AS "receivedAt", topic, site, edge, reason, message, payload FROM dead_letters
-        ${q.before !== undefined ? 'WHERE id < $2' : ''} ORDER BY id DESC LIMIT $1`,
-      values: q.before !== undefined ? [q.limit, q.before] : [q.limit],
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $1`,
+      values: args,
     });
     return r.rows.map(({ site, edge, ...rest }) => ({ ...rest, ...(site === null ? {} : { site }), ...(edge === null ? {} : { edge }) }));
   }
@@ -730,6 +734,11 @@ export class PostgresStore implements Store {
       args,
     );
     return r.rows.map(exceptionRow);
+  }
+
+  async exception(id: number): Promise<ExceptionRow | undefined> {
+    const r = await this.pool.query<Record<string, unknown>>('SELECT * FROM exceptions WHERE id = $1', [id]);
+    return r.rows[0] ? exceptionRow(r.rows[0]) : undefined;
   }
 
   async resolveException(id: number, by: string, resolution: string): Promise<ExceptionRow | undefined> {

@@ -288,11 +288,15 @@ export class SqliteStore implements Store {
     return rows.map(ledgerRow);
   }
 
-  async deadLetters(q: { limit: number; before?: number }): Promise<DeadLetter[]> {
+  async deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]> {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (q.site !== undefined) (where.push('site = ?'), args.push(q.site));
+    if (q.before !== undefined) (where.push('id < ?'), args.push(q.before));
     const rows = this
       .prep(`SELECT id, received_at AS receivedAt, topic, site, edge, reason, message, payload FROM dead_letters
-        ${q.before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...(q.before !== undefined ? [q.before, q.limit] : [q.limit])) as Array<DeadLetter & { site: string | null; edge: string | null }>;
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...args, q.limit) as Array<DeadLetter & { site: string | null; edge: string | null }>;
     // Absent, not null, like every other optional field of the API.
     return rows.map(({ site, edge, ...rest }) => ({ ...rest, ...(site === null ? {} : { site }), ...(edge === null ? {} : { edge }) }));
   }
@@ -320,6 +324,11 @@ export class SqliteStore implements Store {
       .prep(`SELECT * FROM exceptions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
       .all(...args, q.limit) as Array<Record<string, unknown>>;
     return rows.map(exceptionRow);
+  }
+
+  async exception(id: number): Promise<ExceptionRow | undefined> {
+    const r = this.prep('SELECT * FROM exceptions WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? exceptionRow(r) : undefined;
   }
 
   async resolveException(id: number, by: string, resolution: string): Promise<ExceptionRow | undefined> {

@@ -162,14 +162,16 @@ export interface Store {
   totals(q: { site?: string; pairs?: Array<{ site: string; sku: string }> }): Promise<SkuTotal[]>;
   /** Newest first. `before` is a ledger position cursor. */
   movements(q: { site?: string; limit: number; before?: number }): Promise<LedgerRow[]>;
-  /** Newest first. */
-  deadLetters(q: { limit: number; before?: number }): Promise<DeadLetter[]>;
+  /** Newest first; `site` keeps that site's only (a site-scoped caller never sees others, issue 8 #5). */
+  deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]>;
   /** One ledger row by movement id (audit: back to the raw frame, edge, operator, device). */
   movement(id: string): Promise<LedgerRow | undefined>;
   /** Batches of a SKU at a site with stock > 0, first-expiring first (no expiry last). */
   fefo(q: { site: string; sku: string }): Promise<StockRow[]>;
   /** Newest first. */
   exceptions(q: { site?: string; state: 'open' | 'resolved' | 'all'; limit: number; before?: number }): Promise<ExceptionRow[]>;
+  /** One exception by id (the API checks its site against the caller's scope before acting). */
+  exception(id: number): Promise<ExceptionRow | undefined>;
   /** Mark an open exception resolved; undefined when there is no such exception. */
   resolveException(id: number, by: string, resolution: string): Promise<ExceptionRow | undefined>;
   identity(site: string, identity: string): Promise<IdentityRow | undefined>;

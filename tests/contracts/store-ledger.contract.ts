@@ -32,6 +32,9 @@ export function storeLedgerContract(name: string, factory: () => StoreHarness | 
       const ex = await s.exceptions({ site, state: 'open', limit: 10 });
       expect(ex).toHaveLength(1);
       expect(ex[0]).toMatchObject({ type: 'NEGATIVE_STOCK', site, movementId: issue.id, sku: 'N-1', location: 'DOCK-1', onHand: -3, state: 'open' });
+      // One by id (the API checks its site before acting on it).
+      expect(await s.exception(ex[0]!.id)).toEqual(ex[0]);
+      expect(await s.exception(999_999)).toBeUndefined();
       // Resolving takes it off the open queue and keeps who and why.
       const res = await s.resolveException(ex[0]!.id, 'manager-1', 'recount found 3 more');
       expect(res).toMatchObject({ state: 'resolved', resolvedBy: 'manager-1', resolution: 'recount found 3 more' });

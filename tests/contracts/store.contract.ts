@@ -370,6 +370,15 @@ export function storeContract(name: string, factory: () => StoreHarness | Promis
         expect(page3.map((d) => d.message)).toEqual(['m1']);
       });
 
+      it('filters by site (a site-scoped caller, issue 8 #5), with the cursor', async () => {
+        await store.commit([{ movements: [], deadLetters: [dead({ message: 'a1' }), dead({ site: 'site-B', topic: 'stockgate/v1/site-B/edge-1/movements', message: 'b1' }), dead({ message: 'a2' }), dead({ site: undefined, edge: undefined, topic: 'x', message: 'none' })] }]);
+        expect((await store.deadLetters({ site: 'site-B', limit: 10 })).map((d) => d.message)).toEqual(['b1']);
+        const a = await store.deadLetters({ site: 'site-A', limit: 10 });
+        expect(a.map((d) => d.message)).toEqual(['a2', 'a1']);
+        expect((await store.deadLetters({ site: 'site-A', limit: 10, before: a[0]!.id })).map((d) => d.message)).toEqual(['a1']);
+        expect(await store.deadLetters({ site: 'site-C', limit: 10 })).toEqual([]);
+      });
+
       it('keeps a dead letter without site and edge (e.g. a topic that did not parse)', async () => {
         await store.commit([{ movements: [], deadLetters: [dead({ site: undefined, edge: undefined, topic: 'stockgate/v1/bad', reason: 'TOPIC_MISMATCH' })] }]);
         const [d] = await store.deadLetters({ limit: 1 });

@@ -4,14 +4,17 @@ import type { Role } from '../../auth/auth.js';
 import { ALERT_TYPES, roleOf } from '../../alerts/alert-store.js';
 import { alertJson } from '../../alerts/events.js';
 import { Errors } from '../../errors.js';
-import { type ApiDeps, Id, Limit, query, scopedSite } from '../common.js';
+import { type ApiDeps, Id, Limit, query } from '../common.js';
+import { SiteParam } from '../input.js';
+import { scope } from '../scope.js';
+import type { Alert } from '../../alerts/alert-store.js';
 import type { RouteDoc } from '../openapi.js';
 import { page } from '../schemas.js';
 
 const ALERT_ROLES: readonly Role[] = ['procurement', 'maintenance', 'site-manager'];
 
 const AlertsQuery = z.object({
-  site: Id.optional(),
+  site: SiteParam.optional(),
   state: z.enum(['open', 'resolved', 'all']).default('open'),
   type: z.enum(ALERT_TYPES).optional(),
   limit: Limit(1000, 100),
@@ -42,9 +45,9 @@ export const alertsDocs: RouteDoc[] = [
 
 /** Alerts: list, and acknowledge (acking does not resolve; the condition does). */
 export async function alertsRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  app.get('/api/v1/alerts', { config: { roles: ALERT_ROLES } }, async (req) => {
+  app.get('/api/v1/alerts', { config: { roles: ALERT_ROLES, scope: scope.query() } }, async (req) => {
     const q = query(AlertsQuery, req);
-    const s = scopedSite(req, q.site);
+    const s = req.scope.site(q.site);
     const items = await deps.alertStore.listAlerts({
       state: q.state,
       limit: q.limit,
@@ -56,11 +59,9 @@ export async function alertsRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     return { items: items.map(alertJson), next: items.length === q.limit && last ? last.id : null };
   });
 
-  app.post('/api/v1/alerts/:id/ack', { config: { roles: ALERT_ROLES } }, async (req) => {
-    const { id } = req.params as { id: string };
-    const a = await deps.alertStore.getAlert(id);
-    if (!a) throw new Errors.NotFound(`id: no alert ${id}`);
-    scopedSite(req, a.site);
+  app.post('/api/v1/alerts/:id/ack', { config: { roles: ALERT_ROLES, scope: scope.resource('alert', Id, (d, id) => d.alertStore.getAlert(id)) } }, async (req) => {
+    const a = req.resource as Alert;
+    const id = a.id;
     // Acked by whom it is routed to (procurement: stock, maintenance: devices), or a site manager.
     const roles = req.principal?.roles ?? [];
     const may: readonly Role[] = ['admin', 'site-manager', roleOf(a.type)];

@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { packageRoot } from '../../paths.js';
-import { type ApiDeps, Id, query, READ_ROLES, scopedSite } from '../common.js';
+import type { StreamGrant } from '../../board/hub.js';
+import { type ApiDeps, authorization, query, READ_ROLES } from '../common.js';
+import { SiteParam } from '../input.js';
+import { Scope, scope } from '../scope.js';
+
+/** `token` is read by the authentication hook (EventSource cannot send headers). */
+const BoardQuery = z.object({ site: SiteParam.optional(), token: z.string().optional() });
 
 /** The board: a static page (dashboards/board/) fed by /board/events (SSE). */
 export async function boardRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -12,14 +18,31 @@ export async function boardRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
     const content = readFileSync(join(boardDir, file));
     return async (_req: FastifyRequest, reply: FastifyReply) => reply.type(type).header('cache-control', 'no-cache').send(content);
   };
-  app.get('/board', asset('index.html', 'text/html; charset=utf-8'));
-  app.get('/board/board.js', asset('board.js', 'text/javascript; charset=utf-8'));
-  app.get('/board/board.css', asset('board.css', 'text/css; charset=utf-8'));
-  app.get('/', async (_req, reply) => reply.redirect('/board'));
-  app.get('/board/events', { config: { roles: READ_ROLES, queryToken: true } }, async (req, reply) => {
-    const q = query(z.object({ site: Id.optional() }), req);
-    const s = scopedSite(req, q.site);
+  const pub = { config: { scope: scope.public() } };
+  app.get('/board', pub, asset('index.html', 'text/html; charset=utf-8'));
+  app.get('/board/board.js', pub, asset('board.js', 'text/javascript; charset=utf-8'));
+  app.get('/board/board.css', pub, asset('board.css', 'text/css; charset=utf-8'));
+  app.get('/', pub, async (_req, reply) => reply.redirect('/board'));
+  // The stream: scope.query() checks a named `?site=`; the caller's scope picks the sites; the hub
+  // re-checks the credential every 500 ms and ends the stream once it is revoked (issue 8 #5).
+  // Everything that can fail (validation, the snapshot query) runs before the response is
+  // hijacked, so an error is an ordinary HTTP error and no socket is left hanging (issue 8 #8).
+  app.get('/board/events', { config: { roles: READ_ROLES, queryToken: true, scope: scope.query() } }, async (req, reply) => {
+    const q = query(BoardQuery, req);
+    const s = req.scope.site(q.site);
+    const rows = await deps.hub.snapshot(s);
+    const given = authorization(req);
+    const roles = req.routeOptions.config.roles!;
+    const grant: StreamGrant | undefined = deps.auth.insecure
+      ? undefined
+      : {
+          key: given ?? '',
+          check: async () => {
+            const p = await deps.auth.http(given);
+            return !!p && (p.roles.includes('admin') || p.roles.some((r) => roles.includes(r))) && Scope.of(p).covers(s);
+          },
+        };
     reply.hijack();
-    await deps.hub.attach(reply.raw, s);
+    deps.hub.attach(reply.raw, s, rows, grant);
   });
 }

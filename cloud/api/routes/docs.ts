@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { buildOpenApi, renderDocsHtml, type RouteDoc } from '../openapi.js';
+import { scope } from '../scope.js';
 
 const HealthSchema = z.object({ status: z.enum(['ok', 'degraded']), mqtt: z.string(), ingest: z.record(z.string(), z.number()) });
 
@@ -14,6 +15,6 @@ export const coreDocs: RouteDoc[] = [
 export async function docsRoutes(app: FastifyInstance, docs: readonly RouteDoc[], version: string): Promise<void> {
   const doc = buildOpenApi(docs, version);
   const html = renderDocsHtml(doc);
-  app.get('/docs/openapi.json', async () => doc);
-  app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(html));
+  app.get('/docs/openapi.json', { config: { scope: scope.public() } }, async () => doc);
+  app.get('/docs', { config: { scope: scope.public() } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(html));
 }

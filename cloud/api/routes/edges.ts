@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { EdgeId, SiteId } from '../../../protocols/mqtt/index.js';
 import { edgeUsername } from '../../auth/acl.js';
-import { CredentialError, type NewMqttUser } from '../../auth/credential-store.js';
+import { CredentialError, type MqttUserRecord, type NewMqttUser } from '../../auth/credential-store.js';
 import { Errors } from '../../errors.js';
 import { ADMIN_ONLY, type ApiDeps, body } from '../common.js';
+import { SafeText } from '../input.js';
+import { bodySite, scope } from '../scope.js';
 import type { RouteDoc } from '../openapi.js';
 import { credentials } from './tokens.js';
 
@@ -47,22 +49,24 @@ export async function edgeRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
   };
   const params = (p: unknown) => {
     const r = EdgeParams.safeParse(p);
-    if (!r.success) throw new Errors.BadQuery(`${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.message}`);
+    if (!r.success) throw new Errors.BadPath(`${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.message}`);
     return r.data;
   };
 
-  app.post('/api/v1/edges', { config: { roles: ADMIN_ONLY } }, async (req, reply) => {
+  // Scope: an edge or an alerts reader belongs to its site; lists are filtered by req.scope.
+  const bySite = { roles: ADMIN_ONLY, scope: scope.path() };
+  app.post('/api/v1/edges', { config: { roles: ADMIN_ONLY, scope: scope.body(bodySite) } }, async (req, reply) => {
     const b = body(NewEdge, req);
     return reply.status(201).send(await create({ role: 'edge', site: b.site, edge: b.edgeId }));
   });
 
-  app.get('/api/v1/edges', { config: { roles: ADMIN_ONLY } }, async () => ({
+  app.get('/api/v1/edges', { config: { roles: ADMIN_ONLY, scope: scope.query() } }, async (req) => ({
     items: (await credentials(deps).listMqttUsers()).flatMap((u) =>
-      u.role === 'edge' ? [{ site: u.site, edgeId: u.edge, username: u.username, createdAt: u.createdAt, rotatedAt: u.rotatedAt ?? null }] : [],
+      u.role === 'edge' && req.scope.allows(u.site) ? [{ site: u.site, edgeId: u.edge, username: u.username, createdAt: u.createdAt, rotatedAt: u.rotatedAt ?? null }] : [],
     ),
   }));
 
-  app.post('/api/v1/edges/:site/:edgeId/rotate', { config: { roles: ADMIN_ONLY } }, async (req) => {
+  app.post('/api/v1/edges/:site/:edgeId/rotate', { config: bySite }, async (req) => {
     const p = params(req.params);
     const r = await credentials(deps).rotateMqttUser(edgeUsername(p.site, p.edgeId));
     if (!r) throw new Errors.NotFound(`edge: no credentials for ${p.site}/${p.edgeId}`);
@@ -70,7 +74,7 @@ export async function edgeRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
     return r;
   });
 
-  app.delete('/api/v1/edges/:site/:edgeId', { config: { roles: ADMIN_ONLY } }, async (req, reply) => {
+  app.delete('/api/v1/edges/:site/:edgeId', { config: bySite }, async (req, reply) => {
     const p = params(req.params);
     const username = edgeUsername(p.site, p.edgeId);
     if (!(await credentials(deps).revokeMqttUser(username))) throw new Errors.NotFound(`edge: no credentials for ${p.site}/${p.edgeId}`);
@@ -78,19 +82,20 @@ export async function edgeRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
     return reply.status(204).send();
   });
 
-  app.post('/api/v1/mqtt-users', { config: { roles: ADMIN_ONLY } }, async (req, reply) => {
+  app.post('/api/v1/mqtt-users', { config: { roles: ADMIN_ONLY, scope: scope.body(bodySite) } }, async (req, reply) => {
     const b = body(NewMqttUserBody, req);
     return reply.status(201).send(await create({ role: 'alerts', site: b.site }));
   });
 
-  app.get('/api/v1/mqtt-users', { config: { roles: ADMIN_ONLY } }, async () => ({
-    items: (await credentials(deps).listMqttUsers()).map(({ username, role, site, createdAt, rotatedAt }) => ({ username, role, site, createdAt, rotatedAt: rotatedAt ?? null })),
+  app.get('/api/v1/mqtt-users', { config: { roles: ADMIN_ONLY, scope: scope.query() } }, async (req) => ({
+    items: req.scope.filter(await credentials(deps).listMqttUsers(), (u) => u.site).map(({ username, role, site, createdAt, rotatedAt }) => ({ username, role, site, createdAt, rotatedAt: rotatedAt ?? null })),
   }));
 
-  app.delete<{ Params: { username: string } }>('/api/v1/mqtt-users/:username', { config: { roles: ADMIN_ONLY } }, async (req, reply) => {
+  const mqttUser = scope.resource('MQTT user', SafeText(200), (d, username) => credentials(d).getMqttUser(username), 'username');
+  app.delete<{ Params: { username: string } }>('/api/v1/mqtt-users/:username', { config: { roles: ADMIN_ONLY, scope: mqttUser } }, async (req, reply) => {
     const store = credentials(deps);
-    const u = await store.getMqttUser(req.params.username);
-    if (!u || u.role !== 'alerts') throw new Errors.NotFound(`mqtt user: no alerts user ${req.params.username} (edges: DELETE /api/v1/edges/:site/:edgeId)`);
+    const u = req.resource as MqttUserRecord;
+    if (u.role !== 'alerts') throw new Errors.NotFound(`mqtt user: no alerts user ${req.params.username} (edges: DELETE /api/v1/edges/:site/:edgeId)`);
     await store.revokeMqttUser(u.username);
     deps.disconnectMqttUser?.(u.username);
     return reply.status(204).send();

@@ -2,8 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { Movement, MovementFields, SCHEMA_VERSION } from '../../../protocols/mqtt/index.js';
 import { Errors } from '../../errors.js';
-import { API_EDGE } from '../../store/store.js';
-import { type ApiDeps, body, Id, Limit, query, READ_ROLES, scopedSite } from '../common.js';
+import { API_EDGE, type ExceptionRow, type LedgerRow } from '../../store/store.js';
+import { type ApiDeps, body, Id, Limit, query, READ_ROLES } from '../common.js';
+import { canonicalJson, contentHash, storedContentHash } from '../idempotency.js';
+import { Cursor, PositiveId, SiteParam } from '../input.js';
+import { scope } from '../scope.js';
 import type { RouteDoc } from '../openapi.js';
 import { ExceptionRowSchema, LedgerRowSchema, page, StockRowSchema } from '../schemas.js';
 
@@ -18,14 +21,35 @@ const RestMovement = MovementFields.omit({ v: true, edge: true, seq: true }).ext
 });
 
 const PostMovements = z.object({ movements: z.array(z.unknown()).min(1).max(1000) });
+const MovementId = MovementFields.shape.id;
 const ExceptionsQuery = z.object({
-  site: Id.optional(),
+  site: SiteParam.optional(),
   state: z.enum(['open', 'resolved', 'all']).default('open'),
   limit: Limit(1000, 100),
-  before: z.coerce.number().int().positive().optional(),
+  before: Cursor.optional(),
 });
-const ResolveBody = z.object({ resolution: z.string().min(1).max(1000) });
-const FefoQuery = z.object({ site: Id, sku: Id });
+const ResolveBody = z.object({ resolution: z.string().min(1).max(1000).refine((t) => !t.includes('\u0000'), 'NUL is not allowed') });
+const FefoQuery = z.object({ site: SiteParam, sku: Id });
+
+/** The sites a POST /movements body names (checked against the caller's scope by the framework). */
+function movementSites(b: unknown): Array<string | null> {
+  const ms = (b as { movements?: unknown } | null)?.movements;
+  if (!Array.isArray(ms)) return [];
+  return ms.flatMap((m) => {
+    const s = (m as { site?: unknown } | null)?.site;
+    return typeof s === 'string' ? [s] : [];
+  });
+}
+
+/** 409 SG_ERR_IDEMPOTENCY_CONFLICT with `conflicts` (and, after a race, `items`) beside the message. */
+class IdempotencyConflictError extends Errors.IdempotencyConflict {
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
 const EXCEPTION_ROLES = ['site-manager', 'procurement', 'finance', 'operator'] as const;
 
 export const ledgerDocs: RouteDoc[] = [
@@ -34,7 +58,7 @@ export const ledgerDocs: RouteDoc[] = [
     method: 'post',
     path: '/api/v1/movements',
     tag: 'ledger',
-    summary: 'Enter movements over REST (ERP, manual); `id` is the idempotency key; 201 when any was applied',
+    summary: 'Enter movements over REST (ERP, manual); `id` is the idempotency key: the same content again is `duplicate`, other content 409 SG_ERR_IDEMPOTENCY_CONFLICT with the original\'s hash; 201 when any was applied',
     roles: ['operator', 'site-manager'],
     body: z.object({ movements: z.array(RestMovement).min(1).max(1000) }),
     response: z.object({
@@ -50,26 +74,30 @@ export const ledgerDocs: RouteDoc[] = [
   { method: 'get', path: '/api/v1/stock/fefo', tag: 'stock', summary: 'Batches with stock, first-expiring first; `suggestion` is the batch to issue', roles: READ_ROLES, query: FefoQuery, response: z.object({ items: z.array(StockRowSchema), suggestion: StockRowSchema.nullable() }) },
 ];
 
-/** Ledger detail, the exception queue, FEFO, and REST entry of movements. */
+/**
+ * Ledger detail, the exception queue, FEFO, and REST entry of movements.
+ *
+ * Scope (issue 8 #5): every route declares `config.scope`. Lists (`scope.query()`) filter by
+ * `req.scope.site(...)`; one thing by id (`scope.resource(...)`) is loaded and checked by the
+ * framework, which answers 404 for another site's, and hands it over in `req.resource`.
+ */
 export async function ledgerRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  app.get('/api/v1/movements/:id', { config: { roles: READ_ROLES } }, async (req) => {
-    const { id } = req.params as { id: string };
-    const m = await deps.store.movement(id);
-    if (!m) throw new Errors.NotFound(`id: no movement ${id}`);
-    scopedSite(req, m.site);
-    return m;
-  });
+  app.get(
+    '/api/v1/movements/:id',
+    { config: { roles: READ_ROLES, scope: scope.resource('movement', MovementId, (d, id) => d.store.movement(id)) } },
+    async (req) => req.resource as LedgerRow,
+  );
 
-  app.post('/api/v1/movements', { config: { roles: ['operator', 'site-manager'] } }, async (req, reply) => {
+  app.post('/api/v1/movements', { config: { roles: ['operator', 'site-manager'], scope: scope.body(movementSites) } }, async (req, reply) => {
     const b = body(PostMovements, req);
     const movements: Movement[] = [];
+    const hashes: string[] = [];
     for (const [i, raw] of b.movements.entries()) {
       const r = RestMovement.safeParse(raw);
       if (!r.success) {
         const issue = r.error.issues[0]!;
         throw new Errors.BadBody(`movements.${i}.${issue.path.join('.')}: ${issue.message}`);
       }
-      scopedSite(req, r.data.site);
       // The same cross-field rules as the wire schema (qty signs, transfer locations, one of
       // sku/gtin/epc), checked with stand-in edge fields; stored under the reserved edge `api`
       // with seq 0 (no gap tracking).
@@ -78,38 +106,69 @@ export async function ledgerRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         const issue = full.error.issues[0]!;
         throw new Errors.BadBody(`movements.${i}.${issue.path.join('.')}: ${issue.message}`);
       }
-      movements.push({ ...full.data, edge: API_EDGE, seq: 0 });
+      // The ledger keeps the canonical posted movement as `raw`: the original content of an id,
+      // whatever the storage does to its numbers (idempotency.ts).
+      const canonical = canonicalJson(r.data);
+      hashes.push(contentHash(canonical));
+      movements.push({ ...full.data, raw: canonical, edge: API_EDGE, seq: 0 });
     }
-    const result = await deps.submit(movements);
-    reply.status(result.applied > 0 ? 201 : 200);
-    return {
-      items: movements.map((m, i) => ({ id: m.id, status: result.outcomes[i] })),
-      applied: result.applied,
-      duplicates: result.duplicates,
-      exceptions: result.exceptions,
+
+    // Ids already in the ledger with other content: refused before anything is applied.
+    const conflicts = async (indexes: number[]) => {
+      const out: Array<{ index: number; id: string; hash: string; originalHash?: string }> = [];
+      for (const i of indexes) {
+        const m = movements[i]!;
+        const orig = await deps.store.movement(m.id);
+        if (!orig) continue;
+        const originalHash = storedContentHash(orig);
+        // The original's hash only to a caller who may see its site (nothing else leaks).
+        if (originalHash !== hashes[i]) out.push({ index: i, id: m.id, hash: hashes[i]!, ...(req.scope.allows(orig.site) ? { originalHash } : {}) });
+      }
+      return out;
     };
+    const refuse = (found: Awaited<ReturnType<typeof conflicts>>, extra: Record<string, unknown> = {}) => {
+      const c = found[0]!;
+      throw new IdempotencyConflictError(
+        `movements.${c.index}.id: ${c.id} was already posted with other content (original ${c.originalHash ?? 'hash not shown: another site'}, this ${c.hash})` +
+          (found.length > 1 ? `; ${found.length - 1} more in conflicts` : ''),
+        { conflicts: found, ...extra },
+      );
+    };
+    const before = await conflicts(movements.map((_, i) => i));
+    if (before.length) refuse(before);
+
+    const result = await deps.submit(movements);
+    const items = movements.map((m, i) => ({ id: m.id, status: result.outcomes[i]! }));
+    // A concurrent post of the same id (or the same id twice in this body) with other content
+    // lands here as `duplicate`: still a conflict, reported beside what was applied.
+    const after = await conflicts(items.flatMap((it, i) => (it.status === 'duplicate' ? [i] : [])));
+    if (after.length) refuse(after, { items, applied: result.applied });
+    reply.status(result.applied > 0 ? 201 : 200);
+    return { items, applied: result.applied, duplicates: result.duplicates, exceptions: result.exceptions };
   });
 
-  app.get('/api/v1/exceptions', { config: { roles: EXCEPTION_ROLES } }, async (req) => {
+  app.get('/api/v1/exceptions', { config: { roles: EXCEPTION_ROLES, scope: scope.query() } }, async (req) => {
     const q = query(ExceptionsQuery, req);
-    const s = scopedSite(req, q.site);
+    const s = req.scope.site(q.site);
     const items = await deps.store.exceptions({ state: q.state, limit: q.limit, ...(s === undefined ? {} : { site: s }), ...(q.before ? { before: q.before } : {}) });
     const last = items[items.length - 1];
     return { items, next: items.length === q.limit && last ? String(last.id) : null };
   });
 
-  app.post('/api/v1/exceptions/:id/resolve', { config: { roles: ['site-manager'] } }, async (req) => {
-    const id = Number((req.params as { id: string }).id);
-    if (!Number.isInteger(id) || id <= 0) throw new Errors.BadQuery('id: expected a positive integer');
-    const b = body(ResolveBody, req);
-    const r = await deps.store.resolveException(id, req.principal?.subject ?? 'unknown', b.resolution);
-    if (!r) throw new Errors.NotFound(`id: no exception ${id}`);
-    return r;
-  });
+  app.post(
+    '/api/v1/exceptions/:id/resolve',
+    { config: { roles: ['site-manager'], scope: scope.resource('exception', PositiveId, (d, id) => d.store.exception(id)) } },
+    async (req) => {
+      const ex = req.resource as ExceptionRow;
+      const b = body(ResolveBody, req);
+      const r = await deps.store.resolveException(ex.id, req.principal?.subject ?? 'unknown', b.resolution);
+      if (!r) throw new Errors.NotFound(`id: no exception ${ex.id}`);
+      return r;
+    },
+  );
 
-  app.get('/api/v1/stock/fefo', { config: { roles: READ_ROLES } }, async (req) => {
+  app.get('/api/v1/stock/fefo', { config: { roles: READ_ROLES, scope: scope.query() } }, async (req) => {
     const q = query(FefoQuery, req);
-    scopedSite(req, q.site);
     const items = await deps.store.fefo({ site: q.site, sku: q.sku });
     // The suggestion: issue from the first-expiring batch that has stock.
     return { items, suggestion: items[0] ?? null };

@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Role } from '../../auth/auth.js';
 import { Errors } from '../../errors.js';
-import { type ApiDeps, body, Id, scopedSite } from '../common.js';
+import { type ApiDeps, body, Id } from '../common.js';
+import { SiteParam } from '../input.js';
+import { scope } from '../scope.js';
 import type { RouteDoc } from '../openapi.js';
 
 const LEVEL_ROLES: readonly Role[] = ['procurement', 'site-manager'];
@@ -25,7 +27,7 @@ const LevelsBody = z
     }
   });
 
-const Params = z.object({ site: Id, sku: Id });
+const Params = z.object({ site: SiteParam, sku: Id });
 
 const LevelsSchema = z.object({
   site: z.string(),
@@ -46,15 +48,15 @@ export const levelsDocs: RouteDoc[] = [
 
 function params(raw: unknown): z.infer<typeof Params> {
   const r = Params.safeParse(raw);
-  if (!r.success) throw new Errors.BadQuery(`${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.message}`);
+  if (!r.success) throw new Errors.BadPath(`${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.message}`);
   return r.data;
 }
 
 /** Stock levels per item and site: the thresholds of the stock alerts. */
 export async function levelsRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  app.put(LEVELS_PATH, { config: { roles: LEVEL_ROLES } }, async (req) => {
+  // scope.path(): the framework checks `:site` against the caller's scope before this runs.
+  app.put(LEVELS_PATH, { config: { roles: LEVEL_ROLES, scope: scope.path() } }, async (req) => {
     const p = params(req.params);
-    scopedSite(req, p.site);
     const b = body(LevelsBody, req);
     const saved = await deps.alertStore.putLevels({ ...p, ...b });
     // Evaluated before answering: the alerts already reflect the new levels.
@@ -62,9 +64,8 @@ export async function levelsRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     return saved;
   });
 
-  app.get(LEVELS_PATH, { config: { roles: LEVEL_ROLES } }, async (req) => {
+  app.get(LEVELS_PATH, { config: { roles: LEVEL_ROLES, scope: scope.path() } }, async (req) => {
     const p = params(req.params);
-    scopedSite(req, p.site);
     const l = await deps.alertStore.getLevels(p.site, p.sku);
     if (!l) throw new Errors.NotFound(`levels: none set for ${p.sku} at ${p.site}`);
     return l;

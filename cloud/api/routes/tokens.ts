@@ -5,6 +5,7 @@ import { ROLES } from '../../auth/auth.js';
 import type { CredentialStore } from '../../auth/credential-store.js';
 import { Errors } from '../../errors.js';
 import { ADMIN_ONLY, type ApiDeps, body } from '../common.js';
+import { scope } from '../scope.js';
 import type { RouteDoc } from '../openapi.js';
 
 /** The credential store, or 503 when authentication is off (`--insecure`). */
@@ -39,15 +40,17 @@ export const tokenDocs: RouteDoc[] = [
  * stored. `DELETE /api/v1/tokens/:id` revokes it at once.
  */
 export async function tokenRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  app.post('/api/v1/tokens', { config: { roles: ADMIN_ONLY } }, async (req, reply) => {
+  // scope.global(): tokens are not one site's; a token limited to sites could widen its own reach.
+  const config = { roles: ADMIN_ONLY, scope: scope.global() };
+  app.post('/api/v1/tokens', { config }, async (req, reply) => {
     const b = body(NewToken, req);
     const { token, record } = await credentials(deps).issueToken({ name: b.name, roles: [...new Set(b.roles)], ...(b.sites ? { sites: [...new Set(b.sites)] } : {}) });
     return reply.status(201).send({ ...record, token });
   });
 
-  app.get('/api/v1/tokens', { config: { roles: ADMIN_ONLY } }, async () => ({ items: await credentials(deps).listTokens() }));
+  app.get('/api/v1/tokens', { config }, async () => ({ items: await credentials(deps).listTokens() }));
 
-  app.delete<{ Params: { id: string } }>('/api/v1/tokens/:id', { config: { roles: ADMIN_ONLY } }, async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/api/v1/tokens/:id', { config }, async (req, reply) => {
     const id = req.params.id;
     if (!(await credentials(deps).revokeToken(id))) throw new Errors.NotFound(`token: no active token ${id}`);
     return reply.status(204).send();

@@ -4,7 +4,10 @@ import { z } from 'zod';
 import { SiteId } from '../../../protocols/mqtt/index.js';
 import { WEBHOOK_ROLES } from '../../alerts/alert-store.js';
 import { Errors } from '../../errors.js';
-import { ADMIN_ONLY, type ApiDeps, body, Limit, query } from '../common.js';
+import { ADMIN_ONLY, type ApiDeps, body, Id, Limit, query } from '../common.js';
+import { Cursor } from '../input.js';
+import { bodySite, scope } from '../scope.js';
+import type { Webhook } from '../../alerts/alert-store.js';
 import type { RouteDoc } from '../openapi.js';
 import { page } from '../schemas.js';
 
@@ -19,7 +22,7 @@ const WebhookBody = z.strictObject({
   site: SiteId.optional(),
 });
 
-const DeliveriesQuery = z.object({ limit: Limit(1000, 100), before: z.coerce.number().int().positive().optional() });
+const DeliveriesQuery = z.object({ limit: Limit(1000, 100), before: Cursor.optional() });
 
 const WebhookSchema = z.object({ id: z.string(), url: z.string(), role: z.enum(WEBHOOK_ROLES), site: z.string().optional(), createdAt: z.string() });
 const DeliverySchema = z.object({
@@ -43,27 +46,33 @@ export const webhooksDocs: RouteDoc[] = [
   { method: 'get', path: '/api/v1/webhooks/:id/deliveries', tag: 'webhooks', summary: 'Deliveries of a webhook, newest first: pending, delivered or failed, with attempts', roles: ADMIN_ONLY, query: DeliveriesQuery, response: page(DeliverySchema) },
 ];
 
-/** Webhooks (admin): signed, durable, retried deliveries of alerts and applied movements. */
+/**
+ * Webhooks (admin): signed, durable, retried deliveries of alerts and applied movements. Scope: a
+ * webhook with a `site` belongs to that site; one without gets every site's events, so only an
+ * unrestricted admin may create or see it.
+ */
 export async function webhooksRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  app.post('/api/v1/webhooks', { config: { roles: ADMIN_ONLY } }, async (req, reply) => {
+  const one = scope.resource('webhook', Id, (d, id) => d.alertStore.getWebhook(id));
+  app.post('/api/v1/webhooks', { config: { roles: ADMIN_ONLY, scope: scope.body(bodySite) } }, async (req, reply) => {
     const b = body(WebhookBody, req);
     const w = await deps.alertStore.addWebhook({ ...b, id: ulid(), createdAt: new Date().toISOString() });
     reply.status(201);
     return w;
   });
 
-  app.get('/api/v1/webhooks', { config: { roles: ADMIN_ONLY } }, async () => ({ items: await deps.alertStore.listWebhooks() }));
+  app.get('/api/v1/webhooks', { config: { roles: ADMIN_ONLY, scope: scope.query() } }, async (req) => ({
+    items: req.scope.filter(await deps.alertStore.listWebhooks(), (w) => w.site),
+  }));
 
-  app.delete('/api/v1/webhooks/:id', { config: { roles: ADMIN_ONLY } }, async (req, reply) => {
-    const { id } = req.params as { id: string };
+  app.delete('/api/v1/webhooks/:id', { config: { roles: ADMIN_ONLY, scope: one } }, async (req, reply) => {
+    const { id } = req.resource as Webhook;
     if (!(await deps.alertStore.deleteWebhook(id))) throw new Errors.NotFound(`id: no webhook ${id}`);
     return reply.status(204).send();
   });
 
-  app.get('/api/v1/webhooks/:id/deliveries', { config: { roles: ADMIN_ONLY } }, async (req) => {
-    const { id } = req.params as { id: string };
+  app.get('/api/v1/webhooks/:id/deliveries', { config: { roles: ADMIN_ONLY, scope: one } }, async (req) => {
+    const { id } = req.resource as Webhook;
     const q = query(DeliveriesQuery, req);
-    if (!(await deps.alertStore.getWebhook(id))) throw new Errors.NotFound(`id: no webhook ${id}`);
     const items = await deps.alertStore.listDeliveries({ webhookId: id, limit: q.limit, ...(q.before ? { before: q.before } : {}) });
     const last = items[items.length - 1];
     return { items, next: items.length === q.limit && last ? String(last.id) : null };

@@ -1,0 +1,196 @@
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import type { Principal } from '../auth/auth.js';
+import { Errors } from '../errors.js';
+import type { ApiDeps } from './common.js';
+import { SiteParam } from './input.js';
+
+/**
+ * What a caller may see, derived once per request from its principal (issue 8 #5) and handed to
+ * every query. Sites today; the project scope and cost-field visibility of the business layer
+ * (issue 10 #5) are added here, as fields of this one object, never as per-route checks.
+ */
+export class Scope {
+  private constructor(
+    /** Sites the caller may see; undefined = every site. */
+    readonly sites: ReadonlySet<string> | undefined,
+  ) {}
+
+  static of(p: Principal | undefined): Scope {
+    return new Scope(p?.sites ? new Set(p.sites) : undefined);
+  }
+
+  /** Sees no site at all (public routes, before authentication). */
+  static none(): Scope {
+    return new Scope(new Set());
+  }
+
+  /** Every site (admin tokens without `sites`, `--insecure`). */
+  get unrestricted(): boolean {
+    return this.sites === undefined;
+  }
+
+  /** May the caller see data of this site? Data that names no site: unrestricted callers only. */
+  allows(site: string | undefined | null): boolean {
+    if (this.sites === undefined) return true;
+    return typeof site === 'string' && this.sites.has(site);
+  }
+
+  /**
+   * The site filter of a list query: the asked site (403 if outside the scope), else the caller's
+   * only site, else undefined = all sites (unrestricted callers only; a caller limited to several
+   * sites must name one).
+   */
+  site(asked: string | undefined): string | undefined {
+    if (asked !== undefined) {
+      if (!this.allows(asked)) throw new Errors.Forbidden(`site: no access to ${asked}`);
+      return asked;
+    }
+    if (this.sites === undefined) return undefined;
+    if (this.sites.size === 1) return [...this.sites][0];
+    throw new Errors.BadQuery('site: required for this token (it covers several sites)');
+  }
+
+  /** Does this scope still cover what a stream was opened for (one site, or all = undefined)? */
+  covers(site: string | undefined): boolean {
+    return site === undefined ? this.unrestricted : this.allows(site);
+  }
+
+  /** Keep the rows the caller may see (for small lists filtered in memory: webhooks, MQTT users). */
+  filter<T>(rows: readonly T[], siteOf: (r: T) => string | undefined | null): T[] {
+    return this.sites === undefined ? [...rows] : rows.filter((r) => this.allows(siteOf(r)));
+  }
+}
+
+/**
+ * A route's scope declaration (`config.scope`), REQUIRED on every route: the framework refuses to
+ * register a route without one, and tests/cloud/api/scope-matrix.test.ts exercises each route for
+ * every role on the caller's own and another site. Pick with the `scope.*` helpers below.
+ */
+export type RouteScope =
+  /** No token, and no per-site data (health, docs, the board's static files). */
+  | { kind: 'public' }
+  /** Not tied to one site (API tokens): callers limited to sites get 403. */
+  | { kind: 'global' }
+  /** Not per-site data (e.g. the item master): any caller holding a route role. */
+  | { kind: 'shared' }
+  /**
+   * A list or a read/write of the sites the request names: `?site=` (query), `:site` (path) or
+   * the sites in the body. The framework validates each (400 naming `site`) and answers 403 for a
+   * site outside the scope before the handler runs; the handler passes `req.scope` (e.g.
+   * `req.scope.site(q.site)`) to the store so that unnamed sites are filtered too.
+   */
+  | { kind: 'sites'; from: 'query' | 'path' }
+  | { kind: 'sites'; from: 'body'; sitesOf: (body: unknown) => Array<string | null> }
+  /**
+   * One stored thing addressed by `:id` (or another path parameter): the framework validates the
+   * parameter, loads the thing and answers 404 when it is missing OR outside the scope (nothing
+   * leaks that it exists); the handler finds it in `req.resource`.
+   */
+  | {
+      kind: 'resource';
+      resource: string;
+      param: string;
+      id: z.ZodType;
+      load: (deps: ApiDeps, id: never) => Promise<{ site?: string | null } | undefined>;
+    };
+
+/** Constructors for `config.scope`. */
+export const scope = {
+  public: (): RouteScope => ({ kind: 'public' }),
+  global: (): RouteScope => ({ kind: 'global' }),
+  shared: (): RouteScope => ({ kind: 'shared' }),
+  query: (): RouteScope => ({ kind: 'sites', from: 'query' }),
+  path: (): RouteScope => ({ kind: 'sites', from: 'path' }),
+  /** `sitesOf` returns the sites the (unvalidated) body names; `null` = "all sites" (unrestricted only). */
+  body: (sitesOf: (body: unknown) => Array<string | null>): RouteScope => ({ kind: 'sites', from: 'body', sitesOf }),
+  resource: <S extends z.ZodType>(
+    resource: string,
+    id: S,
+    load: (deps: ApiDeps, id: z.infer<S>) => Promise<{ site?: string | null } | undefined>,
+    param = 'id',
+  ): RouteScope => ({ kind: 'resource', resource, param, id, load: load as (deps: ApiDeps, id: never) => Promise<{ site?: string | null } | undefined> }),
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's scope, computed once in onRequest (unrestricted on public routes). */
+    scope: Scope;
+    /** The thing a `scope.resource` route addresses, loaded and scope-checked by the framework. */
+    resource?: unknown;
+  }
+  interface FastifyContextConfig {
+    /** Required on every route: see `RouteScope`. */
+    scope?: RouteScope;
+  }
+}
+
+/** `body.site` when it is present (`null` = none: all sites). For bodies with one `site` field. */
+export const bodySite = (b: unknown): Array<string | null> => {
+  const s = (b as { site?: unknown } | null)?.site;
+  return [typeof s === 'string' ? s : null];
+};
+
+/**
+ * Installs the scope framework: refuses routes without a declaration, and checks the declared
+ * sites and resources before any handler runs (after authentication, which sets `req.principal`).
+ */
+export function installScope(app: FastifyInstance, deps: ApiDeps): void {
+  app.decorateRequest('scope', undefined as unknown as Scope);
+  app.decorateRequest('resource', undefined);
+
+  app.addHook('onRoute', (r) => {
+    const s = r.config?.scope;
+    const where = `${([] as string[]).concat(r.method).join(',')} ${r.url}`;
+    if (!s) throw new Error(`${where}: no scope declaration; add config.scope (scope.query(), scope.resource(...), ...: cloud/README.md#scope)`);
+    if ((s.kind === 'public') !== (r.config?.roles === undefined)) {
+      throw new Error(`${where}: scope ${s.kind} ${s.kind === 'public' ? 'must not declare' : 'needs'} config.roles`);
+    }
+  });
+
+  app.addHook('preHandler', async (req) => {
+    const decl = req.routeOptions.config.scope!;
+    const sc = req.scope;
+    switch (decl.kind) {
+      case 'public':
+      case 'shared':
+        return;
+      case 'global':
+        if (!sc.unrestricted) throw new Errors.Forbidden('scope: needs a token that is not limited to sites');
+        return;
+      case 'sites': {
+        if (decl.from === 'body') {
+          for (const s of decl.sitesOf(req.body)) {
+            if (s === null) {
+              if (!sc.unrestricted) throw new Errors.Forbidden('site: required for a token limited to sites');
+              continue;
+            }
+            // Unvalidated values are left to the handler's schema (400 naming the field).
+            if (!SiteParam.safeParse(s).success) continue;
+            if (!sc.allows(s)) throw new Errors.Forbidden(`site: no access to ${s}`);
+          }
+          return;
+        }
+        const src = (decl.from === 'query' ? req.query : req.params) as Record<string, unknown> | undefined;
+        const raw = src?.site;
+        if (raw === undefined && decl.from === 'query') return;
+        const r = SiteParam.safeParse(raw);
+        if (!r.success) {
+          const E = decl.from === 'query' ? Errors.BadQuery : Errors.BadPath;
+          throw new E(`site: ${r.error.issues[0]!.message}`);
+        }
+        if (!sc.allows(r.data)) throw new Errors.Forbidden(`site: no access to ${r.data}`);
+        return;
+      }
+      case 'resource': {
+        const raw = (req.params as Record<string, unknown>)[decl.param];
+        const r = decl.id.safeParse(raw);
+        if (!r.success) throw new Errors.BadPath(`${decl.param}: ${r.error.issues[0]!.message}`);
+        const thing = await decl.load(deps, r.data as never);
+        if (!thing || !sc.allows(thing.site)) throw new Errors.NotFound(`${decl.param}: no ${decl.resource} ${String(raw)}`);
+        req.resource = thing;
+        return;
+      }
+    }
+  });
+}

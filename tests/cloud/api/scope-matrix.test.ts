@@ -1,0 +1,287 @@
+import Fastify from 'fastify';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROLES, type Role } from '../../../cloud/auth/auth.js';
+import type { ApiDeps } from '../../../cloud/api/common.js';
+import { installScope, type RouteScope } from '../../../cloud/api/scope.js';
+import { topics } from '../../../protocols/mqtt/index.js';
+import { startApiCloud, type ApiCloud, type Backend } from '../../helpers/api-cloud.js';
+import { uniqueId, waitFor } from '../../helpers/procs.js';
+
+/**
+ * Site scope on every route (issue 8 #5, finding 3). The routes are enumerated from fastify
+ * itself; each is called by every role (tokens limited to site A) and by an unrestricted admin,
+ * for the caller's own site A and another site B, on SQLite and on PostgreSQL. Each route's
+ * expected answer follows from its declared roles and scope; a 2xx for a token limited to A must
+ * not mention B. A route without a scope declaration cannot even be registered.
+ */
+
+interface Req {
+  method: string;
+  path: string;
+  body?: unknown;
+}
+interface SiteFixture {
+  site: string;
+  movementId: string;
+  exceptionId: number;
+  alertId: string;
+  webhookId: string;
+}
+interface Ctx {
+  api: ApiCloud;
+  f: SiteFixture;
+  n: () => number;
+}
+interface Example {
+  req: (c: Ctx) => Promise<Req> | Req;
+  /** Roles the route admits but its handler refuses for this example (not a scope matter). */
+  handlerRefuses?: readonly Role[];
+}
+
+const id = (n: number) => `MX${Date.now().toString(36).toUpperCase()}${process.pid}N${n}`.padEnd(16, '0');
+const receive = (site: string, mid: string, over: Record<string, unknown> = {}) => ({
+  id: mid,
+  ts: new Date().toISOString(),
+  site,
+  location: 'WH-1',
+  kind: 'receive',
+  sku: 'SKU-1',
+  qty: 10,
+  uom: 'ea',
+  ...over,
+});
+
+/** One example request per route, for site `c.f.site`. A route missing here fails the matrix. */
+const EXAMPLES: Record<string, Example> = {
+  'get /healthz': { req: () => ({ method: 'GET', path: '/healthz' }) },
+  'get /': { req: () => ({ method: 'GET', path: '/' }) },
+  'get /board': { req: () => ({ method: 'GET', path: '/board' }) },
+  'get /board/board.js': { req: () => ({ method: 'GET', path: '/board/board.js' }) },
+  'get /board/board.css': { req: () => ({ method: 'GET', path: '/board/board.css' }) },
+  'get /docs': { req: () => ({ method: 'GET', path: '/docs' }) },
+  'get /docs/openapi.json': { req: () => ({ method: 'GET', path: '/docs/openapi.json' }) },
+  'get /board/events': { req: ({ f }) => ({ method: 'GET', path: `/board/events?site=${f.site}` }) },
+  'get /api/v1/stock': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock?site=${f.site}` }) },
+  'get /api/v1/stock/totals': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock/totals?site=${f.site}` }) },
+  'get /api/v1/stock/fefo': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock/fefo?site=${f.site}&sku=SKU-1` }) },
+  'get /api/v1/movements': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/movements?site=${f.site}` }) },
+  'get /api/v1/movements/:id': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/movements/${f.movementId}` }) },
+  'post /api/v1/movements': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/movements', body: { movements: [receive(f.site, id(n()))] } }) },
+  'get /api/v1/dead-letters': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/dead-letters?site=${f.site}` }) },
+  'get /api/v1/exceptions': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/exceptions?site=${f.site}&state=all` }) },
+  'post /api/v1/exceptions/:id/resolve': { req: ({ f }) => ({ method: 'POST', path: `/api/v1/exceptions/${f.exceptionId}/resolve`, body: { resolution: 'counted again' } }) },
+  'put /api/v1/sites/:site/items/:sku/levels': { req: ({ f }) => ({ method: 'PUT', path: `/api/v1/sites/${f.site}/items/SKU-1/levels`, body: { safetyStock: 1000 } }) },
+  'get /api/v1/sites/:site/items/:sku/levels': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/sites/${f.site}/items/SKU-1/levels` }) },
+  'get /api/v1/alerts': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/alerts?site=${f.site}&state=all` }) },
+  // A stock alert is acked by procurement or a site manager, not by maintenance (alerts.ts).
+  'post /api/v1/alerts/:id/ack': { req: ({ f }) => ({ method: 'POST', path: `/api/v1/alerts/${f.alertId}/ack` }), handlerRefuses: ['maintenance'] },
+  'post /api/v1/webhooks': { req: ({ f }) => ({ method: 'POST', path: '/api/v1/webhooks', body: { url: 'http://127.0.0.1:9/hook', secret: 'sixteen-characters!', role: 'procurement', site: f.site } }) },
+  'get /api/v1/webhooks': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/webhooks?site=${f.site}` }) },
+  'delete /api/v1/webhooks/:id': {
+    req: async ({ api, f }) => {
+      const w = await api.call('POST', '/api/v1/webhooks', { body: { url: 'http://127.0.0.1:9/hook', secret: 'sixteen-characters!', role: 'procurement', site: f.site } });
+      return { method: 'DELETE', path: `/api/v1/webhooks/${w.body.id as string}` };
+    },
+  },
+  'get /api/v1/webhooks/:id/deliveries': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/webhooks/${f.webhookId}/deliveries` }) },
+  'post /api/v1/edges': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/edges', body: { site: f.site, edgeId: `e${n()}` } }) },
+  'get /api/v1/edges': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/edges?site=${f.site}` }) },
+  'post /api/v1/edges/:site/:edgeId/rotate': {
+    req: async ({ api, f, n }) => {
+      const e = `r${n()}`;
+      expect((await api.call('POST', '/api/v1/edges', { body: { site: f.site, edgeId: e } })).status).toBe(201);
+      return { method: 'POST', path: `/api/v1/edges/${f.site}/${e}/rotate` };
+    },
+  },
+  'delete /api/v1/edges/:site/:edgeId': {
+    req: async ({ api, f, n }) => {
+      const e = `d${n()}`;
+      expect((await api.call('POST', '/api/v1/edges', { body: { site: f.site, edgeId: e } })).status).toBe(201);
+      return { method: 'DELETE', path: `/api/v1/edges/${f.site}/${e}` };
+    },
+  },
+  'post /api/v1/mqtt-users': { req: ({ f }) => ({ method: 'POST', path: '/api/v1/mqtt-users', body: { role: 'alerts', site: f.site } }) },
+  'get /api/v1/mqtt-users': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/mqtt-users?site=${f.site}` }) },
+  'delete /api/v1/mqtt-users/:username': {
+    req: async ({ api, f }) => {
+      const u = await api.call('POST', '/api/v1/mqtt-users', { body: { role: 'alerts', site: f.site } });
+      return { method: 'DELETE', path: `/api/v1/mqtt-users/${encodeURIComponent(u.body.username as string)}` };
+    },
+  },
+  'post /api/v1/tokens': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/tokens', body: { name: `t${n()}`, roles: ['operator'], sites: [f.site] } }) },
+  'get /api/v1/tokens': { req: () => ({ method: 'GET', path: '/api/v1/tokens' }) },
+  'delete /api/v1/tokens/:id': {
+    req: async ({ api, f, n }) => {
+      const t = await api.call('POST', '/api/v1/tokens', { body: { name: `d${n()}`, roles: ['operator'], sites: [f.site] } });
+      return { method: 'DELETE', path: `/api/v1/tokens/${t.body.id as string}` };
+    },
+  },
+};
+
+/** Who calls: every role limited to site A, and an admin limited to nothing. */
+type Caller = { name: string; role: Role; restricted: boolean };
+const CALLERS: Caller[] = [...ROLES.map((role) => ({ name: role, role, restricted: true })), { name: 'admin (all sites)', role: 'admin' as Role, restricted: false }];
+
+/** The answer a route must give, from its declaration alone. */
+function expected(route: { roles?: readonly Role[]; scope?: RouteScope }, ex: Example, c: Caller, which: 'own' | 'other'): 'ok' | 403 | 404 {
+  if (!route.roles) return 'ok';
+  if (c.role !== 'admin' && !route.roles.includes(c.role)) return 403;
+  // The scope is checked before the handler: another site's resource is 404 whoever asks.
+  const scoped = !c.restricted ? 'ok' : scopeAnswer(route.scope!, which);
+  if (scoped !== 'ok') return scoped;
+  return ex.handlerRefuses?.includes(c.role) ? 403 : 'ok';
+}
+
+function scopeAnswer(s: RouteScope, which: 'own' | 'other'): 'ok' | 403 | 404 {
+  switch (s.kind) {
+    case 'public':
+    case 'shared':
+      return 'ok';
+    case 'global':
+      return 403;
+    case 'sites':
+      return which === 'other' ? 403 : 'ok';
+    case 'resource':
+      return which === 'other' ? 404 : 'ok';
+  }
+}
+
+async function seedSite(api: ApiCloud, site: string, n: () => number): Promise<SiteFixture> {
+  const movementId = id(n());
+  const post = await api.call('POST', '/api/v1/movements', { body: { movements: [receive(site, movementId), receive(site, id(n()), { kind: 'issue', qty: 100 })] } });
+  expect(post.status).toBe(201);
+  expect((await api.call('PUT', `/api/v1/sites/${site}/items/SKU-1/levels`, { body: { safetyStock: 1000 } })).status).toBe(200);
+  const exceptionId = (await api.call('GET', `/api/v1/exceptions?site=${site}`)).body.items[0].id as number;
+  const alertId = (await api.call('GET', `/api/v1/alerts?site=${site}`)).body.items[0].id as string;
+  const webhookId = (await api.call('POST', '/api/v1/webhooks', { body: { url: 'http://127.0.0.1:9/hook', secret: 'sixteen-characters!', role: 'procurement', site } })).body.id as string;
+
+  // A dead letter of this site, through the real door: an edge of the site publishes garbage.
+  const creds = (await api.call('POST', '/api/v1/edges', { body: { site, edgeId: 'dl' } })).body as { username: string; password: string };
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${api.cloud.mqttPort!}`, { username: creds.username, password: creds.password, reconnectPeriod: 0 });
+  await c.publishAsync(topics.movements(site, 'dl'), `not json from ${site}`, { qos: 1 });
+  await waitFor(async () => (await api.call('GET', `/api/v1/dead-letters?site=${site}`)).body.items.length > 0, `dead letter of ${site}`);
+  await c.endAsync();
+  return { site, movementId, exceptionId, alertId, webhookId };
+}
+
+for (const backend of ['sqlite', 'postgres'] as Backend[]) {
+  describe(`site scope on every route (${backend})`, () => {
+    let api: ApiCloud;
+    let a: SiteFixture;
+    let b: SiteFixture;
+    let counter = 0;
+    const n = () => ++counter;
+    const tokens: Record<string, string> = {};
+
+    beforeAll(async () => {
+      api = await startApiCloud(backend);
+      a = await seedSite(api, uniqueId('mx-a'), n);
+      b = await seedSite(api, uniqueId('mx-b'), n);
+      // A webhook for every site: an unrestricted thing a site-limited admin must not see.
+      await api.call('POST', '/api/v1/webhooks', { body: { url: 'http://127.0.0.1:9/all', secret: 'sixteen-characters!', role: 'procurement' } });
+      for (const c of CALLERS) {
+        tokens[c.name] = c.restricted
+          ? ((await api.call('POST', '/api/v1/tokens', { body: { name: c.name, roles: [c.role], sites: [a.site] } })).body.token as string)
+          : api.admin;
+      }
+    }, 60_000);
+    afterAll(() => api?.stop());
+
+    it('every route fastify has declares a scope and has an example here', () => {
+      const routes = api.cloud.http.stockgateRoutes;
+      expect(routes.length).toBeGreaterThan(30);
+      expect(routes.filter((r) => !r.scope).map((r) => `${r.method} ${r.url}`)).toEqual([]);
+      expect(routes.filter((r) => !EXAMPLES[`${r.method} ${r.url}`]).map((r) => `${r.method} ${r.url}`)).toEqual([]);
+    });
+
+    it('every route x every role x own or other site answers as its declaration says, and never shows the other site', async () => {
+      const failures: string[] = [];
+      for (const route of api.cloud.http.stockgateRoutes) {
+        const ex = EXAMPLES[`${route.method} ${route.url}`];
+        if (!ex) continue;
+        for (const caller of CALLERS) {
+          for (const which of ['own', 'other'] as const) {
+            const f = which === 'own' ? a : b;
+            const req = await ex.req({ api, f, n });
+            const res = await api.call(req.method, req.path, { token: tokens[caller.name]!, ...(req.body === undefined ? {} : { body: req.body }) });
+            const want = expected(route, ex, caller, which);
+            const tag = `${req.method} ${route.url} as ${caller.name} on ${which} site -> ${res.status} ${res.text.slice(0, 160)}`;
+            if (want === 'ok' ? res.status < 200 || res.status >= 400 : res.status !== want) failures.push(`${tag} (want ${want})`);
+            if (want !== 'ok' && res.status >= 400 && !/^SG_ERR_/.test(String(res.body?.code))) failures.push(`${tag} (error without SG_ERR_ code)`);
+            if (caller.restricted && res.status < 300 && res.text.includes(b.site)) failures.push(`${tag} (shows site B)`);
+          }
+        }
+      }
+      expect(failures).toEqual([]);
+    }, 120_000);
+
+    it('lists without ?site= give a token limited to A only A (dead letters, exceptions, alerts, webhooks, movements, stock, the stream)', async () => {
+      const lists = ['/api/v1/dead-letters', '/api/v1/exceptions?state=all', '/api/v1/alerts?state=all', '/api/v1/webhooks', '/api/v1/movements', '/api/v1/stock', '/api/v1/stock/totals', '/api/v1/edges', '/api/v1/mqtt-users', '/board/events'];
+      for (const path of lists) {
+        const res = await api.call('GET', path, { token: tokens.admin! });
+        expect(res.status, path).toBe(200);
+        expect(res.text, path).toContain(a.site);
+        expect(res.text, path).not.toContain(b.site);
+      }
+      // The unrestricted admin sees both (the filter is the scope, not an accident of the data).
+      expect((await api.call('GET', '/api/v1/dead-letters')).text).toContain(b.site);
+    });
+
+    it('finding 3: maintenance limited to A cannot read B\'s dead letters or their payloads', async () => {
+      const mine = await api.call('GET', '/api/v1/dead-letters', { token: tokens.maintenance! });
+      expect(mine.status).toBe(200);
+      expect(mine.body.items.length).toBeGreaterThan(0);
+      expect(mine.body.items.every((d: { site: string }) => d.site === a.site)).toBe(true);
+      expect(mine.text).not.toContain(`not json from ${b.site}`);
+      expect(await api.call('GET', `/api/v1/dead-letters?site=${b.site}`, { token: tokens.maintenance! })).toMatchObject({ status: 403, body: { code: 'SG_ERR_FORBIDDEN' } });
+    });
+
+    it('finding 3: a site manager limited to A cannot resolve B\'s exception (404), and it stays open', async () => {
+      const fresh = id(n());
+      await api.call('POST', '/api/v1/movements', { body: { movements: [receive(b.site, fresh, { kind: 'issue', qty: 5, sku: 'SKU-2' })] } });
+      const ex = (await api.call('GET', `/api/v1/exceptions?site=${b.site}`)).body.items.find((e: { movementId: string }) => e.movementId === fresh);
+      const r = await api.call('POST', `/api/v1/exceptions/${ex.id as number}/resolve`, { token: tokens['site-manager']!, body: { resolution: 'not mine' } });
+      expect(r).toMatchObject({ status: 404, body: { statusCode: 404, code: 'SG_ERR_NOT_FOUND', error: expect.any(String), message: `id: no exception ${ex.id as number}` } });
+      const after = (await api.call('GET', `/api/v1/exceptions?site=${b.site}`)).body.items.find((e: { id: number }) => e.id === ex.id);
+      expect(after.state).toBe('open');
+    });
+
+    it('finding 3: a revoked token\'s open board stream ends within 1 s', async () => {
+      const t = (await api.call('POST', '/api/v1/tokens', { body: { name: 'board', roles: ['operator'], sites: [a.site] } })).body as { id: string; token: string };
+      const res = await fetch(`${api.url}/board/events?token=${encodeURIComponent(t.token)}`);
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      const first = Buffer.from((await reader.read()).value!).toString('utf8');
+      expect(first).toMatch(/^event: snapshot/);
+      // Another stream with a token that stays valid must stay open.
+      const keep = await fetch(`${api.url}/board/events`, { headers: { authorization: `Bearer ${tokens.operator!}` } });
+      const keepReader = keep.body!.getReader();
+      await keepReader.read();
+
+      expect((await api.call('DELETE', `/api/v1/tokens/${t.id}`)).status).toBe(204);
+      const revokedAt = Date.now();
+      let ended = false;
+      while (!ended) {
+        const r = await reader.read();
+        ended = r.done;
+      }
+      expect(Date.now() - revokedAt).toBeLessThan(1000);
+      const stillOpen = await Promise.race([keepReader.read().then(() => 'data'), new Promise((r) => setTimeout(() => r('open'), 1200))]);
+      expect(stillOpen).toBe('open');
+      await keepReader.cancel();
+    });
+  });
+}
+
+describe('the scope framework', () => {
+  it('refuses to register a route without a scope declaration', async () => {
+    const app = Fastify();
+    installScope(app, {} as ApiDeps);
+    expect(() => app.get('/api/v1/new-thing', { config: { roles: ['operator'] } }, async () => ({}))).toThrow(/no scope declaration/);
+    expect(() => app.get('/api/v1/open-thing', async () => ({}))).toThrow(/no scope declaration/);
+    // A declared one registers.
+    app.get('/api/v1/declared', { config: { roles: ['operator'], scope: { kind: 'sites', from: 'query' } } }, async () => ({}));
+    await app.close();
+  });
+});
