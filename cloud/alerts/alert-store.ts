@@ -8,8 +8,11 @@
  * - at most one OPEN alert per (type, site, key): `openAlert` is a no-op while one is open, even
  *   when two evaluations race (a partial unique index, not a read-then-write);
  * - an alert transition and the deliveries it causes are written in ONE transaction, before
- *   anything is sent: a crash between the two cannot lose the notification.
+ *   anything is sent: a crash between the two cannot lose the notification. That includes the
+ *   alert channels' queues (`channels`, cloud/channels/), whose tables live in the same database.
  */
+import type { ChannelStore } from '../channels/channel-store.js';
+import type { RouteKey } from '../channels/model.js';
 
 export const STOCK_ALERT_TYPES = ['safety-stock', 'reorder', 'overstock', 'near-expiry'] as const;
 export const DEVICE_ALERT_TYPES = ['edge-offline', 'device-offline', 'outbox-backlog', 'scale-drift'] as const;
@@ -119,6 +122,8 @@ export interface OutgoingEvent {
   topic?: string;
   /** The JSON body, identical on every channel. */
   body: string;
+  /** Alert events: what alert channels route on (cloud/channels/); absent = no channel gets it. */
+  route?: RouteKey;
 }
 
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
@@ -170,6 +175,9 @@ export interface CursorMove {
 }
 
 export interface AlertStore {
+  /** Alert channels (DingTalk, Feishu, WeCom, email, webhook) and their queues, in the same database. */
+  readonly channels: ChannelStore;
+
   putLevels(l: LevelsInput): Promise<Levels>;
   getLevels(site: string, sku: string): Promise<Levels | undefined>;
   /** Every item with levels (startup evaluation, expiry sweep), optionally of one site. */

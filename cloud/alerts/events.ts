@@ -26,6 +26,8 @@ export function alertEvent(a: Alert, event: 'opened' | 'resolved', eventId: stri
     site: a.site,
     topic: topics.alerts(a.site, a.type),
     body: JSON.stringify({ ...alertJson(a), event, eventId }),
+    // Alert channels route on type, site and (when the alert has one) project.
+    route: { type: a.type, site: a.site, ...(typeof (a as { project?: unknown }).project === 'string' ? { project: (a as { project?: string }).project! } : {}) },
   };
 }
 

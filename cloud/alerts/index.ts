@@ -9,11 +9,14 @@ import { AlertEngine } from './engine.js';
 import { PgAlertStore } from './postgres.js';
 import { SqliteAlertStore } from './sqlite.js';
 import { Dispatcher } from './webhooks.js';
+import { ChannelDispatcher, type ChannelDispatcherOptions } from '../channels/service.js';
 
 export interface Alerts {
   store: AlertStore;
   engine: AlertEngine;
   dispatcher: Dispatcher;
+  /** Alert channels (DingTalk, Feishu, WeCom, email, webhook): cloud/channels/. */
+  channels: ChannelDispatcher;
   /** Subscribe to edge status and telemetry, run the startup evaluation, start delivering. */
   start(): Promise<void>;
   /** Stop evaluating and delivering, then close the store. */
@@ -21,13 +24,27 @@ export interface Alerts {
 }
 
 /** The alerts part of the cloud, wired from its configuration (the service's one call). */
-export async function openAlerts(config: CloudConfig, deps: { ledger: Store; bus: Bus; log: Logger }): Promise<Alerts> {
+export async function openAlerts(
+  config: CloudConfig,
+  deps: { ledger: Store; bus: Bus; log: Logger; channels?: Pick<ChannelDispatcherOptions, 'onResult'> },
+): Promise<Alerts> {
   const log = deps.log.child({ part: 'alerts' });
   const store: AlertStore = config.store
     ? await PgAlertStore.open({ connectionString: config.store })
     : new SqliteAlertStore(join(config.dataDir, 'alerts.db'));
   const dispatcher = new Dispatcher(store, deps.bus, log, { backoffBaseMs: config.webhookBackoffMs, backoffCapMs: config.webhookBackoffCapMs });
-  const engine = new AlertEngine(deps.ledger, store, log, () => dispatcher.kick(), {
+  const channels = new ChannelDispatcher(store.channels, log.child({ part: 'channels' }), {
+    backoffBaseMs: config.webhookBackoffMs,
+    backoffCapMs: config.webhookBackoffCapMs,
+    // Stock alerts carry numbers; the ledger knows their unit.
+    uomOf: async (site, sku) => (await deps.ledger.totals({ pairs: [{ site, sku }] }))[0]?.uom,
+    ...deps.channels,
+  });
+  const notify = () => {
+    dispatcher.kick();
+    channels.kick();
+  };
+  const engine = new AlertEngine(deps.ledger, store, log, notify, {
     nearExpiryDays: config.nearExpiryDays,
     backlogThreshold: config.backlogAlert,
     driftThresholdKg: config.scaleDriftKg,
@@ -40,8 +57,10 @@ export async function openAlerts(config: CloudConfig, deps: { ledger: Store; bus
     store,
     engine,
     dispatcher,
+    channels,
     async start() {
       dispatcher.start();
+      channels.start();
       await engine.start();
       for (const f of scoped('status')) await deps.bus.subscribe(f, engine.onStatus);
       for (const f of scoped('telemetry')) await deps.bus.subscribe(f, engine.onTelemetry);
@@ -49,6 +68,7 @@ export async function openAlerts(config: CloudConfig, deps: { ledger: Store; bus
     async stop() {
       await engine.stop();
       await dispatcher.stop();
+      await channels.stop();
       await store.close();
     },
   };

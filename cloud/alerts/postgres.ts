@@ -16,6 +16,8 @@ import type {
   WebhookRole,
 } from './alert-store.js';
 import { toAlert, toDelivery, toLevels, toWebhook } from './rows.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import { channelPgMigration, enqueueChannelDeliveries, PgChannelStore } from '../channels/postgres.js';
 
 /**
  * Versioned migrations of the PostgreSQL alert tables. Append only. They live in their own
@@ -85,6 +87,8 @@ export const alertPgMigrations: Array<{ version: number; name: string; sql: stri
       CREATE TABLE alert_cursors (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
     `,
   },
+  // Alert channels share the alert transaction, so their tables live here (cloud/channels/postgres.ts).
+  channelPgMigration,
 ];
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v);
@@ -120,7 +124,11 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
  * sending a delivery twice within its lease.
  */
 export class PgAlertStore implements AlertStore {
-  private constructor(private readonly pool: pg.Pool) {}
+  readonly channels: ChannelStore;
+
+  private constructor(private readonly pool: pg.Pool) {
+    this.channels = new PgChannelStore(pool);
+  }
 
   static async open(o: PgAlertStoreOptions): Promise<PgAlertStore> {
     if (o.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(o.schema)) throw new TypeError(`schema: ${o.schema} is not a plain identifier`);
@@ -186,6 +194,7 @@ export class PgAlertStore implements AlertStore {
         );
       }
     }
+    await enqueueChannelDeliveries(c, events, now);
   }
 
   async putLevels(l: LevelsInput): Promise<Levels> {

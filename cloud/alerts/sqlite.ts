@@ -17,6 +17,8 @@ import type {
   WebhookRole,
 } from './alert-store.js';
 import { toAlert, toDelivery, toLevels, toWebhook } from './rows.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import { channelSqliteMigration, enqueueChannelDeliveriesSync, SqliteChannelStore } from '../channels/sqlite.js';
 
 /**
  * Versioned migrations of `alerts.db`. Append only: a released migration never changes.
@@ -87,6 +89,8 @@ export const alertSqliteMigrations: SqliteMigration[] = [
       CREATE TABLE cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     `,
   },
+  // Alert channels share the alert transaction, so their tables live here (cloud/channels/sqlite.ts).
+  channelSqliteMigration,
 ];
 
 const ALERT_COLS = `id, type, site, key, sku, batch, edge, device, value, threshold, state,
@@ -103,10 +107,12 @@ const DELIVERY_COLS = `id, event_id AS eventId, target, topic, body, state, atte
 export class SqliteAlertStore implements AlertStore {
   private readonly db: Database.Database;
   private readonly s;
+  readonly channels: ChannelStore;
 
   constructor(path: string) {
     this.db = openSqlite(path, alertSqliteMigrations);
     const db = this.db;
+    this.channels = new SqliteChannelStore(db);
     this.s = {
       putLevels: db.prepare(`INSERT INTO stock_levels (site, sku, safety_stock, reorder_point, max_stock, hysteresis, near_expiry_days, updated_at)
         VALUES (@site, @sku, @safetyStock, @reorderPoint, @maxStock, @hysteresis, @nearExpiryDays, @updatedAt)
@@ -196,6 +202,7 @@ export class SqliteAlertStore implements AlertStore {
       this.s.enqueueWebhooks.run(e.eventId, e.body, now.getTime(), now.toISOString(), e.role, e.site);
       if (e.topic !== undefined) this.s.enqueueMqtt.run(e.eventId, e.topic, e.body, now.getTime(), now.toISOString());
     }
+    enqueueChannelDeliveriesSync(this.db, events, now);
   }
 
   async putLevels(l: LevelsInput): Promise<Levels> {

@@ -13,6 +13,7 @@ import { stockDocs, stockRoutes } from './routes/stock.js';
 import { tokenDocs, tokenRoutes } from './routes/tokens.js';
 import { webhooksDocs, webhooksRoutes } from './routes/webhooks.js';
 import { installScope, Scope, scope } from './scope.js';
+import { channelsDocs, channelsRoutes } from '../channels/routes.js';
 
 export type { ApiDeps } from './common.js';
 
@@ -78,10 +79,11 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   await levelsRoutes(app, deps);
   await alertsRoutes(app, deps);
   await webhooksRoutes(app, deps);
+  await channelsRoutes(app, deps);
   await edgeRoutes(app, deps);
   await tokenRoutes(app, deps);
   await boardRoutes(app, deps);
   await ledgerRoutes(app, deps);
-  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...edgeDocs, ...tokenDocs], '1');
+  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs], '1');
   return app;
 }

@@ -27,6 +27,7 @@ interface SiteFixture {
   exceptionId: number;
   alertId: string;
   webhookId: string;
+  channelId: string;
 }
 interface Ctx {
   api: ApiCloud;
@@ -51,6 +52,9 @@ const receive = (site: string, mid: string, over: Record<string, unknown> = {}) 
   uom: 'ea',
   ...over,
 });
+
+/** An alert channel routed to one site. */
+const channel = (site: string) => ({ type: 'wecom', url: 'http://127.0.0.1:9/cgi-bin/webhook/send?key=K', routes: { types: ['safety-stock'], sites: [site] }, lang: 'en' });
 
 /** One example request per route, for site `c.f.site`. A route missing here fails the matrix. */
 const EXAMPLES: Record<string, Example> = {
@@ -85,6 +89,15 @@ const EXAMPLES: Record<string, Example> = {
     },
   },
   'get /api/v1/webhooks/:id/deliveries': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/webhooks/${f.webhookId}/deliveries` }) },
+  'post /api/v1/channels': { req: ({ f }) => ({ method: 'POST', path: '/api/v1/channels', body: channel(f.site) }) },
+  'get /api/v1/channels': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/channels?site=${f.site}` }) },
+  'delete /api/v1/channels/:id': {
+    req: async ({ api, f }) => {
+      const c = await api.call('POST', '/api/v1/channels', { body: channel(f.site) });
+      return { method: 'DELETE', path: `/api/v1/channels/${c.body.id as string}` };
+    },
+  },
+  'get /api/v1/channels/:id/deliveries': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/channels/${f.channelId}/deliveries` }) },
   'post /api/v1/edges': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/edges', body: { site: f.site, edgeId: `e${n()}` } }) },
   'get /api/v1/edges': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/edges?site=${f.site}` }) },
   'post /api/v1/edges/:site/:edgeId/rotate': {
@@ -162,7 +175,8 @@ async function seedSite(api: ApiCloud, site: string, n: () => number): Promise<S
   await c.publishAsync(topics.movements(site, 'dl'), `not json from ${site}`, { qos: 1 });
   await waitFor(async () => (await api.call('GET', `/api/v1/dead-letters?site=${site}`)).body.items.length > 0, `dead letter of ${site}`);
   await c.endAsync();
-  return { site, movementId, exceptionId, alertId, webhookId };
+  const channelId = (await api.call('POST', '/api/v1/channels', { body: channel(site) })).body.id as string;
+  return { site, movementId, exceptionId, alertId, webhookId, channelId };
 }
 
 for (const backend of ['sqlite', 'postgres'] as Backend[]) {
@@ -180,6 +194,8 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       b = await seedSite(api, uniqueId('mx-b'), n);
       // A webhook for every site: an unrestricted thing a site-limited admin must not see.
       await api.call('POST', '/api/v1/webhooks', { body: { url: 'http://127.0.0.1:9/all', secret: 'sixteen-characters!', role: 'procurement' } });
+      // Likewise an alert channel for every site.
+      await api.call('POST', '/api/v1/channels', { body: { ...channel('x'), routes: { types: ['reorder'] } } });
       for (const c of CALLERS) {
         tokens[c.name] = c.restricted
           ? ((await api.call('POST', '/api/v1/tokens', { body: { name: c.name, roles: [c.role], sites: [a.site] } })).body.token as string)
@@ -217,7 +233,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
     }, 120_000);
 
     it('lists without ?site= give a token limited to A only A (dead letters, exceptions, alerts, webhooks, movements, stock, the stream)', async () => {
-      const lists = ['/api/v1/dead-letters', '/api/v1/exceptions?state=all', '/api/v1/alerts?state=all', '/api/v1/webhooks', '/api/v1/movements', '/api/v1/stock', '/api/v1/stock/totals', '/api/v1/edges', '/api/v1/mqtt-users', '/board/events'];
+      const lists = ['/api/v1/dead-letters', '/api/v1/exceptions?state=all', '/api/v1/alerts?state=all', '/api/v1/webhooks', '/api/v1/channels', '/api/v1/movements', '/api/v1/stock', '/api/v1/stock/totals', '/api/v1/edges', '/api/v1/mqtt-users', '/board/events'];
       for (const path of lists) {
         const res = await api.call('GET', path, { token: tokens.admin! });
         expect(res.status, path).toBe(200);
