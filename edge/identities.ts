@@ -1,31 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { Movement } from '../protocols/mqtt/index.js';
 
-/**
- * The identity of a serialised unit, the same key the cloud's ledger uses
- * (`cloud/store/store.ts` identityOf): `epc:<EPC>` for a tag, `<gtin or sku>+<serial>` for a GS1
- * serial. Undefined for a movement of unserialised stock.
- */
-export function identityOf(m: Pick<Movement, 'epc' | 'gtin' | 'sku' | 'serial'>): string | undefined {
-  if (m.epc) return `epc:${m.epc}`;
-  if (m.serial) return `${m.gtin ?? m.sku}+${m.serial}`;
-  return undefined;
-}
-
-/** Whether a unit is in stock here, after movements already applied; the kind's effect on it. */
-export function inStockAfter(m: Pick<Movement, 'kind' | 'qty'>): boolean {
-  switch (m.kind) {
-    case 'receive':
-    case 'return':
-    case 'transfer':
-      return true;
-    case 'issue':
-      return false;
-    case 'count':
-    case 'adjust':
-      return m.qty > 0;
-  }
-}
+// One definition for the edge and the cloud ledger (issue 9): protocols/ledger/identity.ts.
+import { identityOf, inStockAfter } from '../protocols/ledger/identity.js';
+export { identityOf, inStockAfter } from '../protocols/ledger/identity.js';
 
 export interface IdentityLookup {
   inStock(identity: string): boolean;

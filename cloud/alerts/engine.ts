@@ -198,6 +198,31 @@ export class AlertEngine {
     return r.data;
   }
 
+  /**
+   * On hand per (site, sku) for the level rules, never adding units (issue 9, C2): the total in
+   * the item master's uom; for a SKU unknown to the master, its only uom. A SKU with stock in
+   * several units and no master record is not evaluated (its levels have no unit to compare).
+   */
+  private async stockInBaseUnit(pairs: Array<{ site: string; sku: string }>): Promise<Map<string, number>> {
+    const byPair = new Map<string, Array<{ uom: string; onHand: number }>>();
+    for (const t of await this.ledger.totals({ pairs })) {
+      const k = pairKey(t);
+      byPair.set(k, [...(byPair.get(k) ?? []), { uom: t.uom, onHand: t.onHand }]);
+    }
+    const out = new Map<string, number>();
+    for (const [k, rows] of byPair) {
+      if (rows.length === 1) {
+        out.set(k, rows[0]!.onHand);
+        continue;
+      }
+      const sku = k.slice(k.indexOf('\u0000') + 1);
+      const base = (await this.ledger.item(sku))?.uom;
+      const row = rows.find((r) => r.uom === base);
+      if (row) out.set(k, row.onHand);
+    }
+    return out;
+  }
+
   private today(): string {
     return this.now().toISOString().slice(0, 10);
   }
@@ -224,7 +249,7 @@ export class AlertEngine {
     }
     const ruled = pairs.filter((p) => levels.has(pairKey(p)) || open.get(pairKey(p))?.some((a) => a.type !== 'near-expiry'));
     const isRuled = new Set(ruled.map(pairKey));
-    const totals = new Map(ruled.length ? (await this.ledger.totals({ pairs: ruled })).map((t) => [pairKey(t), t.onHand]) : []);
+    const totals = ruled.length ? await this.stockInBaseUnit(ruled) : new Map<string, number>();
     const today = this.today();
     for (const [i, p] of pairs.entries()) {
       if (i > 0 && i % 100 === 0) await new Promise((r) => setImmediate(r));

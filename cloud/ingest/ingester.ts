@@ -114,13 +114,14 @@ export class Ingester {
     const seqs: number[] = [];
     const dead: DeadLetterInput[] = [];
     const bad = { seqs: [] as number[], ids: [] as string[], first: undefined as undefined | { reason: RejectReason; message: string } };
-    for (const raw of env.data.movements) {
+    for (const [i, raw] of env.data.movements.entries()) {
       const r = Movement.safeParse(raw);
       let reason: RejectReason | undefined;
       let message = '';
       if (!r.success) {
         reason = (raw as { v?: unknown })?.v !== undefined && (raw as { v?: unknown }).v !== SCHEMA_VERSION ? 'UNSUPPORTED_VERSION' : 'INVALID_SCHEMA';
-        message = describeIssue(r.error);
+        // Name the movement too: `movements[3].qty: more than 3 decimals`.
+        message = `movements[${i}].${describeIssue(r.error)}`;
       } else if (r.data.site !== site || r.data.edge !== edge) {
         reason = 'TOPIC_MISMATCH';
         message = `site/edge: movement says ${r.data.site}/${r.data.edge}, topic says ${site}/${edge}`;

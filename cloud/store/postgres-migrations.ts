@@ -4,7 +4,7 @@
  * session advisory lock per schema, so ingesters starting at once migrate one after the other.
  *
  * Same tables as the SQLite store (`sqlite-migrations.ts`). Differences:
- * - quantities are NUMERIC (exact decimals: 0.1 + 0.2 is 0.3), rounded to 6 decimals in balances;
+ * - quantities: NUMERIC in version 1, BIGINT thousandths from version 2 (the same integers as SQLite);
  * - text keys use the "C" collation: byte order like SQLite, and the indexes serve ORDER BY;
  * - instants stay ISO-8601 text, returned exactly as written.
  */
@@ -114,6 +114,63 @@ export const postgresMigrations: Array<{ version: number; name: string; sql: str
         gap_at TIMESTAMPTZ,
         PRIMARY KEY (site, edge)
       ) WITH (fillfactor = 50);
+    `,
+  },
+  {
+    version: 2,
+    name: 'exact quantities (integer thousandths), append-only hash-chained ledger, item master, unknown items, chain heads',
+    // Issue 9; the same change as SQLite migration 3 (see sqlite-migrations.ts). Rows from before
+    // get their chain numbers and hashes when the store opens (postgres.ts, chainLegacyRows).
+    sql: `
+      ALTER TABLE ledger
+        ALTER COLUMN qty TYPE BIGINT USING round(qty * 1000),
+        ALTER COLUMN variance TYPE BIGINT USING round(variance * 1000),
+        ALTER COLUMN status DROP DEFAULT,
+        ADD COLUMN ts_ms BIGINT,
+        ADD COLUMN base_qty BIGINT,
+        ADD COLUMN base_uom TEXT,
+        ADD COLUMN rounding TEXT,
+        ADD COLUMN posted_token TEXT,
+        ADD COLUMN posted_user TEXT,
+        ADD COLUMN chain_n BIGINT,
+        ADD COLUMN hash TEXT;
+      UPDATE ledger SET ts_ms = (extract(epoch FROM ts::timestamptz) * 1000)::bigint,
+        base_qty = CASE WHEN status = 'applied' THEN qty END, base_uom = CASE WHEN status = 'applied' THEN uom END;
+      ALTER TABLE ledger ALTER COLUMN ts_ms SET NOT NULL;
+      CREATE UNIQUE INDEX ledger_site_chain ON ledger (site, chain_n);
+      CREATE INDEX ledger_site_sku_ts ON ledger (site, sku, ts_ms);
+      ALTER TABLE balances ALTER COLUMN on_hand TYPE BIGINT USING round(on_hand * 1000);
+      ALTER TABLE exceptions ALTER COLUMN on_hand TYPE BIGINT USING round(on_hand * 1000);
+      CREATE TABLE items (
+        sku TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT NOT NULL,
+        uom TEXT NOT NULL,
+        gtins TEXT NOT NULL DEFAULT '[]',
+        conversions TEXT NOT NULL DEFAULT '[]',
+        unit_weight_kg TEXT,
+        tracking TEXT NOT NULL DEFAULT 'none',
+        shelf_life_days INTEGER,
+        standard_cost TEXT,
+        epcs TEXT NOT NULL DEFAULT '[]',
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE item_codes (code TEXT COLLATE "C" PRIMARY KEY, sku TEXT COLLATE "C" NOT NULL);
+      CREATE INDEX item_codes_sku ON item_codes (sku);
+      CREATE TABLE unknown_items (
+        sku TEXT COLLATE "C" PRIMARY KEY,
+        uom TEXT NOT NULL,
+        site TEXT NOT NULL,
+        movement_id TEXT NOT NULL,
+        first_seen TEXT NOT NULL
+      );
+      INSERT INTO unknown_items SELECT sku, min(uom), min(site), '', min(updated_at) FROM balances GROUP BY sku;
+      CREATE TABLE chain_heads (
+        site TEXT COLLATE "C" PRIMARY KEY,
+        n BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        pos BIGINT NOT NULL,
+        id TEXT NOT NULL
+      );
     `,
   },
 ];

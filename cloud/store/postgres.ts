@@ -2,8 +2,14 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Movement } from '../../protocols/mqtt/index.js';
 import { postgresMigrations } from './postgres-migrations.js';
+import { decodeEpc } from '../../protocols/rfid/epc.js';
+import { identityOf } from '../../protocols/ledger/identity.js';
+import { fromMilli } from '../../protocols/ledger/quantity.js';
+import { type ChainRow, chainHash, ChainVerifier, GENESIS, type VerifyResult } from '../ledger/chain.js';
+import { type BalanceOp, effectAt, effectSql, type ItemMaster, type Key, type LedgerReader, negative, plan, type Plan, type Raised, resolveItem } from '../ledger/rules.js';
+import { INSERT_COLS, ItemCodeConflict, ledgerInsertRow } from './ledger-row.js';
 import {
-  identityOf,
+  type ChainHead,
   type CommitBatch,
   type CommitBatchResult,
   type CommitResult,
@@ -11,16 +17,14 @@ import {
   type DeadLetterInput,
   type EdgeSeqRow,
   type ExceptionRow,
-  type ExceptionType,
   type IdentityRow,
   type LedgerRow,
-  type MovementOutcome,
   type SkuTotal,
   type StockQuery,
   type StockRow,
   type Store,
 } from './store.js';
-import { exceptionRow, ledgerRow } from './rows.js';
+import { exceptionRow, itemRow, ledgerRow, stockRow } from './rows.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://` or `postgresql://` URL (libpq style; `?options=-csearch_path%3DX` works too). */
@@ -36,6 +40,8 @@ export interface PostgresStoreOptions {
 /** Advisory lock namespace ('SG'): key 1 = migrations of a schema, 2 = an edge's commits. */
 const LOCK_NS_MIGRATE = 0x5347_0001;
 const LOCK_NS_EDGE = 0x5347_0002;
+/** key 3 = the item master (writes). */
+const LOCK_NS_ITEMS = 0x5347_0003;
 /** Same bound as the SQLite store: a huge gap is reported in parts. */
 const SEQ_SCAN_LIMIT = 100_000;
 /**
@@ -44,7 +50,6 @@ const SEQ_SCAN_LIMIT = 100_000;
  */
 const GAP_GRACE = '3 seconds';
 
-const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 const SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /** int8 and numeric come back as JS numbers (seqs and positions are safe integers; qty is rounded). */
@@ -55,42 +60,7 @@ const types = {
   }) as typeof pg.types.getTypeParser,
 };
 
-interface Key {
-  site: string;
-  location: string;
-  sku: string;
-  batch: string;
-  project: string;
-}
 const keyStr = (k: Key) => `${k.site}\u0000${k.location}\u0000${k.sku}\u0000${k.batch}\u0000${k.project}`;
-
-/** One balance operation of one applied movement, in commit order. */
-type Op = { kind: 'add'; delta: number; item: Item } | { kind: 'set'; qty: number; item: Item };
-
-interface Item {
-  m: Movement;
-  batch: number;
-  sku: string;
-  key: Key;
-  /** First occurrence of its id in this commit (later ones are duplicates whatever happens). */
-  first: boolean;
-  outcome?: MovementOutcome;
-  /** Exceptions raised, in order (identity first, then balances, as the SQLite store does). */
-  raised: Array<{ type: ExceptionType; key: Key; message: string; identity?: string; onHand?: number }>;
-  variance?: number;
-}
-
-interface KeyState {
-  key: Key;
-  ops: Op[];
-  uom: string;
-  /** expiry of the first op (a new row starts with it). */
-  firstExpiry: string | null;
-  /** Last non-null expiry (balances keep COALESCE(new, old)). */
-  lastExpiry: string | null;
-  hasSet: boolean;
-  hasNegative: boolean;
-}
 
 /**
  * The PostgreSQL store: the same ledger semantics as `SqliteStore`, for several ingesters sharing
@@ -136,6 +106,7 @@ export class PostgresStore implements Store {
     const store = new PostgresStore(pool, opts.maxAttempts ?? 5);
     try {
       await store.migrate(opts.schema);
+      await store.chainLegacyRows();
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
@@ -182,8 +153,40 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** Rows from before the hash chain (migration 2) get their chain numbers and hashes once, in ledger order. */
+  private async chainLegacyRows(): Promise<void> {
+    const any = await this.pool.query('SELECT 1 FROM ledger WHERE hash IS NULL LIMIT 1');
+    if (any.rows.length === 0) return;
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE');
+      const heads = new Map<string, { site: string; n: number; hash: string; pos: number; id: string }>();
+      for (const h of (await c.query<{ site: string; n: number; hash: string; pos: number; id: string }>('SELECT site, n, hash, pos, id FROM chain_heads')).rows) heads.set(h.site, h);
+      const rows = (await c.query<Record<string, unknown>>('SELECT * FROM ledger WHERE hash IS NULL ORDER BY pos')).rows;
+      for (const r of rows) {
+        const site = r.site as string;
+        const h = heads.get(site) ?? { site, n: 0, hash: GENESIS, pos: 0, id: '' };
+        r.chain_n = h.n + 1;
+        r.hash = chainHash(h.hash, r);
+        await c.query('UPDATE ledger SET chain_n = $1, hash = $2 WHERE pos = $3', [r.chain_n, r.hash, r.pos]);
+        heads.set(site, { site, n: Number(r.chain_n), hash: r.hash as string, pos: Number(r.pos), id: r.id as string });
+      }
+      for (const h of heads.values()) {
+        await c.query(`INSERT INTO chain_heads (site, n, hash, pos, id) VALUES ($1, $2, $3, $4, $5)
+          ON CONFLICT (site) DO UPDATE SET n = excluded.n, hash = excluded.hash, pos = excluded.pos, id = excluded.id`, [h.site, h.n, h.hash, h.pos, h.id]);
+      }
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
   async commit(batches: readonly CommitBatch[]): Promise<CommitResult> {
-    if (batches.length === 0) return { batches: [], changed: [] };
+    if (batches.length === 0) return { batches: [], changed: [], heads: [] };
     for (let attempt = 1; ; attempt++) {
       const c = await this.pool.connect();
       let broken = false;
@@ -210,19 +213,7 @@ export class PostgresStore implements Store {
 
   private async commitTx(c: pg.PoolClient, batches: readonly CommitBatch[]): Promise<CommitResult> {
     const now = new Date().toISOString();
-
-    // Every movement of the commit, in order. Only the first occurrence of an id may be inserted.
-    const items: Item[] = [];
-    const seen = new Set<string>();
-    batches.forEach((b, bi) => {
-      for (const raw of b.movements) {
-        const m = pgSafeMovement(raw);
-        const sku = m.sku ?? m.gtin ?? m.epc!;
-        const first = !seen.has(m.id);
-        seen.add(m.id);
-        items.push({ m, batch: bi, sku, key: { site: m.site, location: m.location, sku, batch: m.batch ?? '', project: m.project ?? '' }, first, raised: [] });
-      }
-    });
+    const all = batches.map((b) => b.movements.map(pgSafeMovement));
 
     // Edges whose seqs this commit tracks. A shared advisory lock per edge marks "a commit of this
     // edge is in progress" for the gap report (trackSeqs); taken in key order.
@@ -241,75 +232,120 @@ export class PostgresStore implements Store {
       ['BEGIN', ...edgeList.map((e) => `SELECT pg_advisory_xact_lock_shared(${LOCK_NS_EDGE}, hashtext(${pg.escapeLiteral(`${e.site}/${e.edge}`)}))`)].join(';'),
     );
 
-    // 1. The ledger: one insert; the unique index on id decides what is new.
-    const fresh = items.filter((i) => i.first);
-    const inserted = new Set<string>();
-    if (fresh.length) {
-      // The movements go as one JSON array: JSON.stringify and the server's json parser are several
-      // times cheaper than 23 text arrays (pg's array serialisation is per element, in JS).
-      const r = await c.query<{ id: string }>({
+    // 1. Lock the chain head of every site of the commit, in site order: one writer per site at a
+    //    time, so each site's chain stays linear whatever the number of ingesters, and what is
+    //    read below (ids, balances, identities of these sites) cannot change until COMMIT.
+    const flat = all.flat();
+    const sites = [...new Set(flat.map((m) => m.site))].sort(cmp);
+    const heads = new Map<string, ChainHead & { id: string }>();
+    if (sites.length) {
+      const r = await c.query<{ site: string; n: number; hash: string; pos: number; id: string }>({
+        name: 'sg-heads-lock',
+        text: `INSERT INTO chain_heads (site, n, hash, pos, id) SELECT s, 0, $2, 0, '' FROM unnest($1::text[]) AS u(s) ORDER BY s COLLATE "C"
+          ON CONFLICT (site) DO UPDATE SET site = chain_heads.site RETURNING site, n, hash, pos, id`,
+        values: [sites, GENESIS],
+      });
+      for (const h of r.rows) heads.set(h.site, { site: h.site, n: h.n, hash: h.hash, pos: h.pos, id: h.id });
+    }
+
+    // 2. Which ids are new (first occurrence in the commit, not in the ledger).
+    const ids = [...new Set(flat.map((m) => m.id))];
+    const known = new Set<string>();
+    if (ids.length) {
+      const r = await c.query<{ id: string }>({ name: 'sg-ledger-known', text: 'SELECT id FROM ledger WHERE id = ANY($1::text[])', values: [ids] });
+      for (const row of r.rows) known.add(row.id);
+    }
+    const fresh: Movement[] = [];
+    for (const m of flat) {
+      if (known.has(m.id)) continue;
+      known.add(m.id);
+      fresh.push(m);
+    }
+
+    // 3. The state the rules read, loaded in a few set-based queries, then kept in memory.
+    const state = await this.loadState(c, fresh);
+
+    // 4. Plan every fresh movement in order (cloud/ledger/rules.ts), chain it, collect the writes.
+    const planned = new Map<string, { p: Plan; row: ChainRow & { ts_ms: number; hash: string }; raised: Raised[] }>();
+    const rows: Array<ChainRow & { ts_ms: number; hash: string }> = [];
+    batches.forEach((b, bi) => {
+      for (const m of all[bi]!) {
+        if (planned.has(m.id) || !fresh.includes(m)) continue;
+        const p = plan(m, state.reader);
+        const row = ledgerInsertRow(m, p, now, b.postedBy);
+        const h = heads.get(m.site)!;
+        row.chain_n = h.n + 1;
+        row.hash = chainHash(h.hash, row);
+        h.n = row.chain_n;
+        h.hash = row.hash;
+        h.id = m.id;
+        const raised = p.raised.slice();
+        for (const op of p.ops) {
+          const after = state.add(op);
+          const neg = negative(m, op, after);
+          if (neg) raised.push(neg);
+        }
+        state.applied(m, p);
+        planned.set(m.id, { p, row, raised });
+        rows.push(row);
+      }
+    });
+
+    // 5. The ledger rows, final at insert (never updated). The unique id decides; a conflict here
+    //    (the same id under another site's lock) replays the whole commit.
+    if (rows.length) {
+      const r = await c.query<{ id: string; pos: number }>({
         name: 'sg-ledger-insert',
-        text: `INSERT INTO ledger (id, edge, seq, ts, site, location, to_location, kind, sku, gtin, epc, batch, expiry, serial, qty, uom,
-            project, stage, operator, crew, device_id, device_type, raw, applied_at)
-          SELECT id, edge, seq, ts, site, location, "toLocation", kind, coalesce(sku, gtin, epc), gtin, epc, coalesce(batch, ''), expiry, serial,
-            qty, uom, coalesce(project, ''), stage, operator, crew, device->>'id', device->>'type', raw, $2
-          FROM ROWS FROM (json_to_recordset($1::json) AS (id text, edge text, seq bigint, ts text, site text, location text, "toLocation" text,
-            kind text, sku text, gtin text, epc text, batch text, expiry text, serial text, qty numeric, uom text, project text, stage text,
-            operator text, crew text, device json, raw text)) WITH ORDINALITY AS u
+        text: `INSERT INTO ledger (${INSERT_COLS.join(', ')})
+          SELECT ${INSERT_COLS.join(', ')}
+          FROM ROWS FROM (json_to_recordset($1::json) AS (${INSERT_COLS.map((k) => `${k} ${PG_TYPES[k]}`).join(', ')})) WITH ORDINALITY AS u
           ORDER BY u.ordinality
           ON CONFLICT (id) DO NOTHING
-          RETURNING id`,
-        values: [JSON.stringify(fresh.map((i) => i.m)), now],
+          RETURNING id, pos`,
+        values: [JSON.stringify(rows)],
       });
-      for (const row of r.rows) inserted.add(row.id);
-    }
-    const applied: Item[] = [];
-    for (const i of items) {
-      if (!i.first || !inserted.has(i.m.id)) i.outcome = 'duplicate';
-      else applied.push(i);
+      if (r.rows.length !== rows.length) throw Object.assign(new Error('ledger: a movement id was inserted concurrently; retrying'), { code: '40001' });
+      const pos = new Map(r.rows.map((x) => [x.id, x.pos]));
+      for (const h of heads.values()) if (pos.has(h.id)) h.pos = pos.get(h.id)!;
     }
 
-    // 2. Serialised identities, then 3. balances, then 4. the rows that need more than the insert.
-    await this.trackIdentities(c, applied, now);
-    const stockItems = applied.filter((i) => i.outcome !== 'exception');
-    for (const i of stockItems) i.outcome = 'applied';
-    await this.applyBalances(c, stockItems, now);
-
-    const raised = applied.flatMap((i) => i.raised.map((e) => ({ ...e, m: i.m })));
+    // 6. Balances, identities, provisional units, exceptions, chain heads.
+    await state.write(c, now);
+    const raised = [...planned.values()].flatMap(({ row, raised }) => raised.map((e) => ({ e, id: row.id })));
     if (raised.length) {
       await c.query({
         name: 'sg-exceptions-insert',
         text: `INSERT INTO exceptions (type, site, movement_id, sku, location, batch, project, identity, on_hand, message, raised_at)
           SELECT type, site, mid, sku, location, batch, project, identity, on_hand, message, $11
-          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::numeric[], $10::text[])
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[])
             WITH ORDINALITY AS u(type, site, mid, sku, location, batch, project, identity, on_hand, message, ord)
           ORDER BY ord`,
         values: [
-          raised.map((e) => e.type),
-          raised.map((e) => e.key.site),
-          raised.map((e) => e.m.id),
-          raised.map((e) => e.key.sku),
-          raised.map((e) => e.key.location),
-          raised.map((e) => e.key.batch),
-          raised.map((e) => e.key.project),
-          raised.map((e) => e.identity ?? null),
-          raised.map((e) => e.onHand ?? null),
-          raised.map((e) => e.message),
+          raised.map((x) => x.e.type),
+          raised.map((x) => x.e.key.site),
+          raised.map((x) => x.id),
+          raised.map((x) => x.e.key.sku),
+          raised.map((x) => x.e.key.location),
+          raised.map((x) => x.e.key.batch),
+          raised.map((x) => x.e.key.project),
+          raised.map((x) => x.e.identity ?? null),
+          raised.map((x) => x.e.onHand ?? null),
+          raised.map((x) => x.e.message),
           now,
         ],
       });
     }
-    const patched = applied.filter((i) => i.outcome === 'exception' || i.variance !== undefined);
-    if (patched.length) {
+    const moved = [...heads.values()].filter((h) => planned.has(h.id));
+    if (moved.length) {
       await c.query({
-        name: 'sg-ledger-patch',
-        text: `UPDATE ledger SET status = u.status, variance = u.variance
-          FROM unnest($1::text[], $2::text[], $3::numeric[]) AS u(id, status, variance) WHERE ledger.id = u.id`,
-        values: [patched.map((i) => i.m.id), patched.map((i) => (i.outcome === 'exception' ? 'exception' : 'applied')), patched.map((i) => i.variance ?? null)],
+        name: 'sg-heads-write',
+        text: `UPDATE chain_heads SET n = u.n, hash = u.hash, pos = u.pos, id = u.id
+          FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS u(site, n, hash, pos, id) WHERE chain_heads.site = u.site`,
+        values: [moved.map((h) => h.site), moved.map((h) => h.n), moved.map((h) => h.hash), moved.map((h) => h.pos), moved.map((h) => h.id)],
       });
     }
 
-    // 5. Dead letters, ids in insertion order (identity values grow within the statement).
+    // 7. Dead letters, ids in insertion order (identity values grow within the statement).
     const dead = batches.flatMap((b, bi) => b.deadLetters.map((d) => ({ d: pgSafeDeadLetter(d), bi })));
     const deadIds: number[][] = batches.map(() => []);
     if (dead.length) {
@@ -333,15 +369,10 @@ export class PostgresStore implements Store {
       dead.forEach((x, k) => deadIds[x.bi]!.push(ids[k]!));
     }
 
-    // 6. Per-edge seq tracking.
+    // 8. Per-edge seq tracking.
     const missing = await this.trackSeqs(c, batches, edgeList, now);
 
     const changed = new Map<string, CommitResult['changed'][number]>();
-    for (const i of stockItems) {
-      const key = `${i.m.site}\u0000${i.sku}`;
-      const was = changed.get(key);
-      changed.set(key, i.m.expiry || was?.expiry ? { site: i.m.site, sku: i.sku, expiry: true } : { site: i.m.site, sku: i.sku });
-    }
     const results: CommitBatchResult[] = batches.map((_, bi) => ({
       applied: 0,
       duplicates: 0,
@@ -350,174 +381,109 @@ export class PostgresStore implements Store {
       outcomes: [],
       missing: missing.get(bi) ?? [],
     }));
-    for (const i of items) {
-      const r = results[i.batch]!;
-      r.outcomes.push(i.outcome!);
-      if (i.outcome === 'duplicate') r.duplicates++;
-      else if (i.outcome === 'applied') r.applied++;
-      r.exceptions += i.raised.length;
-    }
-    return { batches: results, changed: [...changed.values()] };
+    const done = new Set<string>();
+    batches.forEach((_, bi) => {
+      const r = results[bi]!;
+      for (const m of all[bi]!) {
+        const x = planned.get(m.id);
+        if (!x || done.has(m.id)) {
+          r.outcomes.push('duplicate');
+          r.duplicates++;
+          continue;
+        }
+        done.add(m.id);
+        r.exceptions += x.raised.length;
+        if (x.p.status === 'exception') {
+          r.outcomes.push('exception');
+          continue;
+        }
+        r.outcomes.push('applied');
+        r.applied++;
+        const key = `${m.site}\u0000${x.p.sku}`;
+        const was = changed.get(key);
+        changed.set(key, m.expiry || was?.expiry ? { site: m.site, sku: x.p.sku, expiry: true } : { site: m.site, sku: x.p.sku });
+      }
+    });
+    return { batches: results, changed: [...changed.values()], heads: moved.map((h) => ({ site: h.site, n: h.n, pos: h.pos, hash: h.hash })) };
   }
 
   /**
-   * Identity rows are created as placeholders (not in stock) and locked in key order, then the
-   * movements are played in order in memory, as `SqliteStore.trackIdentity` does, and the final
-   * states written back. A receive of an identity already in stock becomes outcome 'exception'.
+   * Load what the rules will read for these movements (items and their codes, provisional units,
+   * identities, balances of the (site, sku) pairs, and for counts the effect of rows stamped after
+   * them), and return an in-memory reader that also sees this commit's own effects.
    */
-  private async trackIdentities(c: pg.PoolClient, applied: Item[], now: string): Promise<void> {
-    const withId = applied.map((i) => ({ i, identity: identityOf(i.m) })).filter((x): x is { i: Item; identity: string } => x.identity !== undefined);
-    if (withId.length === 0) return;
-    const keys = new Map<string, { site: string; identity: string; sku: string }>();
-    for (const { i, identity } of withId) {
-      const k = `${i.m.site}\u0000${identity}`;
-      if (!keys.has(k)) keys.set(k, { site: i.m.site, identity, sku: i.sku });
-    }
-    const list = [...keys.values()];
-    const r = await c.query<{ site: string; identity: string; in_stock: boolean; location: string }>({
-      name: 'sg-identities-lock',
-      text: `INSERT INTO identities (site, identity, sku, in_stock, location, last_movement_id, updated_at)
-        SELECT s, i, k, false, '', '', $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(s, i, k) ORDER BY s COLLATE "C", i COLLATE "C"
-        ON CONFLICT (site, identity) DO UPDATE SET site = identities.site
-        RETURNING site, identity, in_stock, location`,
-      values: [list.map((x) => x.site), list.map((x) => x.identity), list.map((x) => x.sku), now],
-    });
-    const state = new Map<string, { inStock: boolean; location: string; lastMovementId?: string }>();
-    for (const row of r.rows) state.set(`${row.site}\u0000${row.identity}`, { inStock: row.in_stock, location: row.location });
-    for (const { i, identity } of withId) {
-      const { m, key: k } = i;
-      const cur = state.get(`${m.site}\u0000${identity}`)!;
-      const put = (inStock: boolean, location: string) => {
-        cur.inStock = inStock;
-        cur.location = location;
-        cur.lastMovementId = m.id;
-      };
-      switch (m.kind) {
-        case 'receive':
-        case 'return':
-          if (cur.inStock) {
-            i.raised.push({ type: 'DUPLICATE_IDENTITY', key: k, identity, message: `${identity} is already in stock at ${k.site} (${cur.location}): ${m.kind} not counted` });
-            i.outcome = 'exception';
-          } else put(true, m.location);
-          break;
-        case 'issue':
-          if (!cur.inStock) i.raised.push({ type: 'IDENTITY_NOT_IN_STOCK', key: k, identity, message: `${identity} was not in stock at ${k.site} when issued` });
-          put(false, m.location);
-          break;
-        case 'transfer':
-          if (!cur.inStock) i.raised.push({ type: 'IDENTITY_NOT_IN_STOCK', key: k, identity, message: `${identity} was not in stock at ${k.site} when transferred` });
-          put(true, m.toLocation!);
-          break;
-        case 'count':
-        case 'adjust':
-          put(m.qty > 0, m.location);
-          break;
+  private async loadState(c: pg.PoolClient, ms: Movement[]): Promise<MemoryState> {
+    const st = new MemoryState();
+    if (ms.length === 0) return st;
+    const codes = new Set<string>();
+    const skus = new Set<string>();
+    for (const m of ms) {
+      if (m.sku !== undefined) skus.add(m.sku);
+      if (m.gtin !== undefined) (codes.add(`gtin:${m.gtin}`), skus.add(m.gtin));
+      if (m.epc !== undefined && m.sku === undefined && m.gtin === undefined) {
+        codes.add(`epc:${m.epc}`);
+        const d = decodeEpc(m.epc);
+        if (d.scheme === 'sgtin-96') (codes.add(`gtin:${d.gtin}`), skus.add(d.gtin));
+        else skus.add(m.epc);
       }
     }
-    const writes = [...state.entries()].filter(([, s]) => s.lastMovementId !== undefined);
-    if (writes.length === 0) return;
-    await c.query({
-      name: 'sg-identities-write',
-      text: `UPDATE identities SET in_stock = u.in_stock, location = u.location, last_movement_id = u.mid, updated_at = $6
-        FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[], $5::text[]) AS u(s, i, in_stock, location, mid)
-        WHERE identities.site = u.s AND identities.identity = u.i`,
-      values: [
-        writes.map(([k]) => k.split('\u0000')[0]!),
-        writes.map(([k]) => k.slice(k.indexOf('\u0000') + 1)),
-        writes.map(([, s]) => s.inStock),
-        writes.map(([, s]) => s.location),
-        writes.map(([, s]) => s.lastMovementId!),
-        now,
-      ],
-    });
-  }
+    if (codes.size) {
+      const r = await c.query<{ code: string; sku: string }>({ name: 'sg-codes', text: 'SELECT code, sku FROM item_codes WHERE code = ANY($1::text[])', values: [[...codes]] });
+      for (const row of r.rows) (st.codes.set(row.code, row.sku), skus.add(row.sku));
+    }
+    const skuList = [...skus];
+    const [items, unknown] = await Promise.all([
+      c.query<Record<string, unknown>>({ name: 'sg-items', text: 'SELECT * FROM items WHERE sku = ANY($1::text[])', values: [skuList] }),
+      c.query<{ sku: string; uom: string }>({ name: 'sg-unknown', text: 'SELECT sku, uom FROM unknown_items WHERE sku = ANY($1::text[])', values: [skuList] }),
+    ]);
+    for (const row of items.rows) st.items.set(row.sku as string, itemRow(row));
+    for (const row of unknown.rows) st.unknown.set(row.sku, row.uom);
 
-  private async applyBalances(c: pg.PoolClient, items: Item[], now: string): Promise<void> {
-    const keys = new Map<string, KeyState>();
-    const op = (key: Key, o: Op) => {
-      const ks = keyStr(key);
-      let s = keys.get(ks);
-      if (!s) {
-        s = { key, ops: [], uom: o.item.m.uom, firstExpiry: o.item.m.expiry ?? null, lastExpiry: null, hasSet: false, hasNegative: false };
-        keys.set(ks, s);
-      }
-      s.ops.push(o);
-      if (o.item.m.expiry) s.lastExpiry = o.item.m.expiry;
-      if (o.kind === 'set') s.hasSet = true;
-      else if (o.delta < 0) s.hasNegative = true;
-    };
-    for (const i of items) {
-      const { m } = i;
-      switch (m.kind) {
-        case 'receive':
-        case 'return':
-        case 'adjust':
-          op(i.key, { kind: 'add', delta: m.qty, item: i });
-          break;
-        case 'issue':
-          op(i.key, { kind: 'add', delta: -m.qty, item: i });
-          break;
-        case 'transfer':
-          op(i.key, { kind: 'add', delta: -m.qty, item: i });
-          op({ ...i.key, location: m.toLocation! }, { kind: 'add', delta: m.qty, item: i });
-          break;
-        case 'count':
-          op(i.key, { kind: 'set', qty: m.qty, item: i });
-          break;
-      }
+    // The balance SKU of each movement, as the rules will resolve it (the master cannot change
+    // before COMMIT for what matters here: a SKU's rows are read whole).
+    const pairs = new Map<string, { site: string; sku: string }>();
+    const idents = new Map<string, { site: string; identity: string }>();
+    for (const m of ms) {
+      const sku = resolveItem(m, st.reader).sku;
+      pairs.set(`${m.site}\u0000${sku}`, { site: m.site, sku });
+      const identity = identityOf(m);
+      if (identity) idents.set(`${m.site}\u0000${identity}`, { site: m.site, identity });
     }
-    if (keys.size === 0) return;
-    const list = [...keys.values()];
-    const cols = (f: (s: KeyState) => unknown) => list.map(f);
-    const keyCols = [cols((s) => s.key.site), cols((s) => s.key.location), cols((s) => s.key.sku), cols((s) => s.key.batch), cols((s) => s.key.project)];
-    const before = new Map<string, number>();
-
-    if (!list.some((s) => s.hasSet)) {
-      // Atomic increments: correct whatever other ingesters commit meanwhile.
-      const deltas = list.map((s) => round6(s.ops.reduce((a, o) => a + (o.kind === 'add' ? o.delta : 0), 0)));
-      const needBefore = list.some((s) => s.hasNegative);
-      const rows = list.map((s, k) => ({ s: s.key.site, l: s.key.location, k: s.key.sku, b: s.key.batch, p: s.key.project, d: deltas[k], u: s.uom, e: s.lastExpiry }));
-      const r = await c.query<Key & { on_hand: number }>({
-        name: needBefore ? 'sg-balances-add-returning' : 'sg-balances-add',
-        text: `INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)
-          SELECT s, l, k, b, p, round(d, 6), u, e, $2
-          FROM json_to_recordset($1::json) AS x(s text, l text, k text, b text, p text, d numeric, u text, e text)
-          ORDER BY s COLLATE "C", l COLLATE "C", k COLLATE "C", b COLLATE "C", p COLLATE "C"
-          ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET
-            on_hand = round(balances.on_hand + excluded.on_hand, 6),
-            expiry = COALESCE(excluded.expiry, balances.expiry),
-            updated_at = excluded.updated_at
-          ${needBefore ? 'RETURNING site, location, sku, batch, project, on_hand' : ''}`,
-        values: [JSON.stringify(rows), now],
+    const pl = [...pairs.values()];
+    const bal = await c.query<{ site: string; location: string; sku: string; batch: string; project: string; on_hand: number; uom: string }>({
+      name: 'sg-balances-read',
+      text: `SELECT b.site, b.location, b.sku, b.batch, b.project, b.on_hand, b.uom FROM balances b
+        JOIN unnest($1::text[], $2::text[]) AS u(s, k) ON b.site = u.s AND b.sku = u.k`,
+      values: [pl.map((p) => p.site), pl.map((p) => p.sku)],
+    });
+    for (const row of bal.rows) st.balances.set(keyStr(row), { key: { site: row.site, location: row.location, sku: row.sku, batch: row.batch, project: row.project }, onHand: row.on_hand, uom: row.uom, expiry: null, dirty: false });
+    if (idents.size) {
+      const il = [...idents.values()];
+      const r = await c.query<{ site: string; identity: string; in_stock: boolean; location: string }>({
+        name: 'sg-identities-read',
+        text: `SELECT i.site, i.identity, i.in_stock, i.location FROM identities i JOIN unnest($1::text[], $2::text[]) AS u(s, i) ON i.site = u.s AND i.identity = u.i`,
+        values: [il.map((x) => x.site), il.map((x) => x.identity)],
       });
-      if (!needBefore) return;
-      const d = new Map(list.map((s, k) => [keyStr(s.key), deltas[k]!]));
-      for (const row of r.rows) before.set(keyStr(row), round6(row.on_hand - d.get(keyStr(row))!));
-      for (const s of list) if (s.hasNegative) play(s, before.get(keyStr(s.key)) ?? 0);
-      return;
+      for (const row of r.rows) st.identities.set(`${row.site}\u0000${row.identity}`, { inStock: row.in_stock, location: row.location, sku: '', movementId: '', dirty: false });
     }
-
-    // A count sets the stock and records a variance against the value before it: lock and read the
-    // rows (new ones start at 0), play every key's operations in order, write the results.
-    const r = await c.query<Key & { on_hand: number }>({
-      name: 'sg-balances-lock',
-      text: `INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)
-        SELECT s, l, k, b, p, 0, u, e, $8
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS x(s, l, k, b, p, u, e)
-        ORDER BY s COLLATE "C", l COLLATE "C", k COLLATE "C", b COLLATE "C", p COLLATE "C"
-        ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET on_hand = balances.on_hand
-        RETURNING site, location, sku, batch, project, on_hand`,
-      values: [...keyCols, cols((s) => s.uom), cols((s) => s.firstExpiry), now],
-    });
-    for (const row of r.rows) before.set(keyStr(row), row.on_hand);
-    const finals = list.map((s) => play(s, before.get(keyStr(s.key)) ?? 0));
-    await c.query({
-      name: 'sg-balances-set',
-      text: `UPDATE balances SET on_hand = x.v, expiry = COALESCE(x.e, balances.expiry), updated_at = $8
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[]) AS x(s, l, k, b, p, v, e)
-        WHERE balances.site = x.s AND balances.location = x.l AND balances.sku = x.k AND balances.batch = x.b AND balances.project = x.p`,
-      values: [...keyCols, finals, cols((s) => s.lastExpiry), now],
-    });
+    // Counts: the effect of rows already in the ledger stamped after them (rows of this commit
+    // are added in memory).
+    for (const m of ms) {
+      if (m.kind !== 'count') continue;
+      const sku = resolveItem(m, st.reader).sku;
+      const tsMs = Date.parse(m.ts);
+      for (const batch of m.batch !== undefined ? [m.batch] : [undefined]) {
+        const r = await c.query<{ effect: number; rows: number }>({
+          name: batch === undefined ? 'sg-later-all' : 'sg-later-batch',
+          text: `SELECT COALESCE(SUM(${effectSql('$5')}), 0)::bigint AS effect, count(*)::int AS rows FROM ledger
+            WHERE site = $1 AND sku = $2 AND ts_ms > $3 AND project = $4 AND status = 'applied' AND (location = $5 OR to_location = $5)
+            ${batch === undefined ? '' : 'AND batch = $6'}`,
+          values: [m.site, sku, tsMs, m.project ?? '', m.location, ...(batch === undefined ? [] : [batch])],
+        });
+        st.later.set(laterKey({ site: m.site, location: m.location, sku, project: m.project ?? '', ...(batch === undefined ? {} : { batch }) }, tsMs), r.rows[0]!);
+      }
+    }
+    return st;
   }
 
   /**
@@ -650,32 +616,34 @@ export class PostgresStore implements Store {
     if (q.site !== undefined) (args.push(q.site), where.push(`site = $${args.length}`));
     if (q.sku !== undefined) (args.push(q.sku), where.push(`sku = $${args.length}`));
     if (q.location !== undefined) (args.push(q.location), where.push(`location = $${args.length}`));
-    const r = await this.pool.query<StockRow>({
+    const r = await this.pool.query<Record<string, unknown>>({
       name: `sg-stock-${q.site !== undefined ? 1 : 0}${q.sku !== undefined ? 1 : 0}${q.location !== undefined ? 1 : 0}`,
-      text: `SELECT site, location, sku, batch, project, on_hand AS "onHand", uom, expiry, updated_at AS "updatedAt"
+      text: `SELECT site, location, sku, batch, project, on_hand, uom, expiry, updated_at
         FROM balances ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY site, sku, location, batch, project`,
       values: args,
     });
-    return r.rows;
+    return r.rows.map(stockRow);
   }
 
   async totals(q: { site?: string; pairs?: Array<{ site: string; sku: string }> }): Promise<SkuTotal[]> {
-    const select = `SELECT b.site, b.sku, round(sum(b.on_hand), 6) AS "onHand", max(b.uom) AS uom, count(DISTINCT b.location) AS locations,
+    // Per unit of measure: rows of one SKU in different units are never added (C2).
+    const select = `SELECT b.site, b.sku, sum(b.on_hand) AS "onHand", b.uom, count(DISTINCT b.location)::int AS locations,
       max(b.updated_at) AS "updatedAt" FROM balances b`;
+    const out = (rows: SkuTotal[]) => rows.map((r) => ({ ...r, onHand: fromMilli(Number(r.onHand)) }));
     if (q.pairs) {
       if (q.pairs.length === 0) return [];
       const r = await this.pool.query<SkuTotal>({
         name: 'sg-totals-pairs',
         text: `${select} JOIN (SELECT DISTINCT s, k FROM unnest($1::text[], $2::text[]) AS u(s, k)) p ON b.site = p.s AND b.sku = p.k
-          GROUP BY b.site, b.sku ORDER BY b.site, b.sku`,
+          GROUP BY b.site, b.sku, b.uom ORDER BY b.site, b.sku, b.uom`,
         values: [q.pairs.map((p) => p.site), q.pairs.map((p) => p.sku)],
       });
-      return r.rows;
+      return out(r.rows);
     }
     if (q.site !== undefined) {
-      return (await this.pool.query<SkuTotal>({ name: 'sg-totals-site', text: `${select} WHERE b.site = $1 GROUP BY b.site, b.sku ORDER BY b.site, b.sku`, values: [q.site] })).rows;
+      return out((await this.pool.query<SkuTotal>({ name: 'sg-totals-site', text: `${select} WHERE b.site = $1 GROUP BY b.site, b.sku, b.uom ORDER BY b.site, b.sku, b.uom`, values: [q.site] })).rows);
     }
-    return (await this.pool.query<SkuTotal>({ name: 'sg-totals', text: `${select} GROUP BY b.site, b.sku ORDER BY b.site, b.sku` })).rows;
+    return out((await this.pool.query<SkuTotal>({ name: 'sg-totals', text: `${select} GROUP BY b.site, b.sku, b.uom ORDER BY b.site, b.sku, b.uom` })).rows);
   }
 
   async movements(q: { site?: string; limit: number; before?: number }): Promise<LedgerRow[]> {
@@ -711,15 +679,16 @@ export class PostgresStore implements Store {
     return r.rows[0] ? ledgerRow(r.rows[0]) : undefined;
   }
 
-  async fefo(q: { site: string; sku: string }): Promise<StockRow[]> {
-    const r = await this.pool.query<StockRow>({
+  async fefo(q: { site: string; sku: string; today?: string }): Promise<StockRow[]> {
+    // Never an expired batch (C8): expiry before today is out.
+    const r = await this.pool.query<Record<string, unknown>>({
       name: 'sg-fefo',
-      text: `SELECT site, location, sku, batch, project, on_hand AS "onHand", uom, expiry, updated_at AS "updatedAt"
-        FROM balances WHERE site = $1 AND sku = $2 AND on_hand > 0
+      text: `SELECT site, location, sku, batch, project, on_hand, uom, expiry, updated_at
+        FROM balances WHERE site = $1 AND sku = $2 AND on_hand > 0 AND (expiry IS NULL OR expiry >= $3)
         ORDER BY expiry IS NULL, expiry, batch, location, project`,
-      values: [q.site, q.sku],
+      values: [q.site, q.sku, q.today ?? new Date().toISOString().slice(0, 10)],
     });
-    return r.rows;
+    return r.rows.map(stockRow);
   }
 
   async exceptions(q: { site?: string; state: 'open' | 'resolved' | 'all'; limit: number; before?: number }): Promise<ExceptionRow[]> {
@@ -771,6 +740,79 @@ export class PostgresStore implements Store {
     return r.rows[0];
   }
 
+  async putItem(item: Omit<ItemMaster, 'updatedAt'>): Promise<ItemMaster> {
+    const now = new Date().toISOString();
+    const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      // One writer of the item master at a time (codes must stay unique per SKU).
+      await c.query('SELECT pg_advisory_xact_lock($1, 0)', [LOCK_NS_ITEMS]);
+      const other = await c.query<{ code: string; sku: string }>('SELECT code, sku FROM item_codes WHERE code = ANY($1::text[]) AND sku <> $2 LIMIT 1', [codes, item.sku]);
+      if (other.rows[0]) throw new ItemCodeConflict(other.rows[0].code, other.rows[0].sku);
+      await c.query(
+        `INSERT INTO items (sku, name, uom, gtins, conversions, unit_weight_kg, tracking, shelf_life_days, standard_cost, epcs, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        ON CONFLICT (sku) DO UPDATE SET name = excluded.name, uom = excluded.uom, gtins = excluded.gtins, conversions = excluded.conversions,
+          unit_weight_kg = excluded.unit_weight_kg, tracking = excluded.tracking, shelf_life_days = excluded.shelf_life_days,
+          standard_cost = excluded.standard_cost, epcs = excluded.epcs, updated_at = excluded.updated_at`,
+        [item.sku, item.name, item.uom, JSON.stringify(item.gtins), JSON.stringify(item.conversions), item.unitWeightKg === null ? null : String(item.unitWeightKg),
+          item.tracking, item.shelfLifeDays, item.standardCost, JSON.stringify(item.epcs), now],
+      );
+      await c.query('DELETE FROM item_codes WHERE sku = $1', [item.sku]);
+      if (codes.length) await c.query('INSERT INTO item_codes (code, sku) SELECT unnest($1::text[]), $2', [codes, item.sku]);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+    return (await this.item(item.sku))!;
+  }
+
+  async item(sku: string): Promise<ItemMaster | undefined> {
+    const r = await this.pool.query<Record<string, unknown>>({ name: 'sg-item', text: 'SELECT * FROM items WHERE sku = $1', values: [sku] });
+    return r.rows[0] ? itemRow(r.rows[0]) : undefined;
+  }
+
+  async items(q: { search?: string; limit: number; after?: string }): Promise<ItemMaster[]> {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (q.search) {
+      args.push(`%${q.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+      where.push(`(lower(sku) LIKE $${args.length} OR lower(name) LIKE $${args.length})`);
+    }
+    if (q.after !== undefined) (args.push(q.after), where.push(`sku > $${args.length}`));
+    args.push(q.limit);
+    const r = await this.pool.query<Record<string, unknown>>(`SELECT * FROM items ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY sku LIMIT $${args.length}`, args);
+    return r.rows.map(itemRow);
+  }
+
+  async verifyChain(site: string): Promise<VerifyResult> {
+    const v = new ChainVerifier();
+    let after = 0;
+    for (;;) {
+      const r = await this.pool.query<Record<string, unknown>>({
+        name: 'sg-verify-page',
+        text: 'SELECT * FROM ledger WHERE site = $1 AND chain_n > $2 ORDER BY chain_n LIMIT 5000',
+        values: [site, after],
+      });
+      let broken = false;
+      for (const row of r.rows) if (!v.push(row)) (broken = true);
+      if (broken || r.rows.length < 5000) break;
+      after = Number(r.rows[r.rows.length - 1]!.chain_n);
+    }
+    // Rows whose chain number was edited away from the sequence (or NULLed) are out of the pages
+    // above; the count catches them.
+    const head = (await this.pool.query<{ n: number; hash: string; pos: number; id: string }>('SELECT n, hash, pos, id FROM chain_heads WHERE site = $1', [site])).rows[0];
+    return v.result(head);
+  }
+
+  async chainHeads(): Promise<ChainHead[]> {
+    return (await this.pool.query<ChainHead>({ name: 'sg-heads', text: 'SELECT site, n, pos, hash FROM chain_heads WHERE n > 0 ORDER BY site' })).rows;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -811,25 +853,124 @@ function pgSafeDeadLetter(d: DeadLetterInput): DeadLetterInput {
   };
 }
 
+
+/** json_to_recordset column types of a ledger insert. */
+const PG_TYPES: Record<(typeof INSERT_COLS)[number], string> = {
+  id: 'text', edge: 'text', seq: 'bigint', ts: 'text', ts_ms: 'bigint', site: 'text', location: 'text', to_location: 'text', kind: 'text',
+  sku: 'text', gtin: 'text', epc: 'text', batch: 'text', expiry: 'text', serial: 'text', qty: 'bigint', uom: 'text', base_qty: 'bigint',
+  base_uom: 'text', rounding: 'text', project: 'text', stage: 'text', operator: 'text', crew: 'text', device_id: 'text', device_type: 'text',
+  raw: 'text', status: 'text', variance: 'bigint', posted_token: 'text', posted_user: 'text', applied_at: 'text', chain_n: 'bigint', hash: 'text',
+};
+
+type LaterScope = { site: string; location: string; sku: string; project: string; batch?: string };
+const laterKey = (s: LaterScope, ts: number) => `${s.site}\u0000${s.location}\u0000${s.sku}\u0000${s.project}\u0000${s.batch ?? '\u0001'}\u0000${ts}`;
+
 /**
- * Play one key's operations in commit order from the value before the commit, as the SQLite
- * store applies them one by one: adds round to 6 decimals, a count sets the value and records its
- * variance, a decrease that ends below zero raises NEGATIVE_STOCK. Returns the final value.
+ * The rules' view of the database during one PostgreSQL commit: what `loadState` read, plus the
+ * effects of the movements of this commit planned so far; then written back in a few statements.
  */
-function play(s: KeyState, before: number): number {
-  let v = before;
-  for (const o of s.ops) {
-    const { m } = o.item;
-    if (o.kind === 'set') {
-      o.item.variance = round6(o.qty - v);
-      v = o.qty;
-      continue;
+class MemoryState {
+  readonly items = new Map<string, ItemMaster>();
+  readonly codes = new Map<string, string>();
+  readonly unknown = new Map<string, string>();
+  readonly balances = new Map<string, { key: Key; onHand: number; uom: string; expiry: string | null; dirty: boolean }>();
+  readonly identities = new Map<string, { inStock: boolean; location: string; sku: string; movementId: string; dirty: boolean }>();
+  readonly later = new Map<string, { effect: number; rows: number }>();
+  private readonly newUnknown: Array<{ sku: string; uom: string; site: string; movementId: string }> = [];
+  private readonly rows: Array<{ site: string; sku: string; project: string; batch: string; location: string; toLocation: string | null; kind: string; baseQty: number; variance: number | null; tsMs: number }> = [];
+
+  readonly reader: LedgerReader = {
+    item: (sku) => this.items.get(sku),
+    itemByGtin: (gtin) => this.byCode(`gtin:${gtin}`),
+    itemByEpc: (epc) => this.byCode(`epc:${epc}`),
+    provisionalUom: (sku) => this.unknown.get(sku),
+    identity: (site, identity) => this.identities.get(`${site}\u0000${identity}`),
+    balance: (k) => this.balances.get(keyStr(k))?.onHand,
+    locationBatches: (site, location, sku, project) =>
+      [...this.balances.values()]
+        .filter((b) => b.key.site === site && b.key.location === location && b.key.sku === sku && b.key.project === project)
+        .map((b) => ({ batch: b.key.batch, onHand: b.onHand }))
+        .sort((a, b) => cmp(a.batch, b.batch)),
+    laterEffect: (scope, ts) => {
+      const db = this.later.get(laterKey(scope, ts)) ?? { effect: 0, rows: 0 };
+      let effect = db.effect;
+      let rows = db.rows;
+      for (const r of this.rows) {
+        if (r.tsMs <= ts || r.site !== scope.site || r.sku !== scope.sku || r.project !== scope.project) continue;
+        if (scope.batch !== undefined && r.batch !== scope.batch) continue;
+        if (r.location !== scope.location && r.toLocation !== scope.location) continue;
+        effect += effectAt(r, scope.location);
+        rows++;
+      }
+      return { effect, rows };
+    },
+  };
+
+  private byCode(code: string): ItemMaster | undefined {
+    const sku = this.codes.get(code);
+    return sku === undefined ? undefined : this.items.get(sku);
+  }
+
+  /** Apply a balance op; the balance after it. */
+  add(op: BalanceOp): number {
+    const ks = keyStr(op.key);
+    let b = this.balances.get(ks);
+    if (!b) this.balances.set(ks, (b = { key: op.key, onHand: 0, uom: op.uom, expiry: null, dirty: true }));
+    b.onHand += op.delta;
+    if (op.expiry) b.expiry = op.expiry;
+    b.dirty = true;
+    return b.onHand;
+  }
+
+  /** Record what a planned (and inserted) movement changed besides balances. */
+  applied(m: Movement, p: Plan): void {
+    if (p.newUnknown) {
+      this.unknown.set(p.newUnknown.sku, p.newUnknown.uom);
+      this.newUnknown.push({ ...p.newUnknown, site: m.site, movementId: m.id });
     }
-    v = round6(v + o.delta);
-    if (o.delta < 0 && v < 0) {
-      o.item.raised.push({ type: 'NEGATIVE_STOCK', key: s.key, onHand: v, message: `${m.kind} of ${m.qty} ${m.uom} took ${s.key.sku} at ${s.key.location} to ${v}` });
+    if (p.identity) this.identities.set(`${m.site}\u0000${p.identity.identity}`, { inStock: p.identity.inStock, location: p.identity.location, sku: p.sku, movementId: m.id, dirty: true });
+    if (p.status === 'applied' && p.baseQty !== null) {
+      this.rows.push({ site: m.site, sku: p.sku, project: p.key.project, batch: p.key.batch, location: m.location, toLocation: m.toLocation ?? null, kind: m.kind, baseQty: p.baseQty, variance: p.variance, tsMs: p.tsMs });
     }
   }
-  return v;
-}
 
+  /**
+   * Write balances (absolute values: every writer of these sites waits on their chain heads, so
+   * nothing changed them since they were read), identities and provisional units; in key order.
+   */
+  async write(c: pg.PoolClient, now: string): Promise<void> {
+    const bal = [...this.balances.values()].filter((b) => b.dirty).sort((a, b) => cmp(keyStr(a.key), keyStr(b.key)));
+    if (bal.length) {
+      await c.query({
+        name: 'sg-balances-write',
+        text: `INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)
+          SELECT s, l, k, b, p, v, u, e, $2 FROM json_to_recordset($1::json) AS x(s text, l text, k text, b text, p text, v bigint, u text, e text)
+          ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET
+            on_hand = excluded.on_hand, expiry = COALESCE(excluded.expiry, balances.expiry), updated_at = excluded.updated_at`,
+        values: [JSON.stringify(bal.map((b) => ({ s: b.key.site, l: b.key.location, k: b.key.sku, b: b.key.batch, p: b.key.project, v: b.onHand, u: b.uom, e: b.expiry }))), now],
+      });
+    }
+    const ids = [...this.identities.entries()].filter(([, s]) => s.dirty).sort((a, b) => cmp(a[0], b[0]));
+    if (ids.length) {
+      await c.query({
+        name: 'sg-identities-write',
+        text: `INSERT INTO identities (site, identity, sku, in_stock, location, last_movement_id, updated_at)
+          SELECT s, i, k, v, l, mid, $2 FROM json_to_recordset($1::json) AS x(s text, i text, k text, v boolean, l text, mid text)
+          ON CONFLICT (site, identity) DO UPDATE SET in_stock = excluded.in_stock, location = excluded.location,
+            last_movement_id = excluded.last_movement_id, updated_at = excluded.updated_at`,
+        values: [
+          JSON.stringify(ids.map(([k, s]) => ({ s: k.slice(0, k.indexOf('\u0000')), i: k.slice(k.indexOf('\u0000') + 1), k: s.sku, v: s.inStock, l: s.location, mid: s.movementId }))),
+          now,
+        ],
+      });
+    }
+    if (this.newUnknown.length) {
+      await c.query({
+        name: 'sg-unknown-write',
+        text: `INSERT INTO unknown_items (sku, uom, site, movement_id, first_seen)
+          SELECT k, u, s, mid, $2 FROM json_to_recordset($1::json) AS x(k text, u text, s text, mid text) ON CONFLICT (sku) DO NOTHING`,
+        values: [JSON.stringify(this.newUnknown.map((x) => ({ k: x.sku, u: x.uom, s: x.site, mid: x.movementId }))), now],
+      });
+    }
+  }
+}

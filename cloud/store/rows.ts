@@ -1,4 +1,6 @@
-import type { ExceptionRow, ExceptionType, LedgerRow } from './store.js';
+import { fromMilli } from '../../protocols/ledger/quantity.js';
+import type { ItemMaster } from '../ledger/rules.js';
+import type { ExceptionRow, ExceptionType, LedgerRow, StockRow } from './store.js';
 
 /** Row mappers shared by the SQL stores (same column names in SQLite and PostgreSQL). */
 
@@ -17,7 +19,7 @@ export function exceptionRow(r: Record<string, unknown>): ExceptionRow {
     raisedAt: r.raised_at as string,
   };
   if (r.identity !== null) out.identity = r.identity as string;
-  if (r.on_hand !== null) out.onHand = r.on_hand as number;
+  if (r.on_hand !== null) out.onHand = fromMilli(Number(r.on_hand));
   if (r.resolved_at !== null) out.resolvedAt = r.resolved_at as string;
   if (r.resolved_by !== null) out.resolvedBy = r.resolved_by as string;
   if (r.resolution !== null) out.resolution = r.resolution as string;
@@ -37,7 +39,7 @@ export function ledgerRow(r: Record<string, unknown>): LedgerRow {
     location: r.location,
     kind: r.kind,
     sku: r.sku,
-    qty: r.qty,
+    qty: fromMilli(Number(r.qty)),
     uom: r.uom,
     device: { id: r.device_id, type: r.device_type },
     raw: r.raw,
@@ -55,8 +57,47 @@ export function ledgerRow(r: Record<string, unknown>): LedgerRow {
     ['stage', 'stage'],
     ['operator', 'operator'],
     ['crew', 'crew'],
-    ['variance', 'variance'],
+    ['baseUom', 'base_uom'],
+    ['rounding', 'rounding'],
+    ['hash', 'hash'],
   ];
-  for (const [k, col] of opt) if (r[col] !== null && r[col] !== '') out[k] = r[col];
+  for (const [k, col] of opt) if (r[col] !== null && r[col] !== undefined && r[col] !== '') out[k] = r[col];
+  if (r.variance !== null && r.variance !== undefined) out.variance = fromMilli(Number(r.variance));
+  if (r.base_qty !== null && r.base_qty !== undefined) out.baseQty = fromMilli(Number(r.base_qty));
+  if (r.chain_n !== null && r.chain_n !== undefined) out.chainN = Number(r.chain_n);
+  if (r.posted_token !== null && r.posted_token !== undefined) out.postedBy = { tokenId: r.posted_token, user: r.posted_user ?? '' };
   return out as unknown as LedgerRow;
+}
+
+/** A balance row (on_hand in thousandths) in the API's decimal numbers. */
+export function stockRow(r: Record<string, unknown>): StockRow {
+  return {
+    site: r.site as string,
+    location: r.location as string,
+    sku: r.sku as string,
+    batch: r.batch as string,
+    project: r.project as string,
+    onHand: fromMilli(Number(r.on_hand)),
+    uom: r.uom as string,
+    expiry: (r.expiry as string | null) ?? null,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+/** An item master row (JSON text columns parsed; unit weight as a number, cost a decimal string). */
+export function itemRow(r: Record<string, unknown>): ItemMaster {
+  const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v) as never;
+  return {
+    sku: r.sku as string,
+    name: r.name as string,
+    uom: r.uom as string,
+    gtins: json(r.gtins),
+    conversions: json(r.conversions),
+    unitWeightKg: r.unit_weight_kg === null || r.unit_weight_kg === undefined ? null : Number(r.unit_weight_kg),
+    tracking: r.tracking as ItemMaster['tracking'],
+    shelfLifeDays: r.shelf_life_days === null || r.shelf_life_days === undefined ? null : Number(r.shelf_life_days),
+    standardCost: (r.standard_cost as string | null) ?? null,
+    epcs: json(r.epcs),
+    updatedAt: r.updated_at as string,
+  };
 }

@@ -111,4 +111,120 @@ export const sqliteMigrations: SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'exact quantities (integer thousandths), append-only hash-chained ledger, item master, unknown items, chain heads',
+    // Issue 9. Quantities become INTEGER thousandths of the unit (REAL drifted below 1e-6); the
+    // ledger is rebuilt with the columns a row needs at insert (it is never updated again):
+    // base_qty/base_uom (what was booked, in the item's base unit), rounding (of a unit
+    // conversion), ts_ms (counts compare movement times), posted_token/posted_user (REST),
+    // chain_n/hash (the per-site hash chain, cloud/ledger/chain.ts; rows from before get theirs
+    // when the store opens). Existing SKUs keep their uom as provisional base unit (unknown_items),
+    // so the first movement after the upgrade cannot start a balance in another unit.
+    sql: `
+      CREATE TABLE ledger_v3 (
+        pos INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        edge TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        site TEXT NOT NULL,
+        location TEXT NOT NULL,
+        to_location TEXT,
+        kind TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        gtin TEXT,
+        epc TEXT,
+        batch TEXT NOT NULL DEFAULT '',
+        expiry TEXT,
+        serial TEXT,
+        qty INTEGER NOT NULL,
+        uom TEXT NOT NULL,
+        base_qty INTEGER,
+        base_uom TEXT,
+        rounding TEXT,
+        project TEXT NOT NULL DEFAULT '',
+        stage TEXT,
+        operator TEXT,
+        crew TEXT,
+        device_id TEXT NOT NULL,
+        device_type TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        status TEXT NOT NULL,
+        variance INTEGER,
+        posted_token TEXT,
+        posted_user TEXT,
+        applied_at TEXT NOT NULL,
+        chain_n INTEGER,
+        hash TEXT
+      );
+      INSERT INTO ledger_v3 (pos, id, edge, seq, ts, ts_ms, site, location, to_location, kind, sku, gtin, epc, batch, expiry, serial,
+          qty, uom, base_qty, base_uom, project, stage, operator, crew, device_id, device_type, raw, status, variance, applied_at)
+        SELECT pos, id, edge, seq, ts, CAST(ROUND((julianday(ts) - 2440587.5) * 86400000) AS INTEGER), site, location, to_location, kind, sku,
+          gtin, epc, batch, expiry, serial, CAST(ROUND(qty * 1000) AS INTEGER), uom,
+          CASE WHEN status = 'applied' THEN CAST(ROUND(qty * 1000) AS INTEGER) END, CASE WHEN status = 'applied' THEN uom END,
+          project, stage, operator, crew, device_id, device_type, raw, status, CAST(ROUND(variance * 1000) AS INTEGER), applied_at
+        FROM ledger ORDER BY pos;
+      DROP TABLE ledger;
+      ALTER TABLE ledger_v3 RENAME TO ledger;
+      CREATE INDEX ledger_edge_seq ON ledger (site, edge, seq);
+      CREATE INDEX ledger_site_pos ON ledger (site, pos);
+      CREATE UNIQUE INDEX ledger_site_chain ON ledger (site, chain_n);
+      -- Counts look up the rows of a SKU stamped after them.
+      CREATE INDEX ledger_site_sku_ts ON ledger (site, sku, ts_ms);
+
+      CREATE TABLE balances_v3 (
+        site TEXT NOT NULL,
+        location TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        batch TEXT NOT NULL,
+        project TEXT NOT NULL,
+        on_hand INTEGER NOT NULL,
+        uom TEXT NOT NULL,
+        expiry TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (site, location, sku, batch, project)
+      ) WITHOUT ROWID;
+      INSERT INTO balances_v3 SELECT site, location, sku, batch, project, CAST(ROUND(on_hand * 1000) AS INTEGER), uom, expiry, updated_at FROM balances;
+      DROP TABLE balances;
+      ALTER TABLE balances_v3 RENAME TO balances;
+      CREATE INDEX balances_site_sku ON balances (site, sku);
+      CREATE INDEX balances_sku ON balances (sku);
+
+      UPDATE exceptions SET on_hand = CAST(ROUND(on_hand * 1000) AS INTEGER) WHERE on_hand IS NOT NULL;
+
+      CREATE TABLE items (
+        sku TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        uom TEXT NOT NULL,
+        gtins TEXT NOT NULL DEFAULT '[]',
+        conversions TEXT NOT NULL DEFAULT '[]',
+        unit_weight_kg TEXT,
+        tracking TEXT NOT NULL DEFAULT 'none',
+        shelf_life_days INTEGER,
+        standard_cost TEXT,
+        epcs TEXT NOT NULL DEFAULT '[]',
+        updated_at TEXT NOT NULL
+      ) WITHOUT ROWID;
+      -- GTINs ('gtin:<14 digits>') and EPCs ('epc:<hex>') of the item master, each naming one SKU.
+      CREATE TABLE item_codes (code TEXT PRIMARY KEY, sku TEXT NOT NULL) WITHOUT ROWID;
+      CREATE INDEX item_codes_sku ON item_codes (sku);
+      CREATE TABLE unknown_items (
+        sku TEXT PRIMARY KEY,
+        uom TEXT NOT NULL,
+        site TEXT NOT NULL,
+        movement_id TEXT NOT NULL,
+        first_seen TEXT NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO unknown_items SELECT sku, MIN(uom), MIN(site), '', MIN(updated_at) FROM balances GROUP BY sku;
+      CREATE TABLE chain_heads (
+        site TEXT PRIMARY KEY,
+        n INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        pos INTEGER NOT NULL,
+        id TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

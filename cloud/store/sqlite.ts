@@ -1,16 +1,18 @@
 import type Database from 'better-sqlite3';
-import type { Movement } from '../../protocols/mqtt/index.js';
 import { openSqlite } from '../sqlite-db.js';
 import { sqliteMigrations } from './sqlite-migrations.js';
+import { chainHash, ChainVerifier, GENESIS, type VerifyResult } from '../ledger/chain.js';
+import { type ItemMaster, type Key, type LedgerReader, negative, plan, type Raised, effectSql } from '../ledger/rules.js';
+import { itemRow, stockRow } from './rows.js';
+import { INSERT_COLS, ItemCodeConflict, ledgerInsertRow } from './ledger-row.js';
 import {
-  identityOf,
+  type ChainHead,
   type CommitBatch,
   type CommitBatchResult,
   type CommitResult,
   type DeadLetter,
   type EdgeSeqRow,
   type ExceptionRow,
-  type ExceptionType,
   type IdentityRow,
   type LedgerRow,
   type MovementOutcome,
@@ -20,23 +22,17 @@ import {
   type Store,
 } from './store.js';
 import { exceptionRow, ledgerRow } from './rows.js';
-
-/** Quantities are REAL; round sums to 6 decimals so 0.1 + 0.2 stays 0.3 on the board. */
-const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
-
-interface BalanceKey {
-  site: string;
-  location: string;
-  sku: string;
-  batch: string;
-  project: string;
-}
+import { fromMilli } from '../../protocols/ledger/quantity.js';
 
 /**
  * The default store: one SQLite file in WAL mode with `synchronous=FULL`, so an ack that follows
  * a commit is never ahead of the disk (WAL's default NORMAL may lose the last commits on power
  * loss). Many MQTT batches share one transaction (group commit): the fsync cost is paid once
  * per group, not per movement.
+ *
+ * Thin: what a movement does comes from `cloud/ledger/rules.ts` (`plan`), read through this
+ * store's `LedgerReader`; the store writes the plan: the ledger row (final at insert, hash-chained
+ * per site), balances, identities, exceptions. Quantities are integer thousandths.
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -44,35 +40,36 @@ export class SqliteStore implements Store {
   private readonly commitTx: (batches: readonly CommitBatch[]) => CommitResult;
   /** Prepared statements of the query methods, by SQL text (they are built from filters). */
   private readonly prepared = new Map<string, Database.Statement>();
+  /** Item master and provisional units, cached (this store is the only writer of its file). */
+  private readonly itemCache = new Map<string, ItemMaster | null>();
+  private readonly codeCache = new Map<string, string | null>();
+  private readonly unknownCache = new Map<string, string | null>();
+  /** Chain heads, cached; dropped when a commit rolls back. */
+  private readonly heads = new Map<string, ChainHead & { id: string }>();
+  private readonly reader: LedgerReader;
 
   constructor(path: string) {
     this.db = openSqlite(path, sqliteMigrations);
     const db = this.db;
     this.s = {
-      insertLedger: db.prepare(`INSERT OR IGNORE INTO ledger
-        (id, edge, seq, ts, site, location, to_location, kind, sku, gtin, epc, batch, expiry, serial, qty, uom,
-         project, stage, operator, crew, device_id, device_type, raw, applied_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertLedger: db.prepare(`INSERT OR IGNORE INTO ledger (${INSERT_COLS.join(', ')}) VALUES (${INSERT_COLS.map(() => '?').join(', ')})`),
       addBalance: db.prepare(`INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET
-          on_hand = ROUND(on_hand + excluded.on_hand, 6),
+          on_hand = on_hand + excluded.on_hand,
           expiry = COALESCE(excluded.expiry, expiry),
           updated_at = excluded.updated_at
         RETURNING on_hand`).pluck(),
-      setBalance: db.prepare(`INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET
-          on_hand = excluded.on_hand,
-          expiry = COALESCE(excluded.expiry, expiry),
-          updated_at = excluded.updated_at`),
       getBalance: db
         .prepare('SELECT on_hand FROM balances WHERE site = ? AND location = ? AND sku = ? AND batch = ? AND project = ?')
         .pluck(),
-      setVariance: db.prepare('UPDATE ledger SET variance = ? WHERE id = ?'),
+      locationBatches: db.prepare('SELECT batch, on_hand AS onHand FROM balances WHERE site = ? AND location = ? AND sku = ? AND project = ? ORDER BY batch'),
+      laterAll: db.prepare(`SELECT COALESCE(SUM(${effectSql('@loc')}), 0) AS effect, COUNT(*) AS rows FROM ledger
+        WHERE site = @site AND sku = @sku AND ts_ms > @ts AND project = @project AND status = 'applied' AND (location = @loc OR to_location = @loc)`),
+      laterBatch: db.prepare(`SELECT COALESCE(SUM(${effectSql('@loc')}), 0) AS effect, COUNT(*) AS rows FROM ledger
+        WHERE site = @site AND sku = @sku AND ts_ms > @ts AND project = @project AND batch = @batch AND status = 'applied' AND (location = @loc OR to_location = @loc)`),
       insertDead: db.prepare(`INSERT INTO dead_letters (received_at, topic, site, edge, reason, message, payload)
         VALUES (?, ?, ?, ?, ?, ?, ?)`),
-      setStatus: db.prepare('UPDATE ledger SET status = ? WHERE id = ?'),
       insertException: db.prepare(`INSERT INTO exceptions
         (type, site, movement_id, sku, location, batch, project, identity, on_hand, message, raised_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -81,12 +78,54 @@ export class SqliteStore implements Store {
         VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (site, identity) DO UPDATE SET in_stock = excluded.in_stock, location = excluded.location,
           last_movement_id = excluded.last_movement_id, updated_at = excluded.updated_at`),
+      getItem: db.prepare('SELECT * FROM items WHERE sku = ?'),
+      getCode: db.prepare('SELECT sku FROM item_codes WHERE code = ?').pluck(),
+      getUnknown: db.prepare('SELECT uom FROM unknown_items WHERE sku = ?').pluck(),
+      putUnknown: db.prepare('INSERT OR IGNORE INTO unknown_items (sku, uom, site, movement_id, first_seen) VALUES (?, ?, ?, ?, ?)'),
+      getHead: db.prepare('SELECT site, n, hash, pos, id FROM chain_heads WHERE site = ?'),
+      putHead: db.prepare(`INSERT INTO chain_heads (site, n, hash, pos, id) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (site) DO UPDATE SET n = excluded.n, hash = excluded.hash, pos = excluded.pos, id = excluded.id`),
       getEdgeSeq: db.prepare('SELECT hwm, max_seq AS maxSeq FROM edge_seqs WHERE site = ? AND edge = ?'),
       putEdgeSeq: db.prepare(`INSERT INTO edge_seqs (site, edge, hwm, max_seq, updated_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (site, edge) DO UPDATE SET hwm = excluded.hwm, max_seq = excluded.max_seq, updated_at = excluded.updated_at`),
       seqsAbove: db.prepare('SELECT DISTINCT seq FROM ledger WHERE site = ? AND edge = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?').pluck(),
     };
+    const s = this.s;
+    const code = (c: string): ItemMaster | undefined => {
+      let sku = this.codeCache.get(c);
+      if (sku === undefined) this.codeCache.set(c, (sku = (s.getCode.get(c) as string | undefined) ?? null));
+      return sku === null ? undefined : this.reader.item(sku);
+    };
+    this.reader = {
+      item: (sku) => {
+        let it = this.itemCache.get(sku);
+        if (it === undefined) {
+          const r = s.getItem.get(sku) as Record<string, unknown> | undefined;
+          this.itemCache.set(sku, (it = r ? itemRow(r) : null));
+        }
+        return it ?? undefined;
+      },
+      itemByGtin: (gtin) => code(`gtin:${gtin}`),
+      itemByEpc: (epc) => code(`epc:${epc}`),
+      provisionalUom: (sku) => {
+        let u = this.unknownCache.get(sku);
+        if (u === undefined) this.unknownCache.set(sku, (u = (s.getUnknown.get(sku) as string | undefined) ?? null));
+        return u ?? undefined;
+      },
+      identity: (site, identity) => {
+        const r = s.getIdentity.get(site, identity) as { inStock: number; location: string } | undefined;
+        return r ? { inStock: r.inStock === 1, location: r.location } : undefined;
+      },
+      balance: (k) => s.getBalance.get(k.site, k.location, k.sku, k.batch, k.project) as number | undefined,
+      locationBatches: (site, location, sku, project) => s.locationBatches.all(site, location, sku, project) as Array<{ batch: string; onHand: number }>,
+      laterEffect: (q, ts) => {
+        const args = { site: q.site, sku: q.sku, ts, project: q.project, loc: q.location };
+        const r = (q.batch === undefined ? s.laterAll.get(args) : s.laterBatch.get({ ...args, batch: q.batch })) as { effect: number; rows: number };
+        return { effect: r.effect, rows: r.rows };
+      },
+    };
     this.commitTx = db.transaction((batches: readonly CommitBatch[]) => this.commitSync(batches));
+    this.chainLegacyRows();
   }
 
   private prep(sql: string): Database.Statement {
@@ -95,129 +134,120 @@ export class SqliteStore implements Store {
     return st;
   }
 
+  /** Rows from before the hash chain (migration 3) get their chain numbers and hashes once, in ledger order. */
+  private chainLegacyRows(): void {
+    const has = this.db.prepare('SELECT 1 FROM ledger WHERE hash IS NULL LIMIT 1').get();
+    if (!has) return;
+    this.db.transaction(() => {
+      const set = this.db.prepare('UPDATE ledger SET chain_n = ?, hash = ? WHERE pos = ?');
+      const heads = new Map<string, ChainHead & { id: string }>();
+      for (const r of this.db.prepare('SELECT * FROM ledger ORDER BY pos').iterate() as Iterable<Record<string, unknown>>) {
+        const site = r.site as string;
+        const h = heads.get(site) ?? { site, n: 0, hash: GENESIS, pos: 0, id: '' };
+        if (r.hash === null) {
+          r.chain_n = h.n + 1;
+          r.hash = chainHash(h.hash, r);
+          set.run(r.chain_n, r.hash, r.pos);
+        }
+        heads.set(site, { site, n: Number(r.chain_n), hash: r.hash as string, pos: Number(r.pos), id: r.id as string });
+      }
+      for (const h of heads.values()) this.s.putHead.run(h.site, h.n, h.hash, h.pos, h.id);
+    }).immediate();
+  }
+
+  private head(site: string): ChainHead & { id: string } {
+    let h = this.heads.get(site);
+    if (!h) {
+      h = (this.s.getHead.get(site) as (ChainHead & { id: string }) | undefined) ?? { site, n: 0, hash: GENESIS, pos: 0, id: '' };
+      this.heads.set(site, h);
+    }
+    return h;
+  }
+
   async commit(batches: readonly CommitBatch[]): Promise<CommitResult> {
-    return this.commitTx(batches);
+    try {
+      return this.commitTx(batches);
+    } catch (err) {
+      // Rolled back: the cached heads and provisional units may be ahead of the file.
+      this.heads.clear();
+      this.unknownCache.clear();
+      throw err;
+    }
   }
 
   private commitSync(batches: readonly CommitBatch[]): CommitResult {
     const now = new Date().toISOString();
     const changed = new Map<string, CommitResult['changed'][number]>();
+    const touched = new Set<string>();
     const results = batches.map((b): CommitBatchResult => {
       let applied = 0;
       let duplicates = 0;
       let exceptions = 0;
       const outcomes: MovementOutcome[] = [];
       for (const m of b.movements) {
-        const sku = m.sku ?? m.gtin ?? m.epc!;
-        const batch = m.batch ?? '';
-        const project = m.project ?? '';
+        const p = plan(m, this.reader);
+        const row = ledgerInsertRow(m, p, now, b.postedBy);
+        const h = this.head(m.site);
+        row.chain_n = h.n + 1;
+        row.hash = chainHash(h.hash, row);
         // Positional binding: this loop is the ingest hot path (named binding costs more per row).
-        const inserted = this.s.insertLedger.run(
-          m.id, m.edge, m.seq, m.ts, m.site, m.location, m.toLocation ?? null, m.kind, sku, m.gtin ?? null, m.epc ?? null,
-          batch, m.expiry ?? null, m.serial ?? null, m.qty, m.uom, project, m.stage ?? null, m.operator ?? null,
-          m.crew ?? null, m.device.id, m.device.type, m.raw, now,
-        ).changes;
-        if (inserted === 0) {
+        const ins = this.s.insertLedger.run(
+          row.id, row.edge, row.seq, row.ts, row.ts_ms, row.site, row.location, row.to_location, row.kind, row.sku, row.gtin, row.epc,
+          row.batch, row.expiry, row.serial, row.qty, row.uom, row.base_qty, row.base_uom, row.rounding, row.project, row.stage,
+          row.operator, row.crew, row.device_id, row.device_type, row.raw, row.status, row.variance, row.posted_token, row.posted_user,
+          row.applied_at, row.chain_n, row.hash,
+        );
+        if (ins.changes === 0) {
           duplicates++;
           outcomes.push('duplicate');
           continue;
         }
-        const key = { site: m.site, location: m.location, sku, batch, project };
-        const raised = this.trackIdentity(m, key, now);
-        if (raised === 'not-stock') {
-          this.s.setStatus.run('exception', m.id);
-          exceptions++;
+        h.n = row.chain_n;
+        h.hash = row.hash;
+        h.pos = Number(ins.lastInsertRowid);
+        h.id = m.id;
+        touched.add(m.site);
+        if (p.newUnknown) {
+          this.s.putUnknown.run(p.newUnknown.sku, p.newUnknown.uom, m.site, m.id, now);
+          this.unknownCache.set(p.newUnknown.sku, p.newUnknown.uom);
+        }
+        if (p.identity) this.s.putIdentity.run(m.site, p.identity.identity, p.sku, p.identity.inStock ? 1 : 0, p.identity.location, m.id, now);
+        const raised: Raised[] = p.raised.slice();
+        for (const op of p.ops) {
+          const k = op.key;
+          const after = this.s.addBalance.get(k.site, k.location, k.sku, k.batch, k.project, op.delta, op.uom, op.expiry, now) as number;
+          const neg = negative(m, op, after);
+          if (neg) raised.push(neg);
+        }
+        for (const e of raised) this.raise(e, m.id, now);
+        exceptions += raised.length;
+        if (p.status === 'exception') {
           outcomes.push('exception');
           continue;
         }
-        if (raised) exceptions++;
-        exceptions += this.applyBalance(m, key, now);
         applied++;
         outcomes.push('applied');
-        const pair = `${m.site}\u0000${sku}`;
+        const pair = `${m.site}\u0000${p.sku}`;
         const was = changed.get(pair);
-        changed.set(pair, m.expiry || was?.expiry ? { site: m.site, sku, expiry: true } : { site: m.site, sku });
+        changed.set(pair, m.expiry || was?.expiry ? { site: m.site, sku: p.sku, expiry: true } : { site: m.site, sku: p.sku });
       }
       const deadLetterIds = b.deadLetters.map(
         (d) => Number(this.s.insertDead.run(now, d.topic, d.site ?? null, d.edge ?? null, d.reason, d.message, d.payload).lastInsertRowid),
       );
       return { applied, duplicates, exceptions, deadLetterIds, outcomes, missing: this.trackSeqs(b, now) };
     });
-    return { batches: results, changed: [...changed.values()] };
-  }
-
-  private raise(type: ExceptionType, m: Movement, k: BalanceKey, now: string, message: string, extra: { identity?: string; onHand?: number } = {}): void {
-    this.s.insertException.run(type, k.site, m.id, k.sku, k.location, k.batch, k.project, extra.identity ?? null, extra.onHand ?? null, message, now);
-  }
-
-  /**
-   * Serialised identities (an EPC, or GTIN/SKU + serial) are in stock or not at a site. A second
-   * receive of one already in stock is an exception and not stock ('not-stock'); an issue of one not
-   * in stock still applies (it physically left) but raises an exception (true).
-   */
-  private trackIdentity(m: Movement, k: BalanceKey, now: string): 'not-stock' | boolean {
-    const identity = identityOf(m);
-    if (!identity) return false;
-    const cur = this.s.getIdentity.get(k.site, identity) as { inStock: number; location: string } | undefined;
-    const put = (inStock: boolean, location: string) =>
-      this.s.putIdentity.run(k.site, identity, k.sku, inStock ? 1 : 0, location, m.id, now);
-    switch (m.kind) {
-      case 'receive':
-      case 'return':
-        if (cur?.inStock) {
-          this.raise('DUPLICATE_IDENTITY', m, k, now, `${identity} is already in stock at ${k.site} (${cur.location}): ${m.kind} not counted`, { identity });
-          return 'not-stock';
-        }
-        put(true, m.location);
-        return false;
-      case 'issue':
-        put(false, m.location);
-        if (!cur?.inStock) {
-          this.raise('IDENTITY_NOT_IN_STOCK', m, k, now, `${identity} was not in stock at ${k.site} when issued`, { identity });
-          return true;
-        }
-        return false;
-      case 'transfer':
-        put(true, m.toLocation!);
-        if (!cur?.inStock) {
-          this.raise('IDENTITY_NOT_IN_STOCK', m, k, now, `${identity} was not in stock at ${k.site} when transferred`, { identity });
-          return true;
-        }
-        return false;
-      case 'count':
-        put(m.qty > 0, m.location);
-        return false;
-      case 'adjust':
-        put(m.qty > 0, m.location);
-        return false;
+    const heads: ChainHead[] = [];
+    for (const site of touched) {
+      const h = this.head(site);
+      this.s.putHead.run(site, h.n, h.hash, h.pos, h.id);
+      heads.push({ site, n: h.n, pos: h.pos, hash: h.hash });
     }
+    return { batches: results, changed: [...changed.values()], heads };
   }
 
-  /** Move the balances; returns how many NEGATIVE_STOCK exceptions it raised. */
-  private applyBalance(m: Movement, k: BalanceKey, now: string): number {
-    const add = (key: BalanceKey, delta: number): number => {
-      const after = this.s.addBalance.get(key.site, key.location, key.sku, key.batch, key.project, delta, m.uom, m.expiry ?? null, now) as number;
-      if (delta >= 0 || after >= 0) return 0;
-      // Applied anyway: the goods physically moved. A person reconciles it.
-      this.raise('NEGATIVE_STOCK', m, key, now, `${m.kind} of ${m.qty} ${m.uom} took ${key.sku} at ${key.location} to ${after}`, { onHand: after });
-      return 1;
-    };
-    switch (m.kind) {
-      case 'receive':
-      case 'return':
-      case 'adjust':
-        return add(k, m.qty);
-      case 'issue':
-        return add(k, -m.qty);
-      case 'transfer':
-        return add(k, -m.qty) + add({ ...k, location: m.toLocation! }, m.qty);
-      case 'count': {
-        const before = (this.s.getBalance.get(k.site, k.location, k.sku, k.batch, k.project) as number | undefined) ?? 0;
-        this.s.setBalance.run(k.site, k.location, k.sku, k.batch, k.project, m.qty, m.uom, m.expiry ?? null, now);
-        this.s.setVariance.run(round6(m.qty - before), m.id);
-        return 0;
-      }
-    }
+  private raise(e: Raised, movementId: string, now: string): void {
+    const k: Key = e.key;
+    this.s.insertException.run(e.type, k.site, movementId, k.sku, k.location, k.batch, k.project, e.identity ?? null, e.onHand ?? null, e.message, now);
   }
 
   /**
@@ -260,21 +290,23 @@ export class SqliteStore implements Store {
     if (q.site !== undefined) (where.push('site = ?'), args.push(q.site));
     if (q.sku !== undefined) (where.push('sku = ?'), args.push(q.sku));
     if (q.location !== undefined) (where.push('location = ?'), args.push(q.location));
-    const sql = `SELECT site, location, sku, batch, project, on_hand AS onHand, uom, expiry, updated_at AS updatedAt
+    const sql = `SELECT site, location, sku, batch, project, on_hand, uom, expiry, updated_at
       FROM balances ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY site, sku, location, batch, project`;
-    return this.prep(sql).all(...args) as StockRow[];
+    return (this.prep(sql).all(...args) as Array<Record<string, unknown>>).map(stockRow);
   }
 
   async totals(q: { site?: string; pairs?: Array<{ site: string; sku: string }> }): Promise<SkuTotal[]> {
-    const select = `SELECT site, sku, ROUND(SUM(on_hand), 6) AS onHand, MAX(uom) AS uom, COUNT(DISTINCT location) AS locations,
+    // Per unit of measure: rows of one SKU in different units are never added (C2).
+    const select = `SELECT site, sku, SUM(on_hand) AS onHand, uom, COUNT(DISTINCT location) AS locations,
       MAX(updated_at) AS updatedAt FROM balances`;
+    const out = (rows: SkuTotal[]) => rows.map((r) => ({ ...r, onHand: fromMilli(r.onHand) }));
     if (q.pairs) {
       if (q.pairs.length === 0) return [];
-      const stmt = this.prep(`${select} WHERE site = ? AND sku = ? GROUP BY site, sku`);
-      return q.pairs.flatMap((p) => stmt.all(p.site, p.sku) as SkuTotal[]);
+      const stmt = this.prep(`${select} WHERE site = ? AND sku = ? GROUP BY site, sku, uom ORDER BY uom`);
+      return out(q.pairs.flatMap((p) => stmt.all(p.site, p.sku) as SkuTotal[]));
     }
-    if (q.site !== undefined) return this.prep(`${select} WHERE site = ? GROUP BY site, sku ORDER BY site, sku`).all(q.site) as SkuTotal[];
-    return this.prep(`${select} GROUP BY site, sku ORDER BY site, sku`).all() as SkuTotal[];
+    if (q.site !== undefined) return out(this.prep(`${select} WHERE site = ? GROUP BY site, sku, uom ORDER BY site, sku, uom`).all(q.site) as SkuTotal[]);
+    return out(this.prep(`${select} GROUP BY site, sku, uom ORDER BY site, sku, uom`).all() as SkuTotal[]);
   }
 
   async movements(q: { site?: string; limit: number; before?: number }): Promise<LedgerRow[]> {
@@ -306,12 +338,14 @@ export class SqliteStore implements Store {
     return r ? ledgerRow(r) : undefined;
   }
 
-  async fefo(q: { site: string; sku: string }): Promise<StockRow[]> {
-    return this
-      .prep(`SELECT site, location, sku, batch, project, on_hand AS onHand, uom, expiry, updated_at AS updatedAt
-        FROM balances WHERE site = ? AND sku = ? AND on_hand > 0
+  async fefo(q: { site: string; sku: string; today?: string }): Promise<StockRow[]> {
+    // Never an expired batch (C8): expiry before today is out.
+    const today = q.today ?? new Date().toISOString().slice(0, 10);
+    return (this
+      .prep(`SELECT site, location, sku, batch, project, on_hand, uom, expiry, updated_at
+        FROM balances WHERE site = ? AND sku = ? AND on_hand > 0 AND (expiry IS NULL OR expiry >= ?)
         ORDER BY expiry IS NULL, expiry, batch, location, project`)
-      .all(q.site, q.sku) as StockRow[];
+      .all(q.site, q.sku, today) as Array<Record<string, unknown>>).map(stockRow);
   }
 
   async exceptions(q: { site?: string; state: 'open' | 'resolved' | 'all'; limit: number; before?: number }): Promise<ExceptionRow[]> {
@@ -353,7 +387,65 @@ export class SqliteStore implements Store {
       .get(site, edge) as EdgeSeqRow | undefined;
   }
 
+  async putItem(item: Omit<ItemMaster, 'updatedAt'>): Promise<ItemMaster> {
+    const now = new Date().toISOString();
+    this.db.transaction(() => {
+      const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
+      for (const c of codes) {
+        const other = this.s.getCode.get(c) as string | undefined;
+        if (other !== undefined && other !== item.sku) throw new ItemCodeConflict(c, other);
+      }
+      this.prep(`INSERT INTO items (sku, name, uom, gtins, conversions, unit_weight_kg, tracking, shelf_life_days, standard_cost, epcs, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (sku) DO UPDATE SET name = excluded.name, uom = excluded.uom, gtins = excluded.gtins, conversions = excluded.conversions,
+          unit_weight_kg = excluded.unit_weight_kg, tracking = excluded.tracking, shelf_life_days = excluded.shelf_life_days,
+          standard_cost = excluded.standard_cost, epcs = excluded.epcs, updated_at = excluded.updated_at`).run(
+        item.sku, item.name, item.uom, JSON.stringify(item.gtins), JSON.stringify(item.conversions),
+        item.unitWeightKg === null ? null : String(item.unitWeightKg), item.tracking, item.shelfLifeDays, item.standardCost, JSON.stringify(item.epcs), now,
+      );
+      this.prep('DELETE FROM item_codes WHERE sku = ?').run(item.sku);
+      for (const c of codes) this.prep('INSERT INTO item_codes (code, sku) VALUES (?, ?)').run(c, item.sku);
+    })();
+    this.itemCache.clear();
+    this.codeCache.clear();
+    return (await this.item(item.sku))!;
+  }
+
+  async item(sku: string): Promise<ItemMaster | undefined> {
+    const r = this.s.getItem.get(sku) as Record<string, unknown> | undefined;
+    return r ? itemRow(r) : undefined;
+  }
+
+  async items(q: { search?: string; limit: number; after?: string }): Promise<ItemMaster[]> {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (q.search) {
+      const like = `%${q.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.push("(lower(sku) LIKE ? ESCAPE '\\' OR lower(name) LIKE ? ESCAPE '\\')");
+      args.push(like, like);
+    }
+    if (q.after !== undefined) (where.push('sku > ?'), args.push(q.after));
+    const rows = this
+      .prep(`SELECT * FROM items ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY sku LIMIT ?`)
+      .all(...args, q.limit) as Array<Record<string, unknown>>;
+    return rows.map(itemRow);
+  }
+
+  async verifyChain(site: string): Promise<VerifyResult> {
+    const v = new ChainVerifier();
+    for (const r of this.prep('SELECT * FROM ledger WHERE site = ? ORDER BY chain_n').iterate(site) as Iterable<Record<string, unknown>>) {
+      if (!v.push(r)) break;
+    }
+    const head = this.s.getHead.get(site) as (ChainHead & { id: string }) | undefined;
+    return v.result(head);
+  }
+
+  async chainHeads(): Promise<ChainHead[]> {
+    return this.prep('SELECT site, n, pos, hash FROM chain_heads ORDER BY site').all() as ChainHead[];
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 }
+

@@ -1,4 +1,9 @@
 import type { Movement, RejectReason } from '../../protocols/mqtt/index.js';
+import type { VerifyResult } from '../ledger/chain.js';
+import type { ExceptionType, ItemMaster } from '../ledger/rules.js';
+
+export type { ExceptionType, ItemMaster, VerifyResult };
+export { identityOf } from '../../protocols/ledger/identity.js';
 
 /** A balance row: stock of one SKU at one location, per batch and project ('' when none). */
 export interface StockRow {
@@ -20,8 +25,26 @@ export interface LedgerRow extends Movement {
   appliedAt: string;
   /** `applied`, or `exception` when the movement was recorded but did not move stock. */
   status: 'applied' | 'exception';
-  /** For counts: counted minus on-hand before the count. */
+  /** For counts: counted minus on-hand at the count's ts (base unit). */
   variance?: number;
+  /** What was booked, in the item's base unit (absent when nothing was). */
+  baseQty?: number;
+  baseUom?: string;
+  /** Exact converted quantity minus the booked one, when a unit conversion rounded. */
+  rounding?: string;
+  /** REST entries: the token that posted it. */
+  postedBy?: { tokenId: string; user: string };
+  /** The site's hash chain: this row's number and SHA-256 (cloud/ledger/chain.ts). */
+  chainN?: number;
+  hash?: string;
+}
+
+/** Where a site's hash chain ends: the last row's position and hash. */
+export interface ChainHead {
+  site: string;
+  n: number;
+  pos: number;
+  hash: string;
 }
 
 export interface DeadLetterInput {
@@ -43,6 +66,8 @@ export interface DeadLetter extends DeadLetterInput {
 export interface CommitBatch {
   movements: Movement[];
   deadLetters: DeadLetterInput[];
+  /** Who posted the movements over REST (recorded on each ledger row). */
+  postedBy?: { tokenId: string; user: string };
 }
 
 /** What became of one movement in a commit. */
@@ -68,14 +93,6 @@ export interface CommitBatchResult {
    */
   missing: Array<[number, number]>;
 }
-
-export type ExceptionType =
-  /** A movement took a balance below zero. It was applied: it physically happened. */
-  | 'NEGATIVE_STOCK'
-  /** A receive/return of a serialised identity already in stock at the site: not stock. */
-  | 'DUPLICATE_IDENTITY'
-  /** An issue/transfer of a serialised identity the ledger does not hold in stock. */
-  | 'IDENTITY_NOT_IN_STOCK';
 
 /** The reconciliation queue: things that happened and need a person. */
 export interface ExceptionRow {
@@ -128,6 +145,8 @@ export interface CommitResult {
    * window), so alert evaluation reads batches only then.
    */
   changed: Array<{ site: string; sku: string; expiry?: true }>;
+  /** The chain head of every site this commit appended to. */
+  heads: ChainHead[];
 }
 
 export interface StockQuery {
@@ -136,6 +155,7 @@ export interface StockQuery {
   location?: string;
 }
 
+/** Totals per (site, sku, uom): different units are never added (issue 9, C2). */
 export interface SkuTotal {
   site: string;
   sku: string;
@@ -158,7 +178,7 @@ export interface Store {
   /** Apply many batches and dead letters in one durable transaction. */
   commit(batches: readonly CommitBatch[]): Promise<CommitResult>;
   stock(q: StockQuery): Promise<StockRow[]>;
-  /** Totals per (site, sku) across locations, batches and projects: the board's view. */
+  /** Totals per (site, sku, uom) across locations, batches and projects: the board's view. */
   totals(q: { site?: string; pairs?: Array<{ site: string; sku: string }> }): Promise<SkuTotal[]>;
   /** Newest first. `before` is a ledger position cursor. */
   movements(q: { site?: string; limit: number; before?: number }): Promise<LedgerRow[]>;
@@ -176,15 +196,18 @@ export interface Store {
   resolveException(id: number, by: string, resolution: string): Promise<ExceptionRow | undefined>;
   identity(site: string, identity: string): Promise<IdentityRow | undefined>;
   edgeSeq(site: string, edge: string): Promise<EdgeSeqRow | undefined>;
+  /** Create or replace an item master record (its GTINs/EPCs must not name another SKU). */
+  putItem(item: Omit<ItemMaster, 'updatedAt'>): Promise<ItemMaster>;
+  item(sku: string): Promise<ItemMaster | undefined>;
+  /** Items whose sku or name contains `search` (case-insensitive), by sku. */
+  items(q: { search?: string; limit: number; after?: string }): Promise<ItemMaster[]>;
+  /** Recompute a site's hash chain (cloud/ledger/chain.ts). */
+  verifyChain(site: string): Promise<VerifyResult>;
+  /** Every site's chain head. */
+  chainHeads(): Promise<ChainHead[]>;
   close(): Promise<void>;
 }
 
-/** The serialised identity a movement names, if any: an EPC, or GTIN/SKU plus serial. */
-export function identityOf(m: Pick<Movement, 'epc' | 'gtin' | 'sku' | 'serial'>): string | undefined {
-  if (m.epc) return `epc:${m.epc}`;
-  if (m.serial) return `${m.gtin ?? m.sku}+${m.serial}`;
-  return undefined;
-}
 
 /** Edge id of movements posted over REST (reserved; they carry seq 0 and no gap tracking). */
 export const API_EDGE = 'api';

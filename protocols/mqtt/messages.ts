@@ -7,6 +7,7 @@
  * version 1 without breaking an older cloud.
  */
 import { z } from 'zod';
+import { qtyProblem } from '../ledger/quantity.js';
 import { ID_PATTERN, RESERVED_EDGE_IDS } from './topics.js';
 
 export const SCHEMA_VERSION = 1 as const;
@@ -65,7 +66,11 @@ export const MovementFields = z.object({
   batch: text(20).optional(),
   expiry: IsoDate.optional(),
   serial: text(64).optional(),
-  qty: z.number().finite(),
+  /** Exact decimal with at most 3 decimals (the ledger keeps integer thousandths, issue 9). */
+  qty: z.number().superRefine((x, ctx) => {
+    const p = qtyProblem(x);
+    if (p) ctx.addIssue({ code: 'custom', message: `qty: ${p}` });
+  }),
   /** Unit of measure: `ea`, `kg`, `m`, ... */
   uom: text(16),
   project: text(64).optional(),

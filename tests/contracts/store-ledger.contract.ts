@@ -23,7 +23,11 @@ export function storeLedgerContract(name: string, factory: () => StoreHarness | 
     const onHand = async (sku: string, location = 'DOCK-1') =>
       (await s.stock({ site, sku, location })).reduce((a, r) => a + r.onHand, 0);
 
+    const item = (sku: string, over: Partial<Parameters<Store['putItem']>[0]> = {}) =>
+      s.putItem({ sku, name: sku, uom: 'ea', gtins: [], conversions: [], unitWeightKg: null, tracking: 'none', shelfLifeDays: null, standardCost: null, epcs: [], ...over });
+
     it('applies a movement that takes stock below zero and queues a NEGATIVE_STOCK exception', async () => {
+      await item('N-1');
       await s.commit([batch(mv({ site, sku: 'N-1', qty: 2 }))]);
       const issue = mv({ site, sku: 'N-1', kind: 'issue', qty: 5 });
       const r = await s.commit([batch(issue)]);
@@ -44,6 +48,7 @@ export function storeLedgerContract(name: string, factory: () => StoreHarness | 
     });
 
     it('a replayed issue below zero raises its exception once', async () => {
+      await item('N-2');
       const issue = mv({ site, sku: 'N-2', kind: 'issue', qty: 1 });
       await s.commit([batch(issue)]);
       await s.commit([batch(issue)]);
@@ -83,7 +88,8 @@ export function storeLedgerContract(name: string, factory: () => StoreHarness | 
       expect(ghost.batches[0]).toMatchObject({ outcomes: ['applied'] });
       const types = (await s.exceptions({ site, state: 'open', limit: 10 })).map((e) => e.type).sort();
       // S-9 was never received; the balance (1 from S-1) goes to 0, not below: no NEGATIVE_STOCK.
-      expect(types).toEqual(['DUPLICATE_IDENTITY', 'IDENTITY_NOT_IN_STOCK']);
+      // The GTIN is not in the item master: UNKNOWN_ITEM, once for the three movements.
+      expect(types).toEqual(['DUPLICATE_IDENTITY', 'IDENTITY_NOT_IN_STOCK', 'UNKNOWN_ITEM']);
     });
 
     it('detects a per-edge seq gap and reports it until filled', async () => {
@@ -114,22 +120,29 @@ export function storeLedgerContract(name: string, factory: () => StoreHarness | 
       expect(await s.edgeSeq(site, 'api')).toBeUndefined();
     });
 
-    it('suggests FEFO: batches with stock, first expiring first, no expiry last', async () => {
+    it('suggests FEFO: batches with stock, first expiring first, no expiry last, never an expired one (C8)', async () => {
+      const day = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
       await s.commit([
         batch(
-          mv({ site, sku: 'F', batch: 'L3', expiry: '2027-03-01', qty: 5 }),
-          mv({ site, sku: 'F', batch: 'L1', expiry: '2026-12-01', qty: 2 }),
+          mv({ site, sku: 'F', batch: 'L3', expiry: day(90), qty: 5 }),
+          mv({ site, sku: 'F', batch: 'L1', expiry: day(10), qty: 2 }),
           mv({ site, sku: 'F', batch: 'L0', qty: 9 }),
-          mv({ site, sku: 'F', batch: 'L2', expiry: '2027-01-01', qty: 4 }),
+          mv({ site, sku: 'F', batch: 'L2', expiry: day(30), qty: 4 }),
           mv({ site, sku: 'F', batch: 'L2', kind: 'issue', qty: 4 }),
+          // Expired 66 days ago: it is stock (the balance keeps it), but never the suggestion.
+          mv({ site, sku: 'F', batch: 'LX', expiry: day(-66), qty: 7 }),
+          // Expires today: still usable today.
+          mv({ site, sku: 'F', batch: 'LT', expiry: day(0), qty: 1 }),
         ),
       ]);
       const rows = await s.fefo({ site, sku: 'F' });
       expect(rows.map((r) => [r.batch, r.expiry, r.onHand])).toEqual([
-        ['L1', '2026-12-01', 2],
-        ['L3', '2027-03-01', 5],
+        ['LT', day(0), 1],
+        ['L1', day(10), 2],
+        ['L3', day(90), 5],
         ['L0', null, 9],
       ]);
+      expect(await onHand('F')).toBe(2 + 5 + 9 + 7 + 1);
     });
 
     it('traces a ledger row back to its raw frame, edge, operator and device', async () => {

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CommitBatch, DeadLetterInput, StockRow, Store } from '../../cloud/store/store.js';
 import type { Movement } from '../../protocols/mqtt/index.js';
+import { decodeEpc } from '../../protocols/rfid/epc.js';
 
 /** One test's database; `open` may be called again after `close` to simulate a restart. */
 export interface StoreHarness {
@@ -81,7 +82,7 @@ export function storeContract(name: string, factory: () => StoreHarness | Promis
         expect(await store.totals({})).toEqual([]);
         expect(await store.movements({ limit: 10 })).toEqual([]);
         expect(await store.deadLetters({ limit: 10 })).toEqual([]);
-        expect(await store.commit([])).toEqual({ batches: [], changed: [] });
+        expect(await store.commit([])).toEqual({ batches: [], changed: [], heads: [] });
       });
     });
 
@@ -181,12 +182,12 @@ export function storeContract(name: string, factory: () => StoreHarness | Promis
 
       it('returns full stock rows with uom, expiry and updatedAt', async () => {
         const before = Date.now();
-        await commit(mv({ qty: 2, uom: 'kg', batch: 'L1', expiry: '2027-03-31', project: 'P1' }), mv({ qty: 1, location: 'BIN-2' }));
+        await commit(mv({ sku: 'SKU-KG', qty: 2, uom: 'kg', batch: 'L1', expiry: '2027-03-31', project: 'P1' }), mv({ qty: 1, location: 'BIN-2' }));
         const after = Date.now();
         const rows = (await store.stock({})).sort(byKey);
         expect(rows).toEqual([
           { site: 'site-A', location: 'BIN-2', sku: 'SKU-1', batch: '', project: '', onHand: 1, uom: 'ea', expiry: null, updatedAt: expect.any(String) },
-          { site: 'site-A', location: 'DOCK-1', sku: 'SKU-1', batch: 'L1', project: 'P1', onHand: 2, uom: 'kg', expiry: '2027-03-31', updatedAt: expect.any(String) },
+          { site: 'site-A', location: 'DOCK-1', sku: 'SKU-KG', batch: 'L1', project: 'P1', onHand: 2, uom: 'kg', expiry: '2027-03-31', updatedAt: expect.any(String) },
         ]);
         for (const r of rows) {
           const t = Date.parse(r.updatedAt);
@@ -197,18 +198,25 @@ export function storeContract(name: string, factory: () => StoreHarness | Promis
     });
 
     describe('item identity', () => {
-      it('uses sku, else gtin, else epc as the balance sku', async () => {
+      it('uses sku, else gtin, else the GTIN of an SGTIN EPC as the balance sku; other EPCs are not booked', async () => {
+        const sscc = mv({ sku: undefined, epc: '3114257BF4000000000004D2', qty: 1 });
         await commit(
           mv({ sku: 'OWN-SKU', gtin: '09506000134352', qty: 1 }),
           mv({ sku: undefined, gtin: '09506000134352', epc: '3074257BF7194E4000001A85', qty: 2 }),
           // Another tag: one EPC is one physical item, so the same EPC again would be an exception.
           mv({ sku: undefined, epc: '3074257BF7194E4000001A86', qty: 3 }),
+          // An SSCC (a pallet) names no trade item: recorded and queued, not a SKU named by its hex.
+          sscc,
         );
+        const gtin = (decodeEpc('3074257BF7194E4000001A86') as { gtin: string }).gtin;
         expect(await balances()).toEqual({
           [k('DOCK-1', 'OWN-SKU')]: 1,
           [k('DOCK-1', '09506000134352')]: 2,
-          [k('DOCK-1', '3074257BF7194E4000001A86')]: 3,
+          [k('DOCK-1', gtin)]: 3,
         });
+        expect(await store.movement(sscc.id)).toMatchObject({ status: 'exception', epc: sscc.epc });
+        const ex = await store.exceptions({ state: 'open', limit: 10 });
+        expect(ex.filter((e) => e.type === 'UNMAPPED_EPC').map((e) => e.movementId)).toEqual([sscc.id]);
       });
 
       it('keeps gtin and epc on the ledger row', async () => {
@@ -413,8 +421,9 @@ export function storeContract(name: string, factory: () => StoreHarness | Promis
         await commit(full, minimal);
         const after = Date.now();
         const [b, a] = await store.movements({ limit: 10 });
-        expect(a).toEqual({ ...full, pos: expect.any(Number), appliedAt: expect.any(String), status: 'applied' });
-        expect(b).toEqual({ ...minimal, pos: expect.any(Number), appliedAt: expect.any(String), status: 'applied' });
+        const chained = { pos: expect.any(Number), appliedAt: expect.any(String), status: 'applied', chainN: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/) };
+        expect(a).toEqual({ ...full, ...chained, baseQty: 12.5, baseUom: 'kg' });
+        expect(b).toEqual({ ...minimal, ...chained, baseQty: 1, baseUom: 'ea' });
         expect(b!.pos).toBeGreaterThan(a!.pos);
         const t = Date.parse(a!.appliedAt);
         expect(t).toBeGreaterThanOrEqual(before - 1000);

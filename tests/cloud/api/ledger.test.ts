@@ -68,15 +68,17 @@ describe('ledger API', () => {
   it('queues a below-zero issue as an exception that a manager resolves', async () => {
     const issue = m({ kind: 'issue', qty: 100, batch: 'B1', expiry: '2027-01-15' });
     const r = await post('/api/v1/movements', { movements: [issue] });
-    expect(((await r.json()) as { exceptions: number }).exceptions).toBe(1);
-    const open = await get(`/api/v1/exceptions?site=${site}`);
+    // NEGATIVE_STOCK, and UNKNOWN_ITEM (the SKU is not in the item master) unless an earlier test raised it.
+    expect(((await r.json()) as { exceptions: number }).exceptions).toBeGreaterThanOrEqual(1);
+    const stockOnly = async (q: string) => ({ items: (await get(`/api/v1/exceptions?site=${site}${q}`)).items.filter((e: { type: string }) => e.type !== 'UNKNOWN_ITEM') });
+    const open = await stockOnly('');
     expect(open.items).toHaveLength(1);
     expect(open.items[0]).toMatchObject({ type: 'NEGATIVE_STOCK', movementId: issue.id, onHand: -96, state: 'open' });
     const res = await post(`/api/v1/exceptions/${open.items[0].id}/resolve`, { resolution: 'found the delivery note' });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ state: 'resolved', resolution: 'found the delivery note' });
-    expect((await get(`/api/v1/exceptions?site=${site}`)).items).toEqual([]);
-    expect((await get(`/api/v1/exceptions?site=${site}&state=all`)).items).toHaveLength(1);
+    expect((await stockOnly('')).items).toEqual([]);
+    expect((await stockOnly('&state=all')).items).toHaveLength(1);
     expect((await post('/api/v1/exceptions/999999/resolve', { resolution: 'x' })).status).toBe(404);
   });
 
