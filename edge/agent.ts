@@ -25,6 +25,7 @@ import { Publisher } from './publisher.js';
 import { RemoteConfigManager } from './remote-config.js';
 import type { ScanSession } from './scan-session.js';
 import { openStateDb } from './state-db.js';
+import { SqliteTallyStore } from './tally-store.js';
 import { Workflows, WorkflowConfigError, type WorkflowDevice, type WorkflowEffect, type WorkflowSettings } from './workflows.js';
 
 export const AGENT_VERSION = '0.2.0';
@@ -135,7 +136,7 @@ export class EdgeAgent {
       wfDevices.push({ name: spec.name, driver: spec.driver, reads: driver.profile.reads });
     }
     try {
-      this.workflows = new Workflows(wfDevices, workflowSettings(config), this.items, this.identities);
+      this.workflows = new Workflows(wfDevices, workflowSettings(config), this.items, this.identities, new SqliteTallyStore(this.state));
     } catch (err) {
       this.outbox.close();
       this.state.close();
@@ -181,6 +182,8 @@ export class EdgeAgent {
       if (out.result === 'applied') log.info({ configVersion: out.version }, 'remote config restored from the data dir');
       else if (out.result === 'rejected') log.error({ configError: out.error }, 'stored remote config not applied');
     }
+    // Open counts restored from state.db (logged; nothing to commit).
+    this.handleEffects(this.workflows.restoreTallies());
   }
 
   /** The edge's default scan session (context of readers without a paired scanner). */
@@ -193,10 +196,10 @@ export class EdgeAgent {
     for (const d of this.devices) d.start();
     this.publisher.start();
     this.restartTelemetry();
-    if (this.devices.some((d) => d.driver.profile.reads === 'tag')) {
-      this.tickTimer = setInterval(() => this.handleEffects(this.workflows.tick(Date.now())), 100);
-      this.tickTimer.unref();
-    }
+    // RFID departures and portal passes need 100 ms; idle session expiry (sessionIdleMin) 1 s.
+    const tickMs = this.devices.some((d) => d.driver.profile.reads === 'tag') ? 100 : 1000;
+    this.tickTimer = setInterval(() => this.handleEffects(this.workflows.tick(Date.now())), tickMs);
+    this.tickTimer.unref();
     this.checkOutbox();
   }
 
@@ -335,6 +338,11 @@ export class EdgeAgent {
         case 'control':
           this.log.info({ device: e.device, control: e.code, context: e.context }, 'scan context changed');
           break;
+        case 'tallied':
+          // Count mode: the scan is accepted into the open count; the operator hears it (ok beep).
+          this.log.info({ device: e.device, line: e.label, qty: e.qty, total: e.total, uom: e.uom, scans: e.scans, raw: e.raw }, 'count tally');
+          this.feedback(e.feedback, 'ok');
+          break;
         case 'refused':
           this.counters.localRefused++;
           this.tellOperator('error', e.feedback, { code: e.code, message: e.message, device: e.device }, { raw: e.raw }, `${this.readsOf(e.device) === 'scan' ? 'scan' : 'reading'} refused: ${e.message}`);
@@ -343,6 +351,7 @@ export class EdgeAgent {
           this.counters.warnings++;
           this.lastWarning = report(e.code, e.message, e.device);
           this.log.warn({ device: e.device, code: e.code, ...e.data }, e.message);
+          if (e.feedback?.length) this.feedback(e.feedback, 'error');
           this.statusChanged();
           break;
         case 'event':
@@ -362,7 +371,10 @@ export class EdgeAgent {
     try {
       stored = this.outbox.append(batch.map((e) => e.draft));
     } catch (err) {
-      this.workflows.settle();
+      this.workflows.settle(false); // an ended count whose movements were refused is open again
+      if (batch.some((e) => e.draft.kind === 'count' && e.info?.count === 'ended')) {
+        this.log.warn({ code: 'SG_ERR_COUNT_NOT_SENT' }, 'count not sent: it stays open; scan COUNT:END again when the outbox has room');
+      }
       const full = err instanceof OutboxFullError;
       if (full) this.outboxFull = true;
       this.counters.outboxRefused += batch.length;
@@ -383,7 +395,12 @@ export class EdgeAgent {
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'identity table update failed (the cloud still checks identities)');
     }
-    this.workflows.settle();
+    try {
+      this.workflows.settle(true);
+    } catch (err) {
+      // state.db failing to forget an ended count: it would be offered again after a restart, never lost.
+      this.log.error({ err: (err as Error).message }, 'count tally update failed');
+    }
     stored.forEach((m, i) => {
       const e = batch[i]!;
       this.log.info({ device: e.device, seq: m.seq, kind: m.kind, sku: m.sku ?? m.gtin ?? m.epc, qty: m.qty, uom: m.uom, ...e.info }, 'movement recorded');
@@ -520,6 +537,8 @@ export class EdgeAgent {
       (eff as Record<string, unknown>)[k] = cfg[k];
     }
     this.workflows.configure(workflowSettings(eff)); // validates; throws before any change
+    // A mode change leaving count mode ended the open counts: commit their movements.
+    this.handleEffects(this.workflows.takeDeferred());
     this.items.replace('remote', cfg?.items ?? []);
     this.outbox.setMaxBytes(eff.outboxMaxBytes);
     this.publisher?.setDrainRate(eff.drainRatePerSec);
@@ -609,6 +628,7 @@ function workflowSettings(s: Settings): WorkflowSettings {
     unknownItems: s.unknownItems,
     stations: s.stations,
     rfid: s.rfid,
+    sessionIdleMin: s.sessionIdleMin,
   };
 }
 

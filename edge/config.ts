@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ContextField, EdgeId, ItemRecord, RfidReaderSettings, SiteId, WeighStation, refineEdgeSettings } from '../protocols/mqtt/index.js';
+import { ContextField, EdgeId, ItemRecord, RfidReaderSettings, SESSION_IDLE_MAX_MIN, SiteId, WeighStation, refineEdgeSettings } from '../protocols/mqtt/index.js';
 import { parseDeviceSpec } from '../devices/registry.js';
 import { DEFAULT_OUTBOX_MAX_BYTES } from './outbox/outbox-store.js';
 
@@ -23,6 +23,7 @@ export const REMOTE_SETTABLE = [
   'drainRatePerSec',
   'backlogAlert',
   'outboxMaxBytes',
+  'sessionIdleMin',
 ] as const;
 export type RemoteSettableKey = (typeof REMOTE_SETTABLE)[number];
 
@@ -91,6 +92,8 @@ export const EdgeConfig = z.strictObject({
   issueRequires: z.array(ContextField).max(4).default([]),
   /** `reject` refuses items the (non-empty) item cache does not know. Default `accept`. */
   unknownItems: z.enum(['accept', 'reject']).default('accept'),
+  /** Operator, crew and project bindings of a scan session expire after this many minutes without a scan; 0 = never. Default 30. */
+  sessionIdleMin: z.number().finite().min(0).max(SESSION_IDLE_MAX_MIN).default(30),
   /** Weigh stations: a scanner and a scale paired. */
   stations: z.array(WeighStation).max(64).default([]),
   /** RFID reader roles (zone, portal). A tag reader not listed is a zone with the defaults. */

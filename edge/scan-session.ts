@@ -3,6 +3,8 @@ import type { ScanReading } from '../devices/driver.js';
 import type { MovementDraft } from './outbox/outbox-store.js';
 import { resolveItem } from './item.js';
 import type { CachedItem, ItemLookup } from './item-cache.js';
+import { weightInItemUom } from './item-uom.js';
+import { CountTally } from './count-tally.js';
 
 /** Context fields a workflow can require (`issueRequires`). */
 export type ContextField = 'project' | 'stage' | 'operator' | 'crew';
@@ -15,7 +17,15 @@ export interface SessionRules {
   issueRequires?: readonly ContextField[];
   /** `reject`: an item the (non-empty) item cache does not know is refused. Default `accept`. */
   unknownItems?: 'accept' | 'reject';
+  /**
+   * Operator, crew and project (with its stage) bindings expire after this long without a scan on
+   * the session, ms (`sessionIdleMin`). 0 or absent: never.
+   */
+  idleMs?: number;
 }
+
+/** Bindings an idle session dropped (value each had). */
+export type ExpiredBindings = Partial<Record<'operator' | 'crew' | 'project' | 'stage', string>>;
 
 /** The context control scans set for the item scans that follow. */
 export interface SessionContext {
@@ -31,8 +41,24 @@ export interface SessionContext {
 }
 
 export type ScanOutcome =
-  | { type: 'control'; code: string; context: SessionContext }
-  | { type: 'movement'; draft: MovementDraft; item?: CachedItem }
+  | {
+      type: 'control';
+      code: string;
+      context: SessionContext;
+      /** A count ended (COUNT:END, or a MODE: leaving count mode): one count movement per tally line. */
+      ended?: MovementDraft[];
+      /** COUNT:CANCEL: tally lines dropped. */
+      cancelled?: number;
+    }
+  | {
+      type: 'movement';
+      draft: MovementDraft;
+      item?: CachedItem;
+      /** A GS1 weight converted into the item's uom (log detail). */
+      converted?: { fromQty: number; fromUom: 'kg'; via: string; rounded: boolean };
+      /** The scan's uom could not be converted into the item's: sent as is, the cloud raises UOM_MISMATCH. Tell the operator. */
+      uomMismatch?: string;
+    }
   | { type: 'error'; code: string; message: string };
 
 const MODES: Record<string, SessionContext['mode']> = { RECEIVE: 'receive', ISSUE: 'issue', RETURN: 'return', COUNT: 'count' };
@@ -51,17 +77,37 @@ const MODES: Record<string, SessionContext['mode']> = { RECEIVE: 'receive', ISSU
  * | stockgate:project/CODE[/STAGE]     | project QR: project (and stage, else cleared) |
  * | stockgate:crew/CODE, stockgate:op/BADGE | crew / operator badge as a URL QR code   |
  *
+ * | COUNT:END, COUNT:CANCEL           | end the open count (send it) / drop it        |
+ *
  * The `stockgate:` URL parts are percent-decoded (`stockgate:project/P%2F7` is project `P/7`).
+ * A stage belongs to its project: `PRJ:` with another project (or none) clears the stage, as a
+ * project QR without a stage does (issue 9: `PRJ:` used to keep it).
  *
  * Item scans are checked against the rules (`SessionRules`): the item cache maps a GTIN to its
  * sku and gives the uom; a serialised item needs its serial; a scan carrying a serial (one unit)
  * moves quantity 1 whatever `QTY:` says; an issue can require project/crew context.
  *
+ * Units (issue 9, C3): the item master's uom wins over the scan's and the session's. A GS1 net
+ * weight (310n, kg) of an item mastered in another uom is converted through the item's
+ * `unitWeightKg` (`item-uom.ts`); without one it is sent in kg and flagged `uomMismatch` (the
+ * cloud records it as a UOM_MISMATCH exception; the operator is told).
+ *
+ * Idle expiry (issue 9): operator, crew and project bindings are dropped after `idleMs` without a
+ * scan (`expireIdle`, called by the workflows before each scan and on their timer), so a badge
+ * does not stay bound to a scanner for hours.
+ *
+ * Count mode keeps a tally (`count-tally.ts`) that the workflows fill; this class ends it on
+ * `COUNT:END` or a `MODE:` leaving count mode.
+ *
  * Pure apart from the clock: no I/O, so the whole state machine is unit-tested.
  */
 export class ScanSession {
   readonly context: SessionContext;
+  /** The open count of this session (count mode). */
+  readonly tally = new CountTally();
   private rules: SessionRules;
+  /** Time of the last scan on this session (idle expiry). */
+  private lastScanAt: number | undefined;
 
   constructor(initial: Pick<SessionContext, 'mode' | 'location' | 'uom'>, rules: SessionRules = {}) {
     this.context = { qty: 1, ...initial };
@@ -73,7 +119,34 @@ export class ScanSession {
     this.rules = rules;
   }
 
+  /**
+   * Drop operator, crew and project (and stage) when the session was idle longer than `idleMs`
+   * at `now`. Returns what was dropped, or undefined. Idempotent.
+   */
+  expireIdle(now: number): ExpiredBindings | undefined {
+    const idle = this.rules.idleMs;
+    if (!idle || this.lastScanAt === undefined || now - this.lastScanAt < idle) return undefined;
+    const c = this.context;
+    const out: ExpiredBindings = {};
+    for (const k of ['operator', 'crew', 'project', 'stage'] as const) {
+      if (c[k] === undefined) continue;
+      out[k] = c[k];
+      delete c[k];
+    }
+    return Object.keys(out).length ? out : undefined;
+  }
+
+  /** When the next idle expiry is due (undefined: nothing bound, or no idle limit). */
+  idleDeadline(): number | undefined {
+    const c = this.context;
+    if (!this.rules.idleMs || this.lastScanAt === undefined) return undefined;
+    if (!c.operator && !c.crew && !c.project && !c.stage) return undefined;
+    return this.lastScanAt + this.rules.idleMs;
+  }
+
   handle(reading: ScanReading, device: { id: string; type: string }): ScanOutcome {
+    this.expireIdle(reading.at);
+    this.lastScanAt = reading.at;
     const data = reading.data.trim();
     const control = /^([A-Za-z]+):(.*)$/.exec(data);
     if (control && control[1]!.toUpperCase() in CONTROL) {
@@ -83,7 +156,14 @@ export class ScanSession {
       if (bad >= 0) {
         return { type: 'error', code: 'SG_ERR_SCAN_CONTROL', message: `${key}: control byte 0x${value.charCodeAt(bad).toString(16).padStart(2, '0')} at position ${bad}` };
       }
-      return CONTROL[key]!(this.context, value);
+      if (key === 'COUNT') return this.countControl(value, reading);
+      const wasCount = this.context.mode === 'count';
+      const out = CONTROL[key]!(this.context, value);
+      // Leaving count mode ends the count (issue 9, C6).
+      if (out.type === 'control' && wasCount && this.context.mode !== 'count' && this.tally.size > 0) {
+        out.ended = this.tally.end(reading.at, reading.raw);
+      }
+      return out;
     }
     if (!data) return { type: 'error', code: 'SG_ERR_SCAN_EMPTY', message: 'empty scan' };
     const item = resolveItem(reading.raw.trim());
@@ -105,19 +185,48 @@ export class ScanSession {
         return { type: 'error', code: 'SG_ERR_SCAN_CONTEXT', message: `issue needs ${codes} scanned first` };
       }
     }
+    const { qty: scanQty, uom: scanUom, ...fields } = item;
     const draft: MovementDraft = {
       ts: new Date(reading.at).toISOString(),
       location: c.location,
       kind: c.mode,
-      ...item,
-      qty: item.qty ?? (item.serial ? 1 : c.qty),
-      uom: item.uom ?? cached?.uom ?? c.uom,
+      ...fields,
+      qty: scanQty ?? (item.serial ? 1 : c.qty),
+      // The item master's uom wins over the session's (C3).
+      uom: cached?.uom ?? c.uom,
       device: { id: device.id, type: device.type },
       raw: reading.raw,
     };
     if (cached && !draft.sku) draft.sku = cached.sku;
     applyContext(draft, c);
-    return cached ? { type: 'movement', draft, item: cached } : { type: 'movement', draft };
+    const out: Extract<ScanOutcome, { type: 'movement' }> = { type: 'movement', draft };
+    if (cached) out.item = cached;
+    if (scanUom === 'kg' && scanQty !== undefined) {
+      // A GS1 net weight: in the item's uom when the edge can convert it (C3), else kg for the cloud's UOM_MISMATCH.
+      const w = weightInItemUom(scanQty, cached);
+      if (w.ok) {
+        draft.qty = w.qty;
+        draft.uom = w.uom;
+        if (w.via !== 'kg') out.converted = { fromQty: scanQty, fromUom: 'kg', via: w.via, rounded: w.rounded };
+      } else {
+        draft.uom = 'kg';
+        out.uomMismatch = `${cached?.sku ?? name} weighs ${scanQty} kg on its label but ${w.reason}: sent in kg, the cloud records a UOM_MISMATCH exception (add unitWeightKg to the item master)`;
+      }
+    }
+    return out;
+  }
+
+  private countControl(value: string, reading: ScanReading): ScanOutcome {
+    switch (value.toUpperCase()) {
+      case 'END': {
+        if (this.tally.size === 0) return { type: 'error', code: 'SG_ERR_COUNT_EMPTY', message: 'COUNT:END: nothing was counted (MODE:COUNT, then scan the items)' };
+        return { type: 'control', code: 'COUNT', context: { ...this.context }, ended: this.tally.end(reading.at, reading.raw) };
+      }
+      case 'CANCEL':
+        return { type: 'control', code: 'COUNT', context: { ...this.context }, cancelled: this.tally.cancel() };
+      default:
+        return { type: 'error', code: 'SG_ERR_SCAN_CONTROL', message: `COUNT: '${value}' is not END or CANCEL` };
+    }
   }
 }
 
@@ -189,7 +298,18 @@ const CONTROL: Record<string, ControlFn> = {
         return bad(`unknown kind '${kind}'`);
     }
   },
-  PRJ: setText('project', 'PRJ'),
+  PRJ: (c, value) => {
+    const before = c.project;
+    const out = setText('project', 'PRJ')(c, value);
+    // A stage belongs to its project: another project (or none) clears it.
+    if (out.type === 'control' && c.project !== before && c.stage !== undefined) {
+      delete c.stage;
+      return { type: 'control', code: 'PRJ', context: { ...c } };
+    }
+    return out;
+  },
+  // Handled by ScanSession.countControl (needs the tally); listed so COUNT:... is a control code.
+  COUNT: () => ({ type: 'error', code: 'SG_ERR_SCAN_CONTROL', message: 'COUNT: unreachable' }),
   STAGE: setText('stage', 'STAGE'),
   OP: setText('operator', 'OP'),
   CREW: setText('crew', 'CREW'),

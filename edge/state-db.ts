@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 
 /**
  * The edge's local state beside the outbox (`<dataDir>/state.db`): the item cache
- * (`item-cache.ts`), the serialised-identity table (`identities.ts`) and the last good remote
- * config (`remote-config.ts`). A separate file from `outbox.db` so the outbox stays a plain
+ * (`item-cache.ts`), the serialised-identity table (`identities.ts`), the last good remote
+ * config (`remote-config.ts`) and open counts (`tally-store.ts`). A separate file from `outbox.db` so the outbox stays a plain
  * append/delete log and its size bound counts movements only.
  *
  * WAL with `synchronous=FULL`, like the outbox: a remote config or identity written here must
@@ -39,6 +39,13 @@ export function openStateDb(path: string): Database.Database {
       applied_at INTEGER NOT NULL
     );
     CREATE TABLE IF NOT EXISTS state_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS count_tally (
+      session TEXT NOT NULL,
+      key TEXT NOT NULL,
+      json TEXT NOT NULL,
+      updated_at INTEGER NOT NULL,
+      PRIMARY KEY (session, key)
+    );
   `);
   return db;
 }

@@ -1,6 +1,7 @@
 import type { WeightReading } from '../devices/driver.js';
 import { StabilityDetector, countByWeight, pieceWeight, type CountWarning, type PieceWeight } from '../protocols/scale/index.js';
 import type { MovementDraft } from './outbox/outbox-store.js';
+import { isWeightUom, weightInItemUom } from './item-uom.js';
 
 /** Options of a {@link WeighStation} (the `stations[]` entry of the config, resolved). */
 export interface WeighStationOptions {
@@ -26,7 +27,7 @@ export interface ArmedItem {
   key: string;
   /** From the item cache. */
   unitWeightKg?: number;
-  /** Unit of a piece count (the item's uom). Default `ea`. */
+  /** The item master's uom (undefined: an unknown item, or one without a uom). */
   uom?: string;
   /** The draft the scan made (kind, location, context, item fields, raw scan). */
   draft: MovementDraft;
@@ -60,10 +61,15 @@ const SAMPLE_ONLY = new Set(['sample-too-small', 'sample-below-capacity-fraction
  * Operator flow: scan the item (arms the station), place the load. The first stable weight beyond
  * the zero band makes one placement; the scale must then come back within the zero band before
  * another placement counts, so a load sitting on the scale is counted once however many frames
- * it sends. One scan arms one placement. Quantity:
- * - pieces by count by weight when the item has an APW: a sample taken here (`SAMPLE:n`, then
- *   place n pieces: that stable weight is n pieces) wins over the item master's `unitWeightKg`;
- * - else kilograms (bulk material), uom `kg`.
+ * it sends. One scan arms one placement. Quantity, always in the item's uom (issue 9, C3):
+ * - an item mastered in a weight unit (kg, g, t): the weight, in that unit;
+ * - else pieces by count by weight when the item has an APW: a sample taken here (`SAMPLE:n`,
+ *   then place n pieces: that stable weight is n pieces) wins over the item master's
+ *   `unitWeightKg`; the count is in the item's uom (`ea` when it has none);
+ * - else, for an unknown item (or one without a uom): kilograms, uom `kg` (bulk material);
+ * - else (an item counted in bag, ea... with no unit weight and no sample) the placement is
+ *   refused with `SG_ERR_WEIGH_NEEDS_SAMPLE` and the item stays armed: take the load off, scan
+ *   `SAMPLE:n`, place n pieces, then the load. (Booking kg into a bag balance was C3.)
  *
  * Stable = the scale's own flag plus every sample of the last `stableMs` within ±1 d
  * (`protocols/scale` StabilityDetector). Zero drift = the latest stable weight while the scale is
@@ -136,6 +142,15 @@ export class WeighStation {
     if (!this.armed) return [{ type: 'refused', code: 'SG_ERR_WEIGH_NO_ITEM', message: 'SAMPLE: scan the item first' }];
     this.samplePieces = pieces;
     return [];
+  }
+
+  /** How a placement of this item would be booked (for the operator's log when it is armed). */
+  basisFor(item: ArmedItem): string {
+    if (isWeightUom(item.uom)) return `weight (${item.uom})`;
+    const apw = this.apw.get(item.key)?.apwKg ?? item.unitWeightKg;
+    if (apw) return `pieces in ${item.uom ?? 'ea'} (APW ${apw} kg)`;
+    if (item.uom === undefined) return 'weight (kg)';
+    return `needs SAMPLE:n first (${item.key} is counted in ${item.uom} and has no unit weight)`;
   }
 
   /** Forget the armed item and any pending sample (a cancel). */
@@ -217,9 +232,20 @@ export class WeighStation {
       const check = countByWeight({ sampleKg: w, samplePieces: pieces, netKg: w, resolutionKg: this.division, ...(this.o.capacityKg ? { capacityKg: this.o.capacityKg } : {}) });
       return [{ type: 'sampled', item: item.key, pieces, weightKg: w, apwKg: check.apwKg, warnings: check.warnings }];
     }
-    this.armed = undefined;
     const base: MovementDraft = { ...item.draft, ts: new Date(r.at).toISOString(), raw: `${item.draft.raw} | ${r.raw}`.slice(0, 4096) };
+    if (isWeightUom(item.uom)) {
+      this.armed = undefined;
+      const inUom = weightInItemUom(w, item);
+      this.stats.placements++;
+      return [{ type: 'placement', draft: { ...base, qty: inUom.ok ? inUom.qty : w, uom: inUom.ok ? inUom.uom : 'kg' }, weightKg: w, basis: 'weight', warnings: [] }];
+    }
     const sampled = this.apw.get(item.key);
+    if (!sampled && !item.unitWeightKg && item.uom !== undefined) {
+      // Stays armed: the operator takes the load off, samples, and places it again.
+      this.stats.refused++;
+      return [{ type: 'refused', code: 'SG_ERR_WEIGH_NEEDS_SAMPLE', message: `${item.key} is counted in ${item.uom} and has no unit weight: take the load off, scan SAMPLE:n, place n pieces, then the load` }];
+    }
+    this.armed = undefined;
     const cap = this.o.capacityKg ? { capacityKg: this.o.capacityKg } : {};
     let count: ReturnType<typeof countByWeight> | undefined;
     if (sampled) {

@@ -6,7 +6,8 @@ import { identityOf, inStockAfter, type IdentityLookup } from './identities.js';
 import type { ItemLookup } from './item-cache.js';
 import type { MovementDraft } from './outbox/outbox-store.js';
 import { TagTracker, type TagEvent } from './rfid-events.js';
-import { ScanSession, applyContext, type ContextField, type SessionContext } from './scan-session.js';
+import { ScanSession, applyContext, type ContextField, type ExpiredBindings, type SessionContext } from './scan-session.js';
+import { tallyLabel, type TallyEntry, type TallyStore } from './count-tally.js';
 import { WeighStation, type StationEvent } from './weigh-station.js';
 
 /** A configured device as the workflows see it: its name, driver and what it reads. */
@@ -25,6 +26,8 @@ export interface WorkflowSettings {
   unknownItems: 'accept' | 'reject';
   stations: readonly StationSettings[];
   rfid: readonly RfidReaderSettings[];
+  /** Operator, crew and project bindings expire after this many idle minutes; 0 = never. */
+  sessionIdleMin: number;
 }
 
 /** What a reading means for the agent, which does the I/O (outbox, device feedback, log, status). */
@@ -44,10 +47,12 @@ export type WorkflowEffect =
       warnings?: CountWarning[];
     }
   | { type: 'control'; device: string; code: string; context: SessionContext }
+  /** Count mode: a scan (or placement, or tag) added to the open count. `ok` feedback on `feedback` devices; no movement yet. */
+  | { type: 'tallied'; device: string; label: string; total: number; uom: string; scans: number; qty: number; raw: string; feedback: string[] }
   /** A local validation failure: error feedback on `feedback` devices, log, status. */
   | { type: 'refused'; device: string; code: string; message: string; raw: string; feedback: string[] }
-  /** Worth the operator's and maintenance's attention, no movement refused: log, status. */
-  | { type: 'warning'; device: string; code: string; message: string; data?: Record<string, unknown> }
+  /** Worth the operator's and maintenance's attention, no movement refused: log, status (and an `error` beep on `feedback` devices). */
+  | { type: 'warning'; device: string; code: string; message: string; data?: Record<string, unknown>; feedback?: string[] }
   /** Informational: log only. */
   | { type: 'event'; device: string; msg: string; data: Record<string, unknown> };
 
@@ -95,15 +100,37 @@ export class Workflows {
   private readonly deviceStatus = new Map<string, string>();
   /** Identity states decided but not yet committed (same group commit). */
   private readonly pending = new Map<string, boolean>();
+  /** Counts ended but whose movements are not committed yet: session -> its lines before the end. */
+  private readonly endedTallies = new Map<string, TallyEntry[]>();
+  /** Effects made outside `handle`/`tick` (a remote config leaving count mode ends counts); see `takeDeferred`. */
+  private deferred: WorkflowEffect[] = [];
 
   constructor(
     devices: readonly WorkflowDevice[],
     settings: WorkflowSettings,
     private readonly items: ItemLookup,
     private readonly identities: IdentityLookup,
+    private readonly tallies?: TallyStore,
   ) {
     for (const d of devices) this.devices.set(d.name, d);
     this.configure(settings);
+  }
+
+  /**
+   * At start, after the settings (local and stored remote) are applied: open counts kept in the
+   * tally store come back, each session in count mode with its tally, so a restart mid-count
+   * loses nothing. A count of a scanner no longer configured stays in the store, untouched.
+   */
+  restoreTallies(): WorkflowEffect[] {
+    const out: WorkflowEffect[] = [];
+    for (const [name, entries] of this.tallies?.load() ?? []) {
+      const session = this.sessions.get(name);
+      if (!session || entries.length === 0) continue;
+      session.tally.restore(entries);
+      session.context.mode = 'count';
+      out.push({ type: 'event', device: name || 'edge', msg: 'open count restored', data: { session: name, lines: entries.map((e) => ({ line: tallyLabel(e.draft), qty: e.qty, uom: e.draft.uom, scans: e.scans })) } });
+    }
+    return out;
   }
 
   /**
@@ -174,7 +201,7 @@ export class Workflows {
     this.stationByScanner = byScanner;
     this.readers = readers;
     this.settings = s;
-    const rules = { items: this.items, issueRequires: s.issueRequires, unknownItems: s.unknownItems };
+    const rules = { items: this.items, issueRequires: s.issueRequires, unknownItems: s.unknownItems, idleMs: s.sessionIdleMin * 60_000 };
     const names = [DEFAULT_SESSION, ...[...this.devices.values()].filter((d) => d.reads === 'scan').map((d) => d.name)];
     for (const n of names) {
       let session = this.sessions.get(n);
@@ -184,7 +211,16 @@ export class Workflows {
         continue;
       }
       session.setRules(rules);
-      if (prev && prev.mode !== s.mode) session.context.mode = s.mode;
+      if (prev && prev.mode !== s.mode) {
+        // A remote config taking a session out of count mode ends its count, as a MODE: scan does.
+        if (session.context.mode === 'count' && s.mode !== 'count' && session.tally.size > 0) {
+          const before = session.tally.entries();
+          const ended = session.tally.end(Date.now(), 'remote config: mode ' + s.mode);
+          this.endedTallies.set(n, [...(this.endedTallies.get(n) ?? []), ...before]);
+          for (const draft of ended) this.deferred.push(this.movement(n || 'edge', draft, []));
+        }
+        session.context.mode = s.mode;
+      }
       if (prev && prev.location !== s.location) session.context.location = s.location;
       if (prev && prev.uom !== s.uom) session.context.uom = s.uom;
     }
@@ -192,7 +228,18 @@ export class Workflows {
 
   /** The session of a scanner (or the edge's default session). */
   session(scanner?: string): ScanSession {
-    return this.sessions.get(scanner ?? DEFAULT_SESSION) ?? this.sessions.get(DEFAULT_SESSION)!;
+    return this.sessions.get(this.sessionName(scanner))!;
+  }
+
+  private sessionName(scanner?: string): string {
+    return scanner !== undefined && this.sessions.has(scanner) ? scanner : DEFAULT_SESSION;
+  }
+
+  /** Effects made outside `handle`/`tick` (start-up restore, a remote config ending a count): the agent handles them after `configure`. */
+  takeDeferred(): WorkflowEffect[] {
+    const out = this.deferred;
+    this.deferred = [];
+    return out;
   }
 
   handle(device: string, r: Reading): WorkflowEffect[] {
@@ -213,11 +260,15 @@ export class Workflows {
     }
   }
 
-  /** Time-driven events (RFID departures and finished portal passes). */
+  /** Time-driven events (RFID departures and finished portal passes, idle session expiry). */
   tick(now: number): WorkflowEffect[] {
     const out: WorkflowEffect[] = [];
     for (const [name, reader] of this.readers) {
       for (const ev of reader.tracker.tick(now)) out.push(...this.tagEvent(this.devices.get(name)!, reader, ev));
+    }
+    for (const [name, session] of this.sessions) {
+      const gone = session.expireIdle(now);
+      if (gone) out.push(this.expired(name, gone));
     }
     return out;
   }
@@ -225,16 +276,25 @@ export class Workflows {
   /** Earliest time `tick` has something to do, or undefined. */
   nextDeadline(): number | undefined {
     let min: number | undefined;
-    for (const r of this.readers.values()) {
-      const d = r.tracker.nextDeadline();
-      if (d !== undefined && (min === undefined || d < min)) min = d;
-    }
+    const deadlines = [...[...this.readers.values()].map((r) => r.tracker.nextDeadline()), ...[...this.sessions.values()].map((s) => s.idleDeadline())];
+    for (const d of deadlines) if (d !== undefined && (min === undefined || d < min)) min = d;
     return min;
   }
 
-  /** The movements handed out since the last call were committed (or refused): forget pending identity states. */
-  settle(): void {
+  /**
+   * The movements handed out since the last call were committed (`true`) or refused (`false`):
+   * forget pending identity states; persist the counts that ended, or (refused) reopen them so
+   * the operator can end them again.
+   */
+  settle(committed = true): void {
     this.pending.clear();
+    for (const [name, before] of this.endedTallies) {
+      const session = this.sessions.get(name);
+      if (!session) continue;
+      if (!committed) session.tally.restore(before);
+      this.tallies?.replace(name, session.tally.entries());
+    }
+    this.endedTallies.clear();
   }
 
   /** Per-scale and per-reader numbers for telemetry and status. */
@@ -273,25 +333,62 @@ export class Workflows {
       if (evs.length) return this.stationEffects(station, d.name, evs, r.raw);
       return [{ type: 'event', device: d.name, msg: 'weigh station sampling', data: { station: station.station.name, pieces: n, item: station.station.armedItem?.key } }];
     }
-    const session = this.session(d.name);
+    const name = this.sessionName(d.name);
+    const session = this.sessions.get(name)!;
+    const effects: WorkflowEffect[] = [];
+    const gone = session.expireIdle(r.at);
+    if (gone) effects.push(this.expired(name, gone));
+    const before = session.tally.size ? session.tally.entries() : [];
     const out = session.handle(r, { id: d.name, type: d.driver });
-    if (out.type === 'control') return [{ type: 'control', device: d.name, code: out.code, context: out.context }];
-    if (out.type === 'error') return [{ type: 'refused', device: d.name, code: out.code, message: out.message, raw: r.raw, feedback: [d.name] }];
+    if (out.type === 'control') {
+      effects.push({ type: 'control', device: d.name, code: out.code, context: out.context });
+      if (out.ended) {
+        this.endedTallies.set(name, [...(this.endedTallies.get(name) ?? []), ...before]);
+        for (const draft of out.ended) effects.push({ ...this.movement(d.name, draft, [d.name]), info: { count: 'ended', line: tallyLabel(draft) } });
+      }
+      if (out.cancelled !== undefined) {
+        this.tallies?.replace(name, []);
+        effects.push({ type: 'warning', device: d.name, code: 'SG_WARN_COUNT_CANCELLED', message: `count cancelled: ${out.cancelled} line(s) dropped, nothing sent`, data: { lines: before.map((e) => ({ line: tallyLabel(e.draft), qty: e.qty, uom: e.draft.uom, scans: e.scans })) } });
+      }
+      return effects;
+    }
+    if (out.type === 'error') return [...effects, { type: 'refused', device: d.name, code: out.code, message: out.message, raw: r.raw, feedback: [d.name] }];
+    if (out.uomMismatch) effects.push({ type: 'warning', device: d.name, code: 'SG_WARN_UOM_MISMATCH', message: out.uomMismatch, data: { raw: r.raw }, feedback: [d.name] });
     if (station) {
       const key = out.draft.sku ?? out.draft.gtin ?? out.draft.epc!;
       const evs = station.station.arm({
         key,
         ...(out.item?.unitWeightKg ? { unitWeightKg: out.item.unitWeightKg } : {}),
-        uom: out.item?.uom ?? 'ea',
+        ...(out.item?.uom ? { uom: out.item.uom } : {}),
         draft: out.draft,
       });
-      if (evs.length) return this.stationEffects(station, d.name, evs, r.raw);
+      if (evs.length) return [...effects, ...this.stationEffects(station, d.name, evs, r.raw)];
       const data: Record<string, unknown> = { station: station.station.name, item: key, kind: out.draft.kind };
-      const apw = station.station.sampledApw(key)?.apwKg ?? out.item?.unitWeightKg;
-      data.countBy = apw ? `pieces (APW ${apw} kg)` : 'weight (kg)';
-      return [{ type: 'event', device: d.name, msg: 'weigh station armed: place the load', data }];
+      data.countBy = station.station.basisFor(station.station.armedItem!);
+      return [...effects, { type: 'event', device: d.name, msg: 'weigh station armed: place the load', data }];
     }
-    return [this.movement(d.name, out.draft, [])];
+    if (out.draft.kind === 'count') return [...effects, this.tally(name, d.name, out.draft, r.at, [d.name])];
+    const m = this.movement(d.name, out.draft, []);
+    if (out.converted) m.info = { convertedFrom: `${out.converted.fromQty} kg`, via: out.converted.via, ...(out.converted.rounded ? { rounded: true } : {}) };
+    return [...effects, m];
+  }
+
+  /** Count mode: add a draft to the session's open count instead of making a movement. */
+  private tally(sessionName: string, device: string, draft: MovementDraft, at: number, feedback: string[]): WorkflowEffect {
+    const session = this.sessions.get(sessionName)!;
+    const r = session.tally.add(draft, at);
+    if (!r.ok) return { type: 'refused', device, code: r.code, message: r.message, raw: draft.raw, feedback };
+    const entry = session.tally.entries().find((e) => e.key === r.key);
+    if (entry) this.tallies?.put(sessionName, entry);
+    return { type: 'tallied', device, label: r.label, total: r.total, uom: r.uom, scans: r.scans, qty: draft.qty, raw: draft.raw, feedback };
+  }
+
+  private expired(session: string, gone: ExpiredBindings): WorkflowEffect {
+    const what = Object.entries(gone).map(([k, v]) => `${k} ${v}`).join(', ');
+    const min = this.settings.sessionIdleMin;
+    const device = session || 'edge';
+    const feedback = this.devices.get(session)?.reads === 'scan' ? [session] : [];
+    return { type: 'warning', device, code: 'SG_WARN_SESSION_EXPIRED', message: `${device}: ${what} unbound after ${min} min without a scan: scan them again`, data: { expired: gone, idleMin: min }, feedback };
   }
 
   // ---- scales ---------------------------------------------------------------------------------
@@ -312,7 +409,9 @@ export class Workflows {
           const draft: MovementDraft = { ...ev.draft, device: { id: scale, type: this.devices.get(scale)?.driver ?? 'scale' } };
           const info: Record<string, unknown> = { station: st.station.name, weightKg: ev.weightKg, basis: ev.basis };
           if (ev.apwKg !== undefined) Object.assign(info, { apwKg: ev.apwKg, uncertaintyPieces: ev.uncertaintyPieces });
-          out.push({ ...this.movement(scale, draft, both), info, warnings: ev.warnings });
+          // Count mode at a weigh station: each placement adds to the count (a bin weighed at a time).
+          if (draft.kind === 'count') out.push(this.tally(this.sessionName(st.scanner), scale, draft, Date.parse(draft.ts), both));
+          else out.push({ ...this.movement(scale, draft, both), info, warnings: ev.warnings });
           for (const w of ev.warnings) {
             out.push({ type: 'warning', device: scale, code: `SG_WARN_COUNT_${w.code.toUpperCase().replace(/-/g, '_')}`, message: w.message, data: { station: st.station.name } });
           }
@@ -383,6 +482,8 @@ export class Workflows {
       data.gtin = decoded.gtin;
     }
     applyContext(draft, session.context);
+    // Count mode (a zone arrival in the session's mode): each tag adds one to the count.
+    if (draft.kind === 'count') return [this.tally(this.sessionName(s?.scanner), d.name, draft, ev.at, [d.name])];
     return [{ ...this.movement(d.name, draft, [d.name]), info: data }];
   }
 

@@ -36,6 +36,7 @@ const FLAG_KEYS: Array<[string, string]> = [
   ['issueRequires', 'issueRequires'],
   ['unknownItems', 'unknownItems'],
   ['remoteConfig', 'remoteConfig'],
+  ['sessionIdleMin', 'sessionIdleMin'],
 ];
 
 export function registerEdge(program: Command): void {
@@ -66,6 +67,7 @@ export function registerEdge(program: Command): void {
     .option('--outbox-max-bytes <n>', 'outbox bound in bytes of unacked movements; when full new movements are refused (default 268435456)', num)
     .option('--backlog-alert <n>', 'backlog (movements) above which status reports outbox-backlog (default 10000)', num)
     .option('--drain-rate-per-sec <n>', 'drain limit after an outage, movements/s; 0 = unlimited (default 0)', num)
+    .option('--session-idle-min <min>', 'operator, crew and project bindings of a scanner expire after this many minutes without a scan; 0 = never (default 30)', num)
     .option('--no-remote-config', 'ignore the retained remote config on .../config')
     .addHelpText(
       'after',

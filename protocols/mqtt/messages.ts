@@ -239,6 +239,9 @@ export function describeIssue(error: z.ZodError): string {
 /** A device's name in the edge config (`--device NAME=DRIVER@URI`): a single id, like site and edge ids. */
 export const DeviceName = z.string().regex(ID_PATTERN, 'device: 1-64 of [A-Za-z0-9._-], starting alphanumeric');
 
+/** Upper bound of `sessionIdleMin`: one week. */
+export const SESSION_IDLE_MAX_MIN = 10_080;
+
 /** The session kinds an item scan (or an RFID arrival) can make. */
 export const ScanKind = z.enum(['receive', 'issue', 'return', 'count']);
 
@@ -356,6 +359,8 @@ export const EdgeSettings = z.strictObject({
   backlogAlert: z.number().int().min(1).optional(),
   /** Outbox bound, bytes of unacked movements; when full, new movements are refused. */
   outboxMaxBytes: z.number().int().min(65_536).optional(),
+  /** Scan-session operator, crew and project bindings expire after this many idle minutes; 0 = never (issue 9). */
+  sessionIdleMin: z.number().finite().min(0).max(SESSION_IDLE_MAX_MIN).optional(),
 });
 export type EdgeSettings = z.infer<typeof EdgeSettings>;
 

@@ -8,7 +8,8 @@ const T0 = Date.parse('2026-11-22T08:00:00.000Z');
 function draft(sku: string, over: Partial<MovementDraft> = {}): MovementDraft {
   return { ts: new Date(T0).toISOString(), location: 'WEIGH-1', kind: 'receive', sku, qty: 1, uom: 'ea', device: { id: 'dock1', type: 'scanner' }, raw: sku, operator: 'W-7', ...over };
 }
-const item = (sku: string, over: Partial<ArmedItem> = {}): ArmedItem => ({ key: sku, uom: 'ea', draft: draft(sku), ...over });
+/** An armed item; no uom = not in the item master (weighed in kg unless it has an APW). */
+const item = (sku: string, over: Partial<ArmedItem> = {}): ArmedItem => ({ key: sku, draft: draft(sku), ...over });
 
 /** A scale streaming every 100 ms; `hold` keeps a weight for `ms`. */
 class Feed {
@@ -191,5 +192,40 @@ describe('WeighStation', () => {
     f.frame(3, false);
     expect(f.st.lastWeightKg).toBe(3);
     expect(f.st.lastStable).toBe(false);
+  });
+});
+
+describe('WeighStation books in the item master uom (issue 9, C3)', () => {
+  it('an item counted in bags with no unit weight is refused with a request to sample, stays armed, and counts in bags after SAMPLE', () => {
+    const f = ready({ name: 's', divisionKg: 0.01 });
+    f.st.arm(item('CEM-50', { uom: 'bag' }));
+    expect(f.st.basisFor(f.st.armedItem!)).toMatch(/needs SAMPLE:n first/);
+    const refused = f.hold(100);
+    expect(refused).toEqual([{ type: 'refused', code: 'SG_ERR_WEIGH_NEEDS_SAMPLE', message: expect.stringMatching(/CEM-50 is counted in bag and has no unit weight: .*SAMPLE:n/) }]);
+    expect(f.st.armedItem?.key).toBe('CEM-50');
+    expect(types(f.hold(0))).toEqual(['zeroed']);
+    f.st.sample(2);
+    expect(types(f.hold(50))).toEqual(['sampled']);
+    f.hold(0);
+    const [p] = f.hold(150);
+    expect(p).toMatchObject({ type: 'placement', basis: 'count', draft: { qty: 6, uom: 'bag' } });
+  });
+
+  it('an item mastered in kg is booked in kg even with a unit weight; one in g is converted', () => {
+    const f = ready({ name: 's', divisionKg: 0.01 });
+    f.st.arm(item('SAND', { uom: 'kg', unitWeightKg: 0.5 }));
+    expect(f.hold(12.34)).toEqual([expect.objectContaining({ type: 'placement', basis: 'weight', draft: expect.objectContaining({ qty: 12.34, uom: 'kg' }) })]);
+    f.hold(0);
+    f.st.arm(item('PIGMENT', { uom: 'g' }));
+    expect(f.hold(1.25)).toEqual([expect.objectContaining({ draft: expect.objectContaining({ qty: 1250, uom: 'g' }) })]);
+  });
+
+  it('an item in pieces with a unit weight is counted in its uom; an unknown item is weighed in kg', () => {
+    const f = ready({ name: 's', divisionKg: 0.01 });
+    f.st.arm(item('CEM-50', { uom: 'bag', unitWeightKg: 50 }));
+    expect(f.hold(200)).toEqual([expect.objectContaining({ basis: 'count', draft: expect.objectContaining({ qty: 4, uom: 'bag' }) })]);
+    f.hold(0);
+    f.st.arm(item('LOOSE'));
+    expect(f.hold(3.3)).toEqual([expect.objectContaining({ basis: 'weight', draft: expect.objectContaining({ qty: 3.3, uom: 'kg' }) })]);
   });
 });

@@ -27,6 +27,7 @@ const SETTINGS: WorkflowSettings = {
     { reader: 'gate', role: 'zone', readWindowMs: 2000, departureMs: 5000, scanner: 'dock1' },
     { reader: 'portal', role: 'portal', outsideAntenna: 1, insideAntenna: 2, location: 'GATE-2' },
   ],
+  sessionIdleMin: 30,
 };
 const GTIN = '09506000134352';
 const ITEMS = new MemoryItems([
@@ -90,9 +91,11 @@ describe('Workflows: issue to project and crew', () => {
     scan('counter1', 'QTY:4');
     const [m] = movements(scan('counter1', 'REBAR-12'));
     expect(m!.draft).toMatchObject({ kind: 'issue', sku: 'REBAR-12', qty: 4, project: 'P-2026-017', stage: 'FOUNDATION', crew: 'C-12' });
-    // A plain PRJ: code works as well and clears the stage only when asked.
+    // A plain PRJ: code works as well; a stage belongs to its project, so another project clears it (issue 9).
     scan('counter1', 'PRJ:P-9');
-    expect(movements(scan('counter1', 'REBAR-12'))[0]!.draft).toMatchObject({ project: 'P-9', stage: 'FOUNDATION' });
+    const other = movements(scan('counter1', 'REBAR-12'))[0]!.draft;
+    expect(other).toMatchObject({ project: 'P-9' });
+    expect(other).not.toHaveProperty('stage');
   });
 });
 
