@@ -36,7 +36,7 @@ describe('e2e: the demo shows the truth', () => {
       }
     });
     const line = await waitFor(() => out.find((l) => l.includes('API:')), 'the demo prints its API URL');
-    api = /http:\/\/[\d.]+:\d+/.exec(line)![0];
+    api = /http:\/\/[\d.]+:\d+/.exec(line!)![0];
   });
 
   afterAll(async () => {
@@ -54,7 +54,7 @@ describe('e2e: the demo shows the truth', () => {
       const r = (await movements()).filter((m) => m.device.id === 'scale1');
       return r.length >= 1 ? r : undefined;
     }, 'a weigh-station movement', 40_000);
-    expect(rows[0]).toMatchObject({ kind: 'receive', sku: 'BOLT-M16x80', qty: 100, uom: 'ea' });
+    expect(rows![0]).toMatchObject({ kind: 'receive', sku: 'BOLT-M16x80', qty: 100, uom: 'ea' });
   });
 
   it('the RFID pallet comes in, leaves and comes back: each case is booked every time', async () => {
@@ -63,7 +63,7 @@ describe('e2e: the demo shows the truth', () => {
       for (const m of await movements()) if (m.epc) byEpc.set(m.epc, [...(byEpc.get(m.epc) ?? []), m.kind]);
       return byEpc.size === 4 && [...byEpc.values()].every((k) => k.length >= 3) ? byEpc : undefined;
     }, 'each tagged case received, issued and received again', 50_000);
-    for (const kinds of rows.values()) expect(kinds.slice(0, 3)).toEqual(['receive', 'issue', 'receive']);
+    for (const kinds of rows!.values()) expect(kinds.slice(0, 3)).toEqual(['receive', 'issue', 'receive']);
     const helmets = (await movements()).filter((m) => m.epc);
     expect(new Set(helmets.map((m) => m.sku))).toEqual(new Set(['HELMET-EN397']));
   });
