@@ -34,7 +34,8 @@ export const DEMO_ITEMS: ReadonlyArray<{ sku: string; name: string; uom: string;
 
 /**
  * Seed the cloud's item master over `PUT /api/v1/items/:sku` (the demo runs --insecure). A 404
- * means a cloud without the item master API: the demo runs on, the board shows skus; said once.
+ * (or the first item failing otherwise) means a cloud without the item master API: the demo runs
+ * on, the board shows skus; said once.
  * Returns how many items were stored.
  */
 export async function seedItemMaster(apiBase: string, items: typeof DEMO_ITEMS, log: Logger): Promise<number> {
@@ -51,11 +52,17 @@ export async function seedItemMaster(apiBase: string, items: typeof DEMO_ITEMS, 
       return stored;
     }
     if (res.status === 404) {
-      log.warn({ status: 404 }, 'demo: this cloud has no item master API yet (PUT /api/v1/items/:sku): the board shows skus without names');
+      log.warn({ status: 404 }, 'demo: item master not seeded: this cloud has no item master API yet (PUT /api/v1/items/:sku); the board shows skus without names');
       return stored;
     }
     if (!res.ok) {
-      log.warn({ sku: i.sku, status: res.status, body: (await res.text()).slice(0, 500) }, 'demo: item not seeded');
+      const body = (await res.text()).slice(0, 500);
+      // The first item failing says the API is not there (or not this contract): say it once and stop.
+      if (stored === 0) {
+        log.warn({ sku: i.sku, status: res.status, body }, 'demo: item master not seeded: PUT /api/v1/items/:sku failed; the board shows skus without names');
+        return stored;
+      }
+      log.warn({ sku: i.sku, status: res.status, body }, 'demo: item not seeded');
       continue;
     }
     stored++;
