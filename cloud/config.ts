@@ -58,6 +58,16 @@ export const CloudConfig = z.strictObject({
   /** Webhook/MQTT delivery retries: first delay and longest delay, ms (exponential between). */
   webhookBackoffMs: z.number().int().min(1).default(1000),
   webhookBackoffCapMs: z.number().int().min(1).default(300_000),
+  // ---- time series (cloud/timeseries/, issue 13) ----
+  /** InfluxDB v2/v3 or VictoriaMetrics base URL: the exporter runs when set. */
+  tsdb: z.string().regex(/^https?:\/\/\S+$/, 'tsdb: expected http(s)://HOST:PORT').optional(),
+  tsdbToken: z.string().min(1).optional(),
+  tsdbBucket: z.string().min(1).optional(),
+  tsdbOrg: z.string().min(1).optional(),
+  /** After a failed write, re-send what was acknowledged this many seconds before it. */
+  tsdbResendWindowS: z.number().min(0).max(86_400).default(60),
+  /** /metrics needs a token (role metrics or admin). Default off: see cloud/metrics/README.md. */
+  metricsToken: z.boolean().default(false),
 }).refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { path: ['tlsKey'], message: 'tlsCert and tlsKey go together' })
   .refine((c) => c.ackKey === undefined || c.insecure, {
     path: ['ackKey'],

@@ -16,3 +16,8 @@ export function packageRoot(): string {
     dir = up;
   }
 }
+
+/** stockgate's version from its package.json (build info metric). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+}

@@ -12,6 +12,10 @@ import type { Bus } from './broker/bus.js';
 import { ExternalBroker } from './broker/mqtt.js';
 import { type CloudConfig, defaultClientId } from './config.js';
 import { Ingester } from './ingest/ingester.js';
+import { CloudMetrics } from './metrics/registry.js';
+import { observeCommit } from './metrics/observe.js';
+import { openTimeseries, type Timeseries } from './timeseries/index.js';
+import { packageVersion } from './paths.js';
 import { PostgresStore } from './store/postgres.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
@@ -22,6 +26,9 @@ export interface RunningCloud {
   store: Store;
   ingester: Ingester;
   http: FastifyInstance;
+  metrics: CloudMetrics;
+  /** The time-series exporter, with --tsdb. */
+  timeseries?: Timeseries;
   /** Actual ports (after port 0 was resolved). mqttPort is undefined with an external broker. */
   mqttPort?: number;
   httpPort: number;
@@ -72,15 +79,28 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   }
   closers.push(() => bus.close());
 
-  const alerts: Alerts = await openAlerts(config, { ledger: store, bus, log });
+  const metrics = new CloudMetrics(packageVersion());
+  let ts: Timeseries | undefined;
+  const alerts: Alerts = await openAlerts(config, {
+    ledger: store,
+    bus,
+    log,
+    channels: { onResult: (type, result, n) => metrics.notifications.inc({ channel: type, result }, n) },
+    onChanged: () => ts?.capture.alertsChanged(alerts.store),
+  });
   closers.push(() => alerts.stop());
+  ts = await openTimeseries(config, { ledger: store, bus, alerts: alerts.store, log, metrics });
+  if (ts) closers.push(() => ts!.stop());
 
   const hub = new BoardHub(store);
+  metrics.onScrape.push(() => metrics.sseClients.set(hub.size));
   const ingester = new Ingester(bus, store, log, {
     ackKey: (site, edge) => sec.ackKeys.key(site, edge),
-    onCommit: (r) => {
+    onCommit: (r, info) => {
+      observeCommit(metrics, info, r);
       hub.changed(r.changed);
       alerts.engine.onCommit(r);
+      ts?.exporter.kick();
     },
   });
   const own = config.sites ? config.sites.map((s) => `${TOPIC_ROOT}/${s}/+/movements`) : [filters.movements];
@@ -89,6 +109,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   closers.push(() => ingester.drain());
   await ingester.start(subs);
   await alerts.start();
+  await ts?.start();
 
   const http = await buildApi({
     store,
@@ -98,6 +119,8 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
     submit: (movements) => ingester.submit(movements),
     alertStore: alerts.store,
     alertEngine: alerts.engine,
+    metrics,
+    metricsToken: config.metricsToken,
     ...(sec.credentials ? { credentials: sec.credentials } : {}),
     ...(sec.mqtt ? { disconnectMqttUser: (u: string) => void sec.mqtt!.disconnect(u) } : {}),
   }, sec.tls ? { https: sec.tls } : {});
@@ -114,6 +137,8 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
     store,
     ingester,
     http,
+    metrics,
+    ...(ts ? { timeseries: ts } : {}),
     ...(mqttPort === undefined ? {} : { mqttPort }),
     httpPort,
     async stop() {

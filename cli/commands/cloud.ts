@@ -30,7 +30,13 @@ export function registerCloud(program: Command): void {
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--max-conn-per-user <n>', 'embedded broker: live connections per MQTT username (default 4)', int)
     .option('--max-publish-rate <n>', 'embedded broker: publishes/s per client, burst 2x (default 200)', num)
-    .addHelpText('after', '\nAuthentication is on unless --insecure: create the first admin token with: stockgate admin init --data-dir DIR\nPrints {"event":"ready","mqttPort":N,"httpPort":N} on stdout when listening. Logs go to stderr.\nEnvironment: STOCKGATE_BROKER_PASSWORD, STOCKGATE_ACK_KEY, STOCKGATE_LOG_LEVEL.')
+    .option('--tsdb <url>', 'export the ledger, telemetry and alerts as time series to this InfluxDB v2/v3 or VictoriaMetrics (/api/v2/write)')
+    .option('--tsdb-token <token>', 'time series: API token, for servers that need one (or env STOCKGATE_TSDB_TOKEN)')
+    .option('--tsdb-bucket <bucket>', 'time series: bucket (default stockgate)')
+    .option('--tsdb-org <org>', 'time series: organisation')
+    .option('--tsdb-resend-window <seconds>', 'time series: after a failed write, re-send what was acknowledged this long before it (default 60)', num)
+    .option('--metrics-token', 'require a Bearer token with the metrics or admin role on /metrics (default: open, like Prometheus exporters)', false)
+    .addHelpText('after', '\nAuthentication is on unless --insecure: create the first admin token with: stockgate admin init --data-dir DIR\nPrints {"event":"ready","mqttPort":N,"httpPort":N} on stdout when listening. Logs go to stderr.\nEnvironment: STOCKGATE_BROKER_PASSWORD, STOCKGATE_ACK_KEY, STOCKGATE_TSDB_TOKEN, STOCKGATE_LOG_LEVEL.')
     .action(async (o: Record<string, unknown>) => {
       const log = createLogger('cloud');
       try {
@@ -54,6 +60,12 @@ export function registerCloud(program: Command): void {
           ...Object.fromEntries(
             ['nearExpiryDays', 'backlogAlert', 'scaleDriftKg', 'expiryCheckMs', 'webhookBackoffMs', 'webhookBackoffCapMs'].filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
           ),
+          ...(o.tsdb ? { tsdb: o.tsdb } : {}),
+          ...(o.tsdbToken || process.env.STOCKGATE_TSDB_TOKEN ? { tsdbToken: o.tsdbToken ?? process.env.STOCKGATE_TSDB_TOKEN } : {}),
+          ...(o.tsdbBucket ? { tsdbBucket: o.tsdbBucket } : {}),
+          ...(o.tsdbOrg ? { tsdbOrg: o.tsdbOrg } : {}),
+          ...(o.tsdbResendWindow !== undefined ? { tsdbResendWindowS: o.tsdbResendWindow } : {}),
+          ...(o.metricsToken ? { metricsToken: true } : {}),
           ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
           ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
           ...(o.maxConnPerUser !== undefined ? { maxConnPerUser: o.maxConnPerUser } : {}),

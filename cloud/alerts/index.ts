@@ -26,7 +26,7 @@ export interface Alerts {
 /** The alerts part of the cloud, wired from its configuration (the service's one call). */
 export async function openAlerts(
   config: CloudConfig,
-  deps: { ledger: Store; bus: Bus; log: Logger; channels?: Pick<ChannelDispatcherOptions, 'onResult'> },
+  deps: { ledger: Store; bus: Bus; log: Logger; channels?: Pick<ChannelDispatcherOptions, 'onResult'>; onChanged?: () => void },
 ): Promise<Alerts> {
   const log = deps.log.child({ part: 'alerts' });
   const store: AlertStore = config.store
@@ -43,6 +43,7 @@ export async function openAlerts(
   const notify = () => {
     dispatcher.kick();
     channels.kick();
+    deps.onChanged?.();
   };
   const engine = new AlertEngine(deps.ledger, store, log, notify, {
     nearExpiryDays: config.nearExpiryDays,

@@ -39,6 +39,10 @@ export interface ApiDeps {
   alertStore: AlertStore;
   /** Re-evaluates an item's alerts when its levels change. */
   alertEngine: Pick<AlertEngine, 'levelsChanged'>;
+  /** Prometheus exposition for `GET /metrics` (cloud/metrics/); the route is absent without it. */
+  metrics?: { contentType: string; text(): Promise<string> };
+  /** `GET /metrics` needs a token (role maintenance or admin). */
+  metricsToken?: boolean;
 }
 
 /** Roles that may read stock and movements. */

@@ -8,6 +8,7 @@ import { boardRoutes } from './routes/board.js';
 import { edgeDocs, edgeRoutes } from './routes/edges.js';
 import { ledgerDocs, ledgerRoutes } from './routes/ledger.js';
 import { levelsDocs, levelsRoutes } from './routes/levels.js';
+import { metricsDocs, metricsRoutes } from './routes/metrics.js';
 import { docsRoutes, coreDocs } from './routes/docs.js';
 import { stockDocs, stockRoutes } from './routes/stock.js';
 import { tokenDocs, tokenRoutes } from './routes/tokens.js';
@@ -84,6 +85,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   await tokenRoutes(app, deps);
   await boardRoutes(app, deps);
   await ledgerRoutes(app, deps);
-  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs], '1');
+  await metricsRoutes(app, deps);
+  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...(deps.metrics ? metricsDocs : [])], '1');
   return app;
 }

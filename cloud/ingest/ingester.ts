@@ -22,12 +22,18 @@ export interface IngesterOptions {
   /** Most movements in one group commit. Default 5000. */
   maxGroup?: number;
   /** Called after each commit with the (site, sku) pairs that changed (live boards). */
-  onCommit?: (result: CommitResult) => void;
+  onCommit?: (result: CommitResult, info: CommitInfo) => void;
   /**
    * The edge's ack key (cloud/auth/ack-keys.ts): acks and rejects are signed with it
    * (protocols/mqtt/ack-signature.ts); undefined = published unsigned.
    */
   ackKey?: (site: string, edge: string) => Promise<Buffer | undefined>;
+}
+
+/** What a commit carried, for metrics (cloud/metrics/): duration and each message's share. */
+export interface CommitInfo {
+  seconds: number;
+  groups: Array<{ movements: readonly Movement[]; rest: boolean; reject?: RejectReason | undefined; deadLetters: number }>;
 }
 
 interface Pending {
@@ -192,6 +198,7 @@ export class Ingester {
         }
         this.queued -= n;
         let result: CommitResult;
+        const t0 = performance.now();
         try {
           result = await this.store.commit(group.map((g) => g.batch));
         } catch (err) {
@@ -227,7 +234,10 @@ export class Ingester {
             void this.signed(g.site, g.edge, (key) => (ack.sig = signAck(key, g.site, ack))).then(() => this.bus.publish(topics.acks(g.site, g.edge), JSON.stringify(ack))).catch(() => undefined);
           }
         });
-        this.o.onCommit?.(result);
+        this.o.onCommit?.(result, {
+          seconds: (performance.now() - t0) / 1000,
+          groups: group.map((g) => ({ movements: g.batch.movements, rest: g.done !== undefined, reject: g.reject?.reason ?? g.batch.deadLetters[0]?.reason, deadLetters: g.batch.deadLetters.length })),
+        });
       }
     } finally {
       this.flushing = false;

@@ -660,6 +660,15 @@ export class PostgresStore implements Store {
     return r.rows.map(ledgerRow);
   }
 
+  async ledgerAfter(after: number, limit: number): Promise<LedgerRow[]> {
+    const r = await this.pool.query<Record<string, unknown>>({
+      name: 'sg-ledger-after',
+      text: 'SELECT * FROM ledger WHERE pos > $1 ORDER BY pos LIMIT $2',
+      values: [after, limit],
+    });
+    return r.rows.map(ledgerRow);
+  }
+
   async deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]> {
     const where: string[] = [];
     const args: Array<string | number> = [q.limit];

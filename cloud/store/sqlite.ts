@@ -320,6 +320,11 @@ export class SqliteStore implements Store {
     return rows.map(ledgerRow);
   }
 
+  async ledgerAfter(after: number, limit: number): Promise<LedgerRow[]> {
+    const rows = this.prep('SELECT * FROM ledger WHERE pos > ? ORDER BY pos LIMIT ?').all(after, limit) as Array<Record<string, unknown>>;
+    return rows.map(ledgerRow);
+  }
+
   async deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]> {
     const where: string[] = [];
     const args: Array<string | number> = [];

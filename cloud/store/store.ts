@@ -182,6 +182,11 @@ export interface Store {
   totals(q: { site?: string; pairs?: Array<{ site: string; sku: string }> }): Promise<SkuTotal[]>;
   /** Newest first. `before` is a ledger position cursor. */
   movements(q: { site?: string; limit: number; before?: number }): Promise<LedgerRow[]>;
+  /**
+   * Oldest first: ledger rows with `pos > after`, at most `limit` (a change feed for exporters,
+   * e.g. cloud/timeseries/, which keep their own durable cursor).
+   */
+  ledgerAfter(after: number, limit: number): Promise<LedgerRow[]>;
   /** Newest first; `site` keeps that site's only (a site-scoped caller never sees others, issue 8 #5). */
   deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]>;
   /** One ledger row by movement id (audit: back to the raw frame, edge, operator, device). */

@@ -86,6 +86,20 @@ export function storeContract(name: string, factory: () => StoreHarness | Promis
       });
     });
 
+    describe('ledgerAfter (change feed for exporters)', () => {
+      it('returns rows after a position, oldest first, at most limit', async () => {
+        expect(await store.ledgerAfter(0, 10)).toEqual([]);
+        await commit(mv({ qty: 1 }), mv({ qty: 2 }));
+        await commit(mv({ qty: 3 }));
+        const all = await store.ledgerAfter(0, 10);
+        expect(all.map((r) => r.qty)).toEqual([1, 2, 3]);
+        expect(all.map((r) => r.pos)).toEqual([...all.map((r) => r.pos)].sort((a, b) => a - b));
+        expect((await store.ledgerAfter(all[0]!.pos, 1)).map((r) => r.qty)).toEqual([2]);
+        expect(await store.ledgerAfter(all[2]!.pos, 10)).toEqual([]);
+        expect(all[2]).toEqual(await store.movement(all[2]!.id));
+      });
+    });
+
     describe('balances per movement kind', () => {
       it('receive adds, issue subtracts, return adds', async () => {
         await commit(mv({ kind: 'receive', qty: 10 }));
