@@ -36,6 +36,9 @@ const DeliverySchema = z.object({
   deliveredAt: z.string().nullable(),
 });
 
+/** Most channels (all sites together). */
+export const MAX_CHANNELS = 200;
+
 const DeliveriesQuery = z.object({ limit: Limit(1000, 100), before: Cursor.optional() });
 const ListQuery = z.object({ site: SiteParam.optional().describe('channels that receive this site\'s alerts') });
 
@@ -96,6 +99,8 @@ export async function channelsRoutes(app: FastifyInstance, deps: ApiDeps): Promi
 
   app.post('/api/v1/channels', { config: { roles: ADMIN_ONLY, scope: scope.body(sitesOfBody) } }, async (req, reply) => {
     const b = body(ChannelInput, req);
+    // Every alert transition reads the channels inside its transaction: keep them bounded.
+    if ((await store.listChannels()).length >= MAX_CHANNELS) throw new Errors.Conflict(`channels: at most ${MAX_CHANNELS}; delete one first`);
     const c = await store.addChannel({ ...b, id: ulid(), createdAt: new Date().toISOString() });
     reply.status(201);
     return c;

@@ -235,11 +235,21 @@ export class ChannelDispatcher {
   }
 
   private async sendMail(ch: ChannelWithSecret, m: MailMessage): Promise<Verdict> {
+    let t: NodeJS.Timeout | undefined;
     try {
-      await this.mailer(ch, m, this.o.timeoutMs);
+      // nodemailer's timeouts are per phase (connect, greeting, socket idle); the whole exchange
+      // must end within the lease (2 x timeout + 5 s), or the post could be claimed twice.
+      await Promise.race([
+        this.mailer(ch, m, this.o.timeoutMs),
+        new Promise<never>((_, reject) => {
+          t = setTimeout(() => reject(Object.assign(new Error(`SMTP exchange over ${2 * this.o.timeoutMs} ms`), { code: 'TIMEOUT' })), 2 * this.o.timeoutMs);
+        }),
+      ]);
       return { kind: 'ok' };
     } catch (err) {
       return classifySmtpError(err as Error);
+    } finally {
+      clearTimeout(t);
     }
   }
 }

@@ -340,3 +340,26 @@ describe('webhook channel', () => {
     expect((await deliveries(id)).map((x) => x.state)).toEqual(['delivered', 'delivered']);
   });
 });
+
+describe('durability', () => {
+  it('a queued alert survives a restart, and a post claimed by a sender that died is sent after its lease', async () => {
+    const b = await bot('wecom', WECOM_KEY);
+    const id = await channel({ type: 'wecom', url: b.url, secret: WECOM_KEY, routes: { types: ['safety-stock'] } });
+    await raise();
+    // The cloud stops before sending: the delivery is in alerts.db with the alert.
+    await store.close();
+    store = new SqliteAlertStore(join(dir, 'alerts.db'));
+    expect(await deliveries(id)).toMatchObject([{ state: 'pending', attempts: 0 }]);
+    // A sender claims the post and dies before it sends (no answer recorded).
+    const d = dispatcher();
+    const [claimed] = await store.channels.claimPosts({ now: new Date(clock), dueBefore: new Date(clock), leaseMs: d.leaseMs, limit: 1, maxItems: 10 });
+    expect(claimed!.items).toHaveLength(1);
+    clock += d.leaseMs - 1;
+    await d.runOnce();
+    expect(b.got).toHaveLength(0);
+    clock += 1;
+    await d.runOnce();
+    expect(b.ok()).toHaveLength(1);
+    expect(await deliveries(id)).toMatchObject([{ state: 'delivered', attempts: 1 }]);
+  });
+});
