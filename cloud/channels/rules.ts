@@ -47,6 +47,11 @@ export function longestWindowMs(type: ChannelType): number {
  * not continuously: a classic bucket of 20 refilled at 20/min lets a full bucket plus its refill
  * through in one rolling minute - 39 posts - and DingTalk blocks the robot above 20. `posts` are
  * the times (ms) of earlier posts, any order. Returns when the next post may go: `now` if at once.
+ *
+ * Pacing: once half of a window's tokens are spent, posts are spaced `windowMs / max` apart (3 s
+ * for DingTalk). Without it a burst spends all 20 tokens in its first seconds, one alert each, and
+ * everything after waits the rest of the minute; with it the later alerts of the burst go out
+ * every few seconds, merged into digests.
  */
 export function nextPostAt(limits: readonly RateLimit[], posts: readonly number[], now: number): number {
   let at = now;
@@ -54,6 +59,7 @@ export function nextPostAt(limits: readonly RateLimit[], posts: readonly number[
     const inWindow = posts.filter((t) => t > now - l.windowMs).sort((a, b) => b - a);
     // Full window: wait until the oldest of the newest `max` posts leaves it.
     if (inWindow.length >= l.max) at = Math.max(at, inWindow[l.max - 1]! + l.windowMs);
+    else if (inWindow.length >= Math.ceil(l.max / 2)) at = Math.max(at, inWindow[0]! + l.windowMs / l.max);
   }
   return at;
 }

@@ -176,6 +176,30 @@ describe('DingTalk', () => {
   });
 });
 
+describe('DingTalk under sustained load', () => {
+  it('an alert a second for 5 minutes: at most 20 posts in any rolling minute, every alert delivered once', async () => {
+    const sent: number[] = [];
+    const b = await bot('dingtalk', DING_SECRET, (r) => {
+      if (r.problem) return undefined;
+      sent.push(r.ts!);
+      return maxInWindow(sent, 60_000) > 20 ? { status: 200, body: { errcode: 130101, errmsg: 'send too fast' } } : undefined;
+    });
+    const id = await channel({ type: 'dingtalk', url: b.url, secret: DING_SECRET, routes: { types: ['safety-stock'] } });
+    const d = dispatcher();
+    for (let i = 0; i < 300; i++) {
+      await raise();
+      await runFor(d, 500, 500); // two passes per second
+    }
+    await runFor(d, 120_000, 1000);
+    expect(b.got.every((p) => p.problem === undefined)).toBe(true);
+    expect(maxInWindow(b.got.map((p) => p.ts!), 60_000)).toBe(20);
+    const skus = b.got.flatMap((p) => [...p.text!.matchAll(/SKU (SKU-\d{3})/g)].map((m) => m[1]));
+    expect(new Set(skus).size).toBe(300);
+    expect(skus).toHaveLength(300);
+    expect((await deliveries(id)).every((x) => x.state === 'delivered')).toBe(true);
+  });
+});
+
 describe('Feishu / Lark', () => {
   it('an interactive card with timestamp (s) and sign in the body', async () => {
     const b = await bot('feishu', FEISHU_SECRET);

@@ -94,9 +94,15 @@ describe('routes', () => {
 describe('rate limits: a token comes back one window after it was spent', () => {
   it('DingTalk: the 21st post in a minute waits for the first to leave the window', () => {
     const posts = Array.from({ length: 20 }, (_, i) => 1000 + i * 100);
-    expect(nextPostAt(RATE_LIMITS.dingtalk, posts.slice(0, 19), 3000)).toBe(3000);
+    expect(nextPostAt(RATE_LIMITS.dingtalk, posts.slice(0, 9), 1900)).toBe(1900);
     expect(nextPostAt(RATE_LIMITS.dingtalk, posts, 3000)).toBe(61_000);
     expect(nextPostAt(RATE_LIMITS.dingtalk, posts, 61_000)).toBe(61_000);
+  });
+
+  it('paces posts 3 s apart once half of the minute is spent', () => {
+    const ten = Array.from({ length: 10 }, (_, i) => 1000 + i * 100);
+    expect(nextPostAt(RATE_LIMITS.dingtalk, ten, 2000)).toBe(1900 + 3000);
+    expect(nextPostAt(RATE_LIMITS.dingtalk, ten, 5000)).toBe(5000);
   });
 
   it('Feishu: 5 a second and 100 a minute', () => {
