@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouteDoc } from '../openapi.js';
 import type { ApiDeps } from '../common.js';
+import { scope } from '../scope.js';
 
 export const metricsDocs: RouteDoc[] = [
   { method: 'get', path: '/metrics', tag: 'service', summary: 'Prometheus metrics (text exposition format 0.0.4); open unless the cloud runs with --metrics-token (then role maintenance or admin)' },
@@ -15,6 +16,7 @@ export const metricsDocs: RouteDoc[] = [
 export async function metricsRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const m = deps.metrics;
   if (!m) return;
-  app.get('/metrics', deps.metricsToken ? { config: { roles: ['maintenance'] } } : {}, async (_req, reply) =>
+  // No per-site data (bounded labels only): public, or `shared` behind the token (scope.ts).
+  app.get('/metrics', deps.metricsToken ? { config: { roles: ['maintenance'], scope: scope.shared() } } : { config: { scope: scope.public() } }, async (_req, reply) =>
     reply.type(m.contentType).header('cache-control', 'no-store').send(await m.text()));
 }

@@ -65,6 +65,7 @@ const EXAMPLES: Record<string, Example> = {
   'get /board/board.css': { req: () => ({ method: 'GET', path: '/board/board.css' }) },
   'get /docs': { req: () => ({ method: 'GET', path: '/docs' }) },
   'get /docs/openapi.json': { req: () => ({ method: 'GET', path: '/docs/openapi.json' }) },
+  'get /metrics': { req: () => ({ method: 'GET', path: '/metrics' }) },
   'get /board/events': { req: ({ f }) => ({ method: 'GET', path: `/board/events?site=${f.site}` }) },
   'get /api/v1/stock': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock?site=${f.site}` }) },
   'get /api/v1/stock/totals': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock/totals?site=${f.site}` }) },
