@@ -74,5 +74,8 @@ describe('channels API', () => {
       return r[0]?.state === 'delivered' ? r : undefined;
     }, 'delivered');
     expect(ds).toMatchObject([{ state: 'delivered', attempts: 1, lastErrorCode: null, alertType: 'safety-stock', event: 'opened' }]);
+    // Counted in Prometheus by channel type and result.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^stockgate_notifications_total\{channel="wecom",result="delivered"\} 1$/m);
   });
 });
