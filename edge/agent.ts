@@ -19,6 +19,7 @@ import { createDevice, parseDeviceSpec } from '../devices/registry.js';
 import { ConfigError, readCaFile, REMOTE_SETTABLE, type EdgeConfig, type RemoteSettableKey } from './config.js';
 import { IdentityTable } from './identities.js';
 import { ItemCache, readItemsFile } from './item-cache.js';
+import { ItemMasterFeed } from './item-master-feed.js';
 import { OutboxFullError, type MovementDraft } from './outbox/outbox-store.js';
 import { SqliteOutbox } from './outbox/sqlite.js';
 import { Publisher } from './publisher.js';
@@ -72,6 +73,7 @@ export class EdgeAgent {
   readonly identities: IdentityTable;
   readonly workflows: Workflows;
   readonly remote: RemoteConfigManager;
+  readonly itemMaster: ItemMasterFeed;
   private readonly state: Database.Database;
   private readonly pinned: Set<string>;
   private settings!: Settings;
@@ -113,6 +115,7 @@ export class EdgeAgent {
     this.items = new ItemCache(this.state);
     this.identities = new IdentityTable(this.state);
     this.items.replace('local', localItems(config));
+    this.itemMaster = new ItemMasterFeed(this.state, this.items);
 
     const wfDevices: WorkflowDevice[] = [];
     for (const spec of config.devices.map(parseDeviceSpec)) {
@@ -175,6 +178,7 @@ export class EdgeAgent {
     this.publisher.on('ackRefused', (why, d) => this.onAckRefused(why, d));
     this.publisher.on('rejected', (rej, moved) => this.onCloudReject(rej, moved));
     this.publisher.on('config', (payload) => this.onRemoteConfig(payload));
+    this.publisher.on('items', (payload) => this.onItemMaster(payload));
 
     this.remote = new RemoteConfigManager(this.state, (cfg) => this.applySettings(cfg));
     if (config.remoteConfig) {
@@ -286,6 +290,11 @@ export class EdgeAgent {
     };
     if (this.remote.error) out.configError = this.remote.error;
     if (this.shadowed.length) out.configShadowed = this.shadowed;
+    const im = this.itemMaster.version;
+    if (im || this.itemMaster.error) {
+      out.itemMaster = { version: im, items: this.items.counts().master };
+      if (this.itemMaster.error) out.itemMaster.error = this.itemMaster.error;
+    }
     if (this.lastError) out.lastError = this.lastError;
     if (this.lastWarning) out.lastWarning = this.lastWarning;
     return out;
@@ -521,6 +530,21 @@ export class EdgeAgent {
         this.log.error({ configVersion: out.version, offered: out.offered, configError: out.error }, 'remote config not applied: rolled back to the last good version');
         break;
     }
+    this.statusChanged(true);
+  }
+
+  /** The cloud's item master snapshot (`.../items`): into the cache's `master` source. */
+  private onItemMaster(payload: Buffer): void {
+    let out: ReturnType<ItemMasterFeed['receive']>;
+    try {
+      out = this.itemMaster.receive(payload);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'item master snapshot not stored');
+      return;
+    }
+    if (out.result === 'ignored') return void this.log.debug({ reason: out.reason }, 'item master snapshot ignored');
+    if (out.result === 'applied') this.log.info({ itemMasterVersion: out.version, items: out.items }, 'item master snapshot applied');
+    else this.log.error({ itemMasterVersion: out.version, error: out.error }, 'item master snapshot not applied');
     this.statusChanged(true);
   }
 

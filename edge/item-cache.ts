@@ -12,9 +12,15 @@ export interface CachedItem {
   uom?: string;
   unitWeightKg?: number;
   serialised?: boolean;
-  /** `remote` (item master from the remote config) wins over `local` (`--items FILE`, config file). */
-  source: 'remote' | 'local';
+  /**
+   * `remote` (the operator's remote config `items`) wins over `local` (`--items FILE`, config
+   * file), which wins over `master` (the cloud's item master snapshot, `.../items`): the cloud
+   * fills in what the operator's lists do not say and never overrides them.
+   */
+  source: ItemSource;
 }
+
+export type ItemSource = 'remote' | 'local' | 'master';
 
 /** What the workflows need from the cache (a Map in unit tests). */
 export interface ItemLookup {
@@ -26,12 +32,15 @@ export interface ItemLookup {
 
 interface Row {
   sku: string;
-  source: 'remote' | 'local';
+  source: ItemSource;
   gtin: string | null;
   uom: string | null;
   unit_weight_kg: number | null;
   serialised: number;
 }
+
+/** The operator's lists first (remote config, then local), the cloud's item master last. */
+const PRECEDENCE = `CASE source WHEN 'remote' THEN 0 WHEN 'local' THEN 1 ELSE 2 END`;
 
 const toItem = (r: Row | undefined): CachedItem | undefined => {
   if (!r) return undefined;
@@ -46,9 +55,10 @@ const toItem = (r: Row | undefined): CachedItem | undefined => {
 /**
  * The offline item cache (table `items` in `state.db`): sku, GTIN, uom, unit weight and whether
  * the item is serialised, so GS1 scans map to skus, weigh stations count by unit weight and
- * serialised items are checked while the cloud is unreachable. Two sources, each replaced as a
- * whole: `remote` (the `items` of the remote config) and `local` (`--items FILE` and `items` in
- * the config file). A lookup prefers the remote row.
+ * serialised items are checked while the cloud is unreachable. Three sources, each replaced as a
+ * whole: `remote` (the `items` of the operator's remote config), `local` (`--items FILE` and
+ * `items` in the config file) and `master` (the cloud's item master snapshot on `.../items`,
+ * `item-master-feed.ts`). A lookup prefers remote, then local, then master.
  */
 export class ItemCache implements ItemLookup {
   private readonly s;
@@ -57,8 +67,8 @@ export class ItemCache implements ItemLookup {
 
   constructor(db: Database.Database) {
     this.s = {
-      bySku: db.prepare(`SELECT * FROM items WHERE sku = ? ORDER BY source = 'remote' DESC LIMIT 1`),
-      byGtin: db.prepare(`SELECT * FROM items WHERE gtin = ? ORDER BY source = 'remote' DESC LIMIT 1`),
+      bySku: db.prepare(`SELECT * FROM items WHERE sku = ? ORDER BY ${PRECEDENCE} LIMIT 1`),
+      byGtin: db.prepare(`SELECT * FROM items WHERE gtin = ? ORDER BY ${PRECEDENCE} LIMIT 1`),
       clear: db.prepare('DELETE FROM items WHERE source = ?'),
       insert: db.prepare(
         'INSERT INTO items (sku, source, gtin, uom, unit_weight_kg, serialised, description) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -68,7 +78,7 @@ export class ItemCache implements ItemLookup {
       getHash: db.prepare('SELECT value FROM state_meta WHERE key = ?').pluck(),
       setHash: db.prepare('INSERT INTO state_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
-    this.replaceTx = db.transaction((source: 'remote' | 'local', items: readonly ItemRecord[], hash: string) => {
+    this.replaceTx = db.transaction((source: ItemSource, items: readonly ItemRecord[], hash: string) => {
       this.s.clear.run(source);
       for (const i of items) {
         this.s.insert.run(i.sku, source, i.gtin ?? null, i.uom ?? null, i.unitWeightKg ?? null, i.serialised ? 1 : 0, i.description ?? null);
@@ -82,7 +92,7 @@ export class ItemCache implements ItemLookup {
    * Replace one source's items (one transaction). Returns whether anything changed: the same list
    * again (a retained config delivered on every reconnect) costs a hash, not a rewrite.
    */
-  replace(source: 'remote' | 'local', items: readonly ItemRecord[]): boolean {
+  replace(source: ItemSource, items: readonly ItemRecord[]): boolean {
     const hash = createHash('sha256').update(JSON.stringify(items)).digest('hex');
     if (this.s.getHash.get(`items.${source}`) === hash) return false;
     this.replaceTx(source, items, hash);
@@ -102,8 +112,8 @@ export class ItemCache implements ItemLookup {
     return this.total;
   }
 
-  counts(): { remote: number; local: number } {
-    return { remote: this.s.countBy.get('remote') as number, local: this.s.countBy.get('local') as number };
+  counts(): { remote: number; local: number; master: number } {
+    return { remote: this.s.countBy.get('remote') as number, local: this.s.countBy.get('local') as number, master: this.s.countBy.get('master') as number };
   }
 }
 
@@ -133,7 +143,7 @@ export class MemoryItems implements ItemLookup {
   private readonly sku = new Map<string, CachedItem>();
   private readonly gtin = new Map<string, CachedItem>();
 
-  constructor(items: ReadonlyArray<ItemRecord & { source?: 'remote' | 'local' }> = []) {
+  constructor(items: ReadonlyArray<ItemRecord & { source?: ItemSource }> = []) {
     for (const i of items) {
       const c: CachedItem = { ...i, source: i.source ?? 'remote' };
       this.sku.set(i.sku, c);

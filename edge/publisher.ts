@@ -97,6 +97,8 @@ export interface PublisherEvents {
   rejected: [reject: Reject, moved: number];
   /** A payload on `.../config` (retained: delivered again after every reconnect). */
   config: [payload: Buffer];
+  /** A payload on `.../items`: the cloud's item master snapshot (retained). */
+  items: [payload: Buffer];
   error: [err: Error];
 }
 
@@ -283,7 +285,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     client.on('connect', () => {
       if (this.client !== client) return;
       const subs = [topics.acks(site, edge), topics.rejects(site, edge)];
-      if (this.o.remoteConfig) subs.push(topics.config(site, edge));
+      // The cloud's item master comes with the remote config (its own topic: item-master-feed.ts).
+      if (this.o.remoteConfig) subs.push(topics.config(site, edge), topics.items(site, edge));
       client.subscribe(subs, { qos: 1 }, (err) => {
         if (err || this.client !== client) {
           if (err) this.emit('error', err);
@@ -379,6 +382,10 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     if (topic.endsWith('/config')) {
       // The remote config manager validates it (an empty payload clears the retained message).
       this.emit('config', payload);
+      return;
+    }
+    if (topic.endsWith('/items')) {
+      this.emit('items', payload); // validated by the item master feed
       return;
     }
     let body: unknown;

@@ -16,7 +16,7 @@ export function openStateDb(path: string): Database.Database {
   db.exec(`
     CREATE TABLE IF NOT EXISTS items (
       sku TEXT NOT NULL,
-      source TEXT NOT NULL CHECK (source IN ('remote', 'local')),
+      source TEXT NOT NULL CHECK (source IN ('remote', 'local', 'master')),
       gtin TEXT,
       uom TEXT,
       unit_weight_kg REAL,
@@ -47,5 +47,20 @@ export function openStateDb(path: string): Database.Database {
       PRIMARY KEY (session, key)
     );
   `);
+  // state.db files made before the cloud item master feed (issue 9) allow only remote/local items:
+  // rebuild the table with the wider CHECK (SQLite cannot alter a CHECK), keeping every row.
+  const itemsSql = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'items'`).pluck().get() as string;
+  if (!itemsSql.includes("'master'")) {
+    db.transaction(() => {
+      db.exec(`
+        ALTER TABLE items RENAME TO items_before_master;
+        DROP INDEX IF EXISTS items_gtin;
+        ${itemsSql.replace("CHECK (source IN ('remote', 'local'))", "CHECK (source IN ('remote', 'local', 'master'))")};
+        INSERT INTO items SELECT * FROM items_before_master;
+        DROP TABLE items_before_master;
+        CREATE INDEX items_gtin ON items (gtin) WHERE gtin IS NOT NULL;
+      `);
+    })();
+  }
   return db;
 }

@@ -105,6 +105,7 @@ export function registerEdge(program: Command): void {
           lastSeq: agent.outbox.lastSeq(),
           configVersion: agent.remote.version,
           items: agent.items.size(),
+          itemMasterVersion: agent.itemMaster.version,
         });
       } catch (err) {
         failStart(err);

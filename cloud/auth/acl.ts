@@ -58,8 +58,8 @@ export function authorizePublish(p: MqttPrincipal, topic: string, retain: boolea
 export function authorizeSubscribe(p: MqttPrincipal, filter: string): Decision {
   if (filter.startsWith('$')) return deny('$-topics ($SYS, $share) are not for clients');
   if (p.role === 'edge') {
-    const own = [topics.acks(p.site, p.edge), topics.rejects(p.site, p.edge), topics.config(p.site, p.edge)];
-    return own.includes(filter) ? OK : deny(`edges subscribe only to their own acks, rejects and config`);
+    const own = [topics.acks(p.site, p.edge), topics.rejects(p.site, p.edge), topics.config(p.site, p.edge), topics.items(p.site, p.edge)];
+    return own.includes(filter) ? OK : deny(`edges subscribe only to their own acks, rejects, config and items`);
   }
   // Every topic the filter can match must lie in stockgate/v1/{site}/alerts/#: the first four
   // levels must be exactly these literals (a wildcard there could reach other sites or edges).

@@ -395,6 +395,22 @@ export const RemoteConfig = EdgeSettings.extend({
 }).superRefine(refineEdgeSettings);
 export type RemoteConfig = z.infer<typeof RemoteConfig>;
 
+/**
+ * The cloud's item master as the edge caches it, retained on `stockgate/v1/{site}/{edge}/items`
+ * (issue 9: the edge's item cache is fed from the cloud's item master). A channel of its own so
+ * the cloud never writes the operator's versioned `config`; each snapshot is complete and
+ * replaces the previous one; `version` only grows (the edge ignores a version at or below the one
+ * it has). An operator's own items (remote config `items`, the local file) win over these.
+ */
+export const ItemMasterSnapshot = z
+  .strictObject({
+    v: z.literal(SCHEMA_VERSION),
+    version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    items: z.array(ItemRecord).max(500_000),
+  })
+  .superRefine((c, ctx) => refineEdgeSettings({ items: c.items }, ctx));
+export type ItemMasterSnapshot = z.infer<typeof ItemMasterSnapshot>;
+
 /** What the edge reports of the last error an operator was told about. */
 export const EdgeErrorReport = z.object({
   at: Instant,
@@ -413,6 +429,8 @@ export const EdgeStatusDetails = EdgeStatus.extend({
   configError: z.string().optional(),
   /** Remote config keys not applied because a command-line flag sets them (flags win). */
   configShadowed: z.array(z.string()).optional(),
+  /** Version and size of the cloud item master snapshot in the edge's cache (`.../items`). */
+  itemMaster: z.object({ version: z.number().int().nonnegative(), items: z.number().int().nonnegative(), error: z.string().optional() }).optional(),
   problems: z.array(z.string()).optional(),
   outbox: z
     .object({

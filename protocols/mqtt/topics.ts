@@ -12,6 +12,7 @@
  * | stockgate/v1/{site}/{edge}/status       | edge -> all   | 1   | yes      | EdgeStatus (+ LWT) |
  * | stockgate/v1/{site}/{edge}/telemetry    | edge -> cloud | 0   | no       | Telemetry          |
  * | stockgate/v1/{site}/{edge}/config       | cloud -> edge | 1   | yes      | (remote config)    |
+ * | stockgate/v1/{site}/{edge}/items        | cloud -> edge | 1   | yes      | ItemMasterSnapshot |
  * | stockgate/v1/{site}/alerts/{type}       | cloud -> subs | 1   | no       | (alerts)           |
  */
 
@@ -29,7 +30,7 @@ export const RESERVED_EDGE_IDS = new Set(['alerts', 'api']);
  */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export type EdgeChannel = 'movements' | 'acks' | 'rejects' | 'status' | 'telemetry' | 'config';
+export type EdgeChannel = 'movements' | 'acks' | 'rejects' | 'status' | 'telemetry' | 'config' | 'items';
 
 export const topics = {
   movements: (site: string, edge: string) => `${TOPIC_ROOT}/${site}/${edge}/movements`,
@@ -38,6 +39,8 @@ export const topics = {
   status: (site: string, edge: string) => `${TOPIC_ROOT}/${site}/${edge}/status`,
   telemetry: (site: string, edge: string) => `${TOPIC_ROOT}/${site}/${edge}/telemetry`,
   config: (site: string, edge: string) => `${TOPIC_ROOT}/${site}/${edge}/config`,
+  /** The cloud's item master for this edge's cache: a channel of its own, never the operator's config. */
+  items: (site: string, edge: string) => `${TOPIC_ROOT}/${site}/${edge}/items`,
   alerts: (site: string, type: string) => `${TOPIC_ROOT}/${site}/alerts/${type}`,
 } as const;
 
@@ -56,7 +59,7 @@ export interface ParsedEdgeTopic {
   channel: EdgeChannel;
 }
 
-const CHANNELS = new Set<string>(['movements', 'acks', 'rejects', 'status', 'telemetry', 'config']);
+const CHANNELS = new Set<string>(['movements', 'acks', 'rejects', 'status', 'telemetry', 'config', 'items']);
 
 /** Split an edge topic into its parts; `undefined` for anything that is not one. Never throws. */
 export function parseEdgeTopic(topic: string): ParsedEdgeTopic | undefined {

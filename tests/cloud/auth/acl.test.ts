@@ -93,7 +93,7 @@ describe('MQTT ACL: alerts (read-only, one site)', () => {
 });
 
 describe('MQTT ACL: properties', () => {
-  const level = fc.constantFrom('stockgate', 'v1', 's1', 's2', 'e1', 'e2', 'alerts', 'movements', 'acks', 'rejects', 'status', 'telemetry', 'config', 'x');
+  const level = fc.constantFrom('stockgate', 'v1', 's1', 's2', 'e1', 'e2', 'alerts', 'movements', 'acks', 'rejects', 'status', 'telemetry', 'config', 'items', 'x');
   const topicArb = fc.array(level, { minLength: 1, maxLength: 6 }).map((l) => l.join('/'));
   const filterArb = fc
     .tuple(fc.array(fc.oneof(level, fc.constant('+')), { minLength: 1, maxLength: 6 }), fc.boolean())
@@ -110,8 +110,8 @@ describe('MQTT ACL: properties', () => {
     );
   });
 
-  it('a filter granted to an edge matches nothing but its own acks, rejects and config', () => {
-    const own = new Set([topics.acks('s1', 'e1'), topics.rejects('s1', 'e1'), topics.config('s1', 'e1')]);
+  it('a filter granted to an edge matches nothing but its own acks, rejects, config and items', () => {
+    const own = new Set([topics.acks('s1', 'e1'), topics.rejects('s1', 'e1'), topics.config('s1', 'e1'), topics.items('s1', 'e1')]);
     fc.assert(
       fc.property(filterArb, topicArb, (f, t) => {
         if (sub(edge, f) && filterToRegExp(f).test(t)) expect(own.has(t)).toBe(true);
