@@ -19,7 +19,7 @@ describe('ItemCache', () => {
     expect(c.bySku('CEM-50')).toEqual({ sku: 'CEM-50', gtin: '09506000134352', uom: 'sack', unitWeightKg: 50, source: 'remote' });
     expect(c.bySku('PUMP')).toEqual({ sku: 'PUMP', serialised: true, source: 'remote' });
     expect(c.bySku('SAND')).toEqual({ sku: 'SAND', source: 'local' });
-    expect(c.counts()).toEqual({ remote: 2, local: 2 });
+    expect(c.counts()).toEqual({ remote: 2, local: 2, master: 0 });
     expect(c.size()).toBe(4);
     // The same list again (a retained config after a reconnect) is not rewritten.
     expect(c.replace('remote', [{ sku: 'CEM-50', gtin: '09506000134352', uom: 'sack', unitWeightKg: 50, serialised: false }, { sku: 'PUMP', serialised: true }])).toBe(false);
