@@ -36,6 +36,11 @@ export const CloudConfig = z.strictObject({
   maxConnPerUser: z.number().int().min(1).max(10_000).optional(),
   /** Embedded broker, authentication on: publishes/s per connection (burst 2x). Default 200. */
   maxPublishRate: z.number().positive().max(1_000_000).optional(),
+  /**
+   * Embedded broker: largest MQTT packet from any client, bytes, refused on its fixed header before
+   * it is buffered (issue 8). Also the ingester's payload limit. Default 1 MiB.
+   */
+  maxPacketBytes: z.number().int().min(4096).max(256 * 1024 * 1024).default(1024 * 1024),
   /** MQTT client id of this ingester on an external broker; default derived from dataDir. */
   clientId: z.string().min(1).max(64).optional(),
   /** PostgreSQL instead of SQLite (postgres://USER@HOST:PORT/DB); absent = SQLite files in dataDir. */

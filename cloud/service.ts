@@ -73,7 +73,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
       ...(config.brokerPassword ? { password: config.brokerPassword } : {}),
     });
   } else {
-    const embedded = await EmbeddedBroker.start({ port: config.mqttPort, host: config.host, ...sec.broker });
+    const embedded = await EmbeddedBroker.start({ port: config.mqttPort, host: config.host, maxPacketBytes: config.maxPacketBytes, ...sec.broker });
     bus = embedded;
     mqttPort = embedded.port;
   }
@@ -96,6 +96,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   metrics.onScrape.push(() => metrics.sseClients.set(hub.size));
   const ingester = new Ingester(bus, store, log, {
     ackKey: (site, edge) => sec.ackKeys.key(site, edge),
+    maxPayloadBytes: config.maxPacketBytes,
     onCommit: (r, info) => {
       observeCommit(metrics, info, r);
       hub.changed(r.changed);
@@ -110,12 +111,19 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   await ingester.start(subs);
   await alerts.start();
   await ts?.start();
+  // Every subscription is in place: what the session delivered that nobody handles is acked now.
+  if (bus instanceof ExternalBroker) bus.ready();
 
   const http = await buildApi({
     store,
     auth,
     hub,
-    health: () => ({ mqtt: bus.describe, mqttHealthy: bus.healthy, ingest: { ...ingester.stats } }),
+    health: () => ({
+      mqtt: bus.describe,
+      mqttHealthy: bus.healthy,
+      ingest: { ...ingester.stats },
+      ...(bus instanceof EmbeddedBroker ? { broker: { ...bus.packetStats } } : bus instanceof ExternalBroker ? { broker: { ...bus.stats } } : {}),
+    }),
     submit: (movements) => ingester.submit(movements),
     alertStore: alerts.store,
     alertEngine: alerts.engine,

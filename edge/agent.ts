@@ -86,6 +86,11 @@ export class EdgeAgent {
   private started = false;
   private stopped = false;
   private outboxFull = false;
+  /**
+   * The outbox refused the last write for another reason than its bound (disk full, I/O error):
+   * status problem `outbox-write-error` until a write succeeds again (issue 8, finding 11).
+   */
+  private outboxWriteError = false;
   private backlogHigh = false;
   private lastError: ErrorReport | undefined;
   private lastWarning: ErrorReport | undefined;
@@ -303,6 +308,7 @@ export class EdgeAgent {
   problems(): string[] {
     const p: string[] = [];
     if (this.outboxFull) p.push('outbox-full');
+    if (this.outboxWriteError) p.push('outbox-write-error');
     if (this.backlogHigh) p.push('outbox-backlog');
     if (this.remote?.error) p.push('config-error');
     if (this.brokerFailures > 0 && !this.publisher.isConnected) p.push('broker-unreachable');
@@ -385,7 +391,15 @@ export class EdgeAgent {
         this.log.warn({ code: 'SG_ERR_COUNT_NOT_SENT' }, 'count not sent: it stays open; scan COUNT:END again when the outbox has room');
       }
       const full = err instanceof OutboxFullError;
-      if (full) this.outboxFull = true;
+      if (full && !this.outboxFull) {
+        this.outboxFull = true;
+        this.statusChanged();
+      }
+      if (!full && !this.outboxWriteError) {
+        this.outboxWriteError = true;
+        this.log.error({ err: (err as Error).message }, 'outbox write error: movements are refused until the outbox can be written (disk full?)');
+        this.statusChanged(true);
+      }
       this.counters.outboxRefused += batch.length;
       for (const e of batch) {
         const code = full ? 'SG_ERR_OUTBOX_FULL' : 'SG_ERR_OUTBOX_WRITE';
@@ -399,6 +413,11 @@ export class EdgeAgent {
       return;
     }
     this.counters.recorded += stored.length;
+    if (this.outboxWriteError) {
+      this.outboxWriteError = false;
+      this.log.info('outbox writes succeed again');
+      this.statusChanged();
+    }
     try {
       this.identities.apply(stored);
     } catch (err) {

@@ -29,6 +29,12 @@ export interface PublisherOptions {
   /** Batches published and not yet acked, at most. Default 8. */
   window?: number;
   /**
+   * Largest batch message, bytes: a batch over it goes out in fewer movements. Below the cloud's
+   * `--max-packet-bytes` (default 1 MiB), which closes the connection of an oversized packet: a
+   * batch over it would be refused and resent for ever. Default 768 KiB.
+   */
+  maxBatchBytes?: number;
+  /**
    * How long a batch may wait for its application ack before the window is resent from it, in ms.
    * Covers a cloud that restarted behind a broker that stayed up. Default 10000.
    */
@@ -164,6 +170,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     this.o = {
       batchSize: 500,
       window: 8,
+      maxBatchBytes: 768 * 1024,
       ackTimeoutMs: 10_000,
       reconnectMinMs: 250,
       reconnectMaxMs: 5_000,
@@ -436,6 +443,16 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   private nextBatch(limit: number): OutboxBatch | undefined {
+    const max = this.o.maxBatchBytes;
+    for (;;) {
+      const b = this.readBatch(limit);
+      // O(1) first: a string of n UTF-16 units is at most 3n UTF-8 bytes.
+      if (!b || b.count <= 1 || b.json.length * 3 + 256 <= max || Buffer.byteLength(b.json) + 256 <= max) return b;
+      limit = Math.max(1, Math.floor(b.count / 2));
+    }
+  }
+
+  private readBatch(limit: number): OutboxBatch | undefined {
     if (this.outbox.readBatch) return this.outbox.readBatch(this.lastSent, limit);
     const entries = this.outbox.read(this.lastSent, limit);
     if (entries.length === 0) return undefined;

@@ -30,6 +30,7 @@ export function registerCloud(program: Command): void {
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--max-conn-per-user <n>', 'embedded broker: live connections per MQTT username (default 4)', int)
     .option('--max-publish-rate <n>', 'embedded broker: publishes/s per client, burst 2x (default 200)', num)
+    .option('--max-packet-bytes <n>', 'embedded broker: largest MQTT packet, refused on its header before buffering; also the ingest payload limit (default 1048576)', int)
     .option('--tsdb <url>', 'export the ledger, telemetry and alerts as time series to this InfluxDB v2/v3 or VictoriaMetrics (/api/v2/write)')
     .option('--tsdb-token <token>', 'time series: API token, for servers that need one (or env STOCKGATE_TSDB_TOKEN)')
     .option('--tsdb-bucket <bucket>', 'time series: bucket (default stockgate)')
@@ -70,6 +71,7 @@ export function registerCloud(program: Command): void {
           ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
           ...(o.maxConnPerUser !== undefined ? { maxConnPerUser: o.maxConnPerUser } : {}),
           ...(o.maxPublishRate !== undefined ? { maxPublishRate: o.maxPublishRate } : {}),
+          ...(o.maxPacketBytes !== undefined ? { maxPacketBytes: o.maxPacketBytes } : {}),
         });
         const cloud = await startCloud(config, log);
         onShutdown(() => cloud.stop());

@@ -15,7 +15,8 @@ import type { ChannelStore } from '../channels/channel-store.js';
 import type { RouteKey } from '../channels/model.js';
 
 export const STOCK_ALERT_TYPES = ['safety-stock', 'reorder', 'overstock', 'near-expiry'] as const;
-export const DEVICE_ALERT_TYPES = ['edge-offline', 'device-offline', 'outbox-backlog', 'scale-drift'] as const;
+/** `outbox-write-error`: the edge's outbox refuses writes (disk full, I/O error), issue 8 finding 11. */
+export const DEVICE_ALERT_TYPES = ['edge-offline', 'device-offline', 'outbox-backlog', 'outbox-write-error', 'scale-drift'] as const;
 export const ALERT_TYPES = [...STOCK_ALERT_TYPES, ...DEVICE_ALERT_TYPES] as const;
 export type StockAlertType = (typeof STOCK_ALERT_TYPES)[number];
 export type DeviceAlertType = (typeof DEVICE_ALERT_TYPES)[number];

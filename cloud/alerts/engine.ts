@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { monotonicFactory } from 'ulid';
-import { EdgeStatus, Telemetry, parseEdgeTopic } from '../../protocols/mqtt/index.js';
+import { type DeviceHealth, EdgeStatusDetails, Telemetry, parseEdgeTopic } from '../../protocols/mqtt/index.js';
 import type { z } from 'zod';
 import type { CommitResult, Store } from '../store/store.js';
 import { type Alert, type AlertStore, DEVICE_ALERT_TYPES, type Levels, STOCK_ALERT_TYPES } from './alert-store.js';
@@ -15,6 +15,7 @@ import {
   statusSubjects,
   stockSubjects,
   telemetrySubjects,
+  DRIFT_METRIC,
 } from './rules.js';
 
 export interface AlertEngineOptions {
@@ -30,6 +31,16 @@ export interface AlertEngineOptions {
   coalesceMs?: number;
   /** `movements.applied`: hold back rows applied less than this long ago (competing ingesters). Default 0. */
   movementSettleMs?: number;
+  /**
+   * Caps per edge (issue 8, finding 5: one status and one telemetry message listing 5,000 fake
+   * devices opened 10,000 alerts). Devices an edge may have: learnt from what it reports, up to
+   * this many (its configured devices; default 64). Telemetry metrics read per message (default
+   * 256). Device alerts open at once per edge (default 100). Excess is counted in `capStats` and
+   * logged once per edge as a warning, never turned into alerts.
+   */
+  maxDevicesPerEdge?: number;
+  maxTelemetryKeys?: number;
+  maxOpenAlertsPerEdge?: number;
   now?: () => Date;
 }
 
@@ -63,6 +74,10 @@ export class AlertEngine {
   private roundQueued = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Per edge (`site/edge`): its known devices, and which caps were already reported. */
+  private readonly edges = new Map<string, { devices: Set<string>; warned: Set<string> }>();
+  /** What the per-edge caps left out (never alerts): devices, telemetry metrics, alerts not opened. */
+  readonly capStats = { devicesIgnored: 0, metricsIgnored: 0, alertsNotOpened: 0 };
 
   constructor(
     private readonly ledger: Store,
@@ -79,6 +94,9 @@ export class AlertEngine {
       expiryIntervalMs: opts.expiryIntervalMs ?? 60_000,
       movementSettleMs: opts.movementSettleMs ?? 0,
       coalesceMs: opts.coalesceMs ?? 250,
+      maxDevicesPerEdge: opts.maxDevicesPerEdge ?? 64,
+      maxTelemetryKeys: opts.maxTelemetryKeys ?? 256,
+      maxOpenAlertsPerEdge: opts.maxOpenAlertsPerEdge ?? 100,
     };
     this.now = opts.now ?? (() => new Date());
     this.thresholds = { backlog: this.o.backlogThreshold, driftKg: this.o.driftThresholdKg };
@@ -140,15 +158,70 @@ export class AlertEngine {
 
   /** Handler for `stockgate/v1/+/+/status`. Invalid messages are logged at debug and ignored. */
   onStatus = (topic: string, payload: Buffer): void => {
-    const s = this.parse(topic, payload, 'status', EdgeStatus);
-    if (s) void this.run(() => this.reconcileHealth(s.site, s.edge, statusSubjects(s, this.thresholds)));
+    const s = this.parse(topic, payload, 'status', EdgeStatusDetails);
+    if (!s) return;
+    if (s.devices) s.devices = this.knownDevices(s.site, s.edge, s.devices);
+    void this.run(() => this.reconcileHealth(s.site, s.edge, statusSubjects(s, this.thresholds)));
   };
 
   /** Handler for `stockgate/v1/+/+/telemetry`. */
   onTelemetry = (topic: string, payload: Buffer): void => {
     const m = this.parse(topic, payload, 'telemetry', Telemetry);
-    if (m) void this.run(() => this.reconcileHealth(m.site, m.edge, telemetrySubjects(m, this.thresholds)));
+    if (!m) return;
+    if (m.devices) m.devices = this.knownDevices(m.site, m.edge, m.devices);
+    const keys = Object.keys(m.metrics);
+    if (keys.length > this.o.maxTelemetryKeys) {
+      this.capStats.metricsIgnored += keys.length - this.o.maxTelemetryKeys;
+      this.capWarning(m.site, m.edge, 'telemetry-keys', { keys: keys.length, cap: this.o.maxTelemetryKeys });
+      m.metrics = Object.fromEntries(keys.slice(0, this.o.maxTelemetryKeys).map((k) => [k, m.metrics[k]!]));
+    }
+    // A drift metric names a device: only known ones (or new ones within the cap) count.
+    for (const k of Object.keys(m.metrics)) {
+      const dev = DRIFT_METRIC.exec(k)?.[1];
+      if (dev !== undefined && !this.isKnownDevice(m.site, m.edge, dev)) {
+        this.capStats.metricsIgnored++;
+        delete m.metrics[k];
+      }
+    }
+    void this.run(() => this.reconcileHealth(m.site, m.edge, telemetrySubjects(m, this.thresholds)));
   };
+
+  private edgeState(site: string, edge: string): { devices: Set<string>; warned: Set<string> } {
+    const key = `${site}/${edge}`;
+    let e = this.edges.get(key);
+    if (!e) {
+      // Bounded too: with --insecure anyone may invent edges; forgetting one only re-learns it.
+      if (this.edges.size >= 100_000) this.edges.clear();
+      e = { devices: new Set(), warned: new Set() };
+      this.edges.set(key, e);
+    }
+    return e;
+  }
+
+  /** True for a device this edge reported before, or a new one while the edge is under its cap. */
+  private isKnownDevice(site: string, edge: string, id: string): boolean {
+    const e = this.edgeState(site, edge);
+    if (e.devices.has(id)) return true;
+    if (e.devices.size >= this.o.maxDevicesPerEdge) {
+      this.capStats.devicesIgnored++;
+      this.capWarning(site, edge, 'devices', { device: id, cap: this.o.maxDevicesPerEdge });
+      return false;
+    }
+    e.devices.add(id);
+    return true;
+  }
+
+  private knownDevices(site: string, edge: string, devices: readonly DeviceHealth[]): DeviceHealth[] {
+    return devices.filter((d) => this.isKnownDevice(site, edge, d.id));
+  }
+
+  /** Once per edge and cap: a warning in the log (the counters keep counting). */
+  private capWarning(site: string, edge: string, cap: 'devices' | 'telemetry-keys' | 'open-alerts', details: Record<string, unknown>): void {
+    const e = this.edgeState(site, edge);
+    if (e.warned.has(cap)) return;
+    e.warned.add(cap);
+    this.log.warn({ site, edge, cap, ...details, capStats: { ...this.capStats } }, `edge over its ${cap} cap: the excess is counted and ignored, not alerted`);
+  }
 
   /** Wait for what is running, stop the timer and the movement feed. */
   async stop(): Promise<void> {
@@ -284,17 +357,25 @@ export class AlertEngine {
   }
 
   private async reconcileHealth(site: string, edge: string, subjects: Subject[]): Promise<void> {
-    await this.reconcile(subjects, await this.alerts.openAlerts({ site, edge, types: DEVICE_ALERT_TYPES }));
+    const open = await this.alerts.openAlerts({ site, edge, types: DEVICE_ALERT_TYPES });
+    await this.reconcile(subjects, open, { site, edge, room: this.o.maxOpenAlertsPerEdge - open.length });
   }
 
   /** Apply each subject's decision against the open alerts. */
-  private async reconcile(subjects: readonly Subject[], open: readonly Alert[]): Promise<void> {
+  private async reconcile(subjects: readonly Subject[], open: readonly Alert[], edgeCap?: { site: string; edge: string; room: number }): Promise<void> {
     const byKey = new Map(open.map((a) => [`${a.type}\u0000${a.site}\u0000${a.key}`, a]));
     let changed = false;
+    let room = edgeCap?.room ?? Infinity;
     for (const s of subjects) {
       const current = byKey.get(`${s.type}\u0000${s.site}\u0000${s.key}`);
       switch (decide(s.condition, current !== undefined)) {
         case 'open': {
+          if (room <= 0) {
+            this.capStats.alertsNotOpened++;
+            this.capWarning(edgeCap!.site, edgeCap!.edge, 'open-alerts', { cap: this.o.maxOpenAlertsPerEdge });
+            break;
+          }
+          room--;
           const at = this.now().toISOString();
           const c = s.condition as { value?: number; threshold?: number };
           const alert: Alert = {

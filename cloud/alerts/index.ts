@@ -63,8 +63,10 @@ export async function openAlerts(
       dispatcher.start();
       channels.start();
       await engine.start();
-      for (const f of scoped('status')) await deps.bus.subscribe(f, engine.onStatus);
-      for (const f of scoped('telemetry')) await deps.bus.subscribe(f, engine.onTelemetry);
+      // Status and telemetry are settled (PUBACKed on an external broker) as soon as read: an alert
+      // state lost to a crash is re-derived from the next retained status or sample.
+      for (const f of scoped('status')) await deps.bus.subscribe(f, (t, p, settle) => (engine.onStatus(t, p), settle(true)));
+      for (const f of scoped('telemetry')) await deps.bus.subscribe(f, (t, p, settle) => (engine.onTelemetry(t, p), settle(true)));
     },
     async stop() {
       await engine.stop();

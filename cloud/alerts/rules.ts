@@ -217,8 +217,22 @@ export function statusSubjects(s: EdgeStatus, t: HealthThresholds): Subject[] {
     ...deviceSubjects(s.site, s.edge, s.devices),
   ];
   if (s.backlog !== undefined) out.push(backlogSubject(s.site, s.edge, s.backlog, t));
+  // Only an edge that reports its problems can clear the alert (an older edge sends none).
+  const problems = (s as { problems?: readonly string[] }).problems;
+  if (problems !== undefined) {
+    out.push({
+      type: 'outbox-write-error',
+      site: s.site,
+      key: s.edge,
+      edge: s.edge,
+      condition: problems.includes(OUTBOX_WRITE_ERROR) ? { state: 'breached' } : { state: 'clear' },
+    });
+  }
   return out;
 }
+
+/** The edge status problem of an outbox that refuses writes (disk full, I/O error). */
+export const OUTBOX_WRITE_ERROR = 'outbox-write-error';
 
 /** Subjects of a telemetry sample: devices, `outbox.backlog`, and every `scale.<device>.zeroDriftKg`. */
 export function telemetrySubjects(m: Telemetry, t: HealthThresholds): Subject[] {

@@ -28,7 +28,7 @@ export interface ApiDeps {
   store: Store;
   auth: Authenticator;
   hub: BoardHub;
-  health: () => { mqtt: string; mqttHealthy: boolean; ingest: Record<string, number> };
+  health: () => { mqtt: string; mqttHealthy: boolean; ingest: Record<string, number>; broker?: Record<string, number> };
   /** Tokens and MQTT users (authentication on); undefined with --insecure. */
   credentials?: CredentialStore;
   /** Close the live MQTT connections of a user whose credentials were revoked or rotated. */

@@ -73,7 +73,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
 
   app.get('/healthz', { config: { scope: scope.public() } }, async () => {
     const h = deps.health();
-    return { status: h.mqttHealthy ? 'ok' : 'degraded', mqtt: h.mqtt, ingest: h.ingest };
+    return { status: h.mqttHealthy ? 'ok' : 'degraded', mqtt: h.mqtt, ingest: h.ingest, ...(h.broker ? { broker: h.broker } : {}) };
   });
 
   await stockRoutes(app, deps);

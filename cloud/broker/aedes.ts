@@ -1,7 +1,10 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AedesOptions } from 'aedes';
 import type { Bus, BusHandler, PublishOptions } from './bus.js';
+import { DEFAULT_MAX_PACKET_BYTES, DEFAULT_PRE_AUTH_BYTES, limitClientPackets, type PacketLimitStats } from './packet-limit.js';
+
+const noop = (): void => undefined;
 
 export interface EmbeddedBrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. */
@@ -12,6 +15,10 @@ export interface EmbeddedBrokerOptions {
   hooks?: Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>;
   /** Serve MQTT over TLS (mqtts) on `port` with this PEM certificate (chain) and key. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Largest MQTT packet accepted from any client, refused on its fixed header. Default 1 MiB. */
+  maxPacketBytes?: number;
+  /** Bytes a connection may send before it is authenticated (CONNECT included). Default 4 KiB. */
+  preAuthBytes?: number;
 }
 
 /**
@@ -25,12 +32,16 @@ export interface EmbeddedBrokerOptions {
 export class EmbeddedBroker implements Bus {
   readonly describe: string;
   readonly healthy = true;
+  /** Connections closed for a packet over the limits (packet-limit.ts). */
+  readonly packetStats: PacketLimitStats;
   private constructor(
     readonly aedes: Aedes,
     readonly server: Server,
     readonly port: number,
-    tls = false,
+    tls: boolean,
+    packetStats: PacketLimitStats,
   ) {
+    this.packetStats = packetStats;
     this.describe = `embedded aedes on :${port}${tls ? ' (mqtts)' : ''}`;
   }
 
@@ -40,14 +51,21 @@ export class EmbeddedBroker implements Bus {
       // A frozen client must not stall delivery to everyone else for the default 60 s.
       drainTimeout: 10_000,
     });
-    const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, aedes.handle) : createServer(aedes.handle);
+    const limits = { maxPacketBytes: opts.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES, preAuthBytes: opts.preAuthBytes ?? DEFAULT_PRE_AUTH_BYTES };
+    const packetStats: PacketLimitStats = { refusedTooLarge: 0, refusedPreAuth: 0 };
+    // Every connection's parser is limited before its first byte is read (issue 8, finding 4).
+    const handle = (conn: Socket) => {
+      const client = aedes.handle(conn);
+      if (!limitClientPackets(client, limits, packetStats)) conn.destroy(new Error('aedes internals changed: packet limits cannot be applied'));
+    };
+    const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, handle) : createServer(handle);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
     });
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-    return new EmbeddedBroker(aedes, server, port, Boolean(opts.tls));
+    return new EmbeddedBroker(aedes, server, port, Boolean(opts.tls), packetStats);
   }
 
   subscribe(filter: string, handler: BusHandler): Promise<void> {
@@ -56,7 +74,7 @@ export class EmbeddedBroker implements Bus {
         filter,
         (packet, cb) => {
           try {
-            handler(packet.topic, packet.payload as Buffer);
+            handler(packet.topic, packet.payload as Buffer, noop);
           } finally {
             cb();
           }

@@ -3,7 +3,13 @@
  * `aedes.ts` (embedded broker, messages delivered in-process) and `mqtt.ts` (an external broker
  * such as Mosquitto or EMQX, through MQTT.js). Ingestion and alerts see only this interface.
  */
-export type BusHandler = (topic: string, payload: Buffer) => void;
+/**
+ * `settle(true)` when the message is done with (for movements: after the ledger commit), `false`
+ * when it should come again. Only the external broker uses it: it sends the QoS 1 PUBACK on
+ * `settle(true)` (issue 8, finding 2); aedes has acked before delivery, and QoS 0 has no ack.
+ * A handler that never calls it holds one of the broker's in-flight slots.
+ */
+export type BusHandler = (topic: string, payload: Buffer, settle: (ok: boolean) => void) => void;
 
 export interface PublishOptions {
   /** Default 1. */

@@ -1,5 +1,8 @@
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
+  guardJson,
   Movement,
   MovementBatch,
   SCHEMA_VERSION,
@@ -17,10 +20,19 @@ import type { Bus } from '../broker/bus.js';
 import type { CommitBatch, CommitBatchResult, CommitResult, DeadLetterInput, Store } from '../store/store.js';
 
 export interface IngesterOptions {
-  /** Largest payload accepted, bytes. Default 4 MiB (1000 movements with long raw frames). */
+  /**
+   * Largest payload accepted, bytes, checked before any parsing. Default 1 MiB, the embedded
+   * broker's `--max-packet-bytes` default (the edge keeps its batches below it).
+   */
   maxPayloadBytes?: number;
   /** Most movements in one group commit. Default 5000. */
   maxGroup?: number;
+  /** Dead letters stored per edge per second, sustained (token bucket; burst 10x). Default 20. */
+  deadLetterRatePerSec?: number;
+  /** Dead letters kept per site (oldest pruned first). Default 5000. */
+  deadLetterMaxPerSite?: number;
+  /** Bytes of dead letters (payload prefix + message) kept per site (oldest pruned first). Default 2 MiB. */
+  deadLetterMaxBytesPerSite?: number;
   /** Called after each commit with the (site, sku) pairs that changed (live boards). */
   onCommit?: (result: CommitResult, info: CommitInfo) => void;
   /**
@@ -36,6 +48,16 @@ export interface CommitInfo {
   groups: Array<{ movements: readonly Movement[]; rest: boolean; reject?: RejectReason | undefined; deadLetters: number }>;
 }
 
+/** Bytes of a refused payload kept in its dead letter (with the SHA-256 and size of the whole). */
+export const DEAD_LETTER_PREFIX_BYTES = 512;
+
+/**
+ * Called once a message is settled: `true` after its share of the group commit is durable (or it
+ * was refused for good), `false` when the commit failed. The external broker sends the PUBACK on
+ * `true` only, so a killed or failing ingester gets the message redelivered.
+ */
+export type Settle = (ok: boolean) => void;
+
 interface Pending {
   site: string;
   edge: string;
@@ -47,14 +69,20 @@ interface Pending {
   /** Resolves with this batch's result after the commit (REST submissions). */
   done?: (r: CommitBatchResult) => void;
   failed?: (err: Error) => void;
+  settle?: Settle | undefined;
 }
 
 /**
  * Cloud ingestion, steps 3 and 4 of the reliability protocol:
- * - every payload is validated with zod safeParse; what fails goes to the dead-letter table with a
- *   reason, and the edge gets a reject naming the movements (so it stops resending them);
+ * - every message is handled in its own failure boundary (issue 8, finding 1): nothing in one
+ *   message can throw out of `onMessage`;
+ * - before any parsing, size, UTF-8 and JSON depth are checked on the bytes (`guardJson`), then
+ *   the envelope and each movement are validated with zod safeParse; what fails goes to the
+ *   dead-letter table with a reason (a bounded prefix of the bytes received plus their SHA-256 and
+ *   size, never a re-serialisation), and the edge gets a reject naming the movements (so it stops
+ *   resending them). Dead-lettering is rate-limited per edge and pruned per site (finding 5);
  * - valid movements from many messages are applied in one transaction (group commit);
- * - only after that commit are the acks published.
+ * - only after that commit are the acks published (and the broker's PUBACK sent, see `Settle`).
  * A crash before the commit loses nothing: no ack went out, so the edge resends.
  */
 export class Ingester {
@@ -63,7 +91,25 @@ export class Ingester {
   private flushing = false;
   private scheduled = false;
   private readonly o: Required<Omit<IngesterOptions, 'onCommit' | 'ackKey'>> & Pick<IngesterOptions, 'onCommit' | 'ackKey'>;
-  readonly stats = { messages: 0, applied: 0, duplicates: 0, exceptions: 0, deadLetters: 0, commits: 0 };
+  private readonly dlBuckets = new Map<string, { tokens: number; at: number; warnedAt: number }>();
+  private readonly prunePending = new Set<string>();
+  private lastPrune = 0;
+  private pruning = false;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  readonly stats = {
+    messages: 0,
+    applied: 0,
+    duplicates: 0,
+    exceptions: 0,
+    deadLetters: 0,
+    commits: 0,
+    /** Refused movements/messages not stored as dead letters: over the per-edge rate (still rejected to the edge). */
+    deadLettersSuppressed: 0,
+    /** Dead letters deleted by the per-site bounds. */
+    deadLettersPruned: 0,
+    /** Messages whose handling threw (a bug, contained by the failure boundary). */
+    poisoned: 0,
+  };
 
   constructor(
     private readonly bus: Bus,
@@ -71,44 +117,61 @@ export class Ingester {
     private readonly log: Logger,
     opts: IngesterOptions = {},
   ) {
-    this.o = { maxPayloadBytes: 4 * 1024 * 1024, maxGroup: 5000, ...opts };
+    this.o = {
+      maxPayloadBytes: 1024 * 1024,
+      maxGroup: 5000,
+      deadLetterRatePerSec: 20,
+      deadLetterMaxPerSite: 5000,
+      deadLetterMaxBytesPerSite: 2 * 1024 * 1024,
+      ...opts,
+    };
   }
 
   /** Subscribe to movements on the given filters (all sites by default). */
   async start(filters: string[]): Promise<void> {
-    for (const f of filters) await this.bus.subscribe(f, (topic, payload) => this.onMessage(topic, payload));
+    for (const f of filters) await this.bus.subscribe(f, (topic, payload, settle) => this.onMessage(topic, payload, settle));
   }
 
   /** Validate one message and queue it for the next group commit. Never throws. */
-  onMessage(topic: string, payload: Buffer): void {
+  onMessage(topic: string, payload: Buffer, settle?: Settle): void {
     this.stats.messages++;
+    try {
+      this.handle(topic, payload, settle);
+    } catch (err) {
+      // The failure boundary: a bug in validation must cost this one message, not the process.
+      this.stats.poisoned++;
+      this.log.error({ topic, bytes: payload.length, err: (err as Error).message }, 'message handling failed; message dropped');
+      settle?.(true);
+    }
+  }
+
+  private handle(topic: string, payload: Buffer, settle: Settle | undefined): void {
     const t = parseEdgeTopic(topic);
     if (!t || t.channel !== 'movements') {
-      this.deadLetterOnly({ topic, reason: 'INVALID_SCHEMA', message: `topic: '${topic}' is not stockgate/v1/{site}/{edge}/movements`, payload: safeText(payload) });
+      const d = this.deadLetter(topic.slice(0, 256), '', '', 'INVALID_SCHEMA', `topic: '${topic.slice(0, 200)}' is not stockgate/v1/{site}/{edge}/movements`, payload);
+      this.enqueue({ site: '', edge: '', batch: { movements: [], deadLetters: d ? [d] : [] }, seqs: [], settle });
       return;
     }
     const { site, edge } = t;
-    const fail = (reason: RejectReason, message: string, seqs: number[] = [], ids: string[] = []) =>
-      this.enqueue({
-        site,
-        edge,
-        batch: { movements: [], deadLetters: [{ topic, site, edge, reason, message, payload: safeText(payload) }] },
-        seqs,
-        reject: { reason, message, seqs, ids },
-      });
+    const fail = (reason: RejectReason, message: string, seqs: number[] = [], ids: string[] = []) => {
+      const d = this.deadLetter(topic, site, edge, reason, message, payload);
+      this.enqueue({ site, edge, batch: { movements: [], deadLetters: d ? [d] : [] }, seqs, reject: { reason, message, seqs, ids }, settle });
+    };
 
-    if (payload.length > this.o.maxPayloadBytes) return fail('TOO_LARGE', `payload: ${payload.length} bytes exceeds ${this.o.maxPayloadBytes}`);
+    // Size, UTF-8 and depth on the bytes, before JSON.parse and before anything re-reads the value.
+    const refused = guardJson(payload, this.o.maxPayloadBytes);
+    if (refused) return fail(refused.reason, refused.message);
     let body: unknown;
     try {
       body = JSON.parse(payload.toString('utf8'));
     } catch (err) {
-      return fail('INVALID_JSON', `payload: not JSON (${(err as Error).message})`);
+      return fail('INVALID_JSON', `payload: not JSON (${(err as Error).message.slice(0, 200)})`);
     }
     const env = MovementBatch.safeParse(body);
     if (!env.success) {
       const { seqs, ids } = salvageIds(body, site, edge);
       const v = (body as { v?: unknown } | null)?.v;
-      if (v !== undefined && v !== SCHEMA_VERSION) return fail('UNSUPPORTED_VERSION', `v: ${JSON.stringify(v)} is not ${SCHEMA_VERSION}`, seqs, ids);
+      if (v !== undefined && v !== SCHEMA_VERSION) return fail('UNSUPPORTED_VERSION', `v: ${typeof v === 'number' ? v : typeof v} is not ${SCHEMA_VERSION}`, seqs, ids);
       return fail('INVALID_SCHEMA', describeIssue(env.error), seqs, ids);
     }
     if (env.data.site !== site || env.data.edge !== edge) {
@@ -130,7 +193,7 @@ export class Ingester {
         message = `movements[${i}].${describeIssue(r.error)}`;
       } else if (r.data.site !== site || r.data.edge !== edge) {
         reason = 'TOPIC_MISMATCH';
-        message = `site/edge: movement says ${r.data.site}/${r.data.edge}, topic says ${site}/${edge}`;
+        message = `movements[${i}]: site/edge: movement says ${r.data.site}/${r.data.edge}, topic says ${site}/${edge}`;
       }
       if (reason === undefined && r.success) {
         valid.push(r.data);
@@ -141,11 +204,53 @@ export class Ingester {
       if (s.seq !== undefined) (seqs.push(s.seq), bad.seqs.push(s.seq));
       if (s.id !== undefined) bad.ids.push(s.id);
       bad.first ??= { reason: reason!, message };
-      dead.push({ topic, site, edge, reason: reason!, message, payload: JSON.stringify(raw) });
+      const d = this.deadLetter(topic, site, edge, reason!, message, payload);
+      if (d) dead.push(d);
     }
-    const p: Pending = { site, edge, batch: { movements: valid, deadLetters: dead }, seqs };
+    const p: Pending = { site, edge, batch: { movements: valid, deadLetters: dead }, seqs, settle };
     if (bad.first) p.reject = { ...bad.first, seqs: bad.seqs, ids: bad.ids };
     this.enqueue(p);
+  }
+
+  /**
+   * A dead letter for `bytes` as received: a prefix of at most DEAD_LETTER_PREFIX_BYTES, their
+   * SHA-256 and size (finding 1: never a re-serialisation of the parsed value; finding 5: never the
+   * whole payload). Undefined when the edge is over its dead-letter rate: the refusal is then only
+   * counted (the reject still reaches the edge).
+   */
+  private deadLetter(topic: string, site: string, edge: string, reason: RejectReason, message: string, bytes: Buffer): DeadLetterInput | undefined {
+    if (!this.takeDeadLetterToken(site, edge)) return undefined;
+    this.prunePending.add(site);
+    const d: DeadLetterInput = { topic, reason, message: message.slice(0, 1000), payload: prefixText(bytes, DEAD_LETTER_PREFIX_BYTES), sha256: sha256(bytes), bytes: bytes.length };
+    if (site) d.site = site;
+    if (edge) d.edge = edge;
+    return d;
+  }
+
+  private takeDeadLetterToken(site: string, edge: string): boolean {
+    const key = `${site}/${edge}`;
+    const now = Date.now();
+    const rate = this.o.deadLetterRatePerSec;
+    const burst = rate * 10;
+    let b = this.dlBuckets.get(key);
+    if (!b) {
+      // Bounded: in --insecure mode anyone can invent edges; forgetting a bucket only refills it.
+      if (this.dlBuckets.size >= 10_000) this.dlBuckets.clear();
+      b = { tokens: burst, at: now, warnedAt: 0 };
+      this.dlBuckets.set(key, b);
+    }
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    if (b.tokens >= 1) {
+      b.tokens--;
+      return true;
+    }
+    this.stats.deadLettersSuppressed++;
+    if (now - b.warnedAt > 60_000) {
+      b.warnedAt = now;
+      this.log.warn({ site, edge, ratePerSec: rate, suppressed: this.stats.deadLettersSuppressed }, 'dead-letter rate exceeded: further refusals from this edge are counted, not stored');
+    }
+    return false;
   }
 
   /**
@@ -167,10 +272,6 @@ export class Ingester {
   private async signed(site: string, edge: string, sign: (key: Buffer) => void): Promise<void> {
     const key = this.o.ackKey ? await this.o.ackKey(site, edge) : undefined;
     if (key) sign(key);
-  }
-
-  private deadLetterOnly(d: DeadLetterInput): void {
-    this.enqueue({ site: '', edge: '', batch: { movements: [], deadLetters: [d] }, seqs: [] });
   }
 
   private enqueue(p: Pending): void {
@@ -204,7 +305,10 @@ export class Ingester {
         } catch (err) {
           // Nothing is acked, so the edges will resend; keep the service up.
           this.log.error({ err: (err as Error).message, batches: group.length }, 'commit failed; edges will resend');
-          for (const g of group) g.failed?.(err as Error);
+          for (const g of group) {
+            g.failed?.(err as Error);
+            g.settle?.(false);
+          }
           continue;
         }
         this.stats.commits++;
@@ -216,6 +320,7 @@ export class Ingester {
           this.stats.deadLetters += r.deadLetterIds.length;
           this.stats.exceptions += r.exceptions;
           g.done?.(r);
+          g.settle?.(true);
           if (!g.edge) return;
           if (g.reject) {
             const rej: Reject = { v: SCHEMA_VERSION, edge: g.edge, reason: g.reject.reason, message: g.reject.message, at };
@@ -242,13 +347,61 @@ export class Ingester {
     } finally {
       this.flushing = false;
     }
+    this.maybePrune();
+  }
+
+  /**
+   * Per-site dead-letter bounds (finding 5): at most once a second, for the sites that got dead
+   * letters since, the store deletes the oldest beyond the count and byte limits. Off the commit
+   * path: a slow prune delays nothing but the next prune.
+   */
+  private maybePrune(): void {
+    if (this.pruning || this.prunePending.size === 0 || Date.now() - this.lastPrune < 1000) {
+      if (this.prunePending.size && !this.pruneTimer) {
+        this.pruneTimer = setTimeout(() => {
+          this.pruneTimer = undefined;
+          this.maybePrune();
+        }, 1000);
+        this.pruneTimer.unref();
+      }
+      return;
+    }
+    this.pruning = true;
+    this.lastPrune = Date.now();
+    const sites = [...this.prunePending];
+    this.prunePending.clear();
+    void (async () => {
+      for (const site of sites) {
+        try {
+          const n = await this.store.pruneDeadLetters({ site, maxCount: this.o.deadLetterMaxPerSite, maxBytes: this.o.deadLetterMaxBytesPerSite });
+          if (n) {
+            this.stats.deadLettersPruned += n;
+            this.log.info({ site: site || undefined, pruned: n, prunedTotal: this.stats.deadLettersPruned }, 'dead letters pruned (per-site bound)');
+          }
+        } catch (err) {
+          this.log.warn({ site, err: (err as Error).message }, 'dead-letter pruning failed');
+        }
+      }
+    })().finally(() => {
+      this.pruning = false;
+    });
   }
 }
 
-function safeText(payload: Buffer): string {
-  // Keep the bytes recoverable: invalid UTF-8 is stored as base64 rather than mangled.
-  const s = payload.toString('utf8');
-  return Buffer.from(s, 'utf8').equals(payload) ? s : `base64:${payload.toString('base64')}`;
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/**
+ * At most `max` bytes of the payload as text: cut back to a UTF-8 character boundary; bytes that
+ * are not UTF-8 (or hold NUL, which no text column takes) are kept as `base64:` instead.
+ */
+export function prefixText(payload: Buffer, max: number): string {
+  let end = Math.min(max, payload.length);
+  // Do not split a multi-byte character: back up over continuation bytes (10xxxxxx).
+  if (end < payload.length) while (end > 0 && (payload[end]! & 0xc0) === 0x80) end--;
+  const head = payload.subarray(0, end);
+  return isUtf8(head) && !head.includes(0) ? head.toString('utf8') : `base64:${payload.subarray(0, Math.min(max, payload.length)).toString('base64')}`;
 }
 
 /** Seq and id of one movement-shaped value, if readable and belonging to this edge. */

@@ -173,4 +173,14 @@ export const postgresMigrations: Array<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 3,
+    // Issue 8, findings 1 and 5: see the SQLite migration 4.
+    name: 'dead letters: sha256 and size of the bytes received, per-site index',
+    sql: `
+      ALTER TABLE dead_letters ADD COLUMN sha256 TEXT;
+      ALTER TABLE dead_letters ADD COLUMN bytes BIGINT;
+      CREATE INDEX dead_letters_site ON dead_letters (site, id);
+    `,
+  },
 ];

@@ -351,9 +351,10 @@ export class PostgresStore implements Store {
     if (dead.length) {
       const r = await c.query<{ id: number }>({
         name: 'sg-dead-insert',
-        text: `INSERT INTO dead_letters (received_at, topic, site, edge, reason, message, payload)
-          SELECT $1, topic, site, edge, reason, message, payload
-          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(topic, site, edge, reason, message, payload, ord)
+        text: `INSERT INTO dead_letters (received_at, topic, site, edge, reason, message, payload, sha256, bytes)
+          SELECT $1, topic, site, edge, reason, message, payload, sha256, bytes
+          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+            WITH ORDINALITY AS u(topic, site, edge, reason, message, payload, sha256, bytes, ord)
           ORDER BY ord RETURNING id`,
         values: [
           now,
@@ -363,6 +364,8 @@ export class PostgresStore implements Store {
           dead.map((x) => x.d.reason),
           dead.map((x) => x.d.message),
           dead.map((x) => x.d.payload),
+          dead.map((x) => x.d.sha256 ?? null),
+          dead.map((x) => x.d.bytes ?? null),
         ],
       });
       const ids = r.rows.map((x) => x.id).sort((a, b) => a - b);
@@ -674,13 +677,33 @@ export class PostgresStore implements Store {
     const args: Array<string | number> = [q.limit];
     if (q.site !== undefined) (args.push(q.site), where.push(`site = $${args.length}`));
     if (q.before !== undefined) (args.push(q.before), where.push(`id < $${args.length}`));
-    const r = await this.pool.query<DeadLetter & { site: string | null; edge: string | null }>({
+    const r = await this.pool.query<DeadLetter & { site: string | null; edge: string | null; sha256: string | null; bytes: string | null }>({
       name: `sg-dead-${q.site !== undefined ? 1 : 0}${q.before !== undefined ? 1 : 0}`,
-      text: `SELECT id, received_at AS "receivedAt", topic, site, edge, reason, message, payload FROM dead_letters
+      text: `SELECT id, received_at AS "receivedAt", topic, site, edge, reason, message, payload, sha256, bytes FROM dead_letters
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $1`,
       values: args,
     });
-    return r.rows.map(({ site, edge, ...rest }) => ({ ...rest, ...(site === null ? {} : { site }), ...(edge === null ? {} : { edge }) }));
+    return r.rows.map(({ site, edge, sha256, bytes, ...rest }) => ({
+      ...rest,
+      ...(site === null ? {} : { site }),
+      ...(edge === null ? {} : { edge }),
+      ...(sha256 === null ? {} : { sha256 }),
+      ...(bytes === null ? {} : { bytes: Number(bytes) }),
+    }));
+  }
+
+  async pruneDeadLetters(q: { site: string; maxCount: number; maxBytes: number }): Promise<number> {
+    // As in the SQLite store: newest kept, past the count or byte budget deleted (issue 8, finding 5).
+    const r = await this.pool.query({
+      text: `DELETE FROM dead_letters WHERE id IN (
+          SELECT id FROM (
+            SELECT id, ROW_NUMBER() OVER w AS n, SUM(octet_length(payload) + octet_length(message)) OVER w AS b
+            FROM dead_letters WHERE ${q.site ? 'site = $3' : 'site IS NULL'}
+            WINDOW w AS (ORDER BY id DESC)
+          ) t WHERE n > $1 OR b > $2)`,
+      values: q.site ? [q.maxCount, q.maxBytes, q.site] : [q.maxCount, q.maxBytes],
+    });
+    return r.rowCount ?? 0;
   }
 
   async movement(id: string): Promise<LedgerRow | undefined> {

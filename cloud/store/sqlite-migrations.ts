@@ -227,4 +227,15 @@ export const sqliteMigrations: SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    // Issue 8, findings 1 and 5: a dead letter keeps a bounded prefix of the bytes received plus
+    // their SHA-256 and size; per-site pruning (oldest first) reads them by (site, id).
+    name: 'dead letters: sha256 and size of the bytes received, per-site index',
+    sql: `
+      ALTER TABLE dead_letters ADD COLUMN sha256 TEXT;
+      ALTER TABLE dead_letters ADD COLUMN bytes INTEGER;
+      CREATE INDEX dead_letters_site ON dead_letters (site, id);
+    `,
+  },
 ];

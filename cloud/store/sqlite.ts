@@ -68,8 +68,8 @@ export class SqliteStore implements Store {
         WHERE site = @site AND sku = @sku AND ts_ms > @ts AND project = @project AND status = 'applied' AND (location = @loc OR to_location = @loc)`),
       laterBatch: db.prepare(`SELECT COALESCE(SUM(${effectSql('@loc')}), 0) AS effect, COUNT(*) AS rows FROM ledger
         WHERE site = @site AND sku = @sku AND ts_ms > @ts AND project = @project AND batch = @batch AND status = 'applied' AND (location = @loc OR to_location = @loc)`),
-      insertDead: db.prepare(`INSERT INTO dead_letters (received_at, topic, site, edge, reason, message, payload)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      insertDead: db.prepare(`INSERT INTO dead_letters (received_at, topic, site, edge, reason, message, payload, sha256, bytes)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       insertException: db.prepare(`INSERT INTO exceptions
         (type, site, movement_id, sku, location, batch, project, identity, on_hand, message, raised_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -232,7 +232,7 @@ export class SqliteStore implements Store {
         changed.set(pair, m.expiry || was?.expiry ? { site: m.site, sku: p.sku, expiry: true } : { site: m.site, sku: p.sku });
       }
       const deadLetterIds = b.deadLetters.map(
-        (d) => Number(this.s.insertDead.run(now, d.topic, d.site ?? null, d.edge ?? null, d.reason, d.message, d.payload).lastInsertRowid),
+        (d) => Number(this.s.insertDead.run(now, d.topic, d.site ?? null, d.edge ?? null, d.reason, d.message, d.payload, d.sha256 ?? null, d.bytes ?? null).lastInsertRowid),
       );
       return { applied, duplicates, exceptions, deadLetterIds, outcomes, missing: this.trackSeqs(b, now) };
     });
@@ -331,11 +331,29 @@ export class SqliteStore implements Store {
     if (q.site !== undefined) (where.push('site = ?'), args.push(q.site));
     if (q.before !== undefined) (where.push('id < ?'), args.push(q.before));
     const rows = this
-      .prep(`SELECT id, received_at AS receivedAt, topic, site, edge, reason, message, payload FROM dead_letters
+      .prep(`SELECT id, received_at AS receivedAt, topic, site, edge, reason, message, payload, sha256, bytes FROM dead_letters
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...args, q.limit) as Array<DeadLetter & { site: string | null; edge: string | null }>;
+      .all(...args, q.limit) as Array<DeadLetter & { site: string | null; edge: string | null; sha256: string | null; bytes: number | null }>;
     // Absent, not null, like every other optional field of the API.
-    return rows.map(({ site, edge, ...rest }) => ({ ...rest, ...(site === null ? {} : { site }), ...(edge === null ? {} : { edge }) }));
+    return rows.map(({ site, edge, sha256, bytes, ...rest }) => ({
+      ...rest,
+      ...(site === null ? {} : { site }),
+      ...(edge === null ? {} : { edge }),
+      ...(sha256 === null ? {} : { sha256 }),
+      ...(bytes === null ? {} : { bytes }),
+    }));
+  }
+
+  async pruneDeadLetters(q: { site: string; maxCount: number; maxBytes: number }): Promise<number> {
+    // Newest first, running totals: everything past the count or the byte budget goes (issue 8, finding 5).
+    const r = this.prep(`DELETE FROM dead_letters WHERE id IN (
+        SELECT id FROM (
+          SELECT id, ROW_NUMBER() OVER w AS n, SUM(length(CAST(payload AS BLOB)) + length(CAST(message AS BLOB))) OVER w AS b
+          FROM dead_letters WHERE ${q.site ? 'site = ?' : 'site IS NULL'}
+          WINDOW w AS (ORDER BY id DESC)
+        ) WHERE n > ? OR b > ?)`)
+      .run(...(q.site ? [q.site] : []), q.maxCount, q.maxBytes);
+    return r.changes;
   }
 
   async movement(id: string): Promise<LedgerRow | undefined> {

@@ -53,8 +53,15 @@ export interface DeadLetterInput {
   edge?: string;
   reason: RejectReason;
   message: string;
-  /** The payload as received (the whole message, or the one movement that failed). */
+  /**
+   * A prefix of the bytes received (at most a few hundred bytes: UTF-8 text, or `base64:` when they
+   * are not), never a re-serialisation of a parsed value (issue 8, finding 1).
+   */
   payload: string;
+  /** Hex SHA-256 of the whole message as received. */
+  sha256?: string;
+  /** Size of the whole message as received, bytes. */
+  bytes?: number;
 }
 
 export interface DeadLetter extends DeadLetterInput {
@@ -189,6 +196,11 @@ export interface Store {
   ledgerAfter(after: number, limit: number): Promise<LedgerRow[]>;
   /** Newest first; `site` keeps that site's only (a site-scoped caller never sees others, issue 8 #5). */
   deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]>;
+  /**
+   * Delete a site's oldest dead letters beyond `maxCount` rows or `maxBytes` (payload + message
+   * lengths), newest kept; `site` '' means dead letters without a site. Returns how many went.
+   */
+  pruneDeadLetters(q: { site: string; maxCount: number; maxBytes: number }): Promise<number>;
   /** One ledger row by movement id (audit: back to the raw frame, edge, operator, device). */
   movement(id: string): Promise<LedgerRow | undefined>;
   /** Batches of a SKU at a site with stock > 0, first-expiring first (no expiry last). */

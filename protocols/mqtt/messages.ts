@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { qtyProblem } from '../ledger/quantity.js';
+import { isSafeRaw, isSafeText } from './json-guard.js';
 import { ID_PATTERN, RESERVED_EDGE_IDS } from './topics.js';
 
 export const SCHEMA_VERSION = 1 as const;
@@ -15,7 +16,18 @@ export const SCHEMA_VERSION = 1 as const;
 /** Most movements in one batch message. Bounds memory and one transaction's size at the cloud. */
 export const MAX_BATCH = 1000;
 
-const text = (max: number) => z.string().min(1).max(max);
+/**
+ * Text fields: 1..max characters, no control character and no lone surrogate (issue 8, finding 8:
+ * such strings reached the ledger as mangled SKUs; PostgreSQL refuses NUL in text outright).
+ */
+const text = (max: number) => z.string().min(1).max(max).refine(isSafeText, 'no control characters or invalid Unicode allowed');
+
+/**
+ * Largest |qty| of one movement, in its uom (issue 8, finding 7: a qty of 1e308 was accepted and two
+ * receives made a balance +Infinity). 1e9 is far above any real movement and keeps every balance
+ * a finite double (the ledger would need 1e299 movements to overflow).
+ */
+export const MAX_QTY = 1e9;
 
 export const SiteId = z.string().regex(ID_PATTERN, 'site: 1-64 of [A-Za-z0-9._-], starting alphanumeric');
 export const EdgeId = z
@@ -66,9 +78,13 @@ export const MovementFields = z.object({
   batch: text(20).optional(),
   expiry: IsoDate.optional(),
   serial: text(64).optional(),
-  /** Exact decimal with at most 3 decimals (the ledger keeps integer thousandths, issue 9). */
+  /**
+   * Exact decimal with at most 3 decimals (the ledger keeps integer thousandths, issue 9), and
+   * |qty| <= 1e9 per movement (issue 8, finding 7: 1e308 was accepted and two receives made a
+   * balance +Infinity).
+   */
   qty: z.number().superRefine((x, ctx) => {
-    const p = qtyProblem(x);
+    const p = qtyProblem(x) ?? (Math.abs(x) > MAX_QTY ? 'larger than 1e9 (|qty| per movement)' : undefined);
     if (p) ctx.addIssue({ code: 'custom', message: `qty: ${p}` });
   }),
   /** Unit of measure: `ea`, `kg`, `m`, ... */
@@ -79,7 +95,7 @@ export const MovementFields = z.object({
   crew: text(64).optional(),
   device: DeviceRef,
   /** The scan text or frame as read (audit: a ledger row traces back to these bytes). */
-  raw: z.string().max(4096),
+  raw: z.string().max(4096).refine(isSafeRaw, 'raw: no NUL or invalid Unicode allowed'),
 });
 
 /** The movement with its cross-field rules; `MovementFields` is the plain shape for derived schemas. */
