@@ -172,7 +172,7 @@ export class AlertEngine {
     const keys = Object.keys(m.metrics);
     if (keys.length > this.o.maxTelemetryKeys) {
       this.capStats.metricsIgnored += keys.length - this.o.maxTelemetryKeys;
-      this.capWarning(m.site, m.edge, 'telemetry-keys', { keys: keys.length, cap: this.o.maxTelemetryKeys });
+      this.capWarning(m.site, m.edge, 'telemetry-keys', { keys: keys.length, limit: this.o.maxTelemetryKeys });
       m.metrics = Object.fromEntries(keys.slice(0, this.o.maxTelemetryKeys).map((k) => [k, m.metrics[k]!]));
     }
     // A drift metric names a device: only known ones (or new ones within the cap) count.
@@ -204,7 +204,7 @@ export class AlertEngine {
     if (e.devices.has(id)) return true;
     if (e.devices.size >= this.o.maxDevicesPerEdge) {
       this.capStats.devicesIgnored++;
-      this.capWarning(site, edge, 'devices', { device: id, cap: this.o.maxDevicesPerEdge });
+      this.capWarning(site, edge, 'devices', { device: id, limit: this.o.maxDevicesPerEdge });
       return false;
     }
     e.devices.add(id);
@@ -372,7 +372,7 @@ export class AlertEngine {
         case 'open': {
           if (room <= 0) {
             this.capStats.alertsNotOpened++;
-            this.capWarning(edgeCap!.site, edgeCap!.edge, 'open-alerts', { cap: this.o.maxOpenAlertsPerEdge });
+            this.capWarning(edgeCap!.site, edgeCap!.edge, 'open-alerts', { limit: this.o.maxOpenAlertsPerEdge });
             break;
           }
           room--;

@@ -140,8 +140,11 @@ export class Ingester {
     } catch (err) {
       // The failure boundary: a bug in validation must cost this one message, not the process.
       this.stats.poisoned++;
-      this.log.error({ topic, bytes: payload.length, err: (err as Error).message }, 'message handling failed; message dropped');
-      settle?.(true);
+      try {
+        this.log.error({ topic: String(topic).slice(0, 256), bytes: (payload as { length?: unknown } | null)?.length, err: String((err as Error)?.message) }, 'message handling failed; message dropped');
+      } finally {
+        settle?.(true);
+      }
     }
   }
 

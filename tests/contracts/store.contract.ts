@@ -401,6 +401,36 @@ export function storeContract(name: string, factory: () => StoreHarness | Promis
         expect(await store.deadLetters({ site: 'site-C', limit: 10 })).toEqual([]);
       });
 
+      it('keeps the SHA-256 and size of the bytes received beside the bounded payload prefix', async () => {
+        const sha = 'ab'.repeat(32);
+        await store.commit([{ movements: [], deadLetters: [dead({ payload: '{"v":1,"mov', sha256: sha, bytes: 123_456_789 })] }]);
+        const [d] = await store.deadLetters({ limit: 1 });
+        expect(d).toMatchObject({ payload: '{"v":1,"mov', sha256: sha, bytes: 123_456_789 });
+      });
+
+      it('prunes a site oldest first beyond a count or a byte budget, and only that site (issue 8, finding 5)', async () => {
+        const add = (site: string | undefined, n: number, payload = 'x'.repeat(100)) =>
+          store.commit([{ movements: [], deadLetters: Array.from({ length: n }, (_, i) => dead({ site, message: `${site ?? 'none'}-${i}`, payload })) }]);
+        await add('site-A', 20);
+        await add('site-B', 5);
+        await add(undefined, 4);
+        // By count: the 10 newest of site A stay.
+        expect(await store.pruneDeadLetters({ site: 'site-A', maxCount: 10, maxBytes: 1e9 })).toBe(10);
+        let all = await store.deadLetters({ limit: 100 });
+        expect(all.filter((d) => d.site === 'site-A').map((d) => d.message)).toEqual(Array.from({ length: 10 }, (_, i) => `site-A-${19 - i}`));
+        expect(all.filter((d) => d.site === 'site-B')).toHaveLength(5);
+        // By bytes: payload 100 + message 9-10 bytes each; a 450-byte budget keeps the 4 newest.
+        expect(await store.pruneDeadLetters({ site: 'site-A', maxCount: 1000, maxBytes: 450 })).toBe(6);
+        all = await store.deadLetters({ limit: 100 });
+        expect(all.filter((d) => d.site === 'site-A').map((d) => d.message)).toEqual(['site-A-19', 'site-A-18', 'site-A-17', 'site-A-16']);
+        // '' = dead letters without a site.
+        expect(await store.pruneDeadLetters({ site: '', maxCount: 1, maxBytes: 1e9 })).toBe(3);
+        all = await store.deadLetters({ limit: 100 });
+        expect(all.filter((d) => d.site === undefined).map((d) => d.message)).toEqual(['none-3']);
+        expect(all.filter((d) => d.site === 'site-B')).toHaveLength(5);
+        expect(await store.pruneDeadLetters({ site: 'site-B', maxCount: 5, maxBytes: 1e9 })).toBe(0);
+      });
+
       it('keeps a dead letter without site and edge (e.g. a topic that did not parse)', async () => {
         await store.commit([{ movements: [], deadLetters: [dead({ site: undefined, edge: undefined, topic: 'stockgate/v1/bad', reason: 'TOPIC_MISMATCH' })] }]);
         const [d] = await store.deadLetters({ limit: 1 });

@@ -262,6 +262,50 @@ describe('AlertEngine', () => {
       expect((await all()).every((a) => a.state === 'resolved')).toBe(true);
     });
 
+    it('caps devices, telemetry keys and open alerts per edge: 5,000 fake devices open no more than the cap (issue 8, finding 5)', async () => {
+      const lines: Array<Record<string, unknown>> = [];
+      const warnLog = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+      engine = new AlertEngine(ledger, alerts, warnLog, () => notified++, { now: () => clock, maxDevicesPerEdge: 8, maxTelemetryKeys: 16, maxOpenAlertsPerEdge: 5 });
+      await engine.start();
+      const fake = Array.from({ length: 5000 }, (_, i) => ({ id: `fake-${i}`, type: 'scanner', state: 'disconnected' }));
+      engine.onStatus(topic('status'), status({ devices: fake }));
+      const metrics = Object.fromEntries(fake.map((d) => [`scale.${d.id}.zeroDriftKg`, 9]));
+      engine.onTelemetry(topic('telemetry'), Buffer.from(JSON.stringify({ v: 1, site: 'site-A', edge: 'e1', ts: clock.toISOString(), metrics, devices: fake })));
+      await engine.idle();
+      const open = await all();
+      // Without caps this was 10,000 alerts (5,000 device-offline + 5,000 scale-drift).
+      expect(open).toHaveLength(5);
+      expect(engine.capStats.devicesIgnored).toBeGreaterThanOrEqual(2 * (5000 - 8));
+      expect(engine.capStats.metricsIgnored).toBeGreaterThanOrEqual(5000 - 16);
+      expect(engine.capStats.alertsNotOpened).toBeGreaterThan(0);
+      // Reported once per cap as a warning, whatever the volume.
+      const caps = lines.filter((l) => l.cap).map((l) => l.cap);
+      expect(caps.sort()).toEqual(['devices', 'open-alerts', 'telemetry-keys']);
+      // A second flood adds no alert and no warning.
+      engine.onStatus(topic('status'), status({ devices: fake }));
+      await engine.idle();
+      expect(await all()).toHaveLength(5);
+      expect(lines.filter((l) => l.cap)).toHaveLength(3);
+      // Another edge has its own caps.
+      engine.onStatus(topic('status', 'e2'), Buffer.from(JSON.stringify({ v: 1, site: 'site-A', edge: 'e2', state: 'online', ts: clock.toISOString(), devices: fake.slice(0, 2) })));
+      await engine.idle();
+      expect((await all()).filter((a) => a.edge === 'e2')).toHaveLength(2);
+    });
+
+    it('outbox-write-error from the edge status problems opens an alert for maintenance and resolves (issue 8, finding 11)', async () => {
+      await start();
+      engine.onStatus(topic('status'), status({ problems: [] }));
+      await engine.idle();
+      expect(await all()).toEqual([]);
+      engine.onStatus(topic('status'), status({ problems: ['outbox-write-error'], outbox: { count: 3, bytes: 900, maxBytes: 65536, oldestAgeMs: 5, refused: 7 } }));
+      await engine.idle();
+      expect(await all()).toMatchObject([{ type: 'outbox-write-error', site: 'site-A', edge: 'e1', state: 'open' }]);
+      expect((await events('maintenance')).map((e) => [e.event, e.alert?.type ?? e.type])).toHaveLength(1);
+      engine.onStatus(topic('status'), status({ problems: ['outbox-backlog'] }));
+      await engine.idle();
+      expect(await all()).toMatchObject([{ type: 'outbox-write-error', state: 'resolved' }]);
+    });
+
     it('ignores invalid messages without throwing', async () => {
       await start();
       const bad: Array<[string, Buffer]> = [
