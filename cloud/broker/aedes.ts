@@ -46,8 +46,16 @@ export class EmbeddedBroker implements Bus {
   }
 
   static async start(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+    // Which clients the authenticator accepted: the packet limits allow them more than a few KB.
+    const authenticated = new WeakSet<object>();
+    const authenticate: NonNullable<AedesOptions['authenticate']> = opts.hooks?.authenticate ?? ((_c, _u, _p, done) => done(null, true));
     const aedes = await Aedes.createBroker({
       ...opts.hooks,
+      authenticate: (client, username, password, done) =>
+        authenticate(client, username, password, (err, ok) => {
+          if (!err && ok) authenticated.add(client);
+          done(err, ok);
+        }),
       // A frozen client must not stall delivery to everyone else for the default 60 s.
       drainTimeout: 10_000,
     });
@@ -56,7 +64,7 @@ export class EmbeddedBroker implements Bus {
     // Every connection's parser is limited before its first byte is read (issue 8, finding 4).
     const handle = (conn: Socket) => {
       const client = aedes.handle(conn);
-      if (!limitClientPackets(client, limits, packetStats)) conn.destroy(new Error('aedes internals changed: packet limits cannot be applied'));
+      if (!limitClientPackets(client, limits, packetStats, (c) => authenticated.has(c as object))) conn.destroy(new Error('aedes internals changed: packet limits cannot be applied'));
     };
     const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, handle) : createServer(handle);
     await new Promise<void>((resolve, reject) => {

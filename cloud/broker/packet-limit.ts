@@ -31,7 +31,6 @@ interface ParserInternals {
   _emitError(err: Error): void;
 }
 interface ClientInternals {
-  connected: boolean;
   _parser?: ParserInternals;
 }
 
@@ -49,7 +48,7 @@ export interface PacketLimitStats {
  * Wrap one aedes client's parser. Returns false when the internals are not where expected (an
  * aedes upgrade): the caller must then refuse to start rather than run unbounded.
  */
-export function limitClientPackets(client: unknown, limits: PacketLimits, stats: PacketLimitStats): boolean {
+export function limitClientPackets(client: unknown, limits: PacketLimits, stats: PacketLimitStats, isAuthenticated: (client: unknown) => boolean): boolean {
   const c = client as ClientInternals;
   const parser = c._parser;
   if (!parser || typeof parser._parseLength !== 'function' || typeof parser._emitError !== 'function') return false;
@@ -60,7 +59,10 @@ export function limitClientPackets(client: unknown, limits: PacketLimits, stats:
     if (!ok) return ok;
     // Fixed header: 1 byte of type/flags + 1-4 bytes of remaining length.
     const total = this.packet.length + 2;
-    if (!c.connected) {
+    // Authenticated = the authenticate hook accepted it (aedes sets `connected` only after the
+    // CONNACK and its session restore, so a client publishing right after CONNACK would count as
+    // unauthenticated by that flag).
+    if (!isAuthenticated(client)) {
       preAuth += total;
       if (preAuth > limits.preAuthBytes) {
         stats.refusedPreAuth++;

@@ -139,3 +139,139 @@ describe('fuzzing the ingest path', () => {
     await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${cloud.mqttPort}`, { reconnectPeriod: 0 })).rejects.toThrow();
   });
 });
+
+/**
+ * Issue 8, deliverable 12: the poison-input classes through the whole MQTT door (embedded broker,
+ * a spawned cloud) on both stores. Each class is generated, not one case; the findings' exact
+ * payloads are among them, and before the fix each of them failed here:
+ * - depth (finding 1: a 20 KB batch nesting an array 10,000 deep killed the cloud through the
+ *   dead-letter path);
+ * - numbers (finding 7: qty 1e308 twice made the balance +Infinity, shown as `"onHand": null`);
+ * - strings / UTF-8 (finding 8: invalid UTF-8 was applied under a mangled SKU; control
+ *   characters and lone surrogates in text fields);
+ * - size (a payload over --max-packet-bytes closes the publisher; its dead letter is bounded).
+ * After each class the cloud is up and still applies a valid movement, and no balance is non-finite.
+ */
+const PG_URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+describe.each([{ store: 'SQLite' }, { store: 'PostgreSQL' }])('poison classes over MQTT ($store)', ({ store }) => {
+  let cloud: Proc & { url: string; mqttPort: number };
+  let client: MqttClient;
+  let schema: string | undefined;
+  let pgAdmin: import('pg').Pool | undefined;
+  const site = uniqueId('poison');
+  const edge = 'e1';
+  const topic = topics.movements(site, edge);
+  let seq = 0;
+  const get = async (path: string) => (await fetch(`${cloud.url}${path}`)).json() as Promise<any>;
+  const text = (over: Record<string, unknown> = {}) => JSON.stringify(batch(site, edge, [movement({ site, edge, seq: ++seq, ...over } as any)]));
+  /** Publish, then wait until the cloud has consumed everything so far. */
+  const send = async (...payloads: Array<string | Buffer>) => {
+    const before = (await get('/healthz')).ingest.messages as number;
+    for (const p of payloads) await client.publishAsync(topic, p, { qos: 1 });
+    await waitFor(async () => (await get('/healthz')).ingest.messages >= before + payloads.length, 'cloud consumed the payloads', 30_000, 20);
+  };
+  const stock = async (sku: string) => ((await get(`/api/v1/stock?site=${site}&sku=${encodeURIComponent(sku)}`)).items ?? []) as Array<{ sku: string; onHand: number | null }>;
+  const healthy = async () => {
+    expect(cloud.child.exitCode).toBe(null);
+    const sku = `CANARY-${seq}`;
+    await send(text({ sku, qty: 2 }));
+    await waitFor(async () => (await stock(sku)).length === 1, 'canary applied', 10_000, 20);
+    for (const r of (await get(`/api/v1/stock?site=${site}`)).items as Array<{ onHand: unknown }>) expect(Number.isFinite(r.onHand)).toBe(true);
+  };
+
+  beforeAll(async () => {
+    const dataDir = join(tempDir(), 'cloud');
+    const args = ['cloud', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0', '--insecure', '--max-packet-bytes', String(256 * 1024)];
+    if (store === 'PostgreSQL') {
+      const pg = (await import('pg')).default;
+      pgAdmin = new pg.Pool({ connectionString: PG_URL, max: 1 });
+      schema = `sg_fuzz_${process.pid}_${Date.now().toString(36)}`;
+      await pgAdmin.query(`CREATE SCHEMA "${schema}"`);
+      args.push('--store', `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}`);
+    }
+    const p = await spawnStockgate(args);
+    cloud = Object.assign(p, { url: `http://127.0.0.1:${p.ready.httpPort as number}`, mqttPort: p.ready.mqttPort as number });
+    client = await mqtt.connectAsync(`mqtt://127.0.0.1:${cloud.mqttPort}`, { clientId: `poison-${site}-${store}` });
+  });
+  afterAll(async () => {
+    await client?.endAsync(true);
+    await cloud?.kill();
+    if (schema) await pgAdmin!.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await pgAdmin?.end();
+  });
+
+  it('depth: nesting past the limit anywhere is refused as INVALID_JSON and the cloud stays up (finding 1)', async () => {
+    const finding1 = `{"v":1,"site":"${site}","edge":"${edge}","sentAt":"2026-12-06T03:00:00.000Z","movements":[${'['.repeat(10_000)}${']'.repeat(10_000)}]}`;
+    const deep = fc.sample(
+      fc.tuple(fc.integer({ min: 17, max: 20_000 }), fc.constantFrom('[', '{"k":')).map(([d, o]) => {
+        const nest = o.repeat(d) + '0' + (o === '[' ? ']' : '}').repeat(d);
+        return `{"v":1,"site":"${site}","edge":"${edge}","sentAt":"2026-12-06T03:00:00.000Z","movements":[{"v":1,"raw":${nest}}]}`;
+      }),
+      { numRuns: 30, seed: 81 },
+    );
+    await send(finding1, ...deep);
+    await healthy();
+    const dl = (await get('/api/v1/dead-letters?limit=31')).items as Array<{ reason: string; payload: string; sha256?: string }>;
+    expect(dl.filter((d) => d.reason === 'INVALID_JSON').length).toBeGreaterThanOrEqual(31);
+    for (const d of dl) expect(Buffer.byteLength(d.payload)).toBeLessThanOrEqual(1024);
+  }, 120_000);
+
+  it('numbers: any qty beyond |1e9| or not finite is refused; balances stay finite (finding 7)', async () => {
+    const lits = ['1e308', '1e308', '-1e308', '1e999', '1e10', '1000000000.001', ...fc.sample(fc.double({ min: 1e9 + 1, max: 1e300, noNaN: true }).map(String), { numRuns: 20, seed: 7 })];
+    await send(...lits.map((l) => text({ sku: 'BIG', qty: 1 }).replace('"qty":1', `"qty":${l}`)));
+    expect(await stock('BIG')).toEqual([]);
+    // In bounds still applies, to the exact sum.
+    await send(text({ sku: 'MAX', qty: 1e9 }), text({ sku: 'MAX', qty: 1e9 }));
+    await waitFor(async () => (await stock('MAX'))[0]?.onHand === 2e9, 'two receives of 1e9', 10_000, 20);
+    await healthy();
+  }, 120_000);
+
+  it('strings and UTF-8: invalid UTF-8 is INVALID_JSON and nothing is applied under a mangled SKU (finding 8); control characters and lone surrogates are refused by field', async () => {
+    const invalid = fc.sample(
+      fc.tuple(fc.constantFrom([0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xe2, 0x82]), fc.constantFrom('sku', 'location', 'uom')).map(([bytes, field]) => {
+        const b = Buffer.from(text({ [field]: 'MANGLE' }));
+        const i = b.indexOf('MANGLE') + 3;
+        return Buffer.concat([b.subarray(0, i), Buffer.from(bytes), b.subarray(i)]);
+      }),
+      { numRuns: 30, seed: 82 },
+    );
+    const controls = fc.sample(
+      fc.tuple(fc.oneof(fc.integer({ min: 0, max: 0x1f }), fc.integer({ min: 0x7f, max: 0x9f })), fc.constantFrom('sku', 'location', 'uom', 'operator', 'batch')).map(([c, field]) =>
+        text({ [field]: 'CTL' }).replace('"CTL"', `"C\\u${c.toString(16).padStart(4, '0')}TL"`),
+      ),
+      { numRuns: 30, seed: 83 },
+    );
+    const surrogates = ['\\ud800', '\\udc00', '\\udbff\\u0041'].map((s) => text({ sku: 'SUR' }).replace('"SUR"', `"S${s}R"`));
+    const before = (await get('/healthz')).ingest.deadLetters as number;
+    const total = invalid.length + controls.length + surrogates.length;
+    await send(...invalid, ...controls, ...surrogates);
+    await waitFor(async () => (await get('/healthz')).ingest.deadLetters >= before + total, 'dead letters committed', 10_000, 20);
+    const skus = ((await get(`/api/v1/stock?site=${site}`)).items as Array<{ sku: string; location: string }>).map((r) => `${r.sku}|${r.location}`);
+    expect(skus.filter((s) => /MAN|\uFFFD|[\u0000-\u001f\u007f-\u009f]|C.TL|S.R/.test(s))).toEqual([]);
+    const h = await get('/healthz');
+    expect(h.ingest.deadLetters - before).toBe(invalid.length + controls.length + surrogates.length);
+    const dl = (await get(`/api/v1/dead-letters?limit=${invalid.length + controls.length + surrogates.length}`)).items as Array<{ reason: string; message: string }>;
+    expect(dl.filter((d) => d.reason === 'INVALID_JSON')).toHaveLength(invalid.length);
+    expect(dl.filter((d) => d.reason === 'INVALID_SCHEMA')).toHaveLength(controls.length + surrogates.length);
+    await healthy();
+  }, 120_000);
+
+  it('size: a publish over --max-packet-bytes closes that client only; a refused payload under it keeps a bounded prefix, its size and hash', async () => {
+    const big = await mqtt.connectAsync(`mqtt://127.0.0.1:${cloud.mqttPort}`, { clientId: `big-${site}-${store}`, reconnectPeriod: 0 });
+    const closed = new Promise<void>((r) => big.once('close', () => r()));
+    big.publish(topic, Buffer.alloc(300 * 1024, 0x20), { qos: 1 });
+    await closed;
+    await big.endAsync(true);
+    expect((await get('/healthz')).broker.refusedTooLarge).toBeGreaterThanOrEqual(1);
+    // A schema-invalid batch just under the limit: its dead letter keeps a prefix, its size and hash.
+    const p = Buffer.from(text({ sku: 'LONG', qty: -1, raw: 'r'.repeat(200 * 1024) }));
+    const dlBefore = (await get('/healthz')).ingest.deadLetters as number;
+    await send(p);
+    await waitFor(async () => (await get('/healthz')).ingest.deadLetters > dlBefore, 'dead letter committed', 10_000, 20);
+    const [d] = (await get('/api/v1/dead-letters?limit=1')).items as Array<{ payload: string; bytes: number; sha256: string }>;
+    expect(d!.bytes).toBe(p.length);
+    expect(Buffer.byteLength(d!.payload)).toBeLessThanOrEqual(1024);
+    await healthy();
+  }, 60_000);
+});
