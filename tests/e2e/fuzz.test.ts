@@ -219,7 +219,12 @@ describe.each([{ store: 'SQLite' }, { store: 'PostgreSQL' }])('poison classes ov
 
   it('numbers: any qty beyond |1e9| or not finite is refused; balances stay finite (finding 7)', async () => {
     const lits = ['1e308', '1e308', '-1e308', '1e999', '1e10', '1000000000.001', ...fc.sample(fc.double({ min: 1e9 + 1, max: 1e300, noNaN: true }).map(String), { numRuns: 20, seed: 7 })];
+    const before = (await get('/healthz')).ingest.deadLetters as number;
     await send(...lits.map((l) => text({ sku: 'BIG', qty: 1 }).replace('"qty":1', `"qty":${l}`)));
+    // Each is refused on its own, as a schema error naming qty (not a failed group commit).
+    await waitFor(async () => (await get('/healthz')).ingest.deadLetters >= before + lits.length, 'qty refusals dead-lettered', 10_000, 20);
+    const dl = (await get(`/api/v1/dead-letters?limit=${lits.length}`)).items as Array<{ reason: string; message: string }>;
+    expect(dl.every((d) => d.reason === 'INVALID_SCHEMA' && /qty/.test(d.message))).toBe(true);
     expect(await stock('BIG')).toEqual([]);
     // In bounds still applies, to the exact sum.
     await send(text({ sku: 'MAX', qty: 1e9 }), text({ sku: 'MAX', qty: 1e9 }));

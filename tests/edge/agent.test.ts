@@ -185,6 +185,30 @@ describe('EdgeAgent: outbox overflow policy', () => {
   });
 });
 
+describe('EdgeAgent: outbox write error (issue 8, finding 11)', () => {
+  it('a refusing outbox (SQLite "database or disk is full") is status problem outbox-write-error, published at once; a later write clears it', async () => {
+    const b = await broker();
+    const h = await start(b);
+    // A real SQLITE_FULL from the outbox's own connection: the file may not grow by one page.
+    const db = (h.agent.outbox as unknown as { db: { pragma(s: string, o?: object): unknown } }).db;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+    const big = Array.from({ length: 300 }, (_, i) => `SKU-DISKFULL-${i}-${'x'.repeat(40)}`);
+    await h.scan('dock1', ...big);
+    await waitFor(() => logged(h, /^outbox write failed/).length > 0, 'write refusal logged');
+    expect(logged(h, /^outbox write failed/)[0]).toMatchObject({ code: 'SG_ERR_OUTBOX_WRITE' });
+    expect(logged(h, /^outbox write error/)).toHaveLength(1);
+    expect(h.status().problems).toContain('outbox-write-error');
+    expect(h.status().problems).not.toContain('outbox-full');
+    await waitFor(() => h.statuses.some((s) => s.problems?.includes('outbox-write-error')), 'retained status with outbox-write-error');
+    // Room again: the next scan is recorded and the problem clears.
+    db.pragma('max_page_count = 1073741823');
+    await h.scan('dock1', 'SKU-AFTER');
+    await waitFor(() => !h.status().problems?.includes('outbox-write-error'), 'problem cleared');
+    await waitFor(() => h.statuses.at(-1)?.problems?.includes('outbox-write-error') === false, 'status without the problem');
+  });
+});
+
 describe('EdgeAgent: health', () => {
   it('publishes telemetry with the outbox gauge, device liveness and scale zero drift under the alert name', async () => {
     const b = await broker();
