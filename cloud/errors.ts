@@ -17,3 +17,14 @@ export const Errors = {
   IdempotencyConflict: createError<[string]>('SG_ERR_IDEMPOTENCY_CONFLICT', '%s', 409),
   Unavailable: createError<[string]>('SG_ERR_UNAVAILABLE', '%s', 503),
 };
+
+/**
+ * Codes of the MQTT door that are not HTTP answers: they name why the embedded broker closed a
+ * connection (logged, counted in /healthz `broker`), issue 8 finding 4.
+ */
+export const MqttDoorErrorCodes = {
+  /** A packet's remaining length (fixed header) is over `--max-packet-bytes`: refused before buffering. */
+  SG_ERR_MQTT_PACKET_TOO_LARGE: 'SG_ERR_MQTT_PACKET_TOO_LARGE',
+  /** More than 4 KiB sent before authentication (CONNECT included). */
+  SG_ERR_MQTT_PRE_AUTH_LIMIT: 'SG_ERR_MQTT_PRE_AUTH_LIMIT',
+} as const;

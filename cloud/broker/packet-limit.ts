@@ -15,6 +15,8 @@
  * This touches aedes internals (`client._parser`, mqtt-packet's `_parseLength` state), pinned by
  * tests/cloud/broker/packet-limit.test.ts against the installed versions.
  */
+import type { MqttDoorErrorCodes } from '../errors.js';
+
 export interface PacketLimits {
   /** Largest packet (fixed header + remaining length), bytes. */
   maxPacketBytes: number;
@@ -35,7 +37,12 @@ interface ClientInternals {
 }
 
 export class PacketLimitError extends Error {
-  readonly code = 'SG_ERR_MQTT_PACKET_TOO_LARGE';
+  constructor(
+    readonly code: keyof typeof MqttDoorErrorCodes,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Counters for /healthz and tests. */
@@ -66,13 +73,13 @@ export function limitClientPackets(client: unknown, limits: PacketLimits, stats:
       preAuth += total;
       if (preAuth > limits.preAuthBytes) {
         stats.refusedPreAuth++;
-        this._emitError(new PacketLimitError(`${this.packet.cmd ?? 'packet'}: ${preAuth} bytes before authentication exceed ${limits.preAuthBytes}`));
+        this._emitError(new PacketLimitError('SG_ERR_MQTT_PRE_AUTH_LIMIT', `${this.packet.cmd ?? 'packet'}: ${preAuth} bytes before authentication exceed ${limits.preAuthBytes}`));
         return false;
       }
     }
     if (total > limits.maxPacketBytes) {
       stats.refusedTooLarge++;
-      this._emitError(new PacketLimitError(`${this.packet.cmd ?? 'packet'}: remaining length ${this.packet.length} exceeds --max-packet-bytes ${limits.maxPacketBytes}`));
+      this._emitError(new PacketLimitError('SG_ERR_MQTT_PACKET_TOO_LARGE', `${this.packet.cmd ?? 'packet'}: remaining length ${this.packet.length} exceeds --max-packet-bytes ${limits.maxPacketBytes}`));
       return false;
     }
     return ok;
