@@ -103,8 +103,9 @@ describe('e2e scale-out: 2 ingesters, shared subscription, PostgreSQL', () => {
 
       const ledger = await admin.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM "${schema}".ledger WHERE site = $1`, [site]);
       expect(ledger.rows[0]).toEqual({ n: TOTAL, ids: TOTAL });
-      const stock = await admin.query(`SELECT sum(on_hand)::float8 AS s FROM "${schema}".balances WHERE site = $1`, [site]);
-      expect(stock.rows[0].s).toBe(TOTAL);
+      // Balances are integer thousandths of the base uom (issue 9).
+      const stock = await admin.query(`SELECT sum(on_hand)::bigint AS s FROM "${schema}".balances WHERE site = $1`, [site]);
+      expect(Number(stock.rows[0].s)).toBe(TOTAL * 1000);
       const perEdge = await admin.query(`SELECT edge, count(*)::int AS n, max(seq)::int AS top FROM "${schema}".ledger WHERE site = $1 GROUP BY edge ORDER BY edge`, [site]);
       expect(perEdge.rows).toEqual(edges.map((_, e) => ({ edge: `edge-${e}`, n: PER_EDGE, top: PER_EDGE })));
       // The survivor serves the API on the shared ledger.
