@@ -61,6 +61,30 @@ export const Cursor = z.coerce.number().int().positive().max(Number.MAX_SAFE_INT
 /** Marks a query value whose percent-encoding is not UTF-8 (the router cannot throw). */
 const INVALID = Symbol('invalid percent-encoding');
 
+/**
+ * A path segment whose percent-escapes are not UTF-8 is replaced by this (U+FFFF, a noncharacter,
+ * then text) before routing, so that the route still matches and the check below names the
+ * parameter; fastify would otherwise answer for the whole URL without naming anything.
+ */
+const BAD_SEGMENT = '%EF%BF%BFinvalid-percent-encoding';
+const BAD_SEGMENT_DECODED = '\uFFFFinvalid-percent-encoding';
+
+/** Fastify `rewriteUrl`: marks path segments that do not decode (see BAD_SEGMENT). */
+export function markBadSegments(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (!path.includes('%')) return url;
+  const segs = path.split('/').map((seg) => {
+    try {
+      decodeURIComponent(seg);
+      return seg;
+    } catch {
+      return BAD_SEGMENT;
+    }
+  });
+  return segs.join('/') + (q < 0 ? '' : url.slice(q));
+}
+
 function strictDecode(s: string): string | typeof INVALID {
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
@@ -96,7 +120,7 @@ function checkParams(src: unknown, E: (m: string) => Error): void {
     const keyProblem = paramProblem(k);
     if (keyProblem) throw E(`parameter name: ${keyProblem}`);
     for (const one of Array.isArray(v) ? v : [v]) {
-      if (one === INVALID) throw E(`${k}: invalid percent-encoding (not UTF-8)`);
+      if (one === INVALID || one === BAD_SEGMENT_DECODED) throw E(`${k}: invalid percent-encoding (not UTF-8)`);
       if (typeof one === 'string') {
         const p = paramProblem(one);
         if (p) throw E(`${k}: ${p}`);

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Errors } from '../errors.js';
 import { type ApiDeps, authorization } from './common.js';
-import { frameworkError, houseCode, installInputChecks, parseQuery } from './input.js';
+import { frameworkError, houseCode, installInputChecks, markBadSegments, parseQuery } from './input.js';
 import { alertsDocs, alertsRoutes } from './routes/alerts.js';
 import { boardRoutes } from './routes/board.js';
 import { edgeDocs, edgeRoutes } from './routes/edges.js';
@@ -26,7 +26,12 @@ export type { ApiDeps } from './common.js';
  * (403 for a named site outside it, 404 for a resource outside it) - all before the handler.
  */
 export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | Buffer; key: string | Buffer } } = {}): Promise<FastifyInstance> {
-  const base = { logger: false, routerOptions: { querystringParser: parseQuery }, frameworkErrors: frameworkError } as const;
+  const base = {
+    logger: false,
+    routerOptions: { querystringParser: parseQuery },
+    rewriteUrl: (req: { url?: string }) => markBadSegments(req.url ?? '/'),
+    frameworkErrors: frameworkError,
+  } as const;
   // With `https` fastify serves TLS; the instance is typed for http either way (same API here).
   const app = (opts.https ? Fastify({ ...base, https: opts.https }) : Fastify(base)) as unknown as FastifyInstance;
 

@@ -10,6 +10,9 @@ import { scope } from '../scope.js';
 import type { RouteDoc } from '../openapi.js';
 import { ExceptionRowSchema, LedgerRowSchema, page, StockRowSchema } from '../schemas.js';
 
+/** Largest |qty| of one movement, in its uom (issue 8 #1). */
+const MAX_QTY = 1e9;
+
 /**
  * A movement entered over REST (ERP integration, manual entry): the wire movement without the
  * edge's `v`, `edge` and `seq`. `id` is the client's idempotency key: posting the same id again
@@ -18,6 +21,8 @@ import { ExceptionRowSchema, LedgerRowSchema, page, StockRowSchema } from '../sc
 const RestMovement = MovementFields.omit({ v: true, edge: true, seq: true }).extend({
   device: MovementFields.shape.device.default({ id: 'api', type: 'manual' }),
   raw: z.string().max(4096).default(''),
+  // Bounded at the door like at the MQTT door (issue 8 #1, finding 7): 1e308 twice is +Infinity.
+  qty: MovementFields.shape.qty.refine((q) => Math.abs(q) <= MAX_QTY, `|qty| must be at most ${MAX_QTY}`),
 });
 
 const PostMovements = z.object({ movements: z.array(z.unknown()).min(1).max(1000) });

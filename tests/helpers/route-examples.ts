@@ -1,0 +1,151 @@
+import { expect } from 'vitest';
+import type { Role } from '../../cloud/auth/auth.js';
+import mqtt from 'mqtt';
+import { topics } from '../../protocols/mqtt/index.js';
+import type { ApiCloud } from './api-cloud.js';
+import { waitFor } from './procs.js';
+
+/**
+ * One example request per HTTP route, for a given site's fixtures: the scope matrix
+ * (tests/cloud/api/scope-matrix.test.ts) calls each as every role on its own and another site,
+ * and the fuzz suite (tests/cloud/api/fuzz.test.ts) takes it as the valid baseline it mutates.
+ * A route without an example here fails both. Keys are `method url` as fastify spells them.
+ */
+
+export interface Req {
+  method: string;
+  path: string;
+  body?: unknown;
+}
+export interface SiteFixture {
+  site: string;
+  movementId: string;
+  exceptionId: number;
+  alertId: string;
+  webhookId: string;
+  channelId: string;
+}
+export interface Ctx {
+  api: ApiCloud;
+  f: SiteFixture;
+  n: () => number;
+}
+export interface Example {
+  req: (c: Ctx) => Promise<Req> | Req;
+  /** Roles the route admits but its handler refuses for this example (not a scope matter). */
+  handlerRefuses?: readonly Role[];
+}
+
+export const id = (n: number) => `MX${Date.now().toString(36).toUpperCase()}${process.pid}N${n}`.padEnd(16, '0');
+export const receive = (site: string, mid: string, over: Record<string, unknown> = {}) => ({
+  id: mid,
+  ts: new Date().toISOString(),
+  site,
+  location: 'WH-1',
+  kind: 'receive',
+  sku: 'SKU-1',
+  qty: 10,
+  uom: 'ea',
+  ...over,
+});
+
+/** An alert channel routed to one site. */
+export const channel = (site: string) => ({ type: 'wecom', url: 'http://127.0.0.1:9/cgi-bin/webhook/send?key=K', routes: { types: ['safety-stock'], sites: [site] }, lang: 'en' });
+
+/** One example request per route, for site `c.f.site`. A route missing here fails the matrix. */
+export const EXAMPLES: Record<string, Example> = {
+  'get /healthz': { req: () => ({ method: 'GET', path: '/healthz' }) },
+  'get /': { req: () => ({ method: 'GET', path: '/' }) },
+  'get /board': { req: () => ({ method: 'GET', path: '/board' }) },
+  'get /board/board.js': { req: () => ({ method: 'GET', path: '/board/board.js' }) },
+  'get /board/board.css': { req: () => ({ method: 'GET', path: '/board/board.css' }) },
+  'get /docs': { req: () => ({ method: 'GET', path: '/docs' }) },
+  'get /docs/openapi.json': { req: () => ({ method: 'GET', path: '/docs/openapi.json' }) },
+  'get /board/events': { req: ({ f }) => ({ method: 'GET', path: `/board/events?site=${f.site}` }) },
+  'get /api/v1/stock': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock?site=${f.site}` }) },
+  'get /api/v1/stock/totals': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock/totals?site=${f.site}` }) },
+  'get /api/v1/stock/fefo': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock/fefo?site=${f.site}&sku=SKU-1` }) },
+  'get /api/v1/movements': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/movements?site=${f.site}` }) },
+  'get /api/v1/movements/:id': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/movements/${f.movementId}` }) },
+  'post /api/v1/movements': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/movements', body: { movements: [receive(f.site, id(n()))] } }) },
+  'get /api/v1/dead-letters': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/dead-letters?site=${f.site}` }) },
+  'get /api/v1/exceptions': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/exceptions?site=${f.site}&state=all` }) },
+  'post /api/v1/exceptions/:id/resolve': { req: ({ f }) => ({ method: 'POST', path: `/api/v1/exceptions/${f.exceptionId}/resolve`, body: { resolution: 'counted again' } }) },
+  'put /api/v1/sites/:site/items/:sku/levels': { req: ({ f }) => ({ method: 'PUT', path: `/api/v1/sites/${f.site}/items/SKU-1/levels`, body: { safetyStock: 1000 } }) },
+  'get /api/v1/sites/:site/items/:sku/levels': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/sites/${f.site}/items/SKU-1/levels` }) },
+  'get /api/v1/alerts': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/alerts?site=${f.site}&state=all` }) },
+  // A stock alert is acked by procurement or a site manager, not by maintenance (alerts.ts).
+  'post /api/v1/alerts/:id/ack': { req: ({ f }) => ({ method: 'POST', path: `/api/v1/alerts/${f.alertId}/ack` }), handlerRefuses: ['maintenance'] },
+  'post /api/v1/webhooks': { req: ({ f }) => ({ method: 'POST', path: '/api/v1/webhooks', body: { url: 'http://127.0.0.1:9/hook', secret: 'sixteen-characters!', role: 'procurement', site: f.site } }) },
+  'get /api/v1/webhooks': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/webhooks?site=${f.site}` }) },
+  'delete /api/v1/webhooks/:id': {
+    req: async ({ api, f }) => {
+      const w = await api.call('POST', '/api/v1/webhooks', { body: { url: 'http://127.0.0.1:9/hook', secret: 'sixteen-characters!', role: 'procurement', site: f.site } });
+      return { method: 'DELETE', path: `/api/v1/webhooks/${w.body.id as string}` };
+    },
+  },
+  'get /api/v1/webhooks/:id/deliveries': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/webhooks/${f.webhookId}/deliveries` }) },
+  'post /api/v1/channels': { req: ({ f }) => ({ method: 'POST', path: '/api/v1/channels', body: channel(f.site) }) },
+  'get /api/v1/channels': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/channels?site=${f.site}` }) },
+  'delete /api/v1/channels/:id': {
+    req: async ({ api, f }) => {
+      const c = await api.call('POST', '/api/v1/channels', { body: channel(f.site) });
+      return { method: 'DELETE', path: `/api/v1/channels/${c.body.id as string}` };
+    },
+  },
+  'get /api/v1/channels/:id/deliveries': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/channels/${f.channelId}/deliveries` }) },
+  'post /api/v1/edges': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/edges', body: { site: f.site, edgeId: `e${n()}` } }) },
+  'get /api/v1/edges': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/edges?site=${f.site}` }) },
+  'post /api/v1/edges/:site/:edgeId/rotate': {
+    req: async ({ api, f, n }) => {
+      const e = `r${n()}`;
+      expect((await api.call('POST', '/api/v1/edges', { body: { site: f.site, edgeId: e } })).status).toBe(201);
+      return { method: 'POST', path: `/api/v1/edges/${f.site}/${e}/rotate` };
+    },
+  },
+  'delete /api/v1/edges/:site/:edgeId': {
+    req: async ({ api, f, n }) => {
+      const e = `d${n()}`;
+      expect((await api.call('POST', '/api/v1/edges', { body: { site: f.site, edgeId: e } })).status).toBe(201);
+      return { method: 'DELETE', path: `/api/v1/edges/${f.site}/${e}` };
+    },
+  },
+  'post /api/v1/mqtt-users': { req: ({ f }) => ({ method: 'POST', path: '/api/v1/mqtt-users', body: { role: 'alerts', site: f.site } }) },
+  'get /api/v1/mqtt-users': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/mqtt-users?site=${f.site}` }) },
+  'delete /api/v1/mqtt-users/:username': {
+    req: async ({ api, f }) => {
+      const u = await api.call('POST', '/api/v1/mqtt-users', { body: { role: 'alerts', site: f.site } });
+      return { method: 'DELETE', path: `/api/v1/mqtt-users/${encodeURIComponent(u.body.username as string)}` };
+    },
+  },
+  'post /api/v1/tokens': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/tokens', body: { name: `t${n()}`, roles: ['operator'], sites: [f.site] } }) },
+  'get /api/v1/tokens': { req: () => ({ method: 'GET', path: '/api/v1/tokens' }) },
+  'delete /api/v1/tokens/:id': {
+    req: async ({ api, f, n }) => {
+      const t = await api.call('POST', '/api/v1/tokens', { body: { name: `d${n()}`, roles: ['operator'], sites: [f.site] } });
+      return { method: 'DELETE', path: `/api/v1/tokens/${t.body.id as string}` };
+    },
+  },
+};
+
+
+/** Data of one site for the examples: movements, an open exception, a stock alert, a webhook, an edge and a dead letter. */
+export async function seedSite(api: ApiCloud, site: string, n: () => number): Promise<SiteFixture> {
+  const movementId = id(n());
+  const post = await api.call('POST', '/api/v1/movements', { body: { movements: [receive(site, movementId), receive(site, id(n()), { kind: 'issue', qty: 100 })] } });
+  expect(post.status).toBe(201);
+  expect((await api.call('PUT', `/api/v1/sites/${site}/items/SKU-1/levels`, { body: { safetyStock: 1000 } })).status).toBe(200);
+  const exceptionId = (await api.call('GET', `/api/v1/exceptions?site=${site}`)).body.items[0].id as number;
+  const alertId = (await api.call('GET', `/api/v1/alerts?site=${site}`)).body.items[0].id as string;
+  const webhookId = (await api.call('POST', '/api/v1/webhooks', { body: { url: 'http://127.0.0.1:9/hook', secret: 'sixteen-characters!', role: 'procurement', site } })).body.id as string;
+
+  // A dead letter of this site, through the real door: an edge of the site publishes garbage.
+  const creds = (await api.call('POST', '/api/v1/edges', { body: { site, edgeId: 'dl' } })).body as { username: string; password: string };
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${api.cloud.mqttPort!}`, { username: creds.username, password: creds.password, reconnectPeriod: 0 });
+  await c.publishAsync(topics.movements(site, 'dl'), `not json from ${site}`, { qos: 1 });
+  await waitFor(async () => (await api.call('GET', `/api/v1/dead-letters?site=${site}`)).body.items.length > 0, `dead letter of ${site}`);
+  await c.endAsync();
+  const channelId = (await api.call('POST', '/api/v1/channels', { body: channel(site) })).body.id as string;
+  return { site, movementId, exceptionId, alertId, webhookId, channelId };
+}
+
