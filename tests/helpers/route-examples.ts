@@ -55,6 +55,7 @@ export const channel = (site: string) => ({ type: 'wecom', url: 'http://127.0.0.
 /** One example request per route, for site `c.f.site`. A route missing here fails the matrix. */
 export const EXAMPLES: Record<string, Example> = {
   'get /healthz': { req: () => ({ method: 'GET', path: '/healthz' }) },
+  'get /metrics': { req: () => ({ method: 'GET', path: '/metrics' }) },
   'get /': { req: () => ({ method: 'GET', path: '/' }) },
   'get /board': { req: () => ({ method: 'GET', path: '/board' }) },
   'get /board/board.js': { req: () => ({ method: 'GET', path: '/board/board.js' }) },
