@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { filters, TOPIC_ROOT } from '../protocols/mqtt/index.js';
@@ -11,11 +9,13 @@ import { EmbeddedBroker } from './broker/aedes.js';
 import type { Bus } from './broker/bus.js';
 import { ExternalBroker } from './broker/mqtt.js';
 import { type CloudConfig, defaultClientId } from './config.js';
+import { type Db, openDatabase, type PostgresDb, type SqliteDb } from './db/index.js';
 import { Ingester } from './ingest/ingester.js';
 import { CloudMetrics } from './metrics/registry.js';
 import { observeCommit } from './metrics/observe.js';
 import { openTimeseries, type Timeseries } from './timeseries/index.js';
 import { packageVersion } from './paths.js';
+import { cloudModules } from './modules.js';
 import { PostgresStore } from './store/postgres.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
@@ -52,14 +52,18 @@ export async function startCloud(config: CloudConfig, log: Logger): Promise<Runn
 }
 
 async function start(config: CloudConfig, log: Logger, closers: Array<() => Promise<void>>, closeAll: () => Promise<void>): Promise<RunningCloud> {
-  // Authentication (auth.db) unless --insecure; broker hooks and limits; TLS material.
-  const sec = await openSecurity(config, log);
+  // The one database: PostgreSQL when --store names one (several ingesters may share it), else
+  // the SQLite file in dataDir; a 0.1 data dir is upgraded here, every module migrated.
+  const db: Db = await openDatabase({ dataDir: config.dataDir, ...(config.store ? { store: config.store, maxConnections: 12 } : {}), modules: cloudModules, log: log.child({ part: 'db' }) });
+  closers.push(() => db.close());
+  log.info({ database: db.describe }, 'database open');
+
+  // Authentication (credentials in the database) unless --insecure; broker hooks and limits; TLS material.
+  const sec = await openSecurity(config, log, db);
   closers.push(() => sec.close());
   const auth = sec.auth;
 
-  mkdirSync(config.dataDir, { recursive: true });
-  // PostgreSQL when --store names one (several ingesters may share it), else SQLite in dataDir.
-  const store: Store = config.store ? await PostgresStore.open({ url: config.store }) : new SqliteStore(join(config.dataDir, 'ledger.db'));
+  const store: Store = db.dialect === 'postgres' ? await PostgresStore.on(db as PostgresDb) : new SqliteStore(db as SqliteDb);
   closers.push(() => store.close());
   let bus: Bus;
   let mqttPort: number | undefined;
@@ -87,9 +91,10 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
     log,
     channels: { onResult: (type, result, n) => metrics.notifications.inc({ channel: type, result }, n) },
     onChanged: () => ts?.capture.alertsChanged(alerts.store),
+    db,
   });
   closers.push(() => alerts.stop());
-  ts = await openTimeseries(config, { ledger: store, bus, alerts: alerts.store, log, metrics });
+  ts = await openTimeseries(config, { ledger: store, bus, alerts: alerts.store, log, metrics, db });
   if (ts) closers.push(() => ts!.stop());
 
   const hub = new BoardHub(store);
@@ -153,7 +158,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
       if (stopped) return;
       stopped = true;
       hub.close();
-      // Reverse of opening: HTTP, drain the ingester, alerts, bus, store, security.
+      // Reverse of opening: HTTP, drain the ingester, alerts, bus, store, security, database.
       await closeAll();
     },
   };

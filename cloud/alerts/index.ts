@@ -1,8 +1,8 @@
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { filters, TOPIC_ROOT } from '../../protocols/mqtt/index.js';
 import type { Bus } from '../broker/bus.js';
 import type { CloudConfig } from '../config.js';
+import type { Db, PostgresDb, SqliteDb } from '../db/index.js';
 import type { Store } from '../store/store.js';
 import type { AlertStore } from './alert-store.js';
 import { AlertEngine } from './engine.js';
@@ -26,12 +26,11 @@ export interface Alerts {
 /** The alerts part of the cloud, wired from its configuration (the service's one call). */
 export async function openAlerts(
   config: CloudConfig,
-  deps: { ledger: Store; bus: Bus; log: Logger; channels?: Pick<ChannelDispatcherOptions, 'onResult'>; onChanged?: () => void },
+  deps: { ledger: Store; bus: Bus; log: Logger; channels?: Pick<ChannelDispatcherOptions, 'onResult'>; onChanged?: () => void; db: Db },
 ): Promise<Alerts> {
   const log = deps.log.child({ part: 'alerts' });
-  const store: AlertStore = config.store
-    ? await PgAlertStore.open({ connectionString: config.store })
-    : new SqliteAlertStore(join(config.dataDir, 'alerts.db'));
+  // The alert tables live in the cloud's one database, beside the ledger.
+  const store: AlertStore = deps.db.dialect === 'postgres' ? await PgAlertStore.on(deps.db as PostgresDb) : new SqliteAlertStore(deps.db as SqliteDb);
   const dispatcher = new Dispatcher(store, deps.bus, log, { backoffBaseMs: config.webhookBackoffMs, backoffCapMs: config.webhookBackoffCapMs });
   const channels = new ChannelDispatcher(store.channels, log.child({ part: 'channels' }), {
     backoffBaseMs: config.webhookBackoffMs,

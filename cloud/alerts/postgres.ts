@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { type PostgresDb, PostgresDatabase } from '../db/index.js';
 import type {
   Alert,
   AlertQuery,
@@ -15,13 +16,14 @@ import type {
   WebhookInput,
   WebhookRole,
 } from './alert-store.js';
+import { alertsModule } from './module.js';
 import { toAlert, toDelivery, toLevels, toWebhook } from './rows.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import { channelPgMigration, enqueueChannelDeliveries, PgChannelStore } from '../channels/postgres.js';
 
 /**
- * Versioned migrations of the PostgreSQL alert tables. Append only. They live in their own
- * `alert_migrations` table so the ledger store's migrations in the same schema never collide.
+ * Versioned migrations of the PostgreSQL alert tables. Append only. Recorded in `db_migrations`
+ * as the `alerts` module (stockgate 0.1 used its own `alert_migrations` table, adopted on upgrade).
  * Ids sort as bytes (`COLLATE "C"`): the alert id is a ULID and the `before` cursor compares it.
  */
 export const alertPgMigrations: Array<{ version: number; name: string; sql: string }> = [
@@ -126,27 +128,31 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 export class PgAlertStore implements AlertStore {
   readonly channels: ChannelStore;
 
-  private constructor(private readonly pool: pg.Pool) {
+  private constructor(
+    private readonly pool: pg.Pool,
+    /** The database this store opened itself (closed with it); undefined on a shared one. */
+    private readonly own: PostgresDatabase | undefined,
+  ) {
     this.channels = new PgChannelStore(pool);
   }
 
+  /** On a database of its own (tests): the schema is created if missing; the alerts' migrations run. */
   static async open(o: PgAlertStoreOptions): Promise<PgAlertStore> {
     if (o.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(o.schema)) throw new TypeError(`schema: ${o.schema} is not a plain identifier`);
-    const pool = new pg.Pool({
-      connectionString: o.connectionString,
-      max: o.max ?? 4,
-      ...(o.schema ? { options: `-c search_path=${o.schema}` } : {}),
-    });
-    // An idle client's error (server restart) must not crash the process; the next query reconnects.
-    pool.on('error', () => undefined);
-    const store = new PgAlertStore(pool);
+    const db = await PostgresDatabase.open({ url: o.connectionString, ...(o.schema ? { schema: o.schema } : {}), maxConnections: o.max ?? 4 });
     try {
-      await store.migrate();
+      await db.migrate(alertsModule);
     } catch (err) {
-      await pool.end();
+      await db.close();
       throw err;
     }
-    return store;
+    return new PgAlertStore(db.pool, db);
+  }
+
+  /** On the cloud's one database (`cloud/db/`), sharing its pool; applies the alerts' pending migrations. */
+  static async on(db: PostgresDb): Promise<PgAlertStore> {
+    await db.migrate(alertsModule);
+    return new PgAlertStore(db.pool, undefined);
   }
 
   private async tx<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
@@ -162,20 +168,6 @@ export class PgAlertStore implements AlertStore {
     } finally {
       c.release();
     }
-  }
-
-  private async migrate(): Promise<void> {
-    await this.tx(async (c) => {
-      // Two instances starting together: the second waits, then finds the work done.
-      await c.query("SELECT pg_advisory_xact_lock(hashtext('stockgate.alerts.migrate'))");
-      await c.query('CREATE TABLE IF NOT EXISTS alert_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)');
-      const done = new Set((await c.query<{ version: number }>('SELECT version FROM alert_migrations')).rows.map((r) => r.version));
-      for (const m of alertPgMigrations) {
-        if (done.has(m.version)) continue;
-        await c.query(m.sql);
-        await c.query('INSERT INTO alert_migrations (version, name, applied_at) VALUES ($1, $2, now())', [m.version, m.name]);
-      }
-    });
   }
 
   private async enqueueIn(c: Queryable, events: readonly OutgoingEvent[]): Promise<void> {
@@ -399,6 +391,6 @@ export class PgAlertStore implements AlertStore {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await this.own?.close();
   }
 }

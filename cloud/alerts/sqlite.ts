@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
-import { openSqlite, type SqliteMigration } from '../sqlite-db.js';
+import { type SqliteDb, SqliteDatabase } from '../db/index.js';
+import type { SqliteMigration } from '../sqlite-db.js';
+import { alertsModule } from './module.js';
 import type {
   Alert,
   AlertQuery,
@@ -21,7 +23,7 @@ import type { ChannelStore } from '../channels/channel-store.js';
 import { channelSqliteMigration, enqueueChannelDeliveriesSync, SqliteChannelStore } from '../channels/sqlite.js';
 
 /**
- * Versioned migrations of `alerts.db`. Append only: a released migration never changes.
+ * Versioned migrations of the alert tables (stockgate 0.1: the file `alerts.db`). Append only: a released migration never changes.
  * Times are ISO text, except `next_attempt_at` (epoch ms, compared on every dispatcher pass).
  */
 export const alertSqliteMigrations: SqliteMigration[] = [
@@ -101,16 +103,25 @@ const DELIVERY_COLS = `id, event_id AS eventId, target, topic, body, state, atte
   last_status AS lastStatus, last_error AS lastError, created_at AS createdAt, delivered_at AS deliveredAt`;
 
 /**
- * The default AlertStore: its own SQLite file (`alerts.db` beside the ledger), WAL with
- * `synchronous=FULL` like the ledger, so a queued delivery survives a power cut.
+ * The default AlertStore: its tables in the cloud's one SQLite database (WAL, `synchronous=FULL`,
+ * so a queued delivery survives a power cut). Writes wait for the connection to be free of
+ * Kysely transactions (`SqliteDb.idle`).
  */
 export class SqliteAlertStore implements AlertStore {
   private readonly db: Database.Database;
   private readonly s;
   readonly channels: ChannelStore;
 
-  constructor(path: string) {
-    this.db = openSqlite(path, alertSqliteMigrations);
+  /** The database this store opened itself (closed with it); undefined on a shared one. */
+  private readonly own: SqliteDatabase | undefined;
+  private readonly database: SqliteDb;
+
+  /** On the cloud's one database (`cloud/db/`), or on a file of its own (tests). Applies the `alerts` module's migrations. */
+  constructor(target: string | SqliteDb) {
+    this.own = typeof target === 'string' ? new SqliteDatabase(target) : undefined;
+    this.database = this.own ?? (target as SqliteDb);
+    this.database.migrateSync(alertsModule);
+    this.db = this.database.handle;
     const db = this.db;
     this.channels = new SqliteChannelStore(db);
     this.s = {
@@ -206,6 +217,7 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   async putLevels(l: LevelsInput): Promise<Levels> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     const updatedAt = new Date().toISOString();
     this.s.putLevels.run({ safetyStock: null, reorderPoint: null, maxStock: null, nearExpiryDays: null, ...l, updatedAt });
     return (await this.getLevels(l.site, l.sku))!;
@@ -225,14 +237,17 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   async openAlert(alert: Alert, event: OutgoingEvent): Promise<boolean> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     return this.openTx(alert, event);
   }
 
   async resolveAlert(id: string, resolvedAt: string, event: OutgoingEvent): Promise<boolean> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     return this.resolveTx(id, resolvedAt, event);
   }
 
   async ackAlert(id: string, by: string, at: string): Promise<Alert | undefined> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     this.s.ackAlert.run(at, by, id);
     return this.getAlert(id);
   }
@@ -272,6 +287,7 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   async addWebhook(w: WebhookInput & { id: string; createdAt: string }): Promise<Webhook> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     this.db
       .prepare('INSERT INTO webhooks (id, url, secret, role, site, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(w.id, w.url, w.secret, w.role, w.site ?? null, w.createdAt);
@@ -289,10 +305,12 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     return this.deleteWebhookTx(id);
   }
 
   async enqueue(events: readonly OutgoingEvent[], cursor?: CursorMove): Promise<boolean> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     return this.enqueueTx(events, cursor);
   }
 
@@ -301,10 +319,12 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   async claimDeliveries(now: Date, leaseMs: number, limit: number): Promise<ClaimedDelivery[]> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     return this.claimTx(now, leaseMs, limit);
   }
 
   async recordAttempt(id: number, o: AttemptOutcome): Promise<void> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     if (o.ok) this.s.succeeded.run(o.status ?? null, o.at.toISOString(), id);
     else this.s.failed.run(o.retryAt ? 'pending' : 'failed', o.retryAt?.getTime() ?? null, o.status ?? null, o.error, id);
   }
@@ -317,6 +337,6 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    await this.own?.close();
   }
 }

@@ -28,8 +28,8 @@ export class CredentialError extends Error {
 }
 
 /**
- * Credentials of the cloud: HTTP API tokens and MQTT users, hashed at rest. `sqlite.ts` keeps them
- * in `auth.db` in the data dir, apart from the ledger. Every check reads the store, so a token or
+ * Credentials of the cloud: HTTP API tokens and MQTT users, hashed at rest, in the cloud's one
+ * database (`sqlite.ts`, `postgres.ts`; contract: tests/contracts/credential-store.contract.ts). Every check reads the store, so a token or
  * user issued or revoked by another process (`stockgate admin init`) takes effect at once.
  */
 export interface CredentialStore {

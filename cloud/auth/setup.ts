@@ -1,12 +1,14 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type CloudConfig, CloudConfigError } from '../config.js';
 import { AckKeyring } from './ack-keys.js';
+import type { Db, PostgresDb, SqliteDb } from '../db/index.js';
 import type { Authenticator } from './auth.js';
 import type { CredentialStore } from './credential-store.js';
 import { InsecureAuthenticator } from './insecure.js';
 import { MqttAuth, type MqttHooks } from './mqtt-hooks.js';
-import { authDbPath, SqliteCredentialStore } from './sqlite.js';
+import { PgCredentialStore } from './postgres.js';
+import { SqliteCredentialStore } from './sqlite.js';
 import { TokenAuthenticator } from './tokens.js';
 
 export interface Security {
@@ -34,10 +36,11 @@ function readPem(file: string, field: 'tlsCert' | 'tlsKey'): Buffer {
 
 /**
  * Security of the cloud from its configuration: `--insecure` (everything open, loud warning) or
- * authentication on: API tokens and MQTT users from `auth.db` in the data dir, the embedded
- * broker's ACL hooks and limits. Plus the TLS material when `--tls-cert/--tls-key` are given.
+ * authentication on: API tokens and MQTT users from the cloud's one database (the SQLite file of
+ * the data dir, or the PostgreSQL schema every ingester shares), the embedded broker's ACL hooks
+ * and limits. Plus the TLS material when `--tls-cert/--tls-key` are given.
  */
-export async function openSecurity(config: CloudConfig, log: Logger): Promise<Security> {
+export async function openSecurity(config: CloudConfig, log: Logger, db: Db): Promise<Security> {
   const tls = config.tlsCert && config.tlsKey ? { cert: readPem(config.tlsCert, 'tlsCert'), key: readPem(config.tlsKey, 'tlsKey') } : undefined;
   if (config.insecure) {
     log.warn('*** --insecure: MQTT and HTTP authentication are OFF. Anyone who can reach these ports can publish movements and read stock. Use only for demos and tests. ***');
@@ -47,12 +50,11 @@ export async function openSecurity(config: CloudConfig, log: Logger): Promise<Se
     return { auth: new InsecureAuthenticator(), ackKeys: AckKeyring.insecure(log, config.ackKey), ...(tls ? { tls } : {}), broker: tls ? { tls } : {}, close: async () => undefined };
   }
 
-  mkdirSync(config.dataDir, { recursive: true });
-  const credentials = new SqliteCredentialStore(authDbPath(config.dataDir));
+  const credentials: CredentialStore = db.dialect === 'sqlite' ? new SqliteCredentialStore(db as SqliteDb) : await PgCredentialStore.on(db as PostgresDb);
   if (!(await credentials.hasAdminToken())) {
     log.warn(
       { dataDir: config.dataDir },
-      `no admin token exists: the API refuses every protected call until you create one with 'stockgate admin init --data-dir ${config.dataDir}' (prints it once; the cloud may keep running)`,
+      `no admin token exists: the API refuses every protected call until you create one with 'stockgate admin init --data-dir ${config.dataDir}${config.store ? ' --store <the same URL>' : ''}' (prints it once; the cloud may keep running)`,
     );
   }
   const ackKeys = AckKeyring.fromStore(log, credentials);
@@ -69,7 +71,7 @@ export async function openSecurity(config: CloudConfig, log: Logger): Promise<Se
       },
       (p, password) => p.role === 'edge' && ackKeys.learn(p.username, password),
     );
-    log.info({ ...mqtt.limits }, 'authentication on: MQTT users and API tokens from auth.db');
+    log.info({ ...mqtt.limits, database: db.describe }, 'authentication on: MQTT users and API tokens from the database');
   }
   return {
     auth: new TokenAuthenticator(credentials),

@@ -1,20 +1,26 @@
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { openSqlite, type SqliteMigration } from '../sqlite-db.js';
 import { deriveAckKey } from '../../protocols/mqtt/index.js';
+import { type SqliteDb, SqliteDatabase } from '../db/index.js';
+import type { SqliteMigration } from '../sqlite-db.js';
 import { alertsUsername, edgeUsername } from './acl.js';
 import type { Role } from './auth.js';
 import { type CredentialStore, CredentialError, type MqttUserRecord, type NewMqttUser, type TokenRecord } from './credential-store.js';
+import { authModule } from './module.js';
 import { digestEquals, formatToken, hashPassword, parseToken, randomId, randomSecret, sha256, verifyNothing, verifyPassword } from './secrets.js';
 
-/** The credential store's file in a data dir: separate from the ledger (which may be PostgreSQL). */
+/**
+ * The credential store's file of stockgate 0.1 in a data dir. Since 0.2 the credentials live in
+ * the one database (`cloud/db/`), which imports this file on upgrade; tests still open a store
+ * on a file of its own here.
+ */
 export function authDbPath(dataDir: string): string {
   return join(dataDir, 'auth.db');
 }
 
 /** Append only: a released migration never changes. */
-const MIGRATIONS: SqliteMigration[] = [
+export const authSqliteMigrations: SqliteMigration[] = [
   {
     version: 1,
     name: 'tokens, mqtt users',
@@ -49,7 +55,7 @@ const MIGRATIONS: SqliteMigration[] = [
   },
 ];
 
-interface TokenRow {
+export interface TokenRow {
   id: string;
   name: string;
   roles: string;
@@ -59,7 +65,7 @@ interface TokenRow {
   revoked_at: string | null;
 }
 
-interface UserRow {
+export interface UserRow {
   username: string;
   role: 'edge' | 'alerts';
   site: string;
@@ -69,7 +75,7 @@ interface UserRow {
   rotated_at: string | null;
 }
 
-function toToken(r: TokenRow): TokenRecord {
+export function toToken(r: TokenRow): TokenRecord {
   return {
     id: r.id,
     name: r.name,
@@ -80,25 +86,38 @@ function toToken(r: TokenRow): TokenRecord {
   };
 }
 
-function toUser(r: UserRow): MqttUserRecord {
+export function toUser(r: UserRow): MqttUserRecord {
   const base = { username: r.username, site: r.site, createdAt: r.created_at, ...(r.rotated_at === null ? {} : { rotatedAt: r.rotated_at }) };
   return r.role === 'edge' ? { role: 'edge', edge: r.edge ?? '', ...base } : { role: 'alerts', ...base };
 }
 
 /**
- * Credentials in one SQLite file (`auth.db`, mode 0600) in WAL mode, so `stockgate admin init` can
- * write while the cloud runs. Lookups are by primary key; the cost of a check is the hash.
+ * Credentials in the cloud's one SQLite database (mode 0600, WAL, so `stockgate admin init` can
+ * write while the cloud runs). Lookups are by primary key; the cost of a check is the hash. Writes
+ * wait for the shared connection to be free of Kysely transactions (`SqliteDb.idle`).
  */
 export class SqliteCredentialStore implements CredentialStore {
   private readonly db: Database.Database;
+  /** The database this store opened itself (closed with it); undefined on a shared one. */
+  private readonly own: SqliteDatabase | undefined;
+  private readonly database: SqliteDb;
 
-  constructor(path: string) {
-    this.db = openSqlite(path, MIGRATIONS);
+  /** On the cloud's one database, or on a file of its own (tests; made mode 0600). Applies the `auth` module's migrations. */
+  constructor(target: string | SqliteDb) {
+    this.own = typeof target === 'string' ? new SqliteDatabase(target) : undefined;
+    this.database = this.own ?? (target as SqliteDb);
+    this.database.migrateSync(authModule);
+    this.db = this.database.handle;
     try {
-      chmodSync(path, 0o600);
+      chmodSync(this.database.path, 0o600);
     } catch {
       /* not the owner: leave the mode as it is */
     }
+  }
+
+  /** Resolves when a write may run on the shared connection (write right after, in the same tick). */
+  private free(): Promise<void> | undefined {
+    return this.database.idle();
   }
 
   private insertToken(o: { name: string; roles: Role[]; sites?: string[]; init?: boolean }): { token: string; record: TokenRecord } {
@@ -112,6 +131,7 @@ export class SqliteCredentialStore implements CredentialStore {
   }
 
   async issueToken(o: { name: string; roles: Role[]; sites?: string[] }): Promise<{ token: string; record: TokenRecord }> {
+    for (let w = this.free(); w; w = this.free()) await w;
     return this.insertToken(o);
   }
 
@@ -124,6 +144,7 @@ export class SqliteCredentialStore implements CredentialStore {
   }
 
   async revokeToken(id: string): Promise<boolean> {
+    for (let w = this.free(); w; w = this.free()) await w;
     return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(new Date().toISOString(), id).changes > 0;
   }
 
@@ -132,6 +153,7 @@ export class SqliteCredentialStore implements CredentialStore {
   }
 
   async initAdmin(o: { rotate?: boolean } = {}): Promise<{ token: string; record: TokenRecord }> {
+    for (let w = this.free(); w; w = this.free()) await w;
     return this.db
       .transaction(() => {
         const prev = this.db.prepare('SELECT created_at FROM tokens WHERE init = 1 ORDER BY created_at DESC LIMIT 1').pluck().get() as string | undefined;
@@ -158,6 +180,7 @@ export class SqliteCredentialStore implements CredentialStore {
     const password = randomSecret();
     const hash = await hashPassword(password);
     const createdAt = new Date().toISOString();
+    for (let w = this.free(); w; w = this.free()) await w;
     try {
       this.db
         .prepare('INSERT INTO mqtt_users (username, role, site, edge, password_hash, created_at, ack_key) VALUES (?, ?, ?, ?, ?, ?, ?)')
@@ -183,6 +206,7 @@ export class SqliteCredentialStore implements CredentialStore {
     if (!this.db.prepare('SELECT 1 FROM mqtt_users WHERE username = ?').get(username)) return undefined;
     const password = randomSecret();
     const hash = await hashPassword(password);
+    for (let w = this.free(); w; w = this.free()) await w;
     const r = this.db
       .prepare('UPDATE mqtt_users SET password_hash = ?, rotated_at = ?, ack_key = ? WHERE username = ?')
       .run(hash, new Date().toISOString(), deriveAckKey(password).toString('hex'), username);
@@ -190,6 +214,7 @@ export class SqliteCredentialStore implements CredentialStore {
   }
 
   async revokeMqttUser(username: string): Promise<boolean> {
+    for (let w = this.free(); w; w = this.free()) await w;
     return this.db.prepare('DELETE FROM mqtt_users WHERE username = ?').run(username).changes > 0;
   }
 
@@ -208,11 +233,12 @@ export class SqliteCredentialStore implements CredentialStore {
   }
 
   async learnAckKey(username: string, key: Buffer): Promise<boolean> {
+    for (let w = this.free(); w; w = this.free()) await w;
     return this.db.prepare('UPDATE mqtt_users SET ack_key = ? WHERE username = ? AND ack_key IS NULL').run(key.toString('hex'), username).changes > 0;
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    await this.own?.close();
   }
 }
 

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Movement } from '../../protocols/mqtt/index.js';
-import { postgresMigrations } from './postgres-migrations.js';
 import { decodeEpc } from '../../protocols/rfid/epc.js';
 import { identityOf } from '../../protocols/ledger/identity.js';
 import { fromMilli } from '../../protocols/ledger/quantity.js';
 import { type ChainRow, chainHash, ChainVerifier, GENESIS, type VerifyResult } from '../ledger/chain.js';
 import { type BalanceOp, effectAt, effectSql, type ItemMaster, type Key, type LedgerReader, negative, plan, type Plan, type Raised, resolveItem } from '../ledger/rules.js';
 import { INSERT_COLS, ItemCodeConflict, ledgerInsertRow } from './ledger-row.js';
+import { type PostgresDb, PostgresDatabase } from '../db/index.js';
+import { ledgerModule } from './module.js';
 import {
   type ChainHead,
   type CommitBatch,
@@ -37,8 +38,7 @@ export interface PostgresStoreOptions {
   maxAttempts?: number;
 }
 
-/** Advisory lock namespace ('SG'): key 1 = migrations of a schema, 2 = an edge's commits. */
-const LOCK_NS_MIGRATE = 0x5347_0001;
+/** Advisory lock namespace ('SG'): key 1 = migrations of a schema (cloud/db/), 2 = an edge's commits. */
 const LOCK_NS_EDGE = 0x5347_0002;
 /** key 3 = the item master (writes). */
 const LOCK_NS_ITEMS = 0x5347_0003;
@@ -49,16 +49,6 @@ const SEQ_SCAN_LIMIT = 100_000;
  * ours may still be on its way through another ingester. Below the edges' ack timeout (10 s).
  */
 const GAP_GRACE = '3 seconds';
-
-const SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
-/** int8 and numeric come back as JS numbers (seqs and positions are safe integers; qty is rounded). */
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-    if (oid === 20 || oid === 1700) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format);
-  }) as typeof pg.types.getTypeParser,
-};
 
 const keyStr = (k: Key) => `${k.site}\u0000${k.location}\u0000${k.sku}\u0000${k.batch}\u0000${k.project}`;
 
@@ -89,68 +79,34 @@ export class PostgresStore implements Store {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly maxAttempts: number,
+    /** The database this store opened itself (closed with it); undefined on a shared one. */
+    private readonly own: PostgresDatabase | undefined,
   ) {}
 
-  /** Connect, create the schema if asked, run pending migrations. */
+  /** Connect on a database of its own (tests, benches): create the schema if asked, run the ledger's migrations. */
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
-    if (!/^postgres(ql)?:\/\//.test(opts.url)) throw new TypeError('store: expected a postgres:// or postgresql:// URL');
-    if (opts.schema !== undefined && !SCHEMA_RE.test(opts.schema)) throw new TypeError(`store schema: '${opts.schema}' is not a plain identifier`);
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.maxConnections ?? 8, types });
-    // Idle clients can fail (server restart): log nothing here, the next query reconnects.
-    pool.on('error', () => undefined);
-    if (opts.schema !== undefined) {
-      // Queued before any query of the new connection, so every statement sees the schema.
-      const set = `SET search_path TO "${opts.schema}"`;
-      pool.on('connect', (c) => void c.query(set).catch(() => undefined));
-    }
-    const store = new PostgresStore(pool, opts.maxAttempts ?? 5);
+    const db = await PostgresDatabase.open({
+      url: opts.url,
+      ...(opts.schema !== undefined ? { schema: opts.schema } : {}),
+      maxConnections: opts.maxConnections ?? 8,
+    });
     try {
-      await store.migrate(opts.schema);
+      await db.migrate(ledgerModule);
+      const store = new PostgresStore(db.pool, opts.maxAttempts ?? 5, db);
       await store.chainLegacyRows();
+      return store;
     } catch (err) {
-      await pool.end().catch(() => undefined);
+      await db.close();
       throw err;
     }
-    return store;
   }
 
-  /**
-   * Pending migrations, each in its own transaction, under a session advisory lock keyed on the
-   * schema: two ingesters starting at once migrate one after the other, the second finds nothing
-   * left to do.
-   */
-  private async migrate(schema: string | undefined): Promise<void> {
-    const c = await this.pool.connect();
-    let broken = false;
-    try {
-      await c.query('SELECT pg_advisory_lock($1, hashtext(coalesce($2, current_schema(), \'\')))', [LOCK_NS_MIGRATE, schema ?? null]);
-      try {
-        if (schema !== undefined) await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-        else if ((await c.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]!.s === null) {
-          throw new Error('store: no schema of the search_path exists: create it (CREATE SCHEMA ...) or fix search_path in the URL');
-        }
-        await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-        const done = new Set((await c.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
-        for (const m of postgresMigrations) {
-          if (done.has(m.version)) continue;
-          await c.query('BEGIN');
-          try {
-            await c.query(m.sql);
-            await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
-            await c.query('COMMIT');
-          } catch (err) {
-            await c.query('ROLLBACK').catch(() => undefined);
-            throw err;
-          }
-        }
-      } finally {
-        await c.query('SELECT pg_advisory_unlock($1, hashtext(coalesce($2, current_schema(), \'\')))', [LOCK_NS_MIGRATE, schema ?? null]).catch(() => {
-          broken = true;
-        });
-      }
-    } finally {
-      c.release(broken);
-    }
+  /** On the cloud's one database (`cloud/db/`), sharing its pool; applies the ledger's pending migrations. */
+  static async on(db: PostgresDb, opts: { maxAttempts?: number } = {}): Promise<PostgresStore> {
+    await db.migrate(ledgerModule);
+    const store = new PostgresStore(db.pool, opts.maxAttempts ?? 5, undefined);
+    await store.chainLegacyRows();
+    return store;
   }
 
   /** Rows from before the hash chain (migration 2) get their chain numbers and hashes once, in ledger order. */
@@ -848,7 +804,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.end();
+    await this.own?.close();
   }
 }
 

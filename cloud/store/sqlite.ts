@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3';
-import { openSqlite } from '../sqlite-db.js';
-import { sqliteMigrations } from './sqlite-migrations.js';
 import { chainHash, ChainVerifier, GENESIS, type VerifyResult } from '../ledger/chain.js';
 import { type ItemMaster, type Key, type LedgerReader, negative, plan, type Raised, effectSql } from '../ledger/rules.js';
 import { itemRow, stockRow } from './rows.js';
 import { INSERT_COLS, ItemCodeConflict, ledgerInsertRow } from './ledger-row.js';
+import { type SqliteDb, SqliteDatabase } from '../db/index.js';
+import { ledgerModule } from './module.js';
 import {
   type ChainHead,
   type CommitBatch,
@@ -48,8 +48,19 @@ export class SqliteStore implements Store {
   private readonly heads = new Map<string, ChainHead & { id: string }>();
   private readonly reader: LedgerReader;
 
-  constructor(path: string) {
-    this.db = openSqlite(path, sqliteMigrations);
+  /** The database this store opened itself (closed with it); undefined on a shared one. */
+  private readonly own: SqliteDatabase | undefined;
+  private readonly database: SqliteDb;
+
+  /**
+   * On the cloud's one database (`cloud/db/`, shared with the other modules), or on a file of its
+   * own (tests, benches). Either way the `ledger` module's migrations are applied.
+   */
+  constructor(target: string | SqliteDb) {
+    this.own = typeof target === 'string' ? new SqliteDatabase(target) : undefined;
+    this.database = this.own ?? (target as SqliteDb);
+    this.database.migrateSync(ledgerModule);
+    this.db = this.database.handle;
     const db = this.db;
     this.s = {
       insertLedger: db.prepare(`INSERT OR IGNORE INTO ledger (${INSERT_COLS.join(', ')}) VALUES (${INSERT_COLS.map(() => '?').join(', ')})`),
@@ -165,6 +176,8 @@ export class SqliteStore implements Store {
   }
 
   async commit(batches: readonly CommitBatch[]): Promise<CommitResult> {
+    // On the shared connection, never inside another module's open Kysely transaction.
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     try {
       return this.commitTx(batches);
     } catch (err) {
@@ -389,6 +402,7 @@ export class SqliteStore implements Store {
   }
 
   async resolveException(id: number, by: string, resolution: string): Promise<ExceptionRow | undefined> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     this
       .prep(`UPDATE exceptions SET state = 'resolved', resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ? AND state = 'open'`)
       .run(new Date().toISOString(), by, resolution, id);
@@ -468,7 +482,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    await this.own?.close();
   }
 }
 

@@ -1,9 +1,9 @@
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { filters, TOPIC_ROOT } from '../../protocols/mqtt/index.js';
 import type { AlertStore } from '../alerts/alert-store.js';
 import type { Bus } from '../broker/bus.js';
 import type { CloudConfig } from '../config.js';
+import type { Db } from '../db/index.js';
 import type { CloudMetrics } from '../metrics/registry.js';
 import type { Store } from '../store/store.js';
 import { Capture } from './capture.js';
@@ -20,11 +20,11 @@ export interface Timeseries {
 }
 
 /** The exporter wired from the cloud's configuration; undefined without `--tsdb`. */
-export async function openTimeseries(config: CloudConfig, deps: { ledger: Store; bus: Bus; alerts: AlertStore; log: Logger; metrics?: CloudMetrics }): Promise<Timeseries | undefined> {
+export async function openTimeseries(config: CloudConfig, deps: { ledger: Store; bus: Bus; alerts: AlertStore; log: Logger; metrics?: CloudMetrics; db: Db }): Promise<Timeseries | undefined> {
   if (!config.tsdb) return undefined;
   const log = deps.log.child({ part: 'tsdb' });
-  // Beside the ledger: its PostgreSQL schema, or timeseries.db in the data dir (until cloud/db).
-  const store: ExportStore = config.store ? await SqlExportStore.postgres(config.store) : SqlExportStore.sqlite(join(config.dataDir, 'timeseries.db'));
+  // Beside the ledger, in the cloud's one database.
+  const store: ExportStore = await SqlExportStore.on(deps.db);
   const exporter = new TsdbExporter(deps.ledger, store, log, deps.metrics, {
     url: config.tsdb,
     ...(config.tsdbToken ? { token: config.tsdbToken } : {}),

@@ -1,7 +1,6 @@
-import Database from 'better-sqlite3';
-import { type Generated, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
-import { openSqlite, type SqliteMigration } from '../sqlite-db.js';
+import type { Generated, Kysely } from 'kysely';
+import { type Db, type DbModule, PostgresDatabase, SqliteDatabase } from '../db/index.js';
+import type { SqliteMigration } from '../sqlite-db.js';
 import type { AlertChangeRow, CursorName, Cursors, ExportStore, SeriesState, TelemetryRow } from './export-store.js';
 
 interface Tables {
@@ -27,9 +26,10 @@ const SQLITE: SqliteMigration[] = [
   },
 ];
 
-const POSTGRES = [
+const POSTGRES: SqliteMigration[] = [
   {
     version: 1,
+    name: 'time-series export: cursors, series, telemetry and alert changes with a sequence',
     sql: `
       CREATE TABLE IF NOT EXISTS tsdb_cursors (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
       CREATE TABLE IF NOT EXISTS tsdb_series (key TEXT COLLATE "C" PRIMARY KEY, ts BIGINT NOT NULL, value DOUBLE PRECISION NOT NULL);
@@ -41,6 +41,9 @@ const POSTGRES = [
   },
 ];
 
+/** The exporter's part of the cloud's one database (`cloud/modules.ts`). */
+export const timeseriesModule: DbModule = { name: 'timeseries', migrations: { sqlite: SQLITE, postgres: POSTGRES } };
+
 export interface SqlExportStoreOptions {
   /** Waiting telemetry rows kept at most (oldest deleted first, counted). Default 1,000,000. */
   maxTelemetryRows?: number;
@@ -49,8 +52,8 @@ export interface SqlExportStoreOptions {
 }
 
 /**
- * The ExportStore in SQL: `timeseries.db` beside the ledger (SQLite, WAL, synchronous=FULL through
- * the cloud's openSqlite helper), or tables `tsdb_*` in the store's PostgreSQL schema.
+ * The ExportStore in SQL, through Kysely: tables `tsdb_*` in the cloud's one database (the SQLite
+ * file or the PostgreSQL schema), the `timeseries` module.
  */
 export class SqlExportStore implements ExportStore {
   private readonly maxTelemetry: number;
@@ -59,36 +62,36 @@ export class SqlExportStore implements ExportStore {
   private constructor(
     private readonly db: Kysely<Tables>,
     o: SqlExportStoreOptions,
+    /** The database this store opened itself (closed with it); undefined on a shared one. */
+    private readonly own?: Db,
   ) {
     this.maxTelemetry = o.maxTelemetryRows ?? 1_000_000;
     this.maxAlerts = o.maxAlertRows ?? 100_000;
   }
 
-  static sqlite(path: string, o: SqlExportStoreOptions = {}): SqlExportStore {
-    const database: Database.Database = openSqlite(path, SQLITE);
-    return new SqlExportStore(new Kysely<Tables>({ dialect: new SqliteDialect({ database }) }), o);
+  /** On the cloud's one database (`cloud/db/`): tables `tsdb_*` beside the ledger. */
+  static async on(db: Db, o: SqlExportStoreOptions = {}): Promise<SqlExportStore> {
+    await db.migrate(timeseriesModule);
+    return new SqlExportStore(db.kysely as Kysely<Tables>, o);
   }
 
+  /** A SQLite file of its own (tests). */
+  static sqlite(path: string, o: SqlExportStoreOptions = {}): SqlExportStore {
+    const db = new SqliteDatabase(path);
+    db.migrateSync(timeseriesModule);
+    return new SqlExportStore(db.kysely as Kysely<Tables>, o, db);
+  }
+
+  /** A PostgreSQL database of its own (tests): the URL's search_path. */
   static async postgres(url: string, o: SqlExportStoreOptions = {}): Promise<SqlExportStore> {
-    const pool = new pg.Pool({ connectionString: url, max: 2 });
-    const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+    const db = await PostgresDatabase.open({ url, maxConnections: 2 });
     try {
-      await db.transaction().execute(async (tx) => {
-        // One migrator at a time per schema (several ingesters may start together).
-        await sql`SELECT pg_advisory_xact_lock(hashtext('stockgate.tsdb.' || current_schema()))`.execute(tx);
-        await sql`CREATE TABLE IF NOT EXISTS tsdb_schema (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`.execute(tx);
-        const done = new Set((await sql<{ version: number }>`SELECT version FROM tsdb_schema`.execute(tx)).rows.map((r) => r.version));
-        for (const m of POSTGRES) {
-          if (done.has(m.version)) continue;
-          await sql.raw(m.sql).execute(tx);
-          await sql`INSERT INTO tsdb_schema (version, applied_at) VALUES (${m.version}, ${new Date().toISOString()})`.execute(tx);
-        }
-      });
+      await db.migrate(timeseriesModule);
     } catch (err) {
-      await db.destroy();
+      await db.close();
       throw err;
     }
-    return new SqlExportStore(db, o);
+    return new SqlExportStore(db.kysely as Kysely<Tables>, o, db);
   }
 
   async cursors(): Promise<Cursors> {
@@ -196,6 +199,6 @@ export class SqlExportStore implements ExportStore {
   }
 
   async close(): Promise<void> {
-    await this.db.destroy();
+    await this.own?.close();
   }
 }

@@ -125,7 +125,7 @@ describe('e2e security: stockgate cloud without --insecure', () => {
 
   it('starts with authentication on and without the insecure warning', () => {
     expect(cloud.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('--insecure'))).toBe(false);
-    expect(cloud.logs.some((l) => l.msg === 'authentication on: MQTT users and API tokens from auth.db' && l.maxConnPerUser === 4 && l.publishRate === 20)).toBe(true);
+    expect(cloud.logs.some((l) => l.msg === 'authentication on: MQTT users and API tokens from the database' && l.maxConnPerUser === 4 && l.publishRate === 20)).toBe(true);
     expect(cloud.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('no admin token exists'))).toBe(false);
   });
 

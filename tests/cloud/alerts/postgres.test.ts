@@ -51,7 +51,7 @@ describe('PgAlertStore specifics', () => {
     const h = await pgHarness();
     try {
       await Promise.all([h.open(), h.open(), h.open()]);
-      const rows = await admin((c) => c.query(`SELECT version, name FROM ${h.schema}.alert_migrations ORDER BY version`));
+      const rows = await admin((c) => c.query(`SELECT version, name FROM ${h.schema}.db_migrations WHERE module = 'alerts' ORDER BY version`));
       expect(rows.rows).toEqual(alertPgMigrations.map((m) => ({ version: m.version, name: m.name })));
     } finally {
       await h.destroy();

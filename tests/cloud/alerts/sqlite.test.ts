@@ -38,7 +38,7 @@ describe('SqliteAlertStore specifics', () => {
     const db = new Database(h.path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all()).toEqual(
+      expect(db.prepare("SELECT version, name FROM db_migrations WHERE module = 'alerts' ORDER BY version").all()).toEqual(
         alertSqliteMigrations.map((m) => ({ version: m.version, name: m.name })),
       );
     } finally {

@@ -11,7 +11,7 @@ import { PgAlertStore } from '../../../cloud/alerts/postgres.js';
 import { alertSqliteMigrations, SqliteAlertStore } from '../../../cloud/alerts/sqlite.js';
 import type { ClaimOptions } from '../../../cloud/channels/channel-store.js';
 import type { ChannelInput } from '../../../cloud/channels/model.js';
-import { openSqlite } from '../../../cloud/sqlite-db.js';
+import { SqliteDatabase } from '../../../cloud/db/index.js';
 
 /** The ChannelStore contract, run on both alert-store backends (SQLite file, PostgreSQL schema). */
 const PG_URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -188,15 +188,16 @@ describe('SQLite upgrade', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-chup-'));
     try {
       const path = join(dir, 'alerts.db');
-      const old = openSqlite(path, alertSqliteMigrations.filter((m) => m.version === 1));
-      old.prepare(`INSERT INTO alerts (id, type, site, key, state, raised_at) VALUES ('A1', 'reorder', 's1', 'X', 'open', '2026-01-01T00:00:00.000Z')`).run();
-      old.close();
+      const old = new SqliteDatabase(path);
+      old.migrateSync({ name: 'alerts', migrations: { sqlite: alertSqliteMigrations.filter((m) => m.version === 1), postgres: [] } });
+      old.handle.prepare(`INSERT INTO alerts (id, type, site, key, state, raised_at) VALUES ('A1', 'reorder', 's1', 'X', 'open', '2026-01-01T00:00:00.000Z')`).run();
+      await old.close();
       const s = new SqliteAlertStore(path);
       expect(await s.getAlert('A1')).toMatchObject({ type: 'reorder', state: 'open' });
       expect(await s.channels.listChannels()).toEqual([]);
       await s.close();
       const db = new Database(path, { readonly: true });
-      expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual([1, 2]);
+      expect(db.prepare("SELECT version FROM db_migrations WHERE module = 'alerts' ORDER BY version").pluck().all()).toEqual([1, 2]);
       db.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -41,7 +41,7 @@ describe('PostgresStore specifics', () => {
     h = pgHarness();
     const stores = await Promise.all(Array.from({ length: 4 }, () => h!.open()));
     await stores[0]!.commit([{ movements: [mv()], deadLetters: [] }]);
-    const { rows } = await admin.query(`SELECT version, name FROM "${h.schema}".schema_migrations ORDER BY version`);
+    const { rows } = await admin.query(`SELECT version, name FROM "${h.schema}".db_migrations WHERE module = 'ledger' ORDER BY version`);
     expect(rows).toEqual(postgresMigrations.map((m) => ({ version: m.version, name: m.name })));
     expect((await admin.query(`SELECT count(*)::int AS n FROM "${h.schema}".ledger`)).rows[0].n).toBe(1);
   });

@@ -43,7 +43,7 @@ describe('SqliteStore specifics', () => {
     const db = new Database(h.path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
+      const rows = db.prepare("SELECT version, name FROM db_migrations WHERE module = 'ledger' ORDER BY version").all();
       expect(rows).toEqual(sqliteMigrations.map((m) => ({ version: m.version, name: m.name })));
       expect(db.prepare('SELECT COUNT(*) FROM ledger').pluck().get()).toBe(1);
     } finally {

@@ -1,0 +1,159 @@
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import { DbError, type DbModule, type PostgresDb } from './db.js';
+import { DB_MIGRATIONS_DDL, migrationsOf, nowIso } from './migrations.js';
+
+export interface PostgresDbOptions {
+  /** `postgres://` or `postgresql://` URL (libpq style; `?options=-csearch_path%3DX` works too). */
+  url: string;
+  /** Schema holding the tables, created if missing; default: the connection's search_path. */
+  schema?: string;
+  /** Pool size. Default 10 (the ingest commits use one connection each; reads and modules share the rest). */
+  maxConnections?: number;
+}
+
+/**
+ * Advisory lock namespace ('SG'), key 1: migrations of a schema. The same key stockgate 0.1's
+ * ledger store took, so an old and a new process never migrate one schema at once.
+ */
+const LOCK_NS_MIGRATE = 0x5347_0001;
+const SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const RETRY_CODES = new Set(['40001', '40P01']);
+
+/** int8 and numeric come back as JS numbers (seqs, positions and ids are safe integers; quantities are rounded). */
+export const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === 20 || oid === 1700) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format);
+  }) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * The cloud's database as one PostgreSQL schema: one pool shared by the ledger's tuned statements,
+ * the other stores and Kysely. Several processes (competing ingesters) open it at once.
+ */
+export class PostgresDatabase implements PostgresDb {
+  readonly dialect = 'postgres' as const;
+  readonly kysely: Kysely<any>;
+  readonly describe: string;
+  private closed = false;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly schema: string | undefined,
+    url: string,
+  ) {
+    this.kysely = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    const u = new URL(url);
+    this.describe = `postgres://${u.host}${u.pathname}${schema ? ` schema ${schema}` : ''}`;
+  }
+
+  /** Connect, create the schema if one is named (else check the search_path has one), create `db_migrations`. */
+  static async open(o: PostgresDbOptions): Promise<PostgresDatabase> {
+    if (!/^postgres(ql)?:\/\//.test(o.url)) throw new TypeError('store: expected a postgres:// or postgresql:// URL');
+    if (o.schema !== undefined && !SCHEMA_RE.test(o.schema)) throw new TypeError(`store schema: '${o.schema}' is not a plain identifier`);
+    const pool = new pg.Pool({ connectionString: o.url, max: o.maxConnections ?? 10, types: pgTypes });
+    // Idle clients can fail (server restart): nothing to do here, the next query reconnects.
+    pool.on('error', () => undefined);
+    if (o.schema !== undefined) {
+      // Queued before any query of the new connection, so every statement sees the schema.
+      const set = `SET search_path TO "${o.schema}"`;
+      pool.on('connect', (c) => void c.query(set).catch(() => undefined));
+    }
+    const db = new PostgresDatabase(pool, o.schema, o.url);
+    try {
+      await db.locked(async (c) => {
+        if (o.schema !== undefined) await c.query(`CREATE SCHEMA IF NOT EXISTS "${o.schema}"`);
+        else if ((await c.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]!.s === null) {
+          throw new DbError('SG_ERR_DB_OPEN', 'store: no schema of the search_path exists: create it (CREATE SCHEMA ...) or fix search_path in the URL');
+        }
+        await c.query(DB_MIGRATIONS_DDL);
+      });
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+    return db;
+  }
+
+  /**
+   * `fn` on one connection holding the schema's migration lock (a session advisory lock keyed on
+   * the schema): processes starting at once migrate one after the other.
+   */
+  private async locked<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    let broken = false;
+    const key = [LOCK_NS_MIGRATE, this.schema ?? null];
+    try {
+      await c.query("SELECT pg_advisory_lock($1, hashtext(coalesce($2, current_schema(), '')))", key);
+      try {
+        return await fn(c);
+      } finally {
+        await c.query("SELECT pg_advisory_unlock($1, hashtext(coalesce($2, current_schema(), '')))", key).catch(() => {
+          broken = true;
+        });
+      }
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  async tx<T>(fn: (trx: Transaction<any>) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.kysely.transaction().execute(fn);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === undefined || !RETRY_CODES.has(code) || attempt >= 5) throw err;
+        // Another process won a lock race; back off a little and replay.
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  async versions(module: string): Promise<number[]> {
+    const r = await this.pool.query<{ version: number }>('SELECT version FROM db_migrations WHERE module = $1 ORDER BY version', [module]);
+    return r.rows.map((x) => x.version);
+  }
+
+  /** Pending migrations, each in its own transaction with its `db_migrations` row, under the schema's lock. */
+  async migrate(module: DbModule): Promise<void> {
+    const list = migrationsOf(module, 'postgres');
+    await this.locked(async (c) => {
+      let done = (await c.query<{ version: number }>('SELECT version FROM db_migrations WHERE module = $1', [module.name])).rows.map((r) => r.version);
+      const legacy = module.legacyTable?.postgres;
+      if (done.length === 0 && legacy && (await c.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [legacy])).rows[0]!.t !== null) {
+        // stockgate 0.1 recorded this module's versions in its own table of the same schema.
+        await c.query(`INSERT INTO db_migrations (module, version, name, applied_at) SELECT $1, version, name, applied_at::text FROM "${legacy}"`, [module.name]);
+        done = (await c.query<{ version: number }>('SELECT version FROM db_migrations WHERE module = $1', [module.name])).rows.map((r) => r.version);
+      }
+      const have = new Set(done);
+      for (const m of list) {
+        if (have.has(m.version)) continue;
+        if (m.sql !== undefined) {
+          await c.query('BEGIN');
+          try {
+            await c.query(m.sql);
+            await c.query('INSERT INTO db_migrations (module, version, name, applied_at) VALUES ($1, $2, $3, $4)', [module.name, m.version, m.name, nowIso()]);
+            await c.query('COMMIT');
+          } catch (err) {
+            await c.query('ROLLBACK').catch(() => undefined);
+            throw new DbError('SG_ERR_DB_MIGRATION', `${module.name} v${m.version} (${m.name}): ${(err as Error).message}`);
+          }
+        } else {
+          // Another connection, while this one keeps the lock.
+          await this.kysely.transaction().execute(async (trx) => {
+            await m.up!(trx);
+            await sql`INSERT INTO db_migrations (module, version, name, applied_at) VALUES (${module.name}, ${m.version}, ${m.name}, ${nowIso()})`.execute(trx);
+          });
+        }
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.kysely.destroy(); // ends the pool
+  }
+}

@@ -1,0 +1,174 @@
+import BetterSqlite3 from 'better-sqlite3';
+import { CompiledQuery, type DatabaseConnection, Kysely, SqliteDialect, type SqliteDialectConfig, SqliteDriver, sql, type Transaction } from 'kysely';
+import { DbError, type DbModule, type SqliteDb } from './db.js';
+import { DB_MIGRATIONS_DDL, migrationsOf, nowIso } from './migrations.js';
+
+/** Counts Kysely work in flight on the one connection; synchronous writers wait for zero. */
+class Gate {
+  private held = 0;
+  private waiters: Array<() => void> = [];
+  enter(): void {
+    this.held++;
+  }
+  leave(): void {
+    if (--this.held > 0) return;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+  idle(): Promise<void> | undefined {
+    return this.held === 0 ? undefined : new Promise((r) => this.waiters.push(r));
+  }
+}
+
+/**
+ * Kysely's SQLite driver, with two changes: it holds the gate while it has the connection, and
+ * its transactions are `BEGIN IMMEDIATE` (a deferred transaction that reads, then writes after
+ * another process committed, fails at once with SQLITE_BUSY instead of waiting for the lock).
+ */
+class GatedSqliteDriver extends SqliteDriver {
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly gate: Gate,
+  ) {
+    super(config);
+  }
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    this.gate.enter();
+    try {
+      return await super.acquireConnection();
+    } catch (err) {
+      this.gate.leave();
+      throw err;
+    }
+  }
+  override async releaseConnection(): Promise<void> {
+    await super.releaseConnection();
+    this.gate.leave();
+  }
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+  /** The handle is closed by `SqliteDatabase.close`, not by Kysely. */
+  override async destroy(): Promise<void> {}
+}
+
+class GatedSqliteDialect extends SqliteDialect {
+  constructor(
+    private readonly cfg: SqliteDialectConfig,
+    private readonly gate: Gate,
+  ) {
+    super(cfg);
+  }
+  override createDriver(): SqliteDriver {
+    return new GatedSqliteDriver(this.cfg, this.gate);
+  }
+}
+
+/**
+ * The cloud's database as one SQLite file: WAL with `synchronous=FULL` (what is acked or queued
+ * survives a power cut; WAL's default NORMAL does not) and a busy timeout for a second process on
+ * the same file (`stockgate admin init` beside a running cloud). One connection per process:
+ * Kysely and the tuned statements of the ingest path share it (see `SqliteDb.idle`).
+ */
+export class SqliteDatabase implements SqliteDb {
+  readonly dialect = 'sqlite' as const;
+  readonly handle: BetterSqlite3.Database;
+  readonly kysely: Kysely<any>;
+  readonly describe: string;
+  private readonly gate = new Gate();
+  private closed = false;
+
+  constructor(readonly path: string) {
+    const handle = new BetterSqlite3(path);
+    try {
+      handle.pragma('journal_mode = WAL');
+      handle.pragma('synchronous = FULL');
+      handle.pragma('busy_timeout = 5000');
+      handle.exec(DB_MIGRATIONS_DDL);
+    } catch (err) {
+      handle.close();
+      throw new DbError('SG_ERR_DB_OPEN', `database ${path}: ${(err as Error).message}`);
+    }
+    this.handle = handle;
+    this.describe = `sqlite:${path}`;
+    this.kysely = new Kysely<any>({ dialect: new GatedSqliteDialect({ database: handle }, this.gate) });
+  }
+
+  idle(): Promise<void> | undefined {
+    return this.gate.idle();
+  }
+
+  tx<T>(fn: (trx: Transaction<any>) => Promise<T>): Promise<T> {
+    return this.kysely.transaction().execute(fn);
+  }
+
+  async versions(module: string): Promise<number[]> {
+    return this.handle.prepare('SELECT version FROM db_migrations WHERE module = ? ORDER BY version').pluck().all(module) as number[];
+  }
+
+  /** Versions done, after adopting the module's pre-0.2 record table once. Inside the migration transaction. */
+  private doneSync(module: DbModule): Set<number> {
+    const db = this.handle;
+    let done = db.prepare('SELECT version FROM db_migrations WHERE module = ?').pluck().all(module.name) as number[];
+    const legacy = module.legacyTable?.sqlite;
+    if (done.length === 0 && legacy && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(legacy)) {
+      db.prepare(`INSERT INTO db_migrations (module, version, name, applied_at) SELECT ?, version, name, applied_at FROM "${legacy}"`).run(module.name);
+      done = db.prepare('SELECT version FROM db_migrations WHERE module = ?').pluck().all(module.name) as number[];
+    }
+    return new Set(done);
+  }
+
+  /**
+   * Pending SQL migrations in one IMMEDIATE transaction: the write lock is taken before anything
+   * is read, so two processes opening the file at once apply each migration once (the second
+   * waits, then finds them recorded).
+   */
+  migrateSync(module: DbModule): void {
+    const list = migrationsOf(module, 'sqlite');
+    const db = this.handle;
+    db.transaction(() => {
+      const done = this.doneSync(module);
+      for (const m of list) {
+        if (done.has(m.version)) continue;
+        if (m.sql === undefined) throw new DbError('SG_ERR_DB_MIGRATION', `${module.name} v${m.version}: a Kysely migration needs the async migrate()`);
+        db.exec(m.sql);
+        db.prepare('INSERT INTO db_migrations (module, version, name, applied_at) VALUES (?, ?, ?, ?)').run(module.name, m.version, m.name, nowIso());
+      }
+    }).immediate();
+  }
+
+  async migrate(module: DbModule): Promise<void> {
+    const list = migrationsOf(module, 'sqlite');
+    if (list.every((m) => m.sql !== undefined)) {
+      for (let w = this.idle(); w; w = this.idle()) await w;
+      this.migrateSync(module);
+      return;
+    }
+    // Kysely migrations: one IMMEDIATE transaction on the connection Kysely holds.
+    await this.kysely.connection().execute(async (conn) => {
+      await sql.raw('BEGIN IMMEDIATE').execute(conn);
+      try {
+        const done = this.doneSync(module);
+        for (const m of list) {
+          if (done.has(m.version)) continue;
+          if (m.sql !== undefined) this.handle.exec(m.sql);
+          else await m.up!(conn);
+          this.handle.prepare('INSERT INTO db_migrations (module, version, name, applied_at) VALUES (?, ?, ?, ?)').run(module.name, m.version, m.name, nowIso());
+        }
+        await sql.raw('COMMIT').execute(conn);
+      } catch (err) {
+        if (this.handle.inTransaction) this.handle.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (let w = this.idle(); w; w = this.idle()) await w;
+    await this.kysely.destroy();
+    if (this.handle.open) this.handle.close();
+  }
+}

@@ -1,0 +1,12 @@
+import { alertsModule } from './alerts/module.js';
+import { authModule } from './auth/module.js';
+import type { DbModule } from './db/index.js';
+import { ledgerModule } from './store/module.js';
+import { timeseriesModule } from './timeseries/sql-export-store.js';
+
+/**
+ * Every module with tables in the cloud's one database, in migration order. A new module
+ * (catalog, projects, ...) adds its `DbModule` here; `stockgate cloud` and `stockgate admin init`
+ * open the database with this list (cloud/README.md, "Modules and migrations").
+ */
+export const cloudModules: readonly DbModule[] = [ledgerModule, authModule, alertsModule, timeseriesModule];

@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type Db, type DbModule, PostgresDatabase, SqliteDatabase } from '../../../cloud/db/index.js';
+import { SqliteStore } from '../../../cloud/store/sqlite.js';
+import { mv } from '../../contracts/store.contract.js';
+import { requireBuild, ROOT, tempDir } from '../../helpers/procs.js';
+
+/** The PostgreSQL on 127.0.0.1:5432 (trust auth), database `test`; each test gets its own schema. */
+const URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const admin = new pg.Pool({ connectionString: URL, max: 2 });
+afterAll(() => admin.end());
+requireBuild();
+
+/**
+ * A module as a business module would write one: a SQL migration per dialect (which fails if run
+ * twice: no IF NOT EXISTS), then a Kysely migration shared by both dialects that seeds a row (a
+ * second run would add a second row).
+ */
+const widgets: DbModule = {
+  name: 'widgets',
+  migrations: {
+    sqlite: [
+      { version: 1, name: 'widgets', sql: 'CREATE TABLE widgets (id TEXT PRIMARY KEY, qty INTEGER NOT NULL)' },
+      { version: 2, name: 'seed', up: async (db) => void (await db.insertInto('widgets').values({ id: 'seed', qty: 1 }).execute()) },
+    ],
+    postgres: [
+      { version: 1, name: 'widgets', sql: 'CREATE TABLE widgets (id TEXT PRIMARY KEY, qty BIGINT NOT NULL)' },
+      { version: 2, name: 'seed', up: async (db) => void (await db.insertInto('widgets').values({ id: 'seed', qty: 1 }).execute()) },
+    ],
+  },
+};
+
+/** `widgets` migrated by another node process on the same SQLite file (the module is rebuilt there, same definition). */
+function migrateInChild(path: string): Promise<void> {
+  const script = `
+    const { SqliteDatabase } = await import(${JSON.stringify(join(ROOT, 'dist', 'cloud', 'db', 'index.js'))});
+    const db = new SqliteDatabase(${JSON.stringify(path)});
+    await db.migrate({ name: 'widgets', migrations: { sqlite: [
+      { version: 1, name: 'widgets', sql: 'CREATE TABLE widgets (id TEXT PRIMARY KEY, qty INTEGER NOT NULL)' },
+      { version: 2, name: 'seed', up: async (k) => { await new Promise((r) => setTimeout(r, 30)); await k.insertInto('widgets').values({ id: 'seed', qty: 1 }).execute(); } },
+    ], postgres: [] } });
+    await db.close();`;
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr!.on('data', (d) => (err += d));
+    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child exited ${code}: ${err}`))));
+  });
+}
+
+interface Backend {
+  name: string;
+  /** Another process's connection to this test's database. */
+  open(): Promise<Db>;
+  destroy(): Promise<void>;
+}
+
+let n = 0;
+function sqliteBackend(): Backend {
+  const path = join(tempDir('sg-db-'), 'stockgate.db');
+  const opened: Db[] = [];
+  return {
+    name: 'sqlite',
+    async open() {
+      const d = new SqliteDatabase(path);
+      opened.push(d);
+      return d;
+    },
+    async destroy() {
+      for (const d of opened) await d.close();
+    },
+  };
+}
+function pgBackend(): Backend {
+  const schema = `sg_db_${process.pid}_${Date.now().toString(36)}_${n++}`;
+  const opened: Db[] = [];
+  return {
+    name: 'postgres',
+    async open() {
+      const d = await PostgresDatabase.open({ url: URL, schema, maxConnections: 3 });
+      opened.push(d);
+      return d;
+    },
+    async destroy() {
+      for (const d of opened) await d.close();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    },
+  };
+}
+
+for (const make of [sqliteBackend, pgBackend]) {
+  describe(`cloud/db on ${make().name}`, () => {
+    let b: Backend | undefined;
+    afterEach(async () => {
+      await b?.destroy();
+      b = undefined;
+    });
+
+    it('several processes opening at once apply each migration once, recorded by (module, version)', async () => {
+      b = make();
+      const dbs = await Promise.all(Array.from({ length: 4 }, () => b!.open()));
+      if (b.name === 'sqlite') {
+        // Real processes: in one process, a second connection's lock wait would block the event
+        // loop the first one needs to finish its (async, Kysely) migration.
+        await Promise.all(Array.from({ length: 4 }, () => migrateInChild((dbs[0] as SqliteDatabase).path)));
+      } else {
+        await Promise.all(dbs.map((d) => d.migrate(widgets)));
+      }
+      await dbs[0]!.migrate(widgets); // and again later: nothing to do
+      expect(await dbs[3]!.versions('widgets')).toEqual([1, 2]);
+      expect(await dbs[1]!.versions('other')).toEqual([]);
+      const rows = await dbs[2]!.kysely.selectFrom('widgets').selectAll().execute();
+      expect(rows.map((r) => ({ id: r.id, qty: Number(r.qty) }))).toEqual([{ id: 'seed', qty: 1 }]);
+    });
+
+    it('tx() commits when fn resolves and rolls back everything when it throws', async () => {
+      b = make();
+      const db = await b.open();
+      await db.migrate(widgets);
+      await db.tx(async (trx) => {
+        await trx.insertInto('widgets').values({ id: 'a', qty: 2 }).execute();
+        await trx.updateTable('widgets').set({ qty: 5 }).where('id', '=', 'seed').execute();
+      });
+      await expect(
+        db.tx(async (trx) => {
+          await trx.insertInto('widgets').values({ id: 'b', qty: 3 }).execute();
+          await trx.deleteFrom('widgets').where('id', '=', 'a').execute();
+          throw new Error('no');
+        }),
+      ).rejects.toThrow('no');
+      const other = await b.open();
+      const rows = await other.kysely.selectFrom('widgets').selectAll().orderBy('id').execute();
+      expect(rows.map((r) => ({ id: r.id, qty: Number(r.qty) }))).toEqual([
+        { id: 'a', qty: 2 },
+        { id: 'seed', qty: 5 },
+      ]);
+    });
+
+    it('a failing migration leaves nothing behind and names module and version', async () => {
+      b = make();
+      const db = await b.open();
+      const broken: DbModule = {
+        name: 'broken',
+        migrations: {
+          sqlite: [{ version: 1, name: 'half', sql: 'CREATE TABLE half (x INTEGER); INSERT INTO nowhere VALUES (1);' }],
+          postgres: [{ version: 1, name: 'half', sql: 'CREATE TABLE half (x INTEGER); INSERT INTO nowhere VALUES (1);' }],
+        },
+      };
+      await expect(db.migrate(broken)).rejects.toThrow(/nowhere/);
+      expect(await db.versions('broken')).toEqual([]);
+      await expect(db.kysely.selectFrom('half').selectAll().execute()).rejects.toThrow(/half/);
+    });
+
+    it('refuses a bad module: versions not ascending, both or neither of sql/up, a bad name', async () => {
+      b = make();
+      const db = await b.open();
+      const mod = (name: string, list: DbModule['migrations']['sqlite']): DbModule => ({ name, migrations: { sqlite: list, postgres: list } });
+      await expect(db.migrate(mod('m', [{ version: 2, name: 'a', sql: 'SELECT 1' }, { version: 1, name: 'b', sql: 'SELECT 1' }]))).rejects.toMatchObject({
+        code: 'SG_ERR_DB_MIGRATION',
+        message: expect.stringMatching(/version 1 after 2/),
+      });
+      await expect(db.migrate(mod('m', [{ version: 1, name: 'a' }]))).rejects.toThrow(/exactly one of sql and up/);
+      await expect(db.migrate(mod('Bad Name', []))).rejects.toThrow(/module name/);
+    });
+
+    it('adopts the versions a module recorded in its 0.1 table, once', async () => {
+      b = make();
+      const db = await b.open();
+      const legacy: DbModule = { ...widgets, name: 'old', legacyTable: { sqlite: 'old_migrations', postgres: 'old_migrations' } };
+      // As 0.1 left it: version 1 applied and recorded in its own table.
+      await db.migrate({ name: 'setup', migrations: { sqlite: [{ version: 1, name: 's', sql: "CREATE TABLE widgets (id TEXT PRIMARY KEY, qty INTEGER NOT NULL); CREATE TABLE old_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL); INSERT INTO old_migrations VALUES (1, 'widgets', '2026-01-01T00:00:00.000Z');" }], postgres: [{ version: 1, name: 's', sql: "CREATE TABLE widgets (id TEXT PRIMARY KEY, qty BIGINT NOT NULL); CREATE TABLE old_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL); INSERT INTO old_migrations VALUES (1, 'widgets', '2026-01-01T00:00:00.000Z');" }] } });
+      await db.migrate(legacy); // v1 would fail (table exists) unless adopted; v2 runs
+      expect(await db.versions('old')).toEqual([1, 2]);
+      const rec = await db.kysely.selectFrom('db_migrations').select(['version', 'applied_at']).where('module', '=', 'old').orderBy('version').execute();
+      expect(rec[0]!.applied_at).toBe('2026-01-01T00:00:00.000Z');
+    });
+  });
+}
+
+describe('cloud/db on sqlite: one connection shared with the ingest hot path', () => {
+  it("the ledger's group commit waits for an open tx() instead of joining it (and being rolled back with it)", async () => {
+    const db = new SqliteDatabase(join(tempDir('sg-db-'), 'stockgate.db'));
+    try {
+      await db.migrate(widgets);
+      const store = new SqliteStore(db);
+      let commit: Promise<unknown> | undefined;
+      await expect(
+        db.tx(async (trx) => {
+          await trx.insertInto('widgets').values({ id: 'in-tx', qty: 1 }).execute();
+          commit = store.commit([{ movements: [mv({ id: 'MV-GATE-1' })], deadLetters: [] }]);
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      await commit;
+      expect(await store.movement('MV-GATE-1')).toMatchObject({ id: 'MV-GATE-1' });
+      expect(await db.kysely.selectFrom('widgets').select('id').where('id', '=', 'in-tx').execute()).toEqual([]);
+      await store.close(); // does not close the shared database
+      expect(db.handle.open).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+});
