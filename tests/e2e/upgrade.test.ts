@@ -120,7 +120,7 @@ describe('e2e upgrade: a 0.1 data dir opens in the one database with nothing los
       };
       await edge.publishAsync('stockgate/v1/depot-1/dock-1/movements', JSON.stringify({ v: 1, site: 'depot-1', edge: 'dock-1', sentAt: m.ts, movements: [m] }), { qos: 1 });
       const ack = await waitFor(() => acks.find((a) => a.ranges.some(([from, to]) => from! <= 3 && 3 <= to!)), 'the ack of seq 3', 15_000);
-      expect(ack.missing ?? []).toEqual([]);
+      expect(ack!.missing ?? []).toEqual([]);
     } finally {
       await edge.endAsync();
     }
