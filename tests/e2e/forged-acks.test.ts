@@ -5,6 +5,7 @@ import pino from 'pino';
 import { parseCloudConfig } from '../../cloud/config.js';
 import { startCloud, type RunningCloud } from '../../cloud/service.js';
 import { SqliteCredentialStore, authDbPath } from '../../cloud/auth/sqlite.js';
+import { dbPath } from '../../cloud/db/index.js';
 import { EdgeAgent } from '../../edge/agent.js';
 import { parseEdgeConfig, type EdgeConfigInput } from '../../edge/config.js';
 import type { MovementDraft } from '../../edge/outbox/outbox-store.js';
@@ -130,7 +131,8 @@ describe('ack keys of authenticated edges (embedded broker)', () => {
     // Both outboxes drain: each edge accepted the cloud's signed acks (it drops unsigned ones).
     await waitFor(() => a.outbox.backlog().count === 0 && b.outbox.backlog().count === 0, 'both outboxes drained');
     expect(a.publisher.stats.acksBadSignature + b.publisher.stats.acksBadSignature).toBe(0);
-    const check = new SqliteCredentialStore(authDbPath(dataDir));
+    // The cloud imported auth.db into its one database (cloud/db/legacy.ts): read the key there.
+    const check = new SqliteCredentialStore(dbPath(dataDir));
     stops.push(() => check.close());
     expect((await check.getAckKey(old.username))?.equals(deriveAckKey(old.password))).toBe(true);
     // Rotation stores the new password's key.
