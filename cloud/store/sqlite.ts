@@ -152,15 +152,21 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       const set = this.db.prepare('UPDATE ledger SET chain_n = ?, hash = ? WHERE pos = ?');
       const heads = new Map<string, ChainHead & { id: string }>();
-      for (const r of this.db.prepare('SELECT * FROM ledger ORDER BY pos').iterate() as Iterable<Record<string, unknown>>) {
-        const site = r.site as string;
-        const h = heads.get(site) ?? { site, n: 0, hash: GENESIS, pos: 0, id: '' };
-        if (r.hash === null) {
-          r.chain_n = h.n + 1;
-          r.hash = chainHash(h.hash, r);
-          set.run(r.chain_n, r.hash, r.pos);
+      // In pages, not .iterate(): better-sqlite3 refuses the UPDATE while a read is open on the
+      // same connection ("This database connection is busy executing a query").
+      const page = this.db.prepare('SELECT * FROM ledger WHERE pos > ? ORDER BY pos LIMIT 10000');
+      for (let last = 0, rows = page.all(last) as Array<Record<string, unknown>>; rows.length > 0; rows = page.all(last) as Array<Record<string, unknown>>) {
+        for (const r of rows) {
+          const site = r.site as string;
+          const h = heads.get(site) ?? { site, n: 0, hash: GENESIS, pos: 0, id: '' };
+          if (r.hash === null) {
+            r.chain_n = h.n + 1;
+            r.hash = chainHash(h.hash, r);
+            set.run(r.chain_n, r.hash, r.pos);
+          }
+          heads.set(site, { site, n: Number(r.chain_n), hash: r.hash as string, pos: Number(r.pos), id: r.id as string });
+          last = Number(r.pos);
         }
-        heads.set(site, { site, n: Number(r.chain_n), hash: r.hash as string, pos: Number(r.pos), id: r.id as string });
       }
       for (const h of heads.values()) this.s.putHead.run(h.site, h.n, h.hash, h.pos, h.id);
     }).immediate();
