@@ -103,3 +103,17 @@ describe('Workflows: idle expiry reaches the operator', () => {
     expect(wf.tick(T0 + 5 * MIN)).toEqual([expect.objectContaining({ code: 'SG_WARN_SESSION_EXPIRED' })]);
   });
 });
+
+describe('sessionIdleMin: config file, remote config and flag names', () => {
+  it('defaults to 30, accepts 0 (never) and refuses a negative or over-a-week value with the field named', async () => {
+    const { parseEdgeConfig } = await import('../../edge/config.js');
+    const { RemoteConfig } = await import('../../protocols/mqtt/index.js');
+    const base = { dataDir: '/tmp/x', broker: 'mqtt://127.0.0.1:1', site: 's', edgeId: 'e', location: 'L' };
+    expect(parseEdgeConfig(base).sessionIdleMin).toBe(30);
+    expect(parseEdgeConfig({ ...base, sessionIdleMin: 0 }).sessionIdleMin).toBe(0);
+    expect(() => parseEdgeConfig({ ...base, sessionIdleMin: -1 })).toThrow(/sessionIdleMin/);
+    expect(() => parseEdgeConfig({ ...base, sessionIdleMin: 20_000 })).toThrow(/sessionIdleMin/);
+    expect(RemoteConfig.safeParse({ v: 1, version: 2, sessionIdleMin: 5 }).success).toBe(true);
+    expect(RemoteConfig.safeParse({ v: 1, version: 2, sessionIdleMin: 'x' }).success).toBe(false);
+  });
+});
