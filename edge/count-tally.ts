@@ -47,6 +47,8 @@ const RAW_MAX = 4096;
 export class CountTally {
   private readonly lines = new Map<string, TallyEntry>();
   private identityCount = 0;
+  /** The lines the last `end`/`cancel` took out (moved, not copied), until `takeEnded`. */
+  private ended: TallyEntry[] = [];
 
   get size(): number {
     return this.lines.size;
@@ -106,6 +108,19 @@ export class CountTally {
     return n;
   }
 
+  /** The lines the last `end` or `cancel` removed (to reopen a count the outbox refused, or log a cancel). */
+  takeEnded(): TallyEntry[] {
+    const out = this.ended;
+    this.ended = [];
+    return out;
+  }
+
+  /** A copy of one line. */
+  entry(key: string): TallyEntry | undefined {
+    const e = this.lines.get(key);
+    return e && structuredClone(e);
+  }
+
   entries(): TallyEntry[] {
     return [...this.lines.values()].map((e) => structuredClone(e));
   }
@@ -124,11 +139,12 @@ export class CountTally {
       e.identities.push(...r.identities);
       this.identityCount += r.identities.length;
       e.firstAt = Math.min(e.firstAt, r.firstAt);
-      e.more += r.more + 1;
+      e.more += r.scans; // their raw text is not merged into this line's
     }
   }
 
   private clear(): void {
+    this.ended = [...this.ended, ...this.lines.values()];
     this.lines.clear();
     this.identityCount = 0;
   }

@@ -214,9 +214,8 @@ export class Workflows {
       if (prev && prev.mode !== s.mode) {
         // A remote config taking a session out of count mode ends its count, as a MODE: scan does.
         if (session.context.mode === 'count' && s.mode !== 'count' && session.tally.size > 0) {
-          const before = session.tally.entries();
           const ended = session.tally.end(Date.now(), 'remote config: mode ' + s.mode);
-          this.endedTallies.set(n, [...(this.endedTallies.get(n) ?? []), ...before]);
+          this.endedTallies.set(n, [...(this.endedTallies.get(n) ?? []), ...session.tally.takeEnded()]);
           for (const draft of ended) this.deferred.push(this.movement(n || 'edge', draft, []));
         }
         session.context.mode = s.mode;
@@ -338,17 +337,17 @@ export class Workflows {
     const effects: WorkflowEffect[] = [];
     const gone = session.expireIdle(r.at);
     if (gone) effects.push(this.expired(name, gone));
-    const before = session.tally.size ? session.tally.entries() : [];
     const out = session.handle(r, { id: d.name, type: d.driver });
     if (out.type === 'control') {
       effects.push({ type: 'control', device: d.name, code: out.code, context: out.context });
       if (out.ended) {
-        this.endedTallies.set(name, [...(this.endedTallies.get(name) ?? []), ...before]);
+        this.endedTallies.set(name, [...(this.endedTallies.get(name) ?? []), ...session.tally.takeEnded()]);
         for (const draft of out.ended) effects.push({ ...this.movement(d.name, draft, [d.name]), info: { count: 'ended', line: tallyLabel(draft) } });
       }
       if (out.cancelled !== undefined) {
         this.tallies?.replace(name, []);
-        effects.push({ type: 'warning', device: d.name, code: 'SG_WARN_COUNT_CANCELLED', message: `count cancelled: ${out.cancelled} line(s) dropped, nothing sent`, data: { lines: before.map((e) => ({ line: tallyLabel(e.draft), qty: e.qty, uom: e.draft.uom, scans: e.scans })) } });
+        const dropped = session.tally.takeEnded();
+        effects.push({ type: 'warning', device: d.name, code: 'SG_WARN_COUNT_CANCELLED', message: `count cancelled: ${out.cancelled} line(s) dropped, nothing sent`, data: { lines: dropped.map((e) => ({ line: tallyLabel(e.draft), qty: e.qty, uom: e.draft.uom, scans: e.scans })) } });
       }
       return effects;
     }
@@ -378,8 +377,8 @@ export class Workflows {
     const session = this.sessions.get(sessionName)!;
     const r = session.tally.add(draft, at);
     if (!r.ok) return { type: 'refused', device, code: r.code, message: r.message, raw: draft.raw, feedback };
-    const entry = session.tally.entries().find((e) => e.key === r.key);
-    if (entry) this.tallies?.put(sessionName, entry);
+    const entry = this.tallies && session.tally.entry(r.key);
+    if (entry) this.tallies!.put(sessionName, entry);
     return { type: 'tallied', device, label: r.label, total: r.total, uom: r.uom, scans: r.scans, qty: draft.qty, raw: draft.raw, feedback };
   }
 
