@@ -68,6 +68,8 @@ export function registerEdge(program: Command): void {
     .option('--backlog-alert <n>', 'backlog (movements) above which status reports outbox-backlog (default 10000)', num)
     .option('--drain-rate-per-sec <n>', 'drain limit after an outage, movements/s; 0 = unlimited (default 0)', num)
     .option('--session-idle-min <min>', 'operator, crew and project bindings of a scanner expire after this many minutes without a scan; 0 = never (default 30)', num)
+    .option('--metrics-port <port>', 'serve Prometheus GET /metrics on this port, 0 = any free port (default: off)', num)
+    .option('--metrics-host <addr>', 'bind address of --metrics-port (default 127.0.0.1)')
     .option('--no-remote-config', 'ignore the retained remote config on .../config')
     .addHelpText(
       'after',
@@ -96,6 +98,17 @@ export function registerEdge(program: Command): void {
         const agent = new EdgeAgent(config, log, { pinned });
         agent.start();
         onShutdown(() => agent.stop());
+        let metricsPort: number | undefined;
+        if (o.metricsPort !== undefined) {
+          if (!Number.isInteger(o.metricsPort) || (o.metricsPort as number) < 0 || (o.metricsPort as number) > 65535) throw new Error('--metrics-port: expected 0-65535');
+          const { EdgeMetrics } = await import('../../edge/metrics.js');
+          const { readFileSync } = await import('node:fs');
+          const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+          const server = await new EdgeMetrics(agent, pkg.version).listen(o.metricsPort as number, String(o.metricsHost ?? '127.0.0.1'));
+          // Closed by the process exit that follows the agent's stop (cli/log.ts onShutdown).
+          const a = server.address();
+          metricsPort = typeof a === 'object' && a ? a.port : undefined;
+        }
         emitEvent('ready', {
           service: 'edge',
           site: config.site,
@@ -106,6 +119,7 @@ export function registerEdge(program: Command): void {
           configVersion: agent.remote.version,
           items: agent.items.size(),
           itemMasterVersion: agent.itemMaster.version,
+          ...(metricsPort === undefined ? {} : { metricsPort }),
         });
       } catch (err) {
         failStart(err);
