@@ -36,10 +36,10 @@ describe('edge /metrics (--metrics-port)', () => {
   it('serves the outbox, publisher and device figures with Prometheus names; promtool passes', async () => {
     const port = edge.ready.metricsPort as number;
     expect(port).toBeGreaterThan(0);
-    const text = await waitFor(async () => {
+    const text: string = (await waitFor(async () => {
       const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       return (sample(t, 'stockgate_edge_broker_connects_total') ?? 0) >= 1 ? t : undefined;
-    }, 'edge connected to the broker', 20_000);
+    }, 'edge connected to the broker', 20_000))!;
     expect(promtoolFindings(text)).toEqual([]);
     expect(sample(text, 'stockgate_edge_outbox_backlog')).toBe(0);
     expect(sample(text, 'stockgate_edge_outbox_oldest_age_seconds')).toBe(0);
