@@ -65,13 +65,20 @@ export function enqueueChannelDeliveriesSync(db: Database.Database, events: read
   }
 }
 
-/** The ChannelStore on the alert store's SQLite connection. */
+/**
+ * The ChannelStore on the alert store's SQLite connection. `idle` (the shared connection's gate)
+ * resolves when no asynchronous transaction holds the connection: every write waits for it and
+ * then runs synchronously in the same tick, so it never lands inside someone else's transaction.
+ */
 export class SqliteChannelStore implements ChannelStore {
   private readonly claimTx: Database.Transaction<(o: ClaimOptions) => ClaimedPost[]>;
   private readonly deleteTx: (id: string) => boolean;
   private readonly recordTx: (ids: readonly number[], o: PostOutcome) => void;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly idle: () => Promise<void> | undefined = () => undefined,
+  ) {
     const heads = db.prepare(`SELECT h.channel_id AS channelId FROM
         (SELECT channel_id, MIN(id) AS head FROM channel_deliveries WHERE state = 'pending' GROUP BY channel_id) h
         JOIN channel_deliveries d ON d.id = h.head
@@ -119,6 +126,7 @@ export class SqliteChannelStore implements ChannelStore {
   }
 
   async addChannel(c: ChannelInput & { id: string; createdAt: string }): Promise<Channel> {
+    for (let w = this.idle(); w; w = this.idle()) await w; // then write in the same tick
     this.db
       .prepare('INSERT INTO channels (id, type, name, url, smtp, secret, routes, lang, link, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(c.id, c.type, c.name ?? null, c.url ?? null, c.smtp ? JSON.stringify(c.smtp) : null, c.secret ?? null, JSON.stringify(c.routes), c.lang, c.link ?? null, c.createdAt);
@@ -135,15 +143,18 @@ export class SqliteChannelStore implements ChannelStore {
   }
 
   async deleteChannel(id: string): Promise<boolean> {
+    for (let w = this.idle(); w; w = this.idle()) await w; // then write in the same tick
     return this.deleteTx(id);
   }
 
   async claimPosts(o: ClaimOptions): Promise<ClaimedPost[]> {
+    for (let w = this.idle(); w; w = this.idle()) await w; // then write in the same tick
     // IMMEDIATE: the post-time check and insert are one step even with a second process on the file.
     return this.claimTx.immediate(o);
   }
 
   async release(ids: readonly number[], at: Date): Promise<void> {
+    for (let w = this.idle(); w; w = this.idle()) await w; // then write in the same tick
     const s = this.db.prepare(`UPDATE channel_deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending'`);
     this.db.transaction(() => {
       for (const id of ids) s.run(at.getTime(), id);
@@ -151,6 +162,7 @@ export class SqliteChannelStore implements ChannelStore {
   }
 
   async recordPost(ids: readonly number[], o: PostOutcome): Promise<void> {
+    for (let w = this.idle(); w; w = this.idle()) await w; // then write in the same tick
     this.recordTx(ids, o);
   }
 
