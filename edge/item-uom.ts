@@ -1,4 +1,5 @@
 import { Decimal } from 'decimal.js';
+import { QTY_DECIMALS } from '../protocols/ledger/quantity.js';
 
 /** What the uom rules need of an item: its master uom and the weight of one unit of it. */
 export interface UomItem {
@@ -12,14 +13,15 @@ export interface UomItem {
  */
 const WEIGHT_UNITS: Record<string, string> = { kg: '1', g: '0.001', t: '1000' };
 
-/** The ledger's fixed scale: 3 decimals of the item's base uom (issue 9, "exact quantities"). */
-export const QTY_DECIMALS = 3;
-
 export function isWeightUom(uom: string | undefined): boolean {
   return uom !== undefined && uom in WEIGHT_UNITS;
 }
 
-/** Round half up to the ledger's 3 decimals (decimal.js: no binary float drift). */
+/**
+ * Round half up to the ledger's 3 decimals (decimal.js: no binary float drift). The wire refuses
+ * a quantity with more (issue 9, exact quantities), so the edge makes only valid ones: a balance
+ * reading 0.1 mg or a GS1 label with 5 decimals (AI 3105) is rounded here; `raw` keeps the exact text.
+ */
 export function roundQty(q: Decimal.Value): number {
   return new Decimal(q).toDecimalPlaces(QTY_DECIMALS, Decimal.ROUND_HALF_UP).toNumber();
 }
@@ -47,7 +49,10 @@ export type WeightInItemUom =
  */
 export function weightInItemUom(kg: number, item: UomItem | undefined): WeightInItemUom {
   const uom = item?.uom;
-  if (uom === undefined || uom === 'kg') return { ok: true, qty: kg, uom: 'kg', via: 'kg', rounded: false };
+  if (uom === undefined || uom === 'kg') {
+    const qty = roundQty(kg);
+    return { ok: true, qty, uom: 'kg', via: 'kg', rounded: qty !== kg };
+  }
   const perUnit = WEIGHT_UNITS[uom];
   if (perUnit !== undefined) return quotient(kg, perUnit, uom, 'weight-unit');
   if (item?.unitWeightKg) return quotient(kg, item.unitWeightKg, uom, 'unit-weight');

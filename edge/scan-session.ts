@@ -3,7 +3,7 @@ import type { ScanReading } from '../devices/driver.js';
 import type { MovementDraft } from './outbox/outbox-store.js';
 import { resolveItem } from './item.js';
 import type { CachedItem, ItemLookup } from './item-cache.js';
-import { weightInItemUom } from './item-uom.js';
+import { roundQty, weightInItemUom } from './item-uom.js';
 import { CountTally } from './count-tally.js';
 
 /** Context fields a workflow can require (`issueRequires`). */
@@ -210,6 +210,7 @@ export class ScanSession {
         if (w.via !== 'kg') out.converted = { fromQty: scanQty, fromUom: 'kg', via: w.via, rounded: w.rounded };
       } else {
         draft.uom = 'kg';
+        draft.qty = roundQty(scanQty);
         out.uomMismatch = `${cached?.sku ?? name} weighs ${scanQty} kg on its label but ${w.reason}: sent in kg, the cloud records a UOM_MISMATCH exception (add unitWeightKg to the item master)`;
       }
     }
@@ -261,8 +262,9 @@ const CONTROL: Record<string, ControlFn> = {
   },
   QTY: (c, value) => {
     const n = Number(value);
-    if (!/^\d+(\.\d+)?$/.test(value) || !(n > 0) || !Number.isFinite(n)) {
-      return { type: 'error', code: 'SG_ERR_SCAN_CONTROL', message: `QTY: '${value}' is not a positive number` };
+    // At most 3 decimals: the ledger's exact scale (the wire refuses more, issue 9).
+    if (!/^\d+(\.\d{1,3})?$/.test(value) || !(n > 0) || !Number.isFinite(n) || n > 1e9) {
+      return { type: 'error', code: 'SG_ERR_SCAN_CONTROL', message: `QTY: '${value}' is not a positive number with at most 3 decimals (up to 1e9)` };
     }
     c.qty = n;
     return { type: 'control', code: 'QTY', context: { ...c } };

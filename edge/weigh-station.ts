@@ -1,7 +1,7 @@
 import type { WeightReading } from '../devices/driver.js';
 import { StabilityDetector, countByWeight, pieceWeight, type CountWarning, type PieceWeight } from '../protocols/scale/index.js';
 import type { MovementDraft } from './outbox/outbox-store.js';
-import { isWeightUom, weightInItemUom } from './item-uom.js';
+import { isWeightUom, roundQty, weightInItemUom } from './item-uom.js';
 
 /** Options of a {@link WeighStation} (the `stations[]` entry of the config, resolved). */
 export interface WeighStationOptions {
@@ -273,7 +273,8 @@ export class WeighStation {
       ];
     }
     this.stats.placements++;
-    return [{ type: 'placement', draft: { ...base, qty: w, uom: 'kg' }, weightKg: w, basis: 'weight', warnings: [] }];
+    // Bulk material in kg, at the ledger's 3 decimals (a 0.1 mg balance reads more).
+    return [{ type: 'placement', draft: { ...base, qty: roundQty(w), uom: 'kg' }, weightKg: w, basis: 'weight', warnings: [] }];
   }
 
   private setState(s: StationState): void {

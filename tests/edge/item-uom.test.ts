@@ -70,3 +70,20 @@ describe('ScanSession: the item master uom wins over the scan (issue 9, C3)', ()
     expect(session().handle(scan('NOT-MASTERED'), DEVICE)).toMatchObject({ draft: { qty: 1, uom: 'ea' } });
   });
 });
+
+describe('the edge makes only exact quantities (3 decimals, issue 9)', () => {
+  const session = () => new ScanSession({ mode: 'receive', location: 'DOCK-1', uom: 'ea' }, { items: new MemoryItems([{ sku: 'GROUT', gtin: '04012345678901', uom: 'bag' }]) });
+
+  it('a GS1 label with 5 decimals of kg (AI 3105) is rounded half up to 3, kept exact in raw', () => {
+    const out = session().handle(scan('(01)09421902960055(3105)012345'), DEVICE);
+    expect(out).toMatchObject({ type: 'movement', draft: { qty: 0.123, uom: 'kg', raw: '(01)09421902960055(3105)012345' } });
+    expect(session().handle(scan('(01)04012345678901(3105)012345'), DEVICE)).toMatchObject({ draft: { qty: 0.123, uom: 'kg' }, uomMismatch: expect.any(String) });
+    expect(weightInItemUom(0.0125, undefined)).toEqual({ ok: true, qty: 0.013, uom: 'kg', via: 'kg', rounded: true });
+  });
+
+  it('QTY: with more than 3 decimals is refused with the field named', () => {
+    const out = session().handle(scan('QTY:0.0001'), DEVICE);
+    expect(out).toMatchObject({ type: 'error', code: 'SG_ERR_SCAN_CONTROL', message: expect.stringMatching(/^QTY: '0.0001' .*at most 3 decimals/) });
+    expect(session().handle(scan('QTY:0.125'), DEVICE)).toMatchObject({ type: 'control', context: { qty: 0.125 } });
+  });
+});

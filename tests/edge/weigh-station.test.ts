@@ -229,3 +229,11 @@ describe('WeighStation books in the item master uom (issue 9, C3)', () => {
     expect(f.hold(3.3)).toEqual([expect.objectContaining({ basis: 'weight', draft: expect.objectContaining({ qty: 3.3, uom: 'kg' }) })]);
   });
 });
+
+describe('WeighStation: exact quantities', () => {
+  it('a bulk weight from a fine balance is booked at 3 decimals', () => {
+    const f = ready({ name: 's', divisionKg: 0.0001 });
+    f.st.arm(item('POWDER'));
+    expect(f.hold(1.2346)).toEqual([expect.objectContaining({ type: 'placement', weightKg: 1.2346, draft: expect.objectContaining({ qty: 1.235, uom: 'kg' }) })]);
+  });
+});
