@@ -111,9 +111,11 @@ describe('fuzzing the ingest path', () => {
 
     const health = await getJson(`${cloud.url}/healthz`);
     expect(health.status).toBe('ok');
-    expect(health.ingest.deadLetters).toBeGreaterThan(N / 2);
+    // Every refusal is counted; only the per-edge dead-letter rate is stored (issue 8, finding 5).
+    expect(health.ingest.deadLetters + health.ingest.deadLettersSuppressed).toBeGreaterThan(N / 2);
+    expect(health.ingest.deadLettersSuppressed).toBeGreaterThan(0);
     const dl = await getJson(`${cloud.url}/api/v1/dead-letters?limit=1000`);
-    expect(dl.items.length).toBe(1000);
+    expect(dl.items.length).toBeGreaterThan(100);
     for (const d of dl.items) {
       expect(RejectReason.options).toContain(d.reason);
       expect(d.message.length).toBeGreaterThan(0);
