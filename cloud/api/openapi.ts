@@ -16,6 +16,25 @@ export interface RouteDoc {
   response?: z.ZodType;
   /** Status of a successful call. Default 200. */
   status?: number;
+  /** Route-specific error answers beside 400/401/403, e.g. `{ 409: 'id reused with other content' }`. */
+  errors?: Record<number, string>;
+}
+
+/** What a route's scope declaration means for a caller, for the docs (`x-scope`). */
+const SCOPE_TEXT: Record<string, string> = {
+  public: 'public: no token, no per-site data',
+  global: 'global: tokens limited to sites get 403',
+  shared: 'shared: not per-site data',
+  query: 'sites: `?site=` must be one of the token\'s sites (403); results hold only the token\'s sites',
+  path: 'sites: `:site` must be one of the token\'s sites (403)',
+  body: 'sites: every site in the body must be one of the token\'s sites (403)',
+  resource: 'resource: another site\'s is 404, as if it did not exist',
+};
+
+/** The `x-scope` text of a route's declaration (`config.scope`). */
+export function scopeText(s: { kind: string; from?: string } | undefined): string | undefined {
+  if (!s) return undefined;
+  return SCOPE_TEXT[s.kind === 'sites' ? s.from! : s.kind];
 }
 
 const json = (s: z.ZodType, io: 'input' | 'output') => {
@@ -27,7 +46,7 @@ const json = (s: z.ZodType, io: 'input' | 'output') => {
  * The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with, so the
  * docs cannot drift from what the server accepts.
  */
-export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record<string, unknown> {
+export function buildOpenApi(docs: readonly RouteDoc[], version: string, scopes: ReadonlyMap<string, string> = new Map()): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const d of docs) {
     const oaPath = d.path.replace(/:([A-Za-z]+)/g, '{$1}');
@@ -49,8 +68,11 @@ export function buildOpenApi(docs: readonly RouteDoc[], version: string): Record
         },
         ...(d.roles ? { '401': { description: 'No or unknown token' }, '403': { description: `Needs role: admin${d.roles.length ? `, ${d.roles.join(', ')}` : ''}` } } : {}),
         '400': { description: 'Invalid input; `message` names the field' },
+        ...Object.fromEntries(Object.entries(d.errors ?? {}).map(([k, v]) => [k, { description: v }])),
       },
     };
+    const sc = scopes.get(`${d.method} ${d.path}`);
+    if (sc) op['x-scope'] = sc;
     if (d.roles) {
       op.security = [{ bearer: [] }];
       op['x-roles'] = ['admin', ...d.roles];
@@ -82,7 +104,7 @@ export function renderDocsHtml(doc: Record<string, unknown>): string {
       const body = (op.requestBody as { content: Record<string, { schema: unknown }> } | undefined)?.content['application/json']?.schema;
       const resp = Object.values(op.responses as Record<string, { content?: Record<string, { schema: unknown }> }>)[0]?.content?.['application/json']?.schema;
       return `<section><h2><span class="m ${m}">${m.toUpperCase()}</span> <code>${esc(p)}</code></h2><p>${esc(op.summary)}</p>
-<p><b>roles:</b> ${esc(roles)}${params ? ` &nbsp; <b>parameters:</b> ${params}` : ''}</p>
+<p><b>roles:</b> ${esc(roles)}${op['x-scope'] ? ` &nbsp; <b>scope:</b> ${esc(op['x-scope'])}` : ''}${params ? ` &nbsp; <b>parameters:</b> ${params}` : ''}</p>
 ${body ? `<details><summary>request body</summary><pre>${esc(JSON.stringify(body, null, 2))}</pre></details>` : ''}
 ${resp ? `<details><summary>response</summary><pre>${esc(JSON.stringify(resp, null, 2))}</pre></details>` : ''}</section>`;
     })

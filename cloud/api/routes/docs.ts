@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { buildOpenApi, renderDocsHtml, type RouteDoc } from '../openapi.js';
+import { READ_ROLES } from '../common.js';
+import { SiteParam } from '../input.js';
+import { buildOpenApi, renderDocsHtml, type RouteDoc, scopeText } from '../openapi.js';
 import { scope } from '../scope.js';
 
 const HealthSchema = z.object({ status: z.enum(['ok', 'degraded']), mqtt: z.string(), ingest: z.record(z.string(), z.number()) });
@@ -8,12 +10,26 @@ const HealthSchema = z.object({ status: z.enum(['ok', 'degraded']), mqtt: z.stri
 export const coreDocs: RouteDoc[] = [
   { method: 'get', path: '/healthz', tag: 'service', summary: 'Liveness, broker connection and ingest counters', response: HealthSchema },
   { method: 'get', path: '/board', tag: 'board', summary: 'The live stock board (HTML); `?site=` limits it to one site' },
-  { method: 'get', path: '/board/events', tag: 'board', summary: 'Server-Sent Events: `snapshot`, then `totals` with the changed site/SKU rows' },
+  {
+    method: 'get',
+    path: '/board/events',
+    tag: 'board',
+    summary: 'Server-Sent Events: `snapshot`, then `totals` with the changed site/SKU rows; ends within 1 s of its token being revoked',
+    roles: READ_ROLES,
+    query: z.object({ site: SiteParam.optional(), token: z.string().optional().describe('the Bearer token (EventSource cannot send headers)') }),
+  },
 ];
 
 /** `GET /docs` (HTML) and `GET /docs/openapi.json`, from every route plugin's docs. */
 export async function docsRoutes(app: FastifyInstance, docs: readonly RouteDoc[], version: string): Promise<void> {
-  const doc = buildOpenApi(docs, version);
+  // Each route's scope declaration, as registered (the routes before this plugin: all of them).
+  const scopes = new Map<string, string>();
+  for (const r of app.stockgateRoutes) {
+    const t = scopeText(r.scope);
+    if (t) scopes.set(`${r.method} ${r.url}`, t);
+  }
+  scopes.set('get /docs', scopeText({ kind: 'public' })!).set('get /docs/openapi.json', scopeText({ kind: 'public' })!);
+  const doc = buildOpenApi(docs, version, scopes);
   const html = renderDocsHtml(doc);
   app.get('/docs/openapi.json', { config: { scope: scope.public() } }, async () => doc);
   app.get('/docs', { config: { scope: scope.public() } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(html));

@@ -73,6 +73,7 @@ export const ledgerDocs: RouteDoc[] = [
       exceptions: z.number().int(),
     }),
     status: 201,
+    errors: { 409: 'SG_ERR_IDEMPOTENCY_CONFLICT: an id already posted with other content; `conflicts` lists `{index,id,hash,originalHash}`, nothing was applied' },
   },
   { method: 'get', path: '/api/v1/exceptions', tag: 'ledger', summary: 'The exception queue (negative stock, duplicate identities), newest first', roles: EXCEPTION_ROLES, query: ExceptionsQuery, response: page(ExceptionRowSchema) },
   { method: 'post', path: '/api/v1/exceptions/:id/resolve', tag: 'ledger', summary: 'Resolve an open exception', roles: ['site-manager'], body: ResolveBody, response: ExceptionRowSchema },

@@ -39,6 +39,20 @@ describe('API docs', () => {
     expect(undocumented).toEqual([]);
   });
 
+  it('shows every documented route\'s scope declaration (x-scope), the stream\'s query and the 409 of REST idempotency', async () => {
+    const doc = (await (await fetch(`${url}/docs/openapi.json`)).json()) as any;
+    const missing: string[] = [];
+    for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, { 'x-scope'?: string }>>)) {
+      for (const [m, op] of Object.entries(ops)) if (!op['x-scope']) missing.push(`${m} ${p}`);
+    }
+    expect(missing).toEqual([]);
+    expect(doc.paths['/api/v1/exceptions/{id}/resolve'].post['x-scope']).toMatch(/^resource: another site's is 404/);
+    expect(doc.paths['/api/v1/dead-letters'].get['x-scope']).toMatch(/^sites: `\?site=`/);
+    expect(doc.paths['/api/v1/dead-letters'].get.parameters.map((p: { name: string }) => p.name)).toContain('site');
+    expect(doc.paths['/board/events'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['site', 'token']);
+    expect(doc.paths['/api/v1/movements'].post.responses['409'].description).toMatch(/SG_ERR_IDEMPOTENCY_CONFLICT/);
+  });
+
   it('renders the docs page for people', async () => {
     const res = await fetch(`${url}/docs`);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
