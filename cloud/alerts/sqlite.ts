@@ -123,7 +123,7 @@ export class SqliteAlertStore implements AlertStore {
     this.database.migrateSync(alertsModule);
     this.db = this.database.handle;
     const db = this.db;
-    this.channels = new SqliteChannelStore(db);
+    this.channels = new SqliteChannelStore(db, () => this.database.idle());
     this.s = {
       putLevels: db.prepare(`INSERT INTO stock_levels (site, sku, safety_stock, reorder_point, max_stock, hysteresis, near_expiry_days, updated_at)
         VALUES (@site, @sku, @safetyStock, @reorderPoint, @maxStock, @hysteresis, @nearExpiryDays, @updatedAt)

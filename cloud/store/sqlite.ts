@@ -364,6 +364,7 @@ export class SqliteStore implements Store {
   }
 
   async pruneDeadLetters(q: { site: string; maxCount: number; maxBytes: number }): Promise<number> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     // Newest first, running totals: everything past the count or the byte budget goes (issue 8, finding 5).
     const r = this.prep(`DELETE FROM dead_letters WHERE id IN (
         SELECT id FROM (
@@ -431,6 +432,7 @@ export class SqliteStore implements Store {
   }
 
   async putItem(item: Omit<ItemMaster, 'updatedAt'>): Promise<ItemMaster> {
+    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     const now = new Date().toISOString();
     this.db.transaction(() => {
       const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
