@@ -28,9 +28,11 @@ export function onShutdown(stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
-/** Print a coded startup error and exit 2 (bad configuration) or 1 (anything else). */
+/**
+ * A start-up error: rethrown to `main` (cli/usage.ts `exitWithError`), which prints it without a
+ * stack trace and exits 2 for usage/configuration errors (`SG_ERR_USAGE`, `SG_ERR_CONFIG`) and 1
+ * for anything else.
+ */
 export function failStart(err: unknown): never {
-  const e = err as { code?: string; message?: string };
-  process.stderr.write(`stockgate: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
-  process.exit(e.code === 'SG_ERR_CONFIG' ? 2 : 1);
+  throw err;
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { exitWithError, markRequired } from './usage.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerCloud } from './commands/cloud.js';
 import { registerDecode } from './commands/decode.js';
@@ -11,8 +12,11 @@ import { registerSimulate } from './commands/simulate.js';
 export function buildProgram(): Command {
   const program = new Command('stockgate')
     .description('stockgate: edge gateway and inventory backend (scanners, scales, RFID -> exactly-once stock ledger)')
-    .showHelpAfterError()
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    // Errors are ours to print (cli/usage.ts): the flag named, "did you mean", no help dump.
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: () => undefined });
   registerDemo(program);
   registerCloud(program);
   registerAdmin(program);
@@ -20,9 +24,16 @@ export function buildProgram(): Command {
   registerSimulate(program);
   registerDevices(program);
   registerDecode(program);
+  markRequired(program);
   return program;
 }
 
+/** Run the command line; every error ends here (exit 2 usage, 1 runtime; no stack trace). */
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    exitWithError(err, program, argv.slice(2));
+  }
 }

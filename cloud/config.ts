@@ -76,7 +76,7 @@ export const CloudConfig = z.strictObject({
 }).refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { path: ['tlsKey'], message: 'tlsCert and tlsKey go together' })
   .refine((c) => c.ackKey === undefined || c.insecure, {
     path: ['ackKey'],
-    message: 'ackKey: only with insecure (with authentication on, each edge\'s ack key derives from its password)',
+    message: 'ackKey: only with --insecure (with authentication on, each edge\'s ack key derives from its password)',
   })
   .refine((c) => c.sharedGroup === undefined || c.broker !== undefined, {
     path: ['sharedGroup'],
@@ -86,12 +86,14 @@ export type CloudConfig = z.infer<typeof CloudConfig>;
 
 export class CloudConfigError extends Error {
   readonly code = 'SG_ERR_CONFIG';
+  /** The zod issues behind the message, so the CLI can name flags instead of keys. */
+  issues?: z.core.$ZodIssue[];
 }
 
 export function parseCloudConfig(input: unknown): CloudConfig {
   const r = CloudConfig.safeParse(input);
   if (!r.success) {
-    throw new CloudConfigError(`invalid cloud configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
+    throw Object.assign(new CloudConfigError(`invalid cloud configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`), { issues: r.error.issues });
   }
   return r.data;
 }

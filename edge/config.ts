@@ -116,6 +116,8 @@ export type EdgeConfigInput = z.input<typeof EdgeConfig>;
 
 export class ConfigError extends Error {
   readonly code = 'SG_ERR_CONFIG';
+  /** The zod issues behind the message, so the CLI can name flags instead of keys. */
+  issues?: z.core.$ZodIssue[];
 }
 
 /** Validate; on failure throw a ConfigError whose message names every bad field. */
@@ -123,7 +125,7 @@ export function parseEdgeConfig(input: unknown): EdgeConfig {
   const r = EdgeConfig.safeParse(input);
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-  throw new ConfigError(`invalid edge configuration:\n${lines.join('\n')}`);
+  throw Object.assign(new ConfigError(`invalid edge configuration:\n${lines.join('\n')}`), { issues: r.error.issues });
 }
 
 /** Read the `ca` PEM file; errors name the field. */

@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
 import { createLogger, emitEvent, failStart, onShutdown } from '../log.js';
+import { describeConfigIssues, intFlag, numberFlag, portFlag, type ConfigIssue } from '../usage.js';
 
-const int = (v: string) => (/^-?\d+$/.test(v) ? Number(v) : Number.NaN);
-const num = (v: string) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN);
+/** Config keys whose flag or source is not simply the kebab-case key. */
+const SPECIAL_FLAGS: Record<string, string> = { sites: '--site', brokerPassword: 'STOCKGATE_BROKER_PASSWORD', ackKey: '--ack-key (or STOCKGATE_ACK_KEY)', store: '--store' };
 
 export function registerCloud(program: Command): void {
   program
     .command('cloud')
     .description('run the cloud service: broker (embedded aedes or --broker), ingestion, ledger, HTTP API and board')
     .requiredOption('--data-dir <dir>', 'folder for the ledger database')
-    .option('--mqtt-port <port>', 'embedded broker port, 0 = any free port', int, 1883)
-    .option('--http-port <port>', 'HTTP API and board port, 0 = any free port', int, 8080)
+    .option('--mqtt-port <port>', 'embedded broker port, 0 = any free port', portFlag('--mqtt-port'), 1883)
+    .option('--http-port <port>', 'HTTP API and board port, 0 = any free port', portFlag('--http-port'), 8080)
     .option('--host <addr>', 'bind address', '127.0.0.1')
     .option('--broker <url>', 'use an external broker (mqtt://HOST:PORT) instead of the embedded one')
     .option('--broker-username <name>', 'username on the external broker')
@@ -20,22 +21,22 @@ export function registerCloud(program: Command): void {
     .option('--ack-key <secret>', 'with --insecure: sign acks with this shared secret; edges take the same --ack-key (prefer STOCKGATE_ACK_KEY)')
     .option('--store <url>', 'PostgreSQL (postgres://USER@HOST:PORT/DB) instead of the SQLite files in --data-dir')
     .option('--shared-group <group>', 'competing ingesters: subscribe as $share/<group>/... (needs --broker: Mosquitto or EMQX)')
-    .option('--near-expiry-days <n>', 'alerts: near-expiry window in days for items without their own (default 30)', int)
-    .option('--backlog-alert <n>', 'alerts: outbox-backlog above this many unacked movements (default 10000)', int)
-    .option('--scale-drift-kg <kg>', 'alerts: scale-drift when |zero drift| exceeds this (default 0.05)', num)
-    .option('--expiry-check-ms <ms>', 'alerts: near-expiry sweep period (default 60000)', int)
-    .option('--webhook-backoff-ms <ms>', 'alerts: first retry delay of a failed delivery (default 1000)', int)
-    .option('--webhook-backoff-cap-ms <ms>', 'alerts: longest retry delay (default 300000)', int)
+    .option('--near-expiry-days <n>', 'alerts: near-expiry window in days for items without their own (default 30)', intFlag('--near-expiry-days'))
+    .option('--backlog-alert <n>', 'alerts: outbox-backlog above this many unacked movements (default 10000)', intFlag('--backlog-alert'))
+    .option('--scale-drift-kg <kg>', 'alerts: scale-drift when |zero drift| exceeds this (default 0.05)', numberFlag('--scale-drift-kg'))
+    .option('--expiry-check-ms <ms>', 'alerts: near-expiry sweep period (default 60000)', intFlag('--expiry-check-ms'))
+    .option('--webhook-backoff-ms <ms>', 'alerts: first retry delay of a failed delivery (default 1000)', intFlag('--webhook-backoff-ms'))
+    .option('--webhook-backoff-cap-ms <ms>', 'alerts: longest retry delay (default 300000)', intFlag('--webhook-backoff-cap-ms'))
     .option('--tls-cert <file>', 'PEM certificate (chain): MQTT over TLS (mqtts) on the MQTT port and HTTPS')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
-    .option('--max-conn-per-user <n>', 'embedded broker: live connections per MQTT username (default 4)', int)
-    .option('--max-publish-rate <n>', 'embedded broker: publishes/s per client, burst 2x (default 200)', num)
-    .option('--max-packet-bytes <n>', 'embedded broker: largest MQTT packet, refused on its header before buffering; also the ingest payload limit (default 1048576)', int)
+    .option('--max-conn-per-user <n>', 'embedded broker: live connections per MQTT username (default 4)', intFlag('--max-conn-per-user'))
+    .option('--max-publish-rate <n>', 'embedded broker: publishes/s per client, burst 2x (default 200)', numberFlag('--max-publish-rate'))
+    .option('--max-packet-bytes <n>', 'embedded broker: largest MQTT packet, refused on its header before buffering; also the ingest payload limit (default 1048576)', intFlag('--max-packet-bytes'))
     .option('--tsdb <url>', 'export the ledger, telemetry and alerts as time series to this InfluxDB v2/v3 or VictoriaMetrics (/api/v2/write)')
     .option('--tsdb-token <token>', 'time series: API token, for servers that need one (or env STOCKGATE_TSDB_TOKEN)')
     .option('--tsdb-bucket <bucket>', 'time series: bucket (default stockgate)')
     .option('--tsdb-org <org>', 'time series: organisation')
-    .option('--tsdb-resend-window <seconds>', 'time series: after a failed write, re-send what was acknowledged this long before it (default 60)', num)
+    .option('--tsdb-resend-window <seconds>', 'time series: after a failed write, re-send what was acknowledged this long before it (default 60)', numberFlag('--tsdb-resend-window'))
     .option('--metrics-token', 'require a Bearer token with the metrics or admin role on /metrics (default: open, like Prometheus exporters)', false)
     .addHelpText('after', '\nAuthentication is on unless --insecure: create the first admin token with: stockgate admin init --data-dir DIR\nPrints {"event":"ready","mqttPort":N,"httpPort":N} on stdout when listening. Logs go to stderr.\nEnvironment: STOCKGATE_BROKER_PASSWORD, STOCKGATE_ACK_KEY, STOCKGATE_TSDB_TOKEN, STOCKGATE_LOG_LEVEL.')
     .action(async (o: Record<string, unknown>) => {
@@ -44,7 +45,7 @@ export function registerCloud(program: Command): void {
         // Loaded here, not at the top: `stockgate edge` and `decode` never load the cloud's modules.
         const { parseCloudConfig } = await import('../../cloud/config.js');
         const { startCloud } = await import('../../cloud/service.js');
-        const config = parseCloudConfig({
+        const input = {
           dataDir: o.dataDir,
           mqttPort: o.mqttPort,
           httpPort: o.httpPort,
@@ -72,7 +73,16 @@ export function registerCloud(program: Command): void {
           ...(o.maxConnPerUser !== undefined ? { maxConnPerUser: o.maxConnPerUser } : {}),
           ...(o.maxPublishRate !== undefined ? { maxPublishRate: o.maxPublishRate } : {}),
           ...(o.maxPacketBytes !== undefined ? { maxPacketBytes: o.maxPacketBytes } : {}),
-        });
+        };
+        let config;
+        try {
+          config = parseCloudConfig(input);
+        } catch (err) {
+          const issues = (err as { issues?: ConfigIssue[] }).issues;
+          if (!issues) throw err;
+          const lines = describeConfigIssues(issues, { flagOf: SPECIAL_FLAGS, input });
+          throw Object.assign(new Error(lines.length === 1 ? lines[0]! : `invalid cloud configuration:\n  ${lines.join('\n  ')}`), { code: 'SG_ERR_CONFIG' });
+        }
         const cloud = await startCloud(config, log);
         onShutdown(() => cloud.stop());
         emitEvent('ready', { service: 'cloud', mqttPort: cloud.mqttPort ?? null, httpPort: cloud.httpPort, broker: cloud.bus.describe });

@@ -90,9 +90,9 @@ export function registerCountByWeight(program: Command): void {
       'count pieces from weights: APW = sample/pieces, pieces = round(net/APW), with an uncertainty in pieces and warnings; ' +
         'prints {"pieces","apwKg","uncertaintyPieces","warnings"}; bad values exit 2 naming the flag',
     )
-    .option('--sample-kg <kg>', 'weight of the counted sample (net, or gross with --tare-kg)')
-    .option('--sample-pieces <n>', 'pieces in the sample (integer >= 1; 10 at least, 50-100 better)')
-    .option('--net-kg <kg>', 'weight of the load to count (net, or gross with --tare-kg)')
+    .option('--sample-kg <kg>', 'weight of the counted sample (net, or gross with --tare-kg) (required)')
+    .option('--sample-pieces <n>', 'pieces in the sample (integer >= 1; 10 at least, 50-100 better) (required)')
+    .option('--net-kg <kg>', 'weight of the load to count (net, or gross with --tare-kg) (required)')
     .option('--resolution-kg <kg>', 'scale division d (adds the rounding term to the uncertainty)')
     .option('--tare-kg <kg>', 'container weight subtracted from both --sample-kg and --net-kg')
     .option('--capacity-kg <kg>', 'scale capacity: warn when the sample is below 0.1 % of it')

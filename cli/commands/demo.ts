@@ -12,6 +12,7 @@ import { LoadModel } from '../../devices/simulators/load.js';
 import { MtSicsScaleSimulator } from '../../devices/simulators/scale.js';
 import { RfidSimulator, sgtinTags, type SimTag } from '../../devices/simulators/rfid.js';
 import { createLogger, failStart, onShutdown } from '../log.js';
+import { intFlag, portFlag } from '../usage.js';
 import type { Logger } from 'pino';
 
 /** GTIN of the demo's tagged cases (the SGTINs on the RFID pallet). */
@@ -73,7 +74,6 @@ export async function seedItemMaster(apiBase: string, items: typeof DEMO_ITEMS, 
 /** The tags on one antenna only (a pallet seen by one side of the portal). */
 const onAntenna = (tags: readonly SimTag[], antenna: number): SimTag[] => tags.map((t) => ({ epc: t.epc, rssi: { [antenna]: -52 } }));
 
-const int = (v: string) => (/^\d+$/.test(v) ? Number(v) : Number.NaN);
 
 /** The port if it can be bound on host, else 0 (the OS picks a free one). */
 async function portOrFree(port: number, host: string): Promise<number> {
@@ -88,9 +88,9 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run the cloud, an edge agent and a simulated scanner, scale and RFID reader (each on its own pty); prints the board URL')
-    .option('--mqtt-port <port>', 'broker port (default 1883, or a free one if taken)', int)
-    .option('--http-port <port>', 'board port (default 8080, or a free one if taken)', int)
-    .option('--interval-ms <ms>', 'time between simulated scans', int, 1000)
+    .option('--mqtt-port <port>', 'broker port (default 1883, or a free one if taken)', portFlag('--mqtt-port'))
+    .option('--http-port <port>', 'board port (default 8080, or a free one if taken)', portFlag('--http-port'))
+    .option('--interval-ms <ms>', 'time between simulated scans', intFlag('--interval-ms', { min: 1 }), 1000)
     .option('--data-dir <dir>', 'keep data here (default: a temporary folder removed on exit)')
     .action(async (o: { mqttPort?: number; httpPort?: number; intervalMs: number; dataDir?: string }) => {
       const log = createLogger('demo', process.env.STOCKGATE_LOG_LEVEL ?? 'warn');

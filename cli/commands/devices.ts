@@ -8,6 +8,18 @@ import { tapTransport } from '../../devices/tap.js';
 import { formatHexCapture, parseHexCapture } from '../../protocols/framing/capture.js';
 import { emitEvent, failStart, onShutdown } from '../log.js';
 import { failFromError, printJson } from '../output.js';
+import { flagError, UsageError } from '../usage.js';
+
+/** Parse `--device` values; a bad one is a usage error naming the flag and the value. */
+function deviceSpecs(values: string[]) {
+  return values.map((v) => {
+    try {
+      return parseDeviceSpec(v);
+    } catch (err) {
+      throw flagError(`--device '${v}'`, err);
+    }
+  });
+}
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const num = (flag: string) => (v: string) => {
@@ -49,8 +61,14 @@ export function registerDevices(program: Command): void {
     .option('--seconds <n>', 'exit after this many seconds', num('--seconds'))
     .action(async (o: { device: string[]; count?: number; seconds?: number }) => {
       try {
-        const specs = o.device.map(parseDeviceSpec);
-        const devs = specs.map((s) => createDevice(s, { reopenMaxMs: 2000 }));
+        if (o.device.length === 0) throw new UsageError('--device is required');
+        const specs = deviceSpecs(o.device);
+        let devs: Device[];
+        try {
+          devs = specs.map((s) => createDevice(s, { reopenMaxMs: 2000 }));
+        } catch (err) {
+          throw flagError('--device', err);
+        }
         let seen = 0;
         const stop = async () => {
           await Promise.all(devs.map((d) => d.stop()));
@@ -78,9 +96,19 @@ export function registerDevices(program: Command): void {
     .option('--seconds <n>', 'stop after this many seconds (default: until Ctrl+C)', num('--seconds'))
     .action(async (o: { device: string; out: string; seconds?: number }) => {
       try {
-        const spec = parseDeviceSpec(o.device);
-        const driver = createDriver(spec);
-        const fd = openSync(o.out, 'w');
+        const [spec] = deviceSpecs([o.device]);
+        let driver: ReturnType<typeof createDriver>;
+        try {
+          driver = createDriver(spec!);
+        } catch (err) {
+          throw flagError('--device', err);
+        }
+        let fd: number;
+        try {
+          fd = openSync(o.out, 'w');
+        } catch (err) {
+          throw flagError('--out', err);
+        }
         const t0 = Date.now();
         let bytes = 0;
         let chunks = 0;
@@ -126,7 +154,13 @@ export function registerDevices(program: Command): void {
         const name = q < 0 ? o.driver : o.driver.slice(0, q);
         const params = Object.fromEntries(new URLSearchParams(q < 0 ? '' : o.driver.slice(q + 1)));
         const driver = createDriver({ driver: name, params });
-        const bytes = parseHexCapture(readFileSync(o.file, 'utf8'));
+        let text: string;
+        try {
+          text = readFileSync(o.file, 'utf8');
+        } catch (err) {
+          throw Object.assign(new Error(`--file: cannot read ${o.file}: ${(err as Error).message}`), { code: 'SG_ERR_USAGE' });
+        }
+        const bytes = parseHexCapture(text);
         const readings = [...driver.push(bytes), ...(driver.flush?.() ?? [])];
         for (const r of readings) printJson(r);
         printJson({ event: 'done', readings: readings.length, ...driver.counters });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger, emitEvent, failStart, onShutdown } from '../log.js';
+import { describeConfigIssues, flagOf, intFlag, numberFlag, portFlag, type ConfigIssue } from '../usage.js';
 
-const num = (v: string) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN);
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 /** `--station SCANNER+SCALE` -> a weigh station entry (a bad value is left for the schema to name). */
@@ -9,6 +9,9 @@ const station = (v: string, prev: unknown[] = []) => {
   const m = /^([^+]+)\+([^+]+)$/.exec(v);
   return [...prev, m ? { scanner: m[1], scale: m[2] } : v];
 };
+
+/** Config keys whose flag is not simply the kebab-case key. */
+const SPECIAL_FLAGS: Record<string, string> = { devices: '--device', itemsFile: '--items', stations: '--station', remoteConfig: '--no-remote-config', password: '--password (or STOCKGATE_MQTT_PASSWORD)' };
 
 /** Flag name -> config key. Only flags actually given override the config file. */
 const FLAG_KEYS: Array<[string, string]> = [
@@ -44,11 +47,11 @@ export function registerEdge(program: Command): void {
     .command('edge')
     .description('run an edge agent: devices -> scan session -> durable outbox -> MQTT')
     .option('--config <file>', 'JSON config file (same keys as the flags, camelCase; flags win)')
-    .option('--data-dir <dir>', 'folder for the outbox database')
-    .option('--broker <url>', 'broker URL, e.g. mqtt://127.0.0.1:1883')
-    .option('--site <site>', 'site id')
-    .option('--edge-id <id>', 'this edge agent\'s id (unique within the site)')
-    .option('--location <loc>', 'default location of movements')
+    .option('--data-dir <dir>', 'folder for the outbox database (required, here or in --config)')
+    .option('--broker <url>', 'broker URL, e.g. mqtt://127.0.0.1:1883 (required, here or in --config)')
+    .option('--site <site>', 'site id (required, here or in --config)')
+    .option('--edge-id <id>', 'this edge agent\'s id, unique within the site (required, here or in --config)')
+    .option('--location <loc>', 'default location of movements (required, here or in --config)')
     .option('--mode <mode>', 'default movement kind: receive|issue|return|count')
     .option('--uom <uom>', 'unit of measure of scanned items (default ea)')
     .option('--device <spec>', 'NAME=DRIVER@URI, repeatable, e.g. dock1=scanner@serial:///dev/ttyACM0?baudRate=9600', collect)
@@ -56,19 +59,19 @@ export function registerEdge(program: Command): void {
     .option('--password <pw>', 'MQTT password (prefer STOCKGATE_MQTT_PASSWORD)')
     .option('--ack-key <secret>', 'for an --insecure cloud started with the same --ack-key: accept only acks signed with it (prefer STOCKGATE_ACK_KEY)')
     .option('--ca <file>', 'PEM CA certificate(s) to trust for an mqtts:// broker (default: the system CAs)')
-    .option('--batch-size <n>', 'movements per published batch (default 500)', num)
-    .option('--window <n>', 'batches awaiting ack at once (default 8)', num)
-    .option('--ack-timeout-ms <ms>', 'resend a batch not acked within this time (default 10000)', num)
-    .option('--telemetry-ms <ms>', 'telemetry interval, 0 = off (default 10000)', num)
+    .option('--batch-size <n>', 'movements per published batch (default 500)', intFlag('--batch-size'))
+    .option('--window <n>', 'batches awaiting ack at once (default 8)', intFlag('--window'))
+    .option('--ack-timeout-ms <ms>', 'resend a batch not acked within this time (default 10000)', intFlag('--ack-timeout-ms'))
+    .option('--telemetry-ms <ms>', 'telemetry interval, 0 = off (default 10000)', intFlag('--telemetry-ms'))
     .option('--items <file>', 'item master JSON (array of {sku, gtin?, uom?, unitWeightKg?, serialised?}) for offline validation')
     .option('--station <scanner+scale>', 'weigh station: a scanner and a scale paired, e.g. dock1+scale1 (repeatable)', station)
     .option('--issue-requires <fields>', 'context an issue needs, comma-separated: project,crew,operator,stage', list)
     .option('--unknown-items <policy>', 'accept|reject items the item cache does not know (default accept)')
-    .option('--outbox-max-bytes <n>', 'outbox bound in bytes of unacked movements; when full new movements are refused (default 268435456)', num)
-    .option('--backlog-alert <n>', 'backlog (movements) above which status reports outbox-backlog (default 10000)', num)
-    .option('--drain-rate-per-sec <n>', 'drain limit after an outage, movements/s; 0 = unlimited (default 0)', num)
-    .option('--session-idle-min <min>', 'operator, crew and project bindings of a scanner expire after this many minutes without a scan; 0 = never (default 30)', num)
-    .option('--metrics-port <port>', 'serve Prometheus GET /metrics on this port, 0 = any free port (default: off)', num)
+    .option('--outbox-max-bytes <n>', 'outbox bound in bytes of unacked movements; when full new movements are refused (default 268435456)', intFlag('--outbox-max-bytes'))
+    .option('--backlog-alert <n>', 'backlog (movements) above which status reports outbox-backlog (default 10000)', intFlag('--backlog-alert'))
+    .option('--drain-rate-per-sec <n>', 'drain limit after an outage, movements/s; 0 = unlimited (default 0)', numberFlag('--drain-rate-per-sec'))
+    .option('--session-idle-min <min>', 'operator, crew and project bindings of a scanner expire after this many minutes without a scan; 0 = never (default 30)', numberFlag('--session-idle-min'))
+    .option('--metrics-port <port>', 'serve Prometheus GET /metrics on this port, 0 = any free port (default: off)', portFlag('--metrics-port'))
     .option('--metrics-host <addr>', 'bind address of --metrics-port (default 127.0.0.1)')
     .option('--no-remote-config', 'ignore the retained remote config on .../config')
     .addHelpText(
@@ -94,7 +97,12 @@ export function registerEdge(program: Command): void {
           input[key] = o[flag];
           pinned.push(key);
         }
-        const config = parseEdgeConfig(input);
+        let config;
+        try {
+          config = parseEdgeConfig(input);
+        } catch (err) {
+          throw withFlagNames(err, input, new Set(pinned), o.config ? String(o.config) : undefined);
+        }
         const agent = new EdgeAgent(config, log, { pinned });
         agent.start();
         onShutdown(() => agent.stop());
@@ -125,4 +133,14 @@ export function registerEdge(program: Command): void {
         failStart(err);
       }
     });
+}
+
+/** A config error re-worded with flag names (`--data-dir is required`), keys from the file as keys. */
+function withFlagNames(err: unknown, input: Record<string, unknown>, fromFlags: Set<string>, file: string | undefined): unknown {
+  const issues = (err as { issues?: ConfigIssue[] }).issues;
+  if (!issues) return err;
+  const flags: Record<string, string> = {};
+  for (const [attr, key] of FLAG_KEYS) flags[key] = SPECIAL_FLAGS[key] ?? flagOf(attr);
+  const lines = describeConfigIssues(issues, { flagOf: flags, fromFlags, input, ...(file ? { file } : {}), knownKeys: [...FLAG_KEYS.map(([, k]) => k), 'items', 'rfid'] });
+  return Object.assign(new Error(lines.length === 1 ? lines[0]! : `invalid edge configuration:\n  ${lines.join('\n  ')}`), { code: 'SG_ERR_CONFIG' });
 }

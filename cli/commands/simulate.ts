@@ -8,9 +8,8 @@ import { LoadModel, parsePlacementScript } from '../../devices/simulators/load.j
 import { ContinuousScaleSimulator, MtSicsScaleSimulator, type ContinuousVariant } from '../../devices/simulators/scale.js';
 import { RfidSimulator, sgtinTags, type SimTag } from '../../devices/simulators/rfid.js';
 import { emitEvent, failStart, onShutdown } from '../log.js';
+import { intFlag, numberFlag } from '../usage.js';
 
-const int = (v: string) => (/^\d+$/.test(v) ? Number(v) : Number.NaN);
-const float = (v: string) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN);
 const collect = (v: string, prev: string[]) => [...prev, v];
 const configError = (message: string) => Object.assign(new Error(message), { code: 'SG_ERR_CONFIG' });
 
@@ -34,8 +33,8 @@ export function registerSimulate(program: Command): void {
     .description('a barcode scanner: creates a pty pair, links PATH for the agent to open, and scans into it')
     .requiredOption('--link <path>', 'path of the device end, e.g. /tmp/ttyScanner; open it with --device x=scanner@serial://<path>')
     .option('--protocol <p>', 'lines: [AIM]data CR LF, as USB-CDC/serial scanners send', 'lines')
-    .option('--interval-ms <ms>', 'time between scans of the built-in script', int, 1000)
-    .option('--count <n>', 'stop after this many scans (default: run until stopped)', int)
+    .option('--interval-ms <ms>', 'time between scans of the built-in script', intFlag('--interval-ms', { min: 0 }), 1000)
+    .option('--count <n>', 'stop after this many scans (default: run until stopped)', intFlag('--count', { min: 0 }))
     .option('--stdin', 'scan each line read from standard input instead of the built-in script', false)
     .action(async (o: { link: string; protocol: string; intervalMs: number; count?: number; stdin: boolean }) => {
       try {
@@ -83,14 +82,14 @@ export function registerSimulate(program: Command): void {
     .requiredOption('--link <path>', 'path of the device end; open it with --device x=scale-<protocol>@serial://<path>')
     .option('--protocol <p>', 'mt-sics | toledo | ascii | xk3190', 'mt-sics')
     .option('--variant <v>', 'ascii: and | generic | cas | ohaus | yaohua-w | a12e (default and); xk3190: stx | reversed (default stx)')
-    .option('--weight-kg <kg>', 'load on the platform at the start', float, 0)
+    .option('--weight-kg <kg>', 'load on the platform at the start', numberFlag('--weight-kg'), 0)
     .option('--script <spec>', 'placements: "MS:KG,MS:KG" (e.g. 2000:12.5,8000:0), a JSON array [{"atMs","kg"}], or a file holding either')
-    .option('--loop-ms <ms>', 'repeat the script every MS', int, 0)
-    .option('--settle-ms <ms>', 'swing time after each change before the reading is stable', int, 800)
-    .option('--noise-kg <kg>', 'peak swing right after a change', float, 0.05)
-    .option('--division-kg <kg>', 'display division', float, 0.001)
-    .option('--capacity-kg <kg>', 'capacity (overload above it)', float, 60)
-    .option('--rate-ms <ms>', 'continuous formats: one frame every MS; mt-sics: SIR repeat interval', int, 100)
+    .option('--loop-ms <ms>', 'repeat the script every MS', intFlag('--loop-ms', { min: 0 }), 0)
+    .option('--settle-ms <ms>', 'swing time after each change before the reading is stable', intFlag('--settle-ms', { min: 0 }), 800)
+    .option('--noise-kg <kg>', 'peak swing right after a change', numberFlag('--noise-kg'), 0.05)
+    .option('--division-kg <kg>', 'display division', numberFlag('--division-kg'), 0.001)
+    .option('--capacity-kg <kg>', 'capacity (overload above it)', numberFlag('--capacity-kg'), 60)
+    .option('--rate-ms <ms>', 'continuous formats: one frame every MS; mt-sics: SIR repeat interval', intFlag('--rate-ms', { min: 0 }), 100)
     .action(
       async (o: {
         link: string;
@@ -150,12 +149,12 @@ export function registerSimulate(program: Command): void {
     .option('--protocol <p>', 'uhfreader18 | m100', 'uhfreader18')
     .option('--epc <hex>', 'a tag in the field (repeatable); default: --tags SGTIN-96 tags of --gtin', collect, [])
     .option('--gtin <gtin>', 'GTIN of the default tags (SGTIN-96, filter 1)', '04012345678901')
-    .option('--company-prefix-length <n>', 'GS1 company prefix digits in --gtin', int, 7)
-    .option('--tags <n>', 'number of default tags (serials 1001...)', int, 3)
+    .option('--company-prefix-length <n>', 'GS1 company prefix digits in --gtin', intFlag('--company-prefix-length', { min: 0 }), 7)
+    .option('--tags <n>', 'number of default tags (serials 1001...)', intFlag('--tags', { min: 0 }), 3)
     .option('--antennas <list>', 'antennas that see the tags, e.g. 1,2 (the first sees all, the others every second tag, weaker)', '1,2')
-    .option('--rssi <dbm>', 'RSSI of --epc tags on the first antenna', float, -55)
-    .option('--repeats <n>', 'm100: notices per tag per round', int, 1)
-    .option('--round-ms <ms>', 'm100: time per inventory round', int, 50)
+    .option('--rssi <dbm>', 'RSSI of --epc tags on the first antenna', numberFlag('--rssi'), -55)
+    .option('--repeats <n>', 'm100: notices per tag per round', intFlag('--repeats', { min: 0 }), 1)
+    .option('--round-ms <ms>', 'm100: time per inventory round', intFlag('--round-ms', { min: 0 }), 50)
     .action(
       async (o: {
         link: string;
