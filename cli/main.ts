@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { exitWithError, markRequired } from './usage.js';
+import { exitWithError, markRequired, refuseEmptyValues } from './usage.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerCloud } from './commands/cloud.js';
 import { registerDecode } from './commands/decode.js';
@@ -25,6 +25,8 @@ export function buildProgram(): Command {
   registerDevices(program);
   registerDecode(program);
   markRequired(program);
+  // `--broker ''` must not silently mean "no --broker": an empty value is a usage error.
+  program.hook('preAction', (_program, action) => refuseEmptyValues(action));
   return program;
 }
 

@@ -166,6 +166,21 @@ export function describeConfigIssues(
   });
 }
 
+/** A flag given with an empty value (`--broker ''`) is a usage error, not "flag absent". */
+export function refuseEmptyValues(cmd: Command): void {
+  const values = cmd.opts() as Record<string, unknown>;
+  for (const o of cmd.options) {
+    if (!(o.required || o.optional)) continue;
+    const v = values[o.attributeName()];
+    const empty = typeof v === 'string' ? v.trim() === '' : Array.isArray(v) && v.some((x) => typeof x === 'string' && x.trim() === '');
+    if (cmd.getOptionValueSource(o.attributeName()) !== 'cli') continue;
+    if (empty) throw new UsageError(`${o.long} needs a value, got an empty one`);
+    // `--data-dir --rotate`: commander takes the next word as the value; a flag name is a mistake.
+    const flagLike = (Array.isArray(v) ? v : [v]).find((x) => typeof x === 'string' && cmd.options.some((k) => k.long === x || k.short === x));
+    if (flagLike !== undefined) throw new UsageError(`${o.long} needs a value, got the flag ${String(flagLike)}`);
+  }
+}
+
 /** Append "(required)" to the help of every mandatory option, on every command. */
 export function markRequired(cmd: Command): void {
   for (const o of cmd.options) if (o.mandatory && !/\(required/.test(o.description)) o.description = `${o.description} (required)`;
