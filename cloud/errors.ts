@@ -1,4 +1,5 @@
 import createError from '@fastify/error';
+import type { ErrorCatalog } from '../protocols/errors.js';
 
 /**
  * The cloud's one error catalog (after fastify's FST_ERR_*): every HTTP error has a stable code.
@@ -28,3 +29,32 @@ export const MqttDoorErrorCodes = {
   /** More than 4 KiB sent before authentication (CONNECT included). */
   SG_ERR_MQTT_PRE_AUTH_LIMIT: 'SG_ERR_MQTT_PRE_AUTH_LIMIT',
 } as const;
+
+/**
+ * The catalog of `cloud/` (the format: protocols/errors.ts): HTTP error codes (bodies
+ * `{"statusCode","code","error","message"}`), business-rule codes and the service's log codes.
+ */
+export const CLOUD_ERRORS = {
+  SG_ERR_BAD_QUERY: '400: a query parameter is invalid; the message names it.',
+  SG_ERR_BAD_BODY: '400: the request body is invalid; the message names the field.',
+  SG_ERR_BAD_PATH: '400: a path parameter is invalid (bad percent-encoding, NUL, out of range); the message names it.',
+  SG_ERR_BAD_REQUEST: '400: a malformed request fastify refused before the route (e.g. bad JSON).',
+  SG_ERR_UNAUTHORIZED: '401: no valid Bearer token.',
+  SG_ERR_FORBIDDEN: '403: the token lacks the role, or the resource is outside its sites.',
+  SG_ERR_NOT_FOUND: '404: no such resource (or route).',
+  SG_ERR_CONFLICT: '409: the resource exists or changed (an MQTT user that exists, a stale version).',
+  SG_ERR_IDEMPOTENCY_CONFLICT: '409: a movement id reused with different content; the original\'s hash is shown.',
+  SG_ERR_ALREADY_INITIALISED: 'admin init on a data dir that has its admin token (use --rotate).',
+  SG_ERR_BODY_TOO_LARGE: '413: the request body is over the limit.',
+  SG_ERR_UNSUPPORTED_MEDIA_TYPE: '415: a content-type the route does not take.',
+  SG_ERR_UNAVAILABLE: '503: a dependency is down (store, broker); retry.',
+  SG_ERR_INTERNAL: '500: an unexpected error (logged with its stack; never caused by input).',
+  SG_ERR_CONFIG: 'The cloud configuration is invalid; the message names the flag.',
+  SG_ERR_ACK_KEY_MISSING: 'No ack key is stored for an edge (a credential of an earlier release behind an external broker): its acks go unsigned and it drops them; rotate the credential. Logged once per edge.',
+  SG_ERR_MONEY: 'An amount is not a valid money value (decimal string, minor units).',
+  SG_ERR_NO_APPROVAL_RULE: 'No approval band covers the amount.',
+  SG_ERR_SELF_APPROVAL: 'The requester may not approve their own document.',
+  SG_ERR_NOT_APPROVER: 'The caller is not an approver of the document\'s band.',
+  SG_ERR_ILLEGAL_TRANSITION: 'The document cannot go from its state to the one asked for.',
+  SG_ERR_INVALID_RULES: 'The approval rules are invalid (overlapping or missing bands).',
+} as const satisfies ErrorCatalog;

@@ -27,3 +27,22 @@ export class ProtocolError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * An error catalog: code -> what it means (one line, for docs/errors.md). Every top-level folder
+ * has one (`protocols/errors.ts`, `devices/errors.ts`, `edge/errors.ts`, `cloud/errors.ts`,
+ * `cli/errors.ts`); `npm run docs:errors` renders them into docs/errors.md, and
+ * tests/architecture/error-catalog.test.ts fails when that file is stale or a folder uses a code
+ * no catalog it may import lists (issue 8, deliverable 11).
+ */
+export type ErrorCatalog = Readonly<Record<`SG_ERR_${string}`, string>>;
+
+/** The catalog of `protocols/`: parsers and the MQTT wire contract. */
+export const PROTOCOL_ERRORS = {
+  SG_ERR_PROTO_SYNTAX: 'Input is not valid for the format at all (wrong characters, wrong length); the message names the field or byte.',
+  SG_ERR_PROTO_CHECK: 'A check digit, checksum or CRC did not match (GS1 check digit, BCC, CRC-16).',
+  SG_ERR_PROTO_AMBIGUOUS: 'A GS1 element string cannot be split unambiguously (a missing GS separator after a variable-length field).',
+  SG_ERR_PROTO_UNKNOWN: 'An application identifier, header, protocol or EPC scheme we do not know.',
+  SG_ERR_PROTO_RANGE: 'A value outside its allowed range (a date with month 13, an SGTIN partition of 7, ...).',
+  SG_ERR_PROTO_ARGUMENT: 'An argument given by the caller is invalid (not device data): a bad option, a missing input.',
+} as const satisfies ErrorCatalog;
