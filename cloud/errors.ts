@@ -50,6 +50,8 @@ export const CLOUD_ERRORS = {
   SG_ERR_UNAVAILABLE: '503: a dependency is down (store, broker); retry.',
   SG_ERR_INTERNAL: '500: an unexpected error (logged with its stack; never caused by input).',
   SG_ERR_CONFIG: 'The cloud configuration is invalid; the message names the flag.',
+  SG_ERR_MQTT_PACKET_TOO_LARGE: 'Embedded broker: a packet\'s remaining length (fixed header) is over --max-packet-bytes: the connection is closed before buffering it.',
+  SG_ERR_MQTT_PRE_AUTH_LIMIT: 'Embedded broker: more than 4 KiB sent before authentication (CONNECT included): the connection is closed.',
   SG_ERR_ACK_KEY_MISSING: 'No ack key is stored for an edge (a credential of an earlier release behind an external broker): its acks go unsigned and it drops them; rotate the credential. Logged once per edge.',
   SG_ERR_MONEY: 'An amount is not a valid money value (decimal string, minor units).',
   SG_ERR_NO_APPROVAL_RULE: 'No approval band covers the amount.',
