@@ -5,6 +5,8 @@ import type { ErrorCatalog } from '../protocols/errors.js';
  * status's `lastError`/`lastWarning` and, where the driver can, an error beep.
  */
 export const EDGE_ERRORS = {
+  SG_ERR_NOT_FOUND: 'Edge metrics endpoint (--metrics-port): 404, only GET /metrics exists.',
+  SG_ERR_INTERNAL: 'Edge metrics endpoint (--metrics-port): 500 while rendering the metrics.',
   SG_ERR_CONFIG: 'The edge configuration is invalid: flags, --config file or remote config; the message names the flag or key.',
   SG_ERR_OUTBOX_FULL: 'The outbox reached --outbox-max-bytes: the movement was refused, not recorded (scan it again when the link is back).',
   SG_ERR_OUTBOX_WRITE: 'The outbox could not write the movement (disk full, I/O error): refused, not recorded.',
