@@ -51,9 +51,18 @@ export class Scope {
     throw new Errors.BadQuery('site: required for this token (it covers several sites)');
   }
 
-  /** Does this scope still cover what a stream was opened for (one site, or all = undefined)? */
-  covers(site: string | undefined): boolean {
-    return site === undefined ? this.unrestricted : this.allows(site);
+  /**
+   * The sites a stream or a multi-site view shows: the asked one (403 outside the scope), else
+   * every site of the scope, else undefined = all sites (unrestricted callers).
+   */
+  sitesFor(asked: string | undefined): string[] | undefined {
+    if (asked !== undefined) return [this.site(asked)!];
+    return this.sites === undefined ? undefined : [...this.sites].sort();
+  }
+
+  /** Does this scope still cover what a stream was opened for (these sites, or all = undefined)? */
+  covers(sites: readonly string[] | undefined): boolean {
+    return sites === undefined ? this.unrestricted : sites.every((s) => this.allows(s));
   }
 
   /** Keep the rows the caller may see (for small lists filtered in memory: webhooks, MQTT users). */

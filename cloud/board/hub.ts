@@ -10,7 +10,8 @@ export interface StreamGrant {
 
 interface Client {
   res: ServerResponse;
-  site?: string;
+  /** The sites it shows; undefined = all. */
+  sites?: ReadonlySet<string>;
   grant?: StreamGrant;
 }
 
@@ -51,13 +52,17 @@ export class BoardHub {
     return this.clients.size;
   }
 
-  /** The first event of a stream, read BEFORE the response is committed (a failure is still an HTTP error). */
-  snapshot(site?: string): Promise<SkuTotal[]> {
-    return this.store.totals(site === undefined ? {} : { site });
+  /**
+   * The first event of a stream (these sites, or all when undefined), read BEFORE the response
+   * is committed: a failure is still an HTTP error.
+   */
+  async snapshot(sites?: readonly string[]): Promise<SkuTotal[]> {
+    if (sites === undefined) return this.store.totals({});
+    return (await Promise.all(sites.map((site) => this.store.totals({ site })))).flat();
   }
 
-  /** Attach an SSE response and send it `snapshot` (from `snapshot()`). */
-  attach(res: ServerResponse, site: string | undefined, snapshot: SkuTotal[], grant?: StreamGrant): void {
+  /** Attach an SSE response showing `sites` (undefined = all) and send it `snapshot` (from `snapshot()`). */
+  attach(res: ServerResponse, sites: readonly string[] | undefined, snapshot: SkuTotal[], grant?: StreamGrant): void {
     if (res.destroyed) return;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -65,7 +70,7 @@ export class BoardHub {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const client: Client = { res, ...(site === undefined ? {} : { site }), ...(grant ? { grant } : {}) };
+    const client: Client = { res, ...(sites === undefined ? {} : { sites: new Set(sites) }), ...(grant ? { grant } : {}) };
     this.clients.add(client);
     res.on('close', () => this.clients.delete(client));
     send(res, 'snapshot', snapshot);
@@ -114,7 +119,7 @@ export class BoardHub {
     const rows = await this.store.totals({ pairs }).catch(() => undefined);
     if (!rows) return;
     for (const c of this.clients) {
-      const mine: SkuTotal[] = c.site === undefined ? rows : rows.filter((r) => r.site === c.site);
+      const mine: SkuTotal[] = c.sites === undefined ? rows : rows.filter((r) => c.sites!.has(r.site));
       if (mine.length) send(c.res, 'totals', mine);
     }
   }

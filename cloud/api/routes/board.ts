@@ -29,7 +29,8 @@ export async function boardRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
   // hijacked, so an error is an ordinary HTTP error and no socket is left hanging (issue 8 #8).
   app.get('/board/events', { config: { roles: READ_ROLES, queryToken: true, scope: scope.query() } }, async (req, reply) => {
     const q = query(BoardQuery, req);
-    const s = req.scope.site(q.site);
+    // A token limited to several sites sees all of them unless it names one.
+    const s = req.scope.sitesFor(q.site);
     const rows = await deps.hub.snapshot(s);
     const given = authorization(req);
     const roles = req.routeOptions.config.roles!;

@@ -122,9 +122,14 @@ export async function ledgerRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     // Ids already in the ledger with other content: refused before anything is applied.
     const conflicts = async (indexes: number[]) => {
       const out: Array<{ index: number; id: string; hash: string; originalHash?: string }> = [];
-      for (const i of indexes) {
+      // Looked up concurrently (a PostgreSQL pool serves them in parallel), in chunks.
+      const found: Array<LedgerRow | undefined> = [];
+      for (let k = 0; k < indexes.length; k += 64) {
+        found.push(...(await Promise.all(indexes.slice(k, k + 64).map((i) => deps.store.movement(movements[i]!.id)))));
+      }
+      for (const [j, i] of indexes.entries()) {
         const m = movements[i]!;
-        const orig = await deps.store.movement(m.id);
+        const orig = found[j];
         if (!orig) continue;
         const originalHash = storedContentHash(orig);
         // The original's hash only to a caller who may see its site (nothing else leaks).

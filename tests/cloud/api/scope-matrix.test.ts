@@ -108,6 +108,16 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       expect((await api.call('GET', '/api/v1/dead-letters')).text).toContain(b.site);
     });
 
+    it('a token limited to two sites: the board streams both and never a third; store lists ask it to name one', async () => {
+      const t = (await api.call('POST', '/api/v1/tokens', { body: { name: 'two sites', roles: ['operator'], sites: [a.site, 'zz-third'] } })).body.token as string;
+      const r = await api.call('GET', '/board/events', { token: t });
+      expect(r.status).toBe(200);
+      expect(r.text).toContain(a.site);
+      expect(r.text).not.toContain(b.site);
+      expect(await api.call('GET', '/api/v1/stock', { token: t })).toMatchObject({ status: 400, body: { code: 'SG_ERR_BAD_QUERY', message: expect.stringMatching(/^site: required/) } });
+      expect((await api.call('GET', `/api/v1/stock?site=${a.site}`, { token: t })).status).toBe(200);
+    });
+
     it('finding 3: maintenance limited to A cannot read B\'s dead letters or their payloads', async () => {
       const mine = await api.call('GET', '/api/v1/dead-letters', { token: tokens.maintenance! });
       expect(mine.status).toBe(200);
