@@ -1,6 +1,6 @@
 /**
  * Persistence of the alerts part of the cloud: stock levels per item, alerts, webhooks and the
- * outgoing delivery queue. SQLite (`sqlite.ts`, its own file `alerts.db`) is the default;
+ * outgoing delivery queue. SQLite (`sqlite.ts`, the `alerts` module of the one database) is the default;
  * PostgreSQL (`postgres.ts`) is selected with `--store postgres://...`. Both pass the same contract
  * suite (tests/contracts/alert-store.contract.ts).
  *

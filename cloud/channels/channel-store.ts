@@ -1,7 +1,7 @@
 /**
  * Persistence of alert channels: the channels, one durable delivery queue per channel, and the
  * times of recent posts (the rate limiter's memory). The tables live in the alert store's database
- * (SQLite `alerts.db` or the PostgreSQL schema) because a channel delivery is queued in the SAME
+ * (the cloud's one database: the SQLite file or the PostgreSQL schema) because a channel delivery is queued in the SAME
  * transaction as the alert transition that causes it (`enqueueChannelDeliveries*`, called from
  * the alert stores' enqueue): a crash between the two cannot lose a notification.
  *

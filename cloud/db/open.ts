@@ -1,7 +1,7 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db, DbModule } from './db.js';
-import { adoptLegacyLedger, importSqliteFile, importSqliteIntoPostgres, LEGACY_FILES, type UpgradeReport } from './legacy.js';
+import { adoptLegacyLedger, importSqliteFile, importSqliteIntoPostgres, LEGACY_FILES, LEGACY_LEDGER, type UpgradeReport } from './legacy.js';
 import { PostgresDatabase } from './postgres.js';
 import { SqliteDatabase } from './sqlite.js';
 
@@ -41,6 +41,11 @@ export async function openDatabase(o: OpenDatabaseOptions): Promise<Db> {
     try {
       for (const m of o.modules) await db.migrate(m);
       if (byName.has('auth')) await importSqliteIntoPostgres(db, join(o.dataDir, 'auth.db'), report);
+      // A SQLite deployment moved to PostgreSQL: its ledger and alerts are not copied (the ledger's
+      // positions and hash chain belong to the schema); say so instead of ignoring them silently.
+      for (const f of [LEGACY_LEDGER, 'alerts.db', DB_FILE]) {
+        if (existsSync(join(o.dataDir, f))) report.warnings.push(`${join(o.dataDir, f)} is a SQLite database and --store is PostgreSQL: it was not imported`);
+      }
     } catch (err) {
       await db.close();
       throw err;

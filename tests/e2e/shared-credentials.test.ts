@@ -65,6 +65,12 @@ describe('e2e shared credentials: 2 ingesters, one PostgreSQL schema, auth on', 
     await admin.end();
   });
 
+  it('admin init refuses a --store that is not PostgreSQL, naming the flag', () => {
+    const r = runStockgate(['admin', 'init', '--data-dir', join(dir, 'bad'), '--store', 'mysql://db/x']);
+    expect(r.status).toBe(2);
+    expect(JSON.parse(r.stderr)).toMatchObject({ error: { code: 'SG_ERR_CONFIG', message: expect.stringMatching(/^store: expected postgres:\/\//) } });
+  });
+
   it('keeps no credential file in the data dirs: the tables are in the schema', async () => {
     expect(existsSync(join(dir, 'cloud-1', 'auth.db'))).toBe(false);
     expect(existsSync(join(dir, 'cloud-0', 'auth.db'))).toBe(false);
