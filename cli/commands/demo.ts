@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,8 +108,11 @@ export function registerDemo(program: Command): void {
         const httpWanted = o.httpPort ?? 8080;
         const mqttPort = await portOrFree(mqttWanted, host);
         const httpPort = await portOrFree(httpWanted, host);
+        const ackKey = randomBytes(24).toString('base64url');
         const cloud = await startCloud(
-          parseCloudConfig({ dataDir: join(dataDir, 'cloud'), mqttPort, httpPort, host, insecure: true }),
+          // The demo's broker is open (--insecure): its acks are signed with a per-run key that
+          // only its cloud and edge know, so a forged ack cannot empty the outbox (issue 8).
+          parseCloudConfig({ dataDir: join(dataDir, 'cloud'), mqttPort, httpPort, host, insecure: true, ackKey }),
           log,
         );
         if (mqttPort !== mqttWanted) say(`port ${mqttWanted} is taken: broker on ${cloud.mqttPort} instead`);
@@ -144,6 +148,7 @@ export function registerDemo(program: Command): void {
         if (seeded) say(`item master: ${seeded} items with names and units of measure`);
         const agent = new EdgeAgent(
           parseEdgeConfig({
+            ackKey,
             dataDir: join(dataDir, 'edge'),
             broker: `mqtt://${host}:${cloud.mqttPort}`,
             site: 'demo-site',
