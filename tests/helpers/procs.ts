@@ -97,10 +97,11 @@ export interface CloudProc extends Proc {
   url: string;
 }
 
-export async function startCloudProc(o: { dataDir: string; mqttPort?: number; httpPort?: number; broker?: string; sites?: string[] }): Promise<CloudProc> {
+export async function startCloudProc(o: { dataDir: string; mqttPort?: number; httpPort?: number; broker?: string; sites?: string[]; store?: string }): Promise<CloudProc> {
   const args = ['cloud', '--data-dir', o.dataDir, '--mqtt-port', String(o.mqttPort ?? 0), '--http-port', String(o.httpPort ?? 0), '--insecure'];
   if (o.broker) args.push('--broker', o.broker);
   if (o.sites) args.push('--site', ...o.sites);
+  if (o.store) args.push('--store', o.store);
   const p = await spawnStockgate(args);
   const httpPort = p.ready.httpPort as number;
   return { ...p, mqttPort: (p.ready.mqttPort as number) ?? 0, httpPort, url: `http://127.0.0.1:${httpPort}` };
