@@ -236,7 +236,7 @@ export const Telemetry = z.object({
   edge: EdgeId,
   ts: Instant,
   /** Flat name -> number, e.g. `outbox.backlog`, `outbox.oldestAgeMs`, `scale.dock1.weightKg`. */
-  metrics: z.record(z.string().max(128), z.number()),
+  metrics: z.record(z.string().max(128).refine(isSafeText, 'metric name: no control characters or invalid Unicode allowed'), z.number()),
   devices: z.array(DeviceHealth).optional(),
 });
 export type Telemetry = z.infer<typeof Telemetry>;

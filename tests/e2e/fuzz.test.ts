@@ -264,6 +264,36 @@ describe.each([{ store: 'SQLite' }, { store: 'PostgreSQL' }])('poison classes ov
     await healthy();
   }, 120_000);
 
+  it('amplification: fake devices, metrics and a dead-letter flood are capped per edge, counted, never multiplied (finding 5)', async () => {
+    // As many fake devices as fit under this cloud's --max-packet-bytes (256 KiB).
+    const n = fc.sample(fc.integer({ min: 500, max: 1800 }), { numRuns: 1, seed: 84 })[0]!;
+    const fake = Array.from({ length: n }, (_, i) => ({ id: `fake-${i}`, type: 'scanner', state: 'disconnected' }));
+    const ts = new Date().toISOString();
+    await client.publishAsync(topics.status(site, edge), JSON.stringify({ v: 1, site, edge, state: 'online', ts, devices: fake }), { qos: 1 });
+    await client.publishAsync(
+      topics.telemetry(site, edge),
+      JSON.stringify({ v: 1, site, edge, ts, devices: fake, metrics: Object.fromEntries(fake.map((d) => [`scale.${d.id}.zeroDriftKg`, 5])) }),
+      { qos: 1 },
+    );
+    // Bounded: at most 100 open device alerts for this edge (64 devices), instead of 2n before.
+    await waitFor(async () => ((await get(`/api/v1/alerts?site=${site}&limit=1000`)).items as unknown[]).length >= 64, 'capped device alerts opened', 20_000, 100);
+    await new Promise((r) => setTimeout(r, 500));
+    const open = (await get(`/api/v1/alerts?site=${site}&limit=1000`)).items as Array<{ edge?: string }>;
+    expect(open.filter((a) => a.edge === edge).length).toBeLessThanOrEqual(100);
+    // A dead-letter flood from one edge: every message rejected to the edge, storage rate-limited.
+    const before = (await get('/healthz')).ingest as { deadLetters: number; deadLettersSuppressed: number };
+    const junk = fc.sample(fc.string({ minLength: 1, maxLength: 300 }).map((x) => `!${x}`), { numRuns: 600, seed: 85 });
+    await send(...junk);
+    await waitFor(async () => {
+      const h = (await get('/healthz')).ingest as typeof before;
+      return h.deadLetters + h.deadLettersSuppressed >= before.deadLetters + before.deadLettersSuppressed + junk.length;
+    }, 'flood counted', 20_000, 50);
+    const after = (await get('/healthz')).ingest as typeof before;
+    expect(after.deadLettersSuppressed - before.deadLettersSuppressed).toBeGreaterThan(0);
+    expect(after.deadLetters - before.deadLetters).toBeLessThanOrEqual(200 + 20 * 30);
+    await healthy();
+  }, 120_000);
+
   it('size: a publish over --max-packet-bytes closes that client only; a refused payload under it keeps a bounded prefix, its size and hash', async () => {
     const big = await mqtt.connectAsync(`mqtt://127.0.0.1:${cloud.mqttPort}`, { clientId: `big-${site}-${store}`, reconnectPeriod: 0 });
     const closed = new Promise<void>((r) => big.once('close', () => r()));
