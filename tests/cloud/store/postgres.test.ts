@@ -5,6 +5,7 @@ import { PostgresStore } from '../../../cloud/store/postgres.js';
 import type { Store } from '../../../cloud/store/store.js';
 import { mv, storeContract, type StoreHarness } from '../../contracts/store.contract.js';
 import { storeLedgerContract } from '../../contracts/store-ledger.contract.js';
+import { storeTruthContract } from '../../contracts/store-truth.contract.js';
 
 /** The PostgreSQL on 127.0.0.1:5432 (trust auth), database `test`; each test gets its own schema. */
 const URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -13,11 +14,21 @@ afterAll(() => admin.end());
 
 let n = 0;
 /** A fresh schema (created by the store's first open); every store it opened is closed and the schema dropped on destroy. */
-function pgHarness(): StoreHarness & { schema: string } {
+function pgHarness(): StoreHarness & { schema: string; sql(q: string): Promise<void> } {
   const schema = `sg_test_${process.pid}_${Date.now().toString(36)}_${n++}`;
   const opened: Store[] = [];
   return {
     schema,
+    async sql(q: string) {
+      const c = await admin.connect();
+      try {
+        await c.query(`SET search_path TO "${schema}"`);
+        await c.query(q);
+      } finally {
+        await c.query('RESET search_path').catch(() => undefined);
+        c.release();
+      }
+    },
     async open() {
       const s = await PostgresStore.open({ url: URL, schema, maxConnections: 4 });
       opened.push(s);
@@ -32,6 +43,7 @@ function pgHarness(): StoreHarness & { schema: string } {
 
 storeContract('PostgresStore (own schema)', pgHarness);
 storeLedgerContract('PostgresStore (own schema)', pgHarness);
+storeTruthContract('PostgresStore (own schema)', pgHarness);
 
 describe('PostgresStore specifics', () => {
   let h: ReturnType<typeof pgHarness> | undefined;

@@ -8,14 +8,24 @@ import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import type { Store } from '../../../cloud/store/store.js';
 import { mv, storeContract, type StoreHarness } from '../../contracts/store.contract.js';
 import { storeLedgerContract } from '../../contracts/store-ledger.contract.js';
+import { storeTruthContract } from '../../contracts/store-truth.contract.js';
 
 /** A temp-file store; every store it opened is closed on destroy. */
-function sqliteHarness(): StoreHarness & { path: string } {
+function sqliteHarness(): StoreHarness & { path: string; sql(q: string): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'stockgate-store-'));
   const path = join(dir, 'ledger.db');
   const opened: Store[] = [];
   return {
     path,
+    async sql(q: string) {
+      // Another connection, as an intruder would use (the store's own keeps running).
+      const db = new Database(path);
+      try {
+        db.exec(q);
+      } finally {
+        db.close();
+      }
+    },
     async open() {
       const s = new SqliteStore(path);
       opened.push(s);
@@ -53,3 +63,4 @@ describe('SqliteStore specifics', () => {
 });
 
 storeLedgerContract('SqliteStore (temp file)', sqliteHarness);
+storeTruthContract('SqliteStore (temp file)', sqliteHarness);
