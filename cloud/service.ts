@@ -129,7 +129,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
       ingest: { ...ingester.stats },
       ...(bus instanceof EmbeddedBroker ? { broker: { ...bus.packetStats } } : bus instanceof ExternalBroker ? { broker: { ...bus.stats } } : {}),
     }),
-    submit: (movements) => ingester.submit(movements),
+    submit: (movements, postedBy) => ingester.submit(movements, postedBy),
     alertStore: alerts.store,
     alertEngine: alerts.engine,
     metrics,

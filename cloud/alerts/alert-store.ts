@@ -14,7 +14,9 @@
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { RouteKey } from '../channels/model.js';
 
-export const STOCK_ALERT_TYPES = ['safety-stock', 'reorder', 'overstock', 'near-expiry'] as const;
+export const STOCK_ALERT_TYPES = ['safety-stock', 'reorder', 'overstock', 'near-expiry', 'expired'] as const;
+/** Alerts about one batch's expiry date (issue 9, C8: expired stock has its own type). */
+export const EXPIRY_ALERT_TYPES = ['near-expiry', 'expired'] as const;
 /** `outbox-write-error`: the edge's outbox refuses writes (disk full, I/O error), issue 8 finding 11. */
 export const DEVICE_ALERT_TYPES = ['edge-offline', 'device-offline', 'outbox-backlog', 'outbox-write-error', 'scale-drift'] as const;
 export const ALERT_TYPES = [...STOCK_ALERT_TYPES, ...DEVICE_ALERT_TYPES] as const;

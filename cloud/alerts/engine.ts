@@ -3,7 +3,7 @@ import { monotonicFactory } from 'ulid';
 import { type DeviceHealth, EdgeStatusDetails, Telemetry, parseEdgeTopic } from '../../protocols/mqtt/index.js';
 import type { z } from 'zod';
 import type { CommitResult, Store } from '../store/store.js';
-import { type Alert, type AlertStore, DEVICE_ALERT_TYPES, type Levels, STOCK_ALERT_TYPES } from './alert-store.js';
+import { type Alert, type AlertStore, DEVICE_ALERT_TYPES, EXPIRY_ALERT_TYPES, type Levels, STOCK_ALERT_TYPES } from './alert-store.js';
 import { alertEvent } from './events.js';
 import { MovementFeed } from './movement-feed.js';
 import {
@@ -50,6 +50,7 @@ export interface AlertEngineOptions {
  * unknown (start-up, levels changed): read them.
  */
 type Pair = { site: string; sku: string; expiry?: boolean };
+const isExpiryType = (t: string) => (EXPIRY_ALERT_TYPES as readonly string[]).includes(t);
 const pairKey = (p: Pair) => `${p.site}\u0000${p.sku}`;
 
 /**
@@ -320,7 +321,7 @@ export class AlertEngine {
       const l = await this.alerts.getLevels(p.site, p.sku);
       if (l) levels.set(pairKey(p), l);
     }
-    const ruled = pairs.filter((p) => levels.has(pairKey(p)) || open.get(pairKey(p))?.some((a) => a.type !== 'near-expiry'));
+    const ruled = pairs.filter((p) => levels.has(pairKey(p)) || open.get(pairKey(p))?.some((a) => !isExpiryType(a.type)));
     const isRuled = new Set(ruled.map(pairKey));
     const totals = ruled.length ? await this.stockInBaseUnit(ruled) : new Map<string, number>();
     const today = this.today();
@@ -330,7 +331,7 @@ export class AlertEngine {
       const l = levels.get(k);
       const mine = open.get(k) ?? [];
       const window = l?.nearExpiryDays ?? this.o.nearExpiryDays;
-      const openExpiry = mine.filter((a) => a.type === 'near-expiry').map((a) => ({ site: a.site, sku: a.sku!, batch: a.batch ?? '' }));
+      const openExpiry = mine.filter((a) => isExpiryType(a.type)).map((a) => ({ site: a.site, sku: a.sku!, batch: a.batch ?? '' }));
       // The ingest hot path calls this for every changed SKU: read its batches only when an expiry
       // may have entered (a movement carried one) or an open near-expiry alert may resolve.
       const readBatches = p.expiry !== false || openExpiry.length > 0;
@@ -344,7 +345,7 @@ export class AlertEngine {
 
   /** Every batch with an expiry, and every open near-expiry alert, against the window. */
   private async sweepExpiry(): Promise<void> {
-    const [rows, levels, open] = await Promise.all([this.ledger.stock({}), this.alerts.listLevels(), this.alerts.openAlerts({ types: ['near-expiry'] })]);
+    const [rows, levels, open] = await Promise.all([this.ledger.stock({}), this.alerts.listLevels(), this.alerts.openAlerts({ types: EXPIRY_ALERT_TYPES })]);
     const windows = new Map(levels.filter((l) => l.nearExpiryDays !== undefined).map((l) => [pairKey(l), l.nearExpiryDays!]));
     const batches = batchesOf(rows).filter((b) => b.expiry !== null);
     const subjects = expirySubjects(

@@ -46,6 +46,9 @@ export interface AppliedMovement {
   project?: string;
   qty: number;
   uom: string;
+  /** What was booked in the item's base unit, when it differs from qty/uom (issue 9). */
+  baseQty?: number;
+  baseUom?: string;
 }
 
 /**
@@ -54,21 +57,30 @@ export interface AppliedMovement {
  * move stock (`status: exception`) are left out.
  */
 export function movementEvents(rows: readonly LedgerRow[], newId: () => string, max = MAX_MOVEMENTS_PER_EVENT): OutgoingEvent[] {
-  const groups: Array<{ site: string; appliedAt: string; movements: AppliedMovement[] }> = [];
-  const open = new Map<string, (typeof groups)[number]>();
+  type Group = { site: string; appliedAt: string; movements: AppliedMovement[]; chain?: { pos: number; hash: string } };
+  const groups: Group[] = [];
+  const open = new Map<string, Group>();
   for (const r of rows) {
-    if (r.status === 'exception') continue;
     const k = `${r.appliedAt}\u0000${r.site}`;
     let g = open.get(k);
+    // The site's chain head after this row: an outside party can anchor it (issue 9). Exception
+    // rows are in the chain too, so they move the head of the event they belong to.
+    const chain = r.hash !== undefined ? { pos: r.pos, hash: r.hash } : undefined;
+    if (r.status === 'exception') {
+      if (g && chain) g.chain = chain;
+      continue;
+    }
     if (!g || g.movements.length >= max) {
       g = { site: r.site, appliedAt: r.appliedAt, movements: [] };
       groups.push(g);
       open.set(k, g);
     }
+    if (chain) g.chain = chain;
     const m: AppliedMovement = { pos: r.pos, id: r.id, edge: r.edge, seq: r.seq, site: r.site, location: r.location, kind: r.kind, sku: r.sku!, qty: r.qty, uom: r.uom };
     if (r.toLocation !== undefined) m.toLocation = r.toLocation;
     if (r.batch !== undefined) m.batch = r.batch;
     if (r.project !== undefined) m.project = r.project;
+    if (r.baseQty !== undefined && (r.baseQty !== r.qty || r.baseUom !== r.uom)) (m.baseQty = r.baseQty), (m.baseUom = r.baseUom!);
     g.movements.push(m);
   }
   return groups.map((g) => {
@@ -77,7 +89,7 @@ export function movementEvents(rows: readonly LedgerRow[], newId: () => string, 
       eventId,
       role: 'movements',
       site: g.site,
-      body: JSON.stringify({ event: 'movements.applied', eventId, site: g.site, appliedAt: g.appliedAt, movements: g.movements }),
+      body: JSON.stringify({ event: 'movements.applied', eventId, site: g.site, appliedAt: g.appliedAt, movements: g.movements, ...(g.chain ? { chain: g.chain } : {}) }),
     };
   });
 }

@@ -139,20 +139,28 @@ export function daysUntil(today: string, date: string): number {
 }
 
 /**
- * Breached when the batch has stock (> 0) and expires within `windowDays` of `today` (already
- * expired included); value = days left, threshold = the window. No stock or no expiry → clear.
+ * Breached when the batch has stock (> 0) and expires today or within `windowDays` after it
+ * (future dates only: an expired batch is `expired`, issue 9 C8); value = days left, threshold =
+ * the window. No stock or no expiry → clear.
  */
 export function nearExpiryCondition(b: Pick<BatchStock, 'onHand' | 'expiry'> | undefined, windowDays: number, today: string): Condition {
   if (!b || b.onHand <= 0 || b.expiry === null) return { state: 'clear' };
   const left = daysUntil(today, b.expiry);
-  return left <= windowDays ? { state: 'breached', value: left, threshold: windowDays } : { state: 'clear' };
+  return left >= 0 && left <= windowDays ? { state: 'breached', value: left, threshold: windowDays } : { state: 'clear' };
+}
+
+/** Breached when the batch has stock (> 0) and its expiry is before `today`; value = days since (negative). */
+export function expiredCondition(b: Pick<BatchStock, 'onHand' | 'expiry'> | undefined, today: string): Condition {
+  if (!b || b.onHand <= 0 || b.expiry === null) return { state: 'clear' };
+  const left = daysUntil(today, b.expiry);
+  return left < 0 ? { state: 'breached', value: left, threshold: 0 } : { state: 'clear' };
 }
 
 export const batchKey = (sku: string, batch: string) => JSON.stringify([sku, batch]);
 
 /**
- * Near-expiry subjects of the batches of one scope, plus a clear subject for every batch with an
- * open alert that no longer has a balance row (so its alert resolves).
+ * Near-expiry and expired subjects of the batches of one scope, plus a clear subject for every
+ * batch with an open alert that no longer has a balance row (so its alert resolves).
  */
 export function expirySubjects(
   batches: readonly BatchStock[],
@@ -167,6 +175,7 @@ export function expirySubjects(
     if (seen.has(`${site}\u0000${key}`)) return;
     seen.add(`${site}\u0000${key}`);
     out.push({ type: 'near-expiry', site, key, sku, batch, condition: nearExpiryCondition(b, windowDays(site, sku), today) });
+    out.push({ type: 'expired', site, key, sku, batch, condition: expiredCondition(b, today) });
   };
   for (const b of batches) add(b.site, b.sku, b.batch, b);
   for (const o of openBatches) add(o.site, o.sku, o.batch, undefined);

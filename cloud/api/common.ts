@@ -34,7 +34,8 @@ export interface ApiDeps {
   /** Close the live MQTT connections of a user whose credentials were revoked or rotated. */
   disconnectMqttUser?: (username: string) => void;
   /** Apply movements through the ingester's group commit (REST/ERP entry). */
-  submit: (movements: Movement[]) => Promise<CommitBatchResult>;
+  /** `postedBy`: the token that posted them (kept on each ledger row, issue 9). */
+  submit: (movements: Movement[], postedBy?: { tokenId: string; user: string }) => Promise<CommitBatchResult>;
   /** Levels, alerts, webhooks and the delivery queue. */
   alertStore: AlertStore;
   /** Re-evaluates an item's alerts when its levels change. */

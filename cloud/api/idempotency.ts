@@ -35,7 +35,7 @@ export function contentHash(canonical: string): string {
 }
 
 /** Ledger fields that are not posted content (the wire envelope and where/when it was applied). */
-const NOT_CONTENT = new Set(['v', 'edge', 'seq', 'pos', 'appliedAt', 'status', 'variance', 'postedBy', 'hash', 'prevHash']);
+const NOT_CONTENT = new Set(['v', 'edge', 'seq', 'pos', 'appliedAt', 'status', 'variance', 'postedBy', 'hash', 'prevHash', 'baseQty', 'baseUom', 'rounding', 'chainN']);
 
 /**
  * The content hash of a stored movement: from the canonical posted JSON kept in `raw` for REST

@@ -12,8 +12,10 @@ export const StockRowSchema = z.object({
   uom: z.string(),
   expiry: z.string().nullable(),
   updatedAt: z.string(),
+  state: z.enum(['ok', 'expired']).describe('expired: the batch expiry is before today (never suggested by FEFO)'),
 });
 
+/** One total per (site, sku, uom): different units are never added. */
 export const SkuTotalSchema = z.object({
   site: z.string(),
   sku: z.string(),
@@ -27,7 +29,13 @@ export const LedgerRowSchema = MovementFields.extend({
   pos: z.number().int().describe('ledger position, a stable cursor'),
   appliedAt: z.string(),
   status: z.enum(['applied', 'exception']),
-  variance: z.number().optional().describe('counts: counted minus on-hand before'),
+  variance: z.number().optional().describe("counts: counted minus on hand at the count's ts (base unit)"),
+  baseQty: z.number().optional().describe("what was booked, in the item's base uom (absent when nothing was)"),
+  baseUom: z.string().optional(),
+  rounding: z.string().optional().describe('exact converted quantity minus the booked one, when a unit conversion rounded'),
+  postedBy: z.object({ tokenId: z.string(), user: z.string() }).optional().describe('REST entries: the token that posted it'),
+  chainN: z.number().int().optional().describe("number of the row in its site's hash chain"),
+  hash: z.string().optional().describe('SHA-256(previous hash || canonical row bytes), hex (cloud/ledger/chain.ts)'),
 });
 
 export const DeadLetterSchema = z.object({
@@ -43,7 +51,7 @@ export const DeadLetterSchema = z.object({
 
 export const ExceptionRowSchema = z.object({
   id: z.number().int(),
-  type: z.enum(['NEGATIVE_STOCK', 'DUPLICATE_IDENTITY', 'IDENTITY_NOT_IN_STOCK']),
+  type: z.enum(['NEGATIVE_STOCK', 'DUPLICATE_IDENTITY', 'IDENTITY_NOT_IN_STOCK', 'UOM_MISMATCH', 'UNKNOWN_ITEM', 'UNMAPPED_EPC', 'LATE_COUNT', 'COUNT_WITHOUT_BATCH']),
   site: z.string(),
   movementId: z.string(),
   sku: z.string(),

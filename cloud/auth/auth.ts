@@ -6,6 +6,8 @@ export type Role = (typeof ROLES)[number];
 export interface Principal {
   subject: string;
   roles: Role[];
+  /** The API token's id and name, when the caller presented one (recorded on REST ledger rows). */
+  token?: { id: string; name: string };
   /** Sites the principal may see; undefined = all. */
   sites?: string[];
 }

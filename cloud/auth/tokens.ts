@@ -16,6 +16,6 @@ export class TokenAuthenticator implements Authenticator {
     if (!m) return undefined;
     const t = await this.store.verifyToken(m[1]!);
     if (!t) return undefined;
-    return { subject: `token:${t.id}`, roles: t.roles, ...(t.sites ? { sites: t.sites } : {}) };
+    return { subject: `token:${t.id}`, roles: t.roles, token: { id: t.id, name: t.name }, ...(t.sites ? { sites: t.sites } : {}) };
   }
 }

@@ -64,6 +64,7 @@ const TYPE_NAMES: Record<string, { 'zh-CN': string; en: string }> = {
   reorder: { 'zh-CN': '达到再订货点', en: 'Reorder point reached' },
   overstock: { 'zh-CN': '库存超上限', en: 'Overstock' },
   'near-expiry': { 'zh-CN': '临近过期', en: 'Near expiry' },
+  expired: { 'zh-CN': '已过期', en: 'Expired' },
   'edge-offline': { 'zh-CN': '边缘网关离线', en: 'Edge offline' },
   'device-offline': { 'zh-CN': '设备离线', en: 'Device offline' },
   'outbox-backlog': { 'zh-CN': '发件箱积压', en: 'Outbox backlog' },
@@ -111,7 +112,7 @@ function measurement(a: AlertEventJson, lang: ChannelLang): string | undefined {
   if (a.value === undefined) return undefined;
   const th = THRESHOLD_NAMES[a.type];
   if (th) return `${t.onHand} ${qty(a.value, a.uom)}${a.threshold !== undefined ? `${t.sep}${th[lang]} ${qty(a.threshold, a.uom)}` : ''}`;
-  if (a.type === 'near-expiry') {
+  if (a.type === 'near-expiry' || a.type === 'expired') {
     const d = Number(a.value);
     return d < 0 ? t.expired(num(-d)) : t.expiresIn(num(a.value), num(a.threshold ?? ''));
   }

@@ -260,9 +260,9 @@ export class Ingester {
    * Apply movements that did not come over MQTT (REST/ERP entry) through the same group commit,
    * so they share its idempotency, exceptions and live-board/alert hooks. Resolves after commit.
    */
-  submit(movements: Movement[]): Promise<CommitBatchResult> {
+  submit(movements: Movement[], postedBy?: { tokenId: string; user: string }): Promise<CommitBatchResult> {
     return new Promise((resolve, reject) => {
-      this.enqueue({ site: '', edge: '', batch: { movements, deadLetters: [] }, seqs: [], done: resolve, failed: reject });
+      this.enqueue({ site: '', edge: '', batch: { movements, deadLetters: [], ...(postedBy ? { postedBy } : {}) }, seqs: [], done: resolve, failed: reject });
     });
   }
 

@@ -81,6 +81,8 @@ export function stockRow(r: Record<string, unknown>): StockRow {
     uom: r.uom as string,
     expiry: (r.expiry as string | null) ?? null,
     updatedAt: r.updated_at as string,
+    // C8: a batch past its expiry date is expired (still stock: it is there until scrapped).
+    state: typeof r.expiry === 'string' && r.expiry < new Date().toISOString().slice(0, 10) ? 'expired' : 'ok',
   };
 }
 

@@ -16,6 +16,8 @@ export interface StockRow {
   uom: string;
   expiry: string | null;
   updatedAt: string;
+  /** `expired` when the batch's expiry is before today (issue 9, C8). */
+  state: 'ok' | 'expired';
 }
 
 /** A ledger row as the API returns it: the movement plus where and when it was applied. */

@@ -143,6 +143,8 @@ export function storeLedgerContract(name: string, factory: () => StoreHarness | 
         ['L0', null, 9],
       ]);
       expect(await onHand('F')).toBe(2 + 5 + 9 + 7 + 1);
+      const states = Object.fromEntries((await s.stock({ site, sku: 'F' })).map((r) => [r.batch, r.state]));
+      expect(states).toEqual({ L0: 'ok', L1: 'ok', L2: 'ok', L3: 'ok', LT: 'ok', LX: 'expired' });
     });
 
     it('traces a ledger row back to its raw frame, edge, operator and device', async () => {

@@ -200,8 +200,8 @@ export function storeContract(name: string, factory: () => StoreHarness | Promis
         const after = Date.now();
         const rows = (await store.stock({})).sort(byKey);
         expect(rows).toEqual([
-          { site: 'site-A', location: 'BIN-2', sku: 'SKU-1', batch: '', project: '', onHand: 1, uom: 'ea', expiry: null, updatedAt: expect.any(String) },
-          { site: 'site-A', location: 'DOCK-1', sku: 'SKU-KG', batch: 'L1', project: 'P1', onHand: 2, uom: 'kg', expiry: '2027-03-31', updatedAt: expect.any(String) },
+          { site: 'site-A', location: 'BIN-2', sku: 'SKU-1', batch: '', project: '', onHand: 1, uom: 'ea', expiry: null, updatedAt: expect.any(String), state: 'ok' },
+          { site: 'site-A', location: 'DOCK-1', sku: 'SKU-KG', batch: 'L1', project: 'P1', onHand: 2, uom: 'kg', expiry: '2027-03-31', updatedAt: expect.any(String), state: 'ok' },
         ]);
         for (const r of rows) {
           const t = Date.parse(r.updatedAt);

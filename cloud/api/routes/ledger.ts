@@ -148,7 +148,9 @@ export async function ledgerRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     const before = await conflicts(movements.map((_, i) => i));
     if (before.length) refuse(before);
 
-    const result = await deps.submit(movements);
+    // Who posted them: kept on each ledger row (`postedBy`, issue 9); none with --insecure.
+    const tok = req.principal?.token;
+    const result = await deps.submit(movements, tok ? { tokenId: tok.id, user: tok.name } : undefined);
     const items = movements.map((m, i) => ({ id: m.id, status: result.outcomes[i]! }));
     // A concurrent post of the same id (or the same id twice in this body) with other content
     // lands here as `duplicate`: still a conflict, reported beside what was applied.

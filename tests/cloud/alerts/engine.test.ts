@@ -177,6 +177,18 @@ describe('AlertEngine', () => {
       ]);
     });
 
+    it('C8: an expired batch raises `expired`, not near-expiry, and resolves when it is used up', async () => {
+      await start();
+      await commit(mv({ qty: 3, batch: 'OLD', expiry: '2026-09-17' }), mv({ qty: 3, batch: 'NEW', expiry: '2026-12-01' }));
+      const open = await alerts.listAlerts({ state: 'open', limit: 10 });
+      expect(open.map((a) => [a.type, a.batch, a.value]).sort()).toEqual([
+        ['expired', 'OLD', -66],
+        ['near-expiry', 'NEW', 9],
+      ]);
+      await commit(mv({ kind: 'issue', qty: 3, batch: 'OLD' }));
+      expect((await alerts.listAlerts({ type: 'expired', state: 'all', limit: 10 })).map((a) => a.state)).toEqual(['resolved']);
+    });
+
     it('reads batches after a commit only when a movement carried an expiry or an alert is open', async () => {
       let reads = 0;
       const stock = ledger.stock.bind(ledger);
@@ -345,7 +357,10 @@ describe('AlertEngine', () => {
           { pos: expect.any(Number), id: a.id, edge: a.edge, seq: a.seq, site: 'site-A', location: 'DOCK-1', kind: 'receive', sku: 'A', batch: 'L1', qty: 2, uom: 'ea' },
           { pos: expect.any(Number), id: b.id, edge: b.edge, seq: b.seq, site: 'site-A', location: 'DOCK-1', kind: 'issue', sku: 'B', qty: 1, uom: 'ea' },
         ],
+        // The site's hash-chain head after the commit (issue 9): what an outside party anchors.
+        chain: { pos: e!.movements[1]!.pos, hash: (await ledger.movement(b.id))!.hash },
       });
+      expect(e!.chain).toEqual({ pos: (await ledger.chainHeads())[0]!.pos, hash: (await ledger.chainHeads())[0]!.hash });
       await commit(a);
       expect(await events('movements')).toHaveLength(1);
     });

@@ -9,6 +9,7 @@ import {
   daysUntil,
   decide,
   expirySubjects,
+  expiredCondition,
   nearExpiryCondition,
   statusSubjects,
   STOCK_RULES,
@@ -231,7 +232,9 @@ describe('near expiry', () => {
   it.each([
     [{ onHand: 5, expiry: '2026-12-22' }, 30, 'breached'],
     [{ onHand: 5, expiry: '2026-12-23' }, 30, 'clear'],
-    [{ onHand: 5, expiry: '2026-11-01' }, 30, 'breached'],
+    // Expired 21 days ago: not near-expiry (C8: it is `expired`, below).
+    [{ onHand: 5, expiry: '2026-11-01' }, 30, 'clear'],
+    [{ onHand: 5, expiry: '2026-11-21' }, 30, 'clear'],
     [{ onHand: 5, expiry: '2026-11-22' }, 0, 'breached'],
     [{ onHand: 5, expiry: '2026-11-23' }, 0, 'clear'],
     [{ onHand: 0, expiry: '2026-11-23' }, 30, 'clear'],
@@ -240,6 +243,14 @@ describe('near expiry', () => {
     [undefined, 30, 'clear'],
   ] as const)('%j within %d days of 2026-11-22 → %s', (b, days, want) => {
     expect(nearExpiryCondition(b, days, '2026-11-22').state).toBe(want);
+  });
+
+  it('C8: an expired batch with stock is `expired` (days since as a negative value), never near-expiry', () => {
+    expect(expiredCondition({ onHand: 5, expiry: '2026-09-17' }, '2026-11-22')).toEqual({ state: 'breached', value: -66, threshold: 0 });
+    expect(nearExpiryCondition({ onHand: 5, expiry: '2026-09-17' }, 30, '2026-11-22').state).toBe('clear');
+    expect(expiredCondition({ onHand: 5, expiry: '2026-11-22' }, '2026-11-22').state).toBe('clear');
+    expect(expiredCondition({ onHand: 0, expiry: '2026-09-17' }, '2026-11-22').state).toBe('clear');
+    expect(expiredCondition({ onHand: 5, expiry: null }, '2026-11-22').state).toBe('clear');
   });
 
   it('reports days left and the window', () => {
@@ -254,8 +265,11 @@ describe('near expiry', () => {
     ]);
     expect(subjects.map((s) => [s.type, s.site, s.sku, s.batch, s.key, s.condition.state])).toEqual([
       ['near-expiry', 'S', 'X', 'L1', '["X","L1"]', 'breached'],
+      ['expired', 'S', 'X', 'L1', '["X","L1"]', 'clear'],
       ['near-expiry', 'S', 'X', 'L2', '["X","L2"]', 'clear'],
+      ['expired', 'S', 'X', 'L2', '["X","L2"]', 'clear'],
       ['near-expiry', 'S', 'X', 'GONE', '["X","GONE"]', 'clear'],
+      ['expired', 'S', 'X', 'GONE', '["X","GONE"]', 'clear'],
     ]);
   });
 
