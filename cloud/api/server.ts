@@ -15,6 +15,7 @@ import { tokenDocs, tokenRoutes } from './routes/tokens.js';
 import { webhooksDocs, webhooksRoutes } from './routes/webhooks.js';
 import { installScope, Scope, scope } from './scope.js';
 import { channelsDocs, channelsRoutes } from '../channels/routes.js';
+import { catalogDocs, catalogRoutes } from '../catalog/routes.js';
 
 export type { ApiDeps } from './common.js';
 
@@ -76,9 +77,15 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
     return reply.status(status).send({ ...err.details, statusCode: status, code: mapped?.code ?? err.code, error: STATUS_CODES[status] ?? 'Error', message: mapped?.message ?? err.message });
   });
 
-  app.get('/healthz', { config: { scope: scope.public() } }, async () => {
+  app.get('/healthz', { config: { scope: scope.public() } }, async (req) => {
     const h = deps.health();
-    return { status: h.mqttHealthy ? 'ok' : 'degraded', mqtt: h.mqtt, ingest: h.ingest, ...(h.broker ? { broker: h.broker } : {}) };
+    // Each site's hash-chain head, so an outside party can anchor it (issue 9). The route is
+    // public, but site names are not: the heads shown are those of the sites the caller's token
+    // (if it presents one) may see; with --insecure, every site; anonymous, none.
+    const who = req.headers.authorization !== undefined || deps.auth.insecure ? await deps.auth.http(req.headers.authorization).catch(() => undefined) : undefined;
+    const sees = who ? Scope.of(who) : Scope.none();
+    const chain = Object.fromEntries((await deps.store.chainHeads()).filter((c) => sees.allows(c.site)).map((c) => [c.site, { pos: c.pos, hash: c.hash }]));
+    return { status: h.mqttHealthy ? 'ok' : 'degraded', mqtt: h.mqtt, ingest: h.ingest, ...(h.broker ? { broker: h.broker } : {}), chain };
   });
 
   await stockRoutes(app, deps);
@@ -91,6 +98,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   await boardRoutes(app, deps);
   await ledgerRoutes(app, deps);
   await metricsRoutes(app, deps);
-  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...(deps.metrics ? metricsDocs : [])], '1');
+  await catalogRoutes(app, deps);
+  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...catalogDocs, ...(deps.metrics ? metricsDocs : [])], '1');
   return app;
 }

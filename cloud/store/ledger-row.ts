@@ -55,6 +55,8 @@ export class ItemCodeConflict extends Error {
   constructor(
     readonly code: string,
     readonly sku: string,
+    /** The SKU that was being written. */
+    readonly forSku = '',
   ) {
     super(`${code.startsWith('gtin:') ? 'gtins' : 'epcs'}: ${code.slice(code.indexOf(':') + 1)} already belongs to ${sku}`);
   }

@@ -729,26 +729,33 @@ export class PostgresStore implements Store {
   }
 
   async putItem(item: Omit<ItemMaster, 'updatedAt'>): Promise<ItemMaster> {
+    await this.putItems([item]);
+    return (await this.item(item.sku))!;
+  }
+
+  async putItems(items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>): Promise<void> {
     const now = new Date().toISOString();
-    const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
-      // One writer of the item master at a time (codes must stay unique per SKU).
+      // One writer of the item master at a time (a code must name one SKU).
       await c.query('SELECT pg_advisory_xact_lock($1, 0)', [LOCK_NS_ITEMS]);
-      const other = await c.query<{ code: string; sku: string }>('SELECT code, sku FROM item_codes WHERE code = ANY($1::text[]) AND sku <> $2 LIMIT 1', [codes, item.sku]);
-      if (other.rows[0]) throw new ItemCodeConflict(other.rows[0].code, other.rows[0].sku);
-      await c.query(
-        `INSERT INTO items (sku, name, uom, gtins, conversions, unit_weight_kg, tracking, shelf_life_days, standard_cost, epcs, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-        ON CONFLICT (sku) DO UPDATE SET name = excluded.name, uom = excluded.uom, gtins = excluded.gtins, conversions = excluded.conversions,
-          unit_weight_kg = excluded.unit_weight_kg, tracking = excluded.tracking, shelf_life_days = excluded.shelf_life_days,
-          standard_cost = excluded.standard_cost, epcs = excluded.epcs, updated_at = excluded.updated_at`,
-        [item.sku, item.name, item.uom, JSON.stringify(item.gtins), JSON.stringify(item.conversions), item.unitWeightKg === null ? null : String(item.unitWeightKg),
-          item.tracking, item.shelfLifeDays, item.standardCost, JSON.stringify(item.epcs), now],
-      );
-      await c.query('DELETE FROM item_codes WHERE sku = $1', [item.sku]);
-      if (codes.length) await c.query('INSERT INTO item_codes (code, sku) SELECT unnest($1::text[]), $2', [codes, item.sku]);
+      for (const item of items) {
+        const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
+        const other = await c.query<{ code: string; sku: string }>('SELECT code, sku FROM item_codes WHERE code = ANY($1::text[]) AND sku <> $2 LIMIT 1', [codes, item.sku]);
+        if (other.rows[0]) throw new ItemCodeConflict(other.rows[0].code, other.rows[0].sku, item.sku);
+        await c.query(
+          `INSERT INTO items (sku, name, uom, gtins, conversions, unit_weight_kg, tracking, shelf_life_days, standard_cost, epcs, updated_at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+          ON CONFLICT (sku) DO UPDATE SET name = excluded.name, uom = excluded.uom, gtins = excluded.gtins, conversions = excluded.conversions,
+            unit_weight_kg = excluded.unit_weight_kg, tracking = excluded.tracking, shelf_life_days = excluded.shelf_life_days,
+            standard_cost = excluded.standard_cost, epcs = excluded.epcs, updated_at = excluded.updated_at`,
+          [item.sku, item.name, item.uom, JSON.stringify(item.gtins), JSON.stringify(item.conversions), item.unitWeightKg === null ? null : String(item.unitWeightKg),
+            item.tracking, item.shelfLifeDays, item.standardCost, JSON.stringify(item.epcs), now],
+        );
+        await c.query('DELETE FROM item_codes WHERE sku = $1', [item.sku]);
+        if (codes.length) await c.query('INSERT INTO item_codes (code, sku) SELECT DISTINCT unnest($1::text[]), $2', [codes, item.sku]);
+      }
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -756,7 +763,6 @@ export class PostgresStore implements Store {
     } finally {
       c.release();
     }
-    return (await this.item(item.sku))!;
   }
 
   async item(sku: string): Promise<ItemMaster | undefined> {

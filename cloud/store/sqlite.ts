@@ -432,28 +432,37 @@ export class SqliteStore implements Store {
   }
 
   async putItem(item: Omit<ItemMaster, 'updatedAt'>): Promise<ItemMaster> {
+    await this.putItems([item]);
+    return (await this.item(item.sku))!;
+  }
+
+  async putItems(items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>): Promise<void> {
     for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
     const now = new Date().toISOString();
-    this.db.transaction(() => {
-      const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
-      for (const c of codes) {
-        const other = this.s.getCode.get(c) as string | undefined;
-        if (other !== undefined && other !== item.sku) throw new ItemCodeConflict(c, other);
-      }
-      this.prep(`INSERT INTO items (sku, name, uom, gtins, conversions, unit_weight_kg, tracking, shelf_life_days, standard_cost, epcs, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (sku) DO UPDATE SET name = excluded.name, uom = excluded.uom, gtins = excluded.gtins, conversions = excluded.conversions,
-          unit_weight_kg = excluded.unit_weight_kg, tracking = excluded.tracking, shelf_life_days = excluded.shelf_life_days,
-          standard_cost = excluded.standard_cost, epcs = excluded.epcs, updated_at = excluded.updated_at`).run(
-        item.sku, item.name, item.uom, JSON.stringify(item.gtins), JSON.stringify(item.conversions),
-        item.unitWeightKg === null ? null : String(item.unitWeightKg), item.tracking, item.shelfLifeDays, item.standardCost, JSON.stringify(item.epcs), now,
-      );
-      this.prep('DELETE FROM item_codes WHERE sku = ?').run(item.sku);
-      for (const c of codes) this.prep('INSERT INTO item_codes (code, sku) VALUES (?, ?)').run(c, item.sku);
-    })();
-    this.itemCache.clear();
-    this.codeCache.clear();
-    return (await this.item(item.sku))!;
+    try {
+      this.db.transaction(() => {
+        for (const item of items) {
+          const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
+          this.prep('DELETE FROM item_codes WHERE sku = ?').run(item.sku);
+          for (const c of codes) {
+            const other = this.s.getCode.get(c) as string | undefined;
+            if (other !== undefined && other !== item.sku) throw new ItemCodeConflict(c, other, item.sku);
+            this.prep('INSERT OR IGNORE INTO item_codes (code, sku) VALUES (?, ?)').run(c, item.sku);
+          }
+          this.prep(`INSERT INTO items (sku, name, uom, gtins, conversions, unit_weight_kg, tracking, shelf_life_days, standard_cost, epcs, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (sku) DO UPDATE SET name = excluded.name, uom = excluded.uom, gtins = excluded.gtins, conversions = excluded.conversions,
+              unit_weight_kg = excluded.unit_weight_kg, tracking = excluded.tracking, shelf_life_days = excluded.shelf_life_days,
+              standard_cost = excluded.standard_cost, epcs = excluded.epcs, updated_at = excluded.updated_at`).run(
+            item.sku, item.name, item.uom, JSON.stringify(item.gtins), JSON.stringify(item.conversions),
+            item.unitWeightKg === null ? null : String(item.unitWeightKg), item.tracking, item.shelfLifeDays, item.standardCost, JSON.stringify(item.epcs), now,
+          );
+        }
+      }).immediate();
+    } finally {
+      this.itemCache.clear();
+      this.codeCache.clear();
+    }
   }
 
   async item(sku: string): Promise<ItemMaster | undefined> {

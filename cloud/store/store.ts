@@ -217,6 +217,8 @@ export interface Store {
   edgeSeq(site: string, edge: string): Promise<EdgeSeqRow | undefined>;
   /** Create or replace an item master record (its GTINs/EPCs must not name another SKU). */
   putItem(item: Omit<ItemMaster, 'updatedAt'>): Promise<ItemMaster>;
+  /** Create or replace many records in one transaction: all or none (`ItemCodeConflict`). */
+  putItems(items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>): Promise<void>;
   item(sku: string): Promise<ItemMaster | undefined>;
   /** Items whose sku or name contains `search` (case-insensitive), by sku. */
   items(q: { search?: string; limit: number; after?: string }): Promise<ItemMaster[]>;

@@ -68,6 +68,18 @@ export const EXAMPLES: Record<string, Example> = {
   'get /api/v1/stock/fefo': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock/fefo?site=${f.site}&sku=SKU-1` }) },
   'get /api/v1/movements': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/movements?site=${f.site}` }) },
   'get /api/v1/movements/:id': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/movements/${f.movementId}` }) },
+  'get /api/v1/ledger/verify': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/ledger/verify?site=${f.site}` }) },
+  // The item master is shared (not per site): the site of the fixture does not matter.
+  'put /api/v1/items/:sku': { req: ({ n }) => ({ method: 'PUT', path: `/api/v1/items/MX-${n()}`, body: { name: 'matrix item', uom: 'ea' } }) },
+  'get /api/v1/items': { req: () => ({ method: 'GET', path: '/api/v1/items?search=SKU' }) },
+  'get /api/v1/items/:sku': {
+    req: async ({ api }) => {
+      await api.call('PUT', '/api/v1/items/SKU-1', { body: { name: 'matrix item', uom: 'ea' } });
+      return { method: 'GET', path: '/api/v1/items/SKU-1' };
+    },
+  },
+  'get /api/v1/exports/items.csv': { req: () => ({ method: 'GET', path: '/api/v1/exports/items.csv' }) },
+  'post /api/v1/imports/items': { req: () => ({ method: 'POST', path: '/api/v1/imports/items?dryRun=1', body: 'sku,name,uom\nSKU-1,x,ea\n' }) },
   'post /api/v1/movements': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/movements', body: { movements: [receive(f.site, id(n()))] } }) },
   'get /api/v1/dead-letters': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/dead-letters?site=${f.site}` }) },
   'get /api/v1/exceptions': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/exceptions?site=${f.site}&state=all` }) },

@@ -5,10 +5,15 @@ import { SiteParam } from '../input.js';
 import { buildOpenApi, renderDocsHtml, type RouteDoc, scopeText } from '../openapi.js';
 import { scope } from '../scope.js';
 
-const HealthSchema = z.object({ status: z.enum(['ok', 'degraded']), mqtt: z.string(), ingest: z.record(z.string(), z.number()) });
+const HealthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  mqtt: z.string(),
+  ingest: z.record(z.string(), z.number()),
+  chain: z.record(z.string(), z.object({ pos: z.number().int(), hash: z.string() })).describe("each site's hash-chain head (GET /api/v1/ledger/verify)"),
+});
 
 export const coreDocs: RouteDoc[] = [
-  { method: 'get', path: '/healthz', tag: 'service', summary: 'Liveness, broker connection and ingest counters', response: HealthSchema },
+  { method: 'get', path: '/healthz', tag: 'service', summary: "Liveness, broker connection, ingest counters, each site's ledger chain head", response: HealthSchema },
   { method: 'get', path: '/board', tag: 'board', summary: 'The live stock board (HTML); `?site=` limits it to one site' },
   {
     method: 'get',

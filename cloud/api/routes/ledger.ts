@@ -35,6 +35,12 @@ const ExceptionsQuery = z.object({
 });
 const ResolveBody = z.object({ resolution: z.string().min(1).max(1000).refine((t) => !t.includes('\u0000'), 'NUL is not allowed') });
 const FefoQuery = z.object({ site: SiteParam, sku: Id });
+const VerifyQuery = z.object({ site: SiteParam });
+const VerifySchema = z.object({
+  ok: z.boolean(),
+  checked: z.number().int().describe('rows recomputed'),
+  brokenAt: z.object({ pos: z.number().int(), id: z.string() }).nullable().describe('the first row whose hash (or chain number) does not follow; pos as in GET /api/v1/movements'),
+});
 
 /** The sites a POST /movements body names (checked against the caller's scope by the framework). */
 function movementSites(b: unknown): Array<string | null> {
@@ -77,6 +83,15 @@ export const ledgerDocs: RouteDoc[] = [
   },
   { method: 'get', path: '/api/v1/exceptions', tag: 'ledger', summary: 'The exception queue (negative stock, duplicate identities), newest first', roles: EXCEPTION_ROLES, query: ExceptionsQuery, response: page(ExceptionRowSchema) },
   { method: 'post', path: '/api/v1/exceptions/:id/resolve', tag: 'ledger', summary: 'Resolve an open exception', roles: ['site-manager'], body: ResolveBody, response: ExceptionRowSchema },
+  {
+    method: 'get',
+    path: '/api/v1/ledger/verify',
+    tag: 'ledger',
+    summary: "Recompute the site's hash chain (SHA-256 of the previous hash and each row's canonical bytes, cloud/ledger/chain.ts)",
+    roles: READ_ROLES,
+    query: VerifyQuery,
+    response: VerifySchema,
+  },
   { method: 'get', path: '/api/v1/stock/fefo', tag: 'stock', summary: 'Batches with stock, first-expiring first; `suggestion` is the batch to issue', roles: READ_ROLES, query: FefoQuery, response: z.object({ items: z.array(StockRowSchema), suggestion: StockRowSchema.nullable() }) },
 ];
 
@@ -179,6 +194,11 @@ export async function ledgerRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       return r;
     },
   );
+
+  app.get('/api/v1/ledger/verify', { config: { roles: READ_ROLES, scope: scope.query() } }, async (req) => {
+    const q = query(VerifyQuery, req);
+    return deps.store.verifyChain(q.site);
+  });
 
   app.get('/api/v1/stock/fefo', { config: { roles: READ_ROLES, scope: scope.query() } }, async (req) => {
     const q = query(FefoQuery, req);
