@@ -1,5 +1,6 @@
 // Live stock board: a snapshot, then `totals` events over SSE (/board/events). No build step and
-// no framework, so the cloud can serve it as is. Rows are keyed by site + SKU.
+// no framework, so the cloud can serve it as is. Rows are keyed by site + SKU + uom: the cloud
+// sends one total per unit of measure, and units are never added (issue 9, C2).
 (() => {
   'use strict';
   const params = new URLSearchParams(location.search);
@@ -13,7 +14,7 @@
   const conn = document.getElementById('conn');
   const fmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 3 });
 
-  function key(r) { return r.site + '\u0000' + r.sku; }
+  function key(r) { return r.site + '\u0000' + r.sku + '\u0000' + r.uom; }
 
   function cell(text, cls) {
     const td = document.createElement('td');
@@ -29,6 +30,7 @@
       trs.set(key(r), tr);
       tr.dataset.site = r.site;
       tr.dataset.sku = r.sku;
+      tr.dataset.uom = r.uom;
     }
     tr.replaceChildren(
       cell(r.site),
@@ -44,18 +46,24 @@
   }
 
   function renderAll() {
-    const sorted = [...rows.values()].sort((a, b) => a.site.localeCompare(b.site) || a.sku.localeCompare(b.sku));
+    const sorted = [...rows.values()].sort((a, b) => a.site.localeCompare(b.site) || a.sku.localeCompare(b.sku) || a.uom.localeCompare(b.uom));
     tbody.replaceChildren(...sorted.map((r) => renderRow(r, false)));
     summary();
   }
 
   function summary() {
     const sites = new Set();
-    let units = 0;
-    for (const r of rows.values()) { sites.add(r.site); units += r.onHand; }
+    const skus = new Set();
+    // On hand per unit of measure: 11 ea and 20 kg are never one number.
+    const units = new Map();
+    for (const r of rows.values()) {
+      sites.add(r.site);
+      skus.add(r.site + '\u0000' + r.sku);
+      units.set(r.uom, Math.round(((units.get(r.uom) || 0) + r.onHand) * 1000) / 1000);
+    }
     document.getElementById('kpi-sites').textContent = String(sites.size);
-    document.getElementById('kpi-skus').textContent = String(rows.size);
-    document.getElementById('kpi-units').textContent = fmt.format(units);
+    document.getElementById('kpi-skus').textContent = String(skus.size);
+    document.getElementById('kpi-units').textContent = units.size === 0 ? '0' : [...units.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([u, q]) => fmt.format(q) + ' ' + u).join(' · ');
     document.getElementById('empty').hidden = rows.size > 0;
     document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
   }

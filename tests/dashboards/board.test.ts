@@ -17,10 +17,10 @@ describe('board in headless Chromium', () => {
   const site = uniqueId('board');
   let seq = 0;
 
-  const publish = async (sku: string, qty: number, kind: 'receive' | 'issue' = 'receive') => {
+  const publish = async (sku: string, qty: number, kind: 'receive' | 'issue' = 'receive', uom = 'ea') => {
     seq++;
     const acked = new Promise<void>((resolve) => client.once('message', () => resolve()));
-    await client.publishAsync(topics.movements(site, 'e1'), JSON.stringify(batch(site, 'e1', [movement({ site, edge: 'e1', seq, sku, qty, kind, raw: sku })])));
+    await client.publishAsync(topics.movements(site, 'e1'), JSON.stringify(batch(site, 'e1', [movement({ site, edge: 'e1', seq, sku, qty, kind, uom, raw: sku })])));
     await acked;
   };
 
@@ -54,13 +54,14 @@ describe('board in headless Chromium', () => {
     // Mark the document: a reload would lose the mark.
     await page.evaluate(() => ((globalThis as unknown as { __mark: number }).__mark = 42));
     await publish('CEMENT-50KG', 5, 'issue');
-    await publish('REBAR-12', 3);
+    await publish('REBAR-12', 3, 'receive', 'm');
     await waitFor(async () => (await row('CEMENT-50KG').locator('td.onhand').textContent()) === '7', 'cement 7 on the board', 10_000);
     await row('REBAR-12').waitFor();
     expect(await row('REBAR-12').locator('td.onhand').textContent()).toBe('3');
     expect(await page.evaluate(() => (globalThis as unknown as { __mark?: number }).__mark)).toBe(42);
     expect(await page.locator('#kpi-skus').textContent()).toBe('2');
-    expect(await page.locator('#kpi-units').textContent()).toBe('10');
+    // On hand per unit (issue 9, C2): 7 ea and 3 m are not "10 units".
+    expect(await page.locator('#kpi-units').textContent()).toBe('7 ea · 3 m');
 
     mkdirSync(join(ROOT, 'tests', 'output'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'tests', 'output', 'board.png') });
