@@ -123,6 +123,7 @@ export class SqliteAlertStore implements AlertStore {
     this.database.migrateSync(alertsModule);
     this.db = this.database.handle;
     const db = this.db;
+    // The channel store writes on the same connection: through the same gate.
     this.channels = new SqliteChannelStore(db, () => this.database.idle());
     this.s = {
       putLevels: db.prepare(`INSERT INTO stock_levels (site, sku, safety_stock, reorder_point, max_stock, hysteresis, near_expiry_days, updated_at)

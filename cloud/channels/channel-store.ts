@@ -1,7 +1,8 @@
 /**
  * Persistence of alert channels: the channels, one durable delivery queue per channel, and the
- * times of recent posts (the rate limiter's memory). The tables live in the alert store's database
- * (the cloud's one database: the SQLite file or the PostgreSQL schema) because a channel delivery is queued in the SAME
+ * times of recent posts (the rate limiter's memory). The tables are migration 2 of the `alerts`
+ * module in the cloud's one database (cloud/db/: `stockgate.db` or the PostgreSQL schema), on the
+ * alert store's connection, because a channel delivery is queued in the SAME
  * transaction as the alert transition that causes it (`enqueueChannelDeliveries*`, called from
  * the alert stores' enqueue): a crash between the two cannot lose a notification.
  *

@@ -5,7 +5,7 @@ import type { Channel, ChannelDelivery, ChannelInput, ClaimedPost, PostOutcome }
 import { CHANNEL_COLS, DELIVERY_COLS, toChannel, toChannelDelivery } from './rows.js';
 import { longestWindowMs, nextPostAt, RATE_LIMITS, routeMatches } from './rules.js';
 
-/** The channel tables, appended to the PostgreSQL alert migrations (version 2). */
+/** The channel tables: migration 2 of the `alerts` module (cloud/alerts/module.ts), PostgreSQL. */
 export const channelPgMigration = {
   version: 2,
   name: 'alert channels: channels, per-channel delivery queue, post times',

@@ -7,7 +7,7 @@ import { CHANNEL_COLS, DELIVERY_COLS, toChannel, toChannelDelivery } from './row
 import { longestWindowMs, nextPostAt, RATE_LIMITS, routeMatches } from './rules.js';
 
 /**
- * The channel tables, appended to `alerts.db`'s migrations (version 2): they must share the alert
+ * The channel tables: migration 2 of the `alerts` module (cloud/alerts/module.ts), SQLite; they must share the alert
  * transaction. `next_attempt_at` and post times are epoch ms (compared on every pass).
  */
 export const channelSqliteMigration: SqliteMigration = {

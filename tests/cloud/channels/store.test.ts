@@ -183,6 +183,31 @@ function contract(name: string, harness: () => Harness | Promise<Harness>) {
 contract('SQLite', sqliteHarness);
 contract('PostgreSQL', pgHarness);
 
+describe('on the one SQLite database', () => {
+  it('a channel write waits for an open tx() on the shared connection instead of joining it (and being rolled back with it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-chgate-'));
+    const db = new SqliteDatabase(join(dir, 'stockgate.db'));
+    try {
+      T0 = Math.ceil((Date.now() + 60_000) / 1000) * 1000;
+      const s = new SqliteAlertStore(db);
+      let add: Promise<unknown> | undefined;
+      await expect(
+        db.tx(async () => {
+          add = s.channels.addChannel(chan({ name: 'gated' }));
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      await add;
+      expect((await s.channels.listChannels()).map((c) => c.name)).toEqual(['gated']);
+      await s.close();
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('SQLite upgrade', () => {
   it('an alerts.db from before channels gains the channel tables, its alerts kept', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-chup-'));
