@@ -13,6 +13,9 @@
  *   and/or PostgreSQL (`--store sqlite|pg|both`), then p50/p99 of `GET /api/v1/stock?site=&sku=`
  *   over HTTP against a running cloud and of the store call itself. Results under "stockQuery".
  *
+ * - `--tsdb`: the time-series exporter against a real VictoriaMetrics SIGKILLed mid-export
+ *   (bench/tsdb-export.ts). Results under "tsdb".
+ *
  * Flags: --edges N (4), --movements N (200000), --raw N (50000), --batch N (500), --window N (8),
  * --paced N (5000 movements/s for the latency phase).
  */
@@ -24,6 +27,7 @@ import pg from 'pg';
 import { packageRoot } from '../cloud/paths.js';
 import { draft, printTable, rawMqtt, runEdges, startCloud, writeResults, type CloudProcess } from './common.js';
 import { stockQueryBench } from './stock-query.js';
+import { tsdbBench } from './tsdb-export.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,6 +47,13 @@ const { values: args } = parseArgs({
     skus: { type: 'string', default: '100000' },
     'ledger-rows': { type: 'string', default: '10000000' },
     requests: { type: 'string', default: '2000' },
+    tsdb: { type: 'boolean', default: false },
+    'tsdb-movements': { type: 'string', default: '1150000' },
+    'tsdb-live-rate': { type: 'string', default: '5000' },
+    'tsdb-live-seconds': { type: 'string', default: '20' },
+    'tsdb-kill-at': { type: 'string', default: '2' },
+    'tsdb-restart-at': { type: 'string', default: '12' },
+    'tsdb-batch': { type: 'string', default: '10000' },
   },
 });
 const EDGES = Number(args.edges);
@@ -196,7 +207,19 @@ async function pgMode(): Promise<void> {
   }
 }
 
-if (args['stock-query']) {
+if (args.tsdb) {
+  const ok = await tsdbBench({
+    movements: Number(args['tsdb-movements']),
+    liveRate: Number(args['tsdb-live-rate']),
+    liveSeconds: Number(args['tsdb-live-seconds']),
+    killAtS: Number(args['tsdb-kill-at']),
+    restartAtS: Number(args['tsdb-restart-at']),
+    batchRows: Number(args['tsdb-batch']),
+    out: args.out!,
+    machine: machine(),
+  });
+  if (!ok) process.exitCode = 1;
+} else if (args['stock-query']) {
   const stores = args.store === 'both' ? (['sqlite', 'pg'] as const) : args.store === 'pg' || args.store === 'sqlite' ? ([args.store] as const) : undefined;
   if (!stores) throw new TypeError(`--store: expected sqlite, pg or both, got ${args.store}`);
   await stockQueryBench({

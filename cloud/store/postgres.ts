@@ -19,13 +19,14 @@ import {
   type EdgeSeqRow,
   type ExceptionRow,
   type IdentityRow,
+  type LedgerChange,
   type LedgerRow,
   type SkuTotal,
   type StockQuery,
   type StockRow,
   type Store,
 } from './store.js';
-import { exceptionRow, itemRow, ledgerRow, stockRow } from './rows.js';
+import { exceptionRow, itemRow, LEDGER_CHANGE_COLUMNS, ledgerChange, ledgerRow, stockRow } from './rows.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://` or `postgresql://` URL (libpq style; `?options=-csearch_path%3DX` works too). */
@@ -619,13 +620,14 @@ export class PostgresStore implements Store {
     return r.rows.map(ledgerRow);
   }
 
-  async ledgerAfter(after: number, limit: number): Promise<LedgerRow[]> {
-    const r = await this.pool.query<Record<string, unknown>>({
+  async ledgerAfter(after: number, limit: number): Promise<LedgerChange[]> {
+    const r = await this.pool.query<unknown[]>({
       name: 'sg-ledger-after',
-      text: 'SELECT * FROM ledger WHERE pos > $1 ORDER BY pos LIMIT $2',
+      text: `SELECT ${LEDGER_CHANGE_COLUMNS} FROM ledger WHERE pos > $1 ORDER BY pos LIMIT $2`,
       values: [after, limit],
+      rowMode: 'array',
     });
-    return r.rows.map(ledgerRow);
+    return r.rows.map(ledgerChange);
   }
 
   async deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]> {

@@ -1,6 +1,6 @@
 import { fromMilli } from '../../protocols/ledger/quantity.js';
 import type { ItemMaster } from '../ledger/rules.js';
-import type { ExceptionRow, ExceptionType, LedgerRow, StockRow } from './store.js';
+import type { ExceptionRow, ExceptionType, LedgerChange, LedgerRow, StockRow } from './store.js';
 
 /** Row mappers shared by the SQL stores (same column names in SQLite and PostgreSQL). */
 
@@ -102,4 +102,30 @@ export function itemRow(r: Record<string, unknown>): ItemMaster {
     epcs: json(r.epcs),
     updatedAt: r.updated_at as string,
   };
+}
+
+/** Columns of a LedgerChange (Store.ledgerAfter), in this order for raw (array) rows. */
+export const LEDGER_CHANGE_COLUMNS = 'pos, id, ts, site, location, to_location, kind, sku, qty, uom, project, status, variance, applied_at, base_qty, base_uom';
+
+/** A raw row of LEDGER_CHANGE_COLUMNS as a LedgerChange (absent optionals omitted). */
+export function ledgerChange(r: unknown[]): LedgerChange {
+  const c: LedgerChange = {
+    pos: Number(r[0]),
+    id: r[1] as string,
+    ts: r[2] as string,
+    site: r[3] as string,
+    location: r[4] as string,
+    kind: r[6] as LedgerChange['kind'],
+    sku: r[7] as string,
+    qty: fromMilli(Number(r[8])),
+    uom: r[9] as string,
+    status: r[11] as LedgerChange['status'],
+    appliedAt: r[13] as string,
+  };
+  if (r[5] !== null && r[5] !== '') c.toLocation = r[5] as string;
+  if (r[10] !== null && r[10] !== '') c.project = r[10] as string;
+  if (r[12] !== null && r[12] !== undefined) c.variance = fromMilli(Number(r[12]));
+  if (r[14] !== null && r[14] !== undefined) c.baseQty = fromMilli(Number(r[14]));
+  if (r[15] !== null && r[15] !== undefined && r[15] !== '') c.baseUom = r[15] as string;
+  return c;
 }

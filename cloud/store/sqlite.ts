@@ -14,6 +14,7 @@ import {
   type EdgeSeqRow,
   type ExceptionRow,
   type IdentityRow,
+  type LedgerChange,
   type LedgerRow,
   type MovementOutcome,
   type SkuTotal,
@@ -21,7 +22,7 @@ import {
   type StockRow,
   type Store,
 } from './store.js';
-import { exceptionRow, ledgerRow } from './rows.js';
+import { exceptionRow, LEDGER_CHANGE_COLUMNS, ledgerChange, ledgerRow } from './rows.js';
 import { fromMilli } from '../../protocols/ledger/quantity.js';
 
 /**
@@ -339,10 +340,12 @@ export class SqliteStore implements Store {
     return rows.map(ledgerRow);
   }
 
-  async ledgerAfter(after: number, limit: number): Promise<LedgerRow[]> {
-    const rows = this.prep('SELECT * FROM ledger WHERE pos > ? ORDER BY pos LIMIT ?').all(after, limit) as Array<Record<string, unknown>>;
-    return rows.map(ledgerRow);
+  async ledgerAfter(after: number, limit: number): Promise<LedgerChange[]> {
+    // Array rows of the columns a change feed needs: the exporter reads the ledger at 100k+ rows/s.
+    this.changeStmt ??= this.db.prepare(`SELECT ${LEDGER_CHANGE_COLUMNS} FROM ledger WHERE pos > ? ORDER BY pos LIMIT ?`).raw(true);
+    return (this.changeStmt.all(after, limit) as unknown[][]).map(ledgerChange);
   }
+  private changeStmt: Database.Statement | undefined;
 
   async deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]> {
     const where: string[] = [];

@@ -135,6 +135,9 @@ export interface IdentityRow {
   updatedAt: string;
 }
 
+/** What a change feed needs of a ledger row (`Store.ledgerAfter`): lean, read at export speed. */
+export type LedgerChange = Pick<LedgerRow, 'pos' | 'id' | 'ts' | 'site' | 'location' | 'toLocation' | 'kind' | 'sku' | 'qty' | 'uom' | 'project' | 'status' | 'variance' | 'appliedAt' | 'baseQty' | 'baseUom'>;
+
 /** Per-edge sequence tracking. */
 export interface EdgeSeqRow {
   site: string;
@@ -195,7 +198,7 @@ export interface Store {
    * Oldest first: ledger rows with `pos > after`, at most `limit` (a change feed for exporters,
    * e.g. cloud/timeseries/, which keep their own durable cursor).
    */
-  ledgerAfter(after: number, limit: number): Promise<LedgerRow[]>;
+  ledgerAfter(after: number, limit: number): Promise<LedgerChange[]>;
   /** Newest first; `site` keeps that site's only (a site-scoped caller never sees others, issue 8 #5). */
   deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]>;
   /**

@@ -1,7 +1,7 @@
 import { InfluxDB, type WriteApi, setLogger } from '@influxdata/influxdb-client';
 import type { Logger } from 'pino';
 import type { CloudMetrics } from '../metrics/registry.js';
-import type { LedgerRow, Store } from '../store/store.js';
+import type { LedgerChange, Store } from '../store/store.js';
 import type { AlertChangeRow, Cursors, ExportStore, SeriesState, TelemetryRow } from './export-store.js';
 import { Guards } from './guards.js';
 import { BatchBuilder } from './points.js';
@@ -196,7 +196,7 @@ export class TsdbExporter {
     const b = new BatchBuilder(this.series, this.guards);
     const cursors: Partial<Cursors> = {};
     let oldest = Infinity;
-    const rows: LedgerRow[] = await this.ledger.ledgerAfter(this.cursors.ledger, this.o.batchRows);
+    const rows: LedgerChange[] = await this.ledger.ledgerAfter(this.cursors.ledger, this.o.batchRows);
     for (const r of rows) b.ledger(r);
     if (rows.length) {
       cursors.ledger = rows[rows.length - 1]!.pos;

@@ -1,5 +1,5 @@
-import { Point } from '@influxdata/influxdb-client';
-import type { LedgerRow } from '../store/store.js';
+import { escape } from '@influxdata/influxdb-client';
+import type { LedgerChange } from '../store/store.js';
 import type { AlertChangeRow, SeriesState, TelemetryRow } from './export-store.js';
 import { type Guards, lineTimestampIsMs } from './guards.js';
 
@@ -30,10 +30,27 @@ export const MEASUREMENTS = {
 type Tags = Array<[string, string]>;
 
 interface Pending {
+  key: string;
   measurement: string;
   tags: Tags;
   fields: Map<string, number>;
   t: number;
+}
+
+/**
+ * `measurement,tag=value,...` of a series, escaped by the client's `escape` (what its `Point` uses),
+ * tags sorted by key and empty ones left out, exactly as `Point.toLineProtocol` writes them. Cached
+ * per series (bounded: cleared beyond 200k series) because it is the same string for every point.
+ */
+const prefixes = new Map<string, string>();
+function prefixOf(key: string, measurement: string, tags: Tags): string {
+  let p = prefixes.get(key);
+  if (p !== undefined) return p;
+  p = escape.measurement(measurement);
+  for (const [k, v] of [...tags].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) if (v) p += `,${escape.tag(k)}=${escape.tag(v)}`;
+  if (prefixes.size >= 200_000) prefixes.clear();
+  prefixes.set(key, p);
+  return p;
 }
 
 /** Quantities are exact decimals in the ledger; floats here are rounded to 6 places (the ledger's own). */
@@ -90,7 +107,7 @@ export class BatchBuilder {
       for (const [f, v] of fields) this.points[i]!.fields.set(f, v);
     } else {
       this.lastIdx.set(key, this.points.length);
-      this.points.push({ measurement, tags, fields, t: at });
+      this.points.push({ key, measurement, tags, fields, t: at });
     }
     this.touched.set(key, { ts: at, value });
   }
@@ -106,14 +123,14 @@ export class BatchBuilder {
       for (const [n, v] of fields) f.set(n, round6((f.get(n) ?? 0) + v));
     } else {
       this.sumIdx.set(k, this.points.length);
-      this.points.push({ measurement, tags, fields: new Map(fields), t: at });
+      this.points.push({ key, measurement, tags, fields: new Map(fields), t: at });
     }
     const prev = this.state(key);
     if (!prev || at > prev.ts) this.touched.set(key, { ts: at, value: 0 });
   }
 
   /** One ledger row: a `stockgate_movements` point and a `stockgate_stock` point per location it moved. */
-  ledger(r: LedgerRow): void {
+  ledger(r: LedgerChange): void {
     const where = { source: 'ledger', pos: r.pos };
     const t = this.guards.timestamp(r.ts, Date.parse(r.appliedAt), where);
     const qty = this.guards.field(r.qty, { ...where, field: 'qty' });
@@ -122,10 +139,15 @@ export class BatchBuilder {
       return;
     }
     this.sum(MEASUREMENTS.movements, [['site', r.site], ['kind', r.kind], ['project', r.project ?? ''], ['uom', r.uom]], t, [['count', 1], ['qty', qty]]);
-    for (const [location, delta] of stockDeltas(r, qty, this.guards)) {
-      const tags: Tags = [['site', r.site], ['location', location], ['sku', r.sku ?? ''], ['uom', r.uom]];
+    // Balances are kept in the item's base unit (a movement in another unit is converted, issue 9).
+    const base = r.baseQty === undefined ? qty : this.guards.field(r.baseQty, { ...where, field: 'baseQty' });
+    const uom = r.baseUom ?? r.uom;
+    if (base === undefined) return;
+    for (const [location, delta] of stockDeltas(r, base, this.guards)) {
+      const tags: Tags = [['site', r.site], ['location', location], ['sku', r.sku ?? ''], ['uom', uom]];
       const key = seriesKey(MEASUREMENTS.stock, tags);
-      const onHand = round6((this.state(key)?.value ?? 0) + delta);
+      // In thousandths, like the ledger: exact, no float drift over millions of changes.
+      const onHand = (Math.round((this.state(key)?.value ?? 0) * 1000) + Math.round(delta * 1000)) / 1000;
       this.last(MEASUREMENTS.stock, tags, t, new Map([['on_hand', onHand]]), onHand);
     }
   }
@@ -162,17 +184,21 @@ export class BatchBuilder {
     this.last(MEASUREMENTS.alerts, [['site', a.site], ['type', a.type]], t, new Map([['open', open]]), open);
   }
 
-  /** Serialise with the client's Point (escaping per the line protocol); empty tags are left out. */
+  /**
+   * Serialise: the line `Point.toLineProtocol` would write (the client's escaping, tags and fields
+   * sorted by key, floats as `String(v)`, tests/cloud/timeseries/points.test.ts compares them), with
+   * the series prefix cached, because building a Point per line costs more than the rest of the
+   * export together.
+   */
   lines(): string[] {
     const out: string[] = [];
     for (const p of this.points) {
-      const pt = new Point(p.measurement);
-      for (const [k, v] of p.tags) if (v !== '') pt.tag(k, v);
-      for (const [k, v] of p.fields) pt.floatField(k, v);
-      pt.timestamp(p.t);
-      const line = pt.toLineProtocol();
+      let fields = '';
+      const names = p.fields.size === 1 ? [...p.fields.keys()] : [...p.fields.keys()].sort();
+      for (const k of names) fields += `${fields ? ',' : ''}${escape.tag(k)}=${String(p.fields.get(k))}`;
+      const line = `${prefixOf(p.key, p.measurement, p.tags)} ${fields} ${p.t}`;
       // Belt and braces: a line whose timestamp is not in ms would be dropped silently.
-      if (line === undefined || !lineTimestampIsMs(line)) {
+      if (!fields || !lineTimestampIsMs(line)) {
         this.refused++;
         continue;
       }
@@ -186,9 +212,10 @@ export class BatchBuilder {
  * How a ledger row changed on-hand per location of its (site, sku, uom), by the ledger's rules
  * (cloud/store/sqlite.ts applyBalance): receive, return and adjust add qty; issue takes it; a
  * transfer takes it at `location` and adds it at `toLocation`; a count sets one balance, which
- * changed it by its recorded `variance`. A row with status `exception` moved no stock.
+ * changed it by its recorded `variance`. A row with status `exception` moved no stock. `qty` is
+ * the quantity in the balance's (base) unit.
  */
-export function stockDeltas(r: LedgerRow, qty: number, guards: Guards): Array<[string, number]> {
+export function stockDeltas(r: LedgerChange, qty: number, guards: Guards): Array<[string, number]> {
   if (r.status === 'exception') return [];
   switch (r.kind) {
     case 'receive':

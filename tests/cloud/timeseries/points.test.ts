@@ -1,3 +1,4 @@
+import { Point } from '@influxdata/influxdb-client';
 import { describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../../../cloud/store/store.js';
 import type { SeriesState } from '../../../cloud/timeseries/export-store.js';
@@ -46,6 +47,19 @@ describe('BatchBuilder: line protocol from ledger rows', () => {
       `stockgate_stock,location=A,site=s1,sku=SKU-1,uom=ea on_hand=12 ${t + 1}`,
     ]);
     expect(b.touched.get('stockgate_stock\u001fs1\u001fA\u001fSKU-1\u001fea')).toEqual({ ts: t + 1, value: 12 });
+  });
+
+  it('writes exactly what the client\'s Point writes (escaping, sorted tags and fields, floats)', () => {
+    const b = new BatchBuilder(new Map(), guards());
+    b.ledger(row({ site: 'site a', location: 'BIN,7=x', sku: 'SKU 1', qty: 0.1, project: 'P=1' }));
+    b.telemetry({ seq: 1, ts: NOW - 1000, receivedAt: NOW, site: 's1', edge: 'e 1', device: 'scale,1', fields: { b_weight: 1e-7, a_count: 3 } });
+    const t = Date.parse('2026-12-06T02:59:00.000Z');
+    const viaPoint = [
+      new Point('stockgate_movements').tag('site', 'site a').tag('kind', 'receive').tag('project', 'P=1').tag('uom', 'ea').floatField('count', 1).floatField('qty', 0.1).timestamp(t),
+      new Point('stockgate_stock').tag('site', 'site a').tag('location', 'BIN,7=x').tag('sku', 'SKU 1').tag('uom', 'ea').floatField('on_hand', 0.1).timestamp(t),
+      new Point('stockgate_device').tag('site', 's1').tag('edge', 'e 1').tag('device', 'scale,1').floatField('b_weight', 1e-7).floatField('a_count', 3).timestamp(NOW - 1000),
+    ].map((p) => p.toLineProtocol());
+    expect(b.lines()).toEqual(viaPoint);
   });
 
   it('is deterministic: the same rows on the same state give identical lines', () => {

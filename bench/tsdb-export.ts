@@ -1,0 +1,196 @@
+/**
+ * `npm run bench -- --tsdb`: the time-series export under a server crash (issue 13 acceptance).
+ *
+ * - A child process (tsdb-writer.ts) commits deterministic movements into a SQLite ledger at a
+ *   steady `--tsdb-rate` movements/s until `--tsdb-movements` (default sized for ~2.5M points).
+ * - This process runs the real TsdbExporter (cloud/timeseries/) against a real VictoriaMetrics
+ *   (`-dedup.minScrapeInterval=1ms`, own data dir), which is SIGKILLed at `--tsdb-kill-at` s (2) and
+ *   restarted on the same data dir at `--tsdb-restart-at` s (12).
+ * - Once the backlog is 0, /api/v1/export is read back and compared with the ledger: sums of
+ *   stockgate_movements_count and _qty, last stockgate_stock_on_hand per series (must be exact).
+ * - Reported: points (lines) written, export rate while the server was up and during the catch-up
+ *   after the restart (the exporter's ceiling), export lag p50/p99 outside the outage (sampled every
+ *   100 ms from stockgate_tsdb_export_lag_seconds), peak RSS of this process (exporter, no writer).
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { CloudMetrics } from '../cloud/metrics/registry.js';
+import { packageRoot } from '../cloud/paths.js';
+import { SqliteStore } from '../cloud/store/sqlite.js';
+import { TsdbExporter } from '../cloud/timeseries/exporter.js';
+import { SqlExportStore } from '../cloud/timeseries/sql-export-store.js';
+import { percentile, round1, round3, writeResults } from './common.js';
+import { compareTruth, ledgerTruth, serverTruth } from './tsdb-data.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+class Vm {
+  child: ChildProcess | undefined;
+  constructor(readonly port: number, readonly dir: string, readonly bin = process.env.STOCKGATE_VM ?? '/usr/bin/victoria-metrics') {}
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.child = spawn(this.bin, [`-httpListenAddr=127.0.0.1:${this.port}`, `-storageDataPath=${this.dir}`, '-dedup.minScrapeInterval=1ms', '-retentionPeriod=1', '-loggerLevel=ERROR'], { stdio: 'ignore' });
+    for (const until = Date.now() + 30_000; Date.now() < until; ) {
+      if (this.child.exitCode !== null) throw new Error(`victoria-metrics exited ${this.child.exitCode}`);
+      try {
+        if ((await fetch(`${this.url}/health`)).ok) return;
+      } catch {
+        // not yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('victoria-metrics did not start');
+  }
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill(signal);
+    await exited;
+  }
+}
+
+export interface TsdbBenchOptions {
+  /** Movements in the ledger before the export starts (sized for ~2.5M points). */
+  movements: number;
+  /** Live phase: movements/s committed while the exporter follows, and for how long. */
+  liveRate: number;
+  liveSeconds: number;
+  killAtS: number;
+  restartAtS: number;
+  batchRows: number;
+  out: string;
+  machine: Record<string, unknown>;
+}
+
+function runWriter(ledgerPath: string, from: number, to: number, rate: number, onProgress: () => void): Promise<void> {
+  const writer = fork(join(packageRoot(), 'dist', 'bench', 'tsdb-writer.js'), [ledgerPath, String(from), String(to), String(rate), String(Date.now())], { stdio: 'inherit' });
+  return new Promise<void>((resolve, reject) => {
+    writer.on('message', () => onProgress());
+    writer.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer exited ${code}`))));
+  });
+}
+
+interface Sample {
+  t: number;
+  lag: number;
+  backlog: number;
+  lines: number;
+}
+
+/**
+ * One phase: start the exporter's clock, SIGKILL the server at killAtS, restart it at restartAtS,
+ * run `work` alongside, wait for backlog 0. Returns the samples and the outage bounds.
+ */
+async function phase(exporter: TsdbExporter, vm: Vm, o: { killAtS: number; restartAtS: number }, work: () => Promise<void>) {
+  const t0 = Date.now();
+  const el = () => (Date.now() - t0) / 1000;
+  const lines0 = exporter.stats.linesWritten;
+  const samples: Sample[] = [];
+  let rssPeak = 0;
+  const down: [number, number] = [Infinity, Infinity];
+  const sampler = setInterval(() => {
+    samples.push({ t: el(), lag: exporter.lagSeconds, backlog: exporter.backlog, lines: exporter.stats.linesWritten - lines0 });
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 100);
+  const outage = (async () => {
+    await new Promise((r) => setTimeout(r, o.killAtS * 1000));
+    await vm.kill();
+    down[0] = el();
+    await new Promise((r) => setTimeout(r, Math.max(0, o.restartAtS * 1000 - (Date.now() - t0))));
+    await vm.start();
+    down[1] = el();
+  })();
+  exporter.kick();
+  await work();
+  await outage;
+  await exporter.idle(900_000);
+  const doneAt = el();
+  clearInterval(sampler);
+  samples.push({ t: doneAt, lag: 0, backlog: 0, lines: exporter.stats.linesWritten - lines0 });
+  const after = samples.filter((s) => s.t >= down[1]);
+  const caught = after.find((s) => s.backlog === 0 && s.t > down[1] + 0.2) ?? after[after.length - 1]!;
+  const atRestart = after[0] ?? caught;
+  const before = samples.filter((s) => s.t < down[0]);
+  const lastBefore = before[before.length - 1];
+  const lags = samples.filter((s) => s.t < down[0] || s.t > caught.t).map((s) => s.lag).sort((a, b) => a - b);
+  return {
+    points: exporter.stats.linesWritten - lines0,
+    killAtS: round1(down[0]),
+    restartAtS: round1(down[1]),
+    backlogZeroAtS: round1(doneAt),
+    pointsPerSecBeforeKill: lastBefore && lastBefore.t > 0 ? Math.round(lastBefore.lines / lastBefore.t) : 0,
+    pointsPerSecCatchUp: Math.round((caught.lines - atRestart.lines) / Math.max(0.001, caught.t - atRestart.t)),
+    catchUpSeconds: round1(caught.t - down[1]),
+    lagP50S: round3(percentile(lags, 50)),
+    lagP99S: round3(percentile(lags, 99)),
+    lagMaxInOutageS: round1(Math.max(0, ...samples.filter((s) => s.t >= down[0] && s.t <= caught.t).map((s) => s.lag))),
+    rssPeakMiB: Math.round(rssPeak / 1048576),
+  };
+}
+
+export async function tsdbBench(o: TsdbBenchOptions): Promise<boolean> {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-bench-tsdb-'));
+  const vm = new Vm(await freePort(), join(dir, 'vm'));
+  await vm.start();
+  const ledgerPath = join(dir, 'ledger.db');
+  const ledger = new SqliteStore(ledgerPath);
+
+  // 1. The ledger to export, committed through the real store (not timed: the ledger's own speed is the default bench's job).
+  const s0 = Date.now();
+  await runWriter(ledgerPath, 0, o.movements, 1e9, () => undefined);
+  const seedSeconds = (Date.now() - s0) / 1000;
+
+  const store = SqlExportStore.sqlite(join(dir, 'timeseries.db'));
+  const metrics = new CloudMetrics('bench');
+  const exporter = new TsdbExporter(ledger, store, pino({ level: process.env.STOCKGATE_LOG_LEVEL ?? 'silent' }), metrics, { url: vm.url, batchRows: o.batchRows, idleMs: 20 });
+  await exporter.start();
+
+  // 2. Throughput under a crash: export the whole ledger; SIGKILL at killAtS, restart at restartAtS.
+  const backlogPhase = await phase(exporter, vm, o, async () => undefined);
+  const resentAfterBacklog = exporter.stats.linesResent;
+
+  // 3. Lag under a crash: a live writer at liveRate; the exporter follows; the same outage.
+  const live = o.liveRate * o.liveSeconds;
+  const livePhase = await phase(exporter, vm, o, () => runWriter(ledgerPath, o.movements, o.movements + live, o.liveRate, () => exporter.kick()));
+  await exporter.stop();
+
+  const truth = await ledgerTruth(ledger);
+  const server = await serverTruth(vm.url);
+  const diff = compareTruth(truth, server);
+  await store.close();
+  await ledger.close();
+  await vm.kill('SIGINT');
+  rmSync(dir, { recursive: true, force: true });
+
+  const result = {
+    movements: truth.count,
+    seedSeconds: round1(seedSeconds),
+    pointsWritten: exporter.stats.linesWritten,
+    samplesStored: server.samples,
+    failedWrites: exporter.stats.failures,
+    linesResent: exporter.stats.linesResent,
+    backlog: { ...backlogPhase, linesResent: resentAfterBacklog },
+    live: { ...livePhase, movementsPerSec: o.liveRate },
+    readBackMatchesLedger: diff.length === 0,
+    ...(diff.length ? { differences: diff } : {}),
+  };
+  console.log(JSON.stringify({ tsdb: result }, null, 2));
+  writeResults(o.out, { at: new Date().toISOString(), tsdb: { ...result, options: { movements: o.movements, liveRate: o.liveRate, liveSeconds: o.liveSeconds, batchRows: o.batchRows, killAtS: o.killAtS, restartAtS: o.restartAtS }, machine: o.machine } });
+  return diff.length === 0;
+}
