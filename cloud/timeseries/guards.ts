@@ -30,6 +30,9 @@ const MS_MIN = 1e11;
 /** Above this it is microseconds (until 1e17) or nanoseconds: a ms Unix time reaches 1e14 in 5138. */
 const MS_MAX = 1e14;
 
+/** Where a value came from, for the one log line: an object, or a function that builds it. */
+export type Where = Record<string, unknown> | (() => Record<string, unknown>);
+
 export class Guards {
   private readonly logged = new Set<string>();
 
@@ -46,28 +49,33 @@ export class Guards {
     this.sink.log(guard, action, detail);
   }
 
+  /** `where` is built only when a guard hits (the hot path allocates nothing). */
+  private w(where: Where): Record<string, unknown> {
+    return typeof where === 'function' ? where() : where;
+  }
+
   /**
    * A field value as a finite number, or undefined (refused). Strings are the usual way in: a
    * PostgreSQL NUMERIC comes back as a string, and a string field is stored by VictoriaMetrics as 0.
    */
-  field(value: unknown, where: Record<string, unknown>): number | undefined {
+  field(value: unknown, where: Where): number | undefined {
     if (typeof value === 'number') {
       if (Number.isFinite(value)) return value;
-      this.hit('string_field', 'refused', { ...where, value: String(value), why: 'not a finite number' });
+      this.hit('string_field', 'refused', { ...this.w(where), value: String(value), why: 'not a finite number' });
       return undefined;
     }
     if (typeof value === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value)) {
       const n = Number(value);
       if (Number.isFinite(n)) {
-        this.hit('string_field', 'repaired', { ...where, value });
+        this.hit('string_field', 'repaired', { ...this.w(where), value });
         return n;
       }
     }
     if (typeof value === 'bigint') {
-      this.hit('string_field', 'repaired', { ...where, value: value.toString() });
+      this.hit('string_field', 'repaired', { ...this.w(where), value: value.toString() });
       return Number(value);
     }
-    this.hit('string_field', 'refused', { ...where, value: typeof value === 'string' ? value.slice(0, 64) : typeof value });
+    this.hit('string_field', 'refused', { ...this.w(where), value: typeof value === 'string' ? value.slice(0, 64) : typeof value });
     return undefined;
   }
 
@@ -77,18 +85,20 @@ export class Guards {
    * time is outside the server's window (a deterministic property of the row, so a re-send of the
    * point is identical).
    */
-  timestamp(t: unknown, fallback: number | undefined, where: Record<string, unknown>): number | undefined {
+  timestamp(t: unknown, fallbackOf: number | undefined | (() => number | undefined), where: Where): number | undefined {
+    const fallbackFn = () => (typeof fallbackOf === 'function' ? fallbackOf() : fallbackOf);
     let ms = toMs(t);
     if (ms === undefined || ms <= 0) {
-      this.hit('precision', 'refused', { ...where, ts: String(t) });
+      this.hit('precision', 'refused', { ...this.w(where), ts: String(t) });
+      const fallback = fallbackFn();
       return this.inWindow(fallback) ? fallback : undefined;
     }
     if (ms < MS_MIN) {
-      this.hit('precision', 'repaired', { ...where, ts: ms, as: 'seconds' });
+      this.hit('precision', 'repaired', { ...this.w(where), ts: ms, as: 'seconds' });
       ms = Math.round(ms * 1000);
     } else if (ms >= MS_MAX) {
       const as = ms >= 1e17 ? 'nanoseconds' : 'microseconds';
-      this.hit('precision', 'repaired', { ...where, ts: ms, as });
+      this.hit('precision', 'repaired', { ...this.w(where), ts: ms, as });
       ms = Math.floor(ms / (as === 'nanoseconds' ? 1e6 : 1e3));
     } else if (!Number.isInteger(ms)) {
       ms = Math.floor(ms);
@@ -96,11 +106,12 @@ export class Guards {
     const now = this.o.now();
     if (ms < now - this.o.retentionMs || ms > now + this.o.futureMs) {
       const guard: GuardName = ms < now ? 'retention' : 'future';
+      const fallback = fallbackFn();
       if (this.inWindow(fallback)) {
-        this.hit(guard, 'repaired', { ...where, ts: new Date(ms).toISOString(), to: new Date(fallback!).toISOString() });
+        this.hit(guard, 'repaired', { ...this.w(where), ts: new Date(ms).toISOString(), to: new Date(fallback!).toISOString() });
         return fallback;
       }
-      this.hit(guard, 'refused', { ...where, ts: new Date(ms).toISOString() });
+      this.hit(guard, 'refused', { ...this.w(where), ts: new Date(ms).toISOString() });
       return undefined;
     }
     return ms;

@@ -131,16 +131,16 @@ export class BatchBuilder {
 
   /** One ledger row: a `stockgate_movements` point and a `stockgate_stock` point per location it moved. */
   ledger(r: LedgerChange): void {
-    const where = { source: 'ledger', pos: r.pos };
-    const t = this.guards.timestamp(r.ts, Date.parse(r.appliedAt), where);
-    const qty = this.guards.field(r.qty, { ...where, field: 'qty' });
+    const where = () => ({ source: 'ledger', pos: r.pos });
+    const t = this.guards.timestamp(r.ts, () => Date.parse(r.appliedAt), where);
+    const qty = typeof r.qty === 'number' && Number.isFinite(r.qty) ? r.qty : this.guards.field(r.qty, () => ({ ...where(), field: 'qty' }));
     if (t === undefined || qty === undefined) {
       this.refused++;
       return;
     }
     this.sum(MEASUREMENTS.movements, [['site', r.site], ['kind', r.kind], ['project', r.project ?? ''], ['uom', r.uom]], t, [['count', 1], ['qty', qty]]);
     // Balances are kept in the item's base unit (a movement in another unit is converted, issue 9).
-    const base = r.baseQty === undefined ? qty : this.guards.field(r.baseQty, { ...where, field: 'baseQty' });
+    const base = r.baseQty === undefined ? qty : typeof r.baseQty === 'number' && Number.isFinite(r.baseQty) ? r.baseQty : this.guards.field(r.baseQty, () => ({ ...where(), field: 'baseQty' }));
     const uom = r.baseUom ?? r.uom;
     if (base === undefined) return;
     for (const [location, delta] of stockDeltas(r, base, this.guards)) {
