@@ -68,6 +68,7 @@ const TYPE_NAMES: Record<string, { 'zh-CN': string; en: string }> = {
   'edge-offline': { 'zh-CN': '边缘网关离线', en: 'Edge offline' },
   'device-offline': { 'zh-CN': '设备离线', en: 'Device offline' },
   'outbox-backlog': { 'zh-CN': '发件箱积压', en: 'Outbox backlog' },
+  'outbox-write-error': { 'zh-CN': '发件箱写入失败', en: 'Outbox write error' },
   'scale-drift': { 'zh-CN': '秤零点漂移', en: 'Scale zero drift' },
 };
 

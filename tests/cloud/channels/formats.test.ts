@@ -58,7 +58,8 @@ describe('message text', () => {
     expect(alertLine(ev({ event: 'resolved', type: 'reorder', resolvedAt: '2026-12-06T04:00:00.000Z' }), 'en')).toBe(
       '- ✅ **Resolved: Reorder point reached** · site depot-1 · SKU CEMENT-50KG · on hand 8 bag, reorder point 10 bag · 2026-12-06 04:00:00 UTC',
     );
-    expect(alertLine(ev({ type: 'near-expiry', batch: 'L7', value: -2, threshold: 30, uom: undefined }), 'zh-CN')).toContain('批次 L7 · 已过期 2 天');
+    expect(alertLine(ev({ type: 'expired', batch: 'L7', value: -2, threshold: 0, uom: undefined }), 'zh-CN')).toContain('**已过期** · 站点 depot-1 · SKU CEMENT-50KG · 批次 L7 · 已过期 2 天');
+    expect(alertLine(ev({ type: 'outbox-write-error', sku: undefined, edge: 'dock-1', value: undefined, threshold: undefined }), 'en')).toMatch(/^- 🔴 \*\*Outbox write error\*\* · site depot-1 · edge dock-1 · /);
     expect(alertLine(ev({ type: 'scale-drift', sku: undefined, edge: 'dock-1', device: 'scale1', value: 0.08, threshold: 0.05 }), 'zh-CN')).toContain('网关 dock-1 · 设备 scale1 · 零点漂移 0.08 kg（阈值 0.05 kg）');
     expect(alertLine(ev({ type: 'outbox-backlog', sku: undefined, edge: 'dock-1', value: 12000, threshold: 10000 }), 'en')).toContain('backlog 12000 movements (threshold 10000)');
   });
