@@ -16,6 +16,23 @@
 
   function key(r) { return r.site + '\u0000' + r.sku + '\u0000' + r.uom; }
 
+  // Item names from the item master (GET /api/v1/items/:sku, issue 9), fetched once per SKU; a
+  // SKU the master does not know (404), or a token without read access, just shows no name.
+  const names = new Map();
+  function nameOf(sku) {
+    if (names.has(sku)) return names.get(sku);
+    names.set(sku, '');
+    fetch('/api/v1/items/' + encodeURIComponent(sku), token ? { headers: { authorization: 'Bearer ' + token } } : {})
+      .then((res) => (res.ok ? res.json() : undefined))
+      .then((item) => {
+        if (!item || typeof item.name !== 'string' || !item.name) return;
+        names.set(sku, item.name);
+        for (const r of rows.values()) if (r.sku === sku) renderRow(r, false);
+      })
+      .catch(() => undefined);
+    return '';
+  }
+
   function cell(text, cls) {
     const td = document.createElement('td');
     td.textContent = text;
@@ -35,6 +52,7 @@
     tr.replaceChildren(
       cell(r.site),
       cell(r.sku),
+      cell(nameOf(r.sku), 'name'),
       cell(fmt.format(r.onHand), 'num onhand' + (r.onHand < 0 ? ' neg' : '')),
       cell(r.uom),
       cell(String(r.locations), 'num'),
