@@ -121,7 +121,10 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       api = await startApiCloud(backend);
       f = await seedSite(api, uniqueId('fz'), n);
     }, 60_000);
-    afterAll(() => api?.stop());
+    afterAll(async () => {
+      console.log(`[fuzz ${backend}] ${calls} hostile requests over ${routes().length} routes`);
+      await api?.stop();
+    });
 
     const routes = () => api.cloud.http.stockgateRoutes.filter((r) => EXAMPLES[`${r.method} ${r.url}`]);
 

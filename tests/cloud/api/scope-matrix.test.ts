@@ -77,6 +77,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
 
     it('every route x every role x own or other site answers as its declaration says, and never shows the other site', async () => {
       const failures: string[] = [];
+      let calls = 0;
       for (const route of api.cloud.http.stockgateRoutes) {
         const ex = EXAMPLES[`${route.method} ${route.url}`];
         if (!ex) continue;
@@ -85,6 +86,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
             const f = which === 'own' ? a : b;
             const req = await ex.req({ api, f, n });
             const res = await api.call(req.method, req.path, { token: tokens[caller.name]!, ...(req.body === undefined ? {} : { body: req.body }) });
+            calls++;
             const want = expected(route, ex, caller, which);
             const tag = `${req.method} ${route.url} as ${caller.name} on ${which} site -> ${res.status} ${res.text.slice(0, 160)}`;
             if (want === 'ok' ? res.status < 200 || res.status >= 400 : res.status !== want) failures.push(`${tag} (want ${want})`);
@@ -93,6 +95,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
           }
         }
       }
+      console.log(`[scope ${backend}] ${calls} matrix calls: ${api.cloud.http.stockgateRoutes.length} routes x ${CALLERS.length} callers x own/other`);
       expect(failures).toEqual([]);
     }, 120_000);
 
@@ -156,6 +159,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
         const r = await reader.read();
         ended = r.done;
       }
+      console.log(`[scope ${backend}] revoked token's board stream ended ${Date.now() - revokedAt} ms after DELETE /api/v1/tokens`);
       expect(Date.now() - revokedAt).toBeLessThan(1000);
       // The valid token's stream is not ended (events may still arrive on it: that is open too).
       const deadline = Date.now() + 1200;
