@@ -66,7 +66,7 @@ describe('e2e scale-out: 2 ingesters, shared subscription, PostgreSQL', () => {
   it('refuses --shared-group without an external broker, naming the field', async () => {
     await expect(
       spawnStockgate(['cloud', '--data-dir', join(dir, 'no-broker'), '--mqtt-port', '0', '--http-port', '0', '--insecure', '--shared-group', group]),
-    ).rejects.toThrow(/sharedGroup: needs an external broker/);
+    ).rejects.toThrow(/--shared-group: needs an external broker/);
   });
 
   it('applies 100,000 movements exactly once and acks them all across SIGKILL of one ingester', async () => {
