@@ -62,4 +62,5 @@ export const CLOUD_ERRORS = {
   SG_ERR_NOT_APPROVER: 'The caller is not an approver of the document\'s band.',
   SG_ERR_ILLEGAL_TRANSITION: 'The document cannot go from its state to the one asked for.',
   SG_ERR_INVALID_RULES: 'The approval rules are invalid (overlapping or missing bands).',
+  SG_ERR_BAD_PLAN: 'A stage material plan is invalid (unknown BOM, a quantity with more than 3 decimals, a non-positive quantity); the message names the line.',
 } as const satisfies ErrorCatalog;
