@@ -13,7 +13,7 @@
  * `pos` (the global ledger position) is not hashed: it is assigned by the database at insert;
  * `chain_n` (1, 2, ... per site) orders the chain. Anyone holding the rows can recompute it.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -65,7 +65,9 @@ export function canonical(r: ChainRow | Record<string, unknown>): Buffer {
 }
 
 export function chainHash(prevHex: string, r: ChainRow | Record<string, unknown>): string {
-  return createHash('sha256').update(Buffer.from(prevHex, 'hex')).update(canonical(r)).digest('hex');
+  // One-shot hash of (32 raw bytes of the previous hash || canonical bytes): about 3x cheaper per
+  // row than a createHash object on the ingest hot path (bench, issue 9).
+  return hash('sha256', Buffer.concat([Buffer.from(prevHex, 'hex'), canonical(r)]), 'hex');
 }
 
 export interface VerifyResult {
