@@ -10,6 +10,10 @@
  *    expiry, serial, qty, uom, base_qty, base_uom, rounding, project, stage, operator, crew,
  *    device_id, device_type, raw, status, variance, posted_token, posted_user, applied_at]
  *
+ * A row naming a business document (`po`, `req`, `sales_order`: issue 10 §3) appends those three
+ * after `applied_at`: `[..., applied_at, po, req, sales_order]`. Rows without any keep the
+ * 32-column form, so the chains of earlier rows are unchanged.
+ *
  * `pos` (the global ledger position) is not hashed: it is assigned by the database at insert;
  * `chain_n` (1, 2, ... per site) orders the chain. Anyone holding the rows can recompute it.
  */
@@ -51,6 +55,10 @@ export interface ChainRow {
   posted_token: string | null;
   posted_user: string | null;
   applied_at: string;
+  /** Document refs, hashed only when one is set (see above). */
+  po?: string | null;
+  req?: string | null;
+  sales_order?: string | null;
 }
 
 export const CHAIN_COLUMNS = [
@@ -61,7 +69,9 @@ export const CHAIN_COLUMNS = [
 
 export function canonical(r: ChainRow | Record<string, unknown>): Buffer {
   const row = r as Record<string, unknown>;
-  return Buffer.from(JSON.stringify(CHAIN_COLUMNS.map((c) => row[c] ?? null)), 'utf8');
+  const cols: unknown[] = CHAIN_COLUMNS.map((c) => row[c] ?? null);
+  if (row.po != null || row.req != null || row.sales_order != null) cols.push(row.po ?? null, row.req ?? null, row.sales_order ?? null);
+  return Buffer.from(JSON.stringify(cols), 'utf8');
 }
 
 export function chainHash(prevHex: string, r: ChainRow | Record<string, unknown>): string {

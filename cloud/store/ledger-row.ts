@@ -7,11 +7,12 @@ import type { CommitBatch } from './store.js';
 export const INSERT_COLS = [
   'id', 'edge', 'seq', 'ts', 'ts_ms', 'site', 'location', 'to_location', 'kind', 'sku', 'gtin', 'epc', 'batch', 'expiry', 'serial',
   'qty', 'uom', 'base_qty', 'base_uom', 'rounding', 'project', 'stage', 'operator', 'crew', 'device_id', 'device_type', 'raw',
-  'status', 'variance', 'posted_token', 'posted_user', 'applied_at', 'chain_n', 'hash',
+  'status', 'variance', 'posted_token', 'posted_user', 'applied_at', 'chain_n', 'hash', 'po', 'req', 'sales_order',
 ] as const;
 
 /** The ledger row a plan inserts (hash columns + ts_ms), before its chain number and hash. */
 export function ledgerInsertRow(m: Movement, p: Plan, now: string, postedBy: CommitBatch['postedBy']): ChainRow & { ts_ms: number; hash: string } {
+  // The document refs (issue 10 §3): kept on the row so the ledger follower's consumers see them.
   return {
     chain_n: 0,
     id: m.id,
@@ -47,6 +48,9 @@ export function ledgerInsertRow(m: Movement, p: Plan, now: string, postedBy: Com
     posted_user: postedBy?.tokenId ? postedBy.user : null,
     applied_at: now,
     hash: '',
+    po: m.po ?? null,
+    req: m.req ?? null,
+    sales_order: m.order ?? null,
   };
 }
 

@@ -183,4 +183,14 @@ export const postgresMigrations: Array<{ version: number; name: string; sql: str
       CREATE INDEX dead_letters_site ON dead_letters (site, id);
     `,
   },
+  {
+    version: 4,
+    // Issue 10 §3 / issue 11 §1: see the SQLite migration 5.
+    name: 'ledger: document refs po, req, sales_order',
+    sql: `
+      ALTER TABLE ledger ADD COLUMN po TEXT;
+      ALTER TABLE ledger ADD COLUMN req TEXT;
+      ALTER TABLE ledger ADD COLUMN sales_order TEXT;
+    `,
+  },
 ];

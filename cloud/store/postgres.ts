@@ -856,6 +856,7 @@ const PG_TYPES: Record<(typeof INSERT_COLS)[number], string> = {
   sku: 'text', gtin: 'text', epc: 'text', batch: 'text', expiry: 'text', serial: 'text', qty: 'bigint', uom: 'text', base_qty: 'bigint',
   base_uom: 'text', rounding: 'text', project: 'text', stage: 'text', operator: 'text', crew: 'text', device_id: 'text', device_type: 'text',
   raw: 'text', status: 'text', variance: 'bigint', posted_token: 'text', posted_user: 'text', applied_at: 'text', chain_n: 'bigint', hash: 'text',
+  po: 'text', req: 'text', sales_order: 'text',
 };
 
 type LaterScope = { site: string; location: string; sku: string; project: string; batch?: string };

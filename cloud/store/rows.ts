@@ -60,6 +60,9 @@ export function ledgerRow(r: Record<string, unknown>): LedgerRow {
     ['baseUom', 'base_uom'],
     ['rounding', 'rounding'],
     ['hash', 'hash'],
+    ['po', 'po'],
+    ['req', 'req'],
+    ['order', 'sales_order'],
   ];
   for (const [k, col] of opt) if (r[col] !== null && r[col] !== undefined && r[col] !== '') out[k] = r[col];
   if (r.variance !== null && r.variance !== undefined) out.variance = fromMilli(Number(r.variance));

@@ -238,4 +238,16 @@ export const sqliteMigrations: SqliteMigration[] = [
       CREATE INDEX dead_letters_site ON dead_letters (site, id);
     `,
   },
+  {
+    version: 5,
+    // Issue 10 §3 / issue 11 §1: the business documents a movement names (optional wire fields
+    // po, req, order), kept on the row for the ledger follower's consumers (receipt -> PO line,
+    // requisition and sales-order reservations). `order` is an SQL keyword: the column is sales_order.
+    name: 'ledger: document refs po, req, sales_order',
+    sql: `
+      ALTER TABLE ledger ADD COLUMN po TEXT;
+      ALTER TABLE ledger ADD COLUMN req TEXT;
+      ALTER TABLE ledger ADD COLUMN sales_order TEXT;
+    `,
+  },
 ];

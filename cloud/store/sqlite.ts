@@ -215,7 +215,7 @@ export class SqliteStore implements Store {
           row.id, row.edge, row.seq, row.ts, row.ts_ms, row.site, row.location, row.to_location, row.kind, row.sku, row.gtin, row.epc,
           row.batch, row.expiry, row.serial, row.qty, row.uom, row.base_qty, row.base_uom, row.rounding, row.project, row.stage,
           row.operator, row.crew, row.device_id, row.device_type, row.raw, row.status, row.variance, row.posted_token, row.posted_user,
-          row.applied_at, row.chain_n, row.hash,
+          row.applied_at, row.chain_n, row.hash, row.po, row.req, row.sales_order,
         );
         if (ins.changes === 0) {
           duplicates++;

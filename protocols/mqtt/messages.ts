@@ -93,6 +93,15 @@ export const MovementFields = z.object({
   stage: text(64).optional(),
   operator: text(64).optional(),
   crew: text(64).optional(),
+  /**
+   * Business documents the movement is scanned against (issue 10 §2-3, issue 11 §1), optional
+   * within version 1 (an older edge omits them; an older cloud strips them): `po` pins a receipt
+   * to that purchase order (`stockgate:po/ID`), `req` books an issue against that requisition's
+   * reservation (`stockgate:req/ID`), `order` ships against that sales order (`stockgate:so/ID`).
+   */
+  po: text(64).optional(),
+  req: text(64).optional(),
+  order: text(64).optional(),
   device: DeviceRef,
   /** The scan text or frame as read (audit: a ledger row traces back to these bytes). */
   raw: z.string().max(4096).refine(isSafeRaw, 'raw: no NUL or invalid Unicode allowed'),

@@ -6,6 +6,7 @@ import type { Store } from '../../../cloud/store/store.js';
 import { mv, storeContract, type StoreHarness } from '../../contracts/store.contract.js';
 import { storeLedgerContract } from '../../contracts/store-ledger.contract.js';
 import { storeTruthContract } from '../../contracts/store-truth.contract.js';
+import { storeRefsContract } from '../../contracts/store-refs.contract.js';
 
 /** The PostgreSQL on 127.0.0.1:5432 (trust auth), database `test`; each test gets its own schema. */
 const URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -44,6 +45,7 @@ function pgHarness(): StoreHarness & { schema: string; sql(q: string): Promise<v
 storeContract('PostgresStore (own schema)', pgHarness);
 storeLedgerContract('PostgresStore (own schema)', pgHarness);
 storeTruthContract('PostgresStore (own schema)', pgHarness);
+storeRefsContract('PostgresStore (own schema)', pgHarness);
 
 describe('PostgresStore specifics', () => {
   let h: ReturnType<typeof pgHarness> | undefined;

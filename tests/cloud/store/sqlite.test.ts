@@ -9,6 +9,7 @@ import type { Store } from '../../../cloud/store/store.js';
 import { mv, storeContract, type StoreHarness } from '../../contracts/store.contract.js';
 import { storeLedgerContract } from '../../contracts/store-ledger.contract.js';
 import { storeTruthContract } from '../../contracts/store-truth.contract.js';
+import { storeRefsContract } from '../../contracts/store-refs.contract.js';
 
 /** A temp-file store; every store it opened is closed on destroy. */
 function sqliteHarness(): StoreHarness & { path: string; sql(q: string): Promise<void> } {
@@ -64,3 +65,4 @@ describe('SqliteStore specifics', () => {
 
 storeLedgerContract('SqliteStore (temp file)', sqliteHarness);
 storeTruthContract('SqliteStore (temp file)', sqliteHarness);
+storeRefsContract('SqliteStore (temp file)', sqliteHarness);
