@@ -1,6 +1,7 @@
 import { alertsModule } from './alerts/module.js';
 import { authModule } from './auth/module.js';
 import type { DbModule } from './db/index.js';
+import { salesModule } from './sales/index.js';
 import { ledgerModule } from './store/module.js';
 import { timeseriesModule } from './timeseries/sql-export-store.js';
 
@@ -9,4 +10,4 @@ import { timeseriesModule } from './timeseries/sql-export-store.js';
  * (catalog, projects, ...) adds its `DbModule` here; `stockgate cloud` and `stockgate admin init`
  * open the database with this list (cloud/README.md, "Modules and migrations").
  */
-export const cloudModules: readonly DbModule[] = [ledgerModule, authModule, alertsModule, timeseriesModule];
+export const cloudModules: readonly DbModule[] = [ledgerModule, authModule, alertsModule, timeseriesModule, salesModule];

@@ -121,6 +121,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
 
   const http = await buildApi({
     store,
+    db,
     auth,
     hub,
     health: () => ({

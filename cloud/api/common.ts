@@ -5,6 +5,7 @@ import type { AlertEngine } from '../alerts/engine.js';
 import type { Authenticator, Principal, Role } from '../auth/auth.js';
 import type { CredentialStore } from '../auth/credential-store.js';
 import type { BoardHub } from '../board/hub.js';
+import type { Db } from '../db/index.js';
 import { Errors } from '../errors.js';
 import { SafeText } from './input.js';
 import type { RouteScope } from './scope.js';
@@ -26,6 +27,8 @@ declare module 'fastify' {
 /** What route plugins get. Extend here, not with globals. */
 export interface ApiDeps {
   store: Store;
+  /** The cloud's one database: the business modules build their services on it. */
+  db: Db;
   auth: Authenticator;
   hub: BoardHub;
   health: () => { mqtt: string; mqttHealthy: boolean; ingest: Record<string, number>; broker?: Record<string, number> };

@@ -16,6 +16,7 @@ import { webhooksDocs, webhooksRoutes } from './routes/webhooks.js';
 import { installScope, Scope, scope } from './scope.js';
 import { channelsDocs, channelsRoutes } from '../channels/routes.js';
 import { catalogDocs, catalogRoutes } from '../catalog/routes.js';
+import { salesDocs, salesRoutes } from '../sales/index.js';
 
 export type { ApiDeps } from './common.js';
 
@@ -99,6 +100,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   await ledgerRoutes(app, deps);
   await metricsRoutes(app, deps);
   await catalogRoutes(app, deps);
-  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...catalogDocs, ...(deps.metrics ? metricsDocs : [])], '1');
+  await salesRoutes(app, deps);
+  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...catalogDocs, ...salesDocs, ...(deps.metrics ? metricsDocs : [])], '1');
   return app;
 }

@@ -27,7 +27,9 @@ export type ExceptionType =
   /** A count applied after movements stamped later than it: its result differs from the live figure. */
   | 'LATE_COUNT'
   /** A count without a batch of a batch-tracked item: recorded, no balance. */
-  | 'COUNT_WITHOUT_BATCH';
+  | 'COUNT_WITHOUT_BATCH'
+  /** Stock on hand fell below what is reserved: the newest reservations are at risk (issue 11 §1). */
+  | 'RESERVATION_AT_RISK';
 
 export type Tracking = 'none' | 'batch' | 'serial';
 

@@ -25,7 +25,7 @@ export interface ApiCloud {
   url: string;
   /** An unrestricted admin token. */
   admin: string;
-  call(method: string, path: string, o?: { token?: string | null; body?: unknown; rawBody?: string; timeoutMs?: number }): Promise<CallResult>;
+  call(method: string, path: string, o?: { token?: string | null; body?: unknown; rawBody?: string; timeoutMs?: number; headers?: Record<string, string> }): Promise<CallResult>;
   stop(): Promise<void>;
 }
 
@@ -55,7 +55,7 @@ export async function startApiCloud(backend: Backend): Promise<ApiCloud> {
 
   const call: ApiCloud['call'] = async (method, path, o = {}) => {
     const token = o.token === undefined ? admin : o.token;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...o.headers };
     if (token) headers.authorization = `Bearer ${token}`;
     const payload = o.rawBody ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
     if (payload !== undefined) headers['content-type'] = 'application/json';

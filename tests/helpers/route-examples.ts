@@ -16,6 +16,8 @@ export interface Req {
   method: string;
   path: string;
   body?: unknown;
+  /** Extra request headers (e.g. Idempotency-Key). */
+  headers?: Record<string, string>;
 }
 export interface SiteFixture {
   site: string;
@@ -139,7 +141,23 @@ export const EXAMPLES: Record<string, Example> = {
       return { method: 'DELETE', path: `/api/v1/tokens/${t.body.id as string}` };
     },
   },
+
+  // --- sales (issue 11 §1): orders and availability ---
+  'post /api/v1/sales-orders': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/sales-orders', headers: { 'idempotency-key': `mx-so-${n()}` }, body: salesOrder(f.site) }) },
+  'get /api/v1/sales-orders': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/sales-orders?site=${f.site}` }) },
+  'get /api/v1/sales-orders/:id': { req: async ({ api, f, n }) => ({ method: 'GET', path: `/api/v1/sales-orders/${await newSalesOrder(api, f.site, n())}` }) },
+  'post /api/v1/sales-orders/:id/pick': { req: async ({ api, f, n }) => ({ method: 'POST', path: `/api/v1/sales-orders/${await newSalesOrder(api, f.site, n())}/pick`, body: {} }) },
+  'post /api/v1/sales-orders/:id/cancel': { req: async ({ api, f, n }) => ({ method: 'POST', path: `/api/v1/sales-orders/${await newSalesOrder(api, f.site, n())}/cancel`, body: {} }) },
+  'get /api/v1/availability': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/availability?site=${f.site}&sku=SKU-1` }) },
 };
+
+/** A 1-unit order of SKU-1 that takes what is free (the fixture's stock may be negative). */
+export const salesOrder = (site: string) => ({ site, customer: 'matrix', lines: [{ sku: 'SKU-1', qty: 1, unitPrice: '1.00' }], allowPartial: true });
+async function newSalesOrder(api: ApiCloud, site: string, n: number): Promise<string> {
+  const r = await api.call('POST', '/api/v1/sales-orders', { headers: { 'idempotency-key': `mx-so-new-${n}` }, body: salesOrder(site) });
+  expect(r.status).toBe(201);
+  return r.body.id as string;
+}
 
 
 /** Data of one site for the examples: movements, an open exception, a stock alert, a webhook, an edge and a dead letter. */

@@ -140,7 +140,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
             const [path, qs] = ex.path.split('?');
             const segs = path!.split('/');
             segs[i] = v;
-            const res = await api.call(ex.method, segs.join('/') + (qs ? `?${qs}` : ''), ex.body === undefined ? {} : { body: ex.body });
+            const res = await api.call(ex.method, segs.join('/') + (qs ? `?${qs}` : ''), { ...(ex.body === undefined ? {} : { body: ex.body }), ...(ex.headers ? { headers: ex.headers } : {}) });
             // An empty segment can route elsewhere (404); anything else that is refused names the parameter.
             check(`${ex.method} ${r.url} :${name}=${label}`, res, v === '' ? {} : { exact: name });
           }
@@ -169,7 +169,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
             const ex = ex0;
             const [path, qs] = ex.path.split('?');
             const rest = [...new URLSearchParams(qs ?? '')].filter(([k]) => k !== name).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
-            const res = await api.call(ex.method, `${path}?${[...rest, pair].join('&')}`, ex.body === undefined ? {} : { body: ex.body });
+            const res = await api.call(ex.method, `${path}?${[...rest, pair].join('&')}`, { ...(ex.body === undefined ? {} : { body: ex.body }), ...(ex.headers ? { headers: ex.headers } : {}) });
             // `name[x]` is another parameter (unknown ones are ignored); everything else refused names `name`.
             check(`${ex.method} ${r.url} ?${name}=${label}`, res, label === 'bracketed' ? {} : { exact: name });
           }
@@ -195,7 +195,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
         for (const path of nodes(ex0.body)) {
           for (const [label, x] of BODY_VALUES) {
             const ex = ex0;
-            const res = await api.call(ex.method, ex.path, { body: setAt(ex.body, path, x) });
+            const res = await api.call(ex.method, ex.path, { body: setAt(ex.body, path, x), ...(ex.headers ? { headers: ex.headers } : {}) });
             check(`${ex.method} ${r.url} ${path.join('.')}=${label}`, res, { body: path.join('.') });
           }
         }

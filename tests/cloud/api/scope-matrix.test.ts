@@ -85,7 +85,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
           for (const which of ['own', 'other'] as const) {
             const f = which === 'own' ? a : b;
             const req = await ex.req({ api, f, n });
-            const res = await api.call(req.method, req.path, { token: tokens[caller.name]!, ...(req.body === undefined ? {} : { body: req.body }) });
+            const res = await api.call(req.method, req.path, { token: tokens[caller.name]!, ...(req.body === undefined ? {} : { body: req.body }), ...(req.headers ? { headers: req.headers } : {}) });
             calls++;
             const want = expected(route, ex, caller, which);
             const tag = `${req.method} ${route.url} as ${caller.name} on ${which} site -> ${res.status} ${res.text.slice(0, 160)}`;

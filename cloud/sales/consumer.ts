@@ -1,0 +1,70 @@
+/**
+ * The sales consumer of the ledger follower (shared design: the business layer never slows the
+ * ingest transaction). Called with committed ledger rows in position order, exactly once each,
+ * inside the follower's transaction:
+ * 1. an applied `issue` carrying `order` (the edge scanned `stockgate:so/ID`, or REST set it)
+ *    consumes that order's reservation and counts as shipped;
+ * 2. every (site, SKU) the rows touched gets its counter's `on_hand` set to Σ balances, and when
+ *    physical stock fell below what is reserved, the newest reservations become `at-risk`, with a
+ *    RESERVATION_AT_RISK exception naming each order and its owner (issue 11 §1, "physical
+ *    reality wins": a scan-out is never refused).
+ */
+import { sql, type Transaction } from 'kysely';
+import { toMilli } from '../../protocols/ledger/quantity.js';
+import { reconcile, type ReservationRow } from './reservations.js';
+import type { SalesService } from './service.js';
+
+type Tx = Transaction<any>;
+
+/** What the consumer reads of a ledger row (a subset of the follower's LedgerEntry). */
+export interface SalesLedgerRow {
+  pos: number;
+  id: string;
+  ts: string;
+  site: string;
+  sku: string;
+  kind: string;
+  status: string;
+  qty: number;
+  baseQty?: number | null;
+  order?: string | null;
+  operator?: string | null;
+  location?: string;
+}
+
+export interface SalesConsumer {
+  name: string;
+  apply(tx: Tx, rows: readonly SalesLedgerRow[]): Promise<void>;
+}
+
+export function salesConsumer(service: SalesService): SalesConsumer {
+  return {
+    name: 'sales',
+    async apply(tx, rows) {
+      const pairs = new Map<string, { site: string; sku: string; last: SalesLedgerRow }>();
+      for (const r of rows) {
+        if (r.kind === 'issue' && r.status === 'applied' && r.order) {
+          await service.shipped(tx, { order: r.order, site: r.site, sku: r.sku, qty: toMilli(r.baseQty ?? r.qty), by: r.operator ?? 'edge', at: r.ts, movementId: r.id });
+        }
+        pairs.set(JSON.stringify([r.site, r.sku]), { site: r.site, sku: r.sku, last: r });
+      }
+      // Fixed order (site, SKU), as reservations take their locks.
+      for (const { site, sku, last } of [...pairs.values()].sort((a, b) => (a.site + '\u0000' + a.sku < b.site + '\u0000' + b.sku ? -1 : 1))) {
+        const atRisk = await reconcile(tx, site, sku);
+        if (atRisk.length) await raiseAtRisk(tx, atRisk, last);
+      }
+    },
+  };
+}
+
+/** One exception per reservation put at risk, in the existing queue (GET /api/v1/exceptions). */
+async function raiseAtRisk(tx: Tx, rows: readonly ReservationRow[], cause: SalesLedgerRow): Promise<void> {
+  const now = new Date().toISOString();
+  for (const r of rows) {
+    const owner = r.ownerKind === 'sales-order' ? ((await tx.selectFrom('sales_orders').select('created_by').where('id', '=', r.ownerId).executeTakeFirst())?.created_by as string | undefined) : undefined;
+    const what = r.ownerKind === 'sales-order' ? `sales order ${r.ownerId} line ${r.line}` : `requisition ${r.ownerId} line ${r.line}`;
+    const message = `${what}: ${(r.qty - r.consumed) / 1000} of ${r.sku} at ${r.site} is no longer covered by stock on hand after movement ${cause.id}; reservation at risk${owner ? `, owner ${owner}` : ''}`;
+    await sql`INSERT INTO exceptions (type, site, movement_id, sku, location, batch, project, message, raised_at)
+      VALUES ('RESERVATION_AT_RISK', ${r.site}, ${cause.id}, ${r.sku}, ${cause.location ?? ''}, '', ${r.project ?? ''}, ${message}, ${now})`.execute(tx);
+  }
+}
