@@ -5,6 +5,7 @@ import { type Alerts, openAlerts } from './alerts/index.js';
 import { buildApi } from './api/server.js';
 import { openSecurity } from './auth/setup.js';
 import { BoardHub } from './board/hub.js';
+import { BoardRepo } from './board/repo.js';
 import { EmbeddedBroker } from './broker/aedes.js';
 import type { Bus } from './broker/bus.js';
 import { ExternalBroker } from './broker/mqtt.js';
@@ -85,26 +86,35 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
 
   const metrics = new CloudMetrics(packageVersion());
   let ts: Timeseries | undefined;
+  let hubRef: BoardHub | undefined;
   const alerts: Alerts = await openAlerts(config, {
     ledger: store,
     bus,
     log,
     channels: { onResult: (type, result, n) => metrics.notifications.inc({ channel: type, result }, n) },
-    onChanged: () => ts?.capture.alertsChanged(alerts.store),
+    onChanged: () => {
+      ts?.capture.alertsChanged(alerts.store);
+      hubRef?.alertsChanged();
+    },
     db,
   });
   closers.push(() => alerts.stop());
   ts = await openTimeseries(config, { ledger: store, bus, alerts: alerts.store, log, metrics, db });
   if (ts) closers.push(() => ts!.stop());
 
-  const hub = new BoardHub(store);
+  // The board follows the ledger by position (not this ingester's commits): local commits wake it
+  // at once, a position poll brings other ingesters' commits on a shared PostgreSQL (issue 12 #4).
+  const hub = new BoardHub({ repo: new BoardRepo(db.kysely), store, alerts: alerts.store }, { pollMs: db.dialect === 'postgres' ? 100 : 1000 });
+  hubRef = hub;
+  await hub.start();
+  closers.push(async () => hub.close());
   metrics.onScrape.push(() => metrics.sseClients.set(hub.size));
   const ingester = new Ingester(bus, store, log, {
     ackKey: (site, edge) => sec.ackKeys.key(site, edge),
     maxPayloadBytes: config.maxPacketBytes,
     onCommit: (r, info) => {
       observeCommit(metrics, info, r);
-      hub.changed(r.changed);
+      hub.kick();
       alerts.engine.onCommit(r);
       ts?.exporter.kick();
     },
@@ -115,6 +125,13 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   closers.push(() => ingester.drain());
   await ingester.start(subs);
   await alerts.start();
+  // Device health for the board: every ingester reads every edge's status and telemetry.
+  for (const channel of ['status', 'telemetry'] as const) {
+    const on = channel === 'status' ? hub.health.onStatus : hub.health.onTelemetry;
+    for (const f of config.sites ? config.sites.map((s) => `${TOPIC_ROOT}/${s}/+/${channel}`) : [filters[channel]]) {
+      await bus.subscribe(f, (t, p, settle) => (on(t, p), settle(true)));
+    }
+  }
   await ts?.start();
   // Every subscription is in place: what the session delivered that nobody handles is acked now.
   if (bus instanceof ExternalBroker) bus.ready();

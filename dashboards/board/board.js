@@ -94,19 +94,36 @@
     const es = new EventSource('/board/events' + (qs ? '?' + qs : ''));
     es.addEventListener('open', () => { conn.textContent = 'live'; conn.className = 'conn on'; });
     es.addEventListener('error', () => { conn.textContent = 'reconnecting…'; conn.className = 'conn off'; });
-    es.addEventListener('snapshot', (e) => {
-      rows.clear();
-      for (const r of JSON.parse(e.data)) rows.set(key(r), r);
-      renderAll();
-    });
-    es.addEventListener('totals', (e) => {
-      let added = false;
-      for (const r of JSON.parse(e.data)) {
-        if (!rows.has(key(r))) added = true;
-        rows.set(key(r), r);
-        if (!added) renderRow(r, true);
+    // Balances per (site, location, sku, batch, project), latest value per key (issue 12 stream);
+    // the table shows their totals per (site, sku, uom).
+    const balances = new Map();
+    const bkey = (b) => [b.site, b.location, b.sku, b.batch, b.project].join('\u0000');
+    function totals() {
+      const out = new Map();
+      for (const b of balances.values()) {
+        const k = key(b);
+        const t = out.get(k) || { site: b.site, sku: b.sku, uom: b.uom, onHand: 0, locs: new Set(), updatedAt: b.updatedAt };
+        t.onHand = Math.round((t.onHand + b.onHand) * 1000) / 1000;
+        if (b.onHand !== 0) t.locs.add(b.location);
+        if (b.updatedAt > t.updatedAt) t.updatedAt = b.updatedAt;
+        out.set(k, t);
       }
-      if (added) renderAll(); else summary();
+      rows.clear();
+      for (const [k, t] of out) rows.set(k, { ...t, locations: t.locs.size });
+      renderAll();
+    }
+    es.addEventListener('snapshot', (e) => {
+      const s = JSON.parse(e.data);
+      balances.clear();
+      for (const i of s.items) if (i.name) names.set(i.sku, i.name);
+      for (const b of s.stock) balances.set(bkey(b), b);
+      totals();
+    });
+    es.addEventListener('frame', (e) => {
+      const f = JSON.parse(e.data);
+      for (const i of f.items || []) if (i.name) names.set(i.sku, i.name);
+      for (const b of f.stock) balances.set(bkey(b), b);
+      totals();
     });
   }
   connect();

@@ -2,14 +2,33 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { BoardCaller } from '../../../protocols/http/board.js';
+import type { Principal } from '../../auth/auth.js';
+import type { BoardView, StreamGrant } from '../../board/hub.js';
 import { packageRoot } from '../../paths.js';
-import type { StreamGrant } from '../../board/hub.js';
 import { type ApiDeps, authorization, query, READ_ROLES } from '../common.js';
 import { SiteParam } from '../input.js';
 import { Scope, scope } from '../scope.js';
 
-/** `token` is read by the authentication hook (EventSource cannot send headers). */
-const BoardQuery = z.object({ site: SiteParam.optional(), token: z.string().optional() });
+/**
+ * `token` is read by the authentication hook (EventSource cannot send headers); `lastEventId` is
+ * the `Last-Event-ID` header's twin for clients that cannot set headers either.
+ */
+const LastEventId = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const BoardQuery = z.object({ site: SiteParam.optional(), token: z.string().optional(), lastEventId: LastEventId.optional() });
+
+/** What the caller may do on the board, from its roles (the same rules as the REST routes). */
+export function boardCaller(p: Principal | undefined, insecure: boolean): BoardCaller {
+  const roles: string[] = p ? [...p.roles] : insecure ? ['admin'] : [];
+  const has = (...r: string[]) => roles.some((x) => x === 'admin' || r.includes(x));
+  return {
+    roles,
+    ...(p?.sites ? { sites: [...p.sites] } : {}),
+    canAck: has('site-manager', 'procurement', 'maintenance'),
+    canResolve: has('site-manager'),
+    seesCost: has('finance', 'site-manager', 'procurement'),
+  };
+}
 
 /** The board: a static page (dashboards/board/) fed by /board/events (SSE). */
 export async function boardRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -31,7 +50,13 @@ export async function boardRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
     const q = query(BoardQuery, req);
     // A token limited to several sites sees all of them unless it names one.
     const s = req.scope.sitesFor(q.site);
-    const rows = await deps.hub.snapshot(s);
+    const view: BoardView = s === undefined ? {} : { sites: s };
+    const header = req.headers['last-event-id'];
+    const parsed = typeof header === 'string' ? LastEventId.safeParse(header) : undefined;
+    const lastId = parsed?.success ? parsed.data : q.lastEventId;
+    // `Last-Event-ID` (a reconnecting EventSource) resumes from that ledger position.
+    const resumed = lastId !== undefined ? await deps.hub.resume(view, lastId) : undefined;
+    const first = resumed ? { frame: resumed } : { snapshot: await deps.hub.snapshot(view, boardCaller(req.principal, deps.auth.insecure)) };
     const given = authorization(req);
     const roles = req.routeOptions.config.roles!;
     const grant: StreamGrant | undefined = deps.auth.insecure
@@ -44,6 +69,6 @@ export async function boardRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
           },
         };
     reply.hijack();
-    deps.hub.attach(reply.raw, s, rows, grant);
+    deps.hub.attach(reply.raw, view, first, grant);
   });
 }

@@ -1,0 +1,186 @@
+import { z } from 'zod';
+
+/**
+ * The live board's wire contract (issue 12): what `GET /board/events` (Server-Sent Events) and the
+ * board's read endpoints carry. Both ends are typed from these schemas: the cloud builds its
+ * payloads as these types, the browser front end (dashboards/board/) parses them. They are NOT
+ * the cloud store's types: the store may grow columns without the board's contract moving.
+ *
+ * Quantities are decimal numbers in the row's own `uom` (at most 3 decimals, as the ledger keeps
+ * integer thousandths: protocols/ledger/quantity.ts); the board never adds rows of different units.
+ */
+
+/** Stream event names. `snapshot` first (or a `frame` when `Last-Event-ID` resumed), then frames. */
+export const BOARD_EVENTS = ['snapshot', 'frame', 'resync'] as const;
+export type BoardEventName = (typeof BOARD_EVENTS)[number];
+
+/** One balance: a SKU at a location, per batch and project ('' when none), in one unit. */
+export const BoardStockRow = z.object({
+  site: z.string(),
+  location: z.string(),
+  sku: z.string(),
+  batch: z.string(),
+  project: z.string(),
+  uom: z.string(),
+  onHand: z.number(),
+  expiry: z.string().nullable(),
+  updatedAt: z.string(),
+  state: z.enum(['ok', 'expired']),
+});
+export type BoardStockRow = z.infer<typeof BoardStockRow>;
+
+/** The key of a stock row: latest value per key wins in a frame. */
+export const stockKey = (r: Pick<BoardStockRow, 'site' | 'location' | 'sku' | 'batch' | 'project'>): string =>
+  `${r.site}\u0000${r.location}\u0000${r.sku}\u0000${r.batch}\u0000${r.project}`;
+
+/** A ledger row for the live feed: who, with what, for which project. */
+export const BoardMovement = z.object({
+  pos: z.number().int(),
+  id: z.string(),
+  ts: z.string(),
+  appliedAt: z.string(),
+  site: z.string(),
+  edge: z.string(),
+  location: z.string(),
+  toLocation: z.string().optional(),
+  kind: z.string(),
+  sku: z.string(),
+  qty: z.number(),
+  uom: z.string(),
+  batch: z.string().optional(),
+  project: z.string().optional(),
+  stage: z.string().optional(),
+  operator: z.string().optional(),
+  crew: z.string().optional(),
+  device: z.object({ id: z.string(), type: z.string() }),
+  status: z.enum(['applied', 'exception']),
+});
+export type BoardMovement = z.infer<typeof BoardMovement>;
+
+/** A device behind an edge, as its last status or telemetry told. */
+export const BoardDevice = z.object({
+  id: z.string(),
+  type: z.string(),
+  state: z.enum(['connected', 'disconnected', 'error']),
+  lastFrameAt: z.string().optional(),
+  reconnects: z.number().int().optional(),
+  /** Scale zero drift, kg (telemetry `scale.<device>.zeroDriftKg`). */
+  driftKg: z.number().optional(),
+  error: z.string().optional(),
+});
+export type BoardDevice = z.infer<typeof BoardDevice>;
+
+/** An edge's health: online or offline, when last heard from, its outbox backlog and devices. */
+export const BoardEdge = z.object({
+  site: z.string(),
+  edge: z.string(),
+  state: z.enum(['online', 'offline']),
+  /** When the cloud last received a status or telemetry message of this edge. */
+  lastSeenAt: z.string(),
+  backlog: z.number().int().optional(),
+  version: z.string().optional(),
+  problems: z.array(z.string()).optional(),
+  devices: z.array(BoardDevice),
+});
+export type BoardEdge = z.infer<typeof BoardEdge>;
+export const edgeKey = (e: Pick<BoardEdge, 'site' | 'edge'>): string => `${e.site}/${e.edge}`;
+
+/** An open alert (cloud/alerts): stock levels, expiry, device health. */
+export const BoardAlert = z.object({
+  id: z.string(),
+  type: z.string(),
+  site: z.string(),
+  sku: z.string().optional(),
+  batch: z.string().optional(),
+  edge: z.string().optional(),
+  device: z.string().optional(),
+  value: z.number().optional(),
+  threshold: z.number().optional(),
+  raisedAt: z.string(),
+  ackedAt: z.string().nullable(),
+  ackedBy: z.string().nullable(),
+});
+export type BoardAlert = z.infer<typeof BoardAlert>;
+
+/** An open ledger exception (the reconciliation queue: NEGATIVE_STOCK, UOM_MISMATCH, ...). */
+export const BoardException = z.object({
+  id: z.number().int(),
+  type: z.string(),
+  site: z.string(),
+  movementId: z.string(),
+  sku: z.string(),
+  location: z.string(),
+  batch: z.string(),
+  project: z.string(),
+  message: z.string(),
+  raisedAt: z.string(),
+});
+export type BoardException = z.infer<typeof BoardException>;
+
+/** An item master name for a SKU. */
+export const BoardItem = z.object({ sku: z.string(), name: z.string(), uom: z.string() });
+export type BoardItem = z.infer<typeof BoardItem>;
+
+/** What the caller may do on the board (from its token's roles). */
+export const BoardCaller = z.object({
+  roles: z.array(z.string()),
+  /** Sites the token is limited to; absent = every site. */
+  sites: z.array(z.string()).optional(),
+  /** Projects the token is limited to (project managers); absent = every project. */
+  projects: z.array(z.string()).optional(),
+  /** May acknowledge alerts (of the types its role is routed, or any as site manager). */
+  canAck: z.boolean(),
+  /** May resolve ledger exceptions. */
+  canResolve: z.boolean(),
+  /** May see cost fields. */
+  seesCost: z.boolean(),
+});
+export type BoardCaller = z.infer<typeof BoardCaller>;
+
+/**
+ * The first event of a stream: everything the views need, as of ledger position `pos` (the
+ * balances may already include a few later commits; the frames after it carry latest values, so
+ * applying them again is harmless).
+ */
+export const BoardSnapshot = z.object({
+  pos: z.number().int(),
+  at: z.string(),
+  caller: BoardCaller,
+  stock: z.array(BoardStockRow),
+  /** Newest first. */
+  feed: z.array(BoardMovement),
+  edges: z.array(BoardEdge),
+  alerts: z.array(BoardAlert),
+  exceptions: z.array(BoardException),
+  items: z.array(BoardItem),
+});
+export type BoardSnapshot = z.infer<typeof BoardSnapshot>;
+
+/**
+ * One coalesced frame (at most one per 250 ms per stream): the latest value of every stock row and
+ * edge that changed, the ledger rows applied since the previous frame (oldest first, at most
+ * `MAX_FEED_PER_FRAME`; `feedDropped` counts the rest), and the whole open alert / exception lists
+ * when they changed.
+ */
+export const BoardFrame = z.object({
+  pos: z.number().int(),
+  stock: z.array(BoardStockRow),
+  feed: z.array(BoardMovement),
+  feedDropped: z.number().int().optional(),
+  edges: z.array(BoardEdge).optional(),
+  alerts: z.array(BoardAlert).optional(),
+  exceptions: z.array(BoardException).optional(),
+  items: z.array(BoardItem).optional(),
+});
+export type BoardFrame = z.infer<typeof BoardFrame>;
+
+/** `event: resync`: the server dropped this stream's queue; reload the snapshot (new stream). */
+export const BoardResync = z.object({ reason: z.enum(['overflow', 'too-far-behind']) });
+export type BoardResync = z.infer<typeof BoardResync>;
+
+/** Feed rows per frame; older rows of a burst are counted, not sent (the table stays exact). */
+export const MAX_FEED_PER_FRAME = 200;
+/** The longest a frame waits for more changes, ms (issue 12: frames of at most 250 ms). */
+export const FRAME_MS = 250;
+/** Heartbeat comment period, ms. */
+export const HEARTBEAT_MS = 15_000;
