@@ -17,6 +17,8 @@ export const Errors = {
   /** A REST movement id re-posted with other content (issue 8 #7); the message shows the original's hash. */
   IdempotencyConflict: createError<[string]>('SG_ERR_IDEMPOTENCY_CONFLICT', '%s', 409),
   Unavailable: createError<[string]>('SG_ERR_UNAVAILABLE', '%s', 503),
+  /** A cost dated in a closed month, or a month closed twice (issue 10 §4, cloud/costing). */
+  PeriodClosed: createError<[string]>('SG_ERR_PERIOD_CLOSED', '%s', 409),
 };
 
 /**
@@ -62,6 +64,7 @@ export const CLOUD_ERRORS = {
   SG_ERR_NOT_APPROVER: 'The caller is not an approver of the document\'s band.',
   SG_ERR_ILLEGAL_TRANSITION: 'The document cannot go from its state to the one asked for.',
   SG_ERR_INVALID_RULES: 'The approval rules are invalid (overlapping or missing bands).',
+  SG_ERR_PERIOD_CLOSED: '409: the month is closed (its cost figures are frozen): a cost line dated in it, or closing it again.',
   SG_ERR_BAD_PLAN: 'A stage material plan is invalid (unknown BOM, a quantity with more than 3 decimals, a non-positive quantity); the message names the line.',
   SG_ERR_INSUFFICIENT_STOCK: '409: a sales order cannot be reserved in full (and allowPartial is not set): nothing is reserved; `lines` lists each short line as {sku, requested, available}.',
   SG_ERR_LOCK_TIMEOUT: '503: a reservation waited more than 3 s for a stock row another transaction holds; nothing was done, retry (Retry-After).',

@@ -1,5 +1,6 @@
 import { alertsModule } from './alerts/module.js';
 import { authModule } from './auth/module.js';
+import { costingModule } from './costing/module.js';
 import type { DbModule } from './db/index.js';
 import { salesModule } from './sales/index.js';
 import { ledgerModule } from './store/module.js';
@@ -10,4 +11,11 @@ import { timeseriesModule } from './timeseries/sql-export-store.js';
  * (catalog, projects, ...) adds its `DbModule` here; `stockgate cloud` and `stockgate admin init`
  * open the database with this list (cloud/README.md, "Modules and migrations").
  */
-export const cloudModules: readonly DbModule[] = [ledgerModule, authModule, alertsModule, timeseriesModule, salesModule];
+export const cloudModules: readonly DbModule[] = [
+  ledgerModule,
+  authModule,
+  alertsModule,
+  timeseriesModule,
+  salesModule,
+  costingModule,
+];
