@@ -26,7 +26,9 @@ export interface CloudProcess {
 
 /** `stockgate cloud --insecure <args>` as its own process; resolves on its ready line. */
 export async function startCloud(args: string[]): Promise<CloudProcess> {
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'stockgate.js'), 'cloud', '--mqtt-port', '0', '--http-port', '0', '--insecure', ...args], {
+  // --cpu-prof DIR (bench/main.ts) profiles the cloud process: one .cpuprofile per cloud on exit.
+  const prof = process.env.STOCKGATE_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.STOCKGATE_BENCH_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...prof, join(packageRoot(), 'bin', 'stockgate.js'), 'cloud', '--mqtt-port', '0', '--http-port', '0', '--insecure', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     // STOCKGATE_BENCH_LOG_LEVEL=warn shows the clouds' warnings (seq gaps) on stderr.
     env: { ...process.env, STOCKGATE_LOG_LEVEL: process.env.STOCKGATE_BENCH_LOG_LEVEL ?? 'error' },

@@ -67,17 +67,37 @@ export const CHAIN_COLUMNS = [
   'device_id', 'device_type', 'raw', 'status', 'variance', 'posted_token', 'posted_user', 'applied_at',
 ] as const satisfies ReadonlyArray<keyof ChainRow>;
 
-export function canonical(r: ChainRow | Record<string, unknown>): Buffer {
+/** The canonical JSON text of a row (see the file comment). */
+export function canonicalText(r: ChainRow | Record<string, unknown>): string {
   const row = r as Record<string, unknown>;
-  const cols: unknown[] = CHAIN_COLUMNS.map((c) => row[c] ?? null);
-  if (row.po != null || row.req != null || row.sales_order != null) cols.push(row.po ?? null, row.req ?? null, row.sales_order ?? null);
-  return Buffer.from(JSON.stringify(cols), 'utf8');
+  // One array reused row after row (the hash is synchronous); JSON.stringify writes it faster
+  // than any hand-built string we measured (bench/README.md, issue 9).
+  for (let i = 0; i < CHAIN_COLUMNS.length; i++) values[i] = row[CHAIN_COLUMNS[i]!] ?? null;
+  if (row.po != null || row.req != null || row.sales_order != null) {
+    return JSON.stringify([...values, row.po ?? null, row.req ?? null, row.sales_order ?? null]);
+  }
+  return JSON.stringify(values);
+}
+const values: unknown[] = new Array(CHAIN_COLUMNS.length);
+
+export function canonical(r: ChainRow | Record<string, unknown>): Buffer {
+  return Buffer.from(canonicalText(r), 'utf8');
 }
 
+/**
+ * Scratch bytes of (previous hash || canonical bytes), reused row after row: the chain is hashed
+ * on the ingest hot path, where two Buffers and their concatenation per row cost as much as the
+ * SHA-256 itself (bench, issue 9). Same bytes, same hashes as before.
+ */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
 export function chainHash(prevHex: string, r: ChainRow | Record<string, unknown>): string {
-  // One-shot hash of (32 raw bytes of the previous hash || canonical bytes): about 3x cheaper per
-  // row than a createHash object on the ingest hot path (bench, issue 9).
-  return hash('sha256', Buffer.concat([Buffer.from(prevHex, 'hex'), canonical(r)]), 'hex');
+  const text = canonicalText(r);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes.
+  if (32 + text.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(32 + text.length * 3);
+  scratch.write(prevHex, 0, 32, 'hex');
+  const n = scratch.write(text, 32, 'utf8');
+  return hash('sha256', scratch.subarray(0, 32 + n), 'hex');
 }
 
 export interface VerifyResult {

@@ -193,4 +193,13 @@ export const postgresMigrations: Array<{ version: number; name: string; sql: str
       ALTER TABLE ledger ADD COLUMN sales_order TEXT;
     `,
   },
+  {
+    version: 5,
+    // Issue 9 bench: see the SQLite migration 6 (late-count lookups by (site, ts_ms)).
+    name: 'ledger: late-count lookups by (site, ts_ms), not per SKU',
+    sql: `
+      DROP INDEX IF EXISTS ledger_site_sku_ts;
+      CREATE INDEX ledger_site_ts ON ledger (site, ts_ms);
+    `,
+  },
 ];
