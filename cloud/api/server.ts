@@ -17,6 +17,7 @@ import { installScope, Scope, scope } from './scope.js';
 import { channelsDocs, channelsRoutes } from '../channels/routes.js';
 import { catalogDocs, catalogRoutes } from '../catalog/routes.js';
 import { salesDocs, salesRoutes } from '../sales/index.js';
+import { forecastDocs, forecastRoutes } from '../forecast/index.js';
 
 export type { ApiDeps } from './common.js';
 
@@ -101,6 +102,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   await metricsRoutes(app, deps);
   await catalogRoutes(app, deps);
   await salesRoutes(app, deps);
-  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...catalogDocs, ...salesDocs, ...(deps.metrics ? metricsDocs : [])], '1');
+  await forecastRoutes(app, deps);
+  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...catalogDocs, ...salesDocs, ...forecastDocs, ...(deps.metrics ? metricsDocs : [])], '1');
   return app;
 }

@@ -149,6 +149,9 @@ export const EXAMPLES: Record<string, Example> = {
   'post /api/v1/sales-orders/:id/pick': { req: async ({ api, f, n }) => ({ method: 'POST', path: `/api/v1/sales-orders/${await newSalesOrder(api, f.site, n())}/pick`, body: {} }) },
   'post /api/v1/sales-orders/:id/cancel': { req: async ({ api, f, n }) => ({ method: 'POST', path: `/api/v1/sales-orders/${await newSalesOrder(api, f.site, n())}/cancel`, body: {} }) },
   'get /api/v1/availability': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/availability?site=${f.site}&sku=SKU-1` }) },
+  // --- forecast (issue 11 §3) ---
+  'get /api/v1/forecast': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/forecast?site=${f.site}&sku=SKU-1&period=day&alpha=0.1&beta=0.1` }) },
+  'get /api/v1/reorder-suggestions': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/reorder-suggestions?site=${f.site}&period=day` }) },
 };
 
 /** A 1-unit order of SKU-1 that takes what is free (the fixture's stock may be negative). */

@@ -1,0 +1,86 @@
+/**
+ * `GET /api/v1/forecast` and `GET /api/v1/reorder-suggestions` (issue 11 §3), with zod schemas
+ * (OpenAPI from `forecastDocs`) and site scope from the query.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { type ApiDeps, query, READ_ROLES } from '../api/common.js';
+import { SiteParam } from '../api/input.js';
+import type { RouteDoc } from '../api/openapi.js';
+import { scope } from '../api/scope.js';
+import { Sku } from '../catalog/model.js';
+import { Errors } from '../errors.js';
+import { defaultWindow, forecastOf, MAX_PERIODS, type ProcurementSource, reorderSuggestions } from './service.js';
+
+const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'an ISO date YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'not a calendar date' });
+const Param = z.coerce.number().gt(0).max(1);
+const Window = { period: z.enum(['day', 'week']).default('week'), from: IsoDate.optional(), to: IsoDate.optional() };
+const ForecastQuery = z.object({ site: SiteParam, sku: Sku, horizon: z.coerce.number().int().min(1).max(366).default(4), ...Window, alpha: Param.optional(), beta: Param.optional() });
+const ReorderQuery = z.object({ site: SiteParam, ...Window, serviceLevel: z.coerce.number().gt(0.5).lt(1).default(0.95) });
+
+const Methods = z.object({ ses: z.number(), croston: z.number(), sba: z.number(), tsb: z.number() });
+const ForecastSchema = z.object({
+  site: z.string(),
+  sku: z.string(),
+  period: z.enum(['day', 'week']),
+  from: z.string(),
+  to: z.string(),
+  horizon: z.number(),
+  class: z.enum(['smooth', 'intermittent', 'erratic', 'lumpy']),
+  adi: z.number().nullable().describe('periods / non-zero periods (null without demand)'),
+  cv2: z.number().describe('(population sd / mean)^2 of the non-zero sizes'),
+  method: z.enum(['ses', 'croston', 'sba', 'tsb']),
+  perPeriod: z.number(),
+  methods: Methods,
+  alpha: z.number(),
+  beta: z.number(),
+  fitted: z.boolean().describe('alpha/beta fitted on the grid 0.05..0.50 (not stated)'),
+  total: z.number().describe('perPeriod x horizon'),
+  sigma: z.number(),
+  history: z.array(z.object({ start: z.string(), qty: z.number() })),
+});
+const SuggestionSchema = z.object({
+  sku: z.string(),
+  class: z.string(),
+  method: z.string(),
+  perPeriod: z.number(),
+  sigma: z.number(),
+  supplier: z.string().optional(),
+  leadTimeDays: z.number(),
+  leadTimeSource: z.enum(['supplier', 'default']),
+  serviceLevel: z.number(),
+  onHand: z.number(),
+  onOrder: z.number(),
+  demandOverLeadTime: z.number(),
+  safetyStock: z.number(),
+  reorderPoint: z.number(),
+  suggestedQty: z.number(),
+});
+
+export const forecastDocs: RouteDoc[] = [
+  { method: 'get', path: '/api/v1/forecast', tag: 'forecast', summary: 'Demand forecast of a SKU at a site from its issue history (from/to inclusive, by ts): class by ADI/CV² (Syntetos–Boylan), SES/Croston/SBA/TSB, alpha/beta stated or fitted', roles: READ_ROLES, query: ForecastQuery, response: ForecastSchema },
+  { method: 'get', path: '/api/v1/reorder-suggestions', tag: 'forecast', summary: 'Per SKU issued at the site: reorder point = forecast over the lead time + z·σ·√(lead time) at the service level, and the quantity to order', roles: READ_ROLES, query: ReorderQuery, response: z.object({ site: z.string(), period: z.string(), from: z.string(), to: z.string(), serviceLevel: z.number(), items: z.array(SuggestionSchema) }) },
+];
+
+function windowOf(q: { period: 'day' | 'week'; from?: string | undefined; to?: string | undefined }): { from: string; to: string } {
+  const d = defaultWindow(q.period);
+  const to = q.to ?? d.to;
+  const from = q.from ?? (q.to ? defaultWindow(q.period, Date.parse(`${q.to}T00:00:00Z`)).from : d.from);
+  if (from > to) throw new Errors.BadQuery(`from: ${from} is after to (${to})`);
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000 + 1;
+  if (days / (q.period === 'week' ? 7 : 1) > MAX_PERIODS) throw new Errors.BadQuery(`from: more than ${MAX_PERIODS} ${q.period}s between from and to`);
+  return { from, to };
+}
+
+export async function forecastRoutes(app: FastifyInstance, deps: ApiDeps, proc: () => ProcurementSource = () => ({})): Promise<void> {
+  app.get('/api/v1/forecast', { config: { roles: READ_ROLES, scope: scope.query() } }, async (req) => {
+    const q = query(ForecastQuery, req);
+    const w = windowOf(q);
+    return forecastOf(deps.db, { site: req.scope.site(q.site)!, sku: q.sku, period: q.period, horizon: q.horizon, ...w, ...(q.alpha !== undefined ? { alpha: q.alpha } : {}), ...(q.beta !== undefined ? { beta: q.beta } : {}) });
+  });
+
+  app.get('/api/v1/reorder-suggestions', { config: { roles: READ_ROLES, scope: scope.query() } }, async (req) => {
+    const q = query(ReorderQuery, req);
+    return reorderSuggestions(deps.db, { site: req.scope.site(q.site)!, period: q.period, serviceLevel: q.serviceLevel, ...windowOf(q) }, proc());
+  });
+}
