@@ -2,6 +2,7 @@ import { alertsModule } from './alerts/module.js';
 import { authModule } from './auth/module.js';
 import { costingModule } from './costing/module.js';
 import type { DbModule } from './db/index.js';
+import { ledgerFollowerModule } from './ledger-follower/index.js';
 import { salesModule } from './sales/index.js';
 import { ledgerModule } from './store/module.js';
 import { timeseriesModule } from './timeseries/sql-export-store.js';
@@ -16,6 +17,7 @@ export const cloudModules: readonly DbModule[] = [
   authModule,
   alertsModule,
   timeseriesModule,
+  ledgerFollowerModule,
   salesModule,
   costingModule,
 ];

@@ -12,6 +12,8 @@ import { ExternalBroker } from './broker/mqtt.js';
 import { type CloudConfig, defaultClientId } from './config.js';
 import { type Db, openDatabase, type PostgresDb, type SqliteDb } from './db/index.js';
 import { Ingester } from './ingest/ingester.js';
+import { ledgerConsumers } from './ledger-consumers.js';
+import { LedgerFollower } from './ledger-follower/index.js';
 import { CloudMetrics } from './metrics/registry.js';
 import { observeCommit } from './metrics/observe.js';
 import { openTimeseries, type Timeseries } from './timeseries/index.js';
@@ -24,8 +26,12 @@ import type { Store } from './store/store.js';
 export interface RunningCloud {
   config: CloudConfig;
   bus: Bus;
+  /** The one database (business modules open their transactions on it). */
+  db: Db;
   store: Store;
   ingester: Ingester;
+  /** Runs the business layer's ledger consumers after each commit (cloud/ledger-follower/). */
+  follower: LedgerFollower;
   http: FastifyInstance;
   metrics: CloudMetrics;
   /** The time-series exporter, with --tsdb. */
@@ -102,6 +108,12 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   ts = await openTimeseries(config, { ledger: store, bus, alerts: alerts.store, log, metrics, db });
   if (ts) closers.push(() => ts!.stop());
 
+  // The business layer follows the committed ledger in its own transactions (never in the ingest
+  // one): woken by the local commit hook below, and polled for what other ingesters commit.
+  const follower = new LedgerFollower(db, log.child({ part: 'follower' }), { pollMs: db.dialect === 'postgres' ? 500 : 5000 });
+  for (const make of ledgerConsumers) follower.register(make({ db, log }));
+  closers.push(() => follower.stop());
+
   // The board follows the ledger by position (not this ingester's commits): local commits wake it
   // at once, a position poll brings other ingesters' commits on a shared PostgreSQL (issue 12 #4).
   const hub = new BoardHub({ repo: new BoardRepo(db.kysely), store, alerts: alerts.store }, { pollMs: db.dialect === 'postgres' ? 100 : 1000 });
@@ -117,6 +129,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
       hub.kick();
       alerts.engine.onCommit(r);
       ts?.exporter.kick();
+      follower.wake();
     },
   });
   const own = config.sites ? config.sites.map((s) => `${TOPIC_ROOT}/${s}/+/movements`) : [filters.movements];
@@ -133,10 +146,12 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
     }
   }
   await ts?.start();
+  await follower.start();
   // Every subscription is in place: what the session delivered that nobody handles is acked now.
   if (bus instanceof ExternalBroker) bus.ready();
 
   const http = await buildApi({
+    db,
     store,
     db,
     auth,
@@ -145,6 +160,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
       mqtt: bus.describe,
       mqttHealthy: bus.healthy,
       ingest: { ...ingester.stats },
+      follower: follower.status(),
       ...(bus instanceof EmbeddedBroker ? { broker: { ...bus.packetStats } } : bus instanceof ExternalBroker ? { broker: { ...bus.stats } } : {}),
     }),
     submit: (movements, postedBy) => ingester.submit(movements, postedBy),
@@ -165,8 +181,10 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   return {
     config,
     bus,
+    db,
     store,
     ingester,
+    follower,
     http,
     metrics,
     ...(ts ? { timeseries: ts } : {}),

@@ -6,6 +6,7 @@ import type { Authenticator, Principal, Role } from '../auth/auth.js';
 import type { CredentialStore } from '../auth/credential-store.js';
 import type { BoardHub } from '../board/hub.js';
 import type { Db } from '../db/index.js';
+import type { FollowerHealth } from '../ledger-follower/index.js';
 import { Errors } from '../errors.js';
 import { SafeText } from './input.js';
 import type { RouteScope } from './scope.js';
@@ -31,7 +32,7 @@ export interface ApiDeps {
   db: Db;
   auth: Authenticator;
   hub: BoardHub;
-  health: () => { mqtt: string; mqttHealthy: boolean; ingest: Record<string, number>; broker?: Record<string, number> };
+  health: () => { mqtt: string; mqttHealthy: boolean; ingest: Record<string, number>; broker?: Record<string, number>; follower?: FollowerHealth };
   /** Tokens and MQTT users (authentication on); undefined with --insecure. */
   credentials?: CredentialStore;
   /** Close the live MQTT connections of a user whose credentials were revoked or rotated. */

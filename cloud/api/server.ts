@@ -87,7 +87,9 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
     const who = req.headers.authorization !== undefined || deps.auth.insecure ? await deps.auth.http(req.headers.authorization).catch(() => undefined) : undefined;
     const sees = who ? Scope.of(who) : Scope.none();
     const chain = Object.fromEntries((await deps.store.chainHeads()).filter((c) => sees.allows(c.site)).map((c) => [c.site, { pos: c.pos, hash: c.hash }]));
-    return { status: h.mqttHealthy ? 'ok' : 'degraded', mqtt: h.mqtt, ingest: h.ingest, ...(h.broker ? { broker: h.broker } : {}), chain };
+    // A ledger consumer that keeps failing holds the business layer back (cloud/ledger-follower/): degraded.
+    const status = h.mqttHealthy && !h.follower?.failing ? 'ok' : 'degraded';
+    return { status, mqtt: h.mqtt, ingest: h.ingest, ...(h.broker ? { broker: h.broker } : {}), ...(h.follower ? { follower: h.follower } : {}), chain };
   });
 
   await stockRoutes(app, deps);

@@ -2,6 +2,9 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import type pg from 'pg';
 
+/** A transaction handed to repos and ledger consumers (`Db.tx`): tables are untyped, each module types its rows. */
+export type Tx = Transaction<any>;
+
 /** The two dialects of the cloud's one database. */
 export type Dialect = 'sqlite' | 'postgres';
 

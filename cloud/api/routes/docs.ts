@@ -9,6 +9,15 @@ const HealthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
   mqtt: z.string(),
   ingest: z.record(z.string(), z.number()),
+  follower: z
+    .object({
+      consumers: z.array(z.string()),
+      batches: z.number().int(),
+      rows: z.number().int(),
+      failing: z.object({ consumer: z.string(), error: z.string(), attempts: z.number().int(), since: z.string(), retryInMs: z.number().int() }).optional(),
+    })
+    .optional()
+    .describe('the ledger follower of the business layer: its consumers, and the batch that fails while it fails (status is then degraded)'),
   chain: z.record(z.string(), z.object({ pos: z.number().int(), hash: z.string() })).describe("each site's hash-chain head (GET /api/v1/ledger/verify)"),
 });
 

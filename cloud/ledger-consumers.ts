@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { Db } from './db/index.js';
+import type { LedgerConsumer } from './ledger-follower/index.js';
+
+/** What a business module gets to build its ledger consumer (extend here, not with globals). */
+export interface ConsumerContext {
+  db: Db;
+  log: Logger;
+}
+
+/**
+ * Every ledger consumer of the business layer, in the order the follower runs them within one
+ * batch (the shared design, cloud/README.md#ledger-follower): procurement (receipt -> PO line),
+ * projects (issues to stages, over-issue), costing (moving average, issue cost), sales
+ * (reservation consumption), counts. One line per module: `(ctx) => procurementConsumer(ctx)`.
+ */
+export const ledgerConsumers: ReadonlyArray<(ctx: ConsumerContext) => LedgerConsumer> = [];

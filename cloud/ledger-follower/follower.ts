@@ -1,0 +1,239 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/index.js';
+import type { LedgerConsumer, LedgerEntry } from './ledger-consumer.js';
+import * as repo from './repo.js';
+
+const NAME_RE = /^[a-z][a-z0-9-]{0,63}$/;
+
+export interface LedgerFollowerOptions {
+  /** Name of this follower's cursors (several followers may share the database). Default `business`. */
+  name?: string;
+  /** Rows per transaction, at most. Default 500. */
+  batchRows?: number;
+  /**
+   * Poll period, ms (0: none). The local commit hook wakes the follower at once; the poll catches
+   * what other ingesters committed (PostgreSQL, `--shared-group`). Default 500.
+   */
+  pollMs?: number;
+  /**
+   * Least time between two batches, ms: commits arriving meanwhile are folded into the next batch,
+   * so a burst of ingest commits costs a few follower transactions, not one each. Default 20.
+   */
+  minGapMs?: number;
+  /** First retry delay after a failed batch, ms, doubled per failure up to `maxBackoffMs`. Defaults 100, 30000. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** What /healthz shows of the follower. */
+export interface FollowerHealth {
+  consumers: string[];
+  /** Batches and rows committed since start. */
+  batches: number;
+  rows: number;
+  /** The failing batch, while it fails: the consumer that threw and its message. */
+  failing?: { consumer: string; error: string; attempts: number; since: string; retryInMs: number };
+}
+
+/** A consumer's `apply` threw: its name travels with the error. */
+class ConsumerFailed extends Error {
+  constructor(
+    readonly consumer: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${consumer}: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+/**
+ * Follows the committed ledger for the business layer (issue 10; the shared design in
+ * cloud/README.md#ledger-follower): reads rows after its cursors, in position order per site, and
+ * in ONE transaction hands them to every registered consumer in registration order and moves the
+ * cursors, so each row reaches each consumer exactly once, whatever crashes between. It never runs
+ * inside the ingest transaction: the hot path pays nothing but a wake-up call.
+ *
+ * Cursors are per consumer and site: ledger positions are gap-free per site only (two ingesters'
+ * commits of two sites may become visible out of position order, while one site's commits are
+ * serialised on its chain head), and a consumer added by a later release starts at the beginning
+ * of the ledger without replaying the others.
+ *
+ * Several processes (ingesters on one PostgreSQL): each runs a follower; the lock row
+ * (`SELECT ... FOR UPDATE`) lets one at a time take a batch, and the next re-reads the cursors
+ * after the lock, so a batch is never applied twice.
+ */
+export class LedgerFollower {
+  readonly name: string;
+  private readonly consumers: LedgerConsumer[] = [];
+  private readonly batchRows: number;
+  private readonly pollMs: number;
+  private readonly minGapMs: number;
+  private readonly backoffMs: number;
+  private readonly maxBackoffMs: number;
+  private started = false;
+  private stopped = false;
+  /** The loop in flight, if any. */
+  private running: Promise<void> | undefined;
+  /** A wake-up arrived while the loop ran: go round again. */
+  private again = false;
+  private poll: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private lastBatchAt = 0;
+  private readonly health: FollowerHealth = { consumers: [], batches: 0, rows: 0 };
+
+  constructor(
+    private readonly db: Db,
+    private readonly log: Pick<Logger, 'info' | 'warn' | 'error'>,
+    opts: LedgerFollowerOptions = {},
+  ) {
+    this.name = opts.name ?? 'business';
+    if (!NAME_RE.test(this.name)) throw new Error(`ledger follower name '${this.name}': expected [a-z][a-z0-9-]*`);
+    this.batchRows = opts.batchRows ?? 500;
+    this.pollMs = opts.pollMs ?? 500;
+    this.minGapMs = opts.minGapMs ?? 20;
+    this.backoffMs = opts.backoffMs ?? 100;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
+  }
+
+  /** Add a consumer before `start()`; consumers run in registration order. */
+  register(c: LedgerConsumer): void {
+    if (this.started) throw new Error(`ledger follower: register '${c.name}' before start()`);
+    if (!NAME_RE.test(c.name)) throw new Error(`ledger consumer name '${c.name}': expected [a-z][a-z0-9-]*`);
+    if (this.consumers.some((x) => x.name === c.name)) throw new Error(`ledger consumer '${c.name}' registered twice`);
+    this.consumers.push(c);
+    this.health.consumers.push(c.name);
+  }
+
+  /** Create the lock row, catch up what was committed meanwhile, then follow. No consumer: nothing runs. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    if (this.consumers.length === 0) return;
+    await this.db.tx((tx) => repo.ensureLockRow(tx, this.name, new Date().toISOString()));
+    if (this.pollMs > 0) {
+      this.poll = setInterval(() => this.wake(), this.pollMs);
+      this.poll.unref();
+    }
+    this.wake();
+  }
+
+  /** New rows may be committed (the local commit hook, the poll): catch up soon. Never throws. */
+  wake(): void {
+    if (!this.started || this.stopped || this.consumers.length === 0 || this.retry) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => (this.running = undefined));
+  }
+
+  /** Resolves once the follower has caught up with what is committed now (tests, shutdown, demos). */
+  async caughtUp(): Promise<void> {
+    for (;;) {
+      if (this.running) await this.running;
+      if (this.stopped || this.retry || this.consumers.length === 0) return;
+      if ((await this.round()) === 0) return;
+    }
+  }
+
+  /** For /healthz. */
+  status(): FollowerHealth {
+    return { ...this.health, consumers: [...this.health.consumers], ...(this.health.failing ? { failing: { ...this.health.failing } } : {}) };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.poll);
+    clearTimeout(this.retry);
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      for (;;) {
+        if (this.stopped) return;
+        const wait = this.lastBatchAt + this.minGapMs - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        let n: number;
+        try {
+          n = await this.round();
+        } catch (err) {
+          this.failed(err);
+          return;
+        }
+        if (n === 0) break;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private failed(err: unknown): void {
+    const f = this.health.failing;
+    const consumer = err instanceof ConsumerFailed ? err.consumer : '(follower)';
+    const cause = err instanceof ConsumerFailed ? err.cause : err;
+    const attempts = (f?.attempts ?? 0) + 1;
+    const retryInMs = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** Math.min(attempts - 1, 20));
+    this.health.failing = { consumer, error: (cause as Error)?.message ?? String(cause), attempts, since: f?.since ?? new Date().toISOString(), retryInMs };
+    this.log.error({ follower: this.name, consumer, err: this.health.failing.error, attempts, retryInMs }, 'ledger follower: batch rolled back; retried with backoff');
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.wake();
+    }, retryInMs);
+    this.retry.unref();
+  }
+
+  /** One batch in one transaction; returns how many rows it took (0: caught up). */
+  private async round(): Promise<number> {
+    let done: Array<{ c: LedgerConsumer; rows: LedgerEntry[] }> = [];
+    const n = await this.db.tx(async (tx) => {
+      done = [];
+      await repo.lockFollower(tx, this.db.dialect, this.name);
+      const at = new Map<string, number>(); // `${consumer}\0${site}` -> pos
+      for (const c of await repo.cursors(tx, this.name)) at.set(`${c.consumer}\0${c.site}`, c.pos);
+      const cur = (consumer: string, site: string) => at.get(`${consumer}\0${site}`) ?? 0;
+      const rows: LedgerEntry[] = [];
+      for (const h of await repo.siteHeads(tx)) {
+        const from = Math.min(...this.consumers.map((c) => cur(c.name, h.site)));
+        if (h.pos > from) rows.push(...(await repo.siteRows(tx, h.site, from, h.pos, this.batchRows)));
+      }
+      if (rows.length === 0) return 0;
+      // The batch: the smallest positions over all sites; per site that is still a prefix of what
+      // follows its cursor, so each site's cursor can move to the last row taken of it.
+      rows.sort((a, b) => a.pos - b.pos);
+      rows.length = Math.min(rows.length, this.batchRows);
+      const now = new Date().toISOString();
+      const moved: repo.CursorRow[] = [];
+      for (const c of this.consumers) {
+        const mine = rows.filter((r) => r.pos > cur(c.name, r.site));
+        if (mine.length === 0) continue;
+        try {
+          await c.apply(tx, mine);
+        } catch (err) {
+          throw new ConsumerFailed(c.name, err);
+        }
+        const last = new Map<string, number>();
+        for (const r of mine) last.set(r.site, r.pos);
+        for (const [site, pos] of last) moved.push({ consumer: c.name, site, pos });
+        done.push({ c, rows: mine });
+      }
+      await repo.putCursors(tx, this.name, moved, now);
+      return rows.length;
+    });
+    this.lastBatchAt = Date.now();
+    if (n > 0) {
+      this.health.batches++;
+      this.health.rows += n;
+    }
+    if (this.health.failing) {
+      this.log.info({ follower: this.name, consumer: this.health.failing.consumer, attempts: this.health.failing.attempts }, 'ledger follower: recovered');
+      delete this.health.failing;
+    }
+    for (const { c, rows } of done) {
+      try {
+        c.afterCommit?.(rows);
+      } catch (err) {
+        this.log.warn({ consumer: c.name, err: (err as Error).message }, 'ledger consumer afterCommit threw (the batch is committed)');
+      }
+    }
+    return n;
+  }
+}

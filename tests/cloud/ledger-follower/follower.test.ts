@@ -1,0 +1,230 @@
+import { join } from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type Db, type DbModule, openDatabase, type PostgresDb, type SqliteDb } from '../../../cloud/db/index.js';
+import { type LedgerConsumer, type LedgerEntry, LedgerFollower, type Tx } from '../../../cloud/ledger-follower/index.js';
+import { cloudModules } from '../../../cloud/modules.js';
+import { PostgresStore } from '../../../cloud/store/postgres.js';
+import { SqliteStore } from '../../../cloud/store/sqlite.js';
+import type { Store } from '../../../cloud/store/store.js';
+import { mv } from '../../contracts/store.contract.js';
+import { tempDir } from '../../helpers/procs.js';
+
+/** The PostgreSQL of the test machine (trust auth), database `test`; each test gets its own schema. */
+const URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const admin = new pg.Pool({ connectionString: URL, max: 2 });
+afterAll(() => admin.end());
+const silent = pino({ level: 'silent' });
+
+/** Where the test consumers record what they were given: a duplicate (consumer, id) fails the batch. */
+const seenModule: DbModule = {
+  name: 'follower-test',
+  migrations: {
+    sqlite: [{ version: 1, name: 'seen', sql: 'CREATE TABLE seen (consumer TEXT NOT NULL, id TEXT NOT NULL, pos INTEGER NOT NULL, qty INTEGER NOT NULL, PRIMARY KEY (consumer, id))' }],
+    postgres: [{ version: 1, name: 'seen', sql: 'CREATE TABLE seen (consumer TEXT NOT NULL, id TEXT NOT NULL, pos BIGINT NOT NULL, qty BIGINT NOT NULL, PRIMARY KEY (consumer, id))' }],
+  },
+};
+
+/** A consumer that records each row in `seen` (in the follower's transaction), and can be made to throw. */
+function recorder(name: string, o: { failOn?: (r: LedgerEntry) => boolean } = {}): LedgerConsumer & { calls: number; committed: LedgerEntry[] } {
+  const c = {
+    name,
+    calls: 0,
+    committed: [] as LedgerEntry[],
+    async apply(tx: Tx, rows: readonly LedgerEntry[]) {
+      c.calls++;
+      for (const r of rows) {
+        await tx.insertInto('seen').values({ consumer: name, id: r.id, pos: r.pos, qty: r.qty }).execute();
+        if (o.failOn?.(r)) throw new Error(`cannot take ${r.id}`);
+      }
+    },
+    afterCommit(rows: readonly LedgerEntry[]) {
+      c.committed.push(...rows);
+    },
+  };
+  return c;
+}
+
+interface Rig {
+  dialect: string;
+  /** Another process's connection to the same database. */
+  open(): Promise<{ db: Db; store: Store }>;
+  destroy(): Promise<void>;
+}
+
+let n = 0;
+function sqliteRig(): Rig {
+  const dataDir = tempDir('sg-follow-');
+  const opened: Array<{ db: Db; store: Store }> = [];
+  return {
+    dialect: 'sqlite',
+    async open() {
+      const db = await openDatabase({ dataDir, modules: [...cloudModules, seenModule] });
+      const o = { db, store: new SqliteStore(db as SqliteDb) };
+      opened.push(o);
+      return o;
+    },
+    async destroy() {
+      for (const o of opened.reverse()) (await o.store.close(), await o.db.close());
+    },
+  };
+}
+function pgRig(): Rig {
+  const schema = `sg_follow_${process.pid}_${Date.now().toString(36)}_${n++}`;
+  const opened: Array<{ db: Db; store: Store }> = [];
+  let created: Promise<unknown> | undefined;
+  return {
+    dialect: 'postgres',
+    async open() {
+      await (created ??= admin.query(`CREATE SCHEMA "${schema}"`));
+      const db = await openDatabase({ dataDir: tempDir('sg-follow-'), store: URL, schema, modules: [...cloudModules, seenModule] });
+      const o = { db, store: await PostgresStore.on(db as PostgresDb) };
+      opened.push(o);
+      return o;
+    },
+    async destroy() {
+      for (const o of opened.reverse()) (await o.store.close(), await o.db.close());
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    },
+  };
+}
+
+async function seen(db: Db, consumer: string): Promise<Array<{ id: string; pos: number; qty: number }>> {
+  const rows = await db.kysely.selectFrom('seen').select(['id', 'pos', 'qty']).where('consumer', '=', consumer).orderBy('pos').execute();
+  return rows.map((r) => ({ id: r.id as string, pos: Number(r.pos), qty: Number(r.qty) }));
+}
+
+async function ledgerIds(store: Store): Promise<string[]> {
+  return (await store.ledgerAfter(0, 10_000)).map((r) => r.id);
+}
+
+const commit = (store: Store, ...ms: ReturnType<typeof mv>[]) => store.commit([{ movements: ms, deadLetters: [] }]);
+
+for (const make of [sqliteRig, pgRig]) {
+  describe(`ledger follower on ${make().dialect}`, () => {
+    let rig: Rig | undefined;
+    const followers: LedgerFollower[] = [];
+    afterEach(async () => {
+      for (const f of followers.splice(0)) await f.stop();
+      await rig?.destroy();
+      rig = undefined;
+    });
+    const follower = (db: Db, consumers: LedgerConsumer[], opts = {}) => {
+      const f = new LedgerFollower(db, silent, { pollMs: 0, minGapMs: 0, backoffMs: 10, ...opts });
+      for (const c of consumers) f.register(c);
+      followers.push(f);
+      return f;
+    };
+
+    it('hands every committed row to each consumer once, in registration order, in position order per site, with thousandths', async () => {
+      rig = make();
+      const { db, store } = await rig.open();
+      const order: string[] = [];
+      const a = recorder('a');
+      const b = recorder('b');
+      const wrap = (c: ReturnType<typeof recorder>): LedgerConsumer => ({ name: c.name, apply: async (tx, rows) => (order.push(c.name), c.apply(tx, rows)), afterCommit: (r) => c.afterCommit(r) });
+      const f = follower(db, [wrap(a), wrap(b)], { batchRows: 3 });
+      await f.start();
+      await commit(store, mv({ site: 'site-A', qty: 1.5, kind: 'receive', project: 'P1', stage: 'S1', crew: 'C1' }), mv({ site: 'site-B', qty: 2 }));
+      await commit(store, mv({ site: 'site-A', qty: 0.25, kind: 'issue', project: 'P1', stage: 'S1', operator: 'op-1' }), mv({ site: 'site-B', qty: 3 }), mv({ site: 'site-A', qty: 4 }));
+      await f.caughtUp();
+      const ids = await ledgerIds(store);
+      expect(ids).toHaveLength(5);
+      for (const c of ['a', 'b']) expect((await seen(db, c)).map((r) => r.id).sort()).toEqual([...ids].sort());
+      // Batches of at most 3 rows: 2 batches, each consumer a then b.
+      expect(order).toEqual(['a', 'b', 'a', 'b']);
+      const rows = a.committed;
+      for (const site of ['site-A', 'site-B']) {
+        const pos = rows.filter((r) => r.site === site).map((r) => r.pos);
+        expect(pos).toEqual([...pos].sort((x, y) => x - y));
+      }
+      const issue = rows.find((r) => r.kind === 'issue')!;
+      expect(issue).toMatchObject({ qty: 250, uom: 'ea', project: 'P1', stage: 'S1', operator: 'op-1', site: 'site-A', status: 'applied' });
+      expect(rows.find((r) => r.qty === 1500)).toMatchObject({ crew: 'C1', kind: 'receive' });
+      expect(issue.batch).toBeUndefined();
+      expect(f.status()).toMatchObject({ consumers: ['a', 'b'], batches: 2, rows: 5 });
+      expect(f.status().failing).toBeUndefined();
+    });
+
+    it('a consumer that throws rolls the whole batch back for every consumer; retried with backoff, then exactly once', async () => {
+      rig = make();
+      const { db, store } = await rig.open();
+      let broken = true;
+      const a = recorder('a');
+      const b = recorder('b', { failOn: (r) => broken && r.sku === 'BOOM' });
+      const f = follower(db, [a, b]);
+      await f.start();
+      await commit(store, mv({ sku: 'OK-1' }), mv({ sku: 'BOOM' }), mv({ sku: 'OK-2' }));
+      f.wake();
+      await expect.poll(() => f.status().failing?.attempts ?? 0).toBeGreaterThanOrEqual(2);
+      const failing = f.status().failing!;
+      expect(failing).toMatchObject({ consumer: 'b', error: expect.stringContaining('cannot take') });
+      // Nothing of the batch is kept: not a's rows either, and a's afterCommit never ran.
+      expect(await seen(db, 'a')).toEqual([]);
+      expect(await seen(db, 'b')).toEqual([]);
+      expect(a.committed).toEqual([]);
+      broken = false;
+      await expect.poll(() => f.status().failing).toBeUndefined();
+      await f.caughtUp();
+      const ids = await ledgerIds(store);
+      expect((await seen(db, 'a')).map((r) => r.id)).toEqual(ids);
+      expect((await seen(db, 'b')).map((r) => r.id)).toEqual(ids);
+      expect(a.committed.map((r) => r.id)).toEqual(ids);
+    });
+
+    it('a restart resumes at the cursors (nothing again, nothing lost); a consumer added later starts at the beginning', async () => {
+      rig = make();
+      const one = await rig.open();
+      const f1 = follower(one.db, [recorder('a')]);
+      await f1.start();
+      await commit(one.store, mv(), mv({ site: 'site-B' }));
+      await f1.caughtUp();
+      await f1.stop();
+      await commit(one.store, mv(), mv({ site: 'site-B' }), mv({ site: 'site-C' }));
+      // Another process (its own connection) after a restart, with a second consumer.
+      const two = await rig.open();
+      const late = recorder('late');
+      const f2 = follower(two.db, [recorder('a'), late]);
+      await f2.start();
+      await f2.caughtUp();
+      const ids = await ledgerIds(one.store);
+      expect(ids).toHaveLength(5);
+      expect((await seen(two.db, 'a')).map((r) => r.id)).toEqual(ids);
+      expect((await seen(two.db, 'late')).map((r) => r.id)).toEqual(ids);
+      // The late one got all five; `a` only the three it had not seen.
+      expect(late.committed).toHaveLength(5);
+    });
+
+    it('wakes on its own: the poll finds rows another process committed', async () => {
+      rig = make();
+      const { db } = await rig.open();
+      const other = await rig.open();
+      const a = recorder('a');
+      const f = follower(db, [a], { pollMs: 20 });
+      await f.start();
+      await commit(other.store, mv(), mv());
+      await expect.poll(() => a.committed.length).toBe(2);
+    });
+
+    if (make === pgRig) {
+      it('several followers on one PostgreSQL (several ingesters): each row applied once while they race', async () => {
+        rig = make();
+        const procs = await Promise.all([rig.open(), rig.open(), rig.open()]);
+        const fs = procs.map((p) => follower(p.db, [recorder('a'), recorder('b')], { batchRows: 7, pollMs: 20 }));
+        await Promise.all(fs.map((f) => f.start()));
+        // Commits of three sites from three "ingesters" at once, while the followers run.
+        await Promise.all(
+          procs.map(async (p, i) => {
+            for (let k = 0; k < 5; k++) await commit(p.store, mv({ site: `site-${i}` }), mv({ site: `site-${(i + 1) % 3}` }));
+          }),
+        );
+        for (const f of fs) await f.caughtUp();
+        const ids = await ledgerIds(procs[0]!.store);
+        expect(ids).toHaveLength(30);
+        for (const c of ['a', 'b']) expect((await seen(procs[0]!.db, c)).map((r) => r.id).sort()).toEqual([...ids].sort());
+        for (const f of fs) expect(f.status().failing).toBeUndefined();
+      });
+    }
+  });
+}
