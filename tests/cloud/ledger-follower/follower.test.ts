@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -27,7 +26,7 @@ const seenModule: DbModule = {
 };
 
 /** A consumer that records each row in `seen` (in the follower's transaction), and can be made to throw. */
-function recorder(name: string, o: { failOn?: (r: LedgerEntry) => boolean } = {}): LedgerConsumer & { calls: number; committed: LedgerEntry[] } {
+function recorder(name: string, o: { failOn?: (r: LedgerEntry) => boolean } = {}) {
   const c = {
     name,
     calls: 0,
@@ -123,7 +122,7 @@ for (const make of [sqliteRig, pgRig]) {
       const order: string[] = [];
       const a = recorder('a');
       const b = recorder('b');
-      const wrap = (c: ReturnType<typeof recorder>): LedgerConsumer => ({ name: c.name, apply: async (tx, rows) => (order.push(c.name), c.apply(tx, rows)), afterCommit: (r) => c.afterCommit(r) });
+      const wrap = (c: ReturnType<typeof recorder>): LedgerConsumer => ({ name: c.name, apply: async (tx, rows) => (order.push(c.name), c.apply(tx, rows)), afterCommit: (r) => c.afterCommit!(r) });
       const f = follower(db, [wrap(a), wrap(b)], { batchRows: 3 });
       await f.start();
       await commit(store, mv({ site: 'site-A', qty: 1.5, kind: 'receive', project: 'P1', stage: 'S1', crew: 'C1' }), mv({ site: 'site-B', qty: 2 }));
