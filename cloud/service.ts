@@ -153,7 +153,6 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   const http = await buildApi({
     db,
     store,
-    db,
     auth,
     hub,
     health: () => ({

@@ -76,7 +76,7 @@ export function entryOf(r: Record<string, unknown>): LedgerEntry {
     ['toLocation', 'to_location'], ['gtin', 'gtin'], ['epc', 'epc'], ['batch', 'batch'], ['expiry', 'expiry'], ['serial', 'serial'],
     ['baseUom', 'base_uom'], ['project', 'project'], ['stage', 'stage'], ['operator', 'operator'], ['crew', 'crew'],
     // Columns the procurement/sales wire fields add (issue 10 §3, 11 §1): read when present.
-    ['po', 'po'], ['req', 'req'], ['order', 'order'], ['order', 'order_id'],
+    ['po', 'po'], ['req', 'req'], ['order', 'sales_order'],
   ];
   for (const [k, col] of opt) {
     const v = text(r[col]);
