@@ -20,13 +20,14 @@ import {
   type ExceptionRow,
   type IdentityRow,
   type LedgerChange,
+  type LedgerChangeRow,
   type LedgerRow,
   type SkuTotal,
   type StockQuery,
   type StockRow,
   type Store,
 } from './store.js';
-import { exceptionRow, itemRow, LEDGER_CHANGE_COLUMNS, ledgerChange, ledgerRow, stockRow } from './rows.js';
+import { exceptionRow, itemRow, LEDGER_CHANGE_COLUMNS, LEDGER_CHANGE_ROW_COLUMNS, ledgerChange, ledgerRow, stockRow } from './rows.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://` or `postgresql://` URL (libpq style; `?options=-csearch_path%3DX` works too). */
@@ -628,6 +629,24 @@ export class PostgresStore implements Store {
       rowMode: 'array',
     });
     return r.rows.map(ledgerChange);
+  }
+
+  async ledgerChangeRows(after: number, limit: number): Promise<LedgerChangeRow[]> {
+    const r = await this.pool.query<unknown[]>({
+      name: 'sg-ledger-change-rows',
+      text: `SELECT ${LEDGER_CHANGE_ROW_COLUMNS} FROM ledger WHERE pos > $1 ORDER BY pos LIMIT $2`,
+      values: [after, limit],
+      rowMode: 'array',
+    });
+    // BIGINT columns arrive as strings: numbers in place (no object per row).
+    for (const row of r.rows) {
+      row[0] = Number(row[0]);
+      row[1] = Number(row[1]);
+      row[7] = Number(row[7]);
+      if (row[11] !== null) row[11] = Number(row[11]);
+      if (row[13] !== null) row[13] = Number(row[13]);
+    }
+    return r.rows as LedgerChangeRow[];
   }
 
   async deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]> {

@@ -110,6 +110,9 @@ export function itemRow(r: Record<string, unknown>): ItemMaster {
 /** Columns of a LedgerChange (Store.ledgerAfter), in this order for raw (array) rows. */
 export const LEDGER_CHANGE_COLUMNS = 'pos, id, ts, site, location, to_location, kind, sku, qty, uom, project, status, variance, applied_at, base_qty, base_uom';
 
+/** Columns of a LedgerChangeRow (Store.ledgerChangeRows), in its order. */
+export const LEDGER_CHANGE_ROW_COLUMNS = 'pos, ts_ms, site, location, to_location, kind, sku, qty, uom, project, status, variance, applied_at, base_qty, base_uom';
+
 /** A raw row of LEDGER_CHANGE_COLUMNS as a LedgerChange (absent optionals omitted). */
 export function ledgerChange(r: unknown[]): LedgerChange {
   const c: LedgerChange = {

@@ -15,6 +15,7 @@ import {
   type ExceptionRow,
   type IdentityRow,
   type LedgerChange,
+  type LedgerChangeRow,
   type LedgerRow,
   type MovementOutcome,
   type SkuTotal,
@@ -22,7 +23,7 @@ import {
   type StockRow,
   type Store,
 } from './store.js';
-import { exceptionRow, LEDGER_CHANGE_COLUMNS, ledgerChange, ledgerRow } from './rows.js';
+import { exceptionRow, LEDGER_CHANGE_COLUMNS, LEDGER_CHANGE_ROW_COLUMNS, ledgerChange, ledgerRow } from './rows.js';
 import { fromMilli } from '../../protocols/ledger/quantity.js';
 
 /**
@@ -346,6 +347,13 @@ export class SqliteStore implements Store {
     return (this.changeStmt.all(after, limit) as unknown[][]).map(ledgerChange);
   }
   private changeStmt: Database.Statement | undefined;
+
+  async ledgerChangeRows(after: number, limit: number): Promise<LedgerChangeRow[]> {
+    // The driver's arrays as they are: SQLite INTEGER columns are numbers already.
+    this.changeRowStmt ??= this.db.prepare(`SELECT ${LEDGER_CHANGE_ROW_COLUMNS} FROM ledger WHERE pos > ? ORDER BY pos LIMIT ?`).raw(true);
+    return this.changeRowStmt.all(after, limit) as LedgerChangeRow[];
+  }
+  private changeRowStmt: Database.Statement | undefined;
 
   async deadLetters(q: { site?: string; limit: number; before?: number }): Promise<DeadLetter[]> {
     const where: string[] = [];

@@ -1,8 +1,8 @@
 /**
  * The exporter's durable state (issue 13): export cursors, the last exported point of every
- * series, and the telemetry samples and alert state changes waiting to be exported, each with a
- * sequence. Behind this interface until cloud/db (one database, per-module migrations) lands;
- * `sql-export-store.ts` implements it for SQLite and PostgreSQL with one Kysely query set.
+ * series, the log of requests in the resend window, and the telemetry samples and alert state
+ * changes waiting to be exported, each with a sequence. `sql-export-store.ts` implements it for
+ * SQLite and PostgreSQL with one Kysely query set.
  */
 export type CursorName = 'ledger' | 'telemetry' | 'alerts';
 export type Cursors = Record<CursorName, number>;
@@ -37,10 +37,35 @@ export interface AlertChangeRow {
   open: number;
 }
 
+/** A request the exporter sent or is about to send: its id and the cursors after it. */
+export interface LoggedRequest {
+  id: number;
+  cursors: Cursors;
+}
+
+/**
+ * Two kinds of state make the export survive a crash of the cloud and of the server (issue 13):
+ * - the **confirmed** point: cursors and series state of everything acknowledged longer than the
+ *   resend window ago (the server has surely persisted it);
+ * - the **request log**: the cursors after each request sent since, written before the request
+ *   goes out. From the confirmed state and the logged bounds the exporter rebuilds exactly the
+ *   same lines (points.ts is a pure function of the rows and the state), so after a restart it
+ *   re-sends the window and the server's deduplication merges what it still holds.
+ */
 export interface ExportStore {
+  /** The confirmed cursors. */
   cursors(): Promise<Cursors>;
-  /** Every series' last exported point (bounded by the catalog: sites x locations x SKUs x uoms). */
+  /** Every series' last point at the confirmed cursors (bounded by the catalog: sites x locations x SKUs x uoms). */
   series(): Promise<Map<string, SeriesState>>;
+  /** Log a request's bounds before it is sent; returns its id (increasing). */
+  logRequest(cursors: Cursors): Promise<number>;
+  /** The logged requests after the confirmed point, oldest first. */
+  requests(): Promise<LoggedRequest[]>;
+  /**
+   * In one transaction: move the confirmed cursors and series state, forget the logged requests up
+   * to `upTo`, and delete the telemetry and alert-change rows at or before the cursors.
+   */
+  confirm(cursors: Cursors, series: ReadonlyMap<string, SeriesState>, upTo: number): Promise<void>;
   /**
    * Append telemetry; beyond `maxRows` waiting rows the oldest are deleted. Returns how many of the
    * deleted rows had not been exported (counted as dropped).
@@ -53,10 +78,5 @@ export interface ExportStore {
   heads(): Promise<{ telemetry: number; alerts: number }>;
   /** The newest open-count recorded per (site, type), to record only changes. */
   lastAlertStates(): Promise<Map<string, number>>;
-  /**
-   * After a 2xx: move the cursors and the series state in one transaction, and delete the exported
-   * telemetry and alert-change rows.
-   */
-  advance(cursors: Partial<Cursors>, series: ReadonlyMap<string, SeriesState>): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,10 +1,10 @@
 import { InfluxDB, type WriteApi, setLogger } from '@influxdata/influxdb-client';
 import type { Logger } from 'pino';
 import type { CloudMetrics } from '../metrics/registry.js';
-import type { LedgerChange, Store } from '../store/store.js';
-import type { AlertChangeRow, Cursors, ExportStore, SeriesState, TelemetryRow } from './export-store.js';
+import type { Store } from '../store/store.js';
+import type { AlertChangeRow, CursorName, Cursors, ExportStore, SeriesState, TelemetryRow } from './export-store.js';
 import { Guards } from './guards.js';
-import { BatchBuilder } from './points.js';
+import { BatchBuilder, type Body, commitTouched, SeriesTable, type Touched } from './points.js';
 
 export interface ExporterOptions {
   /** Server base URL (InfluxDB v2/v3 or VictoriaMetrics; writes go to `/api/v2/write`). */
@@ -23,8 +23,11 @@ export interface ExporterOptions {
   retentionMs?: number;
   /** Event times further ahead than this are dropped by the server (default 1 day; VictoriaMetrics drops beyond ~2). */
   futureMs?: number;
-  /** Bytes of acknowledged request bodies kept for the resend window. Default 256 MiB. */
-  resendMaxBytes?: number;
+  /**
+   * Series states kept in memory for the requests inside the resend window (what confirming them
+   * writes); beyond, the oldest are confirmed early (the window shrinks). Default 4,000,000.
+   */
+  resendMaxSeries?: number;
   /** Poll period when idle (commits also wake the exporter). Default 1000 ms. */
   idleMs?: number;
   /** Request timeout, ms. Default 10 s (the client's). */
@@ -32,36 +35,56 @@ export interface ExporterOptions {
   now?: () => number;
 }
 
-interface Sent {
-  lines: string[];
-  bytes: number;
+/** A request acknowledged by the server and not yet confirmed (inside the resend window). */
+interface Pending {
+  id: number;
+  end: Cursors;
   ackedAt: number;
+  touched: Touched;
+}
+
+/** One request, built. */
+interface Built {
+  body: Body;
+  end: Cursors;
+  touched: Touched;
+  /** When the oldest row of it entered the database (the lag reference), ms; Infinity when none. */
+  oldest: number;
+  rows: number;
+  refused: number;
 }
 
 /**
- * The time-series exporter (issue 13). It owns the durability; the InfluxDB client only serialises
- * and sends:
- * - one request in flight: a loop that reads the next rows after the durable cursors, builds the
- *   lines, writes them, and only then reads more;
- * - the cursors (ledger position, telemetry and alert-change sequences) and the series state move
- *   in one transaction only after a 2xx (`ExportStore.advance`);
+ * The time-series exporter (issue 13). It owns the durability; the InfluxDB client only sends:
+ * - one request in flight: a loop that reads the next rows after the cursors, builds the lines,
+ *   logs the request's bounds durably (`ExportStore.logRequest`), writes it, and only then reads
+ *   more;
  * - a failed write is retried forever, the same lines, with backoff 1 s -> 30 s;
  * - the client's WriteApi gets `maxRetries: 0` (no retry buffer to drop lines from or discard on
- *   close) and `batchSize` one more than the largest request, so its own auto-flush, whose
- *   failure it swallows (influxdb-client-js #300), can never fire: every request's outcome is the
- *   promise of our explicit `flush()`;
- * - after a failed write, once the server answers again, the requests acknowledged in the
- *   `resendWindowMs` before the failure are re-sent (VictoriaMetrics loses what it acknowledged in
- *   the seconds before a SIGKILL); their lines are identical, so its deduplication merges them.
+ *   close) and one record per request (the whole body), so its own auto-flush, whose failure it
+ *   swallows (influxdb-client-js #300), can never fire: every request's outcome is the promise of
+ *   our explicit `flush()`;
+ * - **resend window, durable.** VictoriaMetrics loses what it acknowledged in the seconds before a
+ *   SIGKILL. A request becomes *confirmed* (cursors and series state moved in the database, its
+ *   telemetry rows deleted) only once it was acknowledged `resendWindowMs` ago with no failure
+ *   since. After a failed write, once the server answers again, and at every start of the
+ *   exporter (the cloud may have crashed, and the server with it), every logged request after
+ *   the confirmed point is rebuilt from the confirmed state and re-sent: the same bounds and the
+ *   same state give byte-identical lines (points.ts), which the server's deduplication merges.
  */
 export class TsdbExporter {
   private readonly o: Required<Omit<ExporterOptions, 'token' | 'bucket' | 'org'>> & Pick<ExporterOptions, 'token' | 'bucket' | 'org'>;
   private readonly writeApi: WriteApi;
   private readonly guards: Guards;
+  /** Cursors after the last acknowledged request. */
   private cursors: Cursors = { ledger: 0, telemetry: 0, alerts: 0 };
-  private series = new Map<string, SeriesState>();
-  private readonly sent: Sent[] = [];
-  private sentBytes = 0;
+  /** Series state after the last acknowledged request. */
+  private table = new SeriesTable();
+  private unconfirmed: Pending[] = [];
+  private unconfirmedSeries = 0;
+  private lastConfirm = 0;
+  /** Re-send the logged requests from the confirmed point before anything new (set at start and after a failure). */
+  private replayNeeded = true;
   private stopped = false;
   private loop: Promise<void> = Promise.resolve();
   private wake: (() => void) | undefined;
@@ -86,7 +109,7 @@ export class TsdbExporter {
       backoffCapMs: 30_000,
       retentionMs: 30 * 86_400_000,
       futureMs: 86_400_000,
-      resendMaxBytes: 256 * 1024 * 1024,
+      resendMaxSeries: 4_000_000,
       idleMs: 1000,
       timeoutMs: 10_000,
       now: () => Date.now(),
@@ -94,11 +117,10 @@ export class TsdbExporter {
     };
     quietClientLogger(log);
     const influx = new InfluxDB({ url: this.o.url, ...(this.o.token ? { token: this.o.token } : {}), timeout: this.o.timeoutMs });
-    // A ledger row gives up to 3 lines (a transfer), a telemetry row 1, an alert change 1.
-    const maxLines = this.o.batchRows * 5 + 1;
+    // One record per request (the body): batchSize 2 means the buffer never flushes by itself.
     this.writeApi = influx.getWriteApi(this.o.org ?? '', this.o.bucket ?? 'stockgate', 'ms', {
-      batchSize: maxLines + 1,
-      maxBufferLines: maxLines + 1,
+      batchSize: 2,
+      maxBufferLines: 2,
       maxBatchBytes: Number.MAX_SAFE_INTEGER,
       flushInterval: 0,
       maxRetries: 0,
@@ -114,9 +136,9 @@ export class TsdbExporter {
   }
 
   async start(): Promise<void> {
+    // Fail fast on a database that cannot be read; the loop then re-sends the logged window.
     this.cursors = await this.store.cursors();
-    this.series = await this.store.series();
-    this.log.info({ url: this.o.url, cursors: this.cursors, series: this.series.size }, 'tsdb export started');
+    this.log.info({ url: this.o.url, confirmed: this.cursors }, 'tsdb export started');
     this.loop = this.run();
   }
 
@@ -129,7 +151,8 @@ export class TsdbExporter {
     this.stopped = true;
     this.wake?.();
     await this.loop;
-    // Nothing is buffered in the client (every request was flushed and awaited), so close loses nothing.
+    // Nothing is buffered in the client (every request was flushed and awaited), so close loses
+    // nothing; unconfirmed requests stay logged and are re-sent by the next start.
     await this.writeApi.close().catch(() => undefined);
   }
 
@@ -137,8 +160,10 @@ export class TsdbExporter {
   async idle(timeoutMs = 60_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      await this.refreshBacklog();
-      if (this.backlog === 0) return;
+      if (!this.replayNeeded) {
+        await this.refreshBacklog();
+        if (this.backlog === 0) return;
+      }
       if (Date.now() > until) throw new Error(`tsdb export: backlog ${this.backlog} after ${timeoutMs} ms`);
       this.kick();
       await new Promise((r) => setTimeout(r, 50));
@@ -157,82 +182,211 @@ export class TsdbExporter {
   }
 
   private async run(): Promise<void> {
+    /** The next request, built while the current one is in flight. */
+    let ahead: Promise<Built> | undefined;
     while (!this.stopped) {
-      let batch: { lines: string[]; cursors: Partial<Cursors>; touched: Map<string, SeriesState>; oldest: number; rows: number };
-      try {
-        batch = await this.next();
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, 'tsdb export: reading the next rows failed; retrying');
-        await this.sleep(this.o.backoffMs);
+      if (this.replayNeeded) {
+        ahead = undefined;
+        try {
+          if (!(await this.replay())) return;
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, 'tsdb export: reading the resend window failed; retrying');
+          await this.sleep(this.o.backoffMs);
+        }
         continue;
       }
-      if (batch.rows === 0) {
+      let b: Built;
+      try {
+        b = await (ahead ?? this.build(this.table, this.cursors));
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'tsdb export: reading the next rows failed; retrying');
+        // The table may hold a half-built request's state: rebuild it from the database.
+        this.replayNeeded = true;
+        await this.sleep(this.o.backoffMs);
+        continue;
+      } finally {
+        ahead = undefined;
+      }
+      if (b.rows === 0) {
         this.setLag(0);
         await this.refreshBacklog().catch(() => undefined);
+        await this.confirmDue();
         await this.sleep(this.o.idleMs);
         continue;
       }
-      await this.refreshBacklog().catch(() => undefined);
-      if (!(await this.writeUntilOk(batch.lines, batch.oldest))) return;
+      if (b.refused) this.metrics?.tsdbLines.inc({ result: 'refused' }, b.refused);
+      let id: number;
       try {
-        await this.store.advance(batch.cursors, batch.touched);
+        // Durable before it goes out: a restart rebuilds this very request (same bounds, same lines).
+        id = await this.store.logRequest(b.end);
       } catch (err) {
-        // Not advanced: the same rows are read and sent again (identical lines), nothing is lost.
-        this.log.error({ err: (err as Error).message }, 'tsdb export: saving the cursor failed; the batch will be re-sent');
+        this.log.error({ err: (err as Error).message }, 'tsdb export: logging the request failed; retrying');
+        this.replayNeeded = true;
         await this.sleep(this.o.backoffMs);
         continue;
       }
-      Object.assign(this.cursors, batch.cursors);
-      for (const [k, s] of batch.touched) this.series.set(k, s);
-      this.stats.linesWritten += batch.lines.length;
-      this.metrics?.tsdbLines.inc({ result: 'written' }, batch.lines.length);
-      this.remember(batch.lines);
-      if (this.failedAt !== undefined) await this.resend();
+      const sending = this.writeUntilOk(b.body, b.oldest);
+      // One request in flight, but the next one is read and built meanwhile (the server parses
+      // while we read: the two share the machine's cores instead of taking turns). Its series
+      // state assumes this request succeeds: it is retried until it does, or a replay rebuilds
+      // everything from the confirmed state and this prepared request is dropped.
+      await new Promise((r) => setImmediate(r));
+      if (!this.stopped && this.failedAt === undefined) {
+        ahead = this.build(this.table, b.end);
+        ahead.catch(() => undefined);
+      }
+      if (!(await sending)) return;
+      this.acked(id, b);
+      await this.refreshBacklog().catch(() => undefined);
+      this.stats.linesWritten += b.body.lines;
+      this.metrics?.tsdbLines.inc({ result: 'written' }, b.body.lines);
+      if (this.failedAt !== undefined) {
+        // The server failed and answers again: it may have lost what it acknowledged before.
+        this.replayNeeded = true;
+        continue;
+      }
+      await this.confirmDue();
     }
   }
 
-  /** Read the rows after the cursors and build one request's lines (not committed until 2xx). */
-  private async next() {
-    const b = new BatchBuilder(this.series, this.guards);
-    const cursors: Partial<Cursors> = {};
+  private acked(id: number, b: Built): void {
+    this.cursors = b.end;
+    this.unconfirmed.push({ id, end: b.end, ackedAt: this.o.now(), touched: b.touched });
+    this.unconfirmedSeries += b.touched.series.length;
+  }
+
+  /**
+   * Read the rows after `from` and build one request over `table`: at most `batchRows` rows of
+   * each source, or, when `upTo` is given (a re-send), exactly the rows up to those bounds.
+   */
+  private async build(table: SeriesTable, from: Cursors, upTo?: Cursors): Promise<Built> {
+    const b = new BatchBuilder(table, this.guards);
+    const end: Cursors = { ...from };
     let oldest = Infinity;
-    const rows: LedgerChange[] = await this.ledger.ledgerAfter(this.cursors.ledger, this.o.batchRows);
-    for (const r of rows) b.ledger(r);
-    if (rows.length) {
-      cursors.ledger = rows[rows.length - 1]!.pos;
-      oldest = Math.min(oldest, Date.parse(rows[0]!.appliedAt));
+    let rows = 0;
+    const limit = (c: CursorName) => (upTo ? Math.max(0, upTo[c] - from[c]) : this.o.batchRows);
+    if (limit('ledger') > 0) {
+      const ledger = await this.ledger.ledgerChangeRows(from.ledger, limit('ledger'));
+      for (const r of ledger) {
+        if (upTo && r[0] > upTo.ledger) break;
+        b.ledgerRow(r);
+        end.ledger = r[0];
+        rows++;
+      }
+      if (ledger.length) oldest = Math.min(oldest, Date.parse(ledger[0]![12]));
     }
-    const tel: TelemetryRow[] = await this.store.telemetryAfter(this.cursors.telemetry, this.o.batchRows);
-    for (const t of tel) b.telemetry(t);
-    if (tel.length) {
-      cursors.telemetry = tel[tel.length - 1]!.seq;
-      oldest = Math.min(oldest, tel[0]!.receivedAt);
+    if (limit('telemetry') > 0) {
+      const tel: TelemetryRow[] = await this.store.telemetryAfter(from.telemetry, limit('telemetry'));
+      for (const t of tel) {
+        if (upTo && t.seq > upTo.telemetry) break;
+        b.telemetry(t);
+        end.telemetry = t.seq;
+        rows++;
+      }
+      if (tel.length) oldest = Math.min(oldest, tel[0]!.receivedAt);
     }
-    const al: AlertChangeRow[] = await this.store.alertChangesAfter(this.cursors.alerts, this.o.batchRows);
-    for (const a of al) b.alert(a);
-    if (al.length) {
-      cursors.alerts = al[al.length - 1]!.seq;
-      oldest = Math.min(oldest, al[0]!.ts);
+    if (limit('alerts') > 0) {
+      const al: AlertChangeRow[] = await this.store.alertChangesAfter(from.alerts, limit('alerts'));
+      for (const a of al) {
+        if (upTo && a.seq > upTo.alerts) break;
+        b.alert(a);
+        end.alerts = a.seq;
+        rows++;
+      }
+      if (al.length) oldest = Math.min(oldest, al[0]!.ts);
     }
-    const lines = b.lines();
-    if (b.refused) this.metrics?.tsdbLines.inc({ result: 'refused' }, b.refused);
-    return { lines, cursors, touched: b.touched, oldest, rows: rows.length + tel.length + al.length };
+    // A re-send keeps the logged bounds even where rows were deleted since (bounded telemetry).
+    if (upTo) Object.assign(end, upTo);
+    const body = b.body();
+    const touched = b.touched();
+    // The table moves on at once (the next request is built on it while this one is in flight);
+    // it is the confirmed state plus requests that are retried until acknowledged, or it is
+    // rebuilt from the database by a replay.
+    commitTouched(touched);
+    return { body, end, touched, oldest, rows, refused: b.refused };
+  }
+
+  /**
+   * Rebuild every logged request after the confirmed point from the confirmed state and send it
+   * again (at start, and after the server failed). False only when stopped.
+   */
+  private async replay(): Promise<boolean> {
+    const confirmed = await this.store.cursors();
+    const table = new SeriesTable(await this.store.series());
+    const logged = await this.store.requests();
+    this.failedAt = undefined;
+    if (logged.length) this.log.info({ requests: logged.length, from: confirmed, windowMs: this.o.resendWindowMs }, 'tsdb export: re-sending the requests after the confirmed point');
+    let cur = confirmed;
+    const pending: Pending[] = [];
+    let series = 0;
+    for (const r of logged) {
+      const b = await this.build(table, cur, r.cursors);
+      if (!(await this.writeUntilOk(b.body, b.oldest))) return false;
+      pending.push({ id: r.id, end: r.cursors, ackedAt: this.o.now(), touched: b.touched });
+      series += b.touched.series.length;
+      this.stats.linesResent += b.body.lines;
+      this.metrics?.tsdbLines.inc({ result: 'resent' }, b.body.lines);
+      cur = r.cursors;
+    }
+    if (logged.length) this.stats.resends++;
+    // A failure during the re-send: the server may have lost part of it again; start over.
+    if (this.failedAt !== undefined) return true;
+    this.table = table;
+    this.cursors = cur;
+    this.unconfirmed = pending;
+    this.unconfirmedSeries = series;
+    this.replayNeeded = false;
+    return true;
+  }
+
+  /**
+   * Confirm the requests acknowledged longer than the resend window ago (or the oldest, beyond
+   * the memory bound), at most once a second, never while the server is failing.
+   */
+  private async confirmDue(): Promise<void> {
+    if (this.failedAt !== undefined || this.replayNeeded || this.unconfirmed.length === 0) return;
+    const now = this.o.now();
+    if (now - this.lastConfirm < 1000 && this.unconfirmedSeries <= this.o.resendMaxSeries) return;
+    const cutoff = now - this.o.resendWindowMs;
+    let k = 0;
+    let left = this.unconfirmedSeries;
+    while (k < this.unconfirmed.length && (this.unconfirmed[k]!.ackedAt < cutoff || left > this.o.resendMaxSeries)) {
+      left -= this.unconfirmed[k]!.touched.series.length;
+      k++;
+    }
+    if (k === 0) return;
+    const merged = new Map<string, SeriesState>();
+    for (let j = 0; j < k; j++) {
+      const t = this.unconfirmed[j]!.touched;
+      for (let i = 0; i < t.series.length; i++) merged.set(t.series[i]!.key, t.series[i]!.state(t.ts[i]!, t.value[i]!));
+    }
+    const last = this.unconfirmed[k - 1]!;
+    try {
+      await this.store.confirm(last.end, merged, last.id);
+    } catch (err) {
+      // Not confirmed: the requests stay logged (a restart re-sends a little more), retried later.
+      this.log.error({ err: (err as Error).message }, 'tsdb export: confirming the resend window failed; retrying later');
+      return;
+    }
+    this.lastConfirm = now;
+    this.unconfirmed.splice(0, k);
+    this.unconfirmedSeries = left;
   }
 
   /** Write until a 2xx (false only when stopped). One request in flight: this is awaited. */
-  private async writeUntilOk(lines: string[], oldest: number): Promise<boolean> {
+  private async writeUntilOk(body: Body, oldest: number): Promise<boolean> {
     let delay = this.o.backoffMs;
     for (;;) {
       this.setLag(Number.isFinite(oldest) ? Math.max(0, (this.o.now() - oldest) / 1000) : 0);
-      if (lines.length === 0) return true;
+      if (body.lines === 0) return true;
       try {
-        await this.send(lines);
+        await this.send(body);
         return true;
       } catch (err) {
         this.stats.failures++;
         this.failedAt ??= this.o.now();
-        this.metrics?.tsdbLines.inc({ result: 'failed' }, lines.length);
-        this.log.warn({ err: (err as Error).message, lines: lines.length, retryInMs: delay }, 'tsdb export: write failed; retrying the same lines');
+        this.metrics?.tsdbLines.inc({ result: 'failed' }, body.lines);
+        this.log.warn({ err: (err as Error).message, lines: body.lines, retryInMs: delay }, 'tsdb export: write failed; retrying the same lines');
         if (this.stopped) return false;
         await this.sleep(delay);
         if (this.stopped) return false;
@@ -241,46 +395,17 @@ export class TsdbExporter {
     }
   }
 
-  private async send(lines: string[]): Promise<void> {
+  private async send(body: Body): Promise<void> {
     this.stats.requests++;
     try {
-      this.writeApi.writeRecords(lines);
+      // The whole body as one record: the client sends it as is (lines joined by '\n').
+      this.writeApi.writeRecord(body.text);
       await this.writeApi.flush();
       this.metrics?.tsdbRequests.inc({ result: 'ok' });
     } catch (err) {
       this.metrics?.tsdbRequests.inc({ result: 'error' });
       throw err;
     }
-  }
-
-  /** Keep acknowledged bodies for the resend window, bounded by time since the newest ack and bytes. */
-  private remember(lines: string[]): void {
-    const now = this.o.now();
-    let bytes = 0;
-    for (const l of lines) bytes += l.length + 1;
-    this.sent.push({ lines, bytes, ackedAt: now });
-    this.sentBytes += bytes;
-    while (this.sent.length && (this.sent[0]!.ackedAt < now - this.o.resendWindowMs || this.sentBytes > this.o.resendMaxBytes)) {
-      this.sentBytes -= this.sent.shift()!.bytes;
-    }
-  }
-
-  /** The server answers again after a failure: re-send what it acknowledged in the window before it. */
-  private async resend(): Promise<void> {
-    const failedAt = this.failedAt!;
-    this.failedAt = undefined;
-    const window = this.sent.filter((s) => s.ackedAt >= failedAt - this.o.resendWindowMs && s.ackedAt <= failedAt);
-    if (window.length === 0) return;
-    const n = window.reduce((a, s) => a + s.lines.length, 0);
-    this.log.info({ requests: window.length, lines: n, windowMs: this.o.resendWindowMs }, 'tsdb export: the server answers again; re-sending the trailing window before the failure');
-    this.stats.resends++;
-    for (const s of window) {
-      if (!(await this.writeUntilOk(s.lines, s.ackedAt))) return;
-      this.stats.linesResent += s.lines.length;
-      this.metrics?.tsdbLines.inc({ result: 'resent' }, s.lines.length);
-    }
-    // A failure during the re-send set failedAt again: the window then includes this one's.
-    if (this.failedAt !== undefined) await this.resend();
   }
 
   private setLag(s: number): void {

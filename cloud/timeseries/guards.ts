@@ -117,6 +117,12 @@ export class Guards {
     return ms;
   }
 
+  /** Event times in [lo, hi] pass unrepaired (ms): the builders' fast path skips the guard for them. */
+  window(): { lo: number; hi: number } {
+    const now = this.o.now();
+    return { lo: Math.max(MS_MIN, now - this.o.retentionMs), hi: Math.min(MS_MAX - 1, now + this.o.futureMs) };
+  }
+
   private inWindow(ms: number | undefined): ms is number {
     if (ms === undefined || !Number.isFinite(ms)) return false;
     const now = this.o.now();

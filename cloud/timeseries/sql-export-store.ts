@@ -1,13 +1,14 @@
 import type { Generated, Kysely } from 'kysely';
 import { type Db, type DbModule, PostgresDatabase, SqliteDatabase } from '../db/index.js';
 import type { SqliteMigration } from '../sqlite-db.js';
-import type { AlertChangeRow, CursorName, Cursors, ExportStore, SeriesState, TelemetryRow } from './export-store.js';
+import type { AlertChangeRow, CursorName, Cursors, ExportStore, LoggedRequest, SeriesState, TelemetryRow } from './export-store.js';
 
 interface Tables {
   tsdb_cursors: { name: string; value: number | string };
   tsdb_series: { key: string; ts: number | string; value: number };
   tsdb_telemetry: { seq: Generated<number>; ts: number | string; received_at: number | string; site: string; edge: string; device: string; fields: string };
   tsdb_alert_changes: { seq: Generated<number>; ts: number | string; site: string; type: string; open: number };
+  tsdb_requests: { id: Generated<number>; ledger: number | string; telemetry: number | string; alerts: number | string };
 }
 
 /** Append only: a released migration never changes. Same tables in both dialects. */
@@ -24,6 +25,11 @@ const SQLITE: SqliteMigration[] = [
         site TEXT NOT NULL, type TEXT NOT NULL, open INTEGER NOT NULL);
     `,
   },
+  {
+    version: 2,
+    name: 'time-series export: the request log of the resend window (cursors become the confirmed point)',
+    sql: `CREATE TABLE tsdb_requests (id INTEGER PRIMARY KEY AUTOINCREMENT, ledger INTEGER NOT NULL, telemetry INTEGER NOT NULL, alerts INTEGER NOT NULL);`,
+  },
 ];
 
 const POSTGRES: SqliteMigration[] = [
@@ -38,6 +44,11 @@ const POSTGRES: SqliteMigration[] = [
       CREATE TABLE IF NOT EXISTS tsdb_alert_changes (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ts BIGINT NOT NULL,
         site TEXT NOT NULL, type TEXT NOT NULL, open INTEGER NOT NULL);
     `,
+  },
+  {
+    version: 2,
+    name: 'time-series export: the request log of the resend window (cursors become the confirmed point)',
+    sql: `CREATE TABLE IF NOT EXISTS tsdb_requests (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ledger BIGINT NOT NULL, telemetry BIGINT NOT NULL, alerts BIGINT NOT NULL);`,
   },
 ];
 
@@ -180,7 +191,17 @@ export class SqlExportStore implements ExportStore {
     return out;
   }
 
-  async advance(cursors: Partial<Cursors>, series: ReadonlyMap<string, SeriesState>): Promise<void> {
+  async logRequest(c: Cursors): Promise<number> {
+    const r = await this.db.insertInto('tsdb_requests').values({ ledger: c.ledger, telemetry: c.telemetry, alerts: c.alerts }).returning('id').executeTakeFirstOrThrow();
+    return Number(r.id);
+  }
+
+  async requests(): Promise<LoggedRequest[]> {
+    const rows = await this.db.selectFrom('tsdb_requests').selectAll().orderBy('id').execute();
+    return rows.map((r) => ({ id: Number(r.id), cursors: { ledger: Number(r.ledger), telemetry: Number(r.telemetry), alerts: Number(r.alerts) } }));
+  }
+
+  async confirm(cursors: Cursors, series: ReadonlyMap<string, SeriesState>, upTo: number): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       for (const [name, value] of Object.entries(cursors)) {
         await tx.insertInto('tsdb_cursors').values({ name, value }).onConflict((oc) => oc.column('name').doUpdateSet({ value })).execute();
@@ -193,8 +214,9 @@ export class SqlExportStore implements ExportStore {
           .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ ts: eb.ref('excluded.ts'), value: eb.ref('excluded.value') })))
           .execute();
       }
-      if (cursors.telemetry !== undefined) await tx.deleteFrom('tsdb_telemetry').where('seq', '<=', cursors.telemetry).execute();
-      if (cursors.alerts !== undefined) await tx.deleteFrom('tsdb_alert_changes').where('seq', '<=', cursors.alerts).execute();
+      await tx.deleteFrom('tsdb_requests').where('id', '<=', upTo).execute();
+      await tx.deleteFrom('tsdb_telemetry').where('seq', '<=', cursors.telemetry).execute();
+      await tx.deleteFrom('tsdb_alert_changes').where('seq', '<=', cursors.alerts).execute();
     });
   }
 

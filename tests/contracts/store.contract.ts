@@ -99,6 +99,18 @@ export function storeContract(name: string, factory: () => StoreHarness | Promis
         const full = (await store.movement(all[2]!.id))!;
         expect(all[2]).toMatchObject({ id: full.id, ts: full.ts, site: full.site, location: full.location, kind: full.kind, sku: full.sku, qty: 3, uom: full.uom, status: full.status, appliedAt: full.appliedAt });
       });
+
+      it('ledgerChangeRows: the same feed as arrays, numbers as numbers, quantities in thousandths', async () => {
+        await commit(mv({ qty: 1.5 }), mv({ kind: 'transfer', toLocation: 'B', qty: 2, project: 'P1' }));
+        const objs = await store.ledgerAfter(0, 10);
+        const rows = await store.ledgerChangeRows(0, 10);
+        expect(rows).toHaveLength(2);
+        rows.forEach((r, i) => {
+          const o = objs[i]!;
+          expect(r).toEqual([o.pos, Date.parse(o.ts), o.site, o.location, o.toLocation ?? null, o.kind, o.sku, Math.round(o.qty * 1000), o.uom, o.project ?? '', o.status, null, o.appliedAt, Math.round(o.qty * 1000), o.uom]);
+        });
+        expect(await store.ledgerChangeRows(rows[0]![0], 10)).toEqual([rows[1]]);
+      });
     });
 
     describe('balances per movement kind', () => {

@@ -37,7 +37,7 @@ for (const [name, make] of backends) {
       await h.destroy();
     });
 
-    it('starts at zero, moves cursors and series in one step, deletes exported rows, survives a reopen', async () => {
+    it('starts at zero, logs requests, confirms cursors, series and the log in one step, deletes confirmed rows, survives a reopen', async () => {
       expect(await s.cursors()).toEqual({ ledger: 0, telemetry: 0, alerts: 0 });
       expect(await s.appendTelemetry([1, 2, 3].map((i) => ({ ts: 1_800_000_000_000 + i, receivedAt: 1_800_000_000_000, site: 's', edge: 'e', device: 'd', fields: { w: i } })))).toBe(0);
       await s.appendAlertChanges([{ ts: 1_800_000_000_000, site: 's', type: 'low-stock', open: 1 }]);
@@ -45,12 +45,18 @@ for (const [name, make] of backends) {
       expect(tel.map((t) => t.fields)).toEqual([{ w: 1 }, { w: 2 }, { w: 3 }]);
       expect((await s.heads()).telemetry).toBe(tel[2]!.seq);
       expect(await s.lastAlertStates()).toEqual(new Map([['s\u001flow-stock', 1]]));
-      await s.advance({ ledger: 42, telemetry: tel[1]!.seq }, new Map([['stockgate_stock\u001fs', { ts: 1_800_000_000_005, value: 12.5 }]]));
+      // The request log: bounds of requests sent after the confirmed point, oldest first.
+      const r1 = await s.logRequest({ ledger: 40, telemetry: tel[0]!.seq, alerts: 0 });
+      const r2 = await s.logRequest({ ledger: 42, telemetry: tel[1]!.seq, alerts: 0 });
+      const r3 = await s.logRequest({ ledger: 50, telemetry: tel[2]!.seq, alerts: 0 });
+      expect(r1 < r2 && r2 < r3).toBe(true);
+      await s.confirm({ ledger: 42, telemetry: tel[1]!.seq, alerts: 0 }, new Map([['stockgate_stock\u001fs', { ts: 1_800_000_000_005, value: 12.5 }]]), r2);
       await s.close();
       s = await h.open({ maxTelemetryRows: 5 });
       expect(await s.cursors()).toEqual({ ledger: 42, telemetry: tel[1]!.seq, alerts: 0 });
       expect(await s.series()).toEqual(new Map([['stockgate_stock\u001fs', { ts: 1_800_000_000_005, value: 12.5 }]]));
       expect((await s.telemetryAfter(0, 10)).map((t) => t.fields)).toEqual([{ w: 3 }]);
+      expect(await s.requests()).toEqual([{ id: r3, cursors: { ledger: 50, telemetry: tel[2]!.seq, alerts: 0 } }]);
     });
 
     it('bounds waiting telemetry: the oldest go first and the unexported ones are counted', async () => {

@@ -1,9 +1,10 @@
 import { Point } from '@influxdata/influxdb-client';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { LedgerRow } from '../../../cloud/store/store.js';
+import type { LedgerChangeRow } from '../../../cloud/store/store.js';
 import type { SeriesState } from '../../../cloud/timeseries/export-store.js';
 import { Guards } from '../../../cloud/timeseries/guards.js';
-import { BatchBuilder } from '../../../cloud/timeseries/points.js';
+import { BatchBuilder, commitTouched, SeriesTable } from '../../../cloud/timeseries/points.js';
 
 const NOW = Date.parse('2026-12-06T03:00:00.000Z');
 
@@ -12,20 +13,40 @@ function guards(hits: string[] = []) {
 }
 
 let pos = 0;
-function row(o: Partial<LedgerRow>): LedgerRow {
-  pos++;
-  return {
-    pos, v: 1, id: `M${pos}`, edge: 'e1', seq: pos, ts: '2026-12-06T02:59:00.000Z', site: 's1', location: 'A', kind: 'receive', sku: 'SKU-1', qty: 1, uom: 'ea',
-    device: { id: 'd', type: 'scanner' }, raw: 'x', appliedAt: '2026-12-06T02:59:01.000Z', status: 'applied', ...o,
-  } as LedgerRow;
+interface R {
+  ts: string | number;
+  site: string;
+  location: string;
+  toLocation: string;
+  kind: string;
+  sku: string;
+  /** Units (converted to the stored thousandths), or a raw column value as a driver may return it. */
+  qty: number | string;
+  uom: string;
+  project: string;
+  status: string;
+  variance: number;
 }
+/** A ledger row as `Store.ledgerChangeRows` returns it (quantities in thousandths, ts_ms). */
+function row(o: Partial<R>): LedgerChangeRow {
+  pos++;
+  const ts = o.ts ?? '2026-12-06T02:59:00.000Z';
+  const milli = (v: number | string) => (typeof v === 'number' ? Math.round(v * 1000) : v);
+  return [
+    pos, (typeof ts === 'string' ? Date.parse(ts) : ts), o.site ?? 's1', o.location ?? 'A', o.toLocation ?? null, o.kind ?? 'receive', o.sku ?? 'SKU-1',
+    milli(o.qty ?? 1) as number, o.uom ?? 'ea', o.project ?? '', o.status ?? 'applied', o.variance === undefined ? null : (milli(o.variance) as number),
+    '2026-12-06T02:59:01.000Z', null, null,
+  ];
+}
+
+const table = (committed: Map<string, SeriesState> = new Map()) => new SeriesTable(committed);
 
 describe('BatchBuilder: line protocol from ledger rows', () => {
   it('sums same-millisecond movements of a series into one point and keeps the last balance of that ms', () => {
-    const b = new BatchBuilder(new Map(), guards());
-    b.ledger(row({ qty: 2 }));
-    b.ledger(row({ qty: 3 }));
-    b.ledger(row({ kind: 'issue', qty: 1 }));
+    const b = new BatchBuilder(table(), guards());
+    b.ledgerRow(row({ qty: 2 }));
+    b.ledgerRow(row({ qty: 3 }));
+    b.ledgerRow(row({ kind: 'issue', qty: 1 }));
     const lines = b.lines();
     const t = Date.parse('2026-12-06T02:59:00.000Z');
     expect(lines).toContain(`stockgate_movements,kind=receive,site=s1,uom=ea count=2,qty=5 ${t}`);
@@ -40,18 +61,20 @@ describe('BatchBuilder: line protocol from ledger rows', () => {
       ['stockgate_movements\u001fs1\u001freceive\u001f\u001fea', { ts: t, value: 0 }],
       ['stockgate_stock\u001fs1\u001fA\u001fSKU-1\u001fea', { ts: t, value: 10 }],
     ]);
-    const b = new BatchBuilder(committed, guards());
-    b.ledger(row({ qty: 2, ts: '2026-12-06T02:58:00.000Z' })); // late event: after the series' last point
+    const b = new BatchBuilder(table(committed), guards());
+    b.ledgerRow(row({ qty: 2, ts: '2026-12-06T02:58:00.000Z' })); // late event: after the series' last point
     expect(b.lines()).toEqual([
       `stockgate_movements,kind=receive,site=s1,uom=ea count=1,qty=2 ${t + 1}`,
       `stockgate_stock,location=A,site=s1,sku=SKU-1,uom=ea on_hand=12 ${t + 1}`,
     ]);
-    expect(b.touched.get('stockgate_stock\u001fs1\u001fA\u001fSKU-1\u001fea')).toEqual({ ts: t + 1, value: 12 });
+    const tt = b.touched();
+    const i = tt.series.findIndex((x) => x.key === 'stockgate_stock\u001fs1\u001fA\u001fSKU-1\u001fea');
+    expect(tt.series[i]!.state(tt.ts[i]!, tt.value[i]!)).toEqual({ ts: t + 1, value: 12 });
   });
 
   it('writes exactly what the client\'s Point writes (escaping, sorted tags and fields, floats)', () => {
-    const b = new BatchBuilder(new Map(), guards());
-    b.ledger(row({ site: 'site a', location: 'BIN,7=x', sku: 'SKU 1', qty: 0.1, project: 'P=1' }));
+    const b = new BatchBuilder(table(), guards());
+    b.ledgerRow(row({ site: 'site a', location: 'BIN,7=x', sku: 'SKU 1', qty: 0.1, project: 'P=1' }));
     b.telemetry({ seq: 1, ts: NOW - 1000, receivedAt: NOW, site: 's1', edge: 'e 1', device: 'scale,1', fields: { b_weight: 1e-7, a_count: 3 } });
     const t = Date.parse('2026-12-06T02:59:00.000Z');
     const viaPoint = [
@@ -64,9 +87,9 @@ describe('BatchBuilder: line protocol from ledger rows', () => {
 
   it('is deterministic: the same rows on the same state give identical lines', () => {
     const rows = [row({ qty: 2 }), row({ kind: 'transfer', toLocation: 'B', qty: 1, project: 'P1' }), row({ kind: 'count', qty: 7, variance: 6 })];
-    const a = new BatchBuilder(new Map(), guards());
-    const b = new BatchBuilder(new Map(), guards());
-    for (const r of rows) (a.ledger(r), b.ledger(r));
+    const a = new BatchBuilder(table(), guards());
+    const b = new BatchBuilder(table(), guards());
+    for (const r of rows) (a.ledgerRow(r), b.ledgerRow(r));
     expect(a.lines()).toEqual(b.lines());
     expect(a.lines().some((l) => l.includes('location=B') && l.includes('on_hand=1 '))).toBe(true);
     expect(a.lines().some((l) => l.includes('kind=transfer,project=P1,site=s1'))).toBe(true);
@@ -74,10 +97,11 @@ describe('BatchBuilder: line protocol from ledger rows', () => {
 
   it('guards: a 40-day-old event falls back to its commit time, a string qty is repaired or refused, seconds become ms', () => {
     const hits: string[] = [];
-    const b = new BatchBuilder(new Map(), guards(hits));
-    b.ledger(row({ ts: new Date(NOW - 40 * 86_400_000).toISOString() }));
-    b.ledger(row({ sku: 'S2', qty: '2.500' as unknown as number }));
-    b.ledger(row({ sku: 'S3', qty: 'lots' as unknown as number }));
+    const b = new BatchBuilder(table(), guards(hits));
+    b.ledgerRow(row({ ts: NOW - 40 * 86_400_000 }));
+    // PostgreSQL returns BIGINT as a string: repaired (thousandths).
+    b.ledgerRow(row({ sku: 'S2', qty: '2500' }));
+    b.ledgerRow(row({ sku: 'S3', qty: 'lots' }));
     b.telemetry({ seq: 1, ts: Math.floor(NOW / 1000) - 5, receivedAt: NOW, site: 's1', edge: 'e1', device: 'scale1', fields: { weightKg: 1.5, status: 'ok' } });
     const lines = b.lines();
     expect(hits).toEqual(expect.arrayContaining(['retention/repaired', 'string_field/repaired', 'string_field/refused', 'precision/repaired']));
@@ -86,5 +110,80 @@ describe('BatchBuilder: line protocol from ledger rows', () => {
     expect(lines).toContain(`stockgate_device,device=scale1,edge=e1,site=s1 weightKg=1.5 ${(Math.floor(NOW / 1000) - 5) * 1000}`);
     expect(lines.some((l) => l.includes('sku=S2') && l.includes('on_hand=2.5'))).toBe(true);
     expect(lines.some((l) => l.includes('sku=S3'))).toBe(false);
+  });
+
+  it('never gives two points of one series the same millisecond, also when event times go backwards inside a request', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ dt: fc.integer({ min: 0, max: 5 }), kind: fc.constantFrom('receive', 'issue', 'transfer'), sku: fc.constantFrom('A', 'B'), qty: fc.integer({ min: 1, max: 9 }) }), { minLength: 1, maxLength: 60 }), (spec) => {
+        const base = NOW - 60_000;
+        const b = new BatchBuilder(table(), guards());
+        for (const x of spec) b.ledgerRow(row({ ts: base + x.dt, kind: x.kind, sku: x.sku, qty: x.qty, toLocation: 'B' }));
+        const seen = new Set<string>();
+        let count = 0;
+        for (const l of b.lines()) {
+          const [series, fields, t] = l.split(' ');
+          const key = `${series}@${t}`;
+          expect(seen.has(key)).toBe(false);
+          seen.add(key);
+          if (series!.startsWith('stockgate_movements')) count += Number(/count=(\d+)/.exec(fields!)![1]);
+        }
+        // Summed, not overwritten: every movement is counted once.
+        expect(count).toBe(spec.length);
+      }),
+    );
+  });
+
+  it('writes quantities exactly as String(thousandths / 1000) would', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -1e12, max: 1e12 }), (q) => {
+        const b = new BatchBuilder(table(), guards());
+        b.ledgerRow(row({ kind: 'adjust', qty: q / 1000 }));
+        const m = b.lines().find((l) => l.startsWith('stockgate_movements'))!;
+        expect(m.split(' ')[1]).toBe(`count=1,qty=${String(q / 1000)}`);
+      }),
+    );
+  });
+
+  it('rebuilds byte-identical requests from the confirmed state and the logged bounds (what a re-send after a restart sends)', () => {
+    const rows = Array.from({ length: 300 }, (_, i) => row({ ts: NOW - 60_000 + Math.floor(i / 3), kind: i % 4 === 0 ? 'issue' : 'receive', sku: `S${i % 7}`, qty: (i % 5) + 1, project: i % 3 ? '' : 'P1' }));
+    const bounds = [40, 41, 150, 300];
+    const run = (t: SeriesTable) => {
+      const out: string[] = [];
+      let from = 0;
+      for (const to of bounds) {
+        const b = new BatchBuilder(t, guards());
+        for (const r of rows.slice(from, to)) b.ledgerRow(r);
+        out.push(b.body().text);
+        commitTouched(b.touched());
+        from = to;
+      }
+      return out;
+    };
+    const first = new SeriesTable();
+    const sent = run(first);
+    // The confirmed state is the empty one here: a fresh table from it rebuilds the same bodies.
+    expect(run(new SeriesTable(new SeriesTable().snapshot()))).toEqual(sent);
+    // And from a state confirmed after the first two requests, the rest is the same again.
+    const confirmed = new SeriesTable();
+    for (const [from, to] of [[0, 40], [40, 41]] as const) {
+      const b = new BatchBuilder(confirmed, guards());
+      for (const r of rows.slice(from, to)) b.ledgerRow(r);
+      commitTouched(b.touched());
+    }
+    const again = new SeriesTable(confirmed.snapshot());
+    const rest: string[] = [];
+    let from = 41;
+    for (const to of [150, 300]) {
+      const b = new BatchBuilder(again, guards());
+      for (const r of rows.slice(from, to)) b.ledgerRow(r);
+      rest.push(b.body().text);
+      commitTouched(b.touched());
+      from = to;
+    }
+    expect(rest).toEqual(sent.slice(2));
+    // The last value of every stock series is the sum of its movements.
+    const onHand = new Map<string, number>();
+    for (const r of rows) onHand.set(r[6], (onHand.get(r[6]) ?? 0) + (r[5] === 'issue' ? -r[7] : r[7]));
+    for (const [sku, v] of onHand) expect(first.snapshot().get(`stockgate_stock\u001fs1\u001fA\u001f${sku}\u001fea`)!.value).toBe(v / 1000);
   });
 });
