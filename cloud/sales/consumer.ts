@@ -10,13 +10,12 @@
  *    reality wins": a scan-out is never refused).
  */
 import { sql, type Transaction } from 'kysely';
-import { toMilli } from '../../protocols/ledger/quantity.js';
 import { reconcile, type ReservationRow } from './reservations.js';
 import type { SalesService } from './service.js';
 
 type Tx = Transaction<any>;
 
-/** What the consumer reads of a ledger row (a subset of the follower's LedgerEntry). */
+/** What the consumer reads of a ledger row (a structural subset of the follower's LedgerEntry): quantities in thousandths. */
 export interface SalesLedgerRow {
   pos: number;
   id: string;
@@ -44,7 +43,7 @@ export function salesConsumer(service: SalesService): SalesConsumer {
       const pairs = new Map<string, { site: string; sku: string; last: SalesLedgerRow }>();
       for (const r of rows) {
         if (r.kind === 'issue' && r.status === 'applied' && r.order) {
-          await service.shipped(tx, { order: r.order, site: r.site, sku: r.sku, qty: toMilli(r.baseQty ?? r.qty), by: r.operator ?? 'edge', at: r.ts, movementId: r.id });
+          await service.shipped(tx, { order: r.order, site: r.site, sku: r.sku, qty: r.baseQty ?? r.qty, by: r.operator ?? 'edge', at: r.ts, movementId: r.id });
         }
         pairs.set(JSON.stringify([r.site, r.sku]), { site: r.site, sku: r.sku, last: r });
       }

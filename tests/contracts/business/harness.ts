@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll } from 'vitest';
 import { type Db, openDatabase } from '../../../cloud/db/index.js';
 import { cloudModules } from '../../../cloud/modules.js';
+import { invariantBreaks } from '../../../cloud/sales/index.js';
 import { PostgresStore } from '../../../cloud/store/postgres.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import type { Store } from '../../../cloud/store/store.js';
@@ -17,6 +18,7 @@ import { tempDir } from '../../helpers/procs.js';
  */
 export interface BusinessDb {
   db: Db;
+  /** Closing checks the stock invariants first (issue 11 §1: reserved = Σ active reservations, on hand = Σ balances) and throws if one breaks: every contract test is checked. */
   /** The ledger store on the same database (commit movements through the real ingest path). */
   store: Store;
   close(): Promise<void>;
@@ -47,8 +49,10 @@ export const sqliteHarness: BusinessHarness = {
       db,
       store,
       async close() {
+        const breaks = await invariantBreaks(db.kysely).catch((err: Error) => [`invariants not readable: ${err.message}`]);
         await store.close().catch(() => undefined);
         await db.close();
+        if (breaks.length) throw new Error(`stock invariants broken: ${breaks.join('; ')}`);
       },
     };
   },
@@ -64,10 +68,12 @@ export const postgresHarness: BusinessHarness = {
       db,
       store,
       async close() {
+        const breaks = await invariantBreaks(db.kysely).catch((err: Error) => [`invariants not readable: ${err.message}`]);
         await store.close().catch(() => undefined);
         await db.close();
         admin ??= new pg.Pool({ connectionString: PG_URL, max: 1 });
         await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        if (breaks.length) throw new Error(`stock invariants broken: ${breaks.join('; ')}`);
       },
     };
   },
