@@ -139,6 +139,9 @@ export interface PhaseResult {
   movements: number;
   /** Windows resent by the edges (ack timeout or a reported gap). */
   resends: number;
+  /** Device timestamp (the movement's `ts`, stamped at append) -> application ack at the edge. */
+  deviceToAckP50Ms: number;
+  deviceToAckP99Ms: number;
 }
 
 export interface EdgeRun {
@@ -167,6 +170,7 @@ export interface EdgeRun {
  */
 export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
   const latencies: number[] = [];
+  const deviceToAck: number[] = [];
   let resends = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -175,6 +179,7 @@ export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
       const outbox = new SqliteOutbox({ path: join(o.dir, `${o.site}-${edge}.db`), site: o.site, edge });
       const pub = new Publisher(outbox, { broker: o.broker, site: o.site, edge, batchSize: o.batch, window: o.window, ackTimeoutMs: 30_000 });
       const sentAt = new Map<number, number>();
+      const stampedAt = new Map<number, number>();
       pub.on('published', (first) => sentAt.set(first, performance.now()));
       let acked = 0;
       const finished = new Promise<void>((resolve) => {
@@ -186,6 +191,15 @@ export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
             sentAt.delete(a);
             for (let k = a; k <= b; k++) latencies.push(now - at);
           }
+          const wall = Date.now();
+          for (const [a, b] of ranges) {
+            for (let k = a; k <= b; k++) {
+              const ts = stampedAt.get(k);
+              if (ts === undefined) continue;
+              stampedAt.delete(k);
+              deviceToAck.push(wall - ts);
+            }
+          }
           acked += n;
           if (acked >= o.perEdge) resolve();
         });
@@ -196,7 +210,8 @@ export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
         const due = o.paceMs ? Math.min(o.perEdge, Math.floor(((performance.now() - start) / 1000) * o.ratePerSec!)) : o.perEdge;
         const n = Math.min(o.chunk, due - i);
         if (n > 0) {
-          outbox.append(Array.from({ length: n }, (_, k) => draft(i + k, e)));
+          const at = Date.now();
+          for (const m of outbox.append(Array.from({ length: n }, (_, k) => draft(i + k, e)))) stampedAt.set(m.seq, at);
           pub.kick();
           i += n;
         }
@@ -211,7 +226,10 @@ export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
   );
   const secs = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
+  deviceToAck.sort((a, b) => a - b);
   return {
+    deviceToAckP50Ms: round1(percentile(deviceToAck, 50)),
+    deviceToAckP99Ms: round1(percentile(deviceToAck, 99)),
     movementsPerSec: Math.round((o.perEdge * o.edges) / secs),
     p50Ms: round1(percentile(latencies, 50)),
     p99Ms: round1(percentile(latencies, 99)),

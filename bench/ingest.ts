@@ -1,0 +1,209 @@
+/**
+ * Sections `ingest` (default) and `pg` of `npm run bench`: end-to-end durable throughput and
+ * latency of simulated edges into `stockgate cloud`, against raw MQTT QoS 1 through the same
+ * broker measured before and after in the same run (the ratio is the figure; issue 9, issue 14).
+ *
+ * - ingest: one `stockgate cloud` (embedded aedes, SQLite FULL) per `--edges` value (4,200): N
+ *   edges, each with its own SQLite outbox (synchronous=FULL), connection and real Publisher:
+ *   append -> publish -> ledger commit -> ack -> delete. Saturated (the throughput), then paced at
+ *   each `--paced` rate (5000,30000) for latency: publish -> ack at the edge, device timestamp ->
+ *   ack at the edge, and device timestamp -> the row's `applied_at` read from the ledger file (the
+ *   commit's clock, stamped inside the transaction; ms resolution). Exactly once: ledger total.
+ * - pg: `--ingesters` (2) clouds on the external broker (`--broker-url`, shared subscription) and
+ *   one PostgreSQL schema (`--pg-url`).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { percentile, round1, runEdges, startCloud, type CloudProcess, type PhaseResult } from './common.js';
+import { bracketRaw, ratio, type BenchContext, type BenchSection, type Flags } from './section.js';
+
+/** Issue 9: e2e per raw msg before the hash chain and exact quantities (50,003 vs 46,380). */
+const BEFORE_ISSUE_9 = 1.08;
+
+const num = (f: Flags, k: string) => Number(f[k]);
+const list = (f: Flags, k: string) => String(f[k]).split(',').filter(Boolean).map(Number);
+
+interface Phases {
+  saturated: PhaseResult;
+  paced: Array<PhaseResult & { targetPerSec: number; tag: string }>;
+}
+
+async function phases(f: Flags, broker: string, site: string, dir: string, edges: number, tagPrefix: string): Promise<Phases> {
+  const batch = num(f, 'batch');
+  const window = num(f, 'window');
+  // Saturated: every edge appends as fast as it can; this is the throughput figure.
+  const perEdge = Math.max(1, Math.floor(num(f, 'movements') / edges));
+  const saturated = await runEdges({ broker, site, dir, tag: `${tagPrefix}sat`, edges, perEdge, chunk: 500, paceMs: 0, batch, window });
+  // Paced, well under capacity: the latency a dock sees in normal operation (the saturated p50 is
+  // mostly queueing in the outbox). Every 10 ms each edge appends what is due since its start.
+  const paced: Phases['paced'] = [];
+  for (const rate of list(f, 'paced')) {
+    const tag = `${tagPrefix}paced${rate}`;
+    const perEdgePaced = Math.max(1, Math.round((rate * num(f, 'paced-seconds')) / edges));
+    const r = await runEdges({ broker, site, dir, tag, edges, perEdge: perEdgePaced, chunk: 100_000, paceMs: 10, ratePerSec: rate / edges, batch, window });
+    paced.push({ ...r, targetPerSec: rate, tag });
+  }
+  return { saturated, paced };
+}
+
+async function ledgerTotal(cloud: CloudProcess, site: string): Promise<number> {
+  const res = await fetch(`${cloud.url}/api/v1/stock/totals?site=${site}`);
+  const totals = (await res.json()) as { items: Array<{ onHand: number }> };
+  return Math.round(totals.items.reduce((a, r) => a + r.onHand, 0) * 1e6) / 1e6;
+}
+
+/** Device ts -> applied_at of the rows of edges `<tag>-*`, from the cloud's SQLite file. */
+function deviceToCommit(file: string, site: string, tag: string): { p50Ms: number; p99Ms: number; rows: number } {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare(`SELECT ts_ms AS ts, applied_at AS at FROM ledger WHERE site = ? AND edge >= ? AND edge < ?`)
+      .all(site, `${tag}-`, `${tag}.`) as Array<{ ts: number; at: string }>;
+    const d = rows.map((r) => Date.parse(r.at) - r.ts).sort((a, b) => a - b);
+    return { p50Ms: round1(percentile(d, 50)), p99Ms: round1(percentile(d, 99)), rows: d.length };
+  } finally {
+    db.close();
+  }
+}
+
+async function ingestOnce(ctx: BenchContext, edges: number) {
+  const f = ctx.flags;
+  const dir = mkdtempSync(join(tmpdir(), 'sg-bench-'));
+  const cloud = await startCloud(['--data-dir', join(dir, 'cloud')]);
+  try {
+    const broker = `mqtt://127.0.0.1:${cloud.mqttPort}`;
+    ctx.log(`ingest: ${edges} edges`);
+    const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(f, broker, 'bench', dir, edges, ''));
+    const onHand = await ledgerTotal(cloud, 'bench');
+    const sent = ph.saturated.movements + ph.paced.reduce((a, p) => a + p.movements, 0);
+    const file = join(dir, 'cloud', 'stockgate.db');
+    const paced = ph.paced.map(({ tag, ...p }) => ({ ...p, deviceToCommit: deviceToCommit(file, 'bench', tag) }));
+    const r = ratio(ph.saturated.movementsPerSec, raw.meanMsgsPerSec);
+    return {
+      edges,
+      e2e: { ...ph.saturated, ledgerOnHand: onHand, sent, exactlyOnce: onHand === sent },
+      paced,
+      rawMqtt: raw,
+      ratio: { e2eMovementsPerRawMsg: r, beforeIssue9: BEFORE_ISSUE_9, withinTenPercentOfBefore: r >= BEFORE_ISSUE_9 * 0.9 },
+    };
+  } finally {
+    await cloud.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const common = {
+  movements: { type: 'string', default: '200000' },
+  raw: { type: 'string', default: '50000' },
+  batch: { type: 'string', default: '500' },
+  window: { type: 'string', default: '8' },
+  paced: { type: 'string', default: '5000,30000' },
+  'paced-seconds': { type: 'string', default: '4' },
+} as const;
+
+export const ingestSection: BenchSection = {
+  name: 'ingest',
+  about: 'e2e durable movements/s of N edges into stockgate cloud (embedded aedes, SQLite FULL) vs raw MQTT QoS 1, same run; paced latency',
+  byDefault: true,
+  options: { ...common, edges: { type: 'string', default: '4,200' } },
+  async run(ctx) {
+    const runs = [];
+    for (const edges of list(ctx.flags, 'edges')) runs.push(await ingestOnce(ctx, edges));
+    const table: Array<[string, string]> = [];
+    for (const r of runs) {
+      const e = `${r.edges} edges:`;
+      table.push(
+        [`${e} e2e durable movements/s`, String(r.e2e.movementsPerSec)],
+        [`${e} raw MQTT QoS1 msgs/s before / after`, `${r.rawMqtt.before.msgsPerSec} / ${r.rawMqtt.after.msgsPerSec}`],
+        [`${e} e2e movements per raw msg`, `${r.ratio.e2eMovementsPerRawMsg} (before issue 9: ${BEFORE_ISSUE_9}; within 10%: ${r.ratio.withinTenPercentOfBefore ? 'yes' : 'NO'})`],
+        [`${e} saturated publish->ack p50 / p99 ms`, `${r.e2e.p50Ms} / ${r.e2e.p99Ms}`],
+        [`${e} exactly once (ledger on hand = sent)`, `${r.e2e.ledgerOnHand} / ${r.e2e.sent} ${r.e2e.exactlyOnce ? 'OK' : 'MISMATCH'}`],
+      );
+      for (const p of r.paced) {
+        table.push(
+          [`${e} paced ${p.targetPerSec}/s achieved`, String(p.movementsPerSec)],
+          [`${e} paced ${p.targetPerSec}/s device->commit p50 / p99 ms`, `${p.deviceToCommit.p50Ms} / ${p.deviceToCommit.p99Ms}`],
+          [`${e} paced ${p.targetPerSec}/s device->ack p50 / p99 ms`, `${p.deviceToAckP50Ms} / ${p.deviceToAckP99Ms}`],
+        );
+      }
+    }
+    return { figures: { runs, settings: { batch: num(ctx.flags, 'batch'), window: num(ctx.flags, 'window'), store: 'sqlite (WAL, synchronous=FULL)', broker: 'embedded aedes' } }, table, ok: runs.every((r) => r.e2e.exactlyOnce) };
+  },
+};
+
+/**
+ * N ingesters competing on a shared subscription of the external broker, one PostgreSQL schema.
+ * The raw reference goes through the same broker in the same run.
+ */
+export const pgSection: BenchSection = {
+  name: 'pg',
+  about: '--ingesters clouds on the external broker ($share) and one PostgreSQL schema vs raw MQTT through that broker',
+  byDefault: false,
+  options: {
+    ...common,
+    'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+    'broker-url': { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+    ingesters: { type: 'string', default: '2' },
+    'pg-edges': { type: 'string', default: '4' },
+  },
+  async run(ctx) {
+    const f = ctx.flags;
+    const INGESTERS = num(f, 'ingesters');
+    const EDGES = num(f, 'pg-edges');
+    const tag = Math.random().toString(36).slice(2, 8);
+    const site = `bench-pg-${tag}`;
+    const schema = `sg_bench_${tag}`;
+    const broker = String(f['broker-url']);
+    const pgUrl = String(f['pg-url']);
+    const admin = new pg.Pool({ connectionString: pgUrl, max: 1 });
+    const dir = mkdtempSync(join(tmpdir(), 'sg-bench-pg-'));
+    const clouds: CloudProcess[] = [];
+    try {
+      await admin.query(`CREATE SCHEMA "${schema}"`);
+      const sep = pgUrl.includes('?') ? '&' : '?';
+      const store = `${pgUrl}${sep}options=-csearch_path%3D${schema}`;
+      for (let n = 0; n < INGESTERS; n++) {
+        clouds.push(
+          await startCloud(['--data-dir', join(dir, `cloud-${n}`), '--broker', broker, '--site', site, '--store', store, '--shared-group', `bench-${tag}`, '--client-id', `bench-${tag}-ing-${n}`]),
+        );
+      }
+      const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(f, broker, site, dir, EDGES, ''));
+      const e = ph.saturated;
+      const onHand = await ledgerTotal(clouds[0]!, site);
+      const sent = e.movements + ph.paced.reduce((a, p) => a + p.movements, 0);
+      const rows = (await admin.query<{ n: number; ids: number }>(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM "${schema}".ledger WHERE site = $1`, [site])).rows[0]!;
+      const ingest = await Promise.all(
+        clouds.map(async (c) => ((await (await fetch(`${c.url}/healthz`)).json()) as { ingest: { applied: number; duplicates: number; commits: number } }).ingest),
+      );
+      const exactlyOnce = onHand === sent && rows.n === sent && rows.ids === sent;
+      const r = ratio(e.movementsPerSec, raw.meanMsgsPerSec);
+      const figures = {
+        e2e: { ...e, edges: EDGES, ingesters: INGESTERS, ledgerRows: rows.n, ledgerOnHand: onHand, exactlyOnce },
+        paced: ph.paced.map(({ tag: _t, ...p }) => p),
+        perIngester: ingest.map((i) => ({ applied: i.applied, duplicates: i.duplicates, commits: i.commits })),
+        rawMqtt: raw,
+        ratio: { e2eMovementsPerRawMsg: r },
+        settings: { batch: num(f, 'batch'), window: num(f, 'window'), store: 'postgresql (one schema, READ COMMITTED, synchronous_commit=on)', broker: `${broker} ($share/<group>)` },
+      };
+      const table: Array<[string, string]> = [
+        ['pg: edges / ingesters', `${EDGES} / ${INGESTERS}`],
+        ['pg: e2e durable movements/s', String(e.movementsPerSec)],
+        [`pg: raw MQTT QoS1 msgs/s via ${broker} before / after`, `${raw.before.msgsPerSec} / ${raw.after.msgsPerSec}`],
+        ['pg: e2e movements per raw msg', String(r)],
+        ['pg: saturated publish->ack p50 / p99 ms', `${e.p50Ms} / ${e.p99Ms}`],
+        ...ph.paced.map((p): [string, string] => [`pg: paced ${p.targetPerSec}/s achieved, device->ack p50 / p99 ms`, `${p.movementsPerSec}, ${p.deviceToAckP50Ms} / ${p.deviceToAckP99Ms}`]),
+        ['pg: applied / duplicates per ingester', ingest.map((i) => `${i.applied}/${i.duplicates}`).join(' ')],
+        ['pg: exactly once (ledger rows, on hand = sent)', `${rows.n}, ${onHand} / ${sent} ${exactlyOnce ? 'OK' : 'MISMATCH'}`],
+      ];
+      return { figures, table, ok: exactlyOnce };
+    } finally {
+      for (const c of clouds) await c.kill();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+      await admin.end();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
