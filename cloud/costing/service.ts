@@ -38,8 +38,12 @@ export interface CostMovement {
 
 /** What costing reads from the other business modules (wired in index.ts through their index.ts). */
 export interface CostingPorts {
-  /** The PO line a receipt movement was matched to (procurement's consumer ran first in the same transaction). */
-  receiptMatch(trx: Tx, movementId: string): Promise<{ po: string; line: number; unitPriceFen: number } | undefined>;
+  /**
+   * The PO lines receipt movements were matched to (procurement's consumer ran first in the same
+   * transaction); a receipt split over two lines has two matches. Quantities in thousandths of the
+   * base unit, prices in fen per base unit.
+   */
+  receiptMatches(trx: Tx, movementIds: readonly string[]): Promise<Array<{ movement: string; po: string; line: number; qtyMilli: number; unitPriceFen: number }>>;
   /** A purchase order's site and lines (quantities in thousandths of the base unit, prices in fen per base unit). */
   purchaseOrder(trx: Tx, po: string): Promise<{ id: string; site: string; lines: Array<{ line: number; sku: string; qtyMilli: number; unitPriceFen: number }> } | undefined>;
   /** A project's site, manager, contract revenue and stage codes (in plan order). */
@@ -110,6 +114,15 @@ export class CostingService {
     const dirty = new Map<string, number>();
     const carries = new Map<string, RoundingCarry>();
     const lastClosed = await repo.lastClosed(trx);
+    const matches = new Map<string, Array<{ po: string; line: number; qtyMilli: number; unitPriceFen: number }>>();
+    const receipts = moving.filter((r) => r.kind === 'receive').map((r) => r.id);
+    if (receipts.length > 0) {
+      for (const m of await this.ports.receiptMatches(trx, receipts)) {
+        const list = matches.get(m.movement) ?? [];
+        list.push(m);
+        matches.set(m.movement, list);
+      }
+    }
     const stateOf = (site: string, sku: string) => {
       const k = keyOf(site, sku);
       let s = states.get(k);
@@ -136,13 +149,22 @@ export class CostingService {
       switch (r.kind) {
         case 'receive': {
           const qty = units(r.baseQty!);
-          const m = await this.ports.receiptMatch(trx, r.id);
+          const ms = matches.get(r.id) ?? [];
           let unit: MoneyValue;
           let flag: string | null = null;
           let landed = new Money(0);
-          if (m) {
-            unit = new Money(m.unitPriceFen);
-            landed = await this.takeLanded(trx, m.po, m.line, r.baseQty!);
+          if (ms.length > 0) {
+            // Each matched part at its line's price plus the landed cost waiting for that line;
+            // what is beyond the matches (an over-receipt) at the last line's price.
+            let value = new Money(0);
+            let matched = 0;
+            for (const m of ms) {
+              value = value.plus(units(m.qtyMilli).times(m.unitPriceFen));
+              landed = landed.plus(await this.takeLanded(trx, m.po, m.line, m.qtyMilli));
+              matched += m.qtyMilli;
+            }
+            if (r.baseQty! > matched) value = value.plus(units(r.baseQty! - matched).times(ms[ms.length - 1]!.unitPriceFen));
+            unit = value.dividedBy(qty);
           } else {
             const std = await this.ports.standardCostFen(trx, r.sku);
             // A receipt with no PO counts at the item's standard cost and is flagged (issue 10 §4);
@@ -150,15 +172,15 @@ export class CostingService {
             if (std !== undefined) (unit = new Money(std), (flag = 'no-po'));
             else (unit = averageOf(s), (flag = 'no-po-no-cost'));
           }
-          const unitWithLanded = qty.isZero() ? unit : unit.plus(landed.dividedBy(qty));
+          const unitWithLanded = unit.plus(landed.dividedBy(qty));
           next = receive(s, qty, unitWithLanded);
           await repo.insertReceipt(trx, {
             movement: r.id,
             pos: r.pos,
             site: r.site,
             sku: r.sku,
-            po: m?.po ?? null,
-            poLine: m?.line ?? null,
+            po: ms[0]?.po ?? null,
+            poLine: ms[0]?.line ?? null,
             qtyMilli: r.baseQty!,
             unitCost: unit.toString(),
             landedExact: landed.toString(),

@@ -16,12 +16,15 @@ import type { BusinessDb, BusinessHarness } from './harness.js';
 
 /** Projects and purchase orders as the projects and procurement modules hand them to costing. */
 class Ports implements CostingPorts {
-  readonly matches = new Map<string, { po: string; line: number; unitPriceFen: number }>();
+  readonly matches = new Map<string, { po: string; line: number; qtyMilli: number; unitPriceFen: number }>();
   readonly pos = new Map<string, { id: string; site: string; lines: Array<{ line: number; sku: string; qtyMilli: number; unitPriceFen: number }> }>();
   readonly projects = new Map<string, { code: string; site: string; manager: string; contractRevenueFen: number; stages: string[] }>();
   readonly plans: Array<{ project: string; stage: string; sku: string; qtyMilli: number }> = [];
-  async receiptMatch(_t: unknown, id: string) {
-    return this.matches.get(id);
+  async receiptMatches(_t: unknown, ids: readonly string[]) {
+    return ids.flatMap((id) => {
+      const m = this.matches.get(id);
+      return m ? [{ movement: id, ...m }] : [];
+    });
   }
   async purchaseOrder(_t: unknown, id: string) {
     return this.pos.get(id);
@@ -64,7 +67,7 @@ export default function costingContract(h: BusinessHarness): void {
 
   const receipt = (ports: Ports, po: string, line: number, unitPriceFen: number, qty: number) => {
     const id = mid();
-    ports.matches.set(id, { po, line, unitPriceFen });
+    ports.matches.set(id, { po, line, qtyMilli: qty * 1000, unitPriceFen });
     return { id, kind: 'receive' as const, sku: 'CEMENT', baseQty: qty * 1000 };
   };
 
