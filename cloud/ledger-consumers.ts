@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { costingService } from './costing/index.js';
 import type { Db } from './db/index.js';
 import type { LedgerConsumer } from './ledger-follower/index.js';
 
@@ -14,4 +15,6 @@ export interface ConsumerContext {
  * projects (issues to stages, over-issue), costing (moving average, issue cost), sales
  * (reservation consumption), counts. One line per module: `(ctx) => procurementConsumer(ctx)`.
  */
-export const ledgerConsumers: ReadonlyArray<(ctx: ConsumerContext) => LedgerConsumer> = [];
+export const ledgerConsumers: ReadonlyArray<(ctx: ConsumerContext) => LedgerConsumer> = [
+  (ctx) => costingService(ctx.db).consumer,
+];

@@ -6,6 +6,7 @@ import { average } from './rules.js';
 import { Money } from '../money.js';
 
 export { costingModule } from './module.js';
+export { costingService, defaultPorts } from './ports.js';
 export { type CostingRouteDeps, costingDocs, costingRoutes } from './routes.js';
 export { type CostFigures, type CostingPorts, CostingService, type CostMovement, type LandedResult } from './service.js';
 

@@ -1,4 +1,7 @@
+import pino from 'pino';
 import { afterEach, expect, it } from 'vitest';
+import { LedgerFollower } from '../../../cloud/ledger-follower/index.js';
+import { mv } from '../store.contract.js';
 import { type CostingPorts, CostingService, type CostMovement } from '../../../cloud/costing/index.js';
 import * as costRepo from '../../../cloud/costing/repo.js';
 import { formatMoney } from '../../../cloud/money.js';
@@ -44,7 +47,10 @@ const mid = () => `MV${Date.now().toString(36)}${(seq++).toString().padStart(8, 
 
 export default function costingContract(h: BusinessHarness): void {
   let b: BusinessDb | undefined;
+  let follower: LedgerFollower | undefined;
   afterEach(async () => {
+    await follower?.stop();
+    follower = undefined;
     await b?.close();
     b = undefined;
   });
@@ -54,11 +60,16 @@ export default function costingContract(h: BusinessHarness): void {
     b = await h.open();
     const ports = new Ports();
     const svc = new CostingService(b.db, ports, () => new Date('2026-12-06T08:00:00Z'));
-    let pos = 0;
-    const apply = async (rows: Array<Omit<CostMovement, 'pos' | 'id' | 'site' | 'status' | 'ts'> & { id?: string; ts?: string }>) => {
-      const full = rows.map((r) => ({ id: r.id ?? mid(), pos: ++pos, site: SITE, status: 'applied' as const, ts: r.ts ?? '2026-12-05T09:00:00Z', ...r }));
-      for (let i = 0; i < full.length; i += 500) await b!.db.tx((trx) => svc.apply(trx, full.slice(i, i + 500)));
-      return full;
+    // The real path: movements committed to the ledger by the store, then the ledger follower
+    // hands them to the costing consumer in ledger order, in its own transactions.
+    follower = new LedgerFollower(b.db, pino({ level: 'silent' }), { pollMs: 0, minGapMs: 0, backoffMs: 10 });
+    follower.register(svc.consumer);
+    await follower.start();
+    const apply = async (rows: Array<{ id?: string; ts?: string; kind: CostMovement['kind']; sku: string; baseQty: number; project?: string; stage?: string }>) => {
+      const ms = rows.map((r) => mv({ id: r.id ?? mid(), site: SITE, ts: r.ts ?? '2026-12-05T09:00:00Z', kind: r.kind, sku: r.sku, qty: r.baseQty / 1000, uom: 'ea', ...(r.project ? { project: r.project } : {}), ...(r.stage ? { stage: r.stage } : {}) }));
+      for (let i = 0; i < ms.length; i += 500) await b!.store.commit([{ movements: ms.slice(i, i + 500), deadLetters: [] }]);
+      await follower!.caughtUp();
+      return ms;
     };
     ports.projects.set('A', { code: 'A', site: SITE, manager: 'pm-a', contractRevenueFen: 2_000_000, stages: ['S1', 'S2'] });
     ports.projects.set('B', { code: 'B', site: SITE, manager: 'pm-b', contractRevenueFen: 100_000, stages: ['S1'] });
@@ -161,7 +172,7 @@ export default function costingContract(h: BusinessHarness): void {
 
   it('a receipt with no PO counts at the standard cost and is flagged; the issue is what costs the project (never twice)', async () => {
     const { svc, apply, db } = await setup();
-    await b!.store.putItem({ sku: 'REBAR', name: 'Rebar', uom: 'kg', gtins: [], conversions: [], unitWeightKg: null, tracking: 'none', shelfLifeDays: null, standardCost: '450', epcs: [] });
+    await b!.store.putItem({ sku: 'REBAR', name: 'Rebar', uom: 'ea', gtins: [], conversions: [], unitWeightKg: null, tracking: 'none', shelfLifeDays: null, standardCost: '450', epcs: [] });
     await apply([{ kind: 'receive', sku: 'REBAR', baseQty: 1000_000 }]);
     expect((await svc.averageCost(SITE, 'REBAR'))!.toString()).toBe('450');
     const flagged = await costRepo.flaggedReceipts(db.kysely, SITE, 10);
