@@ -51,6 +51,14 @@ export const CloudConfig = z.strictObject({
    * subscriptions (Mosquitto, EMQX); the embedded aedes has none.
    */
   sharedGroup: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, . _ -').optional(),
+  /**
+   * A NATS cluster instead of an MQTT broker (issue 14 §5): `nats://HOST:PORT` of one or more of
+   * its nodes. Edges speak MQTT to the cluster's MQTT listeners; movements go through a replicated
+   * JetStream stream and one durable consumer that every ingester shares (`sharedGroup` names it).
+   */
+  nats: z.array(z.string().regex(/^(nats|tls):\/\/[^\s/,]+$/, 'expected nats://HOST:PORT[,nats://HOST:PORT...]')).min(1).optional(),
+  /** JetStream replicas of the movements stream and consumer: 3 on a 3-node cluster. Default 3. */
+  natsReplicas: z.number().int().min(1).max(5).default(3),
   // ---- alerts (cloud/alerts/) ----
   /** Near-expiry window, days, for items without their own `nearExpiryDays` level. */
   nearExpiryDays: z.number().int().min(0).max(3650).default(30),
@@ -78,10 +86,11 @@ export const CloudConfig = z.strictObject({
     path: ['ackKey'],
     message: 'ackKey: only with --insecure (with authentication on, each edge\'s ack key derives from its password)',
   })
-  .refine((c) => c.sharedGroup === undefined || c.broker !== undefined, {
+  .refine((c) => c.sharedGroup === undefined || c.broker !== undefined || c.nats !== undefined, {
     path: ['sharedGroup'],
-    message: 'needs an external broker (--broker mqtt://HOST:PORT, Mosquitto or EMQX): the embedded aedes has no shared subscriptions',
-  });
+    message: 'needs an external broker (--broker mqtt://HOST:PORT, Mosquitto or EMQX, or --nats): the embedded aedes has no shared subscriptions',
+  })
+  .refine((c) => c.nats === undefined || c.broker === undefined, { path: ['nats'], message: 'use either --broker or --nats, not both' });
 export type CloudConfig = z.infer<typeof CloudConfig>;
 
 export class CloudConfigError extends Error {

@@ -9,6 +9,7 @@ import { BoardRepo } from './board/repo.js';
 import { EmbeddedBroker } from './broker/aedes.js';
 import type { Bus } from './broker/bus.js';
 import { ExternalBroker } from './broker/mqtt.js';
+import { NatsBus } from './broker/nats.js';
 import { type CloudConfig, defaultClientId } from './config.js';
 import { type Db, openDatabase, type PostgresDb, type SqliteDb } from './db/index.js';
 import { Ingester } from './ingest/ingester.js';
@@ -74,7 +75,16 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   closers.push(() => store.close());
   let bus: Bus;
   let mqttPort: number | undefined;
-  if (config.broker) {
+  if (config.nats) {
+    // Issue 14 §5: a NATS cluster; every ingester pulls from one durable JetStream consumer.
+    bus = await NatsBus.connect({
+      servers: config.nats,
+      durable: config.sharedGroup ?? 'stockgate-ingest',
+      replicas: config.natsReplicas,
+      ...(config.sites ? { sites: config.sites } : {}),
+      name: config.clientId ?? defaultClientId(config.dataDir),
+    });
+  } else if (config.broker) {
     bus = await ExternalBroker.connect({
       url: config.broker,
       clientId: config.clientId ?? defaultClientId(config.dataDir),
@@ -133,8 +143,9 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
     },
   });
   const own = config.sites ? config.sites.map((s) => `${TOPIC_ROOT}/${s}/+/movements`) : [filters.movements];
-  // Competing consumers: the broker hands each movements message to one member of the group.
-  const subs = config.sharedGroup ? own.map((f) => `$share/${config.sharedGroup}/${f}`) : own;
+  // Competing consumers: the broker hands each movements message to one member of the group
+  // (on NATS the durable consumer does that, whatever the filter says).
+  const subs = config.sharedGroup && !config.nats ? own.map((f) => `$share/${config.sharedGroup}/${f}`) : own;
   closers.push(() => ingester.drain());
   await ingester.start(subs);
   await alerts.start();
@@ -160,7 +171,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
       mqttHealthy: bus.healthy,
       ingest: { ...ingester.stats },
       follower: follower.status(),
-      ...(bus instanceof EmbeddedBroker ? { broker: { ...bus.packetStats } } : bus instanceof ExternalBroker ? { broker: { ...bus.stats } } : {}),
+      ...(bus instanceof EmbeddedBroker ? { broker: { ...bus.packetStats } } : bus instanceof ExternalBroker || bus instanceof NatsBus ? { broker: { ...bus.stats } } : {}),
     }),
     submit: (movements, postedBy) => ingester.submit(movements, postedBy),
     alertStore: alerts.store,

@@ -20,7 +20,9 @@ export function registerCloud(program: Command): void {
     .option('--insecure', 'turn off MQTT and HTTP authentication (demos and tests only)', false)
     .option('--ack-key <secret>', 'with --insecure: sign acks with this shared secret; edges take the same --ack-key (prefer STOCKGATE_ACK_KEY)')
     .option('--store <url>', 'PostgreSQL (postgres://USER@HOST:PORT/DB) instead of the SQLite files in --data-dir')
-    .option('--shared-group <group>', 'competing ingesters: subscribe as $share/<group>/... (needs --broker: Mosquitto or EMQX)')
+    .option('--shared-group <group>', 'competing ingesters: subscribe as $share/<group>/... (needs --broker: Mosquitto or EMQX); with --nats: the durable consumer they share')
+    .option('--nats <urls>', 'a NATS cluster (JetStream + MQTT) instead of an MQTT broker: nats://HOST:PORT[,nats://HOST:PORT...]; edges speak MQTT to its nodes')
+    .option('--nats-replicas <n>', 'with --nats: replicas of the movements stream (default 3; 1 on a single server)', intFlag('--nats-replicas'))
     .option('--near-expiry-days <n>', 'alerts: near-expiry window in days for items without their own (default 30)', intFlag('--near-expiry-days'))
     .option('--backlog-alert <n>', 'alerts: outbox-backlog above this many unacked movements (default 10000)', intFlag('--backlog-alert'))
     .option('--scale-drift-kg <kg>', 'alerts: scale-drift when |zero drift| exceeds this (default 0.05)', numberFlag('--scale-drift-kg'))
@@ -59,6 +61,8 @@ export function registerCloud(program: Command): void {
           ...(o.clientId ? { clientId: o.clientId } : {}),
           ...(o.store ? { store: o.store } : {}),
           ...(o.sharedGroup ? { sharedGroup: o.sharedGroup } : {}),
+          ...(o.nats ? { nats: String(o.nats).split(',').map((u) => u.trim()).filter(Boolean) } : {}),
+          ...(o.natsReplicas !== undefined ? { natsReplicas: o.natsReplicas } : {}),
           ...Object.fromEntries(
             ['nearExpiryDays', 'backlogAlert', 'scaleDriftKg', 'expiryCheckMs', 'webhookBackoffMs', 'webhookBackoffCapMs'].filter((k) => o[k] !== undefined).map((k) => [k, o[k]]),
           ),
