@@ -1,8 +1,11 @@
+import { accessModule } from './access/index.js';
 import { alertsModule } from './alerts/module.js';
+import { auditModule } from './audit/index.js';
 import { authModule } from './auth/module.js';
 import { costingModule } from './costing/module.js';
 import type { DbModule } from './db/index.js';
 import { ledgerFollowerModule } from './ledger-follower/index.js';
+import { projectsModule } from './projects/index.js';
 import { salesModule } from './sales/index.js';
 import { ledgerModule } from './store/module.js';
 import { timeseriesModule } from './timeseries/sql-export-store.js';
@@ -18,6 +21,9 @@ export const cloudModules: readonly DbModule[] = [
   alertsModule,
   timeseriesModule,
   ledgerFollowerModule,
+  auditModule,
+  accessModule,
+  projectsModule,
   salesModule,
   costingModule,
 ];

@@ -1,28 +1,67 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import type { Principal } from '../auth/auth.js';
+import type { Principal, Role } from '../auth/auth.js';
 import { Errors } from '../errors.js';
 import type { ApiDeps } from './common.js';
 import { SiteParam } from './input.js';
 
 /**
+ * Where a cost field comes from, to decide who may see it (issue 10 §5): admin and finance see
+ * every one; procurement sees purchasing prices (PO and requisition prices, supplier and standard
+ * costs); the project's own manager sees its project's (revenue, budget, costs, margin, and the
+ * prices of documents for that project). Everyone else gets the fields omitted.
+ */
+export type CostContext =
+  /** Prices of purchasing documents and the item master's standard cost; `project` when the document is for one. */
+  | { kind: 'purchasing'; project?: string | null }
+  /** A project's figures: contract revenue, budget, costs, margin. */
+  | { kind: 'project'; project: string }
+  /** Stock valuation: average costs, stock value. */
+  | { kind: 'inventory' };
+
+/** Every price or money field (issue 10 §5): omitted, not zeroed, for callers who may not see them. */
+export const COST_FIELDS: ReadonlySet<string> = new Set(['unitPrice', 'unitCost', 'averageCost', 'standardCost', 'value', 'amount', 'cost', 'margin', 'marginPct', 'contractRevenue', 'budget']);
+
+/** Roles that see every cost field. */
+const COST_ROLES: ReadonlySet<Role> = new Set(['admin', 'finance']);
+
+/**
  * What a caller may see, derived once per request from its principal (issue 8 #5) and handed to
- * every query. Sites today; the project scope and cost-field visibility of the business layer
- * (issue 10 #5) are added here, as fields of this one object, never as per-route checks.
+ * every query: sites, projects (issue 10 §5) and cost fields, as fields of this one object, never
+ * as per-route checks. The request hook (api/server.ts) computes the projects once (the user's
+ * list + the projects it manages, cloud/access/).
  */
 export class Scope {
   private constructor(
     /** Sites the caller may see; undefined = every site. */
     readonly sites: ReadonlySet<string> | undefined,
+    /**
+     * Projects the caller may see; undefined = every project of its sites. Set for a caller whose
+     * only role is project-manager: the projects it manages plus those its user lists.
+     */
+    readonly projects: ReadonlySet<string> | undefined,
+    /** Projects whose cost fields the caller sees as their manager (managed or listed). */
+    private readonly managed: ReadonlySet<string>,
+    private readonly roles: ReadonlySet<Role>,
+    /** The user id behind the token, when it was issued for a user. */
+    readonly user: string | undefined,
   ) {}
 
-  static of(p: Principal | undefined): Scope {
-    return new Scope(p?.sites ? new Set(p.sites) : undefined);
+  /**
+   * `managed`: the projects of a caller holding project-manager (managed by its user + listed on
+   * it); ignored for other callers.
+   */
+  static of(p: Principal | undefined, managed: Iterable<string> = []): Scope {
+    const roles = new Set<Role>(p?.roles ?? []);
+    const pm = roles.has('project-manager');
+    const mine = new Set(pm ? managed : []);
+    const onlyPm = pm && [...roles].every((r) => r === 'project-manager');
+    return new Scope(p?.sites ? new Set(p.sites) : p ? undefined : new Set(), onlyPm ? mine : undefined, mine, roles, p?.user);
   }
 
   /** Sees no site at all (public routes, before authentication). */
   static none(): Scope {
-    return new Scope(new Set());
+    return new Scope(new Set(), new Set(), new Set(), new Set(), undefined);
   }
 
   /** Every site (admin tokens without `sites`, `--insecure`). */
@@ -34,6 +73,39 @@ export class Scope {
   allows(site: string | undefined | null): boolean {
     if (this.sites === undefined) return true;
     return typeof site === 'string' && this.sites.has(site);
+  }
+
+  /**
+   * May the caller see this project (at this site)? A project-scoped caller: only its projects;
+   * anyone else: any project of its sites. Out of scope answers 404 (nothing leaks that it exists).
+   */
+  allowsProject(project: string | undefined | null, site?: string | null): boolean {
+    if (site !== undefined && !this.allows(site)) return false;
+    if (this.projects === undefined) return true;
+    return typeof project === 'string' && this.projects.has(project);
+  }
+
+  /** The project filter of a list query: undefined = any project (of the caller's sites), else these. */
+  projectFilter(): string[] | undefined {
+    return this.projects === undefined ? undefined : [...this.projects].sort();
+  }
+
+  /** Is the caller the manager (or listed on) this project? Approval steps of `project-manager` use it. */
+  manages(project: string | undefined | null): boolean {
+    return typeof project === 'string' && this.managed.has(project);
+  }
+
+  /** Does the caller hold this role (admin holds every one)? */
+  has(role: Role): boolean {
+    return this.roles.has('admin') || this.roles.has(role);
+  }
+
+  /** May the caller see the cost fields of this context? (`redactCost` omits them otherwise.) */
+  seesCost(ctx: CostContext): boolean {
+    for (const r of this.roles) if (COST_ROLES.has(r)) return true;
+    if (ctx.kind === 'purchasing' && this.roles.has('procurement')) return true;
+    if (ctx.kind !== 'inventory' && typeof ctx.project === 'string' && this.managed.has(ctx.project)) return true;
+    return false;
   }
 
   /**
@@ -69,6 +141,26 @@ export class Scope {
   filter<T>(rows: readonly T[], siteOf: (r: T) => string | undefined | null): T[] {
     return this.sites === undefined ? [...rows] : rows.filter((r) => this.allows(siteOf(r)));
   }
+}
+
+/**
+ * `value` without the cost fields (`COST_FIELDS`, at any depth) when the caller may not see the
+ * cost of `ctx`; `value` itself when it may. Omitted, never zeroed (issue 10 §5): a zero would
+ * read as a real price. `ctx` may be a function of each element when `value` is an array whose
+ * elements belong to different projects.
+ */
+export function redactCost<T>(value: T, scope: Scope, ctx: CostContext | ((item: any) => CostContext)): T {
+  if (Array.isArray(value) && typeof ctx === 'function') return value.map((v) => redactCost(v, scope, ctx(v))) as T;
+  const c = typeof ctx === 'function' ? ctx(value) : ctx;
+  return scope.seesCost(c) ? value : (omitCost(value) as T);
+}
+
+function omitCost(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(omitCost);
+  if (v === null || typeof v !== 'object' || v instanceof Date) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (!COST_FIELDS.has(k)) out[k] = omitCost(x);
+  return out;
 }
 
 /**

@@ -16,6 +16,8 @@ import { webhooksDocs, webhooksRoutes } from './routes/webhooks.js';
 import { installScope, Scope, scope } from './scope.js';
 import { channelsDocs, channelsRoutes } from '../channels/routes.js';
 import { catalogDocs, catalogRoutes } from '../catalog/routes.js';
+import { accessDocs, accessRoutes, resolvePrincipal, scopeOf } from '../access/index.js';
+import { auditDocs, auditRoutes } from '../audit/index.js';
 import { salesDocs, salesRoutes } from '../sales/index.js';
 import { forecastDocs, forecastRoutes } from '../forecast/index.js';
 
@@ -58,13 +60,16 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
       return;
     }
     const given = authorization(req);
-    const p = await deps.auth.http(given);
+    const token = await deps.auth.http(given);
+    // A user token acts as its user now (roles, sites, projects read per request, cloud/access/).
+    const p = token && (await resolvePrincipal(deps.db, token));
     if (!p) throw new Errors.Unauthorized(given ? 'authorization: unknown or revoked token' : 'authorization: a Bearer token is required');
     if (!p.roles.includes('admin') && !p.roles.some((r) => roles.includes(r))) {
       throw new Errors.Forbidden(`role: needs one of ${['admin', ...roles].join(', ')}`);
     }
     req.principal = p;
-    req.scope = Scope.of(p);
+    // Once per request, handed to every query: sites, a project manager's projects, cost visibility.
+    req.scope = await scopeOf(deps.db, p);
   });
 
   // One error handler: coded 4xx pass through; 5xx details stay in the log, not the response.
@@ -103,8 +108,10 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   await ledgerRoutes(app, deps);
   await metricsRoutes(app, deps);
   await catalogRoutes(app, deps);
+  await accessRoutes(app, deps);
+  await auditRoutes(app, deps);
   await salesRoutes(app, deps);
   await forecastRoutes(app, deps);
-  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...catalogDocs, ...salesDocs, ...forecastDocs, ...(deps.metrics ? metricsDocs : [])], '1');
+  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...accessDocs, ...auditDocs, ...catalogDocs, ...salesDocs, ...forecastDocs, ...(deps.metrics ? metricsDocs : [])], '1');
   return app;
 }

@@ -1,5 +1,8 @@
-/** Roles of HTTP callers (project-scoped roles come with the business layer). */
-export const ROLES = ['admin', 'site-manager', 'operator', 'procurement', 'maintenance', 'finance'] as const;
+/**
+ * Roles of HTTP callers. `project-manager` is project-scoped (issue 10 §5): a caller whose only
+ * role it is sees the projects it manages or is listed on, nothing else (cloud/api/scope.ts).
+ */
+export const ROLES = ['admin', 'site-manager', 'operator', 'procurement', 'maintenance', 'finance', 'project-manager'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Who is calling, as established by an Authenticator. */
@@ -10,6 +13,10 @@ export interface Principal {
   token?: { id: string; name: string };
   /** Sites the principal may see; undefined = all. */
   sites?: string[];
+  /** The user a token was issued for (`POST /api/v1/tokens {"user"}`): roles and sites are the user's, read per request. */
+  user?: string;
+  /** Projects the user is listed on (besides those it manages), from its user record. */
+  projects?: string[];
 }
 
 /**

@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { type ApiDeps, body, Limit, query, READ_ROLES } from '../api/common.js';
 import type { RouteDoc } from '../api/openapi.js';
-import { scope } from '../api/scope.js';
+import { type CostContext, redactCost, scope } from '../api/scope.js';
+import { actor, audit } from '../audit/index.js';
 import type { Role } from '../auth/auth.js';
 import { Errors } from '../errors.js';
 import { ItemCodeConflict } from '../store/ledger-row.js';
@@ -41,6 +42,9 @@ export const catalogDocs: RouteDoc[] = [
   },
 ];
 
+/** `standardCost` is a purchasing price (receipts with no PO are costed at it): admin, finance, procurement see it (issue 10 §5). */
+const COST: CostContext = { kind: 'purchasing' };
+
 const skuOf = (req: { params: unknown }) => {
   const r = Sku.safeParse((req.params as { sku?: string }).sku);
   if (!r.success) throw new Errors.BadPath(`sku: ${r.error.issues[0]!.message.replace(/^sku: /, '')}`);
@@ -58,29 +62,35 @@ export async function catalogRoutes(app: FastifyInstance, deps: ApiDeps): Promis
   app.put('/api/v1/items/:sku', { config: { roles: WRITE_ROLES, scope: scope.shared() } }, async (req) => {
     const sku = skuOf(req);
     const it = body(ItemInput, req);
+    const before = await repo.item(sku);
+    let saved;
     try {
-      return await repo.putItem(toRecord(sku, it));
+      saved = await repo.putItem(toRecord(sku, it));
     } catch (err) {
       if (err instanceof ItemCodeConflict) throw new Errors.Conflict(err.message);
       throw err;
     }
+    // The item master is written by the ledger store's own statements (one transaction there), so
+    // its audit row follows in the next one (cloud/audit/README.md: the one exception to "same tx").
+    await deps.db.tx((tx) => audit(tx, { entity: 'item', id: sku, action: before ? 'update' : 'create', by: actor(req.principal), before: before ?? null, after: saved }));
+    return redactCost(saved, req.scope, COST);
   });
 
   app.get('/api/v1/items', { config: { roles: READ_ROLES, scope: scope.shared() } }, async (req) => {
     const q = query(ItemsQuery, req);
     const items = await repo.items({ limit: q.limit, ...(q.search ? { search: q.search } : {}), ...(q.after !== undefined ? { after: q.after } : {}) });
     const last = items[items.length - 1];
-    return { items, next: items.length === q.limit && last ? last.sku : null };
+    return { items: redactCost(items, req.scope, COST), next: items.length === q.limit && last ? last.sku : null };
   });
 
   app.get('/api/v1/items/:sku', { config: { roles: READ_ROLES, scope: scope.shared() } }, async (req) => {
     const sku = skuOf(req);
     const it = await repo.item(sku);
     if (!it) throw new Errors.NotFound(`sku: no item ${sku}`);
-    return it;
+    return redactCost(it, req.scope, COST);
   });
 
-  app.get('/api/v1/exports/items.csv', { config: { roles: READ_ROLES, scope: scope.shared() } }, async (_req, reply) => {
+  app.get('/api/v1/exports/items.csv', { config: { roles: READ_ROLES, scope: scope.shared() } }, async (req, reply) => {
     const rows: string[][] = [];
     for (let after: string | undefined; ; ) {
       const page = await repo.items({ limit: 1000, ...(after !== undefined ? { after } : {}) });
@@ -90,7 +100,10 @@ export async function catalogRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     }
     // With a BOM: Excel then opens it as UTF-8 (names in Chinese stay readable).
     reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="items.csv"');
-    return `\uFEFF${stringify([[...CSV_COLUMNS], ...rows])}`;
+    // A caller who may not see standard costs gets the file without that column (omitted, not blank).
+    const keep = CSV_COLUMNS.map((c) => req.scope.seesCost(COST) || c !== 'standardCost');
+    const cut = (r: readonly string[]) => r.filter((_, i) => keep[i]);
+    return `\uFEFF${stringify([cut(CSV_COLUMNS), ...rows.map(cut)])}`;
   });
 
   app.post('/api/v1/imports/items', { config: { roles: WRITE_ROLES, scope: scope.shared() }, bodyLimit: IMPORT_MAX_BYTES }, async (req) => {
@@ -142,6 +155,8 @@ export async function catalogRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     const fail = (message: string) => Object.assign(new Errors.BadBody(message), { details: { rows, errors: errors.slice(0, IMPORT_MAX_ERRORS), written: 0 } });
     if (errors.length) throw fail(`csv: ${errors.length >= IMPORT_MAX_ERRORS ? `${IMPORT_MAX_ERRORS}+` : errors.length} error(s); nothing written`);
     if (dryRun) return { rows, errors: [], written: 0 };
+    const befores = new Map<string, unknown>();
+    for (const it of items) befores.set(it.sku, (await repo.item(it.sku)) ?? null);
     try {
       await repo.putItems(items);
     } catch (err) {
@@ -149,6 +164,10 @@ export async function catalogRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       errors.push({ line: seen.get(err.forSku) ?? 1, field: err.code.startsWith('gtin:') ? 'gtins' : 'epcs', message: err.message });
       throw fail(`csv: ${err.message}; nothing written`);
     }
+    const by = actor(req.principal);
+    await deps.db.tx(async (tx) => {
+      for (const it of items) await audit(tx, { entity: 'item', id: it.sku, action: befores.get(it.sku) ? 'import-update' : 'import-create', by, before: befores.get(it.sku) ?? null, after: it });
+    });
     return { rows, errors: [], written: items.length };
   });
 }

@@ -142,6 +142,17 @@ export const EXAMPLES: Record<string, Example> = {
     },
   },
 
+  // --- access and audit (issue 10 §5): users, the audit log ---
+  'post /api/v1/users': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/users', body: { id: `mx-user-${n()}`, name: 'matrix user', roles: ['operator'], sites: [f.site] } }) },
+  'get /api/v1/users': { req: () => ({ method: 'GET', path: '/api/v1/users' }) },
+  'get /api/v1/users/:id': {
+    req: async ({ api, f, n }) => {
+      const u = `mx-user-${n()}`;
+      expect((await api.call('POST', '/api/v1/users', { body: { id: u, name: 'matrix user', roles: ['operator'], sites: [f.site] } })).status).toBe(201);
+      return { method: 'GET', path: `/api/v1/users/${u}` };
+    },
+  },
+  'get /api/v1/audit': { req: () => ({ method: 'GET', path: '/api/v1/audit?entity=item&id=SKU-1' }) },
   // --- sales (issue 11 §1): orders and availability ---
   'post /api/v1/sales-orders': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/sales-orders', headers: { 'idempotency-key': `mx-so-${n()}` }, body: salesOrder(f.site) }) },
   'get /api/v1/sales-orders': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/sales-orders?site=${f.site}` }) },
