@@ -1,10 +1,11 @@
 import { createRfidParser, type RfidParser } from '../../protocols/rfid/rfid-parser.js';
 import { m100MultiPollCommand, m100StopCommand } from '../../protocols/rfid/m100.js';
 import type { RfidFrame } from '../../protocols/rfid/rfid-frame.js';
-import type { DeviceProfile, Driver, DriverCounters, Reading, TagReading } from '../driver.js';
+import type { DeviceProfile, Reading } from '../driver.js';
+import { FramedDriver } from '../driver-kit.js';
 import { resolveParams } from '../params.js';
-import { RawTracker, hex } from '../raw-tracker.js';
-import type { Transport } from '../transport.js';
+import type { Tracked } from '../raw-tracker.js';
+import { rfidReading } from '../rfid-readings.js';
 
 export const rfidM100Profile: DeviceProfile = {
   driver: 'rfid-m100',
@@ -30,54 +31,28 @@ export const rfidM100Profile: DeviceProfile = {
  * No `feedback()`: the M100 command set has no buzzer command (boards that add one wire it to
  * their own MCU).
  */
-export class RfidM100Driver implements Driver {
+export class RfidM100Driver extends FramedDriver<RfidFrame> {
   readonly profile = rfidM100Profile;
-  private readonly parser: RfidParser = createRfidParser('m100');
-  private readonly tracker = new RawTracker<RfidFrame>(this.parser);
   private readonly pollCount: number;
   private readonly restartMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private transport: Transport | undefined;
   private lastRx = 0;
   /** Multi-poll commands sent since start (first one included). */
   polls = 0;
 
   constructor(params: Record<string, string> = {}) {
+    const parser: RfidParser = createRfidParser('m100');
+    super(parser, () => parser.flush());
     const p = resolveParams(rfidM100Profile, params);
     this.pollCount = p.pollCount as number;
     this.restartMs = p.restartMs as number;
   }
 
-  get counters(): DriverCounters {
-    return { ...this.parser.stats };
-  }
-
-  async start(transport: Transport): Promise<void> {
-    this.transport = transport;
+  protected override async onStart(): Promise<void> {
     this.polls = 0;
-    clearInterval(this.timer);
     await this.issue();
-    this.timer = setInterval(() => {
-      if (Date.now() - this.lastRx >= this.restartMs) void this.issue().catch(() => undefined);
-    }, Math.max(50, Math.floor(this.restartMs / 4)));
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.transport = undefined;
-  }
-
-  push(bytes: Uint8Array): Reading[] {
-    return this.readings(this.tracker.push(bytes));
-  }
-
-  flush(): Reading[] {
-    return this.readings(this.tracker.finish(this.parser.flush()));
-  }
-
-  reset(): void {
-    this.tracker.reset();
+    this.poller.every(Math.max(50, Math.floor(this.restartMs / 4)), () => {
+      if (Date.now() - this.lastRx >= this.restartMs) return this.issue();
+    });
   }
 
   private async issue(): Promise<void> {
@@ -88,18 +63,13 @@ export class RfidM100Driver implements Driver {
     await t.write(Uint8Array.from([...m100StopCommand(), ...m100MultiPollCommand(this.pollCount)]));
   }
 
-  private readings(tracked: { frame: RfidFrame; raw: Uint8Array }[]): Reading[] {
-    const at = Date.now();
+  protected readings(tracked: Tracked<RfidFrame>[], at: number): Reading[] {
     const out: Reading[] = [];
     for (const { frame, raw } of tracked) {
       this.lastRx = at;
-      if (frame.kind === 'tag') {
-        const r: TagReading = { kind: 'tag', epc: frame.epc, antenna: frame.antenna ?? 1, raw: hex(raw), at };
-        if (frame.rssi !== undefined) r.rssi = frame.rssi;
-        out.push(r);
-      } else if (frame.kind === 'status' && frame.status === 'error') {
-        out.push({ kind: 'status', status: 'error', ...(frame.code !== undefined && { code: frame.code }), raw: hex(raw), at });
-      }
+      // One antenna port: readings carry antenna 1.
+      const r = rfidReading(frame, raw, at, { antenna: 1 });
+      if (r) out.push(r);
     }
     return out;
   }

@@ -1,10 +1,11 @@
 import { createRfidParser, type RfidParser } from '../../protocols/rfid/rfid-parser.js';
 import { uhfReader18InventoryCommand } from '../../protocols/rfid/uhfreader18.js';
 import type { RfidFrame } from '../../protocols/rfid/rfid-frame.js';
-import type { DeviceProfile, Driver, DriverCounters, Reading, TagReading } from '../driver.js';
+import type { DeviceProfile, Reading } from '../driver.js';
+import { FramedDriver } from '../driver-kit.js';
 import { resolveParams } from '../params.js';
-import { RawTracker, hex } from '../raw-tracker.js';
-import type { Transport } from '../transport.js';
+import type { Tracked } from '../raw-tracker.js';
+import { rfidReading } from '../rfid-readings.js';
 
 export const rfidUhfReader18Profile: DeviceProfile = {
   driver: 'rfid-uhfreader18',
@@ -30,53 +31,30 @@ export const rfidUhfReader18Profile: DeviceProfile = {
  * unit, so it is `rssiRaw`, not `rssi`. No `feedback()`: the manuals followed give no beeper
  * command for this reader family.
  */
-export class RfidUhfReader18Driver implements Driver {
+export class RfidUhfReader18Driver extends FramedDriver<RfidFrame> {
   readonly profile = rfidUhfReader18Profile;
-  private readonly parser: RfidParser = createRfidParser('uhfreader18');
-  private readonly tracker = new RawTracker<RfidFrame>(this.parser);
   private readonly intervalMs: number;
   private readonly address: number;
   private readonly replyTimeoutMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private transport: Transport | undefined;
   /** When the outstanding inventory round was requested (undefined = none outstanding). */
   private roundSince: number | undefined;
 
   constructor(params: Record<string, string> = {}) {
+    const parser: RfidParser = createRfidParser('uhfreader18');
+    super(parser, () => parser.flush());
     const p = resolveParams(rfidUhfReader18Profile, params);
     this.intervalMs = p.intervalMs as number;
     this.address = p.address as number;
     this.replyTimeoutMs = p.replyTimeoutMs as number;
   }
 
-  get counters(): DriverCounters {
-    return { ...this.parser.stats };
-  }
-
-  async start(transport: Transport): Promise<void> {
-    this.transport = transport;
+  protected override async onStart(): Promise<void> {
     this.roundSince = undefined;
-    clearInterval(this.timer);
-    this.timer = setInterval(() => this.poll(), this.intervalMs);
+    this.poller.every(this.intervalMs, () => this.poll());
     await this.poll();
   }
 
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.transport = undefined;
-  }
-
-  push(bytes: Uint8Array): Reading[] {
-    return this.readings(this.tracker.push(bytes));
-  }
-
-  flush(): Reading[] {
-    return this.readings(this.tracker.finish(this.parser.flush()));
-  }
-
-  reset(): void {
-    this.tracker.reset();
+  protected override onReset(): void {
     this.roundSince = undefined;
   }
 
@@ -88,20 +66,13 @@ export class RfidUhfReader18Driver implements Driver {
     await t.write(uhfReader18InventoryCommand(this.address)).catch(() => undefined);
   }
 
-  private readings(tracked: { frame: RfidFrame; raw: Uint8Array }[]): Reading[] {
-    const at = Date.now();
+  protected readings(tracked: Tracked<RfidFrame>[], at: number): Reading[] {
     const out: Reading[] = [];
     for (const { frame, raw } of tracked) {
-      if (frame.kind === 'tag') {
-        const r: TagReading = { kind: 'tag', epc: frame.epc, raw: hex(raw), at };
-        if (frame.antenna !== undefined) r.antenna = frame.antenna;
-        if (frame.rssi !== undefined) r.rssi = frame.rssi;
-        if (frame.rssiRaw !== undefined) r.rssiRaw = frame.rssiRaw;
-        out.push(r);
-      } else if (frame.kind === 'status') {
-        this.roundSince = undefined;
-        if (frame.status === 'error') out.push({ kind: 'status', status: 'error', ...(frame.code !== undefined && { code: frame.code }), raw: hex(raw), at });
-      }
+      // A status frame ends the inventory round (tags found or none): the next poll may go.
+      if (frame.kind === 'status') this.roundSince = undefined;
+      const r = rfidReading(frame, raw, at);
+      if (r) out.push(r);
     }
     return out;
   }

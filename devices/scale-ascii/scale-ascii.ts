@@ -1,6 +1,6 @@
-import { LineFramer } from '../../protocols/framing/line.js';
 import { parseAsciiLine } from '../../protocols/scale/ascii.js';
-import type { DeviceProfile, Driver, DriverCounters, Reading } from '../driver.js';
+import type { DeviceProfile, Reading } from '../driver.js';
+import { LineDriver } from '../driver-kit.js';
 import { resolveParams } from '../params.js';
 import { scaleReading } from '../scale-readings.js';
 import type { Transport } from '../transport.js';
@@ -29,57 +29,29 @@ export const scaleAsciiProfile: DeviceProfile = {
  * recognises (the format is told by the line itself). Most such scales stream; for those that
  * print on request, `?poll=Q&intervalMs=500` sends the request periodically.
  */
-export class ScaleAsciiDriver implements Driver {
+export class ScaleAsciiDriver extends LineDriver {
   readonly profile = scaleAsciiProfile;
-  private readonly framer = new LineFramer({ maxLength: 256 });
   private readonly poll: string | undefined;
   private readonly intervalMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private frames = 0;
-  private rejected = 0;
 
   constructor(params: Record<string, string> = {}) {
+    super();
     const p = resolveParams(scaleAsciiProfile, params);
     this.poll = p.poll as string | undefined;
     this.intervalMs = p.intervalMs as number;
   }
 
-  get counters(): DriverCounters {
-    const s = this.framer.stats;
-    return { frames: this.frames, droppedBytes: s.droppedBytes, droppedFrames: s.droppedFrames + this.rejected };
-  }
-
-  async start(transport: Transport): Promise<void> {
+  protected override async onStart(transport: Transport): Promise<void> {
     if (!this.poll) return;
     const cmd = Buffer.from(`${this.poll}\r\n`, 'latin1');
-    clearInterval(this.timer);
-    this.timer = setInterval(() => void transport.write(cmd).catch(() => undefined), this.intervalMs);
+    this.poller.every(this.intervalMs, () => transport.write(cmd));
   }
 
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  push(bytes: Uint8Array): Reading[] {
-    const at = Date.now();
-    const out: Reading[] = [];
-    for (const line of this.framer.push(bytes)) {
-      if (line.trim() === '') continue;
-      const frame = parseAsciiLine(line);
-      const r = frame && scaleReading(frame, line, at);
-      if (frame) this.frames++;
-      if (r) out.push(r);
-      else this.rejected++;
-    }
-    return out;
-  }
-
-  flush(): Reading[] {
-    return this.push(Uint8Array.of(0x0d));
-  }
-
-  reset(): void {
-    this.framer.reset();
+  protected line(line: string, at: number, out: Reading[]): void {
+    const frame = parseAsciiLine(line);
+    const r = frame && scaleReading(frame, line, at);
+    if (frame) this.frames++;
+    if (r) out.push(r);
+    else this.rejected++;
   }
 }

@@ -1,11 +1,10 @@
-import { LineFramer } from '../../protocols/framing/line.js';
 import { parseMtSicsLine } from '../../protocols/scale/mt-sics.js';
 import { mtSics } from '../../protocols/scale/mt-sics-commands.js';
 import type { ScaleStatus } from '../../protocols/scale/scale-frame.js';
-import type { DeviceProfile, Driver, DriverCounters, Reading } from '../driver.js';
+import type { DeviceProfile, Reading } from '../driver.js';
+import { LineDriver } from '../driver-kit.js';
 import { resolveParams } from '../params.js';
 import { scaleReading } from '../scale-readings.js';
-import type { Transport } from '../transport.js';
 
 export const scaleMtSicsProfile: DeviceProfile = {
   driver: 'scale-mt-sics',
@@ -59,23 +58,19 @@ export class ScaleCommandError extends Error {
  * - `tare()`/`zero()` send T/Z and resolve on the reply; polling pauses until then. In SIR mode the
  *   command ends the stream, so SIR is sent again afterwards.
  */
-export class ScaleMtSicsDriver implements Driver {
+export class ScaleMtSicsDriver extends LineDriver {
   readonly profile = scaleMtSicsProfile;
   readonly mode: 'poll' | 'sir';
   private readonly intervalMs: number;
   private readonly replyTimeoutMs: number;
   private readonly commandTimeoutMs: number;
-  private readonly framer = new LineFramer({ maxLength: 256 });
-  private frames = 0;
-  private rejected = 0;
-  private transport: Transport | undefined;
-  private timer: NodeJS.Timeout | undefined;
   private queue: Outstanding[] = [];
   private lastRx = 0;
   /** Current tare in kg when known (0 = none). */
   tareKg: number | undefined;
 
   constructor(params: Record<string, string> = {}) {
+    super();
     const p = resolveParams(scaleMtSicsProfile, params);
     this.mode = p.mode as 'poll' | 'sir';
     this.intervalMs = p.intervalMs as number;
@@ -83,25 +78,15 @@ export class ScaleMtSicsDriver implements Driver {
     this.commandTimeoutMs = p.commandTimeoutMs as number;
   }
 
-  get counters(): DriverCounters {
-    const s = this.framer.stats;
-    return { frames: this.frames, droppedBytes: s.droppedBytes, droppedFrames: s.droppedFrames + this.rejected };
-  }
-
-  async start(transport: Transport): Promise<void> {
-    this.transport = transport;
+  protected override async onStart(): Promise<void> {
     this.tareKg = undefined;
     this.lastRx = Date.now();
     await this.send('TA', mtSics.presetTare());
     if (this.mode === 'sir') await this.send('SIR', mtSics.weightRepeat());
-    clearInterval(this.timer);
-    this.timer = setInterval(() => this.tick(), this.mode === 'poll' ? this.intervalMs : Math.min(this.intervalMs, this.replyTimeoutMs));
+    this.poller.every(this.mode === 'poll' ? this.intervalMs : Math.min(this.intervalMs, this.replyTimeoutMs), () => this.tick());
   }
 
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.transport = undefined;
+  protected override onStop(): void {
     this.failAll(new ScaleCommandError('SG_ERR_DEVICE_NOT_CONNECTED', 'scale disconnected before it answered'));
   }
 
@@ -115,20 +100,7 @@ export class ScaleMtSicsDriver implements Driver {
     await this.command('Z', mtSics.zero());
   }
 
-  push(bytes: Uint8Array): Reading[] {
-    const at = Date.now();
-    const out: Reading[] = [];
-    for (const line of this.framer.push(bytes)) this.take(line, at, out);
-    return out;
-  }
-
-  /** End of input (a replayed capture): an unterminated last line is taken as complete. */
-  flush(): Reading[] {
-    return this.push(Uint8Array.of(0x0d));
-  }
-
-  reset(): void {
-    this.framer.reset();
+  protected override onReset(): void {
     this.failAll(new ScaleCommandError('SG_ERR_DEVICE_NOT_CONNECTED', 'scale link reset before it answered'));
   }
 
@@ -182,8 +154,7 @@ export class ScaleMtSicsDriver implements Driver {
     for (const o of q) o.reject?.(err);
   }
 
-  private take(line: string, at: number, out: Reading[]): void {
-    if (line.trim() === '') return;
+  protected line(line: string, at: number, out: Reading[]): void {
     const frame = parseMtSicsLine(line);
     if (!frame) {
       this.rejected++;

@@ -1,7 +1,8 @@
 import { ToledoContinuousParser } from '../../protocols/scale/toledo.js';
-import type { DeviceProfile, Driver, DriverCounters, Reading } from '../driver.js';
+import type { DeviceProfile, Reading } from '../driver.js';
+import { FramedDriver } from '../driver-kit.js';
 import { resolveParams } from '../params.js';
-import { RawTracker } from '../raw-tracker.js';
+import type { Tracked } from '../raw-tracker.js';
 import { trackedScaleReadings } from '../scale-readings.js';
 import type { ScaleFrame } from '../../protocols/scale/scale-frame.js';
 
@@ -25,32 +26,16 @@ export const scaleToledoProfile: DeviceProfile = {
  * motion (→ `stable: false`), tare, division and out-of-range (→ overload/underload status) come
  * from the status words. The line is usually 7E1; the parser strips bit 7, so 8N1 works too.
  */
-export class ScaleToledoDriver implements Driver {
+export class ScaleToledoDriver extends FramedDriver<ScaleFrame> {
   readonly profile = scaleToledoProfile;
-  private readonly tracker: RawTracker<ScaleFrame>;
-  private readonly parser: ToledoContinuousParser;
-  private dropped = 0;
 
   constructor(params: Record<string, string> = {}) {
     const p = resolveParams(scaleToledoProfile, params);
-    this.parser = new ToledoContinuousParser({ checksum: p.checksum === 'auto' ? 'auto' : p.checksum === 'true' });
-    this.tracker = new RawTracker(this.parser);
+    const parser = new ToledoContinuousParser({ checksum: p.checksum === 'auto' ? 'auto' : p.checksum === 'true' });
+    super(parser, () => parser.end());
   }
 
-  get counters(): DriverCounters {
-    const s = this.parser.stats;
-    return { frames: s.frames, droppedBytes: s.droppedBytes, droppedFrames: s.droppedFrames + this.dropped };
-  }
-
-  push(bytes: Uint8Array): Reading[] {
-    return trackedScaleReadings(this.tracker.push(bytes), Date.now(), () => this.dropped++);
-  }
-
-  flush(): Reading[] {
-    return trackedScaleReadings(this.tracker.finish(this.parser.end()), Date.now(), () => this.dropped++);
-  }
-
-  reset(): void {
-    this.tracker.reset();
+  protected readings(tracked: Tracked<ScaleFrame>[], at: number): Reading[] {
+    return trackedScaleReadings(tracked, at, () => this.rejected++);
   }
 }

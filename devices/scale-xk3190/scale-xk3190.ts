@@ -1,8 +1,9 @@
 import { Xk3190Parser, xk3190Command } from '../../protocols/scale/xk3190.js';
 import type { ScaleFrame } from '../../protocols/scale/scale-frame.js';
-import type { DeviceProfile, Driver, DriverCounters, Reading } from '../driver.js';
+import type { DeviceProfile, Reading } from '../driver.js';
+import { FramedDriver } from '../driver-kit.js';
 import { resolveParams } from '../params.js';
-import { RawTracker } from '../raw-tracker.js';
+import type { Tracked } from '../raw-tracker.js';
 import { trackedScaleReadings } from '../scale-readings.js';
 import type { Transport } from '../transport.js';
 
@@ -28,51 +29,28 @@ export const scaleXk3190Profile: DeviceProfile = {
  * Driver `scale-xk3190`. The formats carry no stability flag, so readings have no `stable`:
  * judge stability with `StabilityDetector` (protocols/scale) on the edge.
  */
-export class ScaleXk3190Driver implements Driver {
+export class ScaleXk3190Driver extends FramedDriver<ScaleFrame> {
   readonly profile = scaleXk3190Profile;
-  private readonly parser: Xk3190Parser;
-  private readonly tracker: RawTracker<ScaleFrame>;
   private readonly mode: 'stream' | 'order';
   private readonly address: string;
   private readonly intervalMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private dropped = 0;
 
   constructor(params: Record<string, string> = {}) {
     const p = resolveParams(scaleXk3190Profile, params);
-    this.parser = new Xk3190Parser({ unit: p.unit as string });
-    this.tracker = new RawTracker(this.parser);
+    const parser = new Xk3190Parser({ unit: p.unit as string });
+    super(parser, () => parser.end());
     this.mode = p.mode as 'stream' | 'order';
     this.address = p.address as string;
     this.intervalMs = p.intervalMs as number;
   }
 
-  get counters(): DriverCounters {
-    const s = this.parser.stats;
-    return { frames: s.frames, droppedBytes: s.droppedBytes, droppedFrames: s.droppedFrames + this.dropped };
-  }
-
-  async start(transport: Transport): Promise<void> {
+  protected override async onStart(transport: Transport): Promise<void> {
     if (this.mode !== 'order') return;
     const cmd = xk3190Command(this.address, 'B');
-    clearInterval(this.timer);
-    this.timer = setInterval(() => void transport.write(cmd).catch(() => undefined), this.intervalMs);
+    this.poller.every(this.intervalMs, () => transport.write(cmd));
   }
 
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  push(bytes: Uint8Array): Reading[] {
-    return trackedScaleReadings(this.tracker.push(bytes), Date.now(), () => this.dropped++);
-  }
-
-  flush(): Reading[] {
-    return trackedScaleReadings(this.tracker.finish(this.parser.end()), Date.now(), () => this.dropped++);
-  }
-
-  reset(): void {
-    this.tracker.reset();
+  protected readings(tracked: Tracked<ScaleFrame>[], at: number): Reading[] {
+    return trackedScaleReadings(tracked, at, () => this.rejected++);
   }
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { qtyProblem } from '../ledger/quantity.js';
 import { isSafeRaw, isSafeText } from './json-guard.js';
 import { ID_PATTERN, RESERVED_EDGE_IDS } from './topics.js';
+import { hasValidCheckDigit } from '../barcode/check-digit.js';
 
 export const SCHEMA_VERSION = 1 as const;
 
@@ -273,13 +274,6 @@ export const ScanKind = z.enum(['receive', 'issue', 'return', 'count']);
 /** Context a workflow may require before an issue: `issueRequires: ["project", "crew"]`. */
 export const ContextField = z.enum(['project', 'stage', 'operator', 'crew']);
 
-/** GS1 mod-10 check over all digits (the last one is the check digit). */
-function gs1Valid(code: string): boolean {
-  let sum = 0;
-  for (let i = code.length - 1, w = 1; i >= 0; i--, w = 4 - w) sum += (code.charCodeAt(i) - 48) * w;
-  return sum % 10 === 0;
-}
-
 /** One item of the item master, as the edge caches it for offline validation. */
 export const ItemRecord = z.strictObject({
   sku: text(64),
@@ -287,7 +281,7 @@ export const ItemRecord = z.strictObject({
   gtin: z
     .string()
     .regex(/^\d{14}$/, 'gtin: 14 digits')
-    .refine(gs1Valid, 'gtin: wrong check digit')
+    .refine(hasValidCheckDigit, 'gtin: wrong check digit')
     .optional(),
   /** Unit of the item's quantities. Default `ea`. */
   uom: text(16).optional(),

@@ -8,6 +8,7 @@
  * says decoding fails; we need a total function that keeps such tags as raw hex).
  */
 import { ProtocolError } from '../errors.js';
+import { gs1CheckDigit } from '../barcode/check-digit.js';
 
 /** SGTIN-96 [TDS §14.5.1]: a serialised trade item. */
 export interface Sgtin96Epc {
@@ -109,15 +110,8 @@ const GIAI_PARTITIONS = rows([[40, 12, 42, 13], [37, 11, 45, 14], [34, 10, 48, 1
 
 const SERIAL_BITS_96 = 38;
 
-/**
- * GS1 mod-10 check digit of `digits` (the digits before the check digit): weights 3 and 1
- * alternating from the right [GS1 GenSpecs 7.9.1].
- */
-export function gs1CheckDigit(digits: string): number {
-  let sum = 0;
-  for (let i = digits.length - 1, w = 3; i >= 0; i--, w = 4 - w) sum += (digits.charCodeAt(i) - 48) * w;
-  return (10 - (sum % 10)) % 10;
-}
+/** The GS1 mod-10 check digit, defined once in protocols/barcode/check-digit.ts (issue 15). */
+export { gs1CheckDigit };
 
 class DecodeFailure extends Error {}
 
