@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { costingService } from './costing/index.js';
 import type { Db } from './db/index.js';
 import type { LedgerConsumer } from './ledger-follower/index.js';
+import { salesConsumer, salesService } from './sales/index.js';
 
 /** What a business module gets to build its ledger consumer (extend here, not with globals). */
 export interface ConsumerContext {
@@ -17,4 +18,5 @@ export interface ConsumerContext {
  */
 export const ledgerConsumers: ReadonlyArray<(ctx: ConsumerContext) => LedgerConsumer> = [
   (ctx) => costingService(ctx.db).consumer,
+  (ctx) => salesConsumer(salesService(ctx.db)),
 ];

@@ -12,6 +12,7 @@
 import { sql, type Transaction } from 'kysely';
 import { reconcile, type ReservationRow } from './reservations.js';
 import type { SalesService } from './service.js';
+import type { LedgerConsumer, LedgerEntry } from '../ledger-follower/index.js';
 
 type Tx = Transaction<any>;
 
@@ -31,15 +32,10 @@ export interface SalesLedgerRow {
   location?: string;
 }
 
-export interface SalesConsumer {
-  name: string;
-  apply(tx: Tx, rows: readonly SalesLedgerRow[]): Promise<void>;
-}
-
-export function salesConsumer(service: SalesService): SalesConsumer {
+export function salesConsumer(service: SalesService): LedgerConsumer {
   return {
     name: 'sales',
-    async apply(tx, rows) {
+    async apply(tx: Tx, rows: readonly LedgerEntry[]) {
       const pairs = new Map<string, { site: string; sku: string; last: SalesLedgerRow }>();
       for (const r of rows) {
         if (r.kind === 'issue' && r.status === 'applied' && r.order) {

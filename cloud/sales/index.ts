@@ -5,7 +5,7 @@
  */
 export { availability, balanceOnHand, consume, invariantBreaks, reconcile, release, reservationsOf, reserve } from './reservations.js';
 export type { OwnerKind, ReservationRow, ReservationStatus, ReserveLine, ReserveOutcome, ReserveRequest } from './reservations.js';
-export { salesConsumer, type SalesConsumer, type SalesLedgerRow } from './consumer.js';
+export { salesConsumer, type SalesLedgerRow } from './consumer.js';
 export { salesModule } from './module.js';
 export { type AuditHook, type IncomingSource, SalesService, salesService } from './service.js';
 export { salesDocs, salesRoutes } from './routes.js';

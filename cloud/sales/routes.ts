@@ -63,6 +63,7 @@ export const salesDocs: RouteDoc[] = [
   { method: 'get', path: '/api/v1/sales-orders', tag: 'sales', summary: 'Sales orders of the caller\'s sites, newest first (cursor: before=id)', roles: READ_ROLES, query: ListQuery, response: z.object({ items: z.array(z.object({ id: z.string(), site: z.string(), customer: z.string(), status: z.string(), createdAt: z.string() })), next: z.string().nullable() }) },
   { method: 'get', path: '/api/v1/sales-orders/:id', tag: 'sales', summary: 'One sales order with its lines (reserved, shipped) and timeline (every state, when, by whom)', roles: READ_ROLES, response: OrderSchema },
   { method: 'post', path: '/api/v1/sales-orders/:id/pick', tag: 'sales', summary: 'Start picking (reserved | partially-reserved | backordered -> picking)', roles: WRITE_ROLES, body: ActBody, response: OrderSchema, errors: { 409: 'SG_ERR_ILLEGAL_TRANSITION' } },
+  { method: 'post', path: '/api/v1/sales-orders/:id/close', tag: 'sales', summary: 'Close a shipped order (shipped -> closed); shipping itself is issues scanned against the order (stockgate:so/ID, or a movement carrying order)', roles: WRITE_ROLES, body: ActBody, response: OrderSchema, errors: { 409: 'SG_ERR_ILLEGAL_TRANSITION' } },
   { method: 'post', path: '/api/v1/sales-orders/:id/cancel', tag: 'sales', summary: 'Cancel an order that has not shipped; its reservations are released', roles: WRITE_ROLES, body: ActBody, response: OrderSchema, errors: { 409: 'SG_ERR_ILLEGAL_TRANSITION' } },
   { method: 'get', path: '/api/v1/availability', tag: 'sales', summary: 'On hand, reserved (active reservations of orders and requisitions), available = onHand - reserved, and incoming PO lines of a SKU at a site', roles: READ_ROLES, query: AvailabilityQuery, response: AvailabilitySchema },
 ];
@@ -110,7 +111,7 @@ export async function salesRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
     return redactOrder(o, req.principal);
   });
 
-  for (const action of ['pick', 'cancel'] as const) {
+  for (const action of ['pick', 'close', 'cancel'] as const) {
     app.post(`/api/v1/sales-orders/:id/${action}`, { config: { roles: WRITE_ROLES, scope: orderScope } }, async (req) => {
       const b = body(ActBody, req);
       return redactOrder(await sales.act((req.params as { id: string }).id, action, who(req.principal), b?.comment), req.principal);

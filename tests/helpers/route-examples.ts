@@ -158,6 +158,7 @@ export const EXAMPLES: Record<string, Example> = {
   'get /api/v1/sales-orders': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/sales-orders?site=${f.site}` }) },
   'get /api/v1/sales-orders/:id': { req: async ({ api, f, n }) => ({ method: 'GET', path: `/api/v1/sales-orders/${await newSalesOrder(api, f.site, n())}` }) },
   'post /api/v1/sales-orders/:id/pick': { req: async ({ api, f, n }) => ({ method: 'POST', path: `/api/v1/sales-orders/${await newSalesOrder(api, f.site, n())}/pick`, body: {} }) },
+  'post /api/v1/sales-orders/:id/close': { req: async ({ api, f, n }) => ({ method: 'POST', path: `/api/v1/sales-orders/${await shippedSalesOrder(api, f.site, n())}/close`, body: {} }) },
   'post /api/v1/sales-orders/:id/cancel': { req: async ({ api, f, n }) => ({ method: 'POST', path: `/api/v1/sales-orders/${await newSalesOrder(api, f.site, n())}/cancel`, body: {} }) },
   'get /api/v1/availability': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/availability?site=${f.site}&sku=SKU-1` }) },
   // --- forecast (issue 11 §3) ---
@@ -173,6 +174,16 @@ async function newSalesOrder(api: ApiCloud, site: string, n: number): Promise<st
   return r.body.id as string;
 }
 
+/** An order shipped by an issue carrying `order` (the ledger follower consumes it). */
+async function shippedSalesOrder(api: ApiCloud, site: string, n: number): Promise<string> {
+  expect((await api.call('POST', '/api/v1/movements', { body: { movements: [receive(site, id(n * 1000 + 1), { sku: 'SKU-SO', qty: 5 })] } })).status).toBe(201);
+  const r = await api.call('POST', '/api/v1/sales-orders', { headers: { 'idempotency-key': `mx-so-ship-${n}` }, body: { site, customer: 'matrix', lines: [{ sku: 'SKU-SO', qty: 1, unitPrice: '1.00' }] } });
+  expect(r.status).toBe(201);
+  const so = r.body.id as string;
+  expect((await api.call('POST', '/api/v1/movements', { body: { movements: [receive(site, id(n * 1000 + 2), { sku: 'SKU-SO', kind: 'issue', qty: 1, order: so })] } })).status).toBe(201);
+  await waitFor(async () => (await api.call('GET', `/api/v1/sales-orders/${so}`)).body.status === 'shipped', `sales order ${so} shipped`);
+  return so;
+}
 
 /** Data of one site for the examples: movements, an open exception, a stock alert, a webhook, an edge and a dead letter. */
 export async function seedSite(api: ApiCloud, site: string, n: () => number): Promise<SiteFixture> {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../../cloud/db/index.js';
 import { invariantBreaks } from '../../../cloud/sales/index.js';
 import { PG_URL, startApiCloud, type ApiCloud } from '../../helpers/api-cloud.js';
-import { type CloudProc, requireBuild, startCloudProc, tempDir } from '../../helpers/procs.js';
+import { type CloudProc, requireBuild, startCloudProc, tempDir, waitFor } from '../../helpers/procs.js';
 import { get, move, openSide, post } from './sales-helpers.js';
 
 const order = (site: string, sku: string, qty: number, allowPartial?: boolean) => ({ site, customer: 'C-1', lines: [{ sku, qty, unitPrice: '12.50' }], ...(allowPartial ? { allowPartial } : {}) });
@@ -98,6 +98,49 @@ describe('reservations on SQLite (one cloud, authentication on)', () => {
     const twice = await post(api.url, `/api/v1/sales-orders/${a.body.id}/cancel`, {}, { token: api.admin });
     expect(twice.status).toBe(409);
     expect(twice.body.code).toBe('SG_ERR_ILLEGAL_TRANSITION');
+    expect(await invariantBreaks(side.kysely)).toEqual([]);
+  }, 60_000);
+});
+
+describe('physical reality wins, through the API and the ledger follower (SQLite)', () => {
+  let api: ApiCloud;
+  let side: Db;
+  beforeAll(async () => {
+    api = await startApiCloud('sqlite');
+    side = await openSide({ dataDir: api.cloud.config.dataDir });
+  }, 60_000);
+  afterAll(async () => {
+    await side?.close();
+    await api?.stop();
+  });
+
+  it('a scan-out of 3 racing 50 orders: on hand 7, at-risk reservations flagged, invariants hold', async () => {
+    await move(api.url, 'R1', 'receive', 'CEM', 10, api.admin);
+    const [answers] = await Promise.all([fifty([api.url], api.admin, 'R1-k', () => order('R1', 'CEM', 1)), move(api.url, 'R1', 'issue', 'CEM', 3, api.admin)]);
+    const reserved = answers.filter((a) => a.status === 201).length;
+    expect(reserved + answers.filter((a) => a.status === 409).length).toBe(50);
+    // The follower catches up: on hand 7, reserved at most 7, the rest flagged at risk.
+    const av = await waitFor(async () => {
+      const r = (await get(api.url, '/api/v1/availability?site=R1&sku=CEM', api.admin)).body;
+      return r.onHand === 7 && r.reserved <= 7 && (await invariantBreaks(side.kysely)).length === 0 ? r : undefined;
+    }, 'follower caught up');
+    expect(av.available).toBe(7 - av.reserved);
+    const ex = (await get(api.url, '/api/v1/exceptions?site=R1&state=open', api.admin)).body.items.filter((e: { type: string }) => e.type === 'RESERVATION_AT_RISK');
+    expect(ex).toHaveLength(reserved - av.reserved);
+  }, 60_000);
+
+  it('shipping: an issue carrying the order consumes it; close after shipped; 409 before', async () => {
+    await move(api.url, 'R2', 'receive', 'CEM', 10, api.admin);
+    const o = await post(api.url, '/api/v1/sales-orders', order('R2', 'CEM', 2), { token: api.admin, key: 'ship-1' });
+    expect(o.status).toBe(201);
+    const early = await post(api.url, `/api/v1/sales-orders/${o.body.id}/close`, {}, { token: api.admin });
+    expect(early.body.code).toBe('SG_ERR_ILLEGAL_TRANSITION');
+    await move(api.url, 'R2', 'issue', 'CEM', 2, api.admin, { order: o.body.id });
+    await waitFor(async () => (await get(api.url, `/api/v1/sales-orders/${o.body.id}`, api.admin)).body.status === 'shipped', 'shipped');
+    const c = await post(api.url, `/api/v1/sales-orders/${o.body.id}/close`, {}, { token: api.admin });
+    expect(c.body.status).toBe('closed');
+    expect(c.body.timeline.map((t: { state: string }) => t.state)).toEqual(['reserved', 'picking', 'shipped', 'closed']);
+    expect((await get(api.url, '/api/v1/availability?site=R2&sku=CEM', api.admin)).body).toMatchObject({ onHand: 8, reserved: 0, available: 8 });
     expect(await invariantBreaks(side.kysely)).toEqual([]);
   }, 60_000);
 });

@@ -2,8 +2,9 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
 import { toMilli } from '../../../protocols/ledger/quantity.js';
-import { availability, reservationsOf, reserve, salesConsumer, SalesService, type SalesLedgerRow } from '../../../cloud/sales/index.js';
+import { availability, reservationsOf, reserve, salesConsumer, SalesService } from '../../../cloud/sales/index.js';
 import type { Movement } from '../../../protocols/mqtt/index.js';
+import type { LedgerEntry } from '../../../cloud/ledger-follower/index.js';
 import { movement } from '../../helpers/movements.js';
 import { type BusinessDb, type BusinessHarness, PG_URL } from './harness.js';
 
@@ -39,7 +40,7 @@ export default function salesContract(h: BusinessHarness): void {
       const rows = await b!.db.kysely.selectFrom('ledger').selectAll().where('pos', '>', cursor).orderBy('pos').execute();
       if (!rows.length) return;
       cursor = Number(rows[rows.length - 1]!.pos);
-      const entries: SalesLedgerRow[] = rows.map((r) => ({ pos: Number(r.pos), id: r.id, ts: r.ts, site: r.site, sku: r.sku, kind: r.kind, status: r.status, qty: Number(r.qty), baseQty: r.base_qty === null ? null : Number(r.base_qty), order: r.sales_order || null, operator: r.operator, location: r.location }));
+      const entries: LedgerEntry[] = rows.map((r) => ({ pos: Number(r.pos), id: r.id, edge: r.edge, seq: Number(r.seq), ts: r.ts, site: r.site, location: r.location, kind: r.kind, sku: r.sku, qty: Number(r.qty), uom: r.uom, deviceId: r.device_id, status: r.status, appliedAt: r.applied_at, ...(r.base_qty === null ? {} : { baseQty: Number(r.base_qty) }), ...(r.sales_order ? { order: r.sales_order } : {}), ...(r.operator ? { operator: r.operator } : {}) }));
       await b!.db.tx((tx) => consumer.apply(tx, entries));
     };
     const order = (key: string, qty: number, allowPartial = false) =>
