@@ -193,7 +193,7 @@ export type RouteScope =
       resource: string;
       param: string;
       id: z.ZodType;
-      load: (deps: ApiDeps, id: never) => Promise<{ site?: string | null } | undefined>;
+      load: (deps: ApiDeps, id: never) => Promise<{ site?: string | null; project?: string | null } | undefined>;
     };
 
 /** Constructors for `config.scope`. */
@@ -288,7 +288,10 @@ export function installScope(app: FastifyInstance, deps: ApiDeps): void {
         const r = decl.id.safeParse(raw);
         if (!r.success) throw new Errors.BadPath(`${decl.param}: ${r.error.issues[0]!.message}`);
         const thing = await decl.load(deps, r.data as never);
-        if (!thing || !sc.allows(thing.site)) throw new Errors.NotFound(`${decl.param}: no ${decl.resource} ${String(raw)}`);
+        // A resource of a project (`project` set by the loader) is also out of scope for a
+        // project manager who is not on that project: 404, as for another site's (issue 10 §5).
+        const project = (thing as { project?: string | null } | undefined)?.project;
+        if (!thing || !sc.allows(thing.site) || (project !== undefined && !sc.allowsProject(project))) throw new Errors.NotFound(`${decl.param}: no ${decl.resource} ${String(raw)}`);
         req.resource = thing;
         return;
       }

@@ -7,7 +7,7 @@ import { Money } from '../money.js';
 
 export { costingModule } from './module.js';
 export { costingService, defaultPorts } from './ports.js';
-export { type CostingRouteDeps, costingDocs, costingRoutes } from './routes.js';
+export { costingDocs, costingRoutes, landedCostDocs, landedCostRoutes } from './routes.js';
 export { type CostFigures, type CostingPorts, CostingService, type CostMovement, type LandedResult } from './service.js';
 
 /**

@@ -6,14 +6,15 @@
  */
 import type { Db } from '../db/index.js';
 import * as repo from './repo.js';
+import type { Tx } from './repo.js';
 import { type CostingPorts, CostingService } from './service.js';
 
 export function defaultPorts(overrides: Partial<CostingPorts> = {}): CostingPorts {
   return {
     receiptMatches: async () => [],
     purchaseOrder: async () => undefined,
-    project: async () => undefined,
-    plan: async () => [],
+    project: projectOf,
+    plan: planOf,
     standardCostFen: repo.standardCostFen,
     ...overrides,
   };
@@ -26,4 +27,23 @@ export function costingService(db: Db, overrides: Partial<CostingPorts> = {}): C
   let s = services.get(db);
   if (!s) services.set(db, (s = new CostingService(db, defaultPorts(overrides))));
   return s;
+}
+
+/**
+ * A project's site, manager, contract revenue and stages. Read from the projects module's tables
+ * until its index.ts exports a reader (cloud/projects is being built beside this module).
+ */
+async function projectOf(trx: Tx, code: string): Promise<{ code: string; site: string; manager: string; contractRevenueFen: number; stages: string[] } | undefined> {
+  const p = await trx.selectFrom('projects').select(['code', 'site', 'manager', 'contract_revenue']).where('code', '=', code).executeTakeFirst();
+  if (!p) return undefined;
+  const stages = await trx.selectFrom('project_stages').select('code').where('project', '=', code).orderBy('position').execute();
+  return { code: String(p.code), site: String(p.site), manager: String(p.manager), contractRevenueFen: Number(p.contract_revenue), stages: stages.map((s) => String(s.code)) };
+}
+
+/** The current (latest) plan version of each stage of a project: thousandths per SKU. */
+async function planOf(trx: Tx, code: string): Promise<Array<{ stage: string; sku: string; qtyMilli: number }>> {
+  const rows = await trx.selectFrom('plan_lines').select(['stage', 'version', 'sku', 'qty_milli']).where('project', '=', code).execute();
+  const latest = new Map<string, number>();
+  for (const r of rows) latest.set(String(r.stage), Math.max(latest.get(String(r.stage)) ?? 0, Number(r.version)));
+  return rows.filter((r) => Number(r.version) === latest.get(String(r.stage))).map((r) => ({ stage: String(r.stage), sku: String(r.sku), qtyMilli: Number(r.qty_milli) }));
 }

@@ -8,18 +8,20 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { type ApiDeps, body, Id, query } from '../api/common.js';
 import type { RouteDoc } from '../api/openapi.js';
-import { scope } from '../api/scope.js';
+import { redactCost, scope } from '../api/scope.js';
+import { actor } from '../audit/index.js';
 import type { Role } from '../auth/auth.js';
 import { Errors } from '../errors.js';
 import { MONEY_STRING, MoneyError, parseMoney } from '../money.js';
+import { costingService } from './ports.js';
 import { CostingError, type CostingService } from './service.js';
 
 /** Who may post landed costs: purchasing prices are procurement's and finance's business. */
 const LANDED_ROLES: readonly Role[] = ['procurement', 'finance'];
 /** Who may post cost lines: finance, the project's manager (their projects only: scope), site managers. */
-const COST_ROLES: readonly Role[] = ['finance', 'project-manager' as Role, 'site-manager'];
+const COST_ROLES: readonly Role[] = ['finance', 'project-manager', 'site-manager'];
 /** Who may read a cost report: finance and the project's manager (others see no cost field at all). */
-const REPORT_ROLES: readonly Role[] = ['finance', 'project-manager' as Role];
+const REPORT_ROLES: readonly Role[] = ['finance', 'project-manager'];
 /** Who closes a month: finance. */
 const CLOSE_ROLES: readonly Role[] = ['finance'];
 
@@ -60,7 +62,7 @@ const LandedResponse = z.object({
 const CostResponse = z.object({ id: z.number(), project: z.string(), category: z.string(), amount: z.string(), date: z.string(), stage: z.string().optional(), note: z.string().optional(), period: z.string() });
 const CloseResponse = z.object({ period: z.string(), closedAt: z.string(), closedBy: z.string(), projects: z.array(z.string()) });
 
-export const costingDocs: RouteDoc[] = [
+export const landedCostDocs: RouteDoc[] = [
   {
     method: 'post',
     path: '/api/v1/purchase-orders/:id/landed-costs',
@@ -71,6 +73,9 @@ export const costingDocs: RouteDoc[] = [
     response: LandedResponse,
     status: 201,
   },
+];
+
+export const costingDocs: RouteDoc[] = [
   { method: 'post', path: '/api/v1/projects/:code/costs', tag: 'costing', summary: 'Post a labour, equipment or other cost line of a project (a date in a closed month is 409 SG_ERR_PERIOD_CLOSED)', roles: COST_ROLES, body: CostBody, response: CostResponse, status: 201, errors: { 409: 'SG_ERR_PERIOD_CLOSED' } },
   {
     method: 'get',
@@ -101,39 +106,25 @@ function mapError(err: unknown): never {
   throw err;
 }
 
-const who = (req: { principal?: { name?: string; id?: string } }) => req.principal?.name ?? req.principal?.id ?? 'insecure';
-
-/** What the costing routes need beyond ApiDeps: the service and how to find a project or PO's site. */
-export interface CostingRouteDeps {
-  service: CostingService;
-  projectSite(code: string): Promise<{ site: string } | undefined>;
-  purchaseOrderSite(id: string): Promise<{ site: string } | undefined>;
-}
+const who = (req: { principal?: Parameters<typeof actor>[0] }) => actor(req.principal);
 
 /** Landed costs, project cost lines, the cost report (JSON, CSV) and the month close. */
-export async function costingRoutes(app: FastifyInstance, deps: ApiDeps & { costing?: CostingRouteDeps }): Promise<void> {
-  const c = deps.costing;
-  if (!c) return;
-  const project = scope.resource('project', ProjectCode, (_d, code: string) => c.projectSite(code), 'code');
-  const po = scope.resource('purchase-order', PoId, (_d, id: string) => c.purchaseOrderSite(id));
-
-  app.post('/api/v1/purchase-orders/:id/landed-costs', { config: { roles: LANDED_ROLES, scope: po } }, async (req, reply) => {
-    const id = (req.params as { id: string }).id;
-    const b = body(LandedBody, req);
-    try {
-      const r = await c.service.postLandedCost(id, parseMoney(b.amount, 'amount'), b.allocate, who(req as never));
-      return reply.status(201).send(r);
-    } catch (err) {
-      mapError(err);
-    }
-  });
+export async function costingRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const svc: CostingService = costingService(deps.db);
+  const c = { service: svc };
+  // The framework loads the project (or PO) first: another site's, or a project the caller is
+  // not on, is 404 before the handler runs (cloud/api/scope.ts).
+  const project = scope.resource('project', ProjectCode, async (_d, code: string) => {
+    const p = await svc.project(code);
+    return p ? { site: p.site, project: p.code } : undefined;
+  }, 'code');
 
   app.post('/api/v1/projects/:code/costs', { config: { roles: COST_ROLES, scope: project } }, async (req, reply) => {
     const code = (req.params as { code: string }).code;
     const b = body(CostBody, req);
     try {
-      const r = await c.service.postCost(code, { category: b.category, amountFen: parseMoney(b.amount, 'amount'), date: b.date, ...(b.stage ? { stage: b.stage } : {}), ...(b.note ? { note: b.note } : {}) }, who(req as never));
-      return reply.status(201).send(r);
+      const r = await c.service.postCost(code, { category: b.category, amountFen: parseMoney(b.amount, 'amount'), date: b.date, ...(b.stage ? { stage: b.stage } : {}), ...(b.note ? { note: b.note } : {}) }, who(req));
+      return reply.status(201).send(redactCost(r, req.scope, { kind: 'project', project: code }));
     } catch (err) {
       mapError(err);
     }
@@ -142,8 +133,12 @@ export async function costingRoutes(app: FastifyInstance, deps: ApiDeps & { cost
   app.get('/api/v1/projects/:code/cost-report', { config: { roles: REPORT_ROLES, scope: project } }, async (req, reply) => {
     const code = (req.params as { code: string }).code;
     const q = query(ReportQuery, req);
-    const r = await c.service.report(code, q.period);
-    if (!r) throw new Errors.NotFound(`code: no project ${code}`);
+    const full = await c.service.report(code, q.period);
+    if (!full) throw new Errors.NotFound(`code: no project ${code}`);
+    // Every figure of a report is project money: a caller who may not see this project's cost
+    // gets the stages' names only (redactCost omits the cost fields; the stage values go too).
+    const sees = req.scope.seesCost({ kind: 'project', project: code });
+    const r = sees ? full : { ...redactCost(full, req.scope, { kind: 'project', project: code }), stages: full.stages.map((st) => ({ stage: st.stage })) };
     if (q.format === 'csv') {
       return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="cost-report-${code}.csv"`).send(reportCsv(code, r));
     }
@@ -154,11 +149,35 @@ export async function costingRoutes(app: FastifyInstance, deps: ApiDeps & { cost
     const p = Period.safeParse((req.params as { period: string }).period);
     if (!p.success) throw new Errors.BadPath(`period: ${p.error.issues[0]!.message}`);
     try {
-      return reply.status(201).send(await c.service.closePeriod(p.data, who(req as never)));
+      return reply.status(201).send(await c.service.closePeriod(p.data, who(req)));
     } catch (err) {
       mapError(err);
     }
   });
+}
+
+/**
+ * `POST /api/v1/purchase-orders/:id/landed-costs`: registered with the purchase-order routes of
+ * cloud/procurement (the PO is theirs; the cost is ours).
+ */
+export async function landedCostRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const svc: CostingService = costingService(deps.db);
+  const c = { service: svc };
+  const po = scope.resource('purchase-order', PoId, async (_d, id: string) => {
+    const o = await svc.purchaseOrder(id);
+    return o ? { site: o.site } : undefined;
+  });
+  app.post('/api/v1/purchase-orders/:id/landed-costs', { config: { roles: LANDED_ROLES, scope: po } }, async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    const b = body(LandedBody, req);
+    try {
+      const r = await c.service.postLandedCost(id, parseMoney(b.amount, 'amount'), b.allocate, who(req));
+      return reply.status(201).send(redactCost(r, req.scope, { kind: 'purchasing', project: null }));
+    } catch (err) {
+      mapError(err);
+    }
+  });
+
 }
 
 /**

@@ -1,3 +1,4 @@
+import { audit } from '../audit/index.js';
 import type { Db } from '../db/index.js';
 import { formatMoney, marginPct, Money, type MoneyValue, RoundingCarry, roundFen } from '../money.js';
 import * as repo from './repo.js';
@@ -292,6 +293,16 @@ export class CostingService {
     return take;
   }
 
+  /** A project as the routes' scope check needs it (site, code). */
+  project(code: string) {
+    return this.ports.project(this.db.kysely, code);
+  }
+
+  /** A purchase order's site, for the routes' scope check. */
+  purchaseOrder(id: string) {
+    return this.ports.purchaseOrder(this.db.kysely, id);
+  }
+
   /** The moving-average unit cost in fen per base unit (exact), for requisition amounts; undefined before any receipt. */
   async averageCost(site: string, sku: string, trx: Tx = this.db.kysely): Promise<MoneyValue | undefined> {
     const a = await repo.average(trx, site, sku);
@@ -401,7 +412,10 @@ export class CostingService {
       }
       const varianceFen = variance.reduce((a, v) => a + v.fen, 0);
       await trx.updateTable('cost_landed').set({ to_stock_fen: toStock, variance_fen: varianceFen, pending_fen: pending }).where('id', '=', id).execute();
-      return { id, po: poId, amount: formatMoney(amountFen), allocate: by, pending: formatMoney(pending), toStock: formatMoney(toStock), variance: formatMoney(varianceFen), lines };
+      const result: LandedResult = { id, po: poId, amount: formatMoney(amountFen), allocate: by, pending: formatMoney(pending), toStock: formatMoney(toStock), variance: formatMoney(varianceFen), lines };
+      await audit(trx, { entity: 'landed-cost', id: String(id), action: 'create', by: user, before: null, after: result, site: po.site });
+      await audit(trx, { entity: 'purchase-order', id: poId, action: 'landed-cost', by: user, before: null, after: result, site: po.site });
+      return result;
     });
   }
 
@@ -436,7 +450,10 @@ export class CostingService {
         createdBy: user,
         createdAt: at,
       });
-      return { id, project: code, category: c.category, amount: formatMoney(c.amountFen), date: c.date, ...(c.stage ? { stage: c.stage } : {}), ...(c.note ? { note: c.note } : {}), period: monthOf(c.date) };
+      const line = { id, project: code, category: c.category, amount: formatMoney(c.amountFen), date: c.date, ...(c.stage ? { stage: c.stage } : {}), ...(c.note ? { note: c.note } : {}), period: monthOf(c.date) };
+      await audit(trx, { entity: 'cost', id: String(id), action: 'create', by: user, before: null, after: line, site: p.site, project: code });
+      await audit(trx, { entity: 'project', id: code, action: 'cost', by: user, before: null, after: line, site: p.site, project: code });
+      return line;
     });
   }
 
@@ -516,7 +533,9 @@ export class CostingService {
         closedNow.push(code);
         await repo.insertSnapshot(trx, period, code, { month });
       }
-      return { period, closedAt: at, closedBy: user, projects: closedNow };
+      const closed = { period, closedAt: at, closedBy: user, projects: closedNow };
+      await audit(trx, { entity: 'period', id: period, action: 'close', by: user, before: null, after: closed });
+      return closed;
     });
   }
 }

@@ -36,6 +36,11 @@ export interface Example {
   req: (c: Ctx) => Promise<Req> | Req;
   /** Roles the route admits but its handler refuses for this example (not a scope matter). */
   handlerRefuses?: readonly Role[];
+  /**
+   * The route addresses one project's data: a caller limited to projects (a project-manager token
+   * of no user manages none) gets 404 for it, as for another site's (issue 10 §5).
+   */
+  projectScoped?: true;
 }
 
 export const id = (n: number) => `MX${Date.now().toString(36).toUpperCase()}${process.pid}N${n}`.padEnd(16, '0');
@@ -164,7 +169,32 @@ export const EXAMPLES: Record<string, Example> = {
   // --- forecast (issue 11 §3) ---
   'get /api/v1/forecast': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/forecast?site=${f.site}&sku=SKU-1&period=day&alpha=0.1&beta=0.1` }) },
   'get /api/v1/reorder-suggestions': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/reorder-suggestions?site=${f.site}&period=day` }) },
+  // --- costing (issue 10 §4): cost lines, the cost report, the month close ---
+  'post /api/v1/projects/:code/costs': {
+    projectScoped: true,
+    req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/projects/${await costProject(api, f.site)}/costs`, body: { category: 'labour', amount: '10.00', date: '2026-12-05', stage: 'S1' } }),
+  },
+  'get /api/v1/projects/:code/cost-report': { projectScoped: true, req: async ({ api, f }) => ({ method: 'GET', path: `/api/v1/projects/${await costProject(api, f.site)}/cost-report` }) },
+  // Each call closes a later month of a long-gone century (months close in order; cost lines of today stay open).
+  'post /api/v1/periods/:period/close': { req: ({ n }) => ({ method: 'POST', path: `/api/v1/periods/${oldMonth(n())}/close` }) },
 };
+
+/** 'yyyy-mm' of the k-th month after 1000-01: increasing with k. */
+const oldMonth = (k: number) => `${1000 + Math.floor(k / 12)}-${String((k % 12) + 1).padStart(2, '0')}`;
+
+/**
+ * A project of the site for the costing examples (`CX-<site>`, stage S1), created once: rows in
+ * the projects module's tables until POST /api/v1/projects exists.
+ */
+async function costProject(api: ApiCloud, site: string): Promise<string> {
+  const code = `CX-${site}`.slice(0, 64);
+  const db = api.cloud.db.kysely;
+  if (await db.selectFrom('projects').select('code').where('code', '=', code).executeTakeFirst()) return code;
+  const now = new Date().toISOString();
+  await db.insertInto('projects').values({ code, name: 'matrix project', site, manager: 'mx-pm', contract_revenue: 100_000, budget: null, start_date: null, end_date: null, over_issue_pct: '5', created_at: now, updated_at: now }).execute();
+  await db.insertInto('project_stages').values({ project: code, code: 'S1', name: 'stage 1', need_by: '2027-01-01', position: 0 }).execute();
+  return code;
+}
 
 /** A 1-unit order of SKU-1 that takes what is free (the fixture's stock may be negative). */
 export const salesOrder = (site: string) => ({ site, customer: 'matrix', lines: [{ sku: 'SKU-1', qty: 1, unitPrice: '1.00' }], allowPartial: true });

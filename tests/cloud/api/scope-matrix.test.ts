@@ -23,6 +23,7 @@ const CALLERS: Caller[] = [...ROLES.map((role) => ({ name: role, role, restricte
 function expected(route: { roles?: readonly Role[]; scope?: RouteScope }, ex: Example, c: Caller, which: 'own' | 'other'): 'ok' | 403 | 404 {
   if (!route.roles) return 'ok';
   if (c.role !== 'admin' && !route.roles.includes(c.role)) return 403;
+  if (ex.projectScoped && c.role === 'project-manager') return 404;
   // The scope is checked before the handler: another site's resource is 404 whoever asks.
   const scoped = !c.restricted ? 'ok' : scopeAnswer(route.scope!, which);
   if (scoped !== 'ok') return scoped;
