@@ -7,6 +7,6 @@ export { availability, balanceOnHand, consume, invariantBreaks, reconcile, relea
 export type { OwnerKind, ReservationRow, ReservationStatus, ReserveLine, ReserveOutcome, ReserveRequest } from './reservations.js';
 export { salesConsumer, type SalesLedgerRow } from './consumer.js';
 export { salesModule } from './module.js';
-export { type AuditHook, type IncomingSource, SalesService, salesService } from './service.js';
+export { type IncomingSource, SalesService, salesService } from './service.js';
 export { salesDocs, salesRoutes } from './routes.js';
 

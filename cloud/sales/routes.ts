@@ -8,7 +8,8 @@ import { qtyProblem } from '../../protocols/ledger/quantity.js';
 import { type ApiDeps, body, Limit, query, READ_ROLES } from '../api/common.js';
 import { SiteParam } from '../api/input.js';
 import type { RouteDoc } from '../api/openapi.js';
-import { bodySite, scope } from '../api/scope.js';
+import { bodySite, redactCost, type Scope, scope } from '../api/scope.js';
+import { actor } from '../audit/index.js';
 import type { Principal, Role } from '../auth/auth.js';
 import { Errors } from '../errors.js';
 import { MONEY_STRING, MoneyError, parseMoney } from '../money.js';
@@ -18,8 +19,6 @@ import { type OrderView, salesService, toRequest } from './service.js';
 
 /** Who may take orders and move them; everyone who reads stock may read them. */
 const WRITE_ROLES: readonly Role[] = ['site-manager', 'operator'];
-/** Who sees sales prices (issue 10 §5: admin and finance; the others get the field omitted). */
-const PRICE_ROLES: readonly Role[] = ['admin', 'finance'];
 
 const Qty = z.number().positive().refine((x) => qtyProblem(x) === undefined, { message: 'at most 3 decimals, at most 1e12' });
 const Price = z.string().regex(MONEY_STRING, 'a decimal string with at most 2 decimals, e.g. "12.50"');
@@ -68,18 +67,18 @@ export const salesDocs: RouteDoc[] = [
   { method: 'get', path: '/api/v1/availability', tag: 'sales', summary: 'On hand, reserved (active reservations of orders and requisitions), available = onHand - reserved, and incoming PO lines of a SKU at a site', roles: READ_ROLES, query: AvailabilityQuery, response: AvailabilitySchema },
 ];
 
-/** unitPrice is a cost field: omitted (not zeroed) for callers who may not see it. */
-function redactOrder(o: OrderView, p: Principal | undefined): OrderView {
-  if (p && p.roles.some((r) => PRICE_ROLES.includes(r))) return o;
-  return { ...o, lines: o.lines.map(({ unitPrice: _drop, ...l }) => l as OrderView['lines'][number]) };
-}
+/**
+ * unitPrice is a cost field (issue 10 §5): a selling price is no purchasing price and belongs to
+ * no project, so only admin and finance see it (`inventory` context); omitted, not zeroed.
+ */
+const redactOrder = (o: OrderView, scope: Scope): OrderView => redactCost(o, scope, { kind: 'inventory' });
 
 const KEY = /^[\x21-\x7e]{1,128}$/;
 
 export async function salesRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const sales = salesService(deps.db);
   const orderScope = scope.resource('sales order', OrderId, (_d, id: string) => sales.site(id));
-  const who = (p: Principal | undefined) => p?.subject ?? 'anonymous';
+  const who = (p: Principal | undefined) => actor(p);
 
   app.post('/api/v1/sales-orders', { config: { roles: WRITE_ROLES, scope: scope.body(bodySite) } }, async (req, reply) => {
     const input = body(OrderBody, req);
@@ -108,13 +107,13 @@ export async function salesRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
   app.get('/api/v1/sales-orders/:id', { config: { roles: READ_ROLES, scope: orderScope } }, async (req) => {
     const o = await sales.order((req.params as { id: string }).id);
     if (!o) throw new Errors.NotFound('id: no such sales order');
-    return redactOrder(o, req.principal);
+    return redactOrder(o, req.scope);
   });
 
   for (const action of ['pick', 'close', 'cancel'] as const) {
     app.post(`/api/v1/sales-orders/:id/${action}`, { config: { roles: WRITE_ROLES, scope: orderScope } }, async (req) => {
       const b = body(ActBody, req);
-      return redactOrder(await sales.act((req.params as { id: string }).id, action, who(req.principal), b?.comment), req.principal);
+      return redactOrder(await sales.act((req.params as { id: string }).id, action, who(req.principal), b?.comment), req.scope);
     });
   }
 

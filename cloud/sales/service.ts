@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
 import { fromMilli, toMilli } from '../../protocols/ledger/quantity.js';
 import { canonicalJson, contentHash } from '../api/idempotency.js';
+import { audit } from '../audit/index.js';
 import type { Db } from '../db/index.js';
 import { Errors } from '../errors.js';
 import { formatMoney } from '../money.js';
@@ -57,18 +58,14 @@ export interface Answer {
 /** Incoming PO quantities of a pair (biz-proc's open PO lines), for availability. */
 export type IncomingSource = (site: string, sku: string) => Promise<Array<{ po: string; qty: number; expectedAt: string }>>;
 
-/** An audit hook (cloud/audit), called inside the same transaction as the change. */
-export type AuditHook = (tx: Tx, e: { entity: string; id: string; action: string; by: string; before: unknown; after: unknown }) => Promise<void>;
 
 const newOrderId = (): string => `SO-${randomBytes(8).toString('hex').toUpperCase()}`;
 
 export class SalesService {
   incoming: IncomingSource | undefined;
-  audit: AuditHook | undefined;
 
-  constructor(private readonly db: Db, opts: { incoming?: IncomingSource; audit?: AuditHook } = {}) {
+  constructor(private readonly db: Db, opts: { incoming?: IncomingSource } = {}) {
     this.incoming = opts.incoming;
-    this.audit = opts.audit;
   }
 
   /**
@@ -125,7 +122,7 @@ export class SalesService {
         for (const l of lines) await tx.insertInto('sales_order_lines').values({ order_id: id, line: l.line, sku: l.sku, qty: l.qty, unit_price: l.unitPrice, reserved: l.reserved, shipped: 0 }).execute();
         await this.event(tx, id, status, now, caller);
         const body = { id, status, lines: lines.map((l) => ({ sku: l.sku, qty: fromMilli(l.qty), reserved: fromMilli(l.reserved) })) };
-        await this.audit?.(tx, { entity: 'sales-order', id, action: 'create', by: caller, before: null, after: { ...body, site: parsed.site, customer: parsed.customer } });
+        await audit(tx, { entity: 'sales-order', id, action: 'create', by: caller, before: null, after: { ...body, site: parsed.site, customer: parsed.customer }, site: parsed.site });
         answer = { statusCode: 201, body };
       }
       await tx.updateTable('sales_idempotency').set({ status_code: answer.statusCode, body: JSON.stringify(answer.body) }).where('key', '=', idemKey).execute();
@@ -183,7 +180,7 @@ export class SalesService {
     const now = new Date().toISOString();
     return this.locked(async (tx) => {
       // Lock the order row first (a no-op update), so two concurrent actions make one transition.
-      const locked = await sql<{ status: OrderStatus }>`UPDATE sales_orders SET updated_at = updated_at WHERE id = ${id} RETURNING status`.execute(tx);
+      const locked = await sql<{ status: OrderStatus; site: string }>`UPDATE sales_orders SET updated_at = updated_at WHERE id = ${id} RETURNING status, site`.execute(tx);
       const from = locked.rows[0]?.status;
       if (!from) throw new Errors.NotFound(`id: no sales order ${id}`);
       if (!canDo(action, from)) throw new SalesErrors.IllegalTransition(`status: a ${from} sales order cannot be ${action === 'pick' ? 'picked' : action === 'close' ? 'closed' : 'cancelled'}`);
@@ -191,7 +188,7 @@ export class SalesService {
       if (action === 'cancel') await release(tx, 'sales-order', id, undefined, now);
       await tx.updateTable('sales_orders').set({ status: to, updated_at: now }).where('id', '=', id).execute();
       await this.event(tx, id, to, now, by, note);
-      await this.audit?.(tx, { entity: 'sales-order', id, action, by, before: { status: from }, after: { status: to } });
+      await audit(tx, { entity: 'sales-order', id, action, by, before: { status: from }, after: { status: to }, site: locked.rows[0]!.site });
       return (await this.order(id, tx))!;
     });
   }
@@ -222,6 +219,7 @@ export class SalesService {
       if (row.status !== 'picking') await this.event(tx, e.order, 'picking', e.at, e.by, `movement ${e.movementId}`);
       if (next === 'shipped') await this.event(tx, e.order, 'shipped', e.at, e.by, `movement ${e.movementId}`);
       await tx.updateTable('sales_orders').set({ status: next, updated_at: e.at }).where('id', '=', e.order).execute();
+      await audit(tx, { entity: 'sales-order', id: e.order, action: next === 'shipped' ? 'ship' : 'pick', by: e.by, before: { status: row.status }, after: { status: next, movement: e.movementId }, site: e.site });
     }
   }
 

@@ -98,6 +98,14 @@ describe('reservations on SQLite (one cloud, authentication on)', () => {
     const twice = await post(api.url, `/api/v1/sales-orders/${a.body.id}/cancel`, {}, { token: api.admin });
     expect(twice.status).toBe(409);
     expect(twice.body.code).toBe('SG_ERR_ILLEGAL_TRANSITION');
+    // Audited in the same transaction; the selling price is a cost field an operator does not see.
+    const log = await get(api.url, `/api/v1/audit?entity=sales-order&id=${a.body.id}`, api.admin);
+    expect(log.body.items.map((i: { action: string }) => i.action)).toEqual(['create', 'cancel']);
+    const op = (await post(api.url, '/api/v1/tokens', { name: 'clerk', roles: ['operator'] }, { token: api.admin })).body.token as string;
+    const seen = await get(api.url, `/api/v1/sales-orders/${a.body.id}`, op);
+    expect(seen.status).toBe(200);
+    expect(seen.body.lines[0]).not.toHaveProperty('unitPrice');
+    expect(seen.body.lines[0]).toMatchObject({ sku: 'FW', qty: 4 });
     expect(await invariantBreaks(side.kysely)).toEqual([]);
   }, 60_000);
 });
