@@ -22,7 +22,7 @@ import { edgeBacklogSection } from './edge-backlog.js';
 import { ingestSection, pgSection } from './ingest.js';
 import type { BenchContext, BenchSection, Machine, SectionResult } from './section.js';
 import { stockQueryBench } from './stock-query.js';
-import { tsdbBench } from './tsdb-export.js';
+import { tsdbSection } from './tsdb-export.js';
 
 /** Latest figures of a section that writes latest.json itself (key `key`), as its result. */
 function readBack(out: string, key: string): Record<string, unknown> {
@@ -51,35 +51,6 @@ const stockQuerySection: BenchSection = {
     if (!stores) throw new TypeError(`--store: expected sqlite, pg or both, got ${String(f.store)}`);
     await stockQueryBench({ stores: [...stores], skus: Number(f.skus), ledgerRows: Number(f['ledger-rows']), requests: Number(f.requests), pgUrl: String(f['pg-url']), out: ctx.out, machine: ctx.machine });
     return { figures: readBack(ctx.out, 'stockQuery'), ok: true };
-  },
-};
-
-const tsdbSection: BenchSection = {
-  name: 'tsdb',
-  about: 'time-series export into a real VictoriaMetrics SIGKILLed mid-export: rate, catch-up, lag, read-back = ledger (bench/tsdb-export.ts)',
-  byDefault: false,
-  options: {
-    tsdb: { type: 'boolean', default: false },
-    'tsdb-movements': { type: 'string', default: '1150000' },
-    'tsdb-live-rate': { type: 'string', default: '5000' },
-    'tsdb-live-seconds': { type: 'string', default: '20' },
-    'tsdb-kill-at': { type: 'string', default: '2' },
-    'tsdb-restart-at': { type: 'string', default: '12' },
-    'tsdb-batch': { type: 'string', default: '10000' },
-  },
-  async run(ctx): Promise<SectionResult> {
-    const f = ctx.flags;
-    const ok = await tsdbBench({
-      movements: Number(f['tsdb-movements']),
-      liveRate: Number(f['tsdb-live-rate']),
-      liveSeconds: Number(f['tsdb-live-seconds']),
-      killAtS: Number(f['tsdb-kill-at']),
-      restartAtS: Number(f['tsdb-restart-at']),
-      batchRows: Number(f['tsdb-batch']),
-      out: ctx.out,
-      machine: ctx.machine,
-    });
-    return { figures: readBack(ctx.out, 'tsdb'), ok };
   },
 };
 

@@ -23,7 +23,8 @@ import { packageRoot } from '../cloud/paths.js';
 import { SqliteStore } from '../cloud/store/sqlite.js';
 import { TsdbExporter } from '../cloud/timeseries/exporter.js';
 import { SqlExportStore } from '../cloud/timeseries/sql-export-store.js';
-import { percentile, round1, round3, writeResults } from './common.js';
+import { percentile, round1, round3 } from './common.js';
+import type { BenchSection, SectionResult } from './section.js';
 import { compareTruth, ledgerTruth, serverTruth } from './tsdb-data.js';
 
 function freePort(): Promise<number> {
@@ -74,8 +75,6 @@ export interface TsdbBenchOptions {
   killAtS: number;
   restartAtS: number;
   batchRows: number;
-  out: string;
-  machine: Record<string, unknown>;
 }
 
 function runWriter(ledgerPath: string, from: number, to: number, rate: number, onProgress: () => void): Promise<void> {
@@ -144,7 +143,7 @@ async function phase(exporter: TsdbExporter, vm: Vm, o: { killAtS: number; resta
   };
 }
 
-export async function tsdbBench(o: TsdbBenchOptions): Promise<boolean> {
+export async function tsdbBench(o: TsdbBenchOptions): Promise<{ ok: boolean; result: Record<string, unknown> }> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-bench-tsdb-'));
   const vm = new Vm(await freePort(), join(dir, 'vm'));
   await vm.start();
@@ -190,7 +189,48 @@ export async function tsdbBench(o: TsdbBenchOptions): Promise<boolean> {
     readBackMatchesLedger: diff.length === 0,
     ...(diff.length ? { differences: diff } : {}),
   };
-  console.log(JSON.stringify({ tsdb: result }, null, 2));
-  writeResults(o.out, { at: new Date().toISOString(), tsdb: { ...result, options: { movements: o.movements, liveRate: o.liveRate, liveSeconds: o.liveSeconds, batchRows: o.batchRows, killAtS: o.killAtS, restartAtS: o.restartAtS }, machine: o.machine } });
-  return diff.length === 0;
+  return { ok: diff.length === 0, result: { ...result, options: { movements: o.movements, liveRate: o.liveRate, liveSeconds: o.liveSeconds, batchRows: o.batchRows, killAtS: o.killAtS, restartAtS: o.restartAtS } } };
 }
+
+/**
+ * The `tsdb` section of `npm run bench` (bench/main.ts; alone: `npm run bench:tsdb`). In the
+ * default run: issue 13 asks for these figures in `npm run bench`.
+ */
+export const tsdbSection: BenchSection = {
+  name: 'tsdb',
+  about: 'time-series export into a real VictoriaMetrics SIGKILLed mid-export: rate, catch-up, lag, RSS, read-back = ledger (bench/tsdb-export.ts)',
+  byDefault: true,
+  options: {
+    'tsdb-movements': { type: 'string', default: '1150000' },
+    'tsdb-live-rate': { type: 'string', default: '5000' },
+    'tsdb-live-seconds': { type: 'string', default: '20' },
+    'tsdb-kill-at': { type: 'string', default: '2' },
+    'tsdb-restart-at': { type: 'string', default: '12' },
+    'tsdb-batch': { type: 'string', default: '10000' },
+  },
+  async run(ctx): Promise<SectionResult> {
+    const f = ctx.flags;
+    const { ok, result } = await tsdbBench({
+      movements: Number(f['tsdb-movements']),
+      liveRate: Number(f['tsdb-live-rate']),
+      liveSeconds: Number(f['tsdb-live-seconds']),
+      killAtS: Number(f['tsdb-kill-at']),
+      restartAtS: Number(f['tsdb-restart-at']),
+      batchRows: Number(f['tsdb-batch']),
+    });
+    const b = result.backlog as Record<string, number>;
+    const l = result.live as Record<string, number>;
+    return {
+      figures: result,
+      ok,
+      table: [
+        ['tsdb points written', String(result.pointsWritten)],
+        ['tsdb export points/s before the kill (backlog)', String(b.pointsPerSecBeforeKill)],
+        ['tsdb export points/s catching up after the restart', String(b.pointsPerSecCatchUp)],
+        ['tsdb lag p50/p99 outside the outage (live, s)', `${l.lagP50S} / ${l.lagP99S}`],
+        ['tsdb exporter RSS peak (MiB)', String(Math.max(b.rssPeakMiB ?? 0, l.rssPeakMiB ?? 0))],
+        ['tsdb read-back = ledger', String(result.readBackMatchesLedger)],
+      ],
+    };
+  },
+};

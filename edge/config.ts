@@ -8,7 +8,7 @@ export const ScanMode = z.enum(['receive', 'issue', 'return', 'count']);
 export type ScanMode = z.infer<typeof ScanMode>;
 
 /**
- * The keys the remote config (`RemoteConfig` in protocols/mqtt/messages.ts) may set. Everything
+ * The keys the remote config (`RemoteConfig` in protocols/mqtt/remote-config.ts) may set. Everything
  * else (identity, broker, credentials, devices, data dir) is local only.
  */
 export const REMOTE_SETTABLE = [

@@ -321,7 +321,8 @@ export class TsdbExporter {
     let series = 0;
     for (const r of logged) {
       const b = await this.build(table, cur, r.cursors);
-      if (!(await this.writeUntilOk(b.body, b.oldest))) return false;
+      // Already exported once: a re-send says nothing about the lag of what is not exported yet.
+      if (!(await this.writeUntilOk(b.body, undefined))) return false;
       pending.push({ id: r.id, end: r.cursors, ackedAt: this.o.now(), touched: b.touched });
       series += b.touched.series.length;
       this.stats.linesResent += b.body.lines;
@@ -374,10 +375,10 @@ export class TsdbExporter {
   }
 
   /** Write until a 2xx (false only when stopped). One request in flight: this is awaited. */
-  private async writeUntilOk(body: Body, oldest: number): Promise<boolean> {
+  private async writeUntilOk(body: Body, oldest: number | undefined): Promise<boolean> {
     let delay = this.o.backoffMs;
     for (;;) {
-      this.setLag(Number.isFinite(oldest) ? Math.max(0, (this.o.now() - oldest) / 1000) : 0);
+      if (oldest !== undefined) this.setLag(Number.isFinite(oldest) ? Math.max(0, (this.o.now() - oldest) / 1000) : 0);
       if (body.lines === 0) return true;
       try {
         await this.send(body);
