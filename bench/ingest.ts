@@ -27,16 +27,41 @@ const num = (f: Flags, k: string) => Number(f[k]);
 const list = (f: Flags, k: string) => String(f[k]).split(',').filter(Boolean).map(Number);
 
 interface Phases {
-  saturated: PhaseResult;
+  saturated: PhaseResult & { followerCatchUpSec: number };
   paced: Array<PhaseResult & { targetPerSec: number; tag: string }>;
 }
 
-async function phases(f: Flags, broker: string, site: string, dir: string, edges: number, tagPrefix: string): Promise<Phases> {
+/**
+ * Waits until the cloud's ledger follower (the business layer's consumers, cloud/ledger-follower/)
+ * has taken every applied row: it runs after the ingest commits in the same process, so what it
+ * still owes after a phase would slow the next one (and the raw reference after it). Returns the
+ * seconds it took.
+ */
+async function followerSettled(clouds: CloudProcess[]): Promise<number> {
+  const t0 = performance.now();
+  const deadline = t0 + 300_000;
+  for (let last = '', same = 0; performance.now() < deadline; ) {
+    const hs = await Promise.all(
+      clouds.map(async (c) => (await (await fetch(`${c.url}/healthz`)).json()) as { ingest: { applied: number; exceptions?: number }; follower?: { rows: number } }),
+    );
+    const applied = hs.reduce((a, h) => a + h.ingest.applied, 0);
+    const rows = hs.reduce((a, h) => a + (h.follower?.rows ?? applied), 0);
+    const key = `${applied}/${rows}`;
+    same = key === last ? same + 1 : 0;
+    last = key;
+    if (rows >= applied && same >= 2) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return round1((performance.now() - t0) / 1000);
+}
+
+async function phases(f: Flags, broker: string, site: string, dir: string, edges: number, tagPrefix: string, clouds: CloudProcess[]): Promise<Phases> {
   const batch = num(f, 'batch');
   const window = num(f, 'window');
   // Saturated: every edge appends as fast as it can; this is the throughput figure.
   const perEdge = Math.max(1, Math.floor(num(f, 'movements') / edges));
-  const saturated = await runEdges({ broker, site, dir, tag: `${tagPrefix}sat`, edges, perEdge, chunk: 500, paceMs: 0, batch, window });
+  const sat = await runEdges({ broker, site, dir, tag: `${tagPrefix}sat`, edges, perEdge, chunk: 500, paceMs: 0, batch, window });
+  const saturated = { ...sat, followerCatchUpSec: await followerSettled(clouds) };
   // Paced, well under capacity: the latency a dock sees in normal operation (the saturated p50 is
   // mostly queueing in the outbox). Every 10 ms each edge appends what is due since its start.
   const paced: Phases['paced'] = [];
@@ -45,6 +70,7 @@ async function phases(f: Flags, broker: string, site: string, dir: string, edges
     const perEdgePaced = Math.max(1, Math.round((rate * num(f, 'paced-seconds')) / edges));
     const r = await runEdges({ broker, site, dir, tag, edges, perEdge: perEdgePaced, chunk: 100_000, paceMs: 10, ratePerSec: rate / edges, batch, window });
     paced.push({ ...r, targetPerSec: rate, tag });
+    await followerSettled(clouds);
   }
   return { saturated, paced };
 }
@@ -76,7 +102,7 @@ async function ingestOnce(ctx: BenchContext, edges: number) {
   try {
     const broker = `mqtt://127.0.0.1:${cloud.mqttPort}`;
     ctx.log(`ingest: ${edges} edges`);
-    const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(f, broker, 'bench', dir, edges, ''));
+    const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(f, broker, 'bench', dir, edges, '', [cloud]));
     const onHand = await ledgerTotal(cloud, 'bench');
     const sent = ph.saturated.movements + ph.paced.reduce((a, p) => a + p.movements, 0);
     const file = join(dir, 'cloud', 'stockgate.db');
@@ -120,6 +146,7 @@ export const ingestSection: BenchSection = {
         [`${e} raw MQTT QoS1 msgs/s before / after`, `${r.rawMqtt.before.msgsPerSec} / ${r.rawMqtt.after.msgsPerSec}`],
         [`${e} e2e movements per raw msg`, `${r.ratio.e2eMovementsPerRawMsg} (before issue 9: ${BEFORE_ISSUE_9}; within 10%: ${r.ratio.withinTenPercentOfBefore ? 'yes' : 'NO'})`],
         [`${e} saturated publish->ack p50 / p99 ms`, `${r.e2e.p50Ms} / ${r.e2e.p99Ms}`],
+        [`${e} ledger follower catch-up after it, s`, String(r.e2e.followerCatchUpSec)],
         [`${e} exactly once (ledger on hand = sent)`, `${r.e2e.ledgerOnHand} / ${r.e2e.sent} ${r.e2e.exactlyOnce ? 'OK' : 'MISMATCH'}`],
       );
       for (const p of r.paced) {
@@ -170,7 +197,7 @@ export const pgSection: BenchSection = {
           await startCloud(['--data-dir', join(dir, `cloud-${n}`), '--broker', broker, '--site', site, '--store', store, '--shared-group', `bench-${tag}`, '--client-id', `bench-${tag}-ing-${n}`]),
         );
       }
-      const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(f, broker, site, dir, EDGES, ''));
+      const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(f, broker, site, dir, EDGES, '', clouds));
       const e = ph.saturated;
       const onHand = await ledgerTotal(clouds[0]!, site);
       const sent = e.movements + ph.paced.reduce((a, p) => a + p.movements, 0);

@@ -65,6 +65,36 @@ class GatedSqliteDialect extends SqliteDialect {
   }
 }
 
+/** Most distinct SQL texts whose prepared statements are kept (Kysely builds a few hundred). */
+const STATEMENT_CACHE = 1000;
+
+/**
+ * The handle as Kysely sees it, with its prepared statements kept by SQL text. Kysely's SQLite
+ * driver prepares every query anew, and the ledger follower's consumers run several Kysely
+ * queries per ledger row: `prepare` was the biggest single cost of the ingest process under load
+ * (18% of its CPU, bench --cpu-prof, issue 14 §1). Safe to share: Kysely runs one query at a time
+ * on its one connection and never changes a statement's mode (raw, pluck, expand); SQLite
+ * re-prepares a kept statement itself after a schema change.
+ */
+function statementCache(handle: BetterSqlite3.Database): Pick<BetterSqlite3.Database, 'prepare' | 'close'> {
+  const kept = new Map<string, BetterSqlite3.Statement>();
+  return {
+    prepare(sql: string) {
+      let st = kept.get(sql);
+      if (st) {
+        // Most recently used last: the oldest entry is the one dropped.
+        kept.delete(sql);
+      } else {
+        st = handle.prepare(sql);
+        if (kept.size >= STATEMENT_CACHE) kept.delete(kept.keys().next().value!);
+      }
+      kept.set(sql, st);
+      return st;
+    },
+    close: () => handle.close(),
+  } as Pick<BetterSqlite3.Database, 'prepare' | 'close'>;
+}
+
 /**
  * The cloud's database as one SQLite file: WAL with `synchronous=FULL` (what is acked or queued
  * survives a power cut; WAL's default NORMAL does not) and a busy timeout for a second process on
@@ -92,7 +122,7 @@ export class SqliteDatabase implements SqliteDb {
     }
     this.handle = handle;
     this.describe = `sqlite:${path}`;
-    this.kysely = new Kysely<any>({ dialect: new GatedSqliteDialect({ database: handle }, this.gate) });
+    this.kysely = new Kysely<any>({ dialect: new GatedSqliteDialect({ database: statementCache(handle) }, this.gate) });
   }
 
   idle(): Promise<void> | undefined {

@@ -203,4 +203,25 @@ describe('cloud/db on sqlite: one connection shared with the ingest hot path', (
       await db.close();
     }
   });
+
+  it('Kysely statements are prepared once per SQL text and still see a schema change (issue 14 §1)', async () => {
+    const db = new SqliteDatabase(join(tempDir('sg-db-'), 'stockgate.db'));
+    try {
+      await db.migrate(widgets);
+      const prepare = db.handle.prepare.bind(db.handle);
+      const texts: string[] = [];
+      db.handle.prepare = ((sql: string) => (texts.push(sql), prepare(sql))) as typeof db.handle.prepare;
+      const read = (id: string) => db.kysely.selectFrom('widgets').selectAll().where('id', '=', id).execute();
+      for (let i = 0; i < 20; i++) await db.kysely.insertInto('widgets').values({ id: `w${i}`, qty: i }).execute();
+      expect(await read('w7')).toEqual([{ id: 'w7', qty: 7 }]);
+      expect(await read('w8')).toEqual([{ id: 'w8', qty: 8 }]);
+      // The seed migration already prepared this insert: 20 inserts, 0 or 1 prepare; 2 reads, 1.
+      expect(texts.filter((t) => t.startsWith('insert')).length).toBeLessThanOrEqual(1);
+      expect(texts.filter((t) => t.startsWith('select'))).toHaveLength(1);
+      db.handle.exec("ALTER TABLE widgets ADD COLUMN note TEXT NOT NULL DEFAULT 'n'");
+      expect(await read('w9')).toEqual([{ id: 'w9', qty: 9, note: 'n' }]);
+    } finally {
+      await db.close();
+    }
+  });
 });
