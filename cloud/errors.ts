@@ -19,6 +19,8 @@ export const Errors = {
   Unavailable: createError<[string]>('SG_ERR_UNAVAILABLE', '%s', 503),
   /** A cost dated in a closed month, or a month closed twice (issue 10 §4, cloud/costing). */
   PeriodClosed: createError<[string]>('SG_ERR_PERIOD_CLOSED', '%s', 409),
+  /** A stage material plan that cannot be exploded (unknown BOM, bad quantity): 422 naming the line (cloud/projects). */
+  BadPlan: createError<[string]>('SG_ERR_BAD_PLAN', '%s', 422),
 };
 
 /**

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { costingService } from './costing/index.js';
 import type { Db } from './db/index.js';
 import type { LedgerConsumer } from './ledger-follower/index.js';
+import { projectsConsumer } from './projects/index.js';
 import { salesConsumer, salesService } from './sales/index.js';
 
 /** What a business module gets to build its ledger consumer (extend here, not with globals). */
@@ -17,6 +18,7 @@ export interface ConsumerContext {
  * (reservation consumption), counts. One line per module: `(ctx) => procurementConsumer(ctx)`.
  */
 export const ledgerConsumers: ReadonlyArray<(ctx: ConsumerContext) => LedgerConsumer> = [
+  () => projectsConsumer(),
   (ctx) => costingService(ctx.db).consumer,
   (ctx) => salesConsumer(salesService(ctx.db)),
 ];

@@ -185,8 +185,9 @@ export type RouteScope =
   | { kind: 'sites'; from: 'body'; sitesOf: (body: unknown) => Array<string | null> }
   /**
    * One stored thing addressed by `:id` (or another path parameter): the framework validates the
-   * parameter, loads the thing and answers 404 when it is missing OR outside the scope (nothing
-   * leaks that it exists); the handler finds it in `req.resource`.
+   * parameter, loads the thing and answers 404 when it is missing OR outside the scope (its site;
+   * its `project`, when the loader returns one, for a project manager: nothing leaks that it
+   * exists); the handler finds it in `req.resource`.
    */
   | {
       kind: 'resource';
@@ -208,9 +209,9 @@ export const scope = {
   resource: <S extends z.ZodType>(
     resource: string,
     id: S,
-    load: (deps: ApiDeps, id: z.infer<S>) => Promise<{ site?: string | null } | undefined>,
+    load: (deps: ApiDeps, id: z.infer<S>) => Promise<{ site?: string | null; project?: string | null } | undefined>,
     param = 'id',
-  ): RouteScope => ({ kind: 'resource', resource, param, id, load: load as (deps: ApiDeps, id: never) => Promise<{ site?: string | null } | undefined> }),
+  ): RouteScope => ({ kind: 'resource', resource, param, id, load: load as (deps: ApiDeps, id: never) => Promise<{ site?: string | null; project?: string | null } | undefined> }),
 };
 
 declare module 'fastify' {

@@ -18,6 +18,7 @@ import { channelsDocs, channelsRoutes } from '../channels/routes.js';
 import { catalogDocs, catalogRoutes } from '../catalog/routes.js';
 import { accessDocs, accessRoutes, resolvePrincipal, scopeOf } from '../access/index.js';
 import { auditDocs, auditRoutes } from '../audit/index.js';
+import { projectsDocs, projectsRoutes } from '../projects/index.js';
 import { salesDocs, salesRoutes } from '../sales/index.js';
 import { costingDocs, costingRoutes } from '../costing/index.js';
 import { forecastDocs, forecastRoutes } from '../forecast/index.js';
@@ -111,9 +112,10 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   await catalogRoutes(app, deps);
   await accessRoutes(app, deps);
   await auditRoutes(app, deps);
+  await projectsRoutes(app, deps);
   await salesRoutes(app, deps);
   await costingRoutes(app, deps);
   await forecastRoutes(app, deps);
-  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...accessDocs, ...auditDocs, ...catalogDocs, ...salesDocs, ...costingDocs, ...forecastDocs, ...(deps.metrics ? metricsDocs : [])], '1');
+  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...accessDocs, ...auditDocs, ...projectsDocs, ...catalogDocs, ...salesDocs, ...costingDocs, ...forecastDocs, ...(deps.metrics ? metricsDocs : [])], '1');
   return app;
 }

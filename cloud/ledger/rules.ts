@@ -29,7 +29,9 @@ export type ExceptionType =
   /** A count without a batch of a batch-tracked item: recorded, no balance. */
   | 'COUNT_WITHOUT_BATCH'
   /** Stock on hand fell below what is reserved: the newest reservations are at risk (issue 11 §1). */
-  | 'RESERVATION_AT_RISK';
+  | 'RESERVATION_AT_RISK'
+  /** Net issues to a project stage beyond plan + tolerance (超领, issue 10 §1): applied, routed to the project's manager. */
+  | 'OVER_ISSUE';
 
 export type Tracking = 'none' | 'batch' | 'serial';
 

@@ -158,6 +158,16 @@ export const EXAMPLES: Record<string, Example> = {
     },
   },
   'get /api/v1/audit': { req: () => ({ method: 'GET', path: '/api/v1/audit?entity=item&id=SKU-1' }) },
+  // --- projects (issue 10 §1): projects, BOMs, stage plans ---
+  'post /api/v1/projects': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/projects', body: { code: `MXP${n()}`, name: 'matrix project', site: f.site, manager: 'mx-pm', contractRevenue: '1000.00', stages: [{ code: 'S1', name: 'stage 1', needBy: '2027-01-01' }] } }) },
+  'get /api/v1/projects': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/projects?site=${f.site}` }) },
+  'get /api/v1/projects/:code': { req: async ({ api, f }) => ({ method: 'GET', path: `/api/v1/projects/${await matrixProject(api, f.site)}` }), projectScoped: true },
+  'put /api/v1/boms/:code': { req: ({ n }) => ({ method: 'PUT', path: `/api/v1/boms/MXB${n()}`, body: { name: 'matrix bom', lines: [{ sku: 'SKU-1', qtyPer: 2, scrapPct: 5 }] } }) },
+  'put /api/v1/projects/:code/stages/:stage/plan': {
+    req: async ({ api, f }) => ({ method: 'PUT', path: `/api/v1/projects/${await matrixProject(api, f.site)}/stages/S1/plan`, body: { lines: [{ sku: 'SKU-1', qty: 10 }] } }),
+    projectScoped: true,
+  },
+  'get /api/v1/projects/:code/stages/:stage/plan': { req: async ({ api, f }) => ({ method: 'GET', path: `/api/v1/projects/${await matrixProject(api, f.site)}/stages/S1/plan` }), projectScoped: true },
   // --- sales (issue 11 §1): orders and availability ---
   'post /api/v1/sales-orders': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/sales-orders', headers: { 'idempotency-key': `mx-so-${n()}` }, body: salesOrder(f.site) }) },
   'get /api/v1/sales-orders': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/sales-orders?site=${f.site}` }) },
@@ -213,6 +223,14 @@ async function shippedSalesOrder(api: ApiCloud, site: string, n: number): Promis
   expect((await api.call('POST', '/api/v1/movements', { body: { movements: [receive(site, id(n * 1000 + 2), { sku: 'SKU-SO', kind: 'issue', qty: 1, order: so })] } })).status).toBe(201);
   await waitFor(async () => (await api.call('GET', `/api/v1/sales-orders/${so}`)).body.status === 'shipped', `sales order ${so} shipped`);
   return so;
+}
+
+/** The fixture site's project (created once, by the admin), managed by a user the matrix has no token of. */
+export async function matrixProject(api: ApiCloud, site: string): Promise<string> {
+  const code = `MXP-${site}`;
+  const r = await api.call('POST', '/api/v1/projects', { body: { code, name: 'matrix project', site, manager: 'mx-pm', contractRevenue: '1000.00', stages: [{ code: 'S1', name: 'stage 1', needBy: '2027-01-01' }] } });
+  expect([201, 409]).toContain(r.status);
+  return code;
 }
 
 /** Data of one site for the examples: movements, an open exception, a stock alert, a webhook, an edge and a dead letter. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { Movement, MovementFields, SCHEMA_VERSION } from '../../../protocols/mqtt/index.js';
 import { Errors } from '../../errors.js';
 import { API_EDGE, type ExceptionRow, type LedgerRow } from '../../store/store.js';
+import { exceptionRow } from '../../store/rows.js';
 import { type ApiDeps, body, Id, Limit, query, READ_ROLES } from '../common.js';
 import { canonicalJson, contentHash, storedContentHash } from '../idempotency.js';
 import { Cursor, PositiveId, SiteParam } from '../input.js';
@@ -61,7 +62,8 @@ class IdempotencyConflictError extends Errors.IdempotencyConflict {
     super(message);
   }
 }
-const EXCEPTION_ROLES = ['site-manager', 'procurement', 'finance', 'operator'] as const;
+/** project-manager: the exceptions of its projects only (OVER_ISSUE is routed to it, issue 10 §1). */
+const EXCEPTION_ROLES = ['site-manager', 'procurement', 'finance', 'operator', 'project-manager'] as const;
 
 export const ledgerDocs: RouteDoc[] = [
   { method: 'get', path: '/api/v1/movements/:id', tag: 'ledger', summary: 'One ledger row: the movement, its raw frame, edge, operator and device (audit)', roles: READ_ROLES, response: LedgerRowSchema },
@@ -81,7 +83,7 @@ export const ledgerDocs: RouteDoc[] = [
     status: 201,
     errors: { 409: 'SG_ERR_IDEMPOTENCY_CONFLICT: an id already posted with other content; `conflicts` lists `{index,id,hash,originalHash}`, nothing was applied' },
   },
-  { method: 'get', path: '/api/v1/exceptions', tag: 'ledger', summary: 'The exception queue (negative stock, duplicate identities), newest first', roles: EXCEPTION_ROLES, query: ExceptionsQuery, response: page(ExceptionRowSchema) },
+  { method: 'get', path: '/api/v1/exceptions', tag: 'ledger', summary: 'The exception queue (negative stock, duplicate identities, over-issues, ...), newest first; a project manager sees its projects\' only', roles: EXCEPTION_ROLES, query: ExceptionsQuery, response: page(ExceptionRowSchema) },
   { method: 'post', path: '/api/v1/exceptions/:id/resolve', tag: 'ledger', summary: 'Resolve an open exception', roles: ['site-manager'], body: ResolveBody, response: ExceptionRowSchema },
   {
     method: 'get',
@@ -178,7 +180,10 @@ export async function ledgerRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   app.get('/api/v1/exceptions', { config: { roles: EXCEPTION_ROLES, scope: scope.query() } }, async (req) => {
     const q = query(ExceptionsQuery, req);
     const s = req.scope.site(q.site);
-    const items = await deps.store.exceptions({ state: q.state, limit: q.limit, ...(s === undefined ? {} : { site: s }), ...(q.before ? { before: q.before } : {}) });
+    const projects = req.scope.projectFilter();
+    const items = projects
+      ? await projectExceptions(deps, { projects, state: q.state, limit: q.limit, ...(s === undefined ? {} : { site: s }), ...(q.before ? { before: q.before } : {}) })
+      : await deps.store.exceptions({ state: q.state, limit: q.limit, ...(s === undefined ? {} : { site: s }), ...(q.before ? { before: q.before } : {}) });
     const last = items[items.length - 1];
     return { items, next: items.length === q.limit && last ? String(last.id) : null };
   });
@@ -206,4 +211,14 @@ export async function ledgerRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     // The suggestion: issue from the first-expiring batch that has stock.
     return { items, suggestion: items[0] ?? null };
   });
+}
+
+/** The exception queue of a project manager's projects (the store's query knows no projects). */
+async function projectExceptions(deps: ApiDeps, q: { projects: string[]; site?: string; state: 'open' | 'resolved' | 'all'; limit: number; before?: number }): Promise<ExceptionRow[]> {
+  if (q.projects.length === 0) return [];
+  let sel = deps.db.kysely.selectFrom('exceptions').selectAll().where('project', 'in', q.projects);
+  if (q.site !== undefined) sel = sel.where('site', '=', q.site);
+  if (q.state !== 'all') sel = sel.where('state', '=', q.state);
+  if (q.before !== undefined) sel = sel.where('id', '<', q.before);
+  return (await sel.orderBy('id', 'desc').limit(q.limit).execute()).map(exceptionRow);
 }

@@ -1,0 +1,67 @@
+import { fromMilli } from '../../protocols/ledger/quantity.js';
+import type { LedgerConsumer, LedgerEntry, Tx } from '../ledger-follower/index.js';
+import * as repo from './repo.js';
+import { DEFAULT_OVER_ISSUE_PCT, isOverIssued } from './rules.js';
+
+/**
+ * The projects consumer of the ledger follower (after procurement, before costing): issues and
+ * returns to a project stage move its net issued quantity per SKU (`stage_issues`, thousandths
+ * of the base unit, the plan's unit); issues beyond plan + tolerance open one OVER_ISSUE exception
+ * per (project, stage, SKU) while it is open, routed to the project's manager (issue 10 §1). The
+ * issue itself was applied by the ledger: it happened (超领 is reconciled, never refused).
+ *
+ * Rows without a stage, of a project the module does not know, or recorded as exceptions (no
+ * balance moved) are not counted: there is no plan to hold them against.
+ */
+export function projectsConsumer(): LedgerConsumer {
+  return {
+    name: 'projects',
+    async apply(tx, rows) {
+      const deltas = new Map<string, { project: string; stage: string; sku: string; delta: number; last: LedgerEntry }>();
+      for (const r of rows) {
+        if ((r.kind !== 'issue' && r.kind !== 'return') || r.status !== 'applied' || !r.project || !r.stage) continue;
+        const q = r.baseQty ?? r.qty;
+        const key = JSON.stringify([r.project, r.stage, r.sku]);
+        const d = deltas.get(key) ?? { project: r.project, stage: r.stage, sku: r.sku, delta: 0, last: r };
+        d.delta += r.kind === 'issue' ? q : -q;
+        d.last = r;
+        deltas.set(key, d);
+      }
+      if (deltas.size === 0) return;
+      const projects = new Map<string, repo.ProjectRow | null>();
+      const now = new Date().toISOString();
+      for (const d of [...deltas.values()].sort((a, b) => (a.project + '\0' + a.stage + '\0' + a.sku < b.project + '\0' + b.stage + '\0' + b.sku ? -1 : 1))) {
+        if (!projects.has(d.project)) projects.set(d.project, (await repo.getProject(tx, d.project)) ?? null);
+        const p = projects.get(d.project);
+        if (!p || !p.stages.some((s) => s.code === d.stage)) continue;
+        const cur = await repo.stageIssueRow(tx, d.project, d.stage, d.sku);
+        const issued = (cur?.issuedMilli ?? 0) + d.delta;
+        let over = cur?.overException ?? null;
+        if (d.delta > 0) {
+          const planned = (await repo.planLines(tx, d.project, d.stage)).find((l) => l.sku === d.sku)?.qtyMilli ?? 0;
+          const tol = Number(p.overIssuePct ?? DEFAULT_OVER_ISSUE_PCT);
+          if (isOverIssued(planned, issued, tol) && !(over !== null && (await isOpen(tx, over)))) {
+            over = await raiseOverIssue(tx, p, d, planned, issued, tol, now);
+          }
+        }
+        await repo.putStageIssue(tx, { project: d.project, stage: d.stage, sku: d.sku, issuedMilli: issued, overException: over, updatedAt: now });
+      }
+    },
+  };
+}
+
+async function isOpen(tx: Tx, id: number): Promise<boolean> {
+  const r = await tx.selectFrom('exceptions').select('state').where('id', '=', id).executeTakeFirst();
+  return r?.state === 'open';
+}
+
+/** One OVER_ISSUE in the exception queue (GET /api/v1/exceptions), with the project, routed to its manager. */
+async function raiseOverIssue(tx: Tx, p: repo.ProjectRow, d: { stage: string; sku: string; last: LedgerEntry }, planned: number, issued: number, tol: number, now: string): Promise<number> {
+  const message = `project ${p.code} stage ${d.stage}: net issued ${fromMilli(issued)} ${d.sku} against a plan of ${fromMilli(planned)} + ${tol}% tolerance; routed to the project manager ${p.manager}`;
+  const r = await tx
+    .insertInto('exceptions')
+    .values({ type: 'OVER_ISSUE', site: d.last.site, movement_id: d.last.id, sku: d.sku, location: d.last.location, batch: d.last.batch ?? '', project: p.code, message, state: 'open', raised_at: now })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return Number(r.id);
+}
