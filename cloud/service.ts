@@ -126,7 +126,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
 
   // The board follows the ledger by position (not this ingester's commits): local commits wake it
   // at once, a position poll brings other ingesters' commits on a shared PostgreSQL (issue 12 #4).
-  const hub = new BoardHub({ repo: new BoardRepo(db.kysely), store, alerts: alerts.store }, { pollMs: db.dialect === 'postgres' ? 100 : 1000 });
+  const hub = new BoardHub({ repo: new BoardRepo(db.kysely), store, alerts: alerts.store }, { pollMs: db.dialect === 'postgres' ? 100 : 1000, nearExpiryDays: config.nearExpiryDays });
   hubRef = hub;
   await hub.start();
   closers.push(async () => hub.close());

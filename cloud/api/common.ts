@@ -56,11 +56,26 @@ export const READ_ROLES: readonly Role[] = ['site-manager', 'operator', 'procure
 /** Roles allowed on admin-only routes (the hook always lets admin through). */
 export const ADMIN_ONLY: readonly Role[] = [];
 
-/** The caller's credentials: the Authorization header, or `?token=` on routes that allow it. */
+/** The board's login cookie (`POST /board/login`): HTTP-only, SameSite=Strict, holds an API token. */
+export const BOARD_COOKIE = 'sg_board';
+/** Header a write sent with the board cookie must carry (a foreign page cannot set it without CORS). */
+export const BOARD_WRITE_HEADER = 'x-stockgate-board';
+
+/**
+ * The caller's credentials: the Authorization header; else `?token=` on routes that allow it
+ * (EventSource cannot send headers); else the board's login cookie (issue 12) - for reads, and for
+ * writes only with the `x-stockgate-board: 1` header, so a cross-site form cannot ride on it.
+ */
 export function authorization(req: FastifyRequest): string | undefined {
-  if (req.headers.authorization !== undefined || !req.routeOptions.config.queryToken) return req.headers.authorization;
-  const t = (req.query as Record<string, unknown> | undefined)?.token;
-  return typeof t === 'string' && t ? `Bearer ${t}` : undefined;
+  if (req.headers.authorization !== undefined) return req.headers.authorization;
+  if (req.routeOptions.config.queryToken) {
+    const t = (req.query as Record<string, unknown> | undefined)?.token;
+    if (typeof t === 'string' && t) return `Bearer ${t}`;
+  }
+  const c = (req as { cookies?: Record<string, string | undefined> }).cookies?.[BOARD_COOKIE];
+  if (!c) return undefined;
+  const read = req.method === 'GET' || req.method === 'HEAD';
+  return read || req.headers[BOARD_WRITE_HEADER] === '1' ? `Bearer ${c}` : undefined;
 }
 
 /** Parse a query string with zod; a bad value is a 400 naming the parameter. */

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Errors } from '../errors.js';
 import { type ApiDeps, authorization } from './common.js';
@@ -52,6 +53,8 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   });
   app.decorate('stockgateRoutes', registered);
 
+  // Cookies first: the board's HTTP-only login cookie is a credential (common.ts `authorization`).
+  await app.register(fastifyCookie);
   installInputChecks(app);
   installScope(app, deps);
 

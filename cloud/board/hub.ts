@@ -56,6 +56,8 @@ export interface BoardHubOptions {
   /** A `Last-Event-ID` further back than this many ledger rows gets a snapshot instead. Default 20000. */
   maxResume?: number;
   limits?: Partial<StreamLimits>;
+  /** Near-expiry window of the attention view for items without their own (`--near-expiry-days`). Default 30. */
+  nearExpiryDays?: number;
 }
 
 interface Viewer {
@@ -101,7 +103,8 @@ const FEED_KEEP = MAX_FEED_PER_FRAME * 5;
 export class BoardHub {
   readonly health: EdgeHealth;
   private readonly viewers = new Set<Viewer>();
-  private readonly o: Required<Omit<BoardHubOptions, 'limits'>>;
+  private readonly o: Required<Omit<BoardHubOptions, 'limits' | 'nearExpiryDays'>>;
+  readonly nearExpiryDays: number;
   private readonly limits: StreamLimits;
   private highest = 0;
   private readonly holes = new Map<number, number>();
@@ -122,7 +125,7 @@ export class BoardHub {
   readonly stats = { frames: 0, resyncs: 0, rowsRead: 0, holesFilled: 0, holesSkipped: 0, readErrors: 0 };
 
   constructor(
-    private readonly deps: { repo: BoardRepo; store: Pick<Store, 'exceptions'>; alerts?: Pick<AlertStore, 'listAlerts'> },
+    private readonly deps: { repo: BoardRepo; store: Pick<Store, 'exceptions'>; alerts?: Pick<AlertStore, 'listAlerts' | 'listLevels'> },
     opts: BoardHubOptions = {},
   ) {
     this.o = {
@@ -135,11 +138,22 @@ export class BoardHub {
       maxResume: opts.maxResume ?? 20_000,
     };
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.nearExpiryDays = opts.nearExpiryDays ?? 30;
     this.health = new EdgeHealth((e) => {
       if (this.viewers.size === 0) return;
       this.pending.edges.set(edgeKey(e), structuredClone(e));
       this.scheduleFlush();
     });
+  }
+
+  /** The board's reads (its REST views use them too). */
+  get repo(): BoardRepo {
+    return this.deps.repo;
+  }
+
+  /** Levels for the attention view. */
+  get levels(): Pick<AlertStore, 'listLevels'> | undefined {
+    return this.deps.alerts;
   }
 
   /** Number of open streams. */

@@ -77,6 +77,47 @@ export class BoardRepo {
     }
     return out;
   }
+
+  /** Issued per (site, sku, base unit) since `since` (ISO), thousandths: the days-of-cover window. */
+  async issuedSince(sites: readonly string[] | undefined, since: string): Promise<Array<{ site: string; sku: string; uom: string; milli: number }>> {
+    if (sites && sites.length === 0) return [];
+    let q = this.db
+      .selectFrom('ledger')
+      .select(['site', 'sku', 'base_uom'])
+      .select((eb) => eb.fn.sum('base_qty').as('milli'))
+      .where('kind', '=', 'issue')
+      .where('base_qty', 'is not', null)
+      .where('ts', '>=', since);
+    if (sites) q = q.where('site', 'in', [...sites]);
+    const rows = await q.groupBy(['site', 'sku', 'base_uom']).execute();
+    return rows.map((r) => ({ site: r.site as string, sku: r.sku as string, uom: r.base_uom as string, milli: Number(r.milli) }));
+  }
+
+  /** Booked ledger rows of one SKU at a site, newest first: kind, base quantity and unit, count variance. */
+  async bookings(site: string, sku: string, limit: number): Promise<Array<{ ts: string; kind: string; milli: number; uom: string; variance: number | null }>> {
+    const rows = await this.db
+      .selectFrom('ledger')
+      .select(['ts', 'kind', 'base_qty', 'base_uom', 'variance'])
+      .where('site', '=', site)
+      .where('sku', '=', sku)
+      .where('base_qty', 'is not', null)
+      .orderBy('pos', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ ts: r.ts as string, kind: r.kind as string, milli: Number(r.base_qty), uom: r.base_uom as string, variance: r.variance === null ? null : Number(r.variance) }));
+  }
+
+  /** Movements per hour (`YYYY-MM-DDTHH` of their ts) at a site since `since`. */
+  async perHour(site: string, since: string): Promise<Array<{ hour: string; n: number }>> {
+    const rows = await this.db
+      .selectFrom('ledger')
+      .select((eb) => [eb.fn<string>('substr', [eb.ref('ts'), eb.val(1), eb.val(13)]).as('hour'), eb.fn.countAll().as('n')])
+      .where('site', '=', site)
+      .where('ts', '>=', since)
+      .groupBy('hour')
+      .execute();
+    return rows.map((r) => ({ hour: r.hour as string, n: Number(r.n) }));
+  }
 }
 
 const COLUMNS = ['pos', 'id', 'ts', 'applied_at', 'site', 'edge', 'location', 'to_location', 'kind', 'sku', 'qty', 'uom', 'batch', 'project', 'stage', 'operator', 'crew', 'device_id', 'device_type', 'status'] as const;

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+export { edgeKey, stockKey } from './board-keys.js';
+
 /**
  * The live board's wire contract (issue 12): what `GET /board/events` (Server-Sent Events) and the
  * board's read endpoints carry. Both ends are typed from these schemas: the cloud builds its
@@ -29,9 +31,6 @@ export const BoardStockRow = z.object({
 });
 export type BoardStockRow = z.infer<typeof BoardStockRow>;
 
-/** The key of a stock row: latest value per key wins in a frame. */
-export const stockKey = (r: Pick<BoardStockRow, 'site' | 'location' | 'sku' | 'batch' | 'project'>): string =>
-  `${r.site}\u0000${r.location}\u0000${r.sku}\u0000${r.batch}\u0000${r.project}`;
 
 /** A ledger row for the live feed: who, with what, for which project. */
 export const BoardMovement = z.object({
@@ -83,7 +82,6 @@ export const BoardEdge = z.object({
   devices: z.array(BoardDevice),
 });
 export type BoardEdge = z.infer<typeof BoardEdge>;
-export const edgeKey = (e: Pick<BoardEdge, 'site' | 'edge'>): string => `${e.site}/${e.edge}`;
 
 /** An open alert (cloud/alerts): stock levels, expiry, device health. */
 export const BoardAlert = z.object({
@@ -184,3 +182,52 @@ export const MAX_FEED_PER_FRAME = 200;
 export const FRAME_MS = 250;
 /** Heartbeat comment period, ms. */
 export const HEARTBEAT_MS = 15_000;
+
+/** Why a stock line needs attention. */
+export const ATTENTION_REASONS = ['below-safety', 'below-reorder', 'stockout-soon', 'expired', 'near-expiry', 'stale'] as const;
+export type AttentionReason = (typeof ATTENTION_REASONS)[number];
+
+/** A batch that expires soon or has expired. */
+export const BoardExpiring = z.object({ location: z.string(), batch: z.string(), expiry: z.string(), onHand: z.number(), days: z.number().int() });
+
+/**
+ * One (site, sku, uom) that needs attention (`GET /board/api/attention`). Days of cover = on hand ÷
+ * average daily issue over the last `windowDays` (28) days; null when nothing was issued.
+ */
+export const BoardAttentionRow = z.object({
+  site: z.string(),
+  sku: z.string(),
+  uom: z.string(),
+  onHand: z.number(),
+  safetyStock: z.number().optional(),
+  reorderPoint: z.number().optional(),
+  avgDailyIssue: z.number(),
+  daysOfCover: z.number().nullable(),
+  /** Projected stock-out date (YYYY-MM-DD), null when nothing is issued. */
+  stockoutDate: z.string().nullable(),
+  lastMovementAt: z.string().nullable(),
+  reasons: z.array(z.enum(ATTENTION_REASONS)),
+  expiring: z.array(BoardExpiring),
+});
+export type BoardAttentionRow = z.infer<typeof BoardAttentionRow>;
+
+export const BoardAttention = z.object({
+  windowDays: z.number().int(),
+  staleDays: z.number().int(),
+  nearExpiryDays: z.number().int(),
+  /** Days of cover below this is `stockout-soon`. */
+  coverDays: z.number().int(),
+  items: z.array(BoardAttentionRow),
+});
+export type BoardAttention = z.infer<typeof BoardAttention>;
+
+/** `GET /board/api/history`: a SKU's stock level over time (per uom) and the site's movements per hour. */
+export const BoardHistory = z.object({
+  site: z.string(),
+  sku: z.string(),
+  /** Per unit: [epoch seconds, level after the movement]. */
+  series: z.array(z.object({ uom: z.string(), points: z.array(z.tuple([z.number(), z.number()])) })),
+  /** The last 24 hours: [epoch seconds of the hour, movements]. */
+  perHour: z.array(z.tuple([z.number(), z.number()])),
+});
+export type BoardHistory = z.infer<typeof BoardHistory>;

@@ -3,7 +3,9 @@ import type { Role } from '../../cloud/auth/auth.js';
 import mqtt from 'mqtt';
 import { topics } from '../../protocols/mqtt/index.js';
 import type { ApiCloud } from './api-cloud.js';
-import { waitFor } from './procs.js';
+import { ROOT, waitFor } from './procs.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * One example request per HTTP route, for a given site's fixtures: the scope matrix
@@ -65,11 +67,16 @@ export const EXAMPLES: Record<string, Example> = {
   'get /metrics': { req: () => ({ method: 'GET', path: '/metrics' }) },
   'get /': { req: () => ({ method: 'GET', path: '/' }) },
   'get /board': { req: () => ({ method: 'GET', path: '/board' }) },
-  'get /board/board.js': { req: () => ({ method: 'GET', path: '/board/board.js' }) },
-  'get /board/board.css': { req: () => ({ method: 'GET', path: '/board/board.css' }) },
   'get /docs': { req: () => ({ method: 'GET', path: '/docs' }) },
   'get /docs/openapi.json': { req: () => ({ method: 'GET', path: '/docs/openapi.json' }) },
   'get /board/events': { req: ({ f }) => ({ method: 'GET', path: `/board/events?site=${f.site}` }) },
+  // The board (issue 12): its built assets, login cookie and read endpoints.
+  'get /board/assets/*': { req: () => ({ method: 'GET', path: `/board/assets/${readdirSync(join(ROOT, 'dist', 'board-ui', 'assets')).find((f) => f.endsWith('.js'))!}` }) },
+  'post /board/login': { req: ({ api }) => ({ method: 'POST', path: '/board/login', body: { token: api.admin } }) },
+  'post /board/logout': { req: () => ({ method: 'POST', path: '/board/logout' }) },
+  'get /board/api/me': { req: () => ({ method: 'GET', path: '/board/api/me' }) },
+  'get /board/api/attention': { req: ({ f }) => ({ method: 'GET', path: `/board/api/attention?site=${f.site}` }) },
+  'get /board/api/history': { req: ({ f }) => ({ method: 'GET', path: `/board/api/history?site=${f.site}&sku=SKU-1` }) },
   'get /api/v1/stock': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock?site=${f.site}` }) },
   'get /api/v1/stock/totals': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock/totals?site=${f.site}` }) },
   'get /api/v1/stock/fefo': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/stock/fefo?site=${f.site}&sku=SKU-1` }) },

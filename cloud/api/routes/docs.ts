@@ -4,6 +4,7 @@ import { READ_ROLES } from '../common.js';
 import { SiteParam } from '../input.js';
 import { buildOpenApi, renderDocsHtml, type RouteDoc, scopeText } from '../openapi.js';
 import { scope } from '../scope.js';
+import { boardDocs } from './board.js';
 
 const HealthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
@@ -23,15 +24,21 @@ const HealthSchema = z.object({
 
 export const coreDocs: RouteDoc[] = [
   { method: 'get', path: '/healthz', tag: 'service', summary: "Liveness, broker connection, ingest counters, each site's ledger chain head", response: HealthSchema },
-  { method: 'get', path: '/board', tag: 'board', summary: 'The live stock board (HTML); `?site=` limits it to one site' },
+  { method: 'get', path: '/board', tag: 'board', summary: 'The live site board (HTML, dashboards/board/); `?site=` limits it to one site, `?token=` signs a wall screen in' },
   {
     method: 'get',
     path: '/board/events',
     tag: 'board',
-    summary: 'Server-Sent Events: `snapshot`, then `totals` with the changed site/SKU rows; ends within 1 s of its token being revoked',
+    summary: 'Server-Sent Events (protocols/http/board.ts): `snapshot`, then coalesced `frame`s (at most one per 250 ms) with `id:` = ledger position (`Last-Event-ID` resumes), `resync` on overflow; ends within 1 s of its token being revoked',
     roles: READ_ROLES,
-    query: z.object({ site: SiteParam.optional(), token: z.string().optional().describe('the Bearer token (EventSource cannot send headers)') }),
+    query: z.object({
+      site: SiteParam.optional(),
+      token: z.string().optional().describe('the Bearer token (EventSource cannot send headers); or the board login cookie'),
+      lastEventId: z.coerce.number().int().min(0).optional().describe('as the Last-Event-ID header: resume after this ledger position'),
+    }),
   },
+  // The board's login and read endpoints (routes/board.ts).
+  ...boardDocs,
 ];
 
 /** `GET /docs` (HTML) and `GET /docs/openapi.json`, from every route plugin's docs. */

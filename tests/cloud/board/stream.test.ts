@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BoardFrame, BoardResync, BoardSnapshot } from '../../../protocols/http/board.js';
+import { BoardAttention, BoardFrame, BoardHistory, BoardResync, BoardSnapshot } from '../../../protocols/http/board.js';
 import { API_EDGE } from '../../../cloud/store/store.js';
 import { type ApiCloud, startApiCloud } from '../../helpers/api-cloud.js';
 import { movement } from '../../helpers/movements.js';
@@ -115,6 +115,49 @@ describe.each(['sqlite', 'postgres'] as const)('board stream on %s', (backend) =
     expect(f.data).not.toContain(other);
     const denied = await openSse(`${api.url}/board/events?site=${other}&token=${tok.body.token}`);
     expect(denied.status).toBe(403);
+  });
+
+  it('signs a browser in with an HTTP-only cookie; writes need the board header too', async () => {
+    const tok = (await api.call('POST', '/api/v1/tokens', { body: { name: 'manager', roles: ['site-manager'], sites: [site] } })).body.token as string;
+    const bad = await fetch(`${api.url}/board/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'sgt_nope_nope' }) });
+    expect(bad.status).toBe(401);
+    const login = await fetch(`${api.url}/board/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: tok }) });
+    expect(login.status).toBe(204);
+    const setCookie = login.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/^sg_board=/);
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=Strict/i);
+    const cookie = setCookie.split(';')[0]!;
+    const me = await fetch(`${api.url}/board/api/me`, { headers: { cookie } });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ roles: ['site-manager'], sites: [site], canAck: true, canResolve: true });
+    const s = await openSse(`${api.url}/board/events`, { cookie });
+    open.push(s);
+    expect((await s.next()).event).toBe('snapshot');
+    // A write riding on the cookie alone (a cross-site form) is not authenticated; with the header it is.
+    const ex = (await api.call('GET', `/api/v1/exceptions?site=${site}&state=all`)).body.items[0];
+    const path = `/api/v1/exceptions/${ex?.id ?? 999999}/resolve`;
+    const bare = await fetch(`${api.url}${path}`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ resolution: 'x' }) });
+    expect(bare.status).toBe(401);
+    const withHeader = await fetch(`${api.url}${path}`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-stockgate-board': '1' }, body: JSON.stringify({ resolution: 'x' }) });
+    expect([200, 404]).toContain(withHeader.status);
+    const out = await fetch(`${api.url}/board/logout`, { method: 'POST' });
+    expect(out.headers.get('set-cookie')).toMatch(/sg_board=;/);
+  });
+
+  it('answers the attention and history views within the caller\'s scope', async () => {
+    const att = await api.call('GET', `/board/api/attention?site=${site}`);
+    expect(att.status).toBe(200);
+    expect(BoardAttention.parse(att.body).windowDays).toBe(28);
+    const h = await api.call('GET', `/board/api/history?site=${site}&sku=CEM`);
+    const hist = BoardHistory.parse(h.body);
+    const cem = hist.series.find((x) => x.uom === 'ea')!;
+    const rest = (await api.call('GET', `/api/v1/stock?site=${site}&sku=CEM`)).body.items.reduce((n: number, r: { onHand: number }) => n + r.onHand, 0);
+    // The line ends at today's on hand and starts from nothing.
+    expect(cem.points[cem.points.length - 1]![1]).toBe(rest);
+    expect(cem.points[0]![1]).toBe(1);
+    expect(hist.perHour).toHaveLength(24);
+    expect(hist.perHour.reduce((n, [, c]) => n + c, 0)).toBeGreaterThan(0);
   });
 
   it('types resync as the contract says', () => {
