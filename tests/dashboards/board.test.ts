@@ -8,6 +8,12 @@ import { topics } from '../../protocols/mqtt/index.js';
 import { ROOT, getJson, waitFor } from '../helpers/procs.js';
 import { Rig } from '../helpers/rig.js';
 
+/** The page's globals used in evaluate() (the tests compile without the DOM lib). */
+interface Dom {
+  document: { querySelector(s: string): { textContent: string | null } | null; documentElement: { scrollWidth: number } };
+  getComputedStyle(e: unknown): { filter: string };
+}
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'tests', 'output', 'board');
 
@@ -60,7 +66,7 @@ describe('board in headless Chromium', () => {
     await page.evaluate(() => ((globalThis as unknown as { __mark: number }).__mark = 42));
     const t0 = Date.now();
     await rig.scan('CEM-50KG\r\n');
-    await page.waitForFunction(() => document.querySelector('#stock tbody tr[data-sku="CEM-50KG"] td.onhand')?.textContent === '1', undefined, { polling: 'raf', timeout: 15_000 });
+    await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('#stock tbody tr[data-sku="CEM-50KG"] td.onhand')?.textContent === '1', undefined, { polling: 'raf', timeout: 15_000 });
     const latency = Date.now() - t0;
     console.log(`board: scan -> board latency ${latency} ms (pty -> edge -> MQTT -> ledger -> SSE frame -> DOM)`);
     expect(await row('CEM-50KG').locator('td.name').textContent()).toBe('Cement 42.5, 50 kg bag');
@@ -120,7 +126,7 @@ describe('board in headless Chromium', () => {
     expect(await edge.textContent()).toContain('reconnects 2');
     await client.publishAsync(topics.status(site, 'dock-9'), status('offline'), { qos: 1, retain: true });
     await page.waitForSelector('#devices li.edge.offline[data-edge="dock-9"]', { timeout: 15_000 });
-    expect(await edge.evaluate((el) => getComputedStyle(el).filter)).toContain('grayscale');
+    expect(await edge.evaluate((el) => (globalThis as unknown as Dom).getComputedStyle(el).filter)).toContain('grayscale');
     expect(await edge.locator('.state').textContent()).toBe('offline');
     // The real edge stays online.
     expect(await page.locator('#devices li.edge[data-edge="dock-1"]').getAttribute('class')).toBe('edge');
@@ -143,7 +149,7 @@ describe('board in headless Chromium', () => {
       for (const [w, h] of [[1920, 1080], [390, 844]] as const) {
         await page.setViewportSize({ width: w, height: h });
         await page.waitForTimeout(300);
-        const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
+        const scroll = await page.evaluate(() => (globalThis as unknown as Dom).document.documentElement.scrollWidth);
         expect(scroll, `no sideways scroll at ${w} px (${lang})`).toBeLessThanOrEqual(w);
         await page.screenshot({ path: join(ARTIFACTS, `board-${lang}-${w}x${h}.png`), fullPage: true });
       }
