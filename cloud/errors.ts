@@ -70,5 +70,6 @@ export const CLOUD_ERRORS = {
   SG_ERR_BAD_PLAN: 'A stage material plan is invalid (unknown BOM, a quantity with more than 3 decimals, a non-positive quantity); the message names the line.',
   SG_ERR_INSUFFICIENT_STOCK: '409: a sales order cannot be reserved in full (and allowPartial is not set): nothing is reserved; `lines` lists each short line as {sku, requested, available}.',
   SG_ERR_LOCK_TIMEOUT: '503: a reservation waited more than 3 s for a stock row another transaction holds; nothing was done, retry (Retry-After).',
+  SG_ERR_ERP_DELIVERY: 'An ERP delivery failed (logged with the event id and attempt); it is retried with backoff, and marked failed after the last attempt (cloud/erp).',
   SG_ERR_IDEMPOTENCY_KEY: '400: the Idempotency-Key header is missing or not 1-128 printable characters.',
 } as const satisfies ErrorCatalog;

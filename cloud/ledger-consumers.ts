@@ -4,6 +4,7 @@ import type { Db } from './db/index.js';
 import type { LedgerConsumer } from './ledger-follower/index.js';
 import { projectsConsumer } from './projects/index.js';
 import { salesConsumer, salesService } from './sales/index.js';
+import { erpConsumer } from './erp/index.js';
 
 /** What a business module gets to build its ledger consumer (extend here, not with globals). */
 export interface ConsumerContext {
@@ -21,4 +22,5 @@ export const ledgerConsumers: ReadonlyArray<(ctx: ConsumerContext) => LedgerCons
   () => projectsConsumer(),
   (ctx) => costingService(ctx.db).consumer,
   (ctx) => salesConsumer(salesService(ctx.db)),
+  () => erpConsumer(),
 ];

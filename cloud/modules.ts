@@ -7,6 +7,7 @@ import type { DbModule } from './db/index.js';
 import { ledgerFollowerModule } from './ledger-follower/index.js';
 import { projectsModule } from './projects/index.js';
 import { salesModule } from './sales/index.js';
+import { erpModule } from './erp/index.js';
 import { ledgerModule } from './store/module.js';
 import { timeseriesModule } from './timeseries/sql-export-store.js';
 
@@ -26,4 +27,5 @@ export const cloudModules: readonly DbModule[] = [
   projectsModule,
   salesModule,
   costingModule,
+  erpModule,
 ];

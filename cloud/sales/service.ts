@@ -9,6 +9,7 @@ import { sql, type Transaction } from 'kysely';
 import { fromMilli, toMilli } from '../../protocols/ledger/quantity.js';
 import { canonicalJson, contentHash } from '../api/idempotency.js';
 import { audit } from '../audit/index.js';
+import { enqueue } from '../erp/index.js';
 import type { Db } from '../db/index.js';
 import { Errors } from '../errors.js';
 import { formatMoney } from '../money.js';
@@ -220,6 +221,11 @@ export class SalesService {
       if (next === 'shipped') await this.event(tx, e.order, 'shipped', e.at, e.by, `movement ${e.movementId}`);
       await tx.updateTable('sales_orders').set({ status: next, updated_at: e.at }).where('id', '=', e.order).execute();
       await audit(tx, { entity: 'sales-order', id: e.order, action: next === 'shipped' ? 'ship' : 'pick', by: e.by, before: { status: row.status }, after: { status: next, movement: e.movementId }, site: e.site });
+      if (next === 'shipped') {
+        // The shipped order goes to the ERP (cloud/erp), queued in this same transaction.
+        const o = await tx.selectFrom('sales_orders').select(['customer']).where('id', '=', e.order).executeTakeFirstOrThrow();
+        await enqueue(tx, { kind: 'sales-shipment', docId: e.order, site: e.site, body: { site: e.site, date: e.at.slice(0, 10), customer: o.customer, lines: lines.map((l) => ({ sku: l.sku, qty: fromMilli(Number(l.shipped)), unitPrice: formatMoney(Number(l.unit_price)) })) } });
+      }
     }
   }
 

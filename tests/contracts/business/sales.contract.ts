@@ -101,6 +101,9 @@ export default function salesContract(h: BusinessHarness): void {
     expect(v.lines[0]).toMatchObject({ shipped: 4, reservation: 'consumed' });
     expect(v.timeline.map((t) => [t.state, t.by])).toEqual([['reserved', 'clerk'], ['picking', 'op-7'], ['shipped', 'op-7']]);
     expect(await availability(db.kysely, SITE, 'CEM')).toEqual({ onHand: 6000, reserved: 0, available: 6000 });
+    // The shipped order is queued for the ERP in the same transaction (cloud/erp).
+    const q = await db.kysely.selectFrom('erp_outbox').selectAll().where('kind', '=', 'sales-shipment').execute();
+    expect(q.map((r) => [r.event_id, JSON.parse(r.body).lines])).toEqual([[`sales-shipment:${id}`, [{ sku: 'CEM', qty: 4, unitPrice: '1.00' }]]]);
     expect((await svc.act(id, 'close', 'clerk')).status).toBe('closed');
     expect((await reservationsOf(db.kysely, 'sales-order', id)).map((r) => r.status)).toEqual(['consumed']);
   });
