@@ -15,6 +15,7 @@ import { RfidSimulator, sgtinTags, type SimTag } from '../../devices/simulators/
 import { createLogger, failStart, onShutdown } from '../log.js';
 import { intFlag, portFlag } from '../usage.js';
 import type { Logger } from 'pino';
+import { seedBusiness } from './demo-business.js';
 
 /** GTIN of the demo's tagged cases (the SGTINs on the RFID pallet). */
 const PALLET_GTIN = '04012345678901';
@@ -146,6 +147,10 @@ export function registerDemo(program: Command): void {
         const api = `http://${host}:${cloud.httpPort}`;
         const seeded = await seedItemMaster(api, DEMO_ITEMS, log);
         if (seeded) say(`item master: ${seeded} items with names and units of measure`);
+        // The business layer's example (issue 10): a project with stages and a plan, a requisition
+        // waiting for its approval, an open purchase order.
+        const biz = await seedBusiness(api, 'demo-site', log);
+        if (biz) say(`business: project ${biz.project} (stages, plan)${biz.requisition ? `, requisition ${biz.requisition} pending approval` : ''}${biz.purchaseOrder ? `, purchase order ${biz.purchaseOrder} open` : ''}: ${api}/api/v1/projects/${biz.project}/cost-report`);
         const agent = new EdgeAgent(
           parseEdgeConfig({
             ackKey,

@@ -115,6 +115,8 @@ export class CostingService {
     const dirty = new Map<string, number>();
     const carries = new Map<string, RoundingCarry>();
     const lastClosed = await repo.lastClosed(trx);
+    // One item-master read per SKU and batch, not per receipt (the follower shares the connection with ingest).
+    const stdCache = new Map<string, number | undefined>();
     const matches = new Map<string, Array<{ po: string; line: number; qtyMilli: number; unitPriceFen: number }>>();
     const receipts = moving.filter((r) => r.kind === 'receive').map((r) => r.id);
     if (receipts.length > 0) {
@@ -167,7 +169,8 @@ export class CostingService {
             if (r.baseQty! > matched) value = value.plus(units(r.baseQty! - matched).times(ms[ms.length - 1]!.unitPriceFen));
             unit = value.dividedBy(qty);
           } else {
-            const std = await this.ports.standardCostFen(trx, r.sku);
+            if (!stdCache.has(r.sku)) stdCache.set(r.sku, await this.ports.standardCostFen(trx, r.sku));
+            const std = stdCache.get(r.sku);
             // A receipt with no PO counts at the item's standard cost and is flagged (issue 10 §4);
             // with no standard cost either, at the current average (flagged as such).
             if (std !== undefined) (unit = new Money(std), (flag = 'no-po'));
