@@ -68,7 +68,11 @@ export interface PendingLanded {
 const n = (v: unknown): number => Number(v);
 const key = (site: string, sku: string) => `${site}\u0000${sku}`;
 
-export async function loadAverages(trx: Tx, pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<Map<string, AverageRow>> {
+/**
+ * `lock`: take the rows `FOR UPDATE` (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
+ * writers), so the follower and a landed-cost posting never overwrite each other's average.
+ */
+export async function loadAverages(trx: Tx, pairs: ReadonlyArray<{ site: string; sku: string }>, lock = false): Promise<Map<string, AverageRow>> {
   const out = new Map<string, AverageRow>();
   if (pairs.length === 0) return out;
   const seen = new Map<string, { site: string; sku: string }>();
@@ -77,18 +81,24 @@ export async function loadAverages(trx: Tx, pairs: ReadonlyArray<{ site: string;
   // Chunks keep the parameter count far below SQLite's limit.
   for (let i = 0; i < list.length; i += 200) {
     const chunk = list.slice(i, i + 200);
-    const rows = await trx
+    let q = trx
       .selectFrom('cost_averages')
       .selectAll()
       .where((eb) => eb.or(chunk.map((p) => eb.and([eb('site', '=', p.site), eb('sku', '=', p.sku)]))))
-      .execute();
+      // A fixed order, so two lockers never deadlock.
+      .orderBy('site')
+      .orderBy('sku');
+    if (lock) q = q.forUpdate();
+    const rows = await q.execute();
     for (const r of rows) out.set(key(r.site, r.sku), toAverage(r));
   }
   return out;
 }
 
-export async function average(trx: Tx, site: string, sku: string): Promise<AverageRow | undefined> {
-  const r = await trx.selectFrom('cost_averages').selectAll().where('site', '=', site).where('sku', '=', sku).executeTakeFirst();
+export async function average(trx: Tx, site: string, sku: string, lock = false): Promise<AverageRow | undefined> {
+  let q = trx.selectFrom('cost_averages').selectAll().where('site', '=', site).where('sku', '=', sku);
+  if (lock) q = q.forUpdate();
+  const r = await q.executeTakeFirst();
   return r ? toAverage(r) : undefined;
 }
 
@@ -269,8 +279,10 @@ export async function flaggedReceipts(trx: Tx, site: string | undefined, limit: 
   return rows.map((r) => ({ movement: r.movement, pos: n(r.pos), site: r.site, sku: r.sku, po: r.po, poLine: r.po_line === null ? null : n(r.po_line), qtyMilli: n(r.qty_milli), unitCost: r.unit_cost, landedExact: r.landed_exact, flag: r.flag }));
 }
 
-export async function pendingLanded(trx: Tx, po: string, poLine: number): Promise<PendingLanded | undefined> {
-  const r = await trx.selectFrom('cost_landed_pending').selectAll().where('po', '=', po).where('po_line', '=', poLine).executeTakeFirst();
+export async function pendingLanded(trx: Tx, po: string, poLine: number, lock = false): Promise<PendingLanded | undefined> {
+  let q = trx.selectFrom('cost_landed_pending').selectAll().where('po', '=', po).where('po_line', '=', poLine);
+  if (lock) q = q.forUpdate();
+  const r = await q.executeTakeFirst();
   return r ? { po: r.po, poLine: n(r.po_line), site: r.site, sku: r.sku, remainingMilli: n(r.remaining_milli), remainingExact: r.remaining_exact } : undefined;
 }
 

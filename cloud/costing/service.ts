@@ -94,7 +94,12 @@ export class CostingService {
     private readonly db: Db,
     private readonly ports: CostingPorts,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.lock = db.dialect === 'postgres';
+  }
+
+  /** Row locks on PostgreSQL (READ COMMITTED); SQLite transactions are serialised already. */
+  private readonly lock: boolean;
 
   /** The ledger-follower consumer: registered after procurement and projects (cloud/ledger-follower). */
   readonly consumer = {
@@ -110,7 +115,7 @@ export class CostingService {
   async apply(trx: Tx, rows: readonly CostMovement[]): Promise<void> {
     const moving = rows.filter((r) => r.status === 'applied' && r.kind !== 'transfer' && (r.kind === 'count' ? !!r.variance : !!r.baseQty));
     if (moving.length === 0) return;
-    const loaded = await repo.loadAverages(trx, moving);
+    const loaded = await repo.loadAverages(trx, moving, this.lock);
     const states = new Map<string, AverageState>();
     const dirty = new Map<string, number>();
     const carries = new Map<string, RoundingCarry>();
@@ -284,7 +289,7 @@ export class CostingService {
 
   /** The part of a landed cost posted before the receipts that this receipt of `milli` takes (exact fen). */
   private async takeLanded(trx: Tx, po: string, line: number, milli: number): Promise<MoneyValue> {
-    const p = await repo.pendingLanded(trx, po, line);
+    const p = await repo.pendingLanded(trx, po, line, this.lock);
     if (!p || p.remainingMilli <= 0) return new Money(0);
     const rem = new Money(p.remainingExact);
     if (milli >= p.remainingMilli) {
@@ -335,6 +340,8 @@ export class CostingService {
       let pending = 0;
       const variance: Array<{ project: string; stage: string | null; fen: number }> = [];
       const lines: LandedResult['lines'] = [];
+      // The averages first, in the follower's order (then the pending landed rows): no deadlock.
+      await repo.loadAverages(trx, po.lines.map((l) => ({ site: po.site, sku: l.sku })), this.lock);
       const id = await repo.insertLanded(trx, { po: poId, amountFen, allocate: by, toStockFen: 0, varianceFen: 0, pendingFen: 0, by: user, at });
       for (const [i, l] of po.lines.entries()) {
         const share = shares[i]!;
@@ -344,7 +351,7 @@ export class CostingService {
         const lateFen = l.qtyMilli > 0 ? roundFen(new Money(share).times(receivedMilli).dividedBy(l.qtyMilli)) : share;
         const waitFen = share - lateFen;
         if (waitFen !== 0) {
-          const p = await repo.pendingLanded(trx, poId, l.line);
+          const p = await repo.pendingLanded(trx, poId, l.line, this.lock);
           await repo.savePending(trx, {
             po: poId,
             poLine: l.line,
@@ -358,7 +365,7 @@ export class CostingService {
         let lineStock = 0;
         const lineVar: Array<{ project: string; stage: string | null; amount: string }> = [];
         if (lateFen !== 0) {
-          const st = toState(await repo.average(trx, po.site, l.sku));
+          const st = toState(await repo.average(trx, po.site, l.sku, this.lock));
           const onHand = Money.min(Money.max(st.qty, 0), units(receivedMilli));
           const firstPos = Math.min(...got.map((r) => r.pos));
           const consumed = await repo.consumedAfter(trx, po.site, l.sku, firstPos - 1);
