@@ -1,10 +1,16 @@
+/**
+ * The edge's uplink (issue 15 §1 split it from the drain window, edge/drain-window.ts). Over 400
+ * lines because the connection lifecycle is one job whose parts share state: options and typed
+ * events (~110 lines of documented contract), connect/subscribe/reconnect, status and will, batch
+ * encoding, and ack/reject routing with signature and seq-bound checks. Splitting those further
+ * would pass the MQTT client and its state between files without making any part testable alone.
+ */
 import mqtt, { type MqttClient } from 'mqtt';
 import { EventEmitter } from 'node:events';
 import {
   Ack,
   Reject,
   SCHEMA_VERSION,
-  clipRanges,
   verifyAck,
   verifyReject,
   topics,
@@ -12,6 +18,8 @@ import {
   type EdgeStatusDetails,
   type SeqRange,
 } from '../protocols/mqtt/index.js';
+import { DrainWindow } from './drain-window.js';
+import { PayloadPool } from './payload-pool.js';
 import type { OutboxBatch, OutboxStore } from './outbox/outbox-store.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -59,34 +67,6 @@ export interface PublisherOptions {
   ackKey?: Buffer;
 }
 
-/**
- * Reusable payload buffers for the batches in flight. A batch is ~125 KB; as a fresh string or
- * Buffer per publish it lives until the PUBACK, long enough to be promoted out of V8's young
- * generation, so a drain grew the old space (or external memory) by ~40 MB between full GCs.
- * With the bytes written into one of `window` + 2 reused buffers, the only per-batch garbage is
- * the short-lived string SQLite returns, which dies young.
- */
-class PayloadPool {
-  private readonly free: Buffer[] = [];
-  constructor(private readonly keep: number) {}
-
-  take(bytes: number): Buffer {
-    const i = this.free.findIndex((b) => b.length >= bytes);
-    if (i >= 0) return this.free.splice(i, 1)[0]!;
-    return Buffer.allocUnsafeSlow(Math.max(bytes, 256 * 1024));
-  }
-
-  give(buf: Buffer): void {
-    if (this.free.length < this.keep) this.free.push(buf);
-  }
-}
-
-interface Inflight {
-  first: number;
-  last: number;
-  sentAt: number;
-}
-
 export interface PublisherEvents {
   connected: [];
   disconnected: [];
@@ -109,7 +89,10 @@ export interface PublisherEvents {
 }
 
 /**
- * Drains the outbox to the broker: steps 1-6 of the reliability protocol on the edge side.
+ * The uplink: drains the outbox to the broker, steps 1-6 of the reliability protocol on the edge
+ * side. It owns the connection (connect, subscribe, reconnect with backoff, status and will),
+ * encodes batches and routes acks and rejects; what is in flight, where the next batch starts and
+ * when to resend is the pure `DrainWindow` (drain-window.ts, issue 15 §1).
  *
  * - Movements go out as batches of up to `batchSize` on `.../movements`, with at most `window`
  *   batches awaiting the cloud's application ack. So a backlog drains in windows of batches, not
@@ -127,20 +110,14 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private client: MqttClient | undefined;
   private connected = false;
   private stopped = false;
-  private lastSent = 0;
-  /**
-   * Highest seq published by this process (never lowered by a rewind or reconnect). An ack can
-   * only be true for seqs at or below it: the seq bound against forged acks (issue 8, finding 6).
-   */
-  private highestSent = 0;
+  /** In flight, next seq, resends: the pure half of the drain. */
+  private readonly drain: DrainWindow;
   /** Connection attempts failed in a row (0 once connected). */
   private failures = 0;
-  private readonly inflight: Inflight[] = [];
   private pumping = false;
   private reconnectDelay: number;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
-  private lastRewindAt = 0;
   private bucket: TokenBucket | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private pendingAcks: SeqRange[] = [];
@@ -177,6 +154,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       ...opts,
     };
     this.reconnectDelay = this.o.reconnectMinMs;
+    this.drain = new DrainWindow({ window: this.o.window, ackTimeoutMs: this.o.ackTimeoutMs });
     this.envelope = `{"v":${SCHEMA_VERSION},"site":${JSON.stringify(this.o.site)},"edge":${JSON.stringify(this.o.edge)},`;
     this.movementsTopic = topics.movements(this.o.site, this.o.edge);
     this.pool = new PayloadPool(this.o.window + 2);
@@ -305,8 +283,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
         this.stats.connects++;
         this.reconnectDelay = this.o.reconnectMinMs;
         // Everything unacked goes again, oldest first: the cloud dedupes by movement id.
-        this.lastSent = 0;
-        this.inflight.length = 0;
+        this.drain.restart();
         this.publishStatus('connect');
         this.emit('connected');
         clearInterval(this.ackTimer);
@@ -345,7 +322,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     if (this.pumping || this.pumpTimer) return;
     this.pumping = true;
     try {
-      while (this.connected && this.client && this.inflight.length < this.o.window) {
+      while (this.connected && this.client && this.drain.room()) {
         let limit = this.o.batchSize;
         if (this.bucket) {
           const now = Date.now();
@@ -373,9 +350,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
         n += buf.write(']}', n, 'latin1');
         // The buffer goes back to the pool when the publish completes (PUBACK, or the link closed).
         this.client.publish(this.movementsTopic, buf.subarray(0, n), { qos: 1 }, () => this.pool.give(buf));
-        this.inflight.push({ first, last, sentAt: Date.now() });
-        this.lastSent = last;
-        if (last > this.highestSent) this.highestSent = last;
+        this.drain.sent(first, last);
         this.stats.batchesSent++;
         this.stats.movementsSent += batch.count;
         this.emit('published', first, last);
@@ -406,7 +381,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       const ack = Ack.safeParse(body);
       if (!ack.success) return void this.emit('error', new Error(`invalid ack on ${topic}`));
       if (!this.signatureOk(topic, ack.data.sig, (key) => verifyAck(key, this.o.site, ack.data, ack.data.sig))) return;
-      if (ack.data.missing?.length) this.rewind(ack.data.missing[0]![0]);
+      if (ack.data.missing?.length && this.drain.rewind(ack.data.missing[0]![0])) this.stats.resends++;
       // Acks that arrive together are applied in one outbox transaction.
       this.pendingAcks.push(...this.bound(topic, ack.data.ranges));
       if (!this.ackFlush) this.ackFlush = setImmediate(() => this.flushAcks());
@@ -428,16 +403,16 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     const key = this.o.ackKey;
     if (!key || verify(key)) return true;
     this.stats.acksBadSignature++;
-    this.emit('ackRefused', sig === undefined ? 'unsigned' : 'bad-signature', { topic, highestSent: this.highestSent });
+    this.emit('ackRefused', sig === undefined ? 'unsigned' : 'bad-signature', { topic, highestSent: this.drain.highestSent });
     return false;
   }
 
   /** Ranges clipped to the highest seq sent; what was cut is counted and reported. */
   private bound(topic: string, ranges: readonly SeqRange[]): SeqRange[] {
-    const { kept, cut } = clipRanges(ranges, this.highestSent);
+    const { kept, cut } = this.drain.bound(ranges);
     if (cut > 0) {
       this.stats.ackSeqsBeyondSent += cut;
-      this.emit('ackRefused', 'beyond-sent', { topic, seqs: cut, highestSent: this.highestSent });
+      this.emit('ackRefused', 'beyond-sent', { topic, seqs: cut, highestSent: this.drain.highestSent });
     }
     return kept;
   }
@@ -453,8 +428,8 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   }
 
   private readBatch(limit: number): OutboxBatch | undefined {
-    if (this.outbox.readBatch) return this.outbox.readBatch(this.lastSent, limit);
-    const entries = this.outbox.read(this.lastSent, limit);
+    if (this.outbox.readBatch) return this.outbox.readBatch(this.drain.after, limit);
+    const entries = this.outbox.read(this.drain.after, limit);
     if (entries.length === 0) return undefined;
     return { first: entries[0]!.seq, last: entries[entries.length - 1]!.seq, count: entries.length, json: entries.map((e) => e.json).join(',') };
   }
@@ -480,37 +455,17 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   /** Drop in-flight batches that have nothing left in the outbox. */
   private settle(): void {
-    for (let i = this.inflight.length - 1; i >= 0; i--) {
-      const b = this.inflight[i]!;
-      if (!this.outbox.hasAny(b.first, b.last)) this.inflight.splice(i, 1);
-    }
+    this.drain.settle(this.hasAny);
   }
 
-  /**
-   * The cloud reported a gap starting at `from`: resend from there (duplicates are harmless).
-   * At most once per half ack timeout, so a burst of acks reporting the same gap resends once.
-   */
-  private rewind(from: number): void {
-    const now = Date.now();
-    if (from > this.lastSent || now - this.lastRewindAt < this.o.ackTimeoutMs / 2) return;
-    this.lastRewindAt = now;
-    this.stats.resends++;
-    this.inflight.length = 0;
-    this.lastSent = Math.max(0, from - 1);
-  }
+  private readonly hasAny = (first: number, last: number) => this.outbox.hasAny(first, last);
 
   private checkAckTimeout(): void {
-    const oldest = this.inflight[0];
-    if (!oldest || !this.connected) return;
-    if (Date.now() - oldest.sentAt < this.o.ackTimeoutMs) return;
-    this.settle();
-    const still = this.inflight[0];
-    if (!still || Date.now() - still.sentAt < this.o.ackTimeoutMs) return;
+    if (!this.connected) return;
     // No ack in time: the cloud lost the batch (restarted behind a live broker). Resend the
     // window from the oldest unacked seq; duplicates are harmless, the cloud dedupes by id.
+    if (!this.drain.expired(this.hasAny)) return;
     this.stats.resends++;
-    this.inflight.length = 0;
-    this.lastSent = 0;
     this.pump();
   }
 }
