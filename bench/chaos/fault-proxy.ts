@@ -9,9 +9,11 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
  * - `loss`: a chunk is "lost" with probability `lossRate` and comes through only after a
  *   retransmission timeout (`rtoMs`), holding back what follows it: what TCP makes of packet loss
  *   (a stream never loses bytes, it stalls);
- * - `half-open`: the broker's side stops reaching the client (its bytes are discarded) while the
- *   client's bytes still flow: the client sees a live socket that never answers;
- * - `blackhole`: nothing flows either way, no FIN, no RST: the sockets stay open and silent;
+ * - `half-open`: every live connection loses its broker end (the broker sees it close) while the
+ *   client gets no FIN or RST: its socket looks open, what it writes goes nowhere, nothing comes
+ *   back; only its keepalive can tell (new connections pass);
+ * - `blackhole`: nothing flows either way, no FIN, no RST, new connections hang too; the bytes
+ *   come through once healed, as TCP's retransmissions would deliver them;
  * - `refuse`: new connections are closed at once, live ones are destroyed (a dead host with RST).
  *
  * It is also the edges' load balancer in front of a NATS cluster: each new connection goes to the
@@ -34,39 +36,45 @@ export interface FaultProxyOptions {
 interface Pipe {
   client: Socket;
   server: Socket;
+  connected: boolean;
+  /** The broker's end was dropped without telling the client (`half-open`). */
+  halfOpen: boolean;
 }
 
-/** Ordered delivery with an optional per-chunk wait (delay or loss stall). */
+/** Ordered delivery with an optional per-chunk wait (delay, loss stall, black hole). */
 class Lane {
   private chain: Promise<void> = Promise.resolve();
-  constructor(private readonly proxy: FaultProxy, private readonly to: Socket, private readonly upstream: boolean) {}
+  private pending = 0;
+  constructor(private readonly proxy: FaultProxy, private readonly pipe: Pipe, private readonly upstream: boolean) {}
 
   push(chunk: Buffer): void {
     const p = this.proxy;
-    const mode = p.mode;
-    if (mode === 'blackhole') return;
-    if (mode === 'half-open' && !this.upstream) return;
-    let wait = 0;
-    if (mode === 'delay') wait = p.delayMs;
-    if (mode === 'loss' && Math.random() < p.lossRate) {
-      wait = p.rtoMs;
+    // The broker side of a half-open connection is gone: what the client sends goes nowhere.
+    if (this.pipe.halfOpen) return;
+    const to = this.upstream ? this.pipe.server : this.pipe.client;
+    let wait: (() => Promise<void>) | undefined;
+    if (p.mode === 'blackhole') {
+      // Packets vanish, the sender's TCP keeps retransmitting: the bytes arrive once the path is back.
+      wait = () => p.healed();
+      p.stats.heldChunks++;
+    } else if (p.mode === 'delay') {
+      const ms = p.delayMs;
+      wait = () => new Promise((r) => setTimeout(r, ms));
+    } else if (p.mode === 'loss' && Math.random() < p.lossRate) {
+      const ms = p.rtoMs;
+      wait = () => new Promise((r) => setTimeout(r, ms));
       p.stats.lostChunks++;
     }
-    if (wait === 0 && this.idle) {
-      if (!this.to.destroyed) this.to.write(chunk);
+    if (!wait && this.pending === 0) {
+      if (!to.destroyed) to.write(chunk);
       return;
     }
     this.pending++;
     this.chain = this.chain.then(async () => {
-      if (wait) await new Promise((r) => setTimeout(r, wait));
+      if (wait) await wait();
       this.pending--;
-      if (!this.to.destroyed) this.to.write(chunk);
+      if (!to.destroyed) to.write(chunk);
     });
-  }
-
-  private pending = 0;
-  private get idle(): boolean {
-    return this.pending === 0;
   }
 }
 
@@ -75,7 +83,8 @@ export class FaultProxy {
   delayMs = 200;
   lossRate = 0.05;
   rtoMs = 300;
-  readonly stats = { connections: 0, refused: 0, lostChunks: 0 };
+  readonly stats = { connections: 0, refused: 0, lostChunks: 0, heldChunks: 0, halfOpened: 0 };
+  private heal: { promise: Promise<void>; resolve: () => void } | undefined;
   private server!: Server;
   private readonly pipes = new Set<Pipe>();
   private next = 0;
@@ -98,10 +107,33 @@ export class FaultProxy {
   /** Switch the fault; `refuse` also cuts every live connection (RST), `pass` heals the rest. */
   set(mode: FaultMode, opts: { delayMs?: number; lossRate?: number; rtoMs?: number } = {}): void {
     this.mode = mode;
+    if (mode === 'blackhole' && !this.heal) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.heal = { promise, resolve };
+    }
+    if (mode !== 'blackhole' && this.heal) {
+      this.heal.resolve();
+      this.heal = undefined;
+    }
+    if (mode === 'half-open') {
+      for (const p of this.pipes) {
+        if (p.halfOpen) continue;
+        p.halfOpen = true;
+        this.stats.halfOpened++;
+        p.server.destroy();
+      }
+      this.mode = 'pass';
+    }
     if (opts.delayMs !== undefined) this.delayMs = opts.delayMs;
     if (opts.lossRate !== undefined) this.lossRate = opts.lossRate;
     if (opts.rtoMs !== undefined) this.rtoMs = opts.rtoMs;
     if (mode === 'refuse') this.cutAll();
+  }
+
+  /** Resolves when a black hole ends. */
+  healed(): Promise<void> {
+    return this.heal?.promise ?? Promise.resolve();
   }
 
   /** Destroy every live connection (as a peer's RST would). */
@@ -138,33 +170,35 @@ export class FaultProxy {
     }
     const u = ups[this.next++ % ups.length]!;
     const server = tcpConnect({ host: u.host, port: u.port });
+    const pipe: Pipe = { client, server, connected: false, halfOpen: false };
     server.once('error', () => {
       server.destroy();
       if (!pipe.connected) this.dial(client, tried + 1);
-      else {
-        client.destroy();
-        this.pipes.delete(pipe);
-      }
     });
-    const pipe: Pipe & { connected: boolean } = { client, server, connected: false };
     server.once('connect', () => {
       pipe.connected = true;
       this.pipes.add(pipe);
       server.setNoDelay(true);
       client.setNoDelay(true);
-      const up = new Lane(this, server, true);
-      const down = new Lane(this, client, false);
+      const up = new Lane(this, pipe, true);
+      const down = new Lane(this, pipe, false);
       client.on('data', (c: Buffer) => up.push(c));
       server.on('data', (c: Buffer) => down.push(c));
-      const end = () => {
-        // In a black hole or half-open state the far side's FIN must not reach the other side either.
-        if (this.mode === 'blackhole') return;
-        client.destroy();
+      client.on('close', () => {
         server.destroy();
         this.pipes.delete(pipe);
-      };
-      client.on('close', end);
-      server.on('close', end);
+      });
+      server.on('close', () => {
+        // Half-open: the client must not learn that its broker end is gone.
+        if (pipe.halfOpen) return;
+        const close = () => {
+          client.destroy();
+          this.pipes.delete(pipe);
+        };
+        // In a black hole even the FIN waits until the path is back.
+        if (this.mode === 'blackhole') void this.healed().then(close);
+        else close();
+      });
       client.resume();
     });
   }

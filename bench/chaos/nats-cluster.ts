@@ -98,11 +98,12 @@ export class NatsCluster {
     n.proc = spawn(NATS_SERVER, ['-c', n.config], { stdio: ['ignore', 'ignore', 'ignore'] });
   }
 
-  async waitUp(i: number, timeoutMs = 20_000): Promise<void> {
+  /** Listening (and with `healthy`, JetStream ready: `/healthz` 200). */
+  async waitUp(i: number, timeoutMs = 20_000, healthyToo = true): Promise<void> {
     const n = this.nodes[i]!;
     const deadline = Date.now() + timeoutMs;
     // Listening is not enough: JetStream needs its meta leader and the node its streams current.
-    while (!(await accepts(n.clientPort)) || !(await accepts(n.mqttPort)) || !(await healthy(n.httpPort))) {
+    while (!(await accepts(n.clientPort)) || !(await accepts(n.mqttPort)) || (healthyToo && !(await healthy(n.httpPort)))) {
       if (Date.now() > deadline) throw new Error(`nats-server ${n.name} not listening within ${timeoutMs} ms (${n.config})`);
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -98,12 +98,23 @@ export class ExternalBroker implements Bus {
     // before the broker can send the first queued message.
     const bus = new ExternalBroker(client, opts.url);
     await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', (err) => {
+      const onError = (err: Error) => {
+        client.off('connect', onConnect);
         client.end(true);
         reject(err);
-      });
+      };
+      // The start-up error handler must go once connected: MQTT.js emits 'error' for every failed
+      // reconnect (ECONNREFUSED while the broker restarts), and this one ended the client for good,
+      // so the cloud never came back after a broker restart (issue 14 §4, found by `npm run chaos`).
+      const onConnect = () => {
+        client.off('error', onError);
+        resolve();
+      };
+      client.once('connect', onConnect);
+      client.once('error', onError);
     });
+    // Later errors are reconnect attempts: MQTT.js keeps retrying every reconnectPeriod.
+    client.on('error', () => undefined);
     return bus;
   }
 

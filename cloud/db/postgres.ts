@@ -55,6 +55,11 @@ export class PostgresDatabase implements PostgresDb {
     const pool = new pg.Pool({ connectionString: o.url, max: o.maxConnections ?? 10, types: pgTypes });
     // Idle clients can fail (server restart): nothing to do here, the next query reconnects.
     pool.on('error', () => undefined);
+    // A CHECKED-OUT client has no pool listener (pg-pool removes it on acquire): if the server
+    // goes away between two statements of a transaction, the client emits 'error' with nobody
+    // listening and the whole cloud died (issue 14 §4, chaos: PostgreSQL restarted mid-batch).
+    // The statement in flight or the next one fails and rolls back; the ingester settles false.
+    pool.on('connect', (c) => void c.on('error', () => undefined));
     if (o.schema !== undefined) {
       // Queued before any query of the new connection, so every statement sees the schema.
       const set = `SET search_path TO "${o.schema}"`;
