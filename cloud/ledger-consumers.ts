@@ -10,6 +10,8 @@ import { erpConsumer } from './erp/index.js';
 export interface ConsumerContext {
   db: Db;
   log: Logger;
+  /** Publish on the cloud's bus (QoS 1), e.g. a project's alerts; call it from `afterCommit` only. */
+  publish?: (topic: string, payload: string) => void;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface ConsumerContext {
  * (reservation consumption), counts. One line per module: `(ctx) => procurementConsumer(ctx)`.
  */
 export const ledgerConsumers: ReadonlyArray<(ctx: ConsumerContext) => LedgerConsumer> = [
-  () => projectsConsumer(),
+  (ctx) => projectsConsumer(ctx.publish),
   (ctx) => costingService(ctx.db).consumer,
   (ctx) => salesConsumer(salesService(ctx.db)),
   () => erpConsumer(),

@@ -121,7 +121,9 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   // The business layer follows the committed ledger in its own transactions (never in the ingest
   // one): woken by the local commit hook below, and polled for what other ingesters commit.
   const follower = new LedgerFollower(db, log.child({ part: 'follower' }), { pollMs: db.dialect === 'postgres' ? 500 : 5000 });
-  for (const make of ledgerConsumers) follower.register(make({ db, log }));
+  // Consumers publish only after their batch committed (afterCommit); a failed publish is logged.
+  const publish = (topic: string, payload: string) => void bus.publish(topic, payload, { qos: 1 }).catch((err: Error) => log.warn({ topic, err: err.message }, 'ledger consumer: publish failed'));
+  for (const make of ledgerConsumers) follower.register(make({ db, log, publish }));
   closers.push(() => follower.stop());
 
   // The board follows the ledger by position (not this ingester's commits): local commits wake it

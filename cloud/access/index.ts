@@ -3,4 +3,4 @@ export { type CostContext, COST_FIELDS, redactCost, Scope } from '../api/scope.j
 export { accessModule } from './module.js';
 export type { User } from './repo.js';
 export { accessDocs, accessRoutes, UserId } from './routes.js';
-export { getUser, issueUserToken, resolvePrincipal, scopeOf, USER_TOKEN_PREFIX } from './service.js';
+export { getUser, issueUserToken, limitMqttUserToProject, mqttUserProject, resolvePrincipal, scopeOf, USER_TOKEN_PREFIX } from './service.js';

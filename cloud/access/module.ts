@@ -23,6 +23,17 @@ const migrations: Migration[] = [
         .execute();
     },
   },
+  {
+    version: 2,
+    name: 'project-scoped MQTT alerts readers',
+    up: async (db) => {
+      await db.schema
+        .createTable('mqtt_user_projects')
+        .addColumn('username', 'text', (c) => c.primaryKey())
+        .addColumn('project', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 ];
 
 export const accessModule: DbModule = { name: 'access', migrations: { sqlite: migrations, postgres: migrations } };

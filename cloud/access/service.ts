@@ -64,3 +64,14 @@ export async function scopeOf(db: Db, p: Principal): Promise<Scope> {
   if (p.user) for (const code of await projectsOfManager(db.kysely, p.user)) managed.add(code);
   return Scope.of(p, managed);
 }
+
+/** The project an MQTT alerts reader is limited to (`POST /api/v1/mqtt-users {"project"}`), if any. */
+export async function mqttUserProject(db: Db, username: string): Promise<string | undefined> {
+  const r = await db.kysely.selectFrom('mqtt_user_projects').select('project').where('username', '=', username).executeTakeFirst();
+  return (r?.project as string | undefined) ?? undefined;
+}
+
+/** Limit an alerts reader to one project's alert topics (`stockgate/v1/{site}/alerts/projects/{project}/#`). */
+export async function limitMqttUserToProject(db: Db, username: string, project: string): Promise<void> {
+  await db.tx((tx) => tx.insertInto('mqtt_user_projects').values({ username, project }).execute());
+}

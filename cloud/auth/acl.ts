@@ -8,6 +8,7 @@ import { parseEdgeTopic, TOPIC_ROOT, topics, type EdgeChannel } from '../../prot
  * |----------|------------------------|--------------------------------------------------------|------------------------------------------------|
  * | `edge`   | `{site}/{edge}`        | its own `movements`, `telemetry`, `status` (retained only there; also its will) | exactly its own `acks`, `rejects`, `config` |
  * | `alerts` | `alerts.{site}.{id}`   | nothing                                                | filters inside `stockgate/v1/{site}/alerts/#`  |
+ * | `alerts` of a project | `alerts.{site}.{id}` | nothing                                  | filters inside `stockgate/v1/{site}/alerts/projects/{project}/#` (issue 10 §5) |
  *
  * Everything else is denied: other sites and edges, wildcards reaching outside the subtree,
  * `$SYS/...`, `$share/...`. The cloud's own in-process publishes and subscriptions do not pass
@@ -15,7 +16,7 @@ import { parseEdgeTopic, TOPIC_ROOT, topics, type EdgeChannel } from '../../prot
  */
 export type MqttPrincipal =
   | { role: 'edge'; username: string; site: string; edge: string }
-  | { role: 'alerts'; username: string; site: string };
+  | { role: 'alerts'; username: string; site: string; project?: string };
 
 export type MqttRole = MqttPrincipal['role'];
 
@@ -63,8 +64,9 @@ export function authorizeSubscribe(p: MqttPrincipal, filter: string): Decision {
   }
   // Every topic the filter can match must lie in stockgate/v1/{site}/alerts/#: the first four
   // levels must be exactly these literals (a wildcard there could reach other sites or edges).
+  // A project's reader: inside stockgate/v1/{site}/alerts/projects/{project}/# (literals again).
   const levels = filter.split('/');
-  const prefix = [...TOPIC_ROOT.split('/'), p.site, 'alerts'];
-  if (levels.length < prefix.length || prefix.some((l, i) => levels[i] !== l)) return deny(`outside ${TOPIC_ROOT}/${p.site}/alerts/#`);
+  const prefix = [...TOPIC_ROOT.split('/'), p.site, 'alerts', ...(p.project === undefined ? [] : ['projects', p.project])];
+  if (levels.length < prefix.length || prefix.some((l, i) => levels[i] !== l)) return deny(`outside ${prefix.join('/')}/#`);
   return OK;
 }

@@ -44,6 +44,8 @@ export class MqttAuth {
      * from it (and stores it for credentials issued before keys were stored).
      */
     private readonly onAdmitted?: (p: MqttPrincipal, password: string) => void,
+    /** The project an alerts reader is limited to (issue 10 §5), read at CONNECT; undefined = the whole site. */
+    private readonly projectOf?: (username: string) => Promise<string | undefined>,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     if (limits.publishRate !== undefined && limits.publishBurst === undefined) this.limits.publishBurst = 2 * limits.publishRate;
@@ -86,9 +88,13 @@ export class MqttAuth {
             this.log.warn({ clientId: client.id, username, live, max: this.limits.maxConnPerUser }, 'mqtt connect refused: too many connections for this user');
             return done(refuse(CONNACK.SERVER_UNAVAILABLE, `more than ${this.limits.maxConnPerUser} connections`), false);
           }
-          this.admit(client, p);
-          this.onAdmitted?.(p, clear);
-          done(null, true);
+          // An alerts reader of one project is narrowed to that project's topics (cloud/access/).
+          return (p.role === 'alerts' && this.projectOf ? this.projectOf(p.username) : Promise.resolve(undefined)).then((project) => {
+            const who: MqttPrincipal = project === undefined || p.role !== 'alerts' ? p : { ...p, project };
+            this.admit(client, who);
+            this.onAdmitted?.(who, clear);
+            done(null, true);
+          });
         })
         .catch((err: Error) => {
           this.log.error({ clientId: client.id, username, err: err.message }, 'mqtt authentication failed');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type CloudConfig, CloudConfigError } from '../config.js';
 import { AckKeyring } from './ack-keys.js';
+import { mqttUserProject } from '../access/index.js';
 import type { Db, PostgresDb, SqliteDb } from '../db/index.js';
 import type { Authenticator } from './auth.js';
 import type { CredentialStore } from './credential-store.js';
@@ -70,6 +71,7 @@ export async function openSecurity(config: CloudConfig, log: Logger, db: Db): Pr
         ...(config.maxPublishRate === undefined ? {} : { publishRate: config.maxPublishRate }),
       },
       (p, password) => p.role === 'edge' && ackKeys.learn(p.username, password),
+      (username) => mqttUserProject(db, username),
     );
     log.info({ ...mqtt.limits, database: db.describe }, 'authentication on: MQTT users and API tokens from the database');
   }

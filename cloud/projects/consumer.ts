@@ -1,4 +1,5 @@
 import { fromMilli } from '../../protocols/ledger/quantity.js';
+import { topics } from '../../protocols/mqtt/index.js';
 import type { LedgerConsumer, LedgerEntry, Tx } from '../ledger-follower/index.js';
 import * as repo from './repo.js';
 import { DEFAULT_OVER_ISSUE_PCT, isOverIssued } from './rules.js';
@@ -13,10 +14,18 @@ import { DEFAULT_OVER_ISSUE_PCT, isOverIssued } from './rules.js';
  * Rows without a stage, of a project the module does not know, or recorded as exceptions (no
  * balance moved) are not counted: there is no plan to hold them against.
  */
-export function projectsConsumer(): LedgerConsumer {
+export function projectsConsumer(publish?: (topic: string, payload: string) => void): LedgerConsumer {
+  // The over-issues of the batch in flight, published once it committed (a replayed or rolled
+  // back batch starts this list again): `stockgate/v1/{site}/alerts/projects/{project}/over-issue`.
+  let raised: OverIssueEvent[] = [];
   return {
     name: 'projects',
+    afterCommit() {
+      for (const e of raised) publish?.(topics.projectAlerts(e.site, e.project, 'over-issue'), JSON.stringify(e));
+      raised = [];
+    },
     async apply(tx, rows) {
+      raised = [];
       const deltas = new Map<string, { project: string; stage: string; sku: string; delta: number; last: LedgerEntry }>();
       for (const r of rows) {
         if ((r.kind !== 'issue' && r.kind !== 'return') || r.status !== 'applied' || !r.project || !r.stage) continue;
@@ -42,12 +51,30 @@ export function projectsConsumer(): LedgerConsumer {
           const tol = Number(p.overIssuePct ?? DEFAULT_OVER_ISSUE_PCT);
           if (isOverIssued(planned, issued, tol) && !(over !== null && (await isOpen(tx, over)))) {
             over = await raiseOverIssue(tx, p, d, planned, issued, tol, now);
+            raised.push({ type: 'OVER_ISSUE', exception: over, site: d.last.site, project: p.code, stage: d.stage, sku: d.sku, planned: fromMilli(planned), issued: fromMilli(issued), tolerancePct: tol, manager: p.manager, movementId: d.last.id, raisedAt: now });
           }
         }
         await repo.putStageIssue(tx, { project: d.project, stage: d.stage, sku: d.sku, issuedMilli: issued, overException: over, updatedAt: now });
       }
     },
   };
+}
+
+/** The MQTT payload of an over-issue on the project's alert topic. */
+export interface OverIssueEvent {
+  type: 'OVER_ISSUE';
+  /** The exception's id in GET /api/v1/exceptions. */
+  exception: number;
+  site: string;
+  project: string;
+  stage: string;
+  sku: string;
+  planned: number;
+  issued: number;
+  tolerancePct: number;
+  manager: string;
+  movementId: string;
+  raisedAt: string;
 }
 
 async function isOpen(tx: Tx, id: number): Promise<boolean> {

@@ -14,6 +14,10 @@
  * | stockgate/v1/{site}/{edge}/config       | cloud -> edge | 1   | yes      | (remote config)    |
  * | stockgate/v1/{site}/{edge}/items        | cloud -> edge | 1   | yes      | ItemMasterSnapshot |
  * | stockgate/v1/{site}/alerts/{type}       | cloud -> subs | 1   | no       | (alerts)           |
+ * | stockgate/v1/{site}/alerts/projects/{project}/{type} | cloud -> subs | 1 | no | (a project's alerts, e.g. over-issue) |
+ *
+ * A project's alerts sit inside the site's alert subtree, so a site-wide alerts reader gets them
+ * too, and a project-scoped reader (issue 10 §5) only `.../alerts/projects/{project}/#`.
  */
 
 export const TOPIC_ROOT = 'stockgate/v1';
@@ -42,6 +46,8 @@ export const topics = {
   /** The cloud's item master for this edge's cache: a channel of its own, never the operator's config. */
   items: (site: string, edge: string) => `${TOPIC_ROOT}/${site}/${edge}/items`,
   alerts: (site: string, type: string) => `${TOPIC_ROOT}/${site}/alerts/${type}`,
+  /** Alerts of one project of the site (issue 10 §5): readable by that project's readers. */
+  projectAlerts: (site: string, project: string, type: string) => `${TOPIC_ROOT}/${site}/alerts/projects/${project}/${type}`,
 } as const;
 
 /** Subscriptions of the cloud ingester (all sites, all edges). */

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { EdgeId, SiteId } from '../../../protocols/mqtt/index.js';
 import { edgeUsername } from '../../auth/acl.js';
 import { CredentialError, type MqttUserRecord, type NewMqttUser } from '../../auth/credential-store.js';
+import { limitMqttUserToProject } from '../../access/index.js';
 import { Errors } from '../../errors.js';
+import { getProject } from '../../projects/index.js';
 import { ADMIN_ONLY, type ApiDeps, body } from '../common.js';
 import { SafeText } from '../input.js';
 import { bodySite, scope } from '../scope.js';
@@ -11,7 +13,8 @@ import type { RouteDoc } from '../openapi.js';
 import { credentials } from './tokens.js';
 
 const NewEdge = z.strictObject({ site: SiteId, edgeId: EdgeId });
-const NewMqttUserBody = z.strictObject({ role: z.literal('alerts'), site: SiteId });
+/** `project`: a reader of that project's alerts only (`stockgate/v1/{site}/alerts/projects/{project}/#`, issue 10 §5). */
+const NewMqttUserBody = z.strictObject({ role: z.literal('alerts'), site: SiteId, project: z.string().min(1).max(64).optional() });
 const EdgeParams = z.object({ site: SiteId, edgeId: EdgeId });
 const Creds = z.object({ username: z.string(), password: z.string() });
 const EdgeCreds = z.object({ site: z.string(), edgeId: z.string(), username: z.string(), createdAt: z.string(), rotatedAt: z.string().nullable() });
@@ -22,7 +25,7 @@ export const edgeDocs: RouteDoc[] = [
   { method: 'get', path: '/api/v1/edges', tag: 'auth', summary: 'Edges with MQTT credentials', roles: ADMIN_ONLY, response: z.object({ items: z.array(EdgeCreds) }) },
   { method: 'post', path: '/api/v1/edges/:site/:edgeId/rotate', tag: 'auth', summary: 'New password for an edge; the old one stops working and live connections are closed', roles: ADMIN_ONLY, response: Creds },
   { method: 'delete', path: '/api/v1/edges/:site/:edgeId', tag: 'auth', summary: 'Revoke an edge\'s MQTT credentials and close its connections (204)', roles: ADMIN_ONLY, status: 204 },
-  { method: 'post', path: '/api/v1/mqtt-users', tag: 'auth', summary: 'Read-only MQTT credentials for `stockgate/v1/{site}/alerts/#`', roles: ADMIN_ONLY, body: NewMqttUserBody, response: Creds, status: 201 },
+  { method: 'post', path: '/api/v1/mqtt-users', tag: 'auth', summary: 'Read-only MQTT credentials for `stockgate/v1/{site}/alerts/#`, or with `project` for `stockgate/v1/{site}/alerts/projects/{project}/#` only', roles: ADMIN_ONLY, body: NewMqttUserBody, response: Creds.extend({ project: z.string().optional() }), status: 201 },
   { method: 'get', path: '/api/v1/mqtt-users', tag: 'auth', summary: 'All MQTT users (edges and alerts readers)', roles: ADMIN_ONLY, response: z.object({ items: z.array(MqttUser) }) },
   { method: 'delete', path: '/api/v1/mqtt-users/:username', tag: 'auth', summary: 'Revoke an alerts reader (204)', roles: ADMIN_ONLY, status: 204 },
 ];
@@ -84,7 +87,16 @@ export async function edgeRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
 
   app.post('/api/v1/mqtt-users', { config: { roles: ADMIN_ONLY, scope: scope.body(bodySite) } }, async (req, reply) => {
     const b = body(NewMqttUserBody, req);
-    return reply.status(201).send(await create({ role: 'alerts', site: b.site }));
+    if (b.project !== undefined && (await getProject(deps.db.kysely, b.project))?.site !== b.site) throw new Errors.BadBody(`project: no project ${b.project} at site ${b.site}`);
+    const creds = await create({ role: 'alerts', site: b.site });
+    if (b.project === undefined) return reply.status(201).send(creds);
+    try {
+      await limitMqttUserToProject(deps.db, creds.username, b.project);
+    } catch (err) {
+      await credentials(deps).revokeMqttUser(creds.username);
+      throw err;
+    }
+    return reply.status(201).send({ ...creds, project: b.project });
   });
 
   app.get('/api/v1/mqtt-users', { config: { roles: ADMIN_ONLY, scope: scope.query() } }, async (req) => ({

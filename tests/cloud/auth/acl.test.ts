@@ -137,3 +137,16 @@ describe('MQTT usernames', () => {
     expect(alertsUsername('depot-1', 'ab12')).not.toContain('/');
   });
 });
+
+describe('MQTT ACL: alerts of one project (issue 10 §5)', () => {
+  const pa: MqttPrincipal = { role: 'alerts', username: 'alerts.s1.p', site: 's1', project: 'A' };
+  it('subscribes inside stockgate/v1/{site}/alerts/projects/{project}/# only', () => {
+    for (const f of ['stockgate/v1/s1/alerts/projects/A/#', 'stockgate/v1/s1/alerts/projects/A/over-issue', 'stockgate/v1/s1/alerts/projects/A/+']) expect(authorizeSubscribe(pa, f), f).toEqual({ ok: true });
+    for (const f of ['stockgate/v1/s1/alerts/#', 'stockgate/v1/s1/alerts/+/A/#', 'stockgate/v1/s1/alerts/projects/+/over-issue', 'stockgate/v1/s1/alerts/projects/#', 'stockgate/v1/s1/alerts/projects/B/#', 'stockgate/v1/s1/alerts/low-stock', 'stockgate/v1/s2/alerts/projects/A/#', '#']) {
+      expect(authorizeSubscribe(pa, f).ok, f).toBe(false);
+    }
+    expect(authorizePublish(pa, 'stockgate/v1/s1/alerts/projects/A/x', false).ok).toBe(false);
+    // The site's reader still sees the project's alerts (they are inside its subtree).
+    expect(authorizeSubscribe({ role: 'alerts', username: 'alerts.s1.x', site: 's1' }, 'stockgate/v1/s1/alerts/projects/A/#')).toEqual({ ok: true });
+  });
+});

@@ -1,3 +1,4 @@
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiCloud, type ApiCloud, type Backend } from '../../helpers/api-cloud.js';
 import { uniqueId, waitFor } from '../../helpers/procs.js';
@@ -107,6 +108,37 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       await waitFor(async () => (await overs()).length === 2, 'a second OVER_ISSUE');
       expect((await overs()).filter((e) => e.state === 'open')).toHaveLength(1);
       expect((await plan(A, 'S2')).body.lines[0]).toMatchObject({ planned: 10, issued: 14, remaining: 0 });
+    });
+
+    it('MQTT: a reader of project A gets A\'s over-issues on its topic and may subscribe nowhere else', async () => {
+      const bad = await api.call('POST', '/api/v1/mqtt-users', { body: { role: 'alerts', site, project: 'NOPE' } });
+      expect([bad.status, bad.body.message]).toEqual([400, expect.stringMatching(/^project: /)]);
+      const creds = await api.call('POST', '/api/v1/mqtt-users', { body: { role: 'alerts', site, project: A } });
+      expect(creds.status).toBe(201);
+      expect(creds.body.project).toBe(A);
+      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${api.cloud.mqttPort!}`, { username: creds.body.username, password: creds.body.password, reconnectPeriod: 0 });
+      try {
+        // MQTT.js rejects a SUBACK with 0x80; the packet still carries every code.
+        const denied = await c.subscribeAsync([`stockgate/v1/${site}/alerts/#`, `stockgate/v1/${site}/alerts/projects/${B}/#`, `stockgate/v1/${site}/alerts/projects/+/over-issue`]).then(
+          (g) => g.map((x) => x.qos),
+          (err: { packet?: { granted?: number[] } }) => err.packet?.granted ?? Promise.reject(err),
+        );
+        expect(denied).toEqual([128, 128, 128]);
+        const ok = await c.subscribeAsync(`stockgate/v1/${site}/alerts/projects/${A}/#`, { qos: 1 });
+        expect(ok.map((g) => g.qos)).toEqual([1]);
+        const got: Array<{ topic: string; body: Record<string, unknown> }> = [];
+        c.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) }));
+        // A stage of A with no plan for REBAR: any issue is over. B's over-issue must not arrive.
+        await move({ kind: 'issue', sku: 'REBAR', qty: 1, uom: 'kg', project: B, stage: 'S2' });
+        await move({ kind: 'issue', sku: 'REBAR', qty: 2, uom: 'kg', project: A, stage: 'S2' });
+        await waitFor(async () => got.length > 0, 'the over-issue on MQTT');
+        await new Promise((r) => setTimeout(r, 300));
+        expect(got).toHaveLength(1);
+        expect(got[0]!.topic).toBe(`stockgate/v1/${site}/alerts/projects/${A}/over-issue`);
+        expect(got[0]!.body).toMatchObject({ type: 'OVER_ISSUE', site, project: A, stage: 'S2', sku: 'REBAR', planned: 0, issued: 2, manager: `pm-a-${site}` });
+      } finally {
+        await c.endAsync();
+      }
     });
 
     it('a project manager sees its projects only (others 404, not 403), with their cost fields; an operator sees projects without cost fields', async () => {
