@@ -79,7 +79,7 @@ export class BoardRepo {
   }
 
   /** Issued per (site, sku, base unit) since `since` (ISO), thousandths: the days-of-cover window. */
-  async issuedSince(sites: readonly string[] | undefined, since: string): Promise<Array<{ site: string; sku: string; uom: string; milli: number }>> {
+  async issuedSince(sites: readonly string[] | undefined, since: string, projects?: readonly string[]): Promise<Array<{ site: string; sku: string; uom: string; milli: number }>> {
     if (sites && sites.length === 0) return [];
     let q = this.db
       .selectFrom('ledger')
@@ -89,14 +89,20 @@ export class BoardRepo {
       .where('base_qty', 'is not', null)
       .where('ts', '>=', since);
     if (sites) q = q.where('site', 'in', [...sites]);
+    if (projects) {
+      if (projects.length === 0) return [];
+      q = q.where('project', 'in', [...projects]);
+    }
     const rows = await q.groupBy(['site', 'sku', 'base_uom']).execute();
     return rows.map((r) => ({ site: r.site as string, sku: r.sku as string, uom: r.base_uom as string, milli: Number(r.milli) }));
   }
 
   /** Booked ledger rows of one SKU at a site, newest first: kind, base quantity and unit, count variance. */
-  async bookings(site: string, sku: string, limit: number): Promise<Array<{ ts: string; kind: string; milli: number; uom: string; variance: number | null }>> {
+  async bookings(site: string, sku: string, limit: number, projects?: readonly string[]): Promise<Array<{ ts: string; kind: string; milli: number; uom: string; variance: number | null }>> {
+    if (projects?.length === 0) return [];
     const rows = await this.db
       .selectFrom('ledger')
+      .$if(projects !== undefined, (q) => q.where('project', 'in', [...projects!]))
       .select(['ts', 'kind', 'base_qty', 'base_uom', 'variance'])
       .where('site', '=', site)
       .where('sku', '=', sku)
@@ -108,9 +114,11 @@ export class BoardRepo {
   }
 
   /** Movements per hour (`YYYY-MM-DDTHH` of their ts) at a site since `since`. */
-  async perHour(site: string, since: string): Promise<Array<{ hour: string; n: number }>> {
+  async perHour(site: string, since: string, projects?: readonly string[]): Promise<Array<{ hour: string; n: number }>> {
+    if (projects?.length === 0) return [];
     const rows = await this.db
       .selectFrom('ledger')
+      .$if(projects !== undefined, (q) => q.where('project', 'in', [...projects!]))
       .select((eb) => [eb.fn<string>('substr', [eb.ref('ts'), eb.val(1), eb.val(13)]).as('hour'), eb.fn.countAll().as('n')])
       .where('site', '=', site)
       .where('ts', '>=', since)

@@ -22,16 +22,20 @@ export const DEFAULT_ATTENTION: AttentionSettings = { windowDays: 28, staleDays:
 export async function attentionView(
   repo: BoardRepo,
   alerts: Pick<AlertStore, 'listLevels'> | undefined,
-  sites: readonly string[] | undefined,
+  view: { sites?: readonly string[]; projects?: readonly string[] },
   s: AttentionSettings = DEFAULT_ATTENTION,
   now = new Date(),
 ): Promise<BoardAttention> {
   const since = new Date(now.getTime() - s.windowDays * DAY_MS).toISOString();
-  const [stock, issued, levels] = await Promise.all([
+  const sites = view.sites;
+  // A project-scoped caller (project manager) sees its projects' stock and issues only.
+  const projects = view.projects ? new Set(view.projects) : undefined;
+  const [allStock, issued, levels] = await Promise.all([
     repo.stock(sites),
-    repo.issuedSince(sites, since),
+    repo.issuedSince(sites, since, view.projects),
     alerts ? (sites ? Promise.all(sites.map((site) => alerts.listLevels({ site }))).then((l) => l.flat()) : alerts.listLevels()) : Promise.resolve([]),
   ]);
+  const stock = projects ? allStock.filter((r) => projects.has(r.project)) : allStock;
   const lines = new Map<string, { site: string; sku: string; uom: string; milli: number; last: string | null; batches: Array<{ location: string; batch: string; expiry: string | null; onHandMilli: number }> }>();
   for (const r of stock) {
     const k = `${r.site}\u0000${r.sku}\u0000${r.uom}`;
@@ -74,12 +78,14 @@ export async function attentionView(
  * exactly. Site-level effect of a row: receive/return/adjust +, issue -, count its variance,
  * transfer 0 (it stays at the site). Plus the site's movements per hour over the last 24 hours.
  */
-export async function historyView(repo: BoardRepo, site: string, sku: string, now = new Date(), limit = 5000): Promise<BoardHistory> {
-  const [stock, rows, hours] = await Promise.all([
+export async function historyView(repo: BoardRepo, site: string, sku: string, projects?: readonly string[], now = new Date(), limit = 5000): Promise<BoardHistory> {
+  const mine = projects ? new Set(projects) : undefined;
+  const [allStock, rows, hours] = await Promise.all([
     repo.stockOf([{ site, sku }]),
-    repo.bookings(site, sku, limit),
-    repo.perHour(site, new Date(now.getTime() - 24 * 3_600_000).toISOString()),
+    repo.bookings(site, sku, limit, projects),
+    repo.perHour(site, new Date(now.getTime() - 24 * 3_600_000).toISOString(), projects),
   ]);
+  const stock = mine ? allStock.filter((r) => mine.has(r.project)) : allStock;
   const level = new Map<string, number>();
   for (const r of stock) level.set(r.uom, (level.get(r.uom) ?? 0) + Math.round(r.onHand * 1000));
   const points = new Map<string, Array<[number, number]>>();

@@ -5,7 +5,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { en, zh } from '../../dashboards/board/src/i18n.js';
 import { topics } from '../../protocols/mqtt/index.js';
-import { ROOT, getJson, waitFor } from '../helpers/procs.js';
+import { startApiCloud } from '../helpers/api-cloud.js';
+import { ROOT, getJson, uniqueId, waitFor } from '../helpers/procs.js';
 import { Rig } from '../helpers/rig.js';
 
 /** The page's globals used in evaluate() (the tests compile without the DOM lib). */
@@ -161,5 +162,30 @@ describe('board in headless Chromium', () => {
     await p2.goto(url());
     await waitFor(async () => (await p2.locator('#sites h2').textContent()) === zh.sitesOverview, 'zh-CN by default for a Chinese browser');
     await zhCtx.close();
+  });
+
+  it('shows a project manager only their project', async () => {
+    // Authentication on (the rig runs --insecure): an in-process cloud with users and tokens.
+    const api = await startApiCloud('sqlite');
+    try {
+      const pmSite = uniqueId('pmb');
+      expect((await api.call('POST', '/api/v1/users', { body: { id: 'pm-wang', name: 'Wang', roles: ['project-manager'], sites: [pmSite], projects: ['P-MINE'] } })).status).toBeLessThan(300);
+      const token = (await api.call('POST', '/api/v1/tokens', { body: { user: 'pm-wang' } })).body.token as string;
+      const mv = (sku: string, project: string) => ({ id: `PMB${sku}${project}${Date.now()}`.replace(/[^0-9A-Za-z]/g, ''), ts: new Date().toISOString(), site: pmSite, location: 'YARD', kind: 'receive', sku, qty: 5, uom: 'ea', project });
+      expect((await api.call('POST', '/api/v1/movements', { body: { movements: [mv('MINE-1', 'P-MINE'), mv('THEIRS-1', 'P-OTHER')] } })).status).toBeLessThan(300);
+      const p = await ctx.newPage();
+      await p.goto(`${api.url}/board?token=${encodeURIComponent(token)}`);
+      await p.locator('#stock tbody tr[data-sku="MINE-1"]').waitFor({ timeout: 15_000 });
+      expect(await p.locator('#stock tbody tr').count()).toBe(1);
+      expect(await p.locator('#feed li', { hasText: 'THEIRS-1' }).count()).toBe(0);
+      expect(await p.locator('#projects tbody tr').evaluateAll((rows) => rows.map((r) => (r as unknown as { dataset: { project: string } }).dataset.project))).toEqual(['P-MINE']);
+      // A movement of the other project later never reaches this board; one of its own does.
+      expect((await api.call('POST', '/api/v1/movements', { body: { movements: [mv('THEIRS-2', 'P-OTHER'), mv('MINE-2', 'P-MINE')] } })).status).toBeLessThan(300);
+      await p.locator('#stock tbody tr[data-sku="MINE-2"]').waitFor({ timeout: 15_000 });
+      expect(await p.locator('#stock tbody tr[data-sku="THEIRS-2"]').count()).toBe(0);
+      await p.close();
+    } finally {
+      await api.stop();
+    }
   });
 });

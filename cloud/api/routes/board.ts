@@ -3,7 +3,7 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { BoardAttention, BoardCaller, BoardHistory } from '../../../protocols/http/board.js';
-import type { Principal } from '../../auth/auth.js';
+import type { Principal, Role } from '../../auth/auth.js';
 import type { BoardView, StreamGrant } from '../../board/hub.js';
 import { packageRoot } from '../../paths.js';
 import { type ApiDeps, authorization, body, BOARD_COOKIE, Id, query, READ_ROLES } from '../common.js';
@@ -20,17 +20,33 @@ import { Scope, scope } from '../scope.js';
 const LastEventId = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const BoardQuery = z.object({ site: SiteParam.optional(), token: z.string().optional(), lastEventId: LastEventId.optional() });
 
-/** What the caller may do on the board, from its roles (the same rules as the REST routes). */
-export function boardCaller(p: Principal | undefined, insecure: boolean): z.infer<typeof BoardCaller> {
+/**
+ * Who may open the board: the readers of stock, and project managers, who see only their projects
+ * (their `Scope.projects`: stock rows, feed rows and exceptions of those projects; no site-wide
+ * alerts), as the REST API shows them only their projects' data.
+ */
+const BOARD_ROLES: readonly Role[] = [...READ_ROLES, 'project-manager'];
+
+/** What the caller may do on the board, from its roles and scope (the same rules as the REST routes). */
+export function boardCaller(p: Principal | undefined, sc: Scope, insecure: boolean): z.infer<typeof BoardCaller> {
   const roles: string[] = p ? [...p.roles] : insecure ? ['admin'] : [];
   const has = (...r: string[]) => roles.some((x) => x === 'admin' || r.includes(x));
+  const projects = sc.projectFilter();
   return {
     roles,
     ...(p?.sites ? { sites: [...p.sites] } : {}),
+    ...(projects ? { projects } : {}),
     canAck: has('site-manager', 'procurement', 'maintenance'),
     canResolve: has('site-manager'),
-    seesCost: has('finance', 'site-manager', 'procurement'),
+    seesCost: sc.seesCost({ kind: 'inventory' }),
   };
+}
+
+/** The view of a stream or a board read: the caller's sites (or the one asked) and its projects. */
+function viewOf(sc: Scope, site: string | undefined): BoardView {
+  const sites = sc.sitesFor(site);
+  const projects = sc.projectFilter();
+  return { ...(sites === undefined ? {} : { sites }), ...(projects ? { projects } : {}) };
 }
 
 const Login = z.strictObject({ token: z.string().min(1).max(512) });
@@ -42,9 +58,9 @@ const COOKIE_MAX_AGE_S = 30 * 86_400;
 export const boardDocs: RouteDoc[] = [
   { method: 'post', path: '/board/login', tag: 'board', summary: 'Sign a browser in: sets the HTTP-only board cookie from an API token (204; 401 for an unknown token)', body: Login, status: 204 },
   { method: 'post', path: '/board/logout', tag: 'board', summary: 'Clears the board cookie (204)', status: 204 },
-  { method: 'get', path: '/board/api/me', tag: 'board', summary: 'What the caller may do on the board', roles: READ_ROLES, response: BoardCaller },
-  { method: 'get', path: '/board/api/attention', tag: 'board', summary: 'Stock needing attention: below safety stock / reorder point, days of cover (28-day average issue), stock-out date, near-expiry and expired batches, stale stock', roles: READ_ROLES, query: SiteOnly, response: BoardAttention },
-  { method: 'get', path: '/board/api/history', tag: 'board', summary: "A SKU's stock level over time per unit, and the site's movements per hour (24 h)", roles: READ_ROLES, query: HistoryQuery, response: BoardHistory },
+  { method: 'get', path: '/board/api/me', tag: 'board', summary: 'What the caller may do on the board', roles: BOARD_ROLES, response: BoardCaller },
+  { method: 'get', path: '/board/api/attention', tag: 'board', summary: 'Stock needing attention: below safety stock / reorder point, days of cover (28-day average issue), stock-out date, near-expiry and expired batches, stale stock', roles: BOARD_ROLES, query: SiteOnly, response: BoardAttention },
+  { method: 'get', path: '/board/api/history', tag: 'board', summary: "A SKU's stock level over time per unit, and the site's movements per hour (24 h)", roles: BOARD_ROLES, query: HistoryQuery, response: BoardHistory },
 ];
 
 /**
@@ -80,32 +96,32 @@ export async function boardRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
     return reply.status(204).send();
   });
 
-  const read = { config: { roles: READ_ROLES, scope: scope.query() } };
-  app.get('/board/api/me', { config: { roles: READ_ROLES, scope: scope.shared() } }, async (req) => boardCaller(req.principal, deps.auth.insecure));
+  const read = { config: { roles: BOARD_ROLES, scope: scope.query() } };
+  app.get('/board/api/me', { config: { roles: BOARD_ROLES, scope: scope.shared() } }, async (req) => boardCaller(req.principal, req.scope, deps.auth.insecure));
   app.get('/board/api/attention', read, async (req) => {
     const q = query(SiteOnly, req);
-    return attentionView(deps.hub.repo, deps.hub.levels, req.scope.sitesFor(q.site), { ...DEFAULT_ATTENTION, nearExpiryDays: deps.hub.nearExpiryDays });
+    return attentionView(deps.hub.repo, deps.hub.levels, viewOf(req.scope, q.site), { ...DEFAULT_ATTENTION, nearExpiryDays: deps.hub.nearExpiryDays });
   });
   app.get('/board/api/history', read, async (req) => {
     const q = query(HistoryQuery, req);
-    return historyView(deps.hub.repo, req.scope.site(q.site)!, q.sku);
+    return historyView(deps.hub.repo, req.scope.site(q.site)!, q.sku, req.scope.projectFilter());
   });
 
   // The stream: scope.query() checks a named `?site=`; the caller's scope picks the sites; the hub
   // re-checks the credential every 500 ms and ends the stream once it is revoked (issue 8 #5).
   // Everything that can fail (validation, the snapshot query) runs before the response is
   // hijacked, so an error is an ordinary HTTP error and no socket is left hanging (issue 8 #8).
-  app.get('/board/events', { config: { roles: READ_ROLES, queryToken: true, scope: scope.query() } }, async (req, reply) => {
+  app.get('/board/events', { config: { roles: BOARD_ROLES, queryToken: true, scope: scope.query() } }, async (req, reply) => {
     const q = query(BoardQuery, req);
     // A token limited to several sites sees all of them unless it names one.
     const s = req.scope.sitesFor(q.site);
-    const view: BoardView = s === undefined ? {} : { sites: s };
+    const view = viewOf(req.scope, q.site);
     const header = req.headers['last-event-id'];
     const parsed = typeof header === 'string' ? LastEventId.safeParse(header) : undefined;
     const lastId = parsed?.success ? parsed.data : q.lastEventId;
     // `Last-Event-ID` (a reconnecting EventSource) resumes from that ledger position.
     const resumed = lastId !== undefined ? await deps.hub.resume(view, lastId) : undefined;
-    const first = resumed ? { frame: resumed } : { snapshot: await deps.hub.snapshot(view, boardCaller(req.principal, deps.auth.insecure)) };
+    const first = resumed ? { frame: resumed } : { snapshot: await deps.hub.snapshot(view, boardCaller(req.principal, req.scope, deps.auth.insecure)) };
     const given = authorization(req);
     const roles = req.routeOptions.config.roles!;
     const grant: StreamGrant | undefined = deps.auth.insecure

@@ -160,6 +160,34 @@ describe.each(['sqlite', 'postgres'] as const)('board stream on %s', (backend) =
     expect(hist.perHour.reduce((n, [, c]) => n + c, 0)).toBeGreaterThan(0);
   });
 
+  it('shows a project manager only its projects, in the snapshot, the frames and the views', async () => {
+    const user = uniqueId('pm');
+    expect((await api.call('POST', '/api/v1/users', { body: { id: user, name: 'PM', roles: ['project-manager'], sites: [site], projects: ['P-MINE'] } })).status).toBeLessThan(300);
+    const tok = await api.call('POST', '/api/v1/tokens', { body: { user } });
+    expect(tok.status).toBe(201);
+    const pmMove = (project: string, sku: string) => movement({ site, edge: API_EDGE, seq: 0, sku, qty: 2, project, raw: 'x' });
+    await api.cloud.ingester.submit([pmMove('P-MINE', 'PM-SKU'), pmMove('P-OTHER', 'PM-SKU')]);
+    const s = await openSse(`${api.url}/board/events?token=${tok.body.token}`);
+    open.push(s);
+    expect(s.status).toBe(200);
+    const snap = BoardSnapshot.parse(JSON.parse((await s.next()).data));
+    expect(snap.caller.projects).toEqual(['P-MINE']);
+    expect(snap.stock.length).toBeGreaterThan(0);
+    expect(new Set(snap.stock.map((r) => r.project))).toEqual(new Set(['P-MINE']));
+    expect(snap.feed.every((m) => m.project === 'P-MINE')).toBe(true);
+    expect(snap.alerts).toEqual([]);
+    await api.cloud.ingester.submit([pmMove('P-OTHER', 'PM-LATE'), pmMove('P-MINE', 'PM-LATE')]);
+    const f = BoardFrame.parse(JSON.parse((await s.next((e) => e.event === 'frame' && e.data.includes('PM-LATE'))).data));
+    expect(new Set(f.stock.map((r) => r.project))).toEqual(new Set(['P-MINE']));
+    expect(new Set(f.feed.map((m) => m.project))).toEqual(new Set(['P-MINE']));
+    expect(f.feed.filter((m) => m.sku === 'PM-LATE')).toHaveLength(1);
+    const att = await api.call('GET', `/board/api/attention?site=${site}`, { token: tok.body.token });
+    expect(att.status).toBe(200);
+    const hist = BoardHistory.parse((await api.call('GET', `/board/api/history?site=${site}&sku=PM-SKU`, { token: tok.body.token })).body);
+    // Its own project's 2, not the other project's.
+    expect(hist.series.find((x) => x.uom === 'ea')!.points.at(-1)![1]).toBe(2);
+  });
+
   it('types resync as the contract says', () => {
     expect(BoardResync.parse({ reason: 'overflow' }).reason).toBe('overflow');
   });
