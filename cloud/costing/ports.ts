@@ -5,6 +5,7 @@
  * project), so costing runs on: receipts then count at the standard cost, flagged.
  */
 import type { Db } from '../db/index.js';
+import { getProject, planLines } from '../projects/index.js';
 import * as repo from './repo.js';
 import type { Tx } from './repo.js';
 import { type CostingPorts, CostingService } from './service.js';
@@ -29,21 +30,17 @@ export function costingService(db: Db, overrides: Partial<CostingPorts> = {}): C
   return s;
 }
 
-/**
- * A project's site, manager, contract revenue and stages. Read from the projects module's tables
- * until its index.ts exports a reader (cloud/projects is being built beside this module).
- */
+/** A project's site, manager, contract revenue and stage codes (cloud/projects). */
 async function projectOf(trx: Tx, code: string): Promise<{ code: string; site: string; manager: string; contractRevenueFen: number; stages: string[] } | undefined> {
-  const p = await trx.selectFrom('projects').select(['code', 'site', 'manager', 'contract_revenue']).where('code', '=', code).executeTakeFirst();
-  if (!p) return undefined;
-  const stages = await trx.selectFrom('project_stages').select('code').where('project', '=', code).orderBy('position').execute();
-  return { code: String(p.code), site: String(p.site), manager: String(p.manager), contractRevenueFen: Number(p.contract_revenue), stages: stages.map((s) => String(s.code)) };
+  const p = await getProject(trx, code);
+  return p && { code: p.code, site: p.site, manager: p.manager, contractRevenueFen: p.contractRevenueFen, stages: p.stages.map((s) => s.code) };
 }
 
-/** The current (latest) plan version of each stage of a project: thousandths per SKU. */
+/** The current (latest) plan version of each stage of a project: thousandths per SKU (cloud/projects). */
 async function planOf(trx: Tx, code: string): Promise<Array<{ stage: string; sku: string; qtyMilli: number }>> {
-  const rows = await trx.selectFrom('plan_lines').select(['stage', 'version', 'sku', 'qty_milli']).where('project', '=', code).execute();
-  const latest = new Map<string, number>();
-  for (const r of rows) latest.set(String(r.stage), Math.max(latest.get(String(r.stage)) ?? 0, Number(r.version)));
-  return rows.filter((r) => Number(r.version) === latest.get(String(r.stage))).map((r) => ({ stage: String(r.stage), sku: String(r.sku), qtyMilli: Number(r.qty_milli) }));
+  const p = await getProject(trx, code);
+  if (!p) return [];
+  const out: Array<{ stage: string; sku: string; qtyMilli: number }> = [];
+  for (const st of p.stages) for (const l of await planLines(trx, code, st.code)) out.push({ stage: st.code, sku: l.sku, qtyMilli: l.qtyMilli });
+  return out;
 }

@@ -199,17 +199,12 @@ export const EXAMPLES: Record<string, Example> = {
 /** 'yyyy-mm' of the k-th month after 1000-01: increasing with k. */
 const oldMonth = (k: number) => `${1000 + Math.floor(k / 12)}-${String((k % 12) + 1).padStart(2, '0')}`;
 
-/**
- * A project of the site for the costing examples (`CX-<site>`, stage S1), created once: rows in
- * the projects module's tables until POST /api/v1/projects exists.
- */
+/** A project of the site for the costing examples (`CX-<site>`, stage S1), created once over the API. */
 async function costProject(api: ApiCloud, site: string): Promise<string> {
   const code = `CX-${site}`.slice(0, 64);
-  const db = api.cloud.db.kysely;
-  if (await db.selectFrom('projects').select('code').where('code', '=', code).executeTakeFirst()) return code;
-  const now = new Date().toISOString();
-  await db.insertInto('projects').values({ code, name: 'matrix project', site, manager: 'mx-pm', contract_revenue: 100_000, budget: null, start_date: null, end_date: null, over_issue_pct: '5', created_at: now, updated_at: now }).execute();
-  await db.insertInto('project_stages').values({ project: code, code: 'S1', name: 'stage 1', need_by: '2027-01-01', position: 0 }).execute();
+  if ((await api.call('GET', `/api/v1/projects/${code}`)).status === 200) return code;
+  const r = await api.call('POST', '/api/v1/projects', { body: { code, name: 'matrix project', site, manager: 'mx-pm', contractRevenue: '1000.00', stages: [{ code: 'S1', name: 'stage 1', needBy: '2027-01-01' }] } });
+  expect(r.status).toBe(201);
   return code;
 }
 

@@ -17,13 +17,10 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
     const tok: Record<string, string> = {};
     let k = 0;
 
-    /** A project: rows of the projects module (its routes are being built beside this one). */
+    /** A project over the API (cloud/projects). */
     const project = async (code: string, manager: string) => {
-      const now = new Date().toISOString();
-      const db = api.cloud.db.kysely;
-      await db.insertInto('projects').values({ code, name: code, site, manager, contract_revenue: 2_000_000, budget: null, start_date: null, end_date: null, over_issue_pct: '5', created_at: now, updated_at: now }).execute();
-      await db.insertInto('project_stages').values({ project: code, code: 'S1', name: 'Foundation', need_by: '2027-01-01', position: 0 }).execute();
-      await db.insertInto('project_stages').values({ project: code, code: 'S2', name: 'Slab', need_by: '2027-02-01', position: 1 }).execute();
+      const r = await api.call('POST', '/api/v1/projects', { body: { code, name: code, site, manager, contractRevenue: '20000.00', stages: [{ code: 'S1', name: 'Foundation', needBy: '2027-01-01' }, { code: 'S2', name: 'Slab', needBy: '2027-02-01' }] } });
+      expect(r.status).toBe(201);
     };
 
     beforeAll(async () => {
