@@ -83,7 +83,10 @@ interface Proc {
 }
 
 async function spawnStockgate(argv: string[], env: Record<string, string> = {}): Promise<Proc> {
-  const child = spawn(process.execPath, [BIN, ...argv], { cwd: ROOT, env: { ...process.env, STOCKGATE_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The edge as the bare command (`stockgate edge`, through the launcher's shebang: the V8 limits
+  // it sets itself, issue 14 §6); the cloud under this node.
+  const [cmd, args] = argv[0] === 'edge' ? [BIN, argv] : [process.execPath, [BIN, ...argv]];
+  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, STOCKGATE_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   let err = '';
   createInterface({ input: child.stderr! }).on('line', (l) => {
