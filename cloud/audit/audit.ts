@@ -34,20 +34,17 @@ export interface AuditEntry {
  * the fact can be lost). Call from a module's service with the `tx` it opened.
  */
 export async function audit(tx: Tx, c: AuditChange): Promise<void> {
-  await tx
-    .insertInto('audit_log')
-    .values({
-      entity: c.entity,
-      entity_id: c.id,
-      action: c.action,
-      by_user: c.by,
-      at: new Date().toISOString(),
-      site: c.site ?? null,
-      project: c.project ?? null,
-      before_json: c.before === undefined || c.before === null ? null : JSON.stringify(c.before),
-      after_json: c.after === undefined || c.after === null ? null : JSON.stringify(c.after),
-    })
-    .execute();
+  await auditMany(tx, [c]);
+}
+
+/** Many changes of one transaction (an import), in multi-row inserts of at most 500 rows. */
+export async function auditMany(tx: Tx, cs: readonly AuditChange[]): Promise<void> {
+  const at = new Date().toISOString();
+  const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
+  for (let i = 0; i < cs.length; i += 500) {
+    const rows = cs.slice(i, i + 500).map((c) => ({ entity: c.entity, entity_id: c.id, action: c.action, by_user: c.by, at, site: c.site ?? null, project: c.project ?? null, before_json: json(c.before), after_json: json(c.after) }));
+    await tx.insertInto('audit_log').values(rows).execute();
+  }
 }
 
 /** Who a request acts as, for `by`: the user of a user token, else the token's name, else the subject. */

@@ -1,4 +1,4 @@
 /** The public face of `cloud/audit/`: other modules import from here only. */
-export { actor, audit, type AuditChange, type AuditEntity, type AuditEntry, AUDIT_ENTITIES } from './audit.js';
+export { actor, audit, auditMany, type AuditChange, type AuditEntity, type AuditEntry, AUDIT_ENTITIES } from './audit.js';
 export { auditModule } from './module.js';
 export { auditDocs, auditRoutes } from './routes.js';

@@ -92,6 +92,14 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       expect(seen.body.items).toHaveLength(3);
       expect(JSON.stringify(seen.body)).not.toContain('standardCost');
       expect((await api.call('GET', '/api/v1/audit?entity=widget&id=1')).body.message).toMatch(/^entity: /);
+      // A large import (the master paged once for the "before"s, multi-row audit inserts).
+      const rows = Array.from({ length: 250 }, (_, i) => `BULK-${i}-${sku},bulk ${i},ea`);
+      const big = await api.call('POST', '/api/v1/imports/items', { rawBody: JSON.stringify(`sku,name,uom\n${sku},sand again,kg\n${rows.join('\n')}\n`) });
+      expect([big.status, big.body.written]).toEqual([200, 251]);
+      const after = (await api.call('GET', `/api/v1/audit?entity=item&id=${sku}`)).body.items;
+      expect(after.map((i: { action: string }) => i.action)).toEqual(['create', 'update', 'import-update', 'import-update']);
+      expect(after[3].before.name).toBe('fine sand');
+      expect((await api.call('GET', `/api/v1/audit?entity=item&id=BULK-249-${sku}`)).body.items).toMatchObject([{ action: 'import-create', before: null, after: { name: 'bulk 249' } }]);
     });
   });
 }
