@@ -18,6 +18,8 @@ export const round1 = (x: number) => Math.round(x * 10) / 10;
 export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 export interface CloudProcess {
+  /** The cloud's process id (its RSS is read from /proc, e.g. by the board section). */
+  pid: number;
   mqttPort: number;
   httpPort: number;
   url: string;
@@ -47,6 +49,7 @@ export async function startCloud(args: string[]): Promise<CloudProcess> {
   });
   return {
     ...ready,
+    pid: child.pid!,
     url: `http://127.0.0.1:${ready.httpPort}`,
     async kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -16,6 +16,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { packageRoot } from '../cloud/paths.js';
+import { boardSection } from './board.js';
 import { chainSection } from './chain-cost.js';
 import { draft, printTable, rawMqtt, startCloud, type RawResult } from './common.js';
 import { edgeBacklogSection } from './edge-backlog.js';
@@ -62,6 +63,7 @@ const SECTIONS: BenchSection[] = [
   pgSection,
   stockQuerySection,
   tsdbSection,
+  boardSection,
 ];
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -386,7 +386,6 @@ export class BoardHub {
   private async flush(): Promise<void> {
     const p = this.pending;
     this.pending = emptyPending();
-    this.lastFlush = Date.now();
     try {
       const pos = this.highest;
       const [stock, alerts, exceptions] = await Promise.all([
@@ -427,6 +426,9 @@ export class BoardHub {
       this.pending.alerts ||= p.alerts;
       this.stats.readErrors++;
     } finally {
+      // Spacing is measured from the end of a send, so frames reach a stream at least frameMs apart
+      // (the reads above take a variable time).
+      this.lastFlush = Date.now();
       this.flushTimer = undefined;
       if (this.pending.pairs.size || this.pending.edges.size || this.pending.alerts || this.pending.exceptions) this.scheduleFlush();
     }

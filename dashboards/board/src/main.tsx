@@ -205,7 +205,7 @@ function Attention() {
       getJson<BoardAttention>(`/board/api/attention${site.value ? `?site=${encodeURIComponent(site.value)}` : ''}`).then(setData, () => undefined);
     }, 300);
     return () => clearTimeout(id);
-  }, [Math.floor(s.frames / 8), s.alerts.length, site.value, Math.floor(now.value / 60_000)]);
+  }, [s.alerts.length, s.exceptions.length, site.value, Math.floor(now.value / 15_000)]);
   return (
     <section id="attention" class="panel">
       <h2>{tr('attention')}</h2>
