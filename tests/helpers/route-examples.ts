@@ -97,7 +97,8 @@ export const EXAMPLES: Record<string, Example> = {
   'post /api/v1/movements': { req: ({ f, n }) => ({ method: 'POST', path: '/api/v1/movements', body: { movements: [receive(f.site, id(n()))] } }) },
   'get /api/v1/dead-letters': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/dead-letters?site=${f.site}` }) },
   'get /api/v1/exceptions': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/exceptions?site=${f.site}&state=all` }) },
-  'post /api/v1/exceptions/:id/resolve': { req: ({ f }) => ({ method: 'POST', path: `/api/v1/exceptions/${f.exceptionId}/resolve`, body: { resolution: 'counted again' } }) },
+  // The fixture's exception is of no project: a project manager's token gets 404 (issue 10 §5).
+  'post /api/v1/exceptions/:id/resolve': { req: ({ f }) => ({ method: 'POST', path: `/api/v1/exceptions/${f.exceptionId}/resolve`, body: { resolution: 'counted again' } }), projectScoped: true },
   'put /api/v1/sites/:site/items/:sku/levels': { req: ({ f }) => ({ method: 'PUT', path: `/api/v1/sites/${f.site}/items/SKU-1/levels`, body: { safetyStock: 1000 } }) },
   'get /api/v1/sites/:site/items/:sku/levels': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/sites/${f.site}/items/SKU-1/levels` }) },
   'get /api/v1/alerts': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/alerts?site=${f.site}&state=all` }) },

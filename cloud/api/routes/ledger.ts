@@ -84,7 +84,7 @@ export const ledgerDocs: RouteDoc[] = [
     errors: { 409: 'SG_ERR_IDEMPOTENCY_CONFLICT: an id already posted with other content; `conflicts` lists `{index,id,hash,originalHash}`, nothing was applied' },
   },
   { method: 'get', path: '/api/v1/exceptions', tag: 'ledger', summary: 'The exception queue (negative stock, duplicate identities, over-issues, ...), newest first; a project manager sees its projects\' only', roles: EXCEPTION_ROLES, query: ExceptionsQuery, response: page(ExceptionRowSchema) },
-  { method: 'post', path: '/api/v1/exceptions/:id/resolve', tag: 'ledger', summary: 'Resolve an open exception', roles: ['site-manager'], body: ResolveBody, response: ExceptionRowSchema },
+  { method: 'post', path: '/api/v1/exceptions/:id/resolve', tag: 'ledger', summary: 'Resolve an open exception (a project manager: its projects\' only)', roles: ['site-manager', 'project-manager'], body: ResolveBody, response: ExceptionRowSchema },
   {
     method: 'get',
     path: '/api/v1/ledger/verify',
@@ -190,7 +190,9 @@ export async function ledgerRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   app.post(
     '/api/v1/exceptions/:id/resolve',
-    { config: { roles: ['site-manager'], scope: scope.resource('exception', PositiveId, (d, id) => d.store.exception(id)) } },
+    // A project manager resolves its projects' exceptions (OVER_ISSUE is routed to it); the
+    // loaded row's `project` makes any other one 404 for it (scope.ts).
+    { config: { roles: ['site-manager', 'project-manager'], scope: scope.resource('exception', PositiveId, (d, id) => d.store.exception(id)) } },
     async (req) => {
       const ex = req.resource as ExceptionRow;
       const b = body(ResolveBody, req);

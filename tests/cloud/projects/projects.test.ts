@@ -103,7 +103,10 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       const bs = (await api.call('GET', `/api/v1/exceptions?site=${site}&state=all`, { token: tok['pm-b']! })).body.items as Array<{ type: string; project: string }>;
       expect(bs.filter((e) => e.type === 'OVER_ISSUE').map((e) => e.project)).toEqual([B]);
       expect(bs.every((e) => e.project === B)).toBe(true);
-      expect((await api.call('POST', `/api/v1/exceptions/${open[0]!.id}/resolve`, { body: { resolution: 'approved extra' } })).status).toBe(200);
+      // Its manager resolves it; the other PM cannot even see it.
+      expect((await api.call('POST', `/api/v1/exceptions/${open[0]!.id}/resolve`, { token: tok['pm-b']!, body: { resolution: 'no' } })).status).toBe(404);
+      const res = await api.call('POST', `/api/v1/exceptions/${open[0]!.id}/resolve`, { token: tok['pm-a']!, body: { resolution: 'approved extra' } });
+      expect([res.status, res.body.state]).toEqual([200, 'resolved']);
       await move({ kind: 'issue', sku: 'CEMENT', qty: 1, uom: 'bag', project: A, stage: 'S2' });
       await waitFor(async () => (await overs()).length === 2, 'a second OVER_ISSUE');
       expect((await overs()).filter((e) => e.state === 'open')).toHaveLength(1);
