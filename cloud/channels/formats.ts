@@ -17,6 +17,8 @@ export interface AlertEventJson {
   sku?: string;
   batch?: string;
   project?: string;
+  /** A project's stage (OVER_ISSUE). */
+  stage?: string;
   edge?: string;
   device?: string;
   value?: number | string;
@@ -70,6 +72,7 @@ const TYPE_NAMES: Record<string, { 'zh-CN': string; en: string }> = {
   'outbox-backlog': { 'zh-CN': '发件箱积压', en: 'Outbox backlog' },
   'outbox-write-error': { 'zh-CN': '发件箱写入失败', en: 'Outbox write error' },
   'scale-drift': { 'zh-CN': '秤零点漂移', en: 'Scale zero drift' },
+  OVER_ISSUE: { 'zh-CN': '超领', en: 'Over-issue' },
 };
 
 const THRESHOLD_NAMES: Record<string, { 'zh-CN': string; en: string }> = {
@@ -86,6 +89,8 @@ const T = {
     expired: (d: string) => `已过期 ${d} 天`,
     backlog: (v: string, t: string) => `积压 ${v} 条移动（阈值 ${t}）`,
     drift: (v: string, t: string) => `零点漂移 ${v} kg（阈值 ${t} kg）`,
+    stage: '阶段',
+    overIssue: (v: string, t: string) => `已领 ${v}（计划 ${t}）`,
   },
   en: {
     site: 'site', batch: 'batch', project: 'project', edge: 'edge', device: 'device', onHand: 'on hand',
@@ -94,6 +99,8 @@ const T = {
     expired: (d: string) => `expired ${d} days ago`,
     backlog: (v: string, t: string) => `backlog ${v} movements (threshold ${t})`,
     drift: (v: string, t: string) => `zero drift ${v} kg (threshold ${t} kg)`,
+    stage: 'stage',
+    overIssue: (v: string, t: string) => `issued ${v} (plan ${t})`,
   },
 } as const;
 
@@ -119,6 +126,7 @@ function measurement(a: AlertEventJson, lang: ChannelLang): string | undefined {
   }
   if (a.type === 'outbox-backlog') return t.backlog(num(a.value), num(a.threshold ?? ''));
   if (a.type === 'scale-drift') return t.drift(num(a.value), num(a.threshold ?? ''));
+  if (a.type === 'OVER_ISSUE') return t.overIssue(qty(a.value, a.uom), qty(a.threshold ?? '', a.uom));
   return num(a.value);
 }
 
@@ -129,6 +137,7 @@ function subject(a: AlertEventJson, lang: ChannelLang): string[] {
   if (a.sku !== undefined) parts.push(`SKU ${a.sku}`);
   if (a.batch !== undefined) parts.push(`${t.batch} ${a.batch}`);
   if (a.project !== undefined) parts.push(`${t.project} ${a.project}`);
+  if (a.stage !== undefined) parts.push(`${t.stage} ${a.stage}`);
   if (a.edge !== undefined) parts.push(`${t.edge} ${a.edge}`);
   if (a.device !== undefined) parts.push(`${t.device} ${a.device}`);
   return parts;
@@ -148,7 +157,8 @@ export function title(items: readonly AlertEventJson[], lang: ChannelLang): stri
   if (items.length === 1) {
     const a = items[0]!;
     const what = `${a.event === 'resolved' ? `${T[lang].resolved}: ` : ''}${typeName(a.type, lang)}`;
-    return `[stockgate] ${what} ${a.site}${a.sku !== undefined ? ` ${a.sku}` : a.edge !== undefined ? ` ${a.edge}` : ''}`;
+    // A project's alert names the project first: it goes to the project's manager.
+    return `[stockgate] ${what} ${a.site}${a.project !== undefined ? ` ${a.project}` : ''}${a.sku !== undefined ? ` ${a.sku}` : a.edge !== undefined ? ` ${a.edge}` : ''}`;
   }
   return `[stockgate] ${T[lang].alerts(items.length)}`;
 }

@@ -18,10 +18,14 @@ const HttpUrl = z
   .refine((u) => /^https?:$/.test(URL.canParse(u) ? new URL(u).protocol : ''), 'expected an http:// or https:// URL');
 
 /** Which alerts a channel gets: every listed type, and when given only these sites / projects. */
+/** Alert types raised by the business modules, per project (cloud/projects: over-issue, 超领). */
+export const PROJECT_ALERT_TYPES = ['OVER_ISSUE'] as const;
+const ROUTE_TYPES = [...ALERT_TYPES, ...PROJECT_ALERT_TYPES] as const;
+
 export const ChannelRoutes = z.strictObject({
-  types: z.array(z.enum(ALERT_TYPES)).min(1).max(ALERT_TYPES.length),
+  types: z.array(z.enum(ROUTE_TYPES)).min(1).max(ROUTE_TYPES.length),
   sites: z.array(SiteId).min(1).max(1000).optional(),
-  /** Alerts that carry a project (none today; the ledger's per-project alerts will) and are one of these. */
+  /** Only alerts of these projects (OVER_ISSUE carries its project): a project manager's channel. */
   projects: z.array(z.string().min(1).max(64)).min(1).max(1000).optional(),
 });
 export type ChannelRoutes = z.infer<typeof ChannelRoutes>;

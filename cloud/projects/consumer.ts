@@ -1,5 +1,6 @@
 import { fromMilli } from '../../protocols/ledger/quantity.js';
 import { topics } from '../../protocols/mqtt/index.js';
+import { enqueueProjectAlert } from '../channels/index.js';
 import type { LedgerConsumer, LedgerEntry, Tx } from '../ledger-follower/index.js';
 import * as repo from './repo.js';
 import { DEFAULT_OVER_ISSUE_PCT, isOverIssued } from './rules.js';
@@ -51,6 +52,8 @@ export function projectsConsumer(publish?: (topic: string, payload: string) => v
           const tol = Number(p.overIssuePct ?? DEFAULT_OVER_ISSUE_PCT);
           if (isOverIssued(planned, issued, tol) && !(over !== null && (await isOpen(tx, over)))) {
             over = await raiseOverIssue(tx, p, d, planned, issued, tol, now);
+            // To the project's channels (its manager's robot or mailbox), in this transaction.
+            await enqueueProjectAlert(tx, { type: 'OVER_ISSUE', exception: over, site: d.last.site, project: p.code, stage: d.stage, sku: d.sku, issued: fromMilli(issued), planned: fromMilli(planned), raisedAt: now }, new Date(now));
             raised.push({ type: 'OVER_ISSUE', exception: over, site: d.last.site, project: p.code, stage: d.stage, sku: d.sku, planned: fromMilli(planned), issued: fromMilli(issued), tolerancePct: tol, manager: p.manager, movementId: d.last.id, raisedAt: now });
           }
         }
