@@ -77,20 +77,22 @@ export async function loadAverages(trx: Tx, pairs: ReadonlyArray<{ site: string;
   if (pairs.length === 0) return out;
   const seen = new Map<string, { site: string; sku: string }>();
   for (const p of pairs) seen.set(key(p.site, p.sku), p);
-  const list = [...seen.values()];
-  // Chunks keep the parameter count far below SQLite's limit.
-  for (let i = 0; i < list.length; i += 200) {
-    const chunk = list.slice(i, i + 200);
-    let q = trx
-      .selectFrom('cost_averages')
-      .selectAll()
-      .where((eb) => eb.or(chunk.map((p) => eb.and([eb('site', '=', p.site), eb('sku', '=', p.sku)]))))
-      // A fixed order, so two lockers never deadlock.
-      .orderBy('site')
-      .orderBy('sku');
-    if (lock) q = q.forUpdate();
-    const rows = await q.execute();
-    for (const r of rows) out.set(key(r.site, r.sku), toAverage(r));
+  // Per site, `sku IN (...)` in chunks: the primary key answers it (an OR of pairs would not).
+  const bySite = new Map<string, string[]>();
+  for (const p of seen.values()) bySite.set(p.site, [...(bySite.get(p.site) ?? []), p.sku]);
+  for (const [site, skus] of [...bySite].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    skus.sort();
+    for (let i = 0; i < skus.length; i += 500) {
+      let q = trx
+        .selectFrom('cost_averages')
+        .selectAll()
+        .where('site', '=', site)
+        .where('sku', 'in', skus.slice(i, i + 500))
+        // A fixed order, so two lockers never deadlock.
+        .orderBy('sku');
+      if (lock) q = q.forUpdate();
+      for (const r of await q.execute()) out.set(key(r.site, r.sku), toAverage(r));
+    }
   }
   return out;
 }
@@ -110,6 +112,24 @@ const toAverage = (r: Record<string, unknown>): AverageRow => ({
   lastAverage: String(r.last_average),
   updatedPos: n(r.updated_pos),
 });
+
+/** Many averages in multi-row upserts (one follower batch: one or a few statements). */
+export async function saveAverages(trx: Tx, list: readonly AverageRow[]): Promise<void> {
+  for (let i = 0; i < list.length; i += 150) {
+    await trx
+      .insertInto('cost_averages')
+      .values(list.slice(i, i + 150).map((a) => ({ site: a.site, sku: a.sku, qty_milli: a.qtyMilli, value_exact: a.valueExact, last_average: a.lastAverage, updated_pos: a.updatedPos })))
+      .onConflict((oc) =>
+        oc.columns(['site', 'sku']).doUpdateSet((eb) => ({
+          qty_milli: eb.ref('excluded.qty_milli'),
+          value_exact: eb.ref('excluded.value_exact'),
+          last_average: eb.ref('excluded.last_average'),
+          updated_pos: eb.ref('excluded.updated_pos'),
+        })),
+      )
+      .execute();
+  }
+}
 
 export async function saveAverage(trx: Tx, a: AverageRow): Promise<void> {
   const row = { site: a.site, sku: a.sku, qty_milli: a.qtyMilli, value_exact: a.valueExact, last_average: a.lastAverage, updated_pos: a.updatedPos };
@@ -247,12 +267,15 @@ export async function consumedAfter(trx: Tx, site: string, sku: string, pos: num
   return rows.map((r) => ({ project: String(r.project), stage: r.stage ?? null, qtyMilli: n(r.q) })).filter((r) => r.qtyMilli > 0);
 }
 
-export async function insertReceipt(trx: Tx, r: ReceiptRow): Promise<void> {
-  await trx
-    .insertInto('cost_receipts')
-    .values({ movement: r.movement, pos: r.pos, site: r.site, sku: r.sku, po: r.po, po_line: r.poLine, qty_milli: r.qtyMilli, unit_cost: r.unitCost, landed_exact: r.landedExact, flag: r.flag })
-    .onConflict((oc) => oc.column('movement').doNothing())
-    .execute();
+/** Receipts in multi-row inserts (a replayed movement is ignored). */
+export async function insertReceipts(trx: Tx, list: readonly ReceiptRow[]): Promise<void> {
+  for (let i = 0; i < list.length; i += 150) {
+    await trx
+      .insertInto('cost_receipts')
+      .values(list.slice(i, i + 150).map((r) => ({ movement: r.movement, pos: r.pos, site: r.site, sku: r.sku, po: r.po, po_line: r.poLine, qty_milli: r.qtyMilli, unit_cost: r.unitCost, landed_exact: r.landedExact, flag: r.flag })))
+      .onConflict((oc) => oc.column('movement').doNothing())
+      .execute();
+  }
 }
 
 export async function receiptsOf(trx: Tx, po: string): Promise<ReceiptRow[]> {
@@ -342,4 +365,15 @@ export async function standardCostFen(trx: Tx, sku: string): Promise<number | un
   const r = await trx.selectFrom('items').select('standard_cost').where('sku', '=', sku).executeTakeFirst();
   const v = r?.standard_cost;
   return v === null || v === undefined || v === '' ? undefined : Number(v);
+}
+
+/** Standard costs of many SKUs at once (one query per 500), for a follower batch. */
+export async function standardCostsFen(trx: Tx, skus: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const list = [...new Set(skus)];
+  for (let i = 0; i < list.length; i += 500) {
+    const rows = await trx.selectFrom('items').select(['sku', 'standard_cost']).where('sku', 'in', list.slice(i, i + 500)).execute();
+    for (const r of rows) if (r.standard_cost !== null && r.standard_cost !== undefined && r.standard_cost !== '') out.set(String(r.sku), Number(r.standard_cost));
+  }
+  return out;
 }

@@ -120,8 +120,9 @@ export class CostingService {
     const dirty = new Map<string, number>();
     const carries = new Map<string, RoundingCarry>();
     const lastClosed = await repo.lastClosed(trx);
-    // One item-master read per SKU and batch, not per receipt (the follower shares the connection with ingest).
-    const stdCache = new Map<string, number | undefined>();
+    // The standard costs of the batch's unmatched receipts in one read, when the first one needs
+    // them (the follower shares the connection with ingest: few statements per batch).
+    let stdCache: Map<string, number> | undefined;
     const matches = new Map<string, Array<{ po: string; line: number; qtyMilli: number; unitPriceFen: number }>>();
     const receipts = moving.filter((r) => r.kind === 'receive').map((r) => r.id);
     if (receipts.length > 0) {
@@ -146,6 +147,7 @@ export class CostingService {
     // Entries are written in multi-row inserts; flushed before anything reads them back.
     const posted: repo.CostEntry[] = [];
     const flush = async () => void (await repo.insertEntries(trx, posted.splice(0)));
+    const receiptRows: repo.ReceiptRow[] = [];
 
     for (const r of moving) {
       const k = keyOf(r.site, r.sku);
@@ -174,7 +176,7 @@ export class CostingService {
             if (r.baseQty! > matched) value = value.plus(units(r.baseQty! - matched).times(ms[ms.length - 1]!.unitPriceFen));
             unit = value.dividedBy(qty);
           } else {
-            if (!stdCache.has(r.sku)) stdCache.set(r.sku, await this.ports.standardCostFen(trx, r.sku));
+            stdCache ??= await repo.standardCostsFen(trx, moving.filter((x) => x.kind === 'receive' && !matches.has(x.id)).map((x) => x.sku));
             const std = stdCache.get(r.sku);
             // A receipt with no PO counts at the item's standard cost and is flagged (issue 10 §4);
             // with no standard cost either, at the current average (flagged as such).
@@ -183,7 +185,7 @@ export class CostingService {
           }
           const unitWithLanded = unit.plus(landed.dividedBy(qty));
           next = receive(s, qty, unitWithLanded);
-          await repo.insertReceipt(trx, {
+          receiptRows.push({
             movement: r.id,
             pos: r.pos,
             site: r.site,
@@ -279,11 +281,15 @@ export class CostingService {
       dirty.set(k, r.pos);
     }
     await flush();
-    for (const [k, pos] of dirty) {
-      const [site, sku] = k.split('\u0000') as [string, string];
-      const st = states.get(k)!;
-      await repo.saveAverage(trx, { site, sku, qtyMilli: Math.round(st.qty.times(MILLI).toNumber()), valueExact: st.value.toString(), lastAverage: st.lastAverage.toString(), updatedPos: pos });
-    }
+    await repo.insertReceipts(trx, receiptRows);
+    await repo.saveAverages(
+      trx,
+      [...dirty].map(([k, pos]) => {
+        const [site, sku] = k.split('\u0000') as [string, string];
+        const st = states.get(k)!;
+        return { site, sku, qtyMilli: Math.round(st.qty.times(MILLI).toNumber()), valueExact: st.value.toString(), lastAverage: st.lastAverage.toString(), updatedPos: pos };
+      }),
+    );
     for (const [project, c] of carries) await repo.saveCarry(trx, project, 'material', c.state());
   }
 
