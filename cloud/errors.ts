@@ -65,6 +65,7 @@ export const CLOUD_ERRORS = {
   SG_ERR_SELF_APPROVAL: 'The requester may not approve their own document.',
   SG_ERR_NOT_APPROVER: 'The caller is not an approver of the document\'s band.',
   SG_ERR_ILLEGAL_TRANSITION: 'The document cannot go from its state to the one asked for.',
+  SG_ERR_NO_PRICE: '422: a requisition line has no price: no unitPrice, no earlier PO price, no moving-average cost and no standard cost; the message names the line.',
   SG_ERR_INVALID_RULES: 'The approval rules are invalid (overlapping or missing bands).',
   SG_ERR_PERIOD_CLOSED: '409: the month is closed (its cost figures are frozen): a cost line dated in it, or closing it again.',
   SG_ERR_BAD_PLAN: 'A stage material plan is invalid (unknown BOM, a quantity with more than 3 decimals, a non-positive quantity); the message names the line.',

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { costingService } from './costing/index.js';
+import { procurementConsumer, procurementService } from './procurement/index.js';
 import type { Db } from './db/index.js';
 import type { LedgerConsumer } from './ledger-follower/index.js';
 import { projectsConsumer } from './projects/index.js';
@@ -21,6 +22,7 @@ export interface ConsumerContext {
  * (reservation consumption), counts. One line per module: `(ctx) => procurementConsumer(ctx)`.
  */
 export const ledgerConsumers: ReadonlyArray<(ctx: ConsumerContext) => LedgerConsumer> = [
+  (ctx) => procurementConsumer(procurementService(ctx.db)),
   (ctx) => projectsConsumer(ctx.publish),
   (ctx) => costingService(ctx.db).consumer,
   (ctx) => salesConsumer(salesService(ctx.db)),

@@ -1,11 +1,13 @@
 import { accessModule } from './access/index.js';
 import { alertsModule } from './alerts/module.js';
 import { auditModule } from './audit/index.js';
+import { approvalsModule } from './approvals/index.js';
 import { authModule } from './auth/module.js';
 import { costingModule } from './costing/module.js';
 import type { DbModule } from './db/index.js';
 import { ledgerFollowerModule } from './ledger-follower/index.js';
 import { projectsModule } from './projects/index.js';
+import { procurementModule } from './procurement/index.js';
 import { salesModule } from './sales/index.js';
 import { erpModule } from './erp/index.js';
 import { ledgerModule } from './store/module.js';
@@ -26,6 +28,8 @@ export const cloudModules: readonly DbModule[] = [
   accessModule,
   projectsModule,
   salesModule,
+  approvalsModule,
+  procurementModule,
   costingModule,
   erpModule,
 ];

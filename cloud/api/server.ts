@@ -23,6 +23,8 @@ import { projectsDocs, projectsRoutes } from '../projects/index.js';
 import { salesDocs, salesRoutes } from '../sales/index.js';
 import { costingDocs, costingRoutes } from '../costing/index.js';
 import { forecastDocs, forecastRoutes } from '../forecast/index.js';
+import { approvalsDocs, approvalsRoutes } from '../approvals/index.js';
+import { procurementDocs, procurementRoutes, requisitionDocs, requisitionRoutes } from '../procurement/index.js';
 
 export type { ApiDeps } from './common.js';
 
@@ -119,6 +121,9 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   await salesRoutes(app, deps);
   await costingRoutes(app, deps);
   await forecastRoutes(app, deps);
-  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...accessDocs, ...auditDocs, ...projectsDocs, ...catalogDocs, ...salesDocs, ...costingDocs, ...forecastDocs, ...(deps.metrics ? metricsDocs : [])], '1');
+  await approvalsRoutes(app, deps);
+  await procurementRoutes(app, deps);
+  await requisitionRoutes(app, deps);
+  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...accessDocs, ...auditDocs, ...projectsDocs, ...catalogDocs, ...salesDocs, ...costingDocs, ...forecastDocs, ...approvalsDocs, ...procurementDocs, ...requisitionDocs, ...(deps.metrics ? metricsDocs : [])], '1');
   return app;
 }

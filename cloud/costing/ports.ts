@@ -5,6 +5,7 @@
  * project), so costing runs on: receipts then count at the standard cost, flagged.
  */
 import type { Db } from '../db/index.js';
+import { purchaseOrderOf, receiptMatchesOf } from '../procurement/index.js';
 import { getProject, planLines } from '../projects/index.js';
 import * as repo from './repo.js';
 import type { Tx } from './repo.js';
@@ -12,8 +13,8 @@ import { type CostingPorts, CostingService } from './service.js';
 
 export function defaultPorts(overrides: Partial<CostingPorts> = {}): CostingPorts {
   return {
-    receiptMatches: async () => [],
-    purchaseOrder: async () => undefined,
+    receiptMatches: async (trx, ids) => (await receiptMatchesOf(trx, ids)).map((m) => ({ movement: m.ledgerId, po: m.po, line: m.line, qtyMilli: m.qty, unitPriceFen: m.unitPriceFen })),
+    purchaseOrder: purchaseOrderOf,
     project: projectOf,
     plan: planOf,
     standardCostFen: repo.standardCostFen,

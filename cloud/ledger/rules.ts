@@ -31,7 +31,9 @@ export type ExceptionType =
   /** Stock on hand fell below what is reserved: the newest reservations are at risk (issue 11 §1). */
   | 'RESERVATION_AT_RISK'
   /** Net issues to a project stage beyond plan + tolerance (超领, issue 10 §1): applied, routed to the project's manager. */
-  | 'OVER_ISSUE';
+  | 'OVER_ISSUE'
+  /** A receipt beyond its PO line's ordered quantity + 2%, or pinned to a PO with no open line of the SKU (issue 10 §3): recorded anyway. */
+  | 'OVER_RECEIPT';
 
 export type Tracking = 'none' | 'batch' | 'serial';
 

@@ -195,6 +195,31 @@ export const EXAMPLES: Record<string, Example> = {
   'get /api/v1/projects/:code/cost-report': { projectScoped: true, req: async ({ api, f }) => ({ method: 'GET', path: `/api/v1/projects/${await costProject(api, f.site)}/cost-report` }) },
   // Each call closes a later month of a long-gone century (months close in order; cost lines of today stay open).
   'post /api/v1/periods/:period/close': { req: ({ n }) => ({ method: 'POST', path: `/api/v1/periods/${oldMonth(n())}/close` }) },
+  // --- procurement (issue 10 §2-3): suppliers, approval rules, purchase orders ---
+  'put /api/v1/suppliers/:code': { req: ({ n }) => ({ method: 'PUT', path: `/api/v1/suppliers/MX-SUP-${n()}`, body: { name: 'matrix supplier', leadTimeDays: 3 } }) },
+  'get /api/v1/suppliers': { req: () => ({ method: 'GET', path: '/api/v1/suppliers' }) },
+  'get /api/v1/suppliers/:code': { req: async ({ api }) => (await mxSupplier(api), { method: 'GET', path: '/api/v1/suppliers/MX-SUP' }) },
+  'put /api/v1/sites/:site/approval-rules': { req: ({ f }) => ({ method: 'PUT', path: `/api/v1/sites/${f.site}/approval-rules`, body: mxRules }) },
+  'get /api/v1/sites/:site/approval-rules': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/sites/${f.site}/approval-rules` }) },
+  'post /api/v1/purchase-orders': { req: async ({ api, f }) => (await mxSupplier(api), { method: 'POST', path: '/api/v1/purchase-orders', body: mxPo(f.site) }) },
+  'get /api/v1/purchase-orders': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/purchase-orders?site=${f.site}` }) },
+  'get /api/v1/purchase-orders/:id': { projectScoped: true, req: async ({ api, f }) => ({ method: 'GET', path: `/api/v1/purchase-orders/${await newPo(api, f.site)}` }) },
+  'post /api/v1/purchase-orders/:id/submit': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/purchase-orders/${await newPo(api, f.site)}/submit` }) },
+  // Decided by a holder of the step's role (procurement): site managers, finance and admin hold the route role, not the step.
+  // A PM sees POs for their projects only (this one is for none: 404).
+  'post /api/v1/purchase-orders/:id/approve': { projectScoped: true, req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/purchase-orders/${await pendingPo(api, f.site)}/approve`, body: { comment: 'ok' } }), handlerRefuses: ['site-manager', 'finance', 'admin'] },
+  'post /api/v1/purchase-orders/:id/reject': { projectScoped: true, req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/purchase-orders/${await pendingPo(api, f.site)}/reject`, body: { comment: 'no' } }), handlerRefuses: ['site-manager', 'finance', 'admin'] },
+  'post /api/v1/purchase-orders/:id/cancel': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/purchase-orders/${await newPo(api, f.site)}/cancel` }) },
+  'post /api/v1/purchase-orders/:id/close': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/purchase-orders/${await approvedPo(api, f.site)}/close` }) },
+  // Requisitions of the site's matrix project (a PM of no user manages none: 404); the procurement step is the site band's.
+  'post /api/v1/requisitions': { projectScoped: true, req: async ({ api, f }) => ({ method: 'POST', path: '/api/v1/requisitions', body: await mxReq(api, f.site) }) },
+  'get /api/v1/requisitions': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/requisitions?site=${f.site}` }) },
+  'get /api/v1/requisitions/:id': { projectScoped: true, req: async ({ api, f }) => ({ method: 'GET', path: `/api/v1/requisitions/${await newReq(api, f.site)}` }) },
+  'put /api/v1/requisitions/:id': { projectScoped: true, req: async ({ api, f }) => ({ method: 'PUT', path: `/api/v1/requisitions/${await newReq(api, f.site)}`, body: { lines: [{ sku: 'SKU-1', qty: 2, unitPrice: '1.00' }] } }) },
+  'post /api/v1/requisitions/:id/submit': { projectScoped: true, req: async ({ api, f }) => (await mxRulesOn(api, f.site), { method: 'POST', path: `/api/v1/requisitions/${await newReq(api, f.site)}/submit` }) },
+  'post /api/v1/requisitions/:id/approve': { projectScoped: true, req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/requisitions/${await pendingReq(api, f.site)}/approve`, body: {} }), handlerRefuses: ['site-manager', 'finance', 'admin'] },
+  'post /api/v1/requisitions/:id/reject': { projectScoped: true, req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/requisitions/${await pendingReq(api, f.site)}/reject`, body: { comment: 'no' } }), handlerRefuses: ['site-manager', 'finance', 'admin'] },
+  'post /api/v1/purchase-orders/from-requisitions': { req: async ({ api, f }) => (await mxSupplier(api), { method: 'POST', path: '/api/v1/purchase-orders/from-requisitions', body: { requisitions: [await approvedReq(api, f.site)], supplier: 'MX-SUP', expectedAt: '2026-12-31' } }) },
 };
 
 /** 'yyyy-mm' of the k-th month after 1000-01: increasing with k. */
@@ -209,6 +234,64 @@ async function costProject(api: ApiCloud, site: string): Promise<string> {
   return code;
 }
 
+
+/** Procurement fixtures: a supplier, the site's PO band (any amount: one procurement step), POs in each state. */
+const mxRules = { rules: [{ docType: 'purchase-order', minAmount: '0.00', steps: ['procurement'] }, { docType: 'requisition', minAmount: '0.00', steps: ['procurement'] }] };
+const mxPo = (site: string) => ({ supplier: 'MX-SUP', site, expectedAt: '2026-12-31', lines: [{ sku: 'SKU-1', qty: 5, unitPrice: '2.50' }] });
+async function mxSupplier(api: ApiCloud): Promise<void> {
+  expect((await api.call('PUT', '/api/v1/items/SKU-1', { body: { name: 'matrix item', uom: 'ea' } })).status).toBe(200);
+  expect((await api.call('PUT', '/api/v1/suppliers/MX-SUP', { body: { name: 'matrix supplier', leadTimeDays: 2 } })).status).toBe(200);
+}
+async function newPo(api: ApiCloud, site: string): Promise<string> {
+  await mxSupplier(api);
+  const r = await api.call('POST', '/api/v1/purchase-orders', { body: mxPo(site) });
+  expect(r.status, r.text).toBe(201);
+  return r.body.id as string;
+}
+const mxBuyers = new Map<string, string>();
+/** A PO waiting for its procurement step (the site's band is set first). */
+async function pendingPo(api: ApiCloud, site: string): Promise<string> {
+  expect((await api.call('PUT', `/api/v1/sites/${site}/approval-rules`, { body: mxRules })).status).toBe(200);
+  const id = await newPo(api, site);
+  const r = await api.call('POST', `/api/v1/purchase-orders/${id}/submit`);
+  expect(r.body.status, r.text).toBe('pending');
+  return id;
+}
+async function mxRulesOn(api: ApiCloud, site: string): Promise<void> {
+  expect((await api.call('PUT', `/api/v1/sites/${site}/approval-rules`, { body: mxRules })).status).toBe(200);
+}
+async function mxBuyer(api: ApiCloud, site: string): Promise<string> {
+  if (!mxBuyers.has(site)) mxBuyers.set(site, (await api.call('POST', '/api/v1/tokens', { body: { name: `mx-buyer-${site}`, roles: ['procurement'], sites: [site] } })).body.token as string);
+  return mxBuyers.get(site)!;
+}
+const mxReq = async (api: ApiCloud, site: string) => (await mxSupplier(api), { kind: 'purchase', project: await costProject(api, site), stage: 'S1', lines: [{ sku: 'SKU-1', qty: 1, unitPrice: '1.00' }] });
+async function newReq(api: ApiCloud, site: string): Promise<string> {
+  const r = await api.call('POST', '/api/v1/requisitions', { body: await mxReq(api, site) });
+  expect(r.status, r.text).toBe(201);
+  return r.body.id as string;
+}
+/** A requisition waiting for the site band's procurement step. */
+async function pendingReq(api: ApiCloud, site: string): Promise<string> {
+  await mxRulesOn(api, site);
+  const id = await newReq(api, site);
+  expect((await api.call('POST', `/api/v1/requisitions/${id}/submit`)).body.status).toBe('pending');
+  return id;
+}
+async function approvedReq(api: ApiCloud, site: string): Promise<string> {
+  const id = await pendingReq(api, site);
+  const r = await api.call('POST', `/api/v1/requisitions/${id}/approve`, { token: await mxBuyer(api, site), body: {} });
+  expect(r.body.status, r.text).toBe('approved');
+  return id;
+}
+/** An approved PO (approved by a buyer of the site when the site has a PO band). */
+async function approvedPo(api: ApiCloud, site: string): Promise<string> {
+  const id = await newPo(api, site);
+  const r = await api.call('POST', `/api/v1/purchase-orders/${id}/submit`);
+  if (r.body.status === 'pending') {
+    expect((await api.call('POST', `/api/v1/purchase-orders/${id}/approve`, { token: await mxBuyer(api, site), body: {} })).body.status).toBe('approved');
+  }
+  return id;
+}
 /** A 1-unit order of SKU-1 that takes what is free (the fixture's stock may be negative). */
 export const salesOrder = (site: string) => ({ site, customer: 'matrix', lines: [{ sku: 'SKU-1', qty: 1, unitPrice: '1.00' }], allowPartial: true });
 async function newSalesOrder(api: ApiCloud, site: string, n: number): Promise<string> {

@@ -1,0 +1,54 @@
+/**
+ * Procurement's ports to the other business modules, through their index.ts: projects (site,
+ * manager, stages), the item master's standard cost, costing's moving average, the audit trail,
+ * sales's reservations (approved issue requisitions) and the exception queue.
+ */
+import type { Db } from '../db/index.js';
+import { audit } from '../audit/index.js';
+import { averageCost } from '../costing/index.js';
+import { consume, reserve } from '../sales/index.js';
+import { type ProcurementPorts, ProcurementService } from './service.js';
+
+
+/**
+ * The ports to the other modules, through their index.ts. `overrides` replace single ports
+ * (tests, and modules that land later).
+ */
+export function defaultPorts(overrides: Partial<ProcurementPorts> = {}): ProcurementPorts {
+  return {
+    async project(q, code) {
+      // The projects module's tables (projects, project_stages); its index.ts exports no lookup yet.
+      const p = await q.selectFrom('projects').select(['code', 'site', 'manager']).where('code', '=', code).executeTakeFirst();
+      if (!p) return undefined;
+      const stages = await q.selectFrom('project_stages').select('code').where('project', '=', code).orderBy('position').execute();
+      return { code: p.code as string, site: p.site as string, manager: p.manager as string, stages: stages.map((r) => r.code as string) };
+    },
+    async standardCost(q, sku) {
+      // The item master (cloud/catalog keeps it in the ledger's `items` table; no index.ts there).
+      const it = await q.selectFrom('items').select('standard_cost').where('sku', '=', sku).executeTakeFirst();
+      if (!it) return null;
+      return it.standard_cost === null ? undefined : Number(it.standard_cost);
+    },
+    averageCost: async (tx, site, sku) => (await averageCost(tx, site, sku))?.toString(),
+    audit: (tx, e) => audit(tx, e),
+    async reserve(tx, r) {
+      // Reserve what is free (partial): an approval never fails for want of stock; the shortage
+      // shows in GET /api/v1/projects/:code/shortages.
+      await reserve(tx, { ownerKind: 'requisition', ownerId: r.ownerId, site: r.site, lines: r.lines, partial: true, by: r.by });
+    },
+    consume: (tx, ownerId, site, sku, qty) => consume(tx, 'requisition', ownerId, site, sku, qty),
+    async raise(tx, e) {
+      // The existing exception queue (GET /api/v1/exceptions), as the ledger raises UOM_MISMATCH.
+      await tx
+        .insertInto('exceptions')
+        .values({ type: e.type, site: e.site, movement_id: e.movementId, sku: e.sku, location: e.location, batch: e.batch, project: e.project, message: e.message, raised_at: new Date().toISOString() })
+        .execute();
+    },
+    ...overrides,
+  };
+}
+
+export function procurementService(db: Db, overrides: Partial<ProcurementPorts> = {}): ProcurementService {
+  return new ProcurementService(db, defaultPorts(overrides));
+}
+
