@@ -6,6 +6,7 @@
 import type { Db } from '../db/index.js';
 import { audit } from '../audit/index.js';
 import { averageCost } from '../costing/index.js';
+import { getProject } from '../projects/index.js';
 import { consume, reserve } from '../sales/index.js';
 import { type ProcurementPorts, ProcurementService } from './service.js';
 
@@ -17,11 +18,8 @@ import { type ProcurementPorts, ProcurementService } from './service.js';
 export function defaultPorts(overrides: Partial<ProcurementPorts> = {}): ProcurementPorts {
   return {
     async project(q, code) {
-      // The projects module's tables (projects, project_stages); its index.ts exports no lookup yet.
-      const p = await q.selectFrom('projects').select(['code', 'site', 'manager']).where('code', '=', code).executeTakeFirst();
-      if (!p) return undefined;
-      const stages = await q.selectFrom('project_stages').select('code').where('project', '=', code).orderBy('position').execute();
-      return { code: p.code as string, site: p.site as string, manager: p.manager as string, stages: stages.map((r) => r.code as string) };
+      const p = await getProject(q, code);
+      return p ? { code: p.code, site: p.site, manager: p.manager, stages: p.stages.map((st) => st.code) } : undefined;
     },
     async standardCost(q, sku) {
       // The item master (cloud/catalog keeps it in the ledger's `items` table; no index.ts there).
