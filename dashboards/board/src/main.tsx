@@ -35,7 +35,8 @@ const fmtTime = (iso: string) => new Date(iso).toLocaleTimeString(lang.value, { 
 const fmtDate = (iso: string) => new Date(iso).toLocaleDateString(lang.value);
 function ago(iso: string | undefined): string {
   if (!iso) return '—';
-  const s = Math.round((Date.parse(iso) - now.value) / 1000);
+  // Never in the future: `now` ticks every 5 s, a fresh event may carry a later time.
+  const s = Math.min(0, Math.round((Date.parse(iso) - now.value) / 1000));
   const rtf = new Intl.RelativeTimeFormat(lang.value, { numeric: 'auto' });
   const a = Math.abs(s);
   return a < 60 ? rtf.format(s, 'second') : a < 3600 ? rtf.format(Math.round(s / 60), 'minute') : a < 86400 ? rtf.format(Math.round(s / 3600), 'hour') : rtf.format(Math.round(s / 86400), 'day');
@@ -361,11 +362,111 @@ function Feed() {
   );
 }
 
+/** Plan vs issued vs cost per stage from the project APIs (cloud/projects, cloud/costing), with shortages against the site's stock. */
+interface ApiProject {
+  code: string;
+  name: string;
+  site: string;
+  stages: Array<{ code: string }>;
+}
+interface PlanLine {
+  sku: string;
+  planned: number;
+  issued: number;
+  remaining: number;
+}
+interface StageRow {
+  stage: string;
+  planned: number;
+  issued: number;
+  lines: PlanLine[];
+  cost?: string;
+}
+
+function ProjectStages() {
+  const s = board.value;
+  const [rows, setRows] = useState<Array<{ p: ApiProject; stages: StageRow[]; total?: string }> | undefined>(undefined);
+  useEffect(() => {
+    let gone = false;
+    const id = setTimeout(async () => {
+      try {
+        const list = await getJson<{ items: ApiProject[] }>(`/api/v1/projects${site.value ? `?site=${encodeURIComponent(site.value)}` : ''}`);
+        const out = [];
+        for (const p of list.items.slice(0, 8)) {
+          // Cost figures only for callers who may see them (finance, the project's manager): else absent.
+          const report = await getJson<{ cost?: { total: string }; stages: Array<{ stage: string; actualMaterial?: string }> }>(`/api/v1/projects/${encodeURIComponent(p.code)}/cost-report`).catch(() => undefined);
+          const stages: StageRow[] = [];
+          for (const st of p.stages) {
+            const plan = await getJson<{ lines: PlanLine[] }>(`/api/v1/projects/${encodeURIComponent(p.code)}/stages/${encodeURIComponent(st.code)}/plan`).catch(() => ({ lines: [] as PlanLine[] }));
+            const cost = report?.stages.find((x) => x.stage === st.code)?.actualMaterial;
+            stages.push({
+              stage: st.code,
+              planned: plan.lines.reduce((n, l) => n + Math.round(l.planned * 1000), 0) / 1000,
+              issued: plan.lines.reduce((n, l) => n + Math.round(l.issued * 1000), 0) / 1000,
+              lines: plan.lines,
+              ...(cost !== undefined ? { cost } : {}),
+            });
+          }
+          out.push({ p, stages, ...(report?.cost ? { total: report.cost.total } : {}) });
+        }
+        if (!gone) setRows(out);
+      } catch {
+        if (!gone) setRows([]);
+      }
+    }, 400);
+    return () => {
+      gone = true;
+      clearTimeout(id);
+    };
+  }, [site.value, Math.floor(s.frames / 16), Math.floor(now.value / 30_000)]);
+  if (!rows || rows.length === 0) return null;
+  // What the site holds of a SKU (all units of its base unit rows; plans are in the base unit).
+  const held = (st: string, sku: string) => [...s.stock.values()].filter((r) => r.site === st && r.sku === sku).reduce((n, r) => n + Math.round(r.onHand * 1000), 0) / 1000;
+  return (
+    <div class="project-stages">
+      {rows.map(({ p, stages, total }) => (
+        <div class="project" data-project-code={p.code}>
+          <h3>
+            {p.code} · {p.name} <span class="muted">{p.site}</span>
+            {total !== undefined ? <span class="muted"> · {tr('cost')} {total}</span> : null}
+          </h3>
+          <table class="cards-on-phone">
+            <thead>
+              <tr>
+                <th>{tr('stage')}</th>
+                <th class="num">{tr('planned')}</th>
+                <th class="num">{tr('issued')}</th>
+                <th class="num">{tr('cost')}</th>
+                <th>{tr('shortages')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {stages.map((st) => {
+                const short = st.lines.map((l) => ({ sku: l.sku, qty: Math.round((l.remaining - Math.max(0, held(p.site, l.sku))) * 1000) / 1000 })).filter((x) => x.qty > 0);
+                return (
+                  <tr data-stage={st.stage}>
+                    <td data-label={tr('stage')}>{st.stage}</td>
+                    <td data-label={tr('planned')} class="num">{fmtQty(st.planned)}</td>
+                    <td data-label={tr('issued')} class="num">{fmtQty(st.issued)}</td>
+                    <td data-label={tr('cost')} class="num">{st.cost ?? '—'}</td>
+                    <td data-label={tr('shortages')} class={short.length ? 'bad' : ''}>{short.length ? short.map((x) => `${x.sku} ${fmtQty(x.qty)}`).join(', ') : '—'}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ))}
+    </div>
+  );
+}
+
 function Projects() {
   const list = projectSummaries(board.value, site.value || undefined);
   return (
     <section id="projects" class="panel">
       <h2>{tr('projects')}</h2>
+      <ProjectStages />
       <p class="muted small">{tr('projectsNote')}</p>
       {list.length === 0 ? <p class="empty">{tr('noProjects')}</p> : null}
       <table class="cards-on-phone">
