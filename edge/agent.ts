@@ -351,7 +351,9 @@ export class EdgeAgent {
           }
           break;
         case 'control':
-          this.log.info({ device: e.device, control: e.code, context: e.context }, 'scan context changed');
+          this.log.info({ device: e.device, control: e.code, context: e.context }, e.say ?? 'scan context changed');
+          // A document pinned or cleared (stockgate:po/req/so): the operator hears it took (ok beep).
+          if (e.say) this.feedback([e.device], 'ok');
           break;
         case 'tallied':
           // Count mode: the scan is accepted into the open count; the operator hears it (ok beep).

@@ -25,7 +25,7 @@ export interface SessionRules {
 }
 
 /** Bindings an idle session dropped (value each had). */
-export type ExpiredBindings = Partial<Record<'operator' | 'crew' | 'project' | 'stage', string>>;
+export type ExpiredBindings = Partial<Record<'operator' | 'crew' | 'project' | 'stage' | 'po' | 'req' | 'order', string>>;
 
 /** The context control scans set for the item scans that follow. */
 export interface SessionContext {
@@ -38,6 +38,15 @@ export interface SessionContext {
   stage?: string;
   operator?: string;
   crew?: string;
+  /**
+   * The business document the session works against (issue 10 §2-3, issue 11 §1), one at a time:
+   * `po` pins receipts to that purchase order, `req` books issues against that requisition's
+   * reservation, `order` ships issues against that sales order. Set by `stockgate:po/ID`,
+   * `stockgate:req/ID`, `stockgate:so/ID` (or `PO:`, `REQ:`, `SO:`; an empty value clears).
+   */
+  po?: string;
+  req?: string;
+  order?: string;
 }
 
 export type ScanOutcome =
@@ -45,6 +54,8 @@ export type ScanOutcome =
       type: 'control';
       code: string;
       context: SessionContext;
+      /** What the operator is told (a document pinned or cleared), for the log and the status. */
+      say?: string;
       /** A count ended (COUNT:END, or a MODE: leaving count mode): one count movement per tally line. */
       ended?: MovementDraft[];
       /** COUNT:CANCEL: tally lines dropped. */
@@ -76,6 +87,9 @@ const MODES: Record<string, SessionContext['mode']> = { RECEIVE: 'receive', ISSU
  * | LOC:code                           | location of the following movements           |
  * | stockgate:project/CODE[/STAGE]     | project QR: project (and stage, else cleared) |
  * | stockgate:crew/CODE, stockgate:op/BADGE | crew / operator badge as a URL QR code   |
+ * | stockgate:req/ID, REQ:ID           | issue against a requisition (mode ISSUE; issues carry `req`) |
+ * | stockgate:po/ID, PO:ID             | receive against a purchase order (mode RECEIVE; receipts carry `po`) |
+ * | stockgate:so/ID, SO:ID             | ship against a sales order (mode ISSUE; issues carry `order`) |
  *
  * | COUNT:END, COUNT:CANCEL           | end the open count (send it) / drop it        |
  *
@@ -128,7 +142,7 @@ export class ScanSession {
     if (!idle || this.lastScanAt === undefined || now - this.lastScanAt < idle) return undefined;
     const c = this.context;
     const out: ExpiredBindings = {};
-    for (const k of ['operator', 'crew', 'project', 'stage'] as const) {
+    for (const k of ['operator', 'crew', 'project', 'stage', 'po', 'req', 'order'] as const) {
       if (c[k] === undefined) continue;
       out[k] = c[k];
       delete c[k];
@@ -140,7 +154,7 @@ export class ScanSession {
   idleDeadline(): number | undefined {
     const c = this.context;
     if (!this.rules.idleMs || this.lastScanAt === undefined) return undefined;
-    if (!c.operator && !c.crew && !c.project && !c.stage) return undefined;
+    if (!c.operator && !c.crew && !c.project && !c.stage && !c.po && !c.req && !c.order) return undefined;
     return this.lastScanAt + this.rules.idleMs;
   }
 
@@ -239,7 +253,38 @@ export function applyContext(draft: MovementDraft, c: SessionContext): MovementD
   if (c.stage) draft.stage = c.stage;
   if (c.operator) draft.operator = c.operator;
   if (c.crew) draft.crew = c.crew;
+  // A document applies to its own kind of movement only: a pinned PO to receipts, a requisition or
+  // a sales order to issues (a return or a count never consumes a reservation).
+  if (c.po && draft.kind === 'receive') draft.po = c.po;
+  if (c.req && draft.kind === 'issue') draft.req = c.req;
+  if (c.order && draft.kind === 'issue') draft.order = c.order;
   return draft;
+}
+
+type DocKey = 'po' | 'req' | 'order';
+const DOC_MODE: Record<DocKey, SessionContext['mode']> = { po: 'receive', req: 'issue', order: 'issue' };
+const DOC_NAME: Record<DocKey, string> = { po: 'purchase order', req: 'requisition', order: 'sales order' };
+const DOC_CODE: Record<DocKey, string> = { po: 'PO', req: 'REQ', order: 'SO' };
+
+/**
+ * Pin a business document (or clear it with ''): one at a time, so a receipt never carries a
+ * requisition nor an issue a PO; pinning switches the mode to the document's (receive for a PO,
+ * issue for a requisition or a sales order) and tells the operator so.
+ */
+function pinDoc(c: SessionContext, key: DocKey, value: string): ScanOutcome {
+  const code = DOC_CODE[key];
+  if (value.length > 64 || !/^[A-Za-z0-9._-]*$/.test(value)) return { type: 'error', code: 'SG_ERR_SCAN_CONTROL', message: `${code}: '${value.slice(0, 64)}' is not a document id (1-64 of A-Z a-z 0-9 . _ -)` };
+  if (!value) {
+    const had = c[key];
+    delete c[key];
+    return { type: 'control', code, context: { ...c }, say: had ? `${DOC_NAME[key]} ${had} unpinned` : `no ${DOC_NAME[key]} was pinned` };
+  }
+  delete c.po;
+  delete c.req;
+  delete c.order;
+  c[key] = value;
+  c.mode = DOC_MODE[key];
+  return { type: 'control', code, context: { ...c }, say: `${DOC_NAME[key]} ${value}: mode ${c.mode.toUpperCase()}, ${key === 'po' ? 'receipts' : 'issues'} are booked against it` };
 }
 
 type ControlFn = (c: SessionContext, value: string) => ScanOutcome;
@@ -285,7 +330,7 @@ const CONTROL: Record<string, ControlFn> = {
     }
     const [kind = '', code, stage, ...rest] = decoded;
     const bad = (why: string): ScanOutcome => ({ type: 'error', code: 'SG_ERR_SCAN_CONTROL', message: `stockgate:${value}: ${why}` });
-    if (!code || rest.length || /[\x00-\x1f\x7f]/.test(decoded.join(''))) return bad('expected stockgate:project/CODE[/STAGE], stockgate:crew/CODE or stockgate:op/BADGE');
+    if (!code || rest.length || /[\x00-\x1f\x7f]/.test(decoded.join(''))) return bad('expected stockgate:project/CODE[/STAGE], stockgate:crew/CODE, stockgate:op/BADGE, stockgate:req/ID, stockgate:po/ID or stockgate:so/ID');
     switch (kind.toLowerCase()) {
       case 'project': {
         const out = setText('project', 'PRJ')(c, code);
@@ -296,6 +341,12 @@ const CONTROL: Record<string, ControlFn> = {
         return stage === undefined ? setText('crew', 'CREW')(c, code) : bad('a crew code has no stage');
       case 'op':
         return stage === undefined ? setText('operator', 'OP')(c, code) : bad('a badge has no stage');
+      case 'req':
+        return stage === undefined ? pinDoc(c, 'req', code) : bad('a requisition id has no stage');
+      case 'po':
+        return stage === undefined ? pinDoc(c, 'po', code) : bad('a purchase order id has no stage');
+      case 'so':
+        return stage === undefined ? pinDoc(c, 'order', code) : bad('a sales order id has no stage');
       default:
         return bad(`unknown kind '${kind}'`);
     }
@@ -313,6 +364,9 @@ const CONTROL: Record<string, ControlFn> = {
   // Handled by ScanSession.countControl (needs the tally); listed so COUNT:... is a control code.
   COUNT: () => ({ type: 'error', code: 'SG_ERR_SCAN_CONTROL', message: 'COUNT: unreachable' }),
   STAGE: setText('stage', 'STAGE'),
+  REQ: (c, value) => pinDoc(c, 'req', value),
+  PO: (c, value) => pinDoc(c, 'po', value),
+  SO: (c, value) => pinDoc(c, 'order', value),
   OP: setText('operator', 'OP'),
   CREW: setText('crew', 'CREW'),
 };

@@ -46,7 +46,7 @@ export type WorkflowEffect =
       info?: Record<string, unknown>;
       warnings?: CountWarning[];
     }
-  | { type: 'control'; device: string; code: string; context: SessionContext }
+  | { type: 'control'; device: string; code: string; context: SessionContext; say?: string }
   /** Count mode: a scan (or placement, or tag) added to the open count. `ok` feedback on `feedback` devices; no movement yet. */
   | { type: 'tallied'; device: string; label: string; total: number; uom: string; scans: number; qty: number; raw: string; feedback: string[] }
   /** A local validation failure: error feedback on `feedback` devices, log, status. */
@@ -339,7 +339,7 @@ export class Workflows {
     if (gone) effects.push(this.expired(name, gone));
     const out = session.handle(r, { id: d.name, type: d.driver });
     if (out.type === 'control') {
-      effects.push({ type: 'control', device: d.name, code: out.code, context: out.context });
+      effects.push({ type: 'control', device: d.name, code: out.code, context: out.context, ...(out.say ? { say: out.say } : {}) });
       if (out.ended) {
         this.endedTallies.set(name, [...(this.endedTallies.get(name) ?? []), ...session.tally.takeEnded()]);
         for (const draft of out.ended) effects.push({ ...this.movement(d.name, draft, [d.name]), info: { count: 'ended', line: tallyLabel(draft) } });
