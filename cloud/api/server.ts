@@ -21,7 +21,7 @@ import { accessDocs, accessRoutes, resolvePrincipal, scopeOf } from '../access/i
 import { auditDocs, auditRoutes } from '../audit/index.js';
 import { projectsDocs, projectsRoutes } from '../projects/index.js';
 import { salesDocs, salesRoutes } from '../sales/index.js';
-import { costingDocs, costingRoutes } from '../costing/index.js';
+import { costingDocs, costingRoutes, landedCostDocs, landedCostRoutes } from '../costing/index.js';
 import { forecastDocs, forecastRoutes } from '../forecast/index.js';
 import { approvalsDocs, approvalsRoutes } from '../approvals/index.js';
 import { procurementDocs, procurementRoutes, requisitionDocs, requisitionRoutes } from '../procurement/index.js';
@@ -120,10 +120,11 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   await projectsRoutes(app, deps);
   await salesRoutes(app, deps);
   await costingRoutes(app, deps);
+  await landedCostRoutes(app, deps);
   await forecastRoutes(app, deps);
   await approvalsRoutes(app, deps);
   await procurementRoutes(app, deps);
   await requisitionRoutes(app, deps);
-  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...accessDocs, ...auditDocs, ...projectsDocs, ...catalogDocs, ...salesDocs, ...costingDocs, ...forecastDocs, ...approvalsDocs, ...procurementDocs, ...requisitionDocs, ...(deps.metrics ? metricsDocs : [])], '1');
+  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...accessDocs, ...auditDocs, ...projectsDocs, ...catalogDocs, ...salesDocs, ...costingDocs, ...landedCostDocs, ...forecastDocs, ...approvalsDocs, ...procurementDocs, ...requisitionDocs, ...(deps.metrics ? metricsDocs : [])], '1');
   return app;
 }

@@ -193,6 +193,7 @@ export const EXAMPLES: Record<string, Example> = {
     req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/projects/${await costProject(api, f.site)}/costs`, body: { category: 'labour', amount: '10.00', date: '2026-12-05', stage: 'S1' } }),
   },
   'get /api/v1/projects/:code/cost-report': { projectScoped: true, req: async ({ api, f }) => ({ method: 'GET', path: `/api/v1/projects/${await costProject(api, f.site)}/cost-report` }) },
+  'post /api/v1/purchase-orders/:id/landed-costs': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/purchase-orders/${await costPo(api, f.site)}/landed-costs`, body: { amount: '1.00', allocate: 'qty' } }) },
   // Each call closes a later month of a long-gone century (months close in order; cost lines of today stay open).
   'post /api/v1/periods/:period/close': { req: ({ n }) => ({ method: 'POST', path: `/api/v1/periods/${oldMonth(n())}/close` }) },
   // --- procurement (issue 10 §2-3): suppliers, approval rules, purchase orders ---
@@ -224,6 +225,18 @@ export const EXAMPLES: Record<string, Example> = {
 
 /** 'yyyy-mm' of the k-th month after 1000-01: increasing with k. */
 const oldMonth = (k: number) => `${1000 + Math.floor(k / 12)}-${String((k % 12) + 1).padStart(2, '0')}`;
+
+/** A purchase order of the site for the landed-cost example, created once over the API. */
+const costPos = new Map<string, string>();
+async function costPo(api: ApiCloud, site: string): Promise<string> {
+  const known = costPos.get(site);
+  if (known) return known;
+  expect((await api.call('PUT', '/api/v1/suppliers/MX-SUP', { body: { name: 'matrix supplier', leadTimeDays: 1 } })).status).toBeLessThan(300);
+  const r = await api.call('POST', '/api/v1/purchase-orders', { body: { supplier: 'MX-SUP', site, expectedAt: '2027-01-01', lines: [{ sku: 'SKU-1', qty: 10, unitPrice: '3.00' }] } });
+  expect(r.status).toBe(201);
+  costPos.set(site, r.body.id as string);
+  return r.body.id as string;
+}
 
 /** A project of the site for the costing examples (`CX-<site>`, stage S1), created once over the API. */
 async function costProject(api: ApiCloud, site: string): Promise<string> {
