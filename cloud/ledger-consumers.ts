@@ -6,6 +6,7 @@ import type { LedgerConsumer } from './ledger-follower/index.js';
 import { projectsConsumer } from './projects/index.js';
 import { salesConsumer, salesService } from './sales/index.js';
 import { erpConsumer } from './erp/index.js';
+import { countsService } from './counts/index.js';
 
 /** What a business module gets to build its ledger consumer (extend here, not with globals). */
 export interface ConsumerContext {
@@ -27,4 +28,5 @@ export const ledgerConsumers: ReadonlyArray<(ctx: ConsumerContext) => LedgerCons
   (ctx) => costingService(ctx.db).consumer,
   (ctx) => salesConsumer(salesService(ctx.db)),
   () => erpConsumer(),
+  (ctx) => countsService(ctx.db).consumer(),
 ];

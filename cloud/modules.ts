@@ -10,6 +10,7 @@ import { projectsModule } from './projects/index.js';
 import { procurementModule } from './procurement/index.js';
 import { salesModule } from './sales/index.js';
 import { erpModule } from './erp/index.js';
+import { countsModule } from './counts/index.js';
 import { ledgerModule } from './store/module.js';
 import { timeseriesModule } from './timeseries/sql-export-store.js';
 
@@ -32,4 +33,5 @@ export const cloudModules: readonly DbModule[] = [
   procurementModule,
   costingModule,
   erpModule,
+  countsModule,
 ];

@@ -25,6 +25,9 @@ import { costingDocs, costingRoutes, landedCostDocs, landedCostRoutes } from '..
 import { forecastDocs, forecastRoutes } from '../forecast/index.js';
 import { approvalsDocs, approvalsRoutes } from '../approvals/index.js';
 import { procurementDocs, procurementRoutes, requisitionDocs, requisitionRoutes } from '../procurement/index.js';
+import { countsDocs, countsRoutes } from '../counts/index.js';
+import { shortagesDocs, shortagesRoutes } from '../shortages/index.js';
+import { askDocs, askRoutes } from '../ask/index.js';
 
 export type { ApiDeps } from './common.js';
 
@@ -125,6 +128,9 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   await approvalsRoutes(app, deps);
   await procurementRoutes(app, deps);
   await requisitionRoutes(app, deps);
-  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...accessDocs, ...auditDocs, ...projectsDocs, ...catalogDocs, ...salesDocs, ...costingDocs, ...landedCostDocs, ...forecastDocs, ...approvalsDocs, ...procurementDocs, ...requisitionDocs, ...(deps.metrics ? metricsDocs : [])], '1');
+  await countsRoutes(app, deps);
+  await shortagesRoutes(app, deps);
+  await askRoutes(app, deps);
+  await docsRoutes(app, [...coreDocs, ...stockDocs, ...ledgerDocs, ...levelsDocs, ...alertsDocs, ...webhooksDocs, ...channelsDocs, ...edgeDocs, ...tokenDocs, ...accessDocs, ...auditDocs, ...projectsDocs, ...catalogDocs, ...salesDocs, ...costingDocs, ...landedCostDocs, ...forecastDocs, ...approvalsDocs, ...procurementDocs, ...requisitionDocs, ...countsDocs, ...shortagesDocs, ...askDocs, ...(deps.metrics ? metricsDocs : [])], '1');
   return app;
 }

@@ -83,4 +83,5 @@ export async function forecastRoutes(app: FastifyInstance, deps: ApiDeps, proc: 
     const q = query(ReorderQuery, req);
     return reorderSuggestions(deps.db, { site: req.scope.site(q.site)!, period: q.period, serviceLevel: q.serviceLevel, ...windowOf(q) }, proc());
   });
+
 }

@@ -184,6 +184,15 @@ export const EXAMPLES: Record<string, Example> = {
   'post /api/v1/sales-orders/:id/close': { req: async ({ api, f, n }) => ({ method: 'POST', path: `/api/v1/sales-orders/${await shippedSalesOrder(api, f.site, n())}/close`, body: {} }) },
   'post /api/v1/sales-orders/:id/cancel': { req: async ({ api, f, n }) => ({ method: 'POST', path: `/api/v1/sales-orders/${await newSalesOrder(api, f.site, n())}/cancel`, body: {} }) },
   'get /api/v1/availability': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/availability?site=${f.site}&sku=SKU-1` }) },
+  // --- counts (issue 11 §4), shortages and ask (§2) ---
+  'post /api/v1/counts': { req: ({ f }) => ({ method: 'POST', path: '/api/v1/counts', body: { site: f.site, location: 'WH-1' } }) },
+  'get /api/v1/counts/plan': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/counts/plan?site=${f.site}` }) },
+  'get /api/v1/counts/:id': { req: async ({ api, f }) => ({ method: 'GET', path: `/api/v1/counts/${await mxCount(api, f.site, 'open')}` }) },
+  'post /api/v1/counts/:id/lines': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/counts/${await mxCount(api, f.site, 'open')}/lines`, body: { lines: [{ sku: 'SKU-1', qty: 1 }] } }) },
+  'post /api/v1/counts/:id/submit': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/counts/${await mxCount(api, f.site, 'counted')}/submit` }) },
+  'post /api/v1/counts/:id/post': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/counts/${await mxCount(api, f.site, 'submitted')}/post` }) },
+  'get /api/v1/projects/:code/shortages': { req: async ({ api, f }) => ({ method: 'GET', path: `/api/v1/projects/${await matrixProject(api, f.site)}/shortages?all=1` }), projectScoped: true },
+  'post /api/v1/ask': { req: () => ({ method: 'POST', path: '/api/v1/ask', body: { q: 'what is project MXP-NONE missing?' } }) },
   // --- forecast (issue 11 §3) ---
   'get /api/v1/forecast': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/forecast?site=${f.site}&sku=SKU-1&period=day&alpha=0.1&beta=0.1` }) },
   'get /api/v1/reorder-suggestions': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/reorder-suggestions?site=${f.site}&period=day` }) },
@@ -311,6 +320,18 @@ async function newSalesOrder(api: ApiCloud, site: string, n: number): Promise<st
   const r = await api.call('POST', '/api/v1/sales-orders', { headers: { 'idempotency-key': `mx-so-new-${n}` }, body: salesOrder(site) });
   expect(r.status).toBe(201);
   return r.body.id as string;
+}
+
+/** A count of the site at the stage asked for (opened by the admin token: the approvers are others). */
+async function mxCount(api: ApiCloud, site: string, stage: 'open' | 'counted' | 'submitted'): Promise<string> {
+  const c = await api.call('POST', '/api/v1/counts', { body: { site, location: 'WH-1', skus: ['SKU-1'] } });
+  expect(c.status, c.text).toBe(201);
+  const cid = c.body.id as string;
+  if (stage === 'open') return cid;
+  expect((await api.call('POST', `/api/v1/counts/${cid}/lines`, { body: { lines: [{ sku: 'SKU-1', qty: 1 }] } })).status).toBe(200);
+  if (stage === 'counted') return cid;
+  expect((await api.call('POST', `/api/v1/counts/${cid}/submit`)).status).toBe(200);
+  return cid;
 }
 
 /** An order shipped by an issue carrying `order` (the ledger follower consumes it). */

@@ -71,4 +71,5 @@ describe('forecast and reorder suggestions over the ledger (SQLite)', () => {
     expect(s.reorderPoint).toBeCloseTo(s.perPeriod + normalQuantile(0.95) * sigma, 9);
     expect(s.suggestedQty).toBe(0); // 123 on hand is far above it
   });
+
 });
