@@ -16,14 +16,25 @@ import type { Role } from '../auth/auth.js';
 import { Sku } from '../catalog/model.js';
 import { averageCost } from '../costing/index.js';
 import { cyclePlan } from './rules.js';
-import { countsService, type CountView } from './service.js';
+import { approvalRules, approvalsOf, decideApproval, submitForApproval } from '../approvals/index.js';
+import { countsService, type CountView, setApprovalEngine } from './service.js';
+
+// The count-adjustment bands of cloud/approvals (wired here, where both modules are loaded).
+setApprovalEngine({
+  bands: (tx, site) => approvalRules(tx, site, 'count-adjustment'),
+  submit: (tx, s) => submitForApproval(tx, { docType: 'count-adjustment', docId: s.docId, site: s.site, revision: 1, status: 'draft', requester: s.requester, amount: s.amount }),
+  decide: (tx, s, who, action, at, comment) => decideApproval(tx, { docType: 'count-adjustment', docId: s.docId, site: s.site, revision: 1, status: 'pending', requester: s.requester, amount: s.amount }, who, action, at, comment),
+  list: (q, docId) => approvalsOf(q, 'count-adjustment', docId, 1),
+});
 
 const COUNT_ROLES: readonly Role[] = ['site-manager', 'operator'];
+const APPROVER_ROLES: readonly Role[] = ['site-manager', 'finance', 'procurement', 'project-manager'];
 
 const CountId = z.string().regex(/^CNT-[0-9A-F]{12}$/, 'a count id, CNT- and 12 hex digits');
 const OpenBody = z.strictObject({ site: SiteParam, location: Id.optional(), skus: z.array(Sku).min(1).max(1000).optional() });
 const Qty = z.number().nonnegative().refine((x) => qtyProblem(x) === undefined, { message: 'at most 3 decimals, at most 1e12' });
 const LinesBody = z.strictObject({ lines: z.array(z.strictObject({ sku: Sku, location: Id.optional(), batch: Id.optional(), qty: Qty })).min(1).max(5000) });
+const DecideBody = z.strictObject({ comment: z.string().max(500).optional() }).optional();
 const PlanQuery = z.object({ site: SiteParam, today: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'an ISO date YYYY-MM-DD').optional() });
 
 const LineSchema = z.object({ location: z.string(), sku: z.string(), batch: z.string(), uom: z.string(), snapshot: z.number(), moved: z.number(), counted: z.number(), expected: z.number(), variance: z.number(), booked: z.number(), averageCost: z.string().optional(), value: z.string().optional() });
@@ -37,6 +48,8 @@ export const countsDocs: RouteDoc[] = [
   { method: 'post', path: '/api/v1/counts/:id/lines', tag: 'counts', summary: 'Add count entries over REST (edge MODE:COUNT scans attach themselves)', roles: COUNT_ROLES, body: LinesBody, response: CountSchema },
   { method: 'post', path: '/api/v1/counts/:id/submit', tag: 'counts', summary: 'Compute variance = counted - (snapshot + movements applied between the snapshot and the count) and the value at moving-average cost', roles: COUNT_ROLES, response: CountSchema, errors: { 409: 'SG_ERR_ILLEGAL_TRANSITION' } },
   { method: 'post', path: '/api/v1/counts/:id/post', tag: 'counts', summary: 'Post the adjustments (adjust ledger rows): below every count-adjustment band at once, else pending its band\'s approvals (once the approval engine is wired: setApprovalEngine)', roles: COUNT_ROLES, response: CountSchema, errors: { 409: 'SG_ERR_ILLEGAL_TRANSITION' } },
+  { method: 'post', path: '/api/v1/counts/:id/approve', tag: 'counts', summary: 'Approve the waiting step; the last approval books the adjustments', roles: APPROVER_ROLES, body: DecideBody, response: CountSchema, errors: { 403: 'SG_ERR_SELF_APPROVAL / SG_ERR_NOT_APPROVER', 409: 'SG_ERR_ILLEGAL_TRANSITION' } },
+  { method: 'post', path: '/api/v1/counts/:id/reject', tag: 'counts', summary: 'Reject the waiting step: nothing is booked', roles: APPROVER_ROLES, body: DecideBody, response: CountSchema, errors: { 403: 'SG_ERR_SELF_APPROVAL / SG_ERR_NOT_APPROVER', 409: 'SG_ERR_ILLEGAL_TRANSITION' } },
 ];
 
 export async function countsRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -77,4 +90,11 @@ export async function countsRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   app.post('/api/v1/counts/:id/submit', { config: { roles: COUNT_ROLES, scope: one } }, async (req) => shown(await svc.submit(id(req), actor(req.principal)), req));
   app.post('/api/v1/counts/:id/post', { config: { roles: COUNT_ROLES, scope: one } }, async (req) => shown(await svc.post(id(req), actor(req.principal), deps.submit), req));
+  for (const action of ['approve', 'reject'] as const) {
+    app.post(`/api/v1/counts/:id/${action}`, { config: { roles: APPROVER_ROLES, scope: one } }, async (req) => {
+      const b = body(DecideBody, req);
+      const p = req.principal;
+      return shown(await svc.approve(id(req), { user: actor(p), roles: p?.roles ?? [] }, action, deps.submit, b?.comment), req);
+    });
+  }
 }

@@ -15,6 +15,7 @@ import { Errors } from '../errors.js';
 import { MONEY_STRING, MoneyError, parseMoney } from '../money.js';
 import { Sku } from '../catalog/model.js';
 import { SalesErrors } from './errors.js';
+import { incomingOf } from '../procurement/index.js';
 import { type OrderView, salesService, toRequest } from './service.js';
 
 /** Who may take orders and move them; everyone who reads stock may read them. */
@@ -77,6 +78,8 @@ const KEY = /^[\x21-\x7e]{1,128}$/;
 
 export async function salesRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const sales = salesService(deps.db);
+  // Availability's `incoming`: procurement's open PO lines (approved or partially received).
+  sales.incoming ??= async (site, sku) => (await incomingOf(deps.db.kysely, site, sku)).map((l) => ({ po: l.po, qty: l.qty, expectedAt: l.expectedAt }));
   const orderScope = scope.resource('sales order', OrderId, (_d, id: string) => sales.site(id));
   const who = (p: Principal | undefined) => actor(p);
 

@@ -11,7 +11,11 @@ import { scope } from '../api/scope.js';
 import type { Role } from '../auth/auth.js';
 import { Errors } from '../errors.js';
 import { getProject, ProjectCode } from '../projects/index.js';
-import { projectShortages } from './service.js';
+import { incomingOf } from '../procurement/index.js';
+import { projectShortages, setIncomingSource } from './service.js';
+
+// Open PO lines come from cloud/procurement (wired here, where both modules are loaded).
+setIncomingSource((q, site, sku) => incomingOf(q, site, sku));
 
 export const SHORTAGE_ROLES: readonly Role[] = [...READ_ROLES, 'project-manager'];
 const ShortageQuery = z.object({ all: z.enum(['0', '1', 'true', 'false']).optional() });

@@ -191,10 +191,13 @@ export const EXAMPLES: Record<string, Example> = {
   'post /api/v1/counts/:id/lines': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/counts/${await mxCount(api, f.site, 'open')}/lines`, body: { lines: [{ sku: 'SKU-1', qty: 1 }] } }) },
   'post /api/v1/counts/:id/submit': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/counts/${await mxCount(api, f.site, 'counted')}/submit` }) },
   'post /api/v1/counts/:id/post': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/counts/${await mxCount(api, f.site, 'submitted')}/post` }) },
+  'post /api/v1/counts/:id/approve': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/counts/${await mxCount(api, f.site, 'pending')}/approve`, body: {} }), handlerRefuses: ['finance', 'procurement', 'project-manager', 'admin'] },
+  'post /api/v1/counts/:id/reject': { req: async ({ api, f }) => ({ method: 'POST', path: `/api/v1/counts/${await mxCount(api, f.site, 'pending')}/reject`, body: { comment: 'recount' } }), handlerRefuses: ['finance', 'procurement', 'project-manager', 'admin'] },
   'get /api/v1/projects/:code/shortages': { req: async ({ api, f }) => ({ method: 'GET', path: `/api/v1/projects/${await matrixProject(api, f.site)}/shortages?all=1` }), projectScoped: true },
   'post /api/v1/ask': { req: () => ({ method: 'POST', path: '/api/v1/ask', body: { q: 'what is project MXP-NONE missing?' } }) },
   // --- forecast (issue 11 §3) ---
   'get /api/v1/forecast': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/forecast?site=${f.site}&sku=SKU-1&period=day&alpha=0.1&beta=0.1` }) },
+  'post /api/v1/reorder-suggestions/requisition': { req: async ({ api, f }) => ({ method: 'POST', path: '/api/v1/reorder-suggestions/requisition', body: { site: f.site, project: await matrixProject(api, f.site), stage: 'S1', period: 'day' } }) },
   'get /api/v1/reorder-suggestions': { req: ({ f }) => ({ method: 'GET', path: `/api/v1/reorder-suggestions?site=${f.site}&period=day` }) },
   // --- costing (issue 10 §4): cost lines, the cost report, the month close ---
   'post /api/v1/projects/:code/costs': {
@@ -323,7 +326,7 @@ async function newSalesOrder(api: ApiCloud, site: string, n: number): Promise<st
 }
 
 /** A count of the site at the stage asked for (opened by the admin token: the approvers are others). */
-async function mxCount(api: ApiCloud, site: string, stage: 'open' | 'counted' | 'submitted'): Promise<string> {
+async function mxCount(api: ApiCloud, site: string, stage: 'open' | 'counted' | 'submitted' | 'pending'): Promise<string> {
   const c = await api.call('POST', '/api/v1/counts', { body: { site, location: 'WH-1', skus: ['SKU-1'] } });
   expect(c.status, c.text).toBe(201);
   const cid = c.body.id as string;
@@ -331,6 +334,13 @@ async function mxCount(api: ApiCloud, site: string, stage: 'open' | 'counted' | 
   expect((await api.call('POST', `/api/v1/counts/${cid}/lines`, { body: { lines: [{ sku: 'SKU-1', qty: 1 }] } })).status).toBe(200);
   if (stage === 'counted') return cid;
   expect((await api.call('POST', `/api/v1/counts/${cid}/submit`)).status).toBe(200);
+  if (stage === 'submitted') return cid;
+  // A count-adjustment band from 0 with one site-manager step, beside the site's other rules.
+  const have = (await api.call('GET', `/api/v1/sites/${site}/approval-rules`)).body?.rules ?? [];
+  const rules = [...have.filter((r: { docType: string }) => r.docType !== 'count-adjustment'), { docType: 'count-adjustment', minAmount: '0.00', steps: ['site-manager'] }];
+  expect((await api.call('PUT', `/api/v1/sites/${site}/approval-rules`, { body: { rules } })).status).toBe(200);
+  const p = await api.call('POST', `/api/v1/counts/${cid}/post`);
+  expect(p.body.status).toBe('pending-approval');
   return cid;
 }
 

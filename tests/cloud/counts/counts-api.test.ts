@@ -19,10 +19,12 @@ describe('stock counts (SQLite)', () => {
     for (const sku of ['CEM', 'SAND']) expect((await api.call('PUT', `/api/v1/items/${sku}`, { body: { name: sku, uom: 'ea', standardCost: '3250' } })).status).toBe(200);
     finance = (await post(api.url, '/api/v1/tokens', { name: 'fin', roles: ['finance'] }, { token: api.admin })).body.token;
     clerk = (await post(api.url, '/api/v1/tokens', { name: 'clerk', roles: ['site-manager'] }, { token: api.admin })).body.token;
+    const rules = await api.call('PUT', '/api/v1/sites/K1/approval-rules', { body: { rules: [{ docType: 'count-adjustment', minAmount: '50.00', steps: ['finance'] }] } });
+    expect(rules.status, rules.text).toBeLessThan(300);
   }, 60_000);
   afterAll(() => api?.stop());
 
-  it('count during movement: snapshot 100, issue 5, counted 93 -> variance -2, valued 65.00, posted as an adjust row', async () => {
+  it('count during movement: snapshot 100, issue 5, counted 93 -> variance -2; 65.00 is in the band, finance approves, adjust booked', async () => {
     await move(api.url, 'K1', 'receive', 'CEM', 100, api.admin);
     const c = await post(api.url, '/api/v1/counts', { site: 'K1', location: 'WH-1', skus: ['CEM'] }, { token: clerk });
     expect(c.status, JSON.stringify(c.body)).toBe(201);
@@ -36,15 +38,22 @@ describe('stock counts (SQLite)', () => {
     expect(s.body.lines[0]).not.toHaveProperty('value');
     expect((await get(api.url, `/api/v1/counts/${c.body.id}`, finance)).body.lines[0]).toMatchObject({ variance: -2, value: '65.00', averageCost: '3250' });
     const p = await post(api.url, `/api/v1/counts/${c.body.id}/post`, {}, { token: clerk });
-    expect(p.body.status).toBe('posted');
-    await waitFor(async () => (await onHand('K1', 'CEM')) === 92, 'adjusted');
+    expect(p.body.status).toBe('pending-approval');
+    expect(await onHand('K1', 'CEM')).toBe(94);
+    // The opener may not approve; finance may.
+    const self = await post(api.url, `/api/v1/counts/${c.body.id}/approve`, {}, { token: clerk });
+    expect(self.status).toBe(403);
+    const ok = await post(api.url, `/api/v1/counts/${c.body.id}/approve`, {}, { token: finance });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body.status).toBe('posted');
+    expect(await onHand('K1', 'CEM')).toBe(92);
     const adj = (await get(api.url, '/api/v1/movements?site=K1&limit=5', api.admin)).body.items.find((m: { kind: string }) => m.kind === 'adjust');
     expect(adj).toMatchObject({ sku: 'CEM', qty: -2, location: 'WH-1', id: `${c.body.id}-1` });
     const log = await get(api.url, `/api/v1/audit?entity=count&id=${c.body.id}`, api.admin);
-    expect(log.body.items.map((i: { action: string }) => i.action)).toEqual(['open', 'submit', 'post']);
+    expect(log.body.items.map((i: { action: string }) => i.action)).toEqual(['open', 'submit', 'post', 'approve']);
   }, 60_000);
 
-  it('another count posts at once; an operator sees no value', async () => {
+  it('below every band: posts at once; an operator sees no value', async () => {
     await move(api.url, 'K1', 'receive', 'SAND', 10, api.admin);
     const c = await post(api.url, '/api/v1/counts', { site: 'K1' }, { token: clerk });
     await post(api.url, `/api/v1/counts/${c.body.id}/lines`, { lines: [{ sku: 'SAND', location: 'WH-1', qty: 11 }] }, { token: clerk });

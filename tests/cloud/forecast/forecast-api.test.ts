@@ -72,4 +72,19 @@ describe('forecast and reorder suggestions over the ledger (SQLite)', () => {
     expect(s.suggestedQty).toBe(0); // 123 on hand is far above it
   });
 
+  it('suggestions to order become one draft purchase requisition for a project stage', async () => {
+    const t = api.admin;
+    expect((await api.call('PUT', '/api/v1/items/SAND', { body: { name: 'sand', uom: 'ea', standardCost: '500' } })).status).toBe(200);
+    await move(api.url, 'F1', 'receive', 'SAND', 40, t, { ts: '2026-01-02T08:00:00Z' });
+    for (const d of ['2026-01-06', '2026-01-13', '2026-01-20', '2026-01-27', '2026-02-03', '2026-02-10', '2026-02-17', '2026-02-24']) await move(api.url, 'F1', 'issue', 'SAND', 4.5, t, { ts: `${d}T09:00:00Z` });
+    const p = await api.call('POST', '/api/v1/projects', { body: { code: 'RP', name: 'reorder', site: 'F1', manager: 'pm', contractRevenue: '100.00', stages: [{ code: 'S1', name: 'one', needBy: '2027-01-01' }] } });
+    expect(p.status, p.text).toBe(201);
+    const r = await api.call('POST', '/api/v1/reorder-suggestions/requisition', { body: { site: 'F1', project: 'RP', stage: 'S1', from: '2026-01-05', to: '2026-03-01' } });
+    expect(r.status, r.text).toBe(201);
+    const sug = (await get(api.url, '/api/v1/reorder-suggestions?site=F1&period=week&from=2026-01-05&to=2026-03-01', t)).body.items.find((i: { sku: string }) => i.sku === 'SAND');
+    expect(sug.suggestedQty).toBeGreaterThan(0);
+    expect(r.body.requisitions).toEqual([{ id: expect.stringMatching(/^REQ-/), status: 'draft', lines: [{ sku: 'SAND', qty: sug.suggestedQty }] }]);
+    const req = await get(api.url, `/api/v1/requisitions/${r.body.requisitions[0].id}`, t);
+    expect(req.body).toMatchObject({ status: 'draft' });
+  });
 });

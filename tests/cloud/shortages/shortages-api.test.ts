@@ -2,10 +2,9 @@
  * Issue 11 §2 acceptance through the API of a real cloud (projects, procurement, the ledger
  * follower): project A, stage 1 (needBy D1) = F × 2 with F = {cement 50, rebar 1.5}, stage 2
  * (needBy D2) = S × 3 with S = {cement 40, rebar 2, formwork 10}; on hand cement 150, rebar 4;
- * issued to stage 1 cement 60, rebar 3. Shortages: cement 70 and formwork 30 in stage 2; /ask
+ * issued to stage 1 cement 60, rebar 3; open POs rebar 5 at D2 − 5, formwork 20 at D2 + 3.
+ * Shortages: cement 70 and formwork 30 in stage 2 (the 20 listed late), rebar not listed; /ask
  * answers the same rows in Chinese and English; a sales order reserving 30 cement makes it 100.
- * Open PO lines (rebar 5 covering, formwork 20 late) need cloud/procurement wired in through
- * `setIncomingSource`; without them rebar is short 5 in stage 2.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiCloud, type ApiCloud } from '../../helpers/api-cloud.js';
@@ -33,6 +32,7 @@ describe('shortages and ask (SQLite)', () => {
     await put('/api/v1/items/cement', { name: 'cement', uom: 'bag' });
     await put('/api/v1/items/rebar', { name: 'rebar', uom: 't' });
     await put('/api/v1/items/formwork', { name: 'formwork', uom: 'ea' });
+    await put('/api/v1/suppliers/SUP', { name: 'supplier', leadTimeDays: 10 });
     await ok('/api/v1/projects', { code: 'A', name: 'Project A', site: 'S1', manager: 'pm-a', contractRevenue: '20000.00', stages: [{ code: '1', name: 'foundation', needBy: D1 }, { code: '2', name: 'structure', needBy: D2 }] });
     await put('/api/v1/projects/A/stages/1/plan', { lines: [{ sku: 'cement', qty: 100 }, { sku: 'rebar', qty: 3 }] });
     await put('/api/v1/projects/A/stages/2/plan', { lines: [{ sku: 'cement', qty: 120 }, { sku: 'rebar', qty: 6 }, { sku: 'formwork', qty: 30 }] });
@@ -40,24 +40,28 @@ describe('shortages and ask (SQLite)', () => {
     await move(api.url, 'S1', 'receive', 'rebar', 4, api.admin, { uom: 't' });
     await move(api.url, 'S1', 'issue', 'cement', 60, api.admin, { uom: 'bag', project: 'A', stage: '1' });
     await move(api.url, 'S1', 'issue', 'rebar', 3, api.admin, { uom: 't', project: 'A', stage: '1' });
+    for (const [sku, qty, expectedAt] of [['rebar', 5, day(35)], ['formwork', 20, day(43)]] as const) {
+      const po = await ok('/api/v1/purchase-orders', { supplier: 'SUP', site: 'S1', expectedAt, lines: [{ sku, qty, unitPrice: '10.00' }] });
+      const sub = await ok(`/api/v1/purchase-orders/${po.id}/submit`, {});
+      expect(sub.status).toBe('approved');
+    }
     // The projects consumer has booked the issues to stage 1.
     await waitFor(async () => (await get(api.url, '/api/v1/projects/A/stages/1/plan', api.admin)).body?.lines?.find((l: { sku: string }) => l.sku === 'rebar')?.issued === 3, 'issues booked to stage 1');
   }, 90_000);
   afterAll(() => api?.stop());
 
-  it('cement 70 and formwork 30 in stage 2 (rebar 5 without its open PO)', async () => {
+  it('cement 70 and formwork 30 (20 incoming, late) in stage 2; rebar not listed', async () => {
     const r = await get(api.url, '/api/v1/projects/A/shortages', api.admin);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     const rows = r.body.items.map((i: any) => [i.stage, i.sku, i.shortage]);
-    expect(rows).toEqual([['2', 'cement', 70], ['2', 'formwork', 30], ['2', 'rebar', 5]]);
+    expect(rows).toEqual([['2', 'cement', 70], ['2', 'formwork', 30]]);
     const fw = r.body.items.find((i: any) => i.sku === 'formwork');
-    expect(fw).toMatchObject({ planned: 30, issued: 0, need: 30, needBy: D2, coveredFromStock: 0, incoming: [] });
+    expect(fw).toMatchObject({ planned: 30, issued: 0, need: 30, needBy: D2, coveredFromStock: 0, incoming: [{ qty: 20, expectedAt: day(43), late: true }] });
     expect(fw.suggestOrder.qty).toBe(30);
     const cem = r.body.items.find((i: any) => i.sku === 'cement');
     expect(cem).toMatchObject({ planned: 120, need: 120, coveredFromStock: 50 });
     const all = await get(api.url, '/api/v1/projects/A/shortages?all=1', api.admin);
-    expect(all.body.items.find((i: any) => i.stage === '1' && i.sku === 'rebar')).toMatchObject({ planned: 3, issued: 3, need: 0, shortage: 0 });
-    expect(all.body.items.find((i: any) => i.stage === '2' && i.sku === 'rebar')).toMatchObject({ need: 6, coveredFromStock: 1, shortage: 5 });
+    expect(all.body.items.find((i: any) => i.stage === '2' && i.sku === 'rebar')).toMatchObject({ need: 6, coveredFromStock: 1, shortage: 0, incoming: [{ qty: 5, late: false }] });
   });
 
   it('/ask gives the same rows, in Chinese and in English', async () => {
@@ -69,7 +73,7 @@ describe('shortages and ask (SQLite)', () => {
     expect(zh.body.answer).toContain('cement 缺 70');
     const en = await post(api.url, '/api/v1/ask', { q: 'what is project A missing?' }, { token: api.admin });
     expect(en.body.data.items).toEqual(rows);
-    expect(en.body.answer).toMatch(/^Project A is short of 3 material/);
+    expect(en.body.answer).toMatch(/^Project A is short of 2 material/);
     const other = await post(api.url, '/api/v1/ask', { q: '今天天气怎么样' }, { token: api.admin });
     expect(other.body.intent).toBe('unknown');
     expect(other.body.answer).toContain('A项目还缺什么材料');
