@@ -1,3 +1,8 @@
+/*
+ * Why one file (over 400 lines): not yet split: issue 15 asks for wiring, a recorder (effects ->
+ * outbox -> feedback), health and settings in their own files; that split is still to do (the
+ * workflows are already pure in workflows.ts, the publisher is separate).
+ */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';

@@ -1,3 +1,8 @@
+/*
+ * Why one file (over 400 lines): the connection lifecycle and the drain window (ack, rewind,
+ * resend) are being split by issue 15 (engineer of the ingest hot path); until then the window
+ * logic and the MQTT client share the in-flight state here.
+ */
 /**
  * The edge's uplink (issue 15 §1 split it from the drain window, edge/drain-window.ts). Over 400
  * lines because the connection lifecycle is one job whose parts share state: options and typed

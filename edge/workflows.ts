@@ -1,3 +1,9 @@
+/*
+ * Why one file (over 400 lines): it is the edge's functional core: pure functions from a scan,
+ * weight or tag to movements and operator feedback for every workflow (dock, issue, count, weigh
+ * station, RFID portal); they share the session state types and are tested together
+ * (tests/edge/workflows.test.ts).
+ */
 import type { Reading, ScanReading, TagReading, WeightReading } from '../devices/driver.js';
 import type { RfidReaderSettings, WeighStation as StationSettings } from '../protocols/mqtt/index.js';
 import { decodeEpc } from '../protocols/rfid/epc.js';

@@ -1,3 +1,8 @@
+/*
+ * Why one file (over 400 lines): the chaos run is one scenario script (start the processes, inject
+ * each fault in turn, count lost and doubled per edge); its steps share the processes and the
+ * counters, and splitting them would pass that state around without making any step clearer.
+ */
 /**
  * `npm run chaos [-- --short]` (issue 14 §4): faults against real processes while edges send
  * movements, then every edge's outbox is compared with the ledger: lost and doubled must be 0.

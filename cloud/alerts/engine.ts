@@ -1,3 +1,8 @@
+/*
+ * Why one file (over 400 lines): the alert engine is one state machine over stock levels, expiry,
+ * edges and devices (evaluate, open, resolve, enqueue in one transaction); the pure rules already
+ * live in rules.ts, and what is left is the one loop that owns the engine's timers and cursors.
+ */
 import type { Logger } from 'pino';
 import { monotonicFactory } from 'ulid';
 import { type DeviceHealth, EdgeStatusDetails, Telemetry, parseEdgeTopic } from '../../protocols/mqtt/index.js';

@@ -1,3 +1,9 @@
+/*
+ * Why one file (over 400 lines): the hub is one object per process that follows ledger positions
+ * and fans coalesced frames out to bounded per-client queues; following, coalescing and fan-out
+ * share the position, the pending frame and the client set, so they stay together (the stream's
+ * HTTP side is stream.ts).
+ */
 import type { ServerResponse } from 'node:http';
 import {
   type BoardAlert,

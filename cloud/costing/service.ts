@@ -1,3 +1,9 @@
+/*
+ * Why one file (over 400 lines): the costing service owns every costing transaction (moving
+ * average, landed costs, cost lines, period close) against the same averages table and locks; the
+ * pure arithmetic is in rules.ts, and splitting the transactions would spread the one locking order
+ * over several files.
+ */
 import { audit } from '../audit/index.js';
 import type { Db } from '../db/index.js';
 import { formatMoney, marginPct, Money, type MoneyValue, RoundingCarry, roundFen } from '../money.js';

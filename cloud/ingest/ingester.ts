@@ -1,3 +1,8 @@
+/*
+ * Why one file (over 400 lines): the ingester is the hot path: one queue, group commit, acks and
+ * rejects after the commit; its pieces share the pending queue and the commit timing that bench/
+ * measures, and keeping them in one file keeps that path readable end to end.
+ */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';

@@ -1,3 +1,9 @@
+/*
+ * Why one file (over 400 lines): it is one implementation of the `Store` interface (store.ts) for
+ * PostgreSQL; the interface is wide (commit, balances, ledger reads, exceptions, item master),
+ * every method is a few SQL statements, the migrations are in postgres-migrations.ts and the rules
+ * in cloud/ledger/rules.ts. Split by interface, not by method, like the SQLite store beside it.
+ */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Movement } from '../../protocols/mqtt/index.js';

@@ -1,3 +1,8 @@
+/*
+ * Why one file (over 400 lines): it is one implementation of the `Store` interface (store.ts) for
+ * SQLite, method by method beside the PostgreSQL one; the ledger rules are in cloud/ledger/rules.ts
+ * and the row mappers in rows.ts.
+ */
 import type Database from 'better-sqlite3';
 import { chainHash, ChainVerifier, GENESIS, type VerifyResult } from '../ledger/chain.js';
 import { type ItemMaster, type Key, type LedgerReader, negative, plan, type Raised, effectSql } from '../ledger/rules.js';

@@ -1,3 +1,10 @@
+/*
+ * Why one file (over 400 lines): the exporter is one loop with one request in flight; the request
+ * log, the confirmation of the resend window and the re-send from the confirmed point all move the
+ * same cursors and series table, and their order is the durability argument (README.md,
+ * Durability), which reads best in one place. Lines are built in points.ts, guards in guards.ts,
+ * storage in sql-export-store.ts.
+ */
 import { InfluxDB, type WriteApi, setLogger } from '@influxdata/influxdb-client';
 import type { Logger } from 'pino';
 import type { CloudMetrics } from '../metrics/registry.js';
