@@ -6,6 +6,10 @@
  * Concurrency: every status change is a conditional update on (id, revision, status) and every
  * approval decision one on (document, revision, step, pending) (cloud/approvals/engine.ts), so
  * two concurrent approvals of one step make one transition and the other answers 409.
+ *
+ * Why one file (over 400 lines): the service is the one place procurement transactions open
+ * (requisitions, orders, receipts, approvals), all on the same conditional-update concurrency
+ * rule above; the pure rules are in rules.ts and the queries in repo.ts.
  */
 import type { Kysely, Transaction } from 'kysely';
 import { type Actor, type Approval, ApprovalError, type ApprovalSubject, approvalsOf, decideApproval, submitForApproval, voidEarlierApprovals } from '../approvals/index.js';
