@@ -116,6 +116,22 @@ export async function serverTruth(url: string): Promise<Truth & { minTs: number;
   return t;
 }
 
+/**
+ * What the server holds once it shows `done` (or after `timeoutMs`, whatever it holds then).
+ * VictoriaMetrics acknowledges a write before the samples are searchable, and a busy or just
+ * restarted server can take seconds to show them even after /internal/force_flush; a read-back
+ * taken once can see a partial picture of data the server does hold. The caller still asserts on
+ * what this returns, so a point that is really lost fails the test after the timeout.
+ */
+export async function serverTruthWhen(url: string, done: (t: Truth) => boolean, timeoutMs = 20_000): Promise<Truth & { minTs: number; samples: number }> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const t = await serverTruth(url);
+    if (done(t) || Date.now() > until) return t;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** Differences between the ledger and the server ([] when they match exactly). */
 export function compareTruth(ledger: Truth, server: Truth): string[] {
   const diff: string[] = [];

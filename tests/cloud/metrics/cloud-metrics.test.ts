@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serverTruth } from '../../../bench/tsdb-data.js';
+import { serverTruthWhen } from '../../../bench/tsdb-data.js';
 import { movement } from '../../helpers/movements.js';
 import { spawnStockgate, tempDir, uniqueId, type Proc } from '../../helpers/procs.js';
 import { promtoolFindings } from '../../helpers/promtool.js';
@@ -74,7 +74,7 @@ describe('cloud /metrics (prom-client) with --tsdb', () => {
     // No unbounded label: the site id appears nowhere in /metrics.
     expect(text).not.toContain(site);
 
-    const server = await serverTruth(vm.url);
+    const server = await serverTruthWhen(vm.url, (t) => t.count === 35);
     expect(server.count).toBe(35);
     const dev = await vm.export('stockgate_device_scale_weightKg');
     expect(dev.map((d) => d.metric)).toEqual([expect.objectContaining({ site, edge: 'e1', device: 'dock1' })]);

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serverTruth } from '../../../bench/tsdb-data.js';
+import { serverTruth, serverTruthWhen } from '../../../bench/tsdb-data.js';
 import { spawnStockgate, tempDir, uniqueId, type Proc } from '../../helpers/procs.js';
 import { Victoria } from '../../helpers/victoria.js';
 
@@ -65,7 +65,7 @@ describe('time-series export survives a SIGKILL of the cloud and of VictoriaMetr
 
     base = await start();
     await settled(base, (t) => sample(t, 'stockgate_tsdb_export_backlog') === 0 && (sample(t, 'stockgate_tsdb_export_lines_total{result="resent"}') ?? 0) > 0);
-    const back = await serverTruth(vm.url);
+    const back = await serverTruthWhen(vm.url, (t) => t.count === N);
     expect(back.count).toBe(N);
     // 1..4 cycling over 100 movements, three times: 250 per round.
     expect(back.qty).toEqual({ ea: 750 });

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareTruth, ledgerTruth, seed, serverTruth } from '../../../bench/tsdb-data.js';
+import { compareTruth, ledgerTruth, seed, serverTruthWhen } from '../../../bench/tsdb-data.js';
 import { CloudMetrics } from '../../../cloud/metrics/registry.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import { TsdbExporter } from '../../../cloud/timeseries/exporter.js';
@@ -53,7 +53,7 @@ describe('tsdb exporter against a real VictoriaMetrics', () => {
 
     const truth = await ledgerTruth(ledger);
     expect(truth.count).toBe(40_000);
-    const server = await serverTruth(vm.url);
+    const server = await serverTruthWhen(vm.url, (t) => compareTruth(truth, t).length === 0);
     expect(compareTruth(truth, server)).toEqual([]);
     const text = await metrics.text();
     expect(text).toMatch(/stockgate_tsdb_export_backlog 0/);
@@ -68,7 +68,7 @@ describe('tsdb exporter against a real VictoriaMetrics', () => {
     expect(again.stats.linesWritten).toBe(0);
     expect(again.stats.linesResent).toBeGreaterThan(0);
     await again.stop();
-    expect(compareTruth(truth, await serverTruth(vm.url))).toEqual([]);
+    expect(compareTruth(truth, await serverTruthWhen(vm.url, (t) => compareTruth(truth, t).length === 0))).toEqual([]);
     await exportStore.close();
     await ledger.close();
   }, 120_000);
@@ -119,8 +119,9 @@ describe('tsdb exporter guards against silently dropped lines (real VictoriaMetr
     await exporter.idle();
     await exporter.stop();
 
-    const server = await serverTruth(vm.url);
-    expect(compareTruth(await ledgerTruth(ledger), server)).toEqual([]);
+    const truth = await ledgerTruth(ledger);
+    const server = await serverTruthWhen(vm.url, (t) => compareTruth(truth, t).length === 0);
+    expect(compareTruth(truth, server)).toEqual([]);
     expect(server.count).toBe(2);
     const dev = await vm.export('{__name__=~"stockgate_device_.*"}');
     const byName = Object.fromEntries(dev.map((d) => [`${d.metric.__name__}/${d.metric.device}`, d]));
