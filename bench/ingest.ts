@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { percentile, round1, runEdges, startCloud, type CloudProcess, type PhaseResult } from './common.js';
+import { NatsCluster } from './chaos/nats-cluster.js';
 import { bracketRaw, ratio, type BenchContext, type BenchSection, type Flags } from './section.js';
 
 /** Issue 9: e2e per raw msg before the hash chain and exact quantities (50,003 vs 46,380). */
@@ -183,7 +184,10 @@ export const pgSection: BenchSection = {
     const tag = Math.random().toString(36).slice(2, 8);
     const site = `bench-pg-${tag}`;
     const schema = `sg_bench_${tag}`;
-    const broker = String(f['broker-url']);
+    // pgNats (issue 14 §5): a 3-node NATS cluster of our own instead; edges and the raw reference
+    // go to node 1's MQTT listener, the ingesters share one JetStream consumer (--nats).
+    const cluster = f.natsCluster === true ? await NatsCluster.start(mkdtempSync(join(tmpdir(), 'sg-bench-nats-'))) : undefined;
+    const broker = cluster ? `mqtt://127.0.0.1:${cluster.nodes[0]!.mqttPort}` : String(f['broker-url']);
     const pgUrl = String(f['pg-url']);
     const admin = new pg.Pool({ connectionString: pgUrl, max: 1 });
     const dir = mkdtempSync(join(tmpdir(), 'sg-bench-pg-'));
@@ -194,7 +198,7 @@ export const pgSection: BenchSection = {
       const store = `${pgUrl}${sep}options=-csearch_path%3D${schema}`;
       for (let n = 0; n < INGESTERS; n++) {
         clouds.push(
-          await startCloud(['--data-dir', join(dir, `cloud-${n}`), '--broker', broker, '--site', site, '--store', store, '--shared-group', `bench-${tag}`, '--client-id', `bench-${tag}-ing-${n}`]),
+          await startCloud(['--data-dir', join(dir, `cloud-${n}`), ...(cluster ? ['--nats', cluster.natsUrls] : ['--broker', broker]), '--site', site, '--store', store, '--shared-group', `bench-${tag}`, '--client-id', `bench-${tag}-ing-${n}`]),
         );
       }
       const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(f, broker, site, dir, EDGES, '', clouds));
@@ -213,7 +217,7 @@ export const pgSection: BenchSection = {
         perIngester: ingest.map((i) => ({ applied: i.applied, duplicates: i.duplicates, commits: i.commits })),
         rawMqtt: raw,
         ratio: { e2eMovementsPerRawMsg: r },
-        settings: { batch: num(f, 'batch'), window: num(f, 'window'), store: 'postgresql (one schema, READ COMMITTED, synchronous_commit=on)', broker: `${broker} ($share/<group>)` },
+        settings: { batch: num(f, 'batch'), window: num(f, 'window'), store: 'postgresql (one schema, READ COMMITTED, synchronous_commit=on)', broker: cluster ? `NATS 3 nodes, JetStream R3, MQTT on ${broker}` : `${broker} ($share/<group>)` },
       };
       const table: Array<[string, string]> = [
         ['pg: edges / ingesters', `${EDGES} / ${INGESTERS}`],
@@ -228,9 +232,19 @@ export const pgSection: BenchSection = {
       return { figures, table, ok: exactlyOnce };
     } finally {
       for (const c of clouds) await c.kill();
+      await cluster?.stop();
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
       await admin.end();
       rmSync(dir, { recursive: true, force: true });
     }
   },
+};
+
+/** Issue 14 §5: the pg section on a 3-node NATS cluster it starts itself (`--pg-nats`, results under "pgNats"). */
+export const pgNatsSection: BenchSection = {
+  name: 'pgNats',
+  about: '--ingesters clouds on a 3-node NATS cluster (--nats, JetStream R3) and one PostgreSQL schema vs raw MQTT through node 1',
+  byDefault: false,
+  options: pgSection.options!,
+  run: (ctx) => pgSection.run({ ...ctx, flags: { ...ctx.flags, natsCluster: true } }),
 };

@@ -20,7 +20,7 @@ import { boardSection } from './board.js';
 import { chainSection } from './chain-cost.js';
 import { draft, printTable, rawMqtt, startCloud, type RawResult } from './common.js';
 import { edgeBacklogSection } from './edge-backlog.js';
-import { ingestSection, pgSection } from './ingest.js';
+import { ingestSection, pgNatsSection, pgSection } from './ingest.js';
 import type { BenchContext, BenchSection, Machine, SectionResult } from './section.js';
 import { stockQueryBench } from './stock-query.js';
 import { tsdbSection } from './tsdb-export.js';
@@ -61,6 +61,7 @@ const SECTIONS: BenchSection[] = [
   ingestSection,
   edgeBacklogSection,
   pgSection,
+  pgNatsSection,
   stockQuerySection,
   tsdbSection,
   boardSection,
