@@ -142,6 +142,8 @@ export interface PhaseResult {
   movements: number;
   /** Windows resent by the edges (ack timeout or a reported gap). */
   resends: number;
+  /** Publisher errors (connect timeouts, ...) the edges recovered from by reconnecting. */
+  connectErrors: number;
   /** Device timestamp (the movement's `ts`, stamped at append) -> application ack at the edge. */
   deviceToAckP50Ms: number;
   deviceToAckP99Ms: number;
@@ -175,6 +177,7 @@ export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
   const latencies: number[] = [];
   const deviceToAck: number[] = [];
   let resends = 0;
+  let connectErrors = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: o.edges }, async (_, e) => {
@@ -184,6 +187,8 @@ export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
       const sentAt = new Map<number, number>();
       const stampedAt = new Map<number, number>();
       pub.on('published', (first) => sentAt.set(first, performance.now()));
+      // A connect that times out (200 edges on a loaded machine) is retried by the publisher itself.
+      pub.on('error', () => void connectErrors++);
       let acked = 0;
       const finished = new Promise<void>((resolve) => {
         pub.on('acked', (n, ranges) => {
@@ -238,6 +243,7 @@ export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
     p99Ms: round1(percentile(latencies, 99)),
     movements: o.perEdge * o.edges,
     resends,
+    connectErrors,
   };
 }
 
