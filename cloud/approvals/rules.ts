@@ -90,10 +90,10 @@ export function assertTransition(status: DocStatus, action: Action): DocStatus {
 export function validateRules(rules: readonly ApprovalRule[]): string[] {
   const errors: string[] = [];
   rules.forEach((r, i) => {
-    if (!Number.isSafeInteger(r.minAmount) || r.minAmount < 0) errors.push(`rules[${i}].minAmount: must be an amount >= 0`);
-    if (r.maxAmount !== undefined && !(r.maxAmount > r.minAmount)) errors.push(`rules[${i}].maxAmount: must be greater than minAmount`);
-    if (r.steps.length === 0) errors.push(`rules[${i}].steps: at least one step`);
-    if (new Set(r.steps).size !== r.steps.length) errors.push(`rules[${i}].steps: a role appears twice`);
+    if (!Number.isSafeInteger(r.minAmount) || r.minAmount < 0) errors.push(`rules.${i}.minAmount: must be an amount >= 0`);
+    if (r.maxAmount !== undefined && !(r.maxAmount > r.minAmount)) errors.push(`rules.${i}.maxAmount: must be greater than minAmount`);
+    if (r.steps.length === 0) errors.push(`rules.${i}.steps: at least one step`);
+    if (new Set(r.steps).size !== r.steps.length) errors.push(`rules.${i}.steps: a role appears twice`);
   });
   const byType = new Map<DocType, Array<{ r: ApprovalRule; i: number }>>();
   rules.forEach((r, i) => byType.set(r.docType, [...(byType.get(r.docType) ?? []), { r, i }]));
@@ -103,7 +103,7 @@ export function validateRules(rules: readonly ApprovalRule[]): string[] {
       const prev = sorted[k - 1]!;
       const cur = sorted[k]!;
       if (prev.r.maxAmount === undefined || prev.r.maxAmount > cur.r.minAmount) {
-        errors.push(`rules[${cur.i}]: overlaps rules[${prev.i}] for ${cur.r.docType}`);
+        errors.push(`rules.${cur.i}: overlaps rules.${prev.i} for ${cur.r.docType}`);
       }
     }
   }

@@ -116,10 +116,10 @@ describe('rule sets', () => {
       { docType: 'purchase-order', minAmount: 10, maxAmount: 10, steps: ['finance', 'finance'] },
     ]);
     expect(errors).toEqual([
-      'rules[1].steps: at least one step',
-      'rules[2].maxAmount: must be greater than minAmount',
-      'rules[2].steps: a role appears twice',
-      'rules[1]: overlaps rules[0] for requisition',
+      'rules.1.steps: at least one step',
+      'rules.2.maxAmount: must be greater than minAmount',
+      'rules.2.steps: a role appears twice',
+      'rules.1: overlaps rules.0 for requisition',
     ]);
   });
 });
