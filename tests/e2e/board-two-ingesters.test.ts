@@ -1,11 +1,10 @@
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BoardFrame, BoardSnapshot } from '../../protocols/http/board.js';
 import { topics } from '../../protocols/mqtt/index.js';
 import { batch, movement } from '../helpers/movements.js';
-import { getJson, spawnStockgate, tempDir, uniqueId, waitFor, type Proc } from '../helpers/procs.js';
+import { getJson, spawnSharedIngesters, tempDir, uniqueId, waitFor, type Proc } from '../helpers/procs.js';
 import { openSse } from '../helpers/sse.js';
 
 const PG = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -26,17 +25,7 @@ describe('e2e board across two ingesters (Mosquitto shared group, PostgreSQL)', 
   beforeAll(async () => {
     await admin.query(`CREATE SCHEMA "${schema}"`);
     const url = `${PG}${PG.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}`;
-    clouds.push(
-      ...(await Promise.all(
-        [0, 1].map((n) =>
-          spawnStockgate(
-            ['cloud', '--data-dir', join(dir, `cloud-${n}`), '--mqtt-port', '0', '--http-port', '0', '--insecure', '--broker', BROKER, '--site', site,
-              '--store', url, '--shared-group', `g-${site}`, '--client-id', `${site}-ingester-${n}`],
-            { env: { STOCKGATE_LOG_LEVEL: 'warn' } },
-          ),
-        ),
-      )),
-    );
+    clouds.push(...(await spawnSharedIngesters(dir, site, BROKER, url)));
   });
 
   afterAll(async () => {

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../bench/chaos/fault-proxy.js';
 import { NatsCluster } from '../../bench/chaos/nats-cluster.js';
 import { NATS_STREAM } from '../../cloud/broker/nats.js';
-import type { MovementDraft } from '../../edge/outbox/outbox-store.js';
 import { SqliteOutbox } from '../../edge/outbox/sqlite.js';
 import { Publisher } from '../../edge/publisher.js';
 import { getJson, spawnStockgate, tempDir, uniqueId, waitFor, type Proc } from '../helpers/procs.js';
+import { receiveDraft } from '../helpers/movements.js';
 
 /** The PostgreSQL of the test machine (trust auth), as the store tests; override with STOCKGATE_TEST_PG. */
 const PG = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -16,18 +16,7 @@ const EDGES = 3;
 const PER_EDGE = 6000;
 const TOTAL = EDGES * PER_EDGE;
 
-function draft(i: number, edge: number): MovementDraft {
-  return {
-    ts: new Date().toISOString(),
-    location: `DOCK-${edge}`,
-    kind: 'receive',
-    sku: `SKU-${i % 200}`,
-    qty: 1,
-    uom: 'ea',
-    device: { id: 'dock1', type: 'scanner' },
-    raw: `]C0SKU-${i % 200}`,
-  };
-}
+const draft = (i: number, edge: number) => receiveDraft(i, edge, 200);
 
 /**
  * Issue 14 §5: `stockgate cloud --nats` on a 3-node NATS cluster (JetStream R3 + MQTT) that the

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MovementDraft } from '../../edge/outbox/outbox-store.js';
 import { SqliteOutbox } from '../../edge/outbox/sqlite.js';
 import { Publisher } from '../../edge/publisher.js';
-import { getJson, spawnStockgate, tempDir, uniqueId, waitFor, type Proc } from '../helpers/procs.js';
+import { getJson, spawnSharedIngesters, spawnStockgate, tempDir, uniqueId, waitFor, type Proc } from '../helpers/procs.js';
+import { receiveDraft } from '../helpers/movements.js';
 
 /** The PostgreSQL of the test machine (trust auth), as the store tests; override with STOCKGATE_TEST_PG. */
 const PG = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -13,18 +13,7 @@ const EDGES = 4;
 const TOTAL = 100_000;
 const PER_EDGE = TOTAL / EDGES;
 
-function draft(i: number, edge: number): MovementDraft {
-  return {
-    ts: new Date().toISOString(),
-    location: `DOCK-${edge}`,
-    kind: 'receive',
-    sku: `SKU-${i % 500}`,
-    qty: 1,
-    uom: 'ea',
-    device: { id: 'dock1', type: 'scanner' },
-    raw: `]C0SKU-${i % 500}`,
-  };
-}
+const draft = (i: number, edge: number) => receiveDraft(i, edge, 500);
 
 /**
  * Scale-out acceptance: two `stockgate cloud` ingesters in one shared-subscription group on the
@@ -44,17 +33,7 @@ describe('e2e scale-out: 2 ingesters, shared subscription, PostgreSQL', () => {
     await admin.query(`CREATE SCHEMA "${schema}"`);
     // Both start at once: their migrations serialise on the advisory lock.
     const url = `${PG}${PG.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}`;
-    clouds.push(
-      ...(await Promise.all(
-        [0, 1].map((n) =>
-          spawnStockgate(
-            ['cloud', '--data-dir', join(dir, `cloud-${n}`), '--mqtt-port', '0', '--http-port', '0', '--insecure', '--broker', BROKER, '--site', site,
-              '--store', url, '--shared-group', group, '--client-id', `${site}-ingester-${n}`],
-            { env: { STOCKGATE_LOG_LEVEL: 'warn' } },
-          ),
-        ),
-      )),
-    );
+    clouds.push(...(await spawnSharedIngesters(dir, site, BROKER, url)));
   });
 
   afterAll(async () => {

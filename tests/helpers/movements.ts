@@ -1,3 +1,4 @@
+import type { MovementDraft } from '../../edge/outbox/outbox-store.js';
 import type { Movement, MovementBatch } from '../../protocols/mqtt/index.js';
 
 let counter = 0;
@@ -22,4 +23,21 @@ export function movement(o: Partial<Movement> & Pick<Movement, 'site' | 'edge' |
 
 export function batch(site: string, edge: string, movements: Movement[]): MovementBatch {
   return { v: 1, site, edge, sentAt: new Date().toISOString(), movements };
+}
+
+/**
+ * A receipt as an edge's outbox takes it (a scanner at DOCK-{edge}, one of `skus` SKUs), for the
+ * multi-edge e2e tests that count every movement in the ledger (scale-out, NATS cluster).
+ */
+export function receiveDraft(i: number, edge: number, skus: number): MovementDraft {
+  return {
+    ts: new Date().toISOString(),
+    location: `DOCK-${edge}`,
+    kind: 'receive',
+    sku: `SKU-${i % skus}`,
+    qty: 1,
+    uom: 'ea',
+    device: { id: 'dock1', type: 'scanner' },
+    raw: `]C0SKU-${i % skus}`,
+  };
 }

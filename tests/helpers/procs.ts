@@ -159,3 +159,20 @@ export function recordedSeq(p: Proc): number {
   for (const l of p.logs) if (l.msg === 'movement recorded' && typeof l.seq === 'number' && l.seq > max) max = l.seq;
   return max;
 }
+
+/**
+ * Two `stockgate cloud` ingesters in one Mosquitto shared-subscription group (`g-{site}`) on one
+ * PostgreSQL store, started at once (their migrations serialise on the advisory lock): the
+ * scale-out and the board-across-ingesters tests.
+ */
+export function spawnSharedIngesters(dir: string, site: string, broker: string, storeUrl: string): Promise<Proc[]> {
+  return Promise.all(
+    [0, 1].map((n) =>
+      spawnStockgate(
+        ['cloud', '--data-dir', join(dir, `cloud-${n}`), '--mqtt-port', '0', '--http-port', '0', '--insecure', '--broker', broker, '--site', site,
+          '--store', storeUrl, '--shared-group', `g-${site}`, '--client-id', `${site}-ingester-${n}`],
+        { env: { STOCKGATE_LOG_LEVEL: 'warn' } },
+      ),
+    ),
+  );
+}
