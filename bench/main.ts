@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { packageRoot } from '../cloud/paths.js';
 import { boardSection } from './board.js';
+import { businessSection } from './business.js';
 import { chainSection } from './chain-cost.js';
 import { draft, printTable, rawMqtt, startCloud, type RawResult } from './common.js';
 import { edgeBacklogSection } from './edge-backlog.js';
@@ -65,6 +66,7 @@ const SECTIONS: BenchSection[] = [
   stockQuerySection,
   tsdbSection,
   boardSection,
+  businessSection,
 ];
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -31,6 +31,14 @@ export interface FollowerHealth {
   /** Batches and rows committed since start. */
   batches: number;
   rows: number;
+  /**
+   * Where the follower's time goes since start: per consumer, the rows handed to it and the
+   * process CPU (user + system, ms) while its `apply` ran; `(follower)` is the rest of each batch
+   * (lock, cursors, reading and mapping the rows, cursor writes, COMMIT). Committed batches only.
+   * In the cloud, other work of the process interleaving with an `apply` (ingest between two
+   * awaits) is counted too; `npm run bench -- --only business` measures it alone.
+   */
+  cpu: Record<string, { rows: number; cpuMs: number }>;
   /** The failing batch, while it fails: the consumer that threw and its message. */
   failing?: { consumer: string; error: string; attempts: number; since: string; retryInMs: number };
 }
@@ -78,7 +86,7 @@ export class LedgerFollower {
   private poll: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private lastBatchAt = 0;
-  private readonly health: FollowerHealth = { consumers: [], batches: 0, rows: 0 };
+  private readonly health: FollowerHealth = { consumers: [], batches: 0, rows: 0, cpu: { '(follower)': { rows: 0, cpuMs: 0 } } };
 
   constructor(
     private readonly db: Db,
@@ -101,6 +109,7 @@ export class LedgerFollower {
     if (this.consumers.some((x) => x.name === c.name)) throw new Error(`ledger consumer '${c.name}' registered twice`);
     this.consumers.push(c);
     this.health.consumers.push(c.name);
+    this.health.cpu[c.name] = { rows: 0, cpuMs: 0 };
   }
 
   /** Create the lock row, catch up what was committed meanwhile, then follow. No consumer: nothing runs. */
@@ -137,7 +146,9 @@ export class LedgerFollower {
 
   /** For /healthz. */
   status(): FollowerHealth {
-    return { ...this.health, consumers: [...this.health.consumers], ...(this.health.failing ? { failing: { ...this.health.failing } } : {}) };
+    const cpu: FollowerHealth['cpu'] = {};
+    for (const [k, v] of Object.entries(this.health.cpu)) cpu[k] = { rows: v.rows, cpuMs: Math.round(v.cpuMs * 10) / 10 };
+    return { ...this.health, consumers: [...this.health.consumers], cpu, ...(this.health.failing ? { failing: { ...this.health.failing } } : {}) };
   }
 
   async stop(): Promise<void> {
@@ -183,7 +194,8 @@ export class LedgerFollower {
 
   /** One batch in one transaction; returns how many rows it took (0: caught up). */
   private async round(): Promise<number> {
-    let done: Array<{ c: LedgerConsumer; rows: LedgerEntry[] }> = [];
+    let done: Array<{ c: LedgerConsumer; rows: LedgerEntry[]; cpuMs: number }> = [];
+    const cpu0 = process.cpuUsage();
     const n = await this.db.tx(async (tx) => {
       done = [];
       await repo.lockFollower(tx, this.db.dialect, this.name);
@@ -205,15 +217,17 @@ export class LedgerFollower {
       for (const c of this.consumers) {
         const mine = rows.filter((r) => r.pos > cur(c.name, r.site));
         if (mine.length === 0) continue;
+        const t = process.cpuUsage();
         try {
           await c.apply(tx, mine);
         } catch (err) {
           throw new ConsumerFailed(c.name, err);
         }
+        const d = process.cpuUsage(t);
         const last = new Map<string, number>();
         for (const r of mine) last.set(r.site, r.pos);
         for (const [site, pos] of last) moved.push({ consumer: c.name, site, pos });
-        done.push({ c, rows: mine });
+        done.push({ c, rows: mine, cpuMs: (d.user + d.system) / 1000 });
       }
       await repo.putCursors(tx, this.name, moved, now);
       return rows.length;
@@ -222,6 +236,17 @@ export class LedgerFollower {
     if (n > 0) {
       this.health.batches++;
       this.health.rows += n;
+      const all = process.cpuUsage(cpu0);
+      let rest = (all.user + all.system) / 1000;
+      for (const { c, rows, cpuMs } of done) {
+        const h = this.health.cpu[c.name]!;
+        h.rows += rows.length;
+        h.cpuMs += cpuMs;
+        rest -= cpuMs;
+      }
+      const f = this.health.cpu['(follower)']!;
+      f.rows += n;
+      f.cpuMs += Math.max(0, rest);
     }
     if (this.health.failing) {
       this.log.info({ follower: this.name, consumer: this.health.failing.consumer, attempts: this.health.failing.attempts }, 'ledger follower: recovered');
