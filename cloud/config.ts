@@ -81,6 +81,28 @@ export const CloudConfig = z.strictObject({
   tsdbResendWindowS: z.number().min(0).max(86_400).default(60),
   /** /metrics needs a token (role metrics or admin). Default off: see cloud/metrics/README.md. */
   metricsToken: z.boolean().default(false),
+  // ---- ERP sync (cloud/erp/, issue 11 §5) ----
+  /**
+   * Kingdee K3Cloud WebAPI base URL (`http(s)://HOST[:PORT]/k3cloud/`): the ERP sender runs when
+   * set, with the four login fields below (LoginByAppSecret). Absent = no sender (events still
+   * queue in `erp_outbox`, and go out once an ERP is configured).
+   */
+  erpUrl: z.string().regex(/^https?:\/\/\S+$/, 'erpUrl: expected http(s)://HOST[:PORT]/k3cloud/').optional(),
+  /** K3Cloud data centre (账套) id: LoginByAppSecret `acctid`. */
+  erpAcctId: z.string().min(1).max(128).optional(),
+  /** K3Cloud user name: LoginByAppSecret `username`. */
+  erpUser: z.string().min(1).max(128).optional(),
+  /** Third-party application id registered in K3Cloud: LoginByAppSecret `appid`. */
+  erpAppId: z.string().min(1).max(256).optional(),
+  /** Its secret: LoginByAppSecret `appsecret` (flag or STOCKGATE_ERP_APP_SECRET). */
+  erpAppSecret: z.string().min(1).max(1024).optional(),
+  /** K3Cloud language id: LoginByAppSecret `lcid`. Default 2052 (Simplified Chinese). */
+  erpLcid: z.number().int().min(1).max(65535).default(2052),
+  /**
+   * HMAC key of the webhook signature headers every ERP request carries (for a gateway in front
+   * of the ERP); default the app secret (STOCKGATE_ERP_SIGNING_SECRET).
+   */
+  erpSigningSecret: z.string().min(16, 'erpSigningSecret: at least 16 characters').max(1024).optional(),
 }).refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { path: ['tlsKey'], message: 'tlsCert and tlsKey go together' })
   .refine((c) => c.ackKey === undefined || c.insecure, {
     path: ['ackKey'],
@@ -90,7 +112,16 @@ export const CloudConfig = z.strictObject({
     path: ['sharedGroup'],
     message: 'needs an external broker (--broker mqtt://HOST:PORT, Mosquitto or EMQX, or --nats): the embedded aedes has no shared subscriptions',
   })
-  .refine((c) => c.nats === undefined || c.broker === undefined, { path: ['nats'], message: 'use either --broker or --nats, not both' });
+  .refine((c) => c.nats === undefined || c.broker === undefined, { path: ['nats'], message: 'use either --broker or --nats, not both' })
+  .superRefine((c, ctx) => {
+    // The ERP login needs all four fields; without erpUrl none of them means anything.
+    const fields = ['erpAcctId', 'erpUser', 'erpAppId', 'erpAppSecret'] as const;
+    if (c.erpUrl !== undefined) {
+      for (const f of fields) if (c[f] === undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f}: required with erpUrl (K3Cloud LoginByAppSecret)` });
+    } else {
+      for (const f of [...fields, 'erpSigningSecret'] as const) if (c[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f}: only with erpUrl (the K3Cloud base URL)` });
+    }
+  });
 export type CloudConfig = z.infer<typeof CloudConfig>;
 
 export class CloudConfigError extends Error {

@@ -12,6 +12,7 @@ import { ExternalBroker } from './broker/mqtt.js';
 import { NatsBus } from './broker/nats.js';
 import { type CloudConfig, defaultClientId } from './config.js';
 import { type Db, openDatabase, type PostgresDb, type SqliteDb } from './db/index.js';
+import { ErpSender, K3CloudAdapter } from './erp/index.js';
 import { Ingester } from './ingest/ingester.js';
 import { ledgerConsumers } from './ledger-consumers.js';
 import { LedgerFollower } from './ledger-follower/index.js';
@@ -37,6 +38,8 @@ export interface RunningCloud {
   metrics: CloudMetrics;
   /** The time-series exporter, with --tsdb. */
   timeseries?: Timeseries;
+  /** The ERP sender (cloud/erp/), with --erp-url. */
+  erp?: ErpSender;
   /** Actual ports (after port 0 was resolved). mqttPort is undefined with an external broker. */
   mqttPort?: number;
   httpPort: number;
@@ -160,6 +163,17 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   }
   await ts?.start();
   await follower.start();
+  // ERP sync (issue 11 §5): drain the outbound queue the business modules fill in their
+  // transactions, with the webhooks' backoff and signing; several ingesters may run one each
+  // (a row is claimed with a lease).
+  let erp: ErpSender | undefined;
+  if (config.erpUrl) {
+    const adapter = new K3CloudAdapter({ url: config.erpUrl, acctId: config.erpAcctId!, username: config.erpUser!, appId: config.erpAppId!, appSecret: config.erpAppSecret!, lcid: config.erpLcid, signingSecret: config.erpSigningSecret ?? config.erpAppSecret! });
+    erp = new ErpSender(db, adapter, log.child({ part: 'erp' }), { backoffBaseMs: config.webhookBackoffMs, backoffCapMs: config.webhookBackoffCapMs });
+    erp.start();
+    closers.push(() => erp!.stop());
+    log.info({ erp: adapter.name, url: config.erpUrl }, 'ERP sync on');
+  }
   // Every subscription is in place: what the session delivered that nobody handles is acked now.
   if (bus instanceof ExternalBroker) bus.ready();
 
@@ -200,6 +214,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
     http,
     metrics,
     ...(ts ? { timeseries: ts } : {}),
+    ...(erp ? { erp } : {}),
     ...(mqttPort === undefined ? {} : { mqttPort }),
     httpPort,
     async stop() {

@@ -3,7 +3,7 @@ import { createLogger, emitEvent, failStart, onShutdown } from '../log.js';
 import { describeConfigIssues, intFlag, numberFlag, portFlag, type ConfigIssue } from '../usage.js';
 
 /** Config keys whose flag or source is not simply the kebab-case key. */
-const SPECIAL_FLAGS: Record<string, string> = { sites: '--site', brokerPassword: 'STOCKGATE_BROKER_PASSWORD', ackKey: '--ack-key (or STOCKGATE_ACK_KEY)', store: '--store' };
+const SPECIAL_FLAGS: Record<string, string> = { sites: '--site', brokerPassword: 'STOCKGATE_BROKER_PASSWORD', ackKey: '--ack-key (or STOCKGATE_ACK_KEY)', store: '--store', erpAppSecret: '--erp-app-secret (or STOCKGATE_ERP_APP_SECRET)', erpSigningSecret: '--erp-signing-secret (or STOCKGATE_ERP_SIGNING_SECRET)' };
 
 export function registerCloud(program: Command): void {
   program
@@ -40,7 +40,14 @@ export function registerCloud(program: Command): void {
     .option('--tsdb-org <org>', 'time series: organisation')
     .option('--tsdb-resend-window <seconds>', 'time series: after a failed write, re-send what was acknowledged this long before it (default 60)', numberFlag('--tsdb-resend-window'))
     .option('--metrics-token', 'require a Bearer token with the metrics or admin role on /metrics (default: open, like Prometheus exporters)', false)
-    .addHelpText('after', '\nAuthentication is on unless --insecure: create the first admin token with: stockgate admin init --data-dir DIR\nPrints {"event":"ready","mqttPort":N,"httpPort":N} on stdout when listening. Logs go to stderr.\nEnvironment: STOCKGATE_BROKER_PASSWORD, STOCKGATE_ACK_KEY, STOCKGATE_TSDB_TOKEN, STOCKGATE_LOG_LEVEL.')
+    .option('--erp-url <url>', 'ERP sync: Kingdee K3Cloud WebAPI base URL (http(s)://HOST/k3cloud/); approved POs, receipts, project issues, shipments and month-close reports go out to it (off when absent)')
+    .option('--erp-acct-id <id>', 'ERP sync: K3Cloud data centre id (LoginByAppSecret acctid)')
+    .option('--erp-user <name>', 'ERP sync: K3Cloud user name (LoginByAppSecret username)')
+    .option('--erp-app-id <id>', 'ERP sync: K3Cloud third-party application id (LoginByAppSecret appid)')
+    .option('--erp-app-secret <secret>', 'ERP sync: its application secret (prefer STOCKGATE_ERP_APP_SECRET)')
+    .option('--erp-lcid <n>', 'ERP sync: K3Cloud language id (default 2052, Simplified Chinese)', intFlag('--erp-lcid'))
+    .option('--erp-signing-secret <secret>', 'ERP sync: HMAC key of the signature headers on every ERP request, at least 16 characters (default: the app secret; or STOCKGATE_ERP_SIGNING_SECRET)')
+    .addHelpText('after', '\nAuthentication is on unless --insecure: create the first admin token with: stockgate admin init --data-dir DIR\nPrints {"event":"ready","mqttPort":N,"httpPort":N} on stdout when listening. Logs go to stderr.\nERP sync retries with --webhook-backoff-ms / --webhook-backoff-cap-ms, like the webhooks.\nEnvironment: STOCKGATE_BROKER_PASSWORD, STOCKGATE_ACK_KEY, STOCKGATE_TSDB_TOKEN, STOCKGATE_ERP_APP_SECRET, STOCKGATE_ERP_SIGNING_SECRET, STOCKGATE_LOG_LEVEL.')
     .action(async (o: Record<string, unknown>) => {
       const log = createLogger('cloud');
       try {
@@ -77,6 +84,13 @@ export function registerCloud(program: Command): void {
           ...(o.maxConnPerUser !== undefined ? { maxConnPerUser: o.maxConnPerUser } : {}),
           ...(o.maxPublishRate !== undefined ? { maxPublishRate: o.maxPublishRate } : {}),
           ...(o.maxPacketBytes !== undefined ? { maxPacketBytes: o.maxPacketBytes } : {}),
+          ...(o.erpUrl ? { erpUrl: o.erpUrl } : {}),
+          ...(o.erpAcctId ? { erpAcctId: o.erpAcctId } : {}),
+          ...(o.erpUser ? { erpUser: o.erpUser } : {}),
+          ...(o.erpAppId ? { erpAppId: o.erpAppId } : {}),
+          ...(o.erpAppSecret ?? process.env.STOCKGATE_ERP_APP_SECRET ? { erpAppSecret: o.erpAppSecret ?? process.env.STOCKGATE_ERP_APP_SECRET } : {}),
+          ...(o.erpLcid !== undefined ? { erpLcid: o.erpLcid } : {}),
+          ...(o.erpSigningSecret ?? process.env.STOCKGATE_ERP_SIGNING_SECRET ? { erpSigningSecret: o.erpSigningSecret ?? process.env.STOCKGATE_ERP_SIGNING_SECRET } : {}),
         };
         let config;
         try {

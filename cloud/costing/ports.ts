@@ -1,10 +1,12 @@
 /**
  * Costing's ports to the other business modules, through their index.ts: procurement (receipt ->
  * PO line matches, purchase orders), projects (site, manager, contract revenue, stages, plans) and
- * the item master's standard cost. A module that has not landed answers "nothing" (no match, no
- * project), so costing runs on: receipts then count at the standard cost, flagged.
+ * the item master's standard cost; the ERP outbound queue (month-close reports). A module that
+ * has not landed answers "nothing" (no match, no project), so costing runs on: receipts then
+ * count at the standard cost, flagged.
  */
 import type { Db } from '../db/index.js';
+import { enqueue } from '../erp/index.js';
 import { purchaseOrderOf, receiptMatchesOf } from '../procurement/index.js';
 import { getProject, planLines } from '../projects/index.js';
 import * as repo from './repo.js';
@@ -18,6 +20,13 @@ export function defaultPorts(overrides: Partial<CostingPorts> = {}): CostingPort
     project: projectOf,
     plan: planOf,
     standardCostFen: repo.standardCostFen,
+    async periodClosed(trx, c) {
+      // Issue 11 §5: one month-close cost report per project to the ERP, queued in the close's
+      // transaction; the bill number `CR-<yyyy-mm>-<project>` is the dedup key (a month closes once).
+      for (const r of c.reports) {
+        await enqueue(trx, { kind: 'cost-report', docId: `CR-${c.period}-${r.project}`, site: r.site, body: { site: r.site, date: c.closedAt.slice(0, 10), period: c.period, project: r.project, closedBy: c.closedBy, ...r.figures } });
+      }
+    },
     ...overrides,
   };
 }

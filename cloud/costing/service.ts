@@ -59,6 +59,12 @@ export interface CostingPorts {
   plan(trx: Tx, code: string): Promise<Array<{ stage: string; sku: string; qtyMilli: number }>>;
   /** The item master's standard cost in fen per base unit (receipts with no PO). */
   standardCostFen(trx: Tx, sku: string): Promise<number | undefined>;
+  /**
+   * A month was closed: each project's frozen figures of that month, in the close's transaction,
+   * so the ERP outbound queue (cloud/erp, issue 11 §5 "month-close cost reports") holds them
+   * exactly when the close committed.
+   */
+  periodClosed(trx: Tx, close: { period: string; closedAt: string; closedBy: string; reports: Array<{ project: string; site: string; figures: CostFigures }> }): Promise<void>;
 }
 
 export class CostingError extends Error {
@@ -548,15 +554,18 @@ export class CostingService {
       if (!(await repo.insertPeriod(trx, period, at, user))) throw new CostingError('SG_ERR_PERIOD_CLOSED', `period: ${period} is closed already`);
       const projects = await repo.projectsWithEntries(trx);
       const closedNow: string[] = [];
+      const reports: Array<{ project: string; site: string; figures: CostFigures }> = [];
       for (const code of projects) {
         const p = await this.ports.project(trx, code);
         if (!p) continue;
         const month = await this.figures(trx, p, period);
         closedNow.push(code);
+        reports.push({ project: code, site: p.site, figures: month });
         await repo.insertSnapshot(trx, period, code, { month });
       }
       const closed = { period, closedAt: at, closedBy: user, projects: closedNow };
       await audit(trx, { entity: 'period', id: period, action: 'close', by: user, before: null, after: closed });
+      await this.ports.periodClosed(trx, { period, closedAt: at, closedBy: user, reports });
       return closed;
     });
   }

@@ -84,6 +84,8 @@ export class K3CloudAdapter implements ErpAdapter {
 
   constructor(private readonly o: K3CloudOptions) {
     this.fetch = o.fetch ?? fetch;
+    // Endpoints resolve against the base: without the trailing slash `new URL` would drop `k3cloud`.
+    if (!o.url.endsWith('/')) this.o = { ...o, url: `${o.url}/` };
   }
 
   private async call(endpoint: string, payload: unknown, eventId: string, signal: AbortSignal): Promise<any> {
@@ -114,6 +116,16 @@ export class K3CloudAdapter implements ErpAdapter {
   }
 
   async deliver(e: ErpEvent, signal: AbortSignal): Promise<void> {
+    try {
+      await this.deliverOnce(e, signal);
+    } catch (err) {
+      // A session that expired or a login refused: log in again on the next try.
+      this.cookie = undefined;
+      throw err;
+    }
+  }
+
+  private async deliverOnce(e: ErpEvent, signal: AbortSignal): Promise<void> {
     if (!this.cookie) await this.login(e.eventId, signal);
     const formid = K3_FORMS[e.kind];
     const found = await this.call(K3_ENDPOINTS.query, { formid, data: { FormId: formid, FieldKeys: 'FBillNo,FDocumentStatus', FilterString: `FBillNo='${e.docId.replace(/'/g, "''")}'` } }, e.eventId, signal);

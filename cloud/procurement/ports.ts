@@ -1,13 +1,18 @@
 /**
  * Procurement's ports to the other business modules, through their index.ts: projects (site,
  * manager, stages), the item master's standard cost, costing's moving average, the audit trail,
- * sales's reservations (approved issue requisitions) and the exception queue.
+ * sales's reservations (approved issue requisitions), the exception queue and the ERP outbound
+ * queue (approved POs).
  */
 import type { Db } from '../db/index.js';
 import { audit } from '../audit/index.js';
 import { averageCost } from '../costing/index.js';
+import { enqueue } from '../erp/index.js';
+import { formatMoney } from '../money.js';
+import { fromMilli } from '../../protocols/ledger/quantity.js';
 import { getProject } from '../projects/index.js';
 import { consume, reserve } from '../sales/index.js';
+import { poId } from './rules.js';
 import { type ProcurementPorts, ProcurementService } from './service.js';
 
 
@@ -41,6 +46,23 @@ export function defaultPorts(overrides: Partial<ProcurementPorts> = {}): Procure
         .insertInto('exceptions')
         .values({ type: e.type, site: e.site, movement_id: e.movementId, sku: e.sku, location: e.location, batch: e.batch, project: e.project, message: e.message, raised_at: new Date().toISOString() })
         .execute();
+    },
+    async poApproved(tx, po) {
+      // Issue 11 §5: an approved PO goes to the ERP, queued in the approval's transaction; the
+      // event id `purchase-order:PO-<id>` is the dedup key (a PO is approved once).
+      await enqueue(tx, {
+        kind: 'purchase-order',
+        docId: poId(po.id),
+        site: po.site,
+        body: {
+          site: po.site,
+          supplier: po.supplier,
+          date: po.updatedAt.slice(0, 10),
+          expectedAt: po.expectedAt,
+          amount: formatMoney(po.amount),
+          lines: po.lines.map((l) => ({ line: l.line, sku: l.sku, qty: fromMilli(l.qty), unitPrice: formatMoney(l.unitPrice), expectedAt: po.expectedAt, ...(l.project !== undefined ? { project: l.project } : {}), ...(l.stage !== undefined ? { stage: l.stage } : {}) })),
+        },
+      });
     },
     ...overrides,
   };

@@ -56,6 +56,12 @@ export interface ProcurementPorts {
   consume(tx: Tx, ownerId: string, site: string, sku: string, qty: number): Promise<number>;
   /** Raise a business exception in the exception queue (OVER_RECEIPT). */
   raise(tx: Tx, e: { type: 'OVER_RECEIPT'; site: string; movementId: string; sku: string; location: string; batch: string; project: string; message: string }): Promise<void>;
+  /**
+   * A purchase order became `approved` (its last step approved, or submit approved it at once):
+   * called in that transaction, so the ERP outbound queue (cloud/erp, issue 11 §5) holds the PO
+   * exactly when the approval committed.
+   */
+  poApproved(tx: Tx, po: PoView): Promise<void>;
 }
 
 export interface ReqLineInput {
@@ -346,6 +352,7 @@ export class ProcurementService {
       if (!(await repo.updatePo(tx, id, before, { status: st.status, updatedAt: now() }))) throw conflict(`purchase order ${id}`);
       const after = (await this.poView(tx, id))!;
       await this.ports.audit(tx, { entity: 'purchase-order', id: poId(id), site: after.site, project: after.project, action: st.status === 'approved' && st.approvals.length === 0 ? 'submit (no rule: approved)' : 'submit', by, before, after });
+      if (after.status === 'approved') await this.ports.poApproved(tx, after);
       return after;
     });
   }
@@ -359,6 +366,7 @@ export class ProcurementService {
       if (st.status !== before.status && !(await repo.updatePo(tx, id, before, { status: st.status, updatedAt: now() }))) throw conflict(`purchase order ${id}`);
       const after = (await this.poView(tx, id))!;
       await this.ports.audit(tx, { entity: 'purchase-order', id: poId(id), site: after.site, project: after.project, action: `${action} step ${st.decided.step} (${st.decided.role})`, by: actor.user, before, after });
+      if (after.status === 'approved') await this.ports.poApproved(tx, after);
       return after;
     });
   }

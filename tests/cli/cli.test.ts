@@ -63,4 +63,18 @@ describe('stockgate CLI', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--mqtt-port must be a port number/);
   });
+
+  it('cloud names the missing ERP login flags, and ERP flags without --erp-url (issue 11 §5)', () => {
+    const r = run(['cloud', '--data-dir', tempDir(), '--insecure', '--erp-url', 'http://127.0.0.1:9/k3cloud/', '--erp-acct-id', 'A1']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--erp-user: required with erpUrl/);
+    expect(r.stderr).toMatch(/--erp-app-id: required with erpUrl/);
+    expect(r.stderr).toMatch(/--erp-app-secret \(or STOCKGATE_ERP_APP_SECRET\): required with erpUrl/);
+    expect(r.stderr).not.toMatch(/--erp-acct-id/);
+    const orphan = run(['cloud', '--data-dir', tempDir(), '--insecure', '--erp-user', 'sync']);
+    expect(orphan.status).toBe(2);
+    expect(orphan.stderr).toMatch(/--erp-user: only with erpUrl/);
+    const help = run(['cloud', '--help']);
+    for (const f of ['--erp-url', '--erp-acct-id', '--erp-user', '--erp-app-id', '--erp-app-secret', 'STOCKGATE_ERP_APP_SECRET']) expect(help.stdout).toContain(f);
+  });
 });

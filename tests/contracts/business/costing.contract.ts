@@ -2,7 +2,8 @@ import pino from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import { LedgerFollower } from '../../../cloud/ledger-follower/index.js';
 import { mv } from '../store.contract.js';
-import { type CostingPorts, CostingService, type CostMovement } from '../../../cloud/costing/index.js';
+import { type CostingPorts, CostingService, type CostMovement, defaultPorts } from '../../../cloud/costing/index.js';
+import { outbox } from '../../../cloud/erp/index.js';
 import * as costRepo from '../../../cloud/costing/repo.js';
 import { formatMoney } from '../../../cloud/money.js';
 import type { BusinessDb, BusinessHarness } from './harness.js';
@@ -39,6 +40,8 @@ class Ports implements CostingPorts {
     return this.plans.filter((p) => p.project === code);
   }
   standardCostFen = costRepo.standardCostFen;
+  /** The real port: month-close reports into the ERP outbound queue (issue 11 §5). */
+  periodClosed = defaultPorts().periodClosed;
 }
 
 const SITE = 'depot-1';
@@ -191,6 +194,11 @@ export default function costingContract(h: BusinessHarness): void {
     expect(closed.projects).toEqual(['A']);
     const nov = await svc.report('A', '2026-11');
     expect(nov).toMatchObject({ period: '2026-11', closed: true, cost: { material: '20.00', labour: '500.00', total: '520.00' } });
+    // Issue 11 §5: the close queued one month-close cost report per project for the ERP, in its transaction.
+    const erp = (await outbox(b!.db.kysely)).filter((e) => e.kind === 'cost-report');
+    expect(erp).toEqual([expect.objectContaining({ eventId: 'cost-report:CR-2026-11-A', docId: 'CR-2026-11-A', state: 'pending' })]);
+    const body = JSON.parse(((await b!.db.kysely.selectFrom('erp_outbox').select('body').where('doc_id', '=', 'CR-2026-11-A').executeTakeFirstOrThrow()) as { body: string }).body);
+    expect(body).toMatchObject({ period: '2026-11', project: 'A', closedBy: 'finance-1', cost: { material: '20.00', labour: '500.00', total: '520.00' } });
     // A late edge event of November arrives after the close.
     await apply([{ kind: 'issue', sku: 'CEMENT', baseQty: 1000, project: 'A', stage: 'S1', ts: '2026-11-30T23:00:00Z' }]);
     expect(await svc.report('A', '2026-11')).toEqual(nov);
@@ -199,5 +207,7 @@ export default function costingContract(h: BusinessHarness): void {
     await expect(svc.postCost('A', { category: 'other', amountFen: 100, date: '2026-11-30' }, 'pm-a')).rejects.toMatchObject({ code: 'SG_ERR_PERIOD_CLOSED' });
     await expect(svc.closePeriod('2026-11', 'finance-1')).rejects.toMatchObject({ code: 'SG_ERR_PERIOD_CLOSED' });
     await expect(svc.closePeriod('2026-10', 'finance-1')).rejects.toMatchObject({ code: 'SG_ERR_PERIOD_CLOSED' });
+    // A refused close queued nothing more.
+    expect((await outbox(b!.db.kysely)).filter((e) => e.kind === 'cost-report')).toHaveLength(1);
   });
 }
