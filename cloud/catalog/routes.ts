@@ -62,17 +62,15 @@ export async function catalogRoutes(app: FastifyInstance, deps: ApiDeps): Promis
   app.put('/api/v1/items/:sku', { config: { roles: WRITE_ROLES, scope: scope.shared() } }, async (req) => {
     const sku = skuOf(req);
     const it = body(ItemInput, req);
-    const before = await repo.item(sku);
+    const by = actor(req.principal);
     let saved;
     try {
-      saved = await repo.putItem(toRecord(sku, it));
+      // The audit row is written in the change's own transaction (issue 10 §5): both or neither.
+      saved = await repo.putItem(toRecord(sku, it), (tx, [c]) => audit(tx, { entity: 'item', id: sku, action: c!.before ? 'update' : 'create', by, before: c!.before ?? null, after: c!.after }));
     } catch (err) {
       if (err instanceof ItemCodeConflict) throw new Errors.Conflict(err.message);
       throw err;
     }
-    // The item master is written by the ledger store's own statements (one transaction there), so
-    // its audit row follows in the next one (cloud/audit/README.md: the one exception to "same tx").
-    await deps.db.tx((tx) => audit(tx, { entity: 'item', id: sku, action: before ? 'update' : 'create', by: actor(req.principal), before: before ?? null, after: saved }));
     return redactCost(saved, req.scope, COST);
   });
 
@@ -155,29 +153,18 @@ export async function catalogRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     const fail = (message: string) => Object.assign(new Errors.BadBody(message), { details: { rows, errors: errors.slice(0, IMPORT_MAX_ERRORS), written: 0 } });
     if (errors.length) throw fail(`csv: ${errors.length >= IMPORT_MAX_ERRORS ? `${IMPORT_MAX_ERRORS}+` : errors.length} error(s); nothing written`);
     if (dryRun) return { rows, errors: [], written: 0 };
-    // The audit's "before" of each row: one read per item for small files, the whole master paged
-    // once for large ones (a 50,000-row import must not cost 50,000 round trips).
-    const befores = new Map<string, unknown>();
-    if (items.length <= 200) {
-      for (const it of items) befores.set(it.sku, (await repo.item(it.sku)) ?? null);
-    } else {
-      const wanted = new Set(items.map((i) => i.sku));
-      for (let after: string | undefined; ; ) {
-        const page = await repo.items({ limit: 1000, ...(after !== undefined ? { after } : {}) });
-        for (const it of page) if (wanted.has(it.sku)) befores.set(it.sku, it);
-        if (page.length < 1000) break;
-        after = page[page.length - 1]!.sku;
-      }
-    }
+    const by = actor(req.principal);
     try {
-      await repo.putItems(items);
+      // Every row's audit entry (with its record before, read in the same transaction) commits
+      // with the import or not at all (issue 10 §5).
+      await repo.putItems(items, (tx, changes) =>
+        auditMany(tx, changes.map((c) => ({ entity: 'item' as const, id: c.sku, action: c.before ? 'import-update' : 'import-create', by, before: c.before ?? null, after: c.after }))),
+      );
     } catch (err) {
       if (!(err instanceof ItemCodeConflict)) throw err;
       errors.push({ line: seen.get(err.forSku) ?? 1, field: err.code.startsWith('gtin:') ? 'gtins' : 'epcs', message: err.message });
       throw fail(`csv: ${err.message}; nothing written`);
     }
-    const by = actor(req.principal);
-    await deps.db.tx((tx) => auditMany(tx, items.map((it) => ({ entity: 'item' as const, id: it.sku, action: befores.get(it.sku) ? 'import-update' : 'import-create', by, before: befores.get(it.sku) ?? null, after: it }))));
     return { rows, errors: [], written: items.length };
   });
 }

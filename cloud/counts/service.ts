@@ -140,6 +140,8 @@ export class CountsService {
         if (skus && !skus.includes(l.sku)) throw new Errors.BadBody(`lines.${i}.sku: ${l.sku} is not in this count (${skus.join(', ')})`);
         await tx.insertInto('count_entries').values({ session_id: id, location, sku: l.sku, batch: l.batch ?? '', qty: l.qty, counted_at: now, counted_pos: pos, source: 'rest', movement_id: null, by_user: by }).execute();
       }
+      // Counted lines are business data too (issue 10 §5): recorded in the same transaction.
+      await audit(tx, { entity: 'count', id, action: 'count lines', by, before: null, after: { lines: lines.map((l) => ({ sku: l.sku, location: l.location ?? s.location, batch: l.batch ?? '', qty: fromMilli(l.qty) })) }, site: s.site });
     });
     return (await this.view(id))!;
   }

@@ -5,6 +5,7 @@
  * in cloud/ledger/rules.ts. Split by interface, not by method, like the SQLite store beside it.
  */
 import { randomUUID } from 'node:crypto';
+import { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import type { Movement } from '../../protocols/mqtt/index.js';
 import { decodeEpc } from '../../protocols/rfid/epc.js';
@@ -25,6 +26,8 @@ import {
   type EdgeSeqRow,
   type ExceptionRow,
   type IdentityRow,
+  type ItemChange,
+  type ItemWriteHook,
   type LedgerChange,
   type LedgerChangeRow,
   type LedgerRow,
@@ -34,6 +37,9 @@ import {
   type Store,
 } from './store.js';
 import { exceptionRow, itemRow, LEDGER_CHANGE_COLUMNS, LEDGER_CHANGE_ROW_COLUMNS, ledgerChange, ledgerRow, stockRow } from './rows.js';
+
+/** A statement of the item master writes, on a pool client or in a Kysely transaction. */
+type RunSql = (text: string, values: readonly unknown[]) => Promise<Array<Record<string, unknown>>>;
 
 export interface PostgresStoreOptions {
   /** `postgres://` or `postgresql://` URL (libpq style; `?options=-csearch_path%3DX` works too). */
@@ -89,6 +95,8 @@ export class PostgresStore implements Store {
     private readonly maxAttempts: number,
     /** The database this store opened itself (closed with it); undefined on a shared one. */
     private readonly own: PostgresDatabase | undefined,
+    /** The one database (its `tx()` for item master writes that commit with the caller's rows). */
+    private readonly database: PostgresDb,
   ) {}
 
   /** Connect on a database of its own (tests, benches): create the schema if asked, run the ledger's migrations. */
@@ -100,7 +108,7 @@ export class PostgresStore implements Store {
     });
     try {
       await db.migrate(ledgerModule);
-      const store = new PostgresStore(db.pool, opts.maxAttempts ?? 5, db);
+      const store = new PostgresStore(db.pool, opts.maxAttempts ?? 5, db, db);
       await store.chainLegacyRows();
       return store;
     } catch (err) {
@@ -112,7 +120,7 @@ export class PostgresStore implements Store {
   /** On the cloud's one database (`cloud/db/`), sharing its pool; applies the ledger's pending migrations. */
   static async on(db: PostgresDb, opts: { maxAttempts?: number } = {}): Promise<PostgresStore> {
     await db.migrate(ledgerModule);
-    const store = new PostgresStore(db.pool, opts.maxAttempts ?? 5, undefined);
+    const store = new PostgresStore(db.pool, opts.maxAttempts ?? 5, undefined, db);
     await store.chainLegacyRows();
     return store;
   }
@@ -755,34 +763,26 @@ export class PostgresStore implements Store {
     return r.rows[0];
   }
 
-  async putItem(item: Omit<ItemMaster, 'updatedAt'>): Promise<ItemMaster> {
-    await this.putItems([item]);
+  async putItem(item: Omit<ItemMaster, 'updatedAt'>, within?: ItemWriteHook): Promise<ItemMaster> {
+    await this.putItems([item], within);
     return (await this.item(item.sku))!;
   }
 
-  async putItems(items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>): Promise<void> {
+  async putItems(items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>, within?: ItemWriteHook): Promise<void> {
     const now = new Date().toISOString();
+    if (within) {
+      // In a transaction of the one database (cloud/db), so the caller's writes (the audit rows,
+      // issue 10 §5) commit with the change or not at all. Replayed whole on 40001/40P01.
+      await this.database.tx(async (trx) => {
+        const run: RunSql = async (text, values) => (await trx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, values as unknown[]))).rows;
+        await within(trx, await this.writeItems(run, items, now));
+      });
+      return;
+    }
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
-      // One writer of the item master at a time (a code must name one SKU).
-      await c.query('SELECT pg_advisory_xact_lock($1, 0)', [LOCK_NS_ITEMS]);
-      for (const item of items) {
-        const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
-        const other = await c.query<{ code: string; sku: string }>('SELECT code, sku FROM item_codes WHERE code = ANY($1::text[]) AND sku <> $2 LIMIT 1', [codes, item.sku]);
-        if (other.rows[0]) throw new ItemCodeConflict(other.rows[0].code, other.rows[0].sku, item.sku);
-        await c.query(
-          `INSERT INTO items (sku, name, uom, gtins, conversions, unit_weight_kg, tracking, shelf_life_days, standard_cost, epcs, updated_at)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-          ON CONFLICT (sku) DO UPDATE SET name = excluded.name, uom = excluded.uom, gtins = excluded.gtins, conversions = excluded.conversions,
-            unit_weight_kg = excluded.unit_weight_kg, tracking = excluded.tracking, shelf_life_days = excluded.shelf_life_days,
-            standard_cost = excluded.standard_cost, epcs = excluded.epcs, updated_at = excluded.updated_at`,
-          [item.sku, item.name, item.uom, JSON.stringify(item.gtins), JSON.stringify(item.conversions), item.unitWeightKg === null ? null : String(item.unitWeightKg),
-            item.tracking, item.shelfLifeDays, item.standardCost, JSON.stringify(item.epcs), now],
-        );
-        await c.query('DELETE FROM item_codes WHERE sku = $1', [item.sku]);
-        if (codes.length) await c.query('INSERT INTO item_codes (code, sku) SELECT DISTINCT unnest($1::text[]), $2', [codes, item.sku]);
-      }
+      await this.writeItems(async (text, values) => (await c.query<Record<string, unknown>>(text, values as unknown[])).rows, items, now);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -790,6 +790,32 @@ export class PostgresStore implements Store {
     } finally {
       c.release();
     }
+  }
+
+  /** The item master writes of `putItems`, in the caller's transaction; each item's record before and after. */
+  private async writeItems(run: RunSql, items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>, now: string): Promise<ItemChange[]> {
+    // One writer of the item master at a time (a code must name one SKU).
+    await run('SELECT pg_advisory_xact_lock($1, 0)', [LOCK_NS_ITEMS]);
+    const changes: ItemChange[] = [];
+    for (const item of items) {
+      const was = (await run('SELECT * FROM items WHERE sku = $1', [item.sku]))[0];
+      const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
+      const other = (await run('SELECT code, sku FROM item_codes WHERE code = ANY($1::text[]) AND sku <> $2 LIMIT 1', [codes, item.sku]))[0] as { code: string; sku: string } | undefined;
+      if (other) throw new ItemCodeConflict(other.code, other.sku, item.sku);
+      await run(
+        `INSERT INTO items (sku, name, uom, gtins, conversions, unit_weight_kg, tracking, shelf_life_days, standard_cost, epcs, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        ON CONFLICT (sku) DO UPDATE SET name = excluded.name, uom = excluded.uom, gtins = excluded.gtins, conversions = excluded.conversions,
+          unit_weight_kg = excluded.unit_weight_kg, tracking = excluded.tracking, shelf_life_days = excluded.shelf_life_days,
+          standard_cost = excluded.standard_cost, epcs = excluded.epcs, updated_at = excluded.updated_at`,
+        [item.sku, item.name, item.uom, JSON.stringify(item.gtins), JSON.stringify(item.conversions), item.unitWeightKg === null ? null : String(item.unitWeightKg),
+          item.tracking, item.shelfLifeDays, item.standardCost, JSON.stringify(item.epcs), now],
+      );
+      await run('DELETE FROM item_codes WHERE sku = $1', [item.sku]);
+      if (codes.length) await run('INSERT INTO item_codes (code, sku) SELECT DISTINCT unnest($1::text[]), $2', [codes, item.sku]);
+      changes.push({ sku: item.sku, before: was ? itemRow(was) : undefined, after: { ...item, updatedAt: now } });
+    }
+    return changes;
   }
 
   async item(sku: string): Promise<ItemMaster | undefined> {

@@ -26,6 +26,8 @@ import {
   type SkuTotal,
   type StockQuery,
   type StockRow,
+  type ItemChange,
+  type ItemWriteHook,
   type Store,
 } from './store.js';
 import { exceptionRow, LEDGER_CHANGE_COLUMNS, LEDGER_CHANGE_ROW_COLUMNS, ledgerChange, ledgerRow } from './rows.js';
@@ -447,38 +449,57 @@ export class SqliteStore implements Store {
       .get(site, edge) as EdgeSeqRow | undefined;
   }
 
-  async putItem(item: Omit<ItemMaster, 'updatedAt'>): Promise<ItemMaster> {
-    await this.putItems([item]);
+  async putItem(item: Omit<ItemMaster, 'updatedAt'>, within?: ItemWriteHook): Promise<ItemMaster> {
+    await this.putItems([item], within);
     return (await this.item(item.sku))!;
   }
 
-  async putItems(items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>): Promise<void> {
-    for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
+  async putItems(items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>, within?: ItemWriteHook): Promise<void> {
     const now = new Date().toISOString();
     try {
-      this.db.transaction(() => {
-        for (const item of items) {
-          const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
-          this.prep('DELETE FROM item_codes WHERE sku = ?').run(item.sku);
-          for (const c of codes) {
-            const other = this.s.getCode.get(c) as string | undefined;
-            if (other !== undefined && other !== item.sku) throw new ItemCodeConflict(c, other, item.sku);
-            this.prep('INSERT OR IGNORE INTO item_codes (code, sku) VALUES (?, ?)').run(c, item.sku);
-          }
-          this.prep(`INSERT INTO items (sku, name, uom, gtins, conversions, unit_weight_kg, tracking, shelf_life_days, standard_cost, epcs, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (sku) DO UPDATE SET name = excluded.name, uom = excluded.uom, gtins = excluded.gtins, conversions = excluded.conversions,
-              unit_weight_kg = excluded.unit_weight_kg, tracking = excluded.tracking, shelf_life_days = excluded.shelf_life_days,
-              standard_cost = excluded.standard_cost, epcs = excluded.epcs, updated_at = excluded.updated_at`).run(
-            item.sku, item.name, item.uom, JSON.stringify(item.gtins), JSON.stringify(item.conversions),
-            item.unitWeightKg === null ? null : String(item.unitWeightKg), item.tracking, item.shelfLifeDays, item.standardCost, JSON.stringify(item.epcs), now,
-          );
-        }
-      }).immediate();
+      if (within) {
+        // One Kysely transaction (BEGIN IMMEDIATE on this same connection): the statements below
+        // run inside it (better-sqlite3 nests its transaction as a savepoint), then the caller's
+        // writes (the audit rows, issue 10 §5), so the change and its record commit together.
+        await this.database.tx(async (trx) => {
+          const changes = this.db.transaction(() => this.writeItems(items, now))();
+          await within(trx, changes);
+          this.itemCache.clear();
+          this.codeCache.clear();
+        });
+        return;
+      }
+      for (let w = this.database.idle(); w; w = this.database.idle()) await w; // then write in the same tick
+      this.db.transaction(() => this.writeItems(items, now)).immediate();
     } finally {
       this.itemCache.clear();
       this.codeCache.clear();
     }
+  }
+
+  /** The item master writes of `putItems`, synchronous, in the caller's transaction; each item's record before and after. */
+  private writeItems(items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>, now: string): ItemChange[] {
+    const changes: ItemChange[] = [];
+    for (const item of items) {
+      const was = this.s.getItem.get(item.sku) as Record<string, unknown> | undefined;
+      const codes = [...item.gtins.map((g) => `gtin:${g}`), ...item.epcs.map((e) => `epc:${e}`)];
+      this.prep('DELETE FROM item_codes WHERE sku = ?').run(item.sku);
+      for (const c of codes) {
+        const other = this.s.getCode.get(c) as string | undefined;
+        if (other !== undefined && other !== item.sku) throw new ItemCodeConflict(c, other, item.sku);
+        this.prep('INSERT OR IGNORE INTO item_codes (code, sku) VALUES (?, ?)').run(c, item.sku);
+      }
+      this.prep(`INSERT INTO items (sku, name, uom, gtins, conversions, unit_weight_kg, tracking, shelf_life_days, standard_cost, epcs, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (sku) DO UPDATE SET name = excluded.name, uom = excluded.uom, gtins = excluded.gtins, conversions = excluded.conversions,
+          unit_weight_kg = excluded.unit_weight_kg, tracking = excluded.tracking, shelf_life_days = excluded.shelf_life_days,
+          standard_cost = excluded.standard_cost, epcs = excluded.epcs, updated_at = excluded.updated_at`).run(
+        item.sku, item.name, item.uom, JSON.stringify(item.gtins), JSON.stringify(item.conversions),
+        item.unitWeightKg === null ? null : String(item.unitWeightKg), item.tracking, item.shelfLifeDays, item.standardCost, JSON.stringify(item.epcs), now,
+      );
+      changes.push({ sku: item.sku, before: was ? itemRow(was) : undefined, after: { ...item, updatedAt: now } });
+    }
+    return changes;
   }
 
   async item(sku: string): Promise<ItemMaster | undefined> {

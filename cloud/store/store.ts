@@ -1,8 +1,19 @@
 import type { Movement, RejectReason } from '../../protocols/mqtt/index.js';
 import type { VerifyResult } from '../ledger/chain.js';
 import type { ExceptionType, ItemMaster } from '../ledger/rules.js';
+import type { Tx } from '../db/index.js';
 
 export type { ExceptionType, ItemMaster, VerifyResult };
+
+/** One item master record written by `putItems`: before (undefined when new) and after. */
+export interface ItemChange {
+  sku: string;
+  before: ItemMaster | undefined;
+  after: ItemMaster;
+}
+
+/** Writes that must commit with an item master change, in its transaction (`Store.putItems`). */
+export type ItemWriteHook = (tx: Tx, changes: readonly ItemChange[]) => Promise<void>;
 export { identityOf } from '../../protocols/ledger/identity.js';
 
 /** A balance row: stock of one SKU at one location, per batch and project ('' when none). */
@@ -246,9 +257,13 @@ export interface Store {
   identity(site: string, identity: string): Promise<IdentityRow | undefined>;
   edgeSeq(site: string, edge: string): Promise<EdgeSeqRow | undefined>;
   /** Create or replace an item master record (its GTINs/EPCs must not name another SKU). */
-  putItem(item: Omit<ItemMaster, 'updatedAt'>): Promise<ItemMaster>;
-  /** Create or replace many records in one transaction: all or none (`ItemCodeConflict`). */
-  putItems(items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>): Promise<void>;
+  putItem(item: Omit<ItemMaster, 'updatedAt'>, within?: ItemWriteHook): Promise<ItemMaster>;
+  /**
+   * Create or replace many records in one transaction: all or none (`ItemCodeConflict`). `within`
+   * runs in that same transaction after the writes, with each record before and after (the audit
+   * log, issue 10 §5): when it throws, nothing is written.
+   */
+  putItems(items: ReadonlyArray<Omit<ItemMaster, 'updatedAt'>>, within?: ItemWriteHook): Promise<void>;
   item(sku: string): Promise<ItemMaster | undefined>;
   /** Items whose sku or name contains `search` (case-insensitive), by sku. */
   items(q: { search?: string; limit: number; after?: string }): Promise<ItemMaster[]>;
