@@ -50,7 +50,7 @@ describe('stock counts (SQLite)', () => {
     const adj = (await get(api.url, '/api/v1/movements?site=K1&limit=5', api.admin)).body.items.find((m: { kind: string }) => m.kind === 'adjust');
     expect(adj).toMatchObject({ sku: 'CEM', qty: -2, location: 'WH-1', id: `${c.body.id}-1` });
     const log = await get(api.url, `/api/v1/audit?entity=count&id=${c.body.id}`, api.admin);
-    expect(log.body.items.map((i: { action: string }) => i.action)).toEqual(['open', 'submit', 'post', 'approve']);
+    expect(log.body.items.map((i: { action: string }) => i.action)).toEqual(['open', 'count lines', 'submit', 'post', 'approve']);
   }, 60_000);
 
   it('below every band: posts at once; an operator sees no value', async () => {
