@@ -6,7 +6,9 @@
  * - inclusive by file: samples with at least one frame of that source file on the stack (a file
  *   of this package, node_modules packages by name), so "cloud/costing/service.ts 30%" means 30% of
  *   the samples were somewhere inside costing's service, including the queries it made;
- * - `--under PATH`: only samples with a frame whose file contains PATH (e.g. one consumer).
+ * - `--under PATH`: only samples with a frame whose file contains PATH (e.g. one consumer);
+ *   then also "by caller in PATH": each sample under the nearest frame of PATH from the top, so
+ *   a query's SQLite time is charged to the repo function that made it.
  *
  * Shares of the samples, not µs: the profiler samples wall time of the main thread.
  */
@@ -36,12 +38,13 @@ export function fileOf(url: string): string {
   return url.replace(/^file:\/\//, '').replace(/^node:/, 'node:');
 }
 
-export function summarise(p: Profile, o: { top: number; under?: string }): { samples: number; self: Array<[string, number]>; files: Array<[string, number]> } {
+export function summarise(p: Profile, o: { top: number; under?: string }): { samples: number; self: Array<[string, number]>; files: Array<[string, number]>; callers: Array<[string, number]> } {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const self = new Map<string, number>();
   const files = new Map<string, number>();
+  const callers = new Map<string, number>();
   let total = 0;
   for (const s of p.samples) {
     const stack: Node[] = [];
@@ -53,9 +56,14 @@ export function summarise(p: Profile, o: { top: number; under?: string }): { sam
     const k = `${top.functionName || '(anonymous)'} ${fileOf(top.url)}:${top.lineNumber + 1}`;
     self.set(k, (self.get(k) ?? 0) + 1);
     for (const f of fs) files.set(f, (files.get(f) ?? 0) + 1);
+    if (o.under) {
+      const c = stack.find((n) => fileOf(n.callFrame.url).includes(o.under!))!.callFrame;
+      const ck = `${c.functionName || '(anonymous)'} ${fileOf(c.url)}:${c.lineNumber + 1}`;
+      callers.set(ck, (callers.get(ck) ?? 0) + 1);
+    }
   }
   const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, o.top);
-  return { samples: total, self: sorted(self), files: sorted(files) };
+  return { samples: total, self: sorted(self), files: sorted(files), callers: sorted(callers) };
 }
 
 if (process.argv[1]?.endsWith('cpu-profile.js')) {
@@ -68,4 +76,8 @@ if (process.argv[1]?.endsWith('cpu-profile.js')) {
   for (const [k, n] of r.self) process.stdout.write(`${pct(n)}  ${k}\n`);
   process.stdout.write('\ninclusive by file (on the stack):\n');
   for (const [k, n] of r.files) process.stdout.write(`${pct(n)}  ${k}\n`);
+  if (values.under) {
+    process.stdout.write(`\nby caller in ${values.under} (nearest frame of it from the top):\n`);
+    for (const [k, n] of r.callers) process.stdout.write(`${pct(n)}  ${k}\n`);
+  }
 }

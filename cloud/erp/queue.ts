@@ -15,6 +15,20 @@ export async function enqueue(tx: Q, e: { eventId?: string; kind: ErpEventKind; 
     ON CONFLICT (event_id) DO NOTHING`.execute(tx);
 }
 
+/**
+ * Queue many events, in order, in multi-row inserts (the ledger consumer: one or a few statements
+ * per follower batch instead of one per movement); the same `eventId` twice keeps the first.
+ */
+export async function enqueueMany(tx: Q, list: ReadonlyArray<{ eventId?: string; kind: ErpEventKind; docId: string; site?: string | null; body: Record<string, unknown> }>, now = Date.now()): Promise<void> {
+  const at = new Date(now).toISOString();
+  for (let i = 0; i < list.length; i += 100) {
+    const values = list.slice(i, i + 100).map((e) => sql`(${e.eventId ?? `${e.kind}:${e.docId}`}, ${e.kind}, ${e.docId}, ${e.site ?? null}, ${JSON.stringify(e.body)}, 'pending', 0, ${now}, 0, ${at})`);
+    await sql`INSERT INTO erp_outbox (event_id, kind, doc_id, site, body, state, attempts, next_at, lease_until, created_at)
+      VALUES ${sql.join(values)}
+      ON CONFLICT (event_id) DO NOTHING`.execute(tx);
+  }
+}
+
 export interface Claimed extends ErpEvent {
   id: number;
   attempts: number;

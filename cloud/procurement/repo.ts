@@ -279,6 +279,9 @@ export async function lastPoPrice(q: Q, sku: string): Promise<number | undefined
 }
 
 /** Open lines of a site and SKU a receipt may match (one PO when pinned). */
+/** The PO statuses a receipt matches against (`openLines`, `pairsWithOpenLines`). */
+const RECEIVING: PoStatus[] = ['approved', 'partially-received', 'received'];
+
 export async function openLines(tx: Tx, site: string, sku: string, pinned?: number): Promise<Array<{ po: number; line: number; expectedAt: string; qty: number; received: number; unitPrice: number }>> {
   let s = tx
     .selectFrom('po_lines')
@@ -286,10 +289,40 @@ export async function openLines(tx: Tx, site: string, sku: string, pinned?: numb
     .select(['po_lines.po_id as po', 'po_lines.line as line', 'purchase_orders.expected_at as expected_at', 'po_lines.qty as qty', 'po_lines.received as received', 'po_lines.unit_price as unit_price'])
     .where('purchase_orders.site', '=', site)
     .where('po_lines.sku', '=', sku)
-    .where('purchase_orders.status', 'in', ['approved', 'partially-received', 'received']);
+    .where('purchase_orders.status', 'in', RECEIVING);
   if (pinned !== undefined) s = s.where('purchase_orders.id', '=', pinned);
   const rows = await s.execute();
   return rows.map((r) => ({ po: n(r.po), line: n(r.line), expectedAt: r.expected_at as string, qty: n(r.qty), received: n(r.received), unitPrice: n(r.unit_price) }));
+}
+
+/**
+ * Of these (site, SKU) pairs, those with a line on an open PO (the statuses `openLines` matches
+ * against), as `site\0sku`: per site, `sku IN (...)` in chunks.
+ */
+export async function pairsWithOpenLines(tx: Tx, pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<Set<string>> {
+  const bySite = new Map<string, Set<string>>();
+  for (const p of pairs) {
+    const s = bySite.get(p.site) ?? new Set<string>();
+    s.add(p.sku);
+    bySite.set(p.site, s);
+  }
+  const out = new Set<string>();
+  for (const [site, set] of bySite) {
+    const skus = [...set];
+    for (let i = 0; i < skus.length; i += 500) {
+      const rows = await tx
+        .selectFrom('po_lines')
+        .innerJoin('purchase_orders', 'purchase_orders.id', 'po_lines.po_id')
+        .select('po_lines.sku as sku')
+        .distinct()
+        .where('purchase_orders.site', '=', site)
+        .where('po_lines.sku', 'in', skus.slice(i, i + 500))
+        .where('purchase_orders.status', 'in', RECEIVING)
+        .execute();
+      for (const r of rows) out.add(`${site}\0${r.sku as string}`);
+    }
+  }
+  return out;
 }
 
 export async function addReceived(tx: Tx, poId: number, line: number, qty: number): Promise<void> {

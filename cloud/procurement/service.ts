@@ -412,11 +412,20 @@ export class ProcurementService {
    * consume that requisition's reservation.
    */
   async applyLedger(tx: Tx, rows: readonly LedgerRowLike[]): Promise<void> {
+    // A receipt not pinned to a PO matches nothing when its (site, SKU) has no open line: one read
+    // per batch finds the pairs that have one, so the others cost no query (the follower holds
+    // the one SQLite connection while it runs). Nothing in a batch opens a line or moves a PO into
+    // the open statuses, so the set holds for the whole batch.
+    const unpinned = rows.filter((r) => r.kind === 'receive' && r.status === 'applied' && r.po === undefined && (r.baseQty ?? 0) > 0);
+    const open = unpinned.length ? await repo.pairsWithOpenLines(tx, unpinned) : undefined;
     for (const r of rows) {
       if (r.status !== 'applied') continue;
       const qty = r.baseQty;
       if (qty === undefined || qty <= 0) continue;
-      if (r.kind === 'receive') await this.receive(tx, r, qty);
+      if (r.kind === 'receive') {
+        if (r.po === undefined && !open?.has(`${r.site}\0${r.sku}`)) continue;
+        await this.receive(tx, r, qty);
+      }
       else if (r.kind === 'issue' && r.req !== undefined) {
         const id = parseDocId('REQ', r.req);
         if (id !== undefined) await this.ports.consume(tx, String(id), r.site, r.sku, qty);

@@ -38,27 +38,54 @@ export function projectsConsumer(publish?: (topic: string, payload: string) => v
         deltas.set(key, d);
       }
       if (deltas.size === 0) return;
+      // Set-based (the follower holds the one SQLite connection while it runs): the batch's
+      // projects, stage rows and plans are read once per (project, stage), and the new stage
+      // totals written in one multi-row upsert; only an over-issue costs queries of its own.
+      const sorted = [...deltas.values()].sort((a, b) => (a.project + '\0' + a.stage + '\0' + a.sku < b.project + '\0' + b.stage + '\0' + b.sku ? -1 : 1));
       const projects = new Map<string, repo.ProjectRow | null>();
-      const now = new Date().toISOString();
-      for (const d of [...deltas.values()].sort((a, b) => (a.project + '\0' + a.stage + '\0' + a.sku < b.project + '\0' + b.stage + '\0' + b.sku ? -1 : 1))) {
-        if (!projects.has(d.project)) projects.set(d.project, (await repo.getProject(tx, d.project)) ?? null);
+      const known = (d: { project: string; stage: string }) => {
         const p = projects.get(d.project);
-        if (!p || !p.stages.some((s) => s.code === d.stage)) continue;
-        const cur = await repo.stageIssueRow(tx, d.project, d.stage, d.sku);
+        return p && p.stages.some((s) => s.code === d.stage) ? p : undefined;
+      };
+      const byStage = new Map<string, { project: string; stage: string; skus: string[] }>();
+      for (const d of sorted) {
+        if (!projects.has(d.project)) projects.set(d.project, (await repo.getProject(tx, d.project)) ?? null);
+        if (!known(d)) continue;
+        const k = `${d.project}\0${d.stage}`;
+        const g = byStage.get(k) ?? { project: d.project, stage: d.stage, skus: [] };
+        g.skus.push(d.sku);
+        byStage.set(k, g);
+      }
+      const current = new Map<string, Map<string, { issuedMilli: number; overException: number | null }>>();
+      for (const [k, g] of byStage) current.set(k, await repo.stageIssueRows(tx, g.project, g.stage, g.skus));
+      const plans = new Map<string, Map<string, number>>();
+      const planned = async (project: string, stage: string, sku: string) => {
+        const k = `${project}\0${stage}`;
+        let m = plans.get(k);
+        if (!m) plans.set(k, (m = new Map((await repo.planLines(tx, project, stage)).map((l) => [l.sku, l.qtyMilli]))));
+        return m.get(sku) ?? 0;
+      };
+      const now = new Date().toISOString();
+      const put: Parameters<typeof repo.putStageIssues>[1][number][] = [];
+      for (const d of sorted) {
+        const p = known(d);
+        if (!p) continue;
+        const cur = current.get(`${d.project}\0${d.stage}`)!.get(d.sku);
         const issued = (cur?.issuedMilli ?? 0) + d.delta;
         let over = cur?.overException ?? null;
         if (d.delta > 0) {
-          const planned = (await repo.planLines(tx, d.project, d.stage)).find((l) => l.sku === d.sku)?.qtyMilli ?? 0;
+          const plan = await planned(d.project, d.stage, d.sku);
           const tol = Number(p.overIssuePct ?? DEFAULT_OVER_ISSUE_PCT);
-          if (isOverIssued(planned, issued, tol) && !(over !== null && (await isOpen(tx, over)))) {
-            over = await raiseOverIssue(tx, p, d, planned, issued, tol, now);
+          if (isOverIssued(plan, issued, tol) && !(over !== null && (await isOpen(tx, over)))) {
+            over = await raiseOverIssue(tx, p, d, plan, issued, tol, now);
             // To the project's channels (its manager's robot or mailbox), in this transaction.
-            await enqueueProjectAlert(tx, { type: 'OVER_ISSUE', exception: over, site: d.last.site, project: p.code, stage: d.stage, sku: d.sku, issued: fromMilli(issued), planned: fromMilli(planned), raisedAt: now }, new Date(now));
-            raised.push({ type: 'OVER_ISSUE', exception: over, site: d.last.site, project: p.code, stage: d.stage, sku: d.sku, planned: fromMilli(planned), issued: fromMilli(issued), tolerancePct: tol, manager: p.manager, movementId: d.last.id, raisedAt: now });
+            await enqueueProjectAlert(tx, { type: 'OVER_ISSUE', exception: over, site: d.last.site, project: p.code, stage: d.stage, sku: d.sku, issued: fromMilli(issued), planned: fromMilli(plan), raisedAt: now }, new Date(now));
+            raised.push({ type: 'OVER_ISSUE', exception: over, site: d.last.site, project: p.code, stage: d.stage, sku: d.sku, planned: fromMilli(plan), issued: fromMilli(issued), tolerancePct: tol, manager: p.manager, movementId: d.last.id, raisedAt: now });
           }
         }
-        await repo.putStageIssue(tx, { project: d.project, stage: d.stage, sku: d.sku, issuedMilli: issued, overException: over, updatedAt: now });
+        put.push({ project: d.project, stage: d.stage, sku: d.sku, issuedMilli: issued, overException: over, updatedAt: now });
       }
+      await repo.putStageIssues(tx, put);
     },
   };
 }

@@ -145,6 +145,27 @@ export async function stageIssueRow(tx: Q, project: string, stage: string, sku: 
   return r ? { issuedMilli: Number(r.issued_milli), overException: r.over_exception === null ? null : Number(r.over_exception) } : undefined;
 }
 
+/** The stage_issues rows of many SKUs of one project stage (the ledger consumer reads a batch's at once). */
+export async function stageIssueRows(tx: Q, project: string, stage: string, skus: readonly string[]): Promise<Map<string, { issuedMilli: number; overException: number | null }>> {
+  const out = new Map<string, { issuedMilli: number; overException: number | null }>();
+  for (let i = 0; i < skus.length; i += 500) {
+    const rows = await tx.selectFrom('stage_issues').select(['sku', 'issued_milli', 'over_exception']).where('project', '=', project).where('stage', '=', stage).where('sku', 'in', skus.slice(i, i + 500)).execute();
+    for (const r of rows) out.set(r.sku as string, { issuedMilli: Number(r.issued_milli), overException: r.over_exception === null ? null : Number(r.over_exception) });
+  }
+  return out;
+}
+
+/** Many stage_issues rows in multi-row upserts (one follower batch: one or a few statements). */
+export async function putStageIssues(tx: Tx, list: ReadonlyArray<{ project: string; stage: string; sku: string; issuedMilli: number; overException: number | null; updatedAt: string }>): Promise<void> {
+  for (let i = 0; i < list.length; i += 150) {
+    await tx
+      .insertInto('stage_issues')
+      .values(list.slice(i, i + 150).map((r) => ({ project: r.project, stage: r.stage, sku: r.sku, issued_milli: r.issuedMilli, over_exception: r.overException, updated_at: r.updatedAt })))
+      .onConflict((oc) => oc.columns(['project', 'stage', 'sku']).doUpdateSet((eb) => ({ issued_milli: eb.ref('excluded.issued_milli'), over_exception: eb.ref('excluded.over_exception'), updated_at: eb.ref('excluded.updated_at') })))
+      .execute();
+  }
+}
+
 export async function putStageIssue(tx: Tx, r: { project: string; stage: string; sku: string; issuedMilli: number; overException: number | null; updatedAt: string }): Promise<void> {
   const row = { project: r.project, stage: r.stage, sku: r.sku, issued_milli: r.issuedMilli, over_exception: r.overException, updated_at: r.updatedAt };
   await tx

@@ -43,13 +43,34 @@ export function salesConsumer(service: SalesService): LedgerConsumer {
         }
         pairs.set(JSON.stringify([r.site, r.sku]), { site: r.site, sku: r.sku, last: r });
       }
+      // Only pairs that were ever reserved have a counter to keep in step (reconcile does nothing
+      // for the others): one read per batch picks them, after the shipments above.
+      const reserved = await reservedPairs(tx, [...pairs.values()]);
       // Fixed order (site, SKU), as reservations take their locks.
-      for (const { site, sku, last } of [...pairs.values()].sort((a, b) => (a.site + '\u0000' + a.sku < b.site + '\u0000' + b.sku ? -1 : 1))) {
+      for (const { site, sku, last } of [...pairs.values()].filter((p) => reserved.has(`${p.site}\u0000${p.sku}`)).sort((a, b) => (a.site + '\u0000' + a.sku < b.site + '\u0000' + b.sku ? -1 : 1))) {
         const atRisk = await reconcile(tx, site, sku);
         if (atRisk.length) await raiseAtRisk(tx, atRisk, last);
       }
     },
   };
+}
+
+/** Of these pairs, those with a reservation counter (`site\u0000sku`): per site, `sku IN (...)` in chunks. */
+async function reservedPairs(tx: Tx, pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<Set<string>> {
+  const bySite = new Map<string, string[]>();
+  for (const p of pairs) {
+    const l = bySite.get(p.site);
+    if (l) l.push(p.sku);
+    else bySite.set(p.site, [p.sku]);
+  }
+  const out = new Set<string>();
+  for (const [site, skus] of bySite) {
+    for (let i = 0; i < skus.length; i += 500) {
+      const rows = await tx.selectFrom('stock_reservation_totals').select('sku').where('site', '=', site).where('sku', 'in', skus.slice(i, i + 500)).execute();
+      for (const r of rows) out.add(`${site}\u0000${r.sku as string}`);
+    }
+  }
+  return out;
 }
 
 /** One exception per reservation put at risk, in the existing queue (GET /api/v1/exceptions). */
