@@ -15,7 +15,7 @@ import { actor } from '../audit/index.js';
 import type { Role } from '../auth/auth.js';
 import { body } from '../api/common.js';
 import { bodySite } from '../api/scope.js';
-import { incomingOf, procurementService, reqId } from '../procurement/index.js';
+import { incomingOf, procurementService, reqId, supplierOfSku } from '../procurement/index.js';
 import { defaultWindow, forecastOf, MAX_PERIODS, type ProcurementSource, reorderSuggestions } from './service.js';
 
 const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'an ISO date YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'not a calendar date' });
@@ -91,8 +91,12 @@ function windowOf(q: { period: 'day' | 'week'; from?: string | undefined; to?: s
   return { from, to };
 }
 
-/** Open PO quantity of a pair (procurement's open lines), thousandths: the suggestions' `onOrder`. */
+/**
+ * What procurement knows of a pair: the supplier of the SKU's latest PO line at the site and its
+ * `leadTimeDays` (else the stated default), and the open PO quantity, thousandths (`onOrder`).
+ */
 const procurementSource = (deps: ApiDeps): ProcurementSource => ({
+  supplierOf: (site, sku) => supplierOfSku(deps.db.kysely, site, sku),
   onOrder: async (site, sku) => (await incomingOf(deps.db.kysely, site, sku)).reduce((a, l) => a + toMilli(l.qty), 0),
 });
 

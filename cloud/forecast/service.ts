@@ -8,7 +8,7 @@ import type { Db } from '../db/index.js';
 import { issueHistory, issuedSkus } from './repo.js';
 import { bucket, demandSigma, forecast, type Period, reorderSuggestion } from './rules.js';
 
-/** Lead time when no supplier states one (stated in every suggestion as `leadTimeSource`). */
+/** Lead time of a SKU never ordered at the site (no supplier applies; stated in every suggestion as `leadTimeSource`). */
 export const DEFAULT_LEAD_TIME_DAYS = 7;
 /** Most periods one forecast reads (bounded memory and time). */
 export const MAX_PERIODS = 1000;
@@ -26,7 +26,7 @@ export interface ForecastQuery {
 
 /** Where reorder suggestions get what procurement knows (its index, wired in routes). */
 export interface ProcurementSource {
-  /** The supplier and lead time of a SKU (its last PO's supplier), if known. */
+  /** The supplier and lead time of a SKU (the supplier of its latest PO line at the site), if known. */
   supplierOf?(site: string, sku: string): Promise<{ supplier: string; leadTimeDays: number } | undefined>;
   /** Open PO quantity not yet received, thousandths. */
   onOrder?(site: string, sku: string): Promise<number>;

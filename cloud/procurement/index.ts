@@ -72,3 +72,24 @@ export async function incomingOf(q: Q, site: string, sku: string): Promise<Array
     .filter((r) => Number(r.qty) > Number(r.received))
     .map((r) => ({ po: poId(Number(r.po)), qty: fromMilli(Number(r.qty) - Number(r.received)), expectedAt: r.expected_at as string, ...(r.project != null ? { project: r.project as string } : {}), ...(r.stage != null ? { stage: r.stage as string } : {}) }));
 }
+
+/**
+ * The supplier that applies to a SKU at a site, and its lead time (issue 10 §0 `leadTimeDays`):
+ * the supplier of the SKU's latest PO line there (highest PO id; rejected and cancelled POs do
+ * not count). Undefined when the SKU was never ordered at that site: callers state their default.
+ * For shortages' latest order date and the reorder suggestions' lead time (issue 11 §2-3).
+ */
+export async function supplierOfSku(q: Q, site: string, sku: string): Promise<{ supplier: string; leadTimeDays: number } | undefined> {
+  const r = await q
+    .selectFrom('po_lines')
+    .innerJoin('purchase_orders', 'purchase_orders.id', 'po_lines.po_id')
+    .innerJoin('suppliers', 'suppliers.code', 'purchase_orders.supplier')
+    .select(['suppliers.code as code', 'suppliers.lead_time_days as lead'])
+    .where('purchase_orders.site', '=', site)
+    .where('po_lines.sku', '=', sku)
+    .where('purchase_orders.status', 'not in', ['rejected', 'cancelled'])
+    .orderBy('purchase_orders.id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return r ? { supplier: r.code as string, leadTimeDays: Number(r.lead) } : undefined;
+}

@@ -11,11 +11,12 @@ import { scope } from '../api/scope.js';
 import type { Role } from '../auth/auth.js';
 import { Errors } from '../errors.js';
 import { getProject, ProjectCode } from '../projects/index.js';
-import { incomingOf } from '../procurement/index.js';
-import { projectShortages, setIncomingSource } from './service.js';
+import { incomingOf, supplierOfSku } from '../procurement/index.js';
+import { projectShortages, setIncomingSource, setSupplierSource } from './service.js';
 
-// Open PO lines come from cloud/procurement (wired here, where both modules are loaded).
+// Open PO lines and a SKU's supplier come from cloud/procurement (wired here, where both modules are loaded).
 setIncomingSource((q, site, sku) => incomingOf(q, site, sku));
+setSupplierSource((q, site, sku) => supplierOfSku(q, site, sku));
 
 export const SHORTAGE_ROLES: readonly Role[] = [...READ_ROLES, 'project-manager'];
 const ShortageQuery = z.object({ all: z.enum(['0', '1', 'true', 'false']).optional() });
@@ -31,7 +32,10 @@ export const ShortageItem = z.object({
   coveredFromStock: z.number(),
   incoming: z.array(Incoming),
   shortage: z.number(),
-  suggestOrder: z.object({ qty: z.number(), orderBy: z.string().nullable() }).nullable(),
+  suggestOrder: z
+    .object({ qty: z.number(), orderBy: z.string().nullable(), supplier: z.string().optional(), leadTimeDays: z.number(), leadTimeSource: z.enum(['supplier', 'default']) })
+    .nullable()
+    .describe('orderBy = needBy − leadTimeDays: the lead time of the supplier of the SKU\'s latest PO line at the site, else the default 7 days'),
 });
 
 export const shortagesDocs: RouteDoc[] = [

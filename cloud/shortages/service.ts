@@ -22,7 +22,17 @@ export function setIncomingSource(f: IncomingSource): void {
   incomingOf = f;
 }
 
-/** Lead time for the latest order date when the SKU's supplier is not known (stated in the answer). */
+/**
+ * The supplier and lead time that apply to a SKU at a site: cloud/procurement's `supplierOfSku`
+ * (the supplier of the SKU's latest PO line there), wired by `setSupplierSource` in routes.ts.
+ */
+export type SupplierSource = (q: import('kysely').Kysely<any>, site: string, sku: string) => Promise<{ supplier: string; leadTimeDays: number } | undefined>;
+let supplierOf: SupplierSource = async () => undefined;
+export function setSupplierSource(f: SupplierSource): void {
+  supplierOf = f;
+}
+
+/** Lead time for the latest order date when the SKU was never ordered at the site (stated in the answer as `leadTimeSource: "default"`). */
 export const DEFAULT_LEAD_TIME_DAYS = 7;
 
 export interface ShortageItem {
@@ -36,7 +46,8 @@ export interface ShortageItem {
   coveredFromStock: number;
   incoming: ShortageRow['incoming'];
   shortage: number;
-  suggestOrder: ShortageRow['suggestOrder'];
+  /** The uncovered quantity; orderBy = needBy − the lead time of `supplier` (or the default, `leadTimeSource`). */
+  suggestOrder: (NonNullable<ShortageRow['suggestOrder']> & { supplier?: string; leadTimeDays: number; leadTimeSource: 'supplier' | 'default' }) | null;
 }
 
 /** Every plan row of the site, computed together; undefined when the project does not exist. */
@@ -61,9 +72,17 @@ export async function projectShortages(db: Db, code: string, o: { all?: boolean 
     freeStock.set(sku, fromMilli(Math.max(0, (await availability(q, p.site, sku)).available)));
     for (const l of await incomingOf(q, p.site, sku)) poLines.push({ po: l.po, sku, qty: l.qty, expectedAt: l.expectedAt, ...(l.project ? { project: l.project } : {}) });
   }
-  const rows = shortages({ plans, freeStock, poLines, leadTimeDays: new Map(skus.map((s) => [s, DEFAULT_LEAD_TIME_DAYS])) });
+  // Issue 11 §2: the supplier's lead time gives the latest order date (its latest PO line's
+  // supplier, issue 10 §0 leadTimeDays); a SKU never ordered at the site takes the stated default.
+  const suppliers = new Map<string, { supplier: string; leadTimeDays: number } | undefined>();
+  for (const sku of skus) suppliers.set(sku, await supplierOf(q, p.site, sku));
+  const rows = shortages({ plans, freeStock, poLines, leadTimeDays: new Map(skus.map((s) => [s, suppliers.get(s)?.leadTimeDays ?? DEFAULT_LEAD_TIME_DAYS])) });
   const items = rows
     .filter((r) => r.project === code && (o.all || r.shortage > 0))
-    .map((r) => ({ stage: r.stage, sku: r.sku, planned: r.planned, issued: r.issued, reserved: r.reserved, need: r.need, needBy: r.needBy, coveredFromStock: r.coveredFromStock, incoming: r.incoming, shortage: r.shortage, suggestOrder: r.suggestOrder }));
+    .map((r) => {
+      const sup = suppliers.get(r.sku);
+      const suggestOrder = r.suggestOrder && { ...r.suggestOrder, ...(sup ? { supplier: sup.supplier } : {}), leadTimeDays: sup?.leadTimeDays ?? DEFAULT_LEAD_TIME_DAYS, leadTimeSource: sup ? ('supplier' as const) : ('default' as const) };
+      return { stage: r.stage, sku: r.sku, planned: r.planned, issued: r.issued, reserved: r.reserved, need: r.need, needBy: r.needBy, coveredFromStock: r.coveredFromStock, incoming: r.incoming, shortage: r.shortage, suggestOrder };
+    });
   return { project: code, site: p.site, items };
 }

@@ -87,4 +87,31 @@ describe('forecast and reorder suggestions over the ledger (SQLite)', () => {
     const req = await get(api.url, `/api/v1/requisitions/${r.body.requisitions[0].id}`, t);
     expect(req.body).toMatchObject({ status: 'draft' });
   });
+
+  it("the lead time is the supplier's leadTimeDays (the supplier of the SKU's latest PO line at the site), not the default", async () => {
+    const put = async (path: string, body: unknown) => expect((await api.call('PUT', path, { body })).status).toBeLessThan(300);
+    await put('/api/v1/items/CEM', { name: 'cement', uom: 'ea' });
+    await put('/api/v1/suppliers/SLOW', { name: 'slow', leadTimeDays: 14 });
+    await put('/api/v1/suppliers/FAST', { name: 'fast', leadTimeDays: 3 });
+    const po = async (supplier: string, qty: number) => {
+      const r = await api.call('POST', '/api/v1/purchase-orders', { body: { supplier, site: 'F1', expectedAt: '2026-04-20', lines: [{ sku: 'CEM', qty, unitPrice: '30.00' }] } });
+      expect(r.status, r.text).toBe(201);
+      return (r.body as { id: string }).id;
+    };
+    const first = await po('FAST', 10);
+    expect((await api.call('POST', `/api/v1/purchase-orders/${first}/submit`)).status).toBe(200);
+    await po('SLOW', 20);
+    const sug = async () => (await get(api.url, '/api/v1/reorder-suggestions?site=F1&period=week&from=2026-01-05&to=2026-03-29&serviceLevel=0.95', api.admin)).body.items.find((i: { sku: string }) => i.sku === 'CEM');
+    // The latest PO line (SLOW, a draft) names the supplier: two weeks of lead time.
+    const s = await sug();
+    expect(s).toMatchObject({ supplier: 'SLOW', leadTimeDays: 14, leadTimeSource: 'supplier', onOrder: 10 });
+    expect(s.reorderPoint).toBeCloseTo(2 * s.perPeriod + normalQuantile(0.95) * s.sigma * Math.SQRT2, 9);
+    // A cancelled PO does not count: the earlier supplier applies again.
+    const latest = (await api.call('GET', '/api/v1/purchase-orders?site=F1')).body as { items: Array<{ id: string; supplier: string }> };
+    const slow = latest.items.find((p) => p.supplier === 'SLOW')!;
+    expect((await api.call('POST', `/api/v1/purchase-orders/${slow.id}/cancel`)).status).toBe(200);
+    expect(await sug()).toMatchObject({ supplier: 'FAST', leadTimeDays: 3, leadTimeSource: 'supplier' });
+    // Another site never ordered CEM: the stated default.
+    expect((await get(api.url, '/api/v1/reorder-suggestions?site=F2&period=week&from=2026-01-05&to=2026-03-29', api.admin)).body.items).toEqual([]);
+  });
 });

@@ -58,8 +58,12 @@ describe('shortages and ask (SQLite)', () => {
     const fw = r.body.items.find((i: any) => i.sku === 'formwork');
     expect(fw).toMatchObject({ planned: 30, issued: 0, need: 30, needBy: D2, coveredFromStock: 0, incoming: [{ qty: 20, expectedAt: day(43), late: true }] });
     expect(fw.suggestOrder.qty).toBe(30);
+    // Formwork was ordered from SUP (leadTimeDays 10): order by D2 − 10. Cement was never
+    // ordered at the site: the stated default of 7 days.
+    expect(fw.suggestOrder).toEqual({ qty: 30, orderBy: day(30), supplier: 'SUP', leadTimeDays: 10, leadTimeSource: 'supplier' });
     const cem = r.body.items.find((i: any) => i.sku === 'cement');
     expect(cem).toMatchObject({ planned: 120, need: 120, coveredFromStock: 50 });
+    expect(cem.suggestOrder).toEqual({ qty: 70, orderBy: day(33), leadTimeDays: 7, leadTimeSource: 'default' });
     const all = await get(api.url, '/api/v1/projects/A/shortages?all=1', api.admin);
     expect(all.body.items.find((i: any) => i.stage === '2' && i.sku === 'rebar')).toMatchObject({ need: 6, coveredFromStock: 1, shortage: 0, incoming: [{ qty: 5, late: false }] });
   });
@@ -86,5 +90,17 @@ describe('shortages and ask (SQLite)', () => {
     expect(so.status).toBe(201);
     const r = await get(api.url, '/api/v1/projects/A/shortages', api.admin);
     expect(r.body.items.find((i: any) => i.sku === 'cement').shortage).toBe(100);
+  });
+
+  it("a SKU's latest PO line names its supplier, whose leadTimeDays gives the latest order date", async () => {
+    await put('/api/v1/suppliers/SUP-FAST', { name: 'fast supplier', leadTimeDays: 2 });
+    // A draft PO (not incoming: the shortage stays) for cement from SUP-FAST.
+    await ok('/api/v1/purchase-orders', { supplier: 'SUP-FAST', site: 'S1', expectedAt: day(50), lines: [{ sku: 'cement', qty: 1, unitPrice: '10.00' }] });
+    const cem = (await get(api.url, '/api/v1/projects/A/shortages', api.admin)).body.items.find((i: any) => i.sku === 'cement');
+    expect(cem.shortage).toBe(100);
+    expect(cem.suggestOrder).toEqual({ qty: 100, orderBy: day(38), supplier: 'SUP-FAST', leadTimeDays: 2, leadTimeSource: 'supplier' });
+    // A supplier's new lead time applies at once.
+    await put('/api/v1/suppliers/SUP-FAST', { name: 'fast supplier', leadTimeDays: 5 });
+    expect((await get(api.url, '/api/v1/projects/A/shortages', api.admin)).body.items.find((i: any) => i.sku === 'cement').suggestOrder).toMatchObject({ orderBy: day(35), leadTimeDays: 5 });
   });
 });
