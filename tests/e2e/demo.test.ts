@@ -79,4 +79,24 @@ describe('e2e: the demo shows the truth', () => {
     const item = await getJson<Record<string, unknown>>(`${api}/api/v1/items/CEM-42.5-50KG`);
     expect(item).toMatchObject({ name: 'Cement P.O 42.5, 50 kg bag', uom: 'bag' });
   });
+
+  it('answers /ask for its example project, in Chinese and in English, with the rows of its shortages (issue 11, Demo)', async () => {
+    const line = await waitFor(() => out.find((l) => l.startsWith('business: project ')), 'the demo names its example project', 40_000);
+    const project = /^business: project (\S+)/.exec(line!)![1]!;
+    const rows = await getJson<{ items: Array<{ sku: string; shortage: number }> }>(`${api}/api/v1/projects/${project}/shortages`);
+    expect(rows.items.length).toBeGreaterThan(0);
+    const ask = async (q: string) => {
+      const r = await fetch(`${api}/api/v1/ask`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ q }) });
+      expect(r.status).toBe(200);
+      return (await r.json()) as { intent: string; params: Record<string, string>; answer: string; data: { items: unknown[] } };
+    };
+    const zh = await ask(`帮我查一下${project}项目现在缺什么材料?`);
+    expect(zh).toMatchObject({ intent: 'shortages', params: { project } });
+    expect(zh.data.items).toEqual(rows.items);
+    expect(zh.answer).toContain(`${project}项目还缺`);
+    for (const r of rows.items) expect(zh.answer).toContain(r.sku);
+    const en = await ask(`what is project ${project} missing?`);
+    expect(en).toMatchObject({ intent: 'shortages', params: { project } });
+    expect(en.data.items).toEqual(rows.items);
+  });
 });
