@@ -12,7 +12,7 @@
  * - pg: `--ingesters` (2) clouds on the external broker (`--broker-url`, shared subscription) and
  *   one PostgreSQL schema (`--pg-url`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -28,7 +28,8 @@ const num = (f: Flags, k: string) => Number(f[k]);
 const list = (f: Flags, k: string) => String(f[k]).split(',').filter(Boolean).map(Number);
 
 interface Phases {
-  saturated: PhaseResult & { followerCatchUpSec: number };
+  /** `cloudCpuUsPerMovement`: the cloud processes' CPU over the phase and the follower's catch-up after it, per movement (load-independent, unlike the rate). */
+  saturated: PhaseResult & { followerCatchUpSec: number; cloudCpuUsPerMovement: number };
   paced: Array<PhaseResult & { targetPerSec: number; tag: string }>;
 }
 
@@ -43,10 +44,11 @@ async function followerSettled(clouds: CloudProcess[]): Promise<number> {
   const deadline = t0 + 300_000;
   for (let last = '', same = 0; performance.now() < deadline; ) {
     const hs = await Promise.all(
-      clouds.map(async (c) => (await (await fetch(`${c.url}/healthz`)).json()) as { ingest: { applied: number; exceptions?: number }; follower?: { rows: number } }),
+      clouds.map(async (c) => (await (await fetch(`${c.url}/healthz`)).json()) as { ingest: { applied: number; exceptions?: number }; follower?: { rows: number; consumers: string[] } }),
     );
     const applied = hs.reduce((a, h) => a + h.ingest.applied, 0);
-    const rows = hs.reduce((a, h) => a + (h.follower?.rows ?? applied), 0);
+    // A cloud with the business layer off (--no-business) has a follower without consumers: nothing to wait for.
+    const rows = hs.reduce((a, h) => a + (h.follower && h.follower.consumers.length > 0 ? h.follower.rows : h.ingest.applied), 0);
     const key = `${applied}/${rows}`;
     same = key === last ? same + 1 : 0;
     last = key;
@@ -56,13 +58,32 @@ async function followerSettled(clouds: CloudProcess[]): Promise<number> {
   return round1((performance.now() - t0) / 1000);
 }
 
+/** CPU seconds (user + system) the processes used so far, from /proc (Linux; 0 elsewhere). */
+export function cpuSecondsOf(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      /* not Linux, or gone */
+    }
+  }
+  return ticks / 100; // USER_HZ: 100 on Linux
+}
+
 async function phases(f: Flags, broker: string, site: string, dir: string, edges: number, tagPrefix: string, clouds: CloudProcess[]): Promise<Phases> {
   const batch = num(f, 'batch');
   const window = num(f, 'window');
   // Saturated: every edge appends as fast as it can; this is the throughput figure.
   const perEdge = Math.max(1, Math.floor(num(f, 'movements') / edges));
+  const cpu0 = cpuSecondsOf(clouds.map((c) => c.pid));
   const sat = await runEdges({ broker, site, dir, tag: `${tagPrefix}sat`, edges, perEdge, chunk: 500, paceMs: 0, batch, window });
-  const saturated = { ...sat, followerCatchUpSec: await followerSettled(clouds) };
+  const followerCatchUpSec = await followerSettled(clouds);
+  const cloudCpuUsPerMovement = round1(((cpuSecondsOf(clouds.map((c) => c.pid)) - cpu0) * 1e6) / sat.movements);
+  const saturated = { ...sat, followerCatchUpSec, cloudCpuUsPerMovement };
+  if (f['saturated-only'] === true) return { saturated, paced: [] };
   // Paced, well under capacity: the latency a dock sees in normal operation (the saturated p50 is
   // mostly queueing in the outbox). Every 10 ms each edge appends what is due since its start.
   const paced: Phases['paced'] = [];
@@ -96,14 +117,14 @@ function deviceToCommit(file: string, site: string, tag: string): { p50Ms: numbe
   }
 }
 
-async function ingestOnce(ctx: BenchContext, edges: number) {
+async function ingestOnce(ctx: BenchContext, edges: number, business = true) {
   const f = ctx.flags;
   const dir = mkdtempSync(join(tmpdir(), 'sg-bench-'));
-  const cloud = await startCloud(['--data-dir', join(dir, 'cloud')]);
+  const cloud = await startCloud(['--data-dir', join(dir, 'cloud'), ...(business ? [] : ['--no-business'])]);
   try {
     const broker = `mqtt://127.0.0.1:${cloud.mqttPort}`;
-    ctx.log(`ingest: ${edges} edges`);
-    const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(f, broker, 'bench', dir, edges, '', [cloud]));
+    ctx.log(`ingest: ${edges} edges${business ? '' : ', business layer off (saturated phase only)'}`);
+    const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(business ? f : { ...f, 'saturated-only': true }, broker, 'bench', dir, edges, '', [cloud]));
     const onHand = await ledgerTotal(cloud, 'bench');
     const sent = ph.saturated.movements + ph.paced.reduce((a, p) => a + p.movements, 0);
     const file = join(dir, 'cloud', 'stockgate.db');
@@ -122,6 +143,28 @@ async function ingestOnce(ctx: BenchContext, edges: number) {
   }
 }
 
+/** The business-layer A/B of one edge count: the saturated phase with the layer on (the normal run) and off, each against its own raw bracket. */
+function abOf(on: Awaited<ReturnType<typeof ingestOnce>>, off: Awaited<ReturnType<typeof ingestOnce>>) {
+  const side = (r: typeof on) => ({
+    movementsPerSec: r.e2e.movementsPerSec,
+    rawMeanMsgsPerSec: r.rawMqtt.meanMsgsPerSec,
+    e2eMovementsPerRawMsg: r.ratio.e2eMovementsPerRawMsg,
+    cloudCpuUsPerMovement: r.e2e.cloudCpuUsPerMovement,
+    followerCatchUpSec: r.e2e.followerCatchUpSec,
+    exactlyOnce: r.e2e.exactlyOnce,
+  });
+  const a = side(on);
+  const b = side(off);
+  const perRaw = ratio(a.e2eMovementsPerRawMsg, b.e2eMovementsPerRawMsg);
+  return {
+    on: a,
+    off: b,
+    onPerOff: { movementsPerSec: ratio(a.movementsPerSec, b.movementsPerSec), e2eMovementsPerRawMsg: perRaw, cloudCpu: ratio(a.cloudCpuUsPerMovement, b.cloudCpuUsPerMovement) },
+    // Issue 10: the business layer must not cost the ingest path more than 10% (throughput per raw msg of the same run).
+    withinTenPercent: perRaw >= 0.9,
+  };
+}
+
 const common = {
   movements: { type: 'string', default: '200000' },
   raw: { type: 'string', default: '50000' },
@@ -135,10 +178,17 @@ export const ingestSection: BenchSection = {
   name: 'ingest',
   about: 'e2e durable movements/s of N edges into stockgate cloud (embedded aedes, SQLite FULL) vs raw MQTT QoS 1, same run; paced latency',
   byDefault: true,
-  options: { ...common, edges: { type: 'string', default: '4,200' } },
+  options: { ...common, edges: { type: 'string', default: '4,200' }, 'business-ab': { type: 'string', default: '4' } },
   async run(ctx) {
     const runs = [];
-    for (const edges of list(ctx.flags, 'edges')) runs.push(await ingestOnce(ctx, edges));
+    const ab = list(ctx.flags, 'business-ab');
+    for (const edges of list(ctx.flags, 'edges')) {
+      const on = await ingestOnce(ctx, edges);
+      // Issues 9 and 10: what the business layer costs ingest, in the same run: the saturated phase
+      // again on a fresh cloud with --no-business (raw MQTT bracketed around it too).
+      const off = ab.includes(edges) ? await ingestOnce(ctx, edges, false) : undefined;
+      runs.push({ ...on, ...(off ? { businessOff: abOf(on, off) } : {}) });
+    }
     const table: Array<[string, string]> = [];
     for (const r of runs) {
       const e = `${r.edges} edges:`;
@@ -149,7 +199,16 @@ export const ingestSection: BenchSection = {
         [`${e} saturated publish->ack p50 / p99 ms`, `${r.e2e.p50Ms} / ${r.e2e.p99Ms}`],
         [`${e} ledger follower catch-up after it, s`, String(r.e2e.followerCatchUpSec)],
         [`${e} exactly once (ledger on hand = sent)`, `${r.e2e.ledgerOnHand} / ${r.e2e.sent} ${r.e2e.exactlyOnce ? 'OK' : 'MISMATCH'}`],
+        [`${e} cloud CPU µs per movement (saturated + catch-up)`, String(r.e2e.cloudCpuUsPerMovement)],
       );
+      const b = r.businessOff;
+      if (b) {
+        table.push(
+          [`${e} business OFF: e2e movements/s, per raw msg`, `${b.off.movementsPerSec}, ${b.off.e2eMovementsPerRawMsg} (raw ${b.off.rawMeanMsgsPerSec})`],
+          [`${e} business ON / OFF: movements/s, per raw msg`, `${b.onPerOff.movementsPerSec}, ${b.onPerOff.e2eMovementsPerRawMsg} (within 10%: ${b.withinTenPercent ? 'yes' : 'NO'})`],
+          [`${e} business ON / OFF: cloud CPU µs per movement`, `${b.on.cloudCpuUsPerMovement} / ${b.off.cloudCpuUsPerMovement}`],
+        );
+      }
       for (const p of r.paced) {
         table.push(
           [`${e} paced ${p.targetPerSec}/s achieved`, String(p.movementsPerSec)],
@@ -158,7 +217,11 @@ export const ingestSection: BenchSection = {
         );
       }
     }
-    return { figures: { runs, settings: { batch: num(ctx.flags, 'batch'), window: num(ctx.flags, 'window'), store: 'sqlite (WAL, synchronous=FULL)', broker: 'embedded aedes' } }, table, ok: runs.every((r) => r.e2e.exactlyOnce) };
+    return {
+      figures: { runs, settings: { batch: num(ctx.flags, 'batch'), window: num(ctx.flags, 'window'), store: 'sqlite (WAL, synchronous=FULL)', broker: 'embedded aedes' } },
+      table,
+      ok: runs.every((r) => r.e2e.exactlyOnce && (r.businessOff?.off.exactlyOnce ?? true)),
+    };
   },
 };
 

@@ -79,6 +79,13 @@ export const CloudConfig = z.strictObject({
   tsdbOrg: z.string().min(1).optional(),
   /** After a failed write, re-send what was acknowledged this many seconds before it. */
   tsdbResendWindowS: z.number().min(0).max(86_400).default(60),
+  /**
+   * The business layer (`--no-business` turns it off): the ledger follower and its consumers
+   * (cloud/ledger-consumers.ts). Off, nothing follows the ledger: no PO receipts, stage issues,
+   * costs, reservation upkeep, ERP events or count scans; for measuring what it costs ingest
+   * (bench/README.md), not for production. Default on.
+   */
+  business: z.boolean().default(true),
   /** /metrics needs a token (role metrics or admin). Default off: see cloud/metrics/README.md. */
   metricsToken: z.boolean().default(false),
   // ---- ERP sync (cloud/erp/, issue 11 §5) ----

@@ -126,7 +126,9 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   const follower = new LedgerFollower(db, log.child({ part: 'follower' }), { pollMs: db.dialect === 'postgres' ? 500 : 5000 });
   // Consumers publish only after their batch committed (afterCommit); a failed publish is logged.
   const publish = (topic: string, payload: string) => void bus.publish(topic, payload, { qos: 1 }).catch((err: Error) => log.warn({ topic, err: err.message }, 'ledger consumer: publish failed'));
-  for (const make of ledgerConsumers) follower.register(make({ db, log, publish }));
+  // --no-business: a follower with no consumers runs nothing (its /healthz shows `consumers: []`).
+  if (config.business) for (const make of ledgerConsumers) follower.register(make({ db, log, publish }));
+  else log.warn('business layer off (--no-business): nothing follows the ledger');
   closers.push(() => follower.stop());
 
   // The board follows the ledger by position (not this ingester's commits): local commits wake it
