@@ -1,14 +1,10 @@
-/*
- * Why one file (over 400 lines): the connection lifecycle and the drain window (ack, rewind,
- * resend) are being split by issue 15 (engineer of the ingest hot path); until then the window
- * logic and the MQTT client share the in-flight state here.
- */
 /**
- * The edge's uplink (issue 15 §1 split it from the drain window, edge/drain-window.ts). Over 400
- * lines because the connection lifecycle is one job whose parts share state: options and typed
- * events (~110 lines of documented contract), connect/subscribe/reconnect, status and will, batch
- * encoding, and ack/reject routing with signature and seq-bound checks. Splitting those further
- * would pass the MQTT client and its state between files without making any part testable alone.
+ * Why one file (over 400 lines): the edge's uplink is one job, the connection lifecycle, whose
+ * parts share state: options and typed events (~110 lines of documented contract),
+ * connect/subscribe/reconnect, status and will, batch encoding, and ack/reject routing with
+ * signature and seq-bound checks. Splitting those further would pass the MQTT client and its
+ * state between files without making any part testable alone. What could leave did (issue 15
+ * §1): the drain window (drain-window.ts, pure) and the status (built in health.ts).
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { EventEmitter } from 'node:events';
@@ -24,6 +20,7 @@ import {
   type SeqRange,
 } from '../protocols/mqtt/index.js';
 import { DrainWindow } from './drain-window.js';
+import { edgeStatus, type StatusReason, type StatusState } from './health.js';
 import { PayloadPool } from './payload-pool.js';
 import type { OutboxBatch, OutboxStore } from './outbox/outbox-store.js';
 import { TokenBucket } from './token-bucket.js';
@@ -56,10 +53,12 @@ export interface PublisherOptions {
   reconnectMinMs?: number;
   /** Longest reconnect delay in ms. Default 5000. */
   reconnectMaxMs?: number;
-  /** Agent version reported in status. */
-  version?: string;
-  /** Extra status fields (devices, backlog, config version, problems) merged into each status publish. */
-  statusExtra?: () => Partial<EdgeStatusDetails>;
+  /**
+   * The retained status to send (and the last will: `offline`, `lwt`): the agent's
+   * `EdgeHealth.status`. Default: the bare envelope of `edgeStatus` (health.ts, the one place a
+   * status is built).
+   */
+  status?: (state: StatusState, reason: StatusReason) => EdgeStatusDetails;
   /** Drain limit, movements/s (token bucket, one second of burst); 0 or absent = unlimited. */
   drainRatePerSec?: number;
   /** Subscribe to the retained remote config topic and emit `config` with each payload. */
@@ -110,8 +109,8 @@ export interface PublisherEvents {
  *   restarts from the oldest unacked seq.
  */
 export class Publisher extends EventEmitter<PublisherEvents> {
-  private readonly o: Required<Omit<PublisherOptions, 'username' | 'password' | 'ca' | 'statusExtra' | 'version' | 'drainRatePerSec' | 'remoteConfig' | 'ackKey'>> &
-    Pick<PublisherOptions, 'username' | 'password' | 'ca' | 'statusExtra' | 'version' | 'remoteConfig' | 'ackKey'>;
+  private readonly o: Required<Omit<PublisherOptions, 'username' | 'password' | 'ca' | 'drainRatePerSec' | 'remoteConfig' | 'ackKey' | 'status'>> &
+    Pick<PublisherOptions, 'username' | 'password' | 'ca' | 'remoteConfig' | 'ackKey'>;
   private client: MqttClient | undefined;
   private connected = false;
   private stopped = false;
@@ -128,6 +127,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private pendingAcks: SeqRange[] = [];
   private ackFlush: NodeJS.Immediate | undefined;
   private readonly envelope: string;
+  private readonly status: NonNullable<PublisherOptions['status']>;
   private readonly pool: PayloadPool;
   private readonly movementsTopic: string;
   /** Counters for health and bench. */
@@ -162,6 +162,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     this.drain = new DrainWindow({ window: this.o.window, ackTimeoutMs: this.o.ackTimeoutMs });
     this.envelope = `{"v":${SCHEMA_VERSION},"site":${JSON.stringify(this.o.site)},"edge":${JSON.stringify(this.o.edge)},`;
     this.movementsTopic = topics.movements(this.o.site, this.o.edge);
+    this.status = opts.status ?? ((state, reason) => edgeStatus({ site: this.o.site, edge: this.o.edge }, state, reason));
     this.pool = new PayloadPool(this.o.window + 2);
     this.setDrainRate(opts.drainRatePerSec ?? 0);
   }
@@ -236,19 +237,6 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       });
     }
     await c.endAsync(false).catch(() => undefined);
-  }
-
-  private status(state: 'online' | 'offline', reason: EdgeStatus['reason']): EdgeStatusDetails {
-    const base: EdgeStatus = {
-      v: SCHEMA_VERSION,
-      site: this.o.site,
-      edge: this.o.edge,
-      state,
-      reason,
-      ts: new Date().toISOString(),
-    };
-    if (this.o.version) base.version = this.o.version;
-    return { ...base, ...(state === 'online' ? this.o.statusExtra?.() : {}) };
   }
 
   private connect(): void {
