@@ -32,6 +32,11 @@ export async function listUsers(db: Q): Promise<User[]> {
   return (await db.selectFrom('users').selectAll().orderBy('id').execute()).map(userOf);
 }
 
+/** Users holding `role` who see `site` (no sites listed = every site): e.g. a site's managers. */
+export async function usersWithRole(db: Q, role: Role, site: string): Promise<User[]> {
+  return (await listUsers(db)).filter((u) => u.roles.includes(role) && (u.sites === undefined || u.sites.includes(site)));
+}
+
 export async function putUser(tx: Tx, u: User): Promise<void> {
   const row = { id: u.id, name: u.name, roles: JSON.stringify(u.roles), sites: u.sites ? JSON.stringify(u.sites) : null, projects: u.projects ? JSON.stringify(u.projects) : null, created_at: u.createdAt, updated_at: u.updatedAt };
   await tx

@@ -75,3 +75,6 @@ export async function openAlerts(
     },
   };
 }
+
+/** For the business modules: an alert raised in their own transaction (MQTT alert topic and channels). */
+export { type BusinessAlert, enqueueBusinessAlert } from './business-alerts.js';

@@ -19,6 +19,11 @@ export interface AlertEventJson {
   project?: string;
   /** A project's stage (OVER_ISSUE). */
   stage?: string;
+  /** The sales order (RESERVATION_AT_RISK) and its owner, the user who created it. */
+  order?: string;
+  owner?: string;
+  /** Who the alert is addressed to (RESERVATION_AT_RISK: the owner, the site's managers); `routes.users` match it. */
+  users?: string[];
   edge?: string;
   device?: string;
   value?: number | string;
@@ -73,6 +78,7 @@ const TYPE_NAMES: Record<string, { 'zh-CN': string; en: string }> = {
   'outbox-write-error': { 'zh-CN': '发件箱写入失败', en: 'Outbox write error' },
   'scale-drift': { 'zh-CN': '秤零点漂移', en: 'Scale zero drift' },
   OVER_ISSUE: { 'zh-CN': '超领', en: 'Over-issue' },
+  RESERVATION_AT_RISK: { 'zh-CN': '预留库存不足', en: 'Reservation at risk' },
 };
 
 const THRESHOLD_NAMES: Record<string, { 'zh-CN': string; en: string }> = {
@@ -91,6 +97,8 @@ const T = {
     drift: (v: string, t: string) => `零点漂移 ${v} kg（阈值 ${t} kg）`,
     stage: '阶段',
     overIssue: (v: string, t: string) => `已领 ${v}（计划 ${t}）`,
+    order: '销售订单', owner: '负责人',
+    atRisk: (v: string, t: string) => `${v} 已无库存覆盖（现有 ${t}）`,
   },
   en: {
     site: 'site', batch: 'batch', project: 'project', edge: 'edge', device: 'device', onHand: 'on hand',
@@ -101,6 +109,8 @@ const T = {
     drift: (v: string, t: string) => `zero drift ${v} kg (threshold ${t} kg)`,
     stage: 'stage',
     overIssue: (v: string, t: string) => `issued ${v} (plan ${t})`,
+    order: 'sales order', owner: 'owner',
+    atRisk: (v: string, t: string) => `${v} no longer covered (on hand ${t})`,
   },
 } as const;
 
@@ -127,6 +137,7 @@ function measurement(a: AlertEventJson, lang: ChannelLang): string | undefined {
   if (a.type === 'outbox-backlog') return t.backlog(num(a.value), num(a.threshold ?? ''));
   if (a.type === 'scale-drift') return t.drift(num(a.value), num(a.threshold ?? ''));
   if (a.type === 'OVER_ISSUE') return t.overIssue(qty(a.value, a.uom), qty(a.threshold ?? '', a.uom));
+  if (a.type === 'RESERVATION_AT_RISK') return t.atRisk(qty(a.value, a.uom), qty(a.threshold ?? '', a.uom));
   return num(a.value);
 }
 
@@ -138,6 +149,8 @@ function subject(a: AlertEventJson, lang: ChannelLang): string[] {
   if (a.batch !== undefined) parts.push(`${t.batch} ${a.batch}`);
   if (a.project !== undefined) parts.push(`${t.project} ${a.project}`);
   if (a.stage !== undefined) parts.push(`${t.stage} ${a.stage}`);
+  if (a.order !== undefined) parts.push(`${t.order} ${a.order}`);
+  if (a.owner !== undefined) parts.push(`${t.owner} ${a.owner}`);
   if (a.edge !== undefined) parts.push(`${t.edge} ${a.edge}`);
   if (a.device !== undefined) parts.push(`${t.device} ${a.device}`);
   return parts;
@@ -158,7 +171,7 @@ export function title(items: readonly AlertEventJson[], lang: ChannelLang): stri
     const a = items[0]!;
     const what = `${a.event === 'resolved' ? `${T[lang].resolved}: ` : ''}${typeName(a.type, lang)}`;
     // A project's alert names the project first: it goes to the project's manager.
-    return `[stockgate] ${what} ${a.site}${a.project !== undefined ? ` ${a.project}` : ''}${a.sku !== undefined ? ` ${a.sku}` : a.edge !== undefined ? ` ${a.edge}` : ''}`;
+    return `[stockgate] ${what} ${a.site}${a.order !== undefined ? ` ${a.order}` : ''}${a.project !== undefined ? ` ${a.project}` : ''}${a.sku !== undefined ? ` ${a.sku}` : a.edge !== undefined ? ` ${a.edge}` : ''}`;
   }
   return `[stockgate] ${T[lang].alerts(items.length)}`;
 }

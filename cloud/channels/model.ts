@@ -17,16 +17,26 @@ const HttpUrl = z
   .max(2048)
   .refine((u) => /^https?:$/.test(URL.canParse(u) ? new URL(u).protocol : ''), 'expected an http:// or https:// URL');
 
-/** Which alerts a channel gets: every listed type, and when given only these sites / projects. */
 /** Alert types raised by the business modules, per project (cloud/projects: over-issue, 超领). */
 export const PROJECT_ALERT_TYPES = ['OVER_ISSUE'] as const;
-const ROUTE_TYPES = [...ALERT_TYPES, ...PROJECT_ALERT_TYPES] as const;
+/**
+ * Alert types addressed to people (cloud/sales: a reservation put at risk, issue 11 §1): the
+ * event names its `users` (the order's owner, the site's managers), which `routes.users` match.
+ */
+export const USER_ALERT_TYPES = ['RESERVATION_AT_RISK'] as const;
+const ROUTE_TYPES = [...ALERT_TYPES, ...PROJECT_ALERT_TYPES, ...USER_ALERT_TYPES] as const;
 
+/** Which alerts a channel gets: every listed type, and when given only these sites / projects / users. */
 export const ChannelRoutes = z.strictObject({
   types: z.array(z.enum(ROUTE_TYPES)).min(1).max(ROUTE_TYPES.length),
   sites: z.array(SiteId).min(1).max(1000).optional(),
   /** Only alerts of these projects (OVER_ISSUE carries its project): a project manager's channel. */
   projects: z.array(z.string().min(1).max(64)).min(1).max(1000).optional(),
+  /**
+   * Only alerts addressed to one of these users (RESERVATION_AT_RISK names the order's owner and
+   * the site's managers): a person's robot or mailbox. An alert addressed to nobody never matches.
+   */
+  users: z.array(z.string().min(1).max(128)).min(1).max(1000).optional(),
 });
 export type ChannelRoutes = z.infer<typeof ChannelRoutes>;
 
@@ -142,4 +152,6 @@ export interface RouteKey {
   type: string;
   site: string;
   project?: string;
+  /** The users an alert is addressed to (RESERVATION_AT_RISK: the order's owner, the site's managers). */
+  users?: readonly string[];
 }

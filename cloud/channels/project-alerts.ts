@@ -1,6 +1,6 @@
 import type { Tx } from '../db/index.js';
 import type { AlertEventJson } from './formats.js';
-import type { ChannelRoutes } from './model.js';
+import type { ChannelRoutes, RouteKey } from './model.js';
 import { routeMatches } from './rules.js';
 
 /** A project's alert (issue 10 §1 over-issue), as the projects module raises it. */
@@ -27,7 +27,6 @@ export interface ProjectAlert {
  * PostgreSQL. The message names the project (formats.ts).
  */
 export async function enqueueProjectAlert(tx: Tx, a: ProjectAlert, now: Date): Promise<number> {
-  const channels = (await tx.selectFrom('channels').select(['id', 'routes']).orderBy('id').execute()) as Array<{ id: string; routes: string }>;
   const event: AlertEventJson = {
     id: `exception-${a.exception}`,
     type: a.type,
@@ -42,10 +41,19 @@ export async function enqueueProjectAlert(tx: Tx, a: ProjectAlert, now: Date): P
     ...(a.uom ? { uom: a.uom } : {}),
     raisedAt: a.raisedAt,
   };
+  return enqueueChannelAlert(tx, event, { type: a.type, site: a.site, project: a.project }, now);
+}
+
+/**
+ * Queue one alert event for every channel whose routes take its route key (type, site, project,
+ * users), in the caller's transaction (Kysely, both dialects). Returns how many channels got it.
+ */
+export async function enqueueChannelAlert(tx: Tx, event: AlertEventJson, route: RouteKey, now: Date): Promise<number> {
+  const channels = (await tx.selectFrom('channels').select(['id', 'routes']).orderBy('id').execute()) as Array<{ id: string; routes: string }>;
   const body = JSON.stringify(event);
   let n = 0;
   for (const c of channels) {
-    if (!routeMatches(JSON.parse(c.routes) as ChannelRoutes, { type: a.type, site: a.site, project: a.project })) continue;
+    if (!routeMatches(JSON.parse(c.routes) as ChannelRoutes, route)) continue;
     await tx
       .insertInto('channel_deliveries')
       .values({ channel_id: c.id, event_id: event.eventId, body, state: 'pending', attempts: 0, next_attempt_at: now.getTime(), created_at: now.toISOString() })

@@ -12,6 +12,8 @@ export function routeMatches(routes: ChannelRoutes, key: RouteKey): boolean {
   if (routes.sites && !routes.sites.includes(key.site)) return false;
   // A project filter asks for that project's alerts only: an alert without a project is not one.
   if (routes.projects && (key.project === undefined || !routes.projects.includes(key.project))) return false;
+  // A user filter asks for alerts addressed to that user: an alert addressed to nobody is not one.
+  if (routes.users && !(key.users ?? []).some((u) => routes.users!.includes(u))) return false;
   return true;
 }
 

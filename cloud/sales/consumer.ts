@@ -6,10 +6,13 @@
  *    consumes that order's reservation and counts as shipped;
  * 2. every (site, SKU) the rows touched gets its counter's `on_hand` set to Σ balances, and when
  *    physical stock fell below what is reserved, the newest reservations become `at-risk`, with a
- *    RESERVATION_AT_RISK exception naming each order and its owner (issue 11 §1, "physical
- *    reality wins": a scan-out is never refused).
+ *    RESERVATION_AT_RISK exception naming each order and its owner, and an alert to the owner and
+ *    the site's managers (issue 11 §1, "physical reality wins": a scan-out is never refused).
  */
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
+import { fromMilli } from '../../protocols/ledger/quantity.js';
+import { usersWithRole } from '../access/index.js';
+import { enqueueBusinessAlert } from '../alerts/index.js';
 import { reconcile, type ReservationRow } from './reservations.js';
 import type { SalesService } from './service.js';
 import type { LedgerConsumer, LedgerEntry } from '../ledger-follower/index.js';
@@ -73,14 +76,50 @@ async function reservedPairs(tx: Tx, pairs: ReadonlyArray<{ site: string; sku: s
   return out;
 }
 
-/** One exception per reservation put at risk, in the existing queue (GET /api/v1/exceptions). */
+/**
+ * One exception per reservation put at risk, in the existing queue (GET /api/v1/exceptions), and
+ * for a sales order an alert to its owner (issue 11 §1: "the order's owner is alerted"): the
+ * RESERVATION_AT_RISK alert event, naming the order, the owner and the users it is addressed to
+ * (the owner, then the site's managers), goes on `stockgate/v1/{site}/alerts/reservation-at-risk`
+ * and to every alert channel routed to one of those users (or to its type and site), queued in
+ * this transaction by cloud/alerts. Rare by nature: never on the consumer's common path.
+ */
 async function raiseAtRisk(tx: Tx, rows: readonly ReservationRow[], cause: SalesLedgerRow): Promise<void> {
-  const now = new Date().toISOString();
+  const at = new Date();
+  const now = at.toISOString();
+  const site = rows[0]!.site;
+  const managers = (await usersWithRole(tx, 'site-manager', site)).map((u) => u.id);
   for (const r of rows) {
     const owner = r.ownerKind === 'sales-order' ? ((await tx.selectFrom('sales_orders').select('created_by').where('id', '=', r.ownerId).executeTakeFirst())?.created_by as string | undefined) : undefined;
     const what = r.ownerKind === 'sales-order' ? `sales order ${r.ownerId} line ${r.line}` : `requisition ${r.ownerId} line ${r.line}`;
     const message = `${what}: ${(r.qty - r.consumed) / 1000} of ${r.sku} at ${r.site} is no longer covered by stock on hand after movement ${cause.id}; reservation at risk${owner ? `, owner ${owner}` : ''}`;
-    await sql`INSERT INTO exceptions (type, site, movement_id, sku, location, batch, project, message, raised_at)
-      VALUES ('RESERVATION_AT_RISK', ${r.site}, ${cause.id}, ${r.sku}, ${cause.location ?? ''}, '', ${r.project ?? ''}, ${message}, ${now})`.execute(tx);
+    const ex = await tx
+      .insertInto('exceptions')
+      .values({ type: 'RESERVATION_AT_RISK', site: r.site, movement_id: cause.id, sku: r.sku, location: cause.location ?? '', batch: '', project: r.project ?? '', message, raised_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    if (r.ownerKind !== 'sales-order') continue;
+    const totals = await tx.selectFrom('stock_reservation_totals').select('on_hand').where('site', '=', r.site).where('sku', '=', r.sku).executeTakeFirst();
+    const uom = (await tx.selectFrom('items').select('uom').where('sku', '=', r.sku).executeTakeFirst())?.uom as string | undefined;
+    const users = [...new Set([...(owner ? [owner] : []), ...managers])];
+    await enqueueBusinessAlert(tx, {
+      topicType: 'reservation-at-risk',
+      event: {
+        id: `exception-${ex.id}`,
+        type: 'RESERVATION_AT_RISK',
+        site: r.site,
+        event: 'opened',
+        eventId: `exception-${ex.id}-opened`,
+        sku: r.sku,
+        order: r.ownerId,
+        ...(owner ? { owner } : {}),
+        users,
+        ...(r.project ? { project: r.project } : {}),
+        value: fromMilli(r.qty - r.consumed),
+        threshold: fromMilli(Math.max(0, Number(totals?.on_hand ?? 0))),
+        ...(uom ? { uom } : {}),
+        raisedAt: now,
+      },
+    }, at);
   }
 }
