@@ -18,6 +18,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { packageRoot } from '../cloud/paths.js';
 import { boardSection } from './board.js';
 import { businessSection } from './business.js';
+import { boardLoadSection } from './board-load.js';
 import { chainSection } from './chain-cost.js';
 import { draft, printTable, rawMqtt, startCloud, type RawResult } from './common.js';
 import { edgeBacklogSection } from './edge-backlog.js';
@@ -65,6 +66,7 @@ const SECTIONS: BenchSection[] = [
   pgNatsSection,
   stockQuerySection,
   tsdbSection,
+  boardLoadSection,
   boardSection,
   businessSection,
 ];

@@ -67,6 +67,12 @@ export interface Alert {
   batch?: string;
   edge?: string;
   device?: string;
+  /**
+   * The project the alert concerns, when it concerns one: a near-expiry or expired batch whose
+   * stock at the site is all held for that project. A project manager sees the alerts of its
+   * projects (board and `GET /api/v1/alerts`, issue 12 #5); other alerts are site-wide.
+   */
+  project?: string;
   /** The measured value when raised (on-hand, days to expiry, backlog, drift kg). */
   value?: number;
   threshold?: number;
@@ -82,6 +88,8 @@ export interface AlertQuery {
   /** Default `open`. */
   state?: 'open' | 'resolved' | 'all';
   type?: AlertType;
+  /** Only alerts of these projects (a project manager's scope); absent = any, project or not. */
+  projects?: readonly string[];
   limit: number;
   /** Alert id cursor: alerts created before it. */
   before?: string;

@@ -393,6 +393,7 @@ export class AlertEngine {
             ...(s.batch === undefined ? {} : { batch: s.batch }),
             ...(s.edge === undefined ? {} : { edge: s.edge }),
             ...(s.device === undefined ? {} : { device: s.device }),
+            ...(s.project === undefined ? {} : { project: s.project }),
             ...(c.value === undefined ? {} : { value: c.value }),
             ...(c.threshold === undefined ? {} : { threshold: c.threshold }),
             state: 'open',

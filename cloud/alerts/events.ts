@@ -27,7 +27,7 @@ export function alertEvent(a: Alert, event: 'opened' | 'resolved', eventId: stri
     topic: topics.alerts(a.site, a.type),
     body: JSON.stringify({ ...alertJson(a), event, eventId }),
     // Alert channels route on type, site and (when the alert has one) project.
-    route: { type: a.type, site: a.site, ...(typeof (a as { project?: unknown }).project === 'string' ? { project: (a as { project?: string }).project! } : {}) },
+    route: { type: a.type, site: a.site, ...(a.project === undefined ? {} : { project: a.project }) },
   };
 }
 

@@ -91,6 +91,8 @@ export const alertPgMigrations: Array<{ version: number; name: string; sql: stri
   },
   // Alert channels share the alert transaction, so their tables live here (cloud/channels/postgres.ts).
   channelPgMigration,
+  // The project an alert concerns (issue 12 #5: a project manager sees its projects' alerts).
+  { version: 3, name: 'alerts.project', sql: 'ALTER TABLE alerts ADD COLUMN project TEXT; CREATE INDEX alerts_project_id ON alerts (project, id) WHERE project IS NOT NULL;' },
 ];
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v);
@@ -101,7 +103,7 @@ function isoRow(r: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-const ALERT_COLS = `id, type, site, key, sku, batch, edge, device, value, threshold, state,
+const ALERT_COLS = `id, type, site, key, sku, batch, edge, device, project, value, threshold, state,
   raised_at AS "raisedAt", resolved_at AS "resolvedAt", acked_at AS "ackedAt", acked_by AS "ackedBy"`;
 const LEVELS_COLS = `site, sku, safety_stock AS "safetyStock", reorder_point AS "reorderPoint", max_stock AS "maxStock", hysteresis,
   near_expiry_days AS "nearExpiryDays", updated_at AS "updatedAt"`;
@@ -218,10 +220,10 @@ export class PgAlertStore implements AlertStore {
   async openAlert(a: Alert, event: OutgoingEvent): Promise<boolean> {
     return this.tx(async (c) => {
       const r = await c.query(
-        `INSERT INTO alerts (id, type, site, key, sku, batch, edge, device, value, threshold, state, raised_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)
+        `INSERT INTO alerts (id, type, site, key, sku, batch, edge, device, value, threshold, state, raised_at, project)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12)
          ON CONFLICT (type, site, key) WHERE state = 'open' DO NOTHING`,
-        [a.id, a.type, a.site, a.key, a.sku ?? null, a.batch ?? null, a.edge ?? null, a.device ?? null, a.value ?? null, a.threshold ?? null, a.raisedAt],
+        [a.id, a.type, a.site, a.key, a.sku ?? null, a.batch ?? null, a.edge ?? null, a.device ?? null, a.value ?? null, a.threshold ?? null, a.raisedAt, a.project ?? null],
       );
       if (r.rowCount === 0) return false;
       await this.enqueueIn(c, [event]);
@@ -256,6 +258,7 @@ export class PgAlertStore implements AlertStore {
     if (state !== 'all') add('state = ?', state);
     if (q.site !== undefined) add('site = ?', q.site);
     if (q.type !== undefined) add('type = ?', q.type);
+    if (q.projects !== undefined) add('project = ANY(?)', [...q.projects]);
     if (q.before !== undefined) add('id < ?', q.before);
     args.push(q.limit);
     const r = await this.pool.query(

@@ -8,7 +8,7 @@ function compact<T extends object>(row: Record<string, unknown>, optional: reado
   return out as T;
 }
 
-const ALERT_OPTIONAL = ['sku', 'batch', 'edge', 'device', 'value', 'threshold'] as const;
+const ALERT_OPTIONAL = ['sku', 'batch', 'edge', 'device', 'project', 'value', 'threshold'] as const;
 const LEVELS_OPTIONAL = ['safetyStock', 'reorderPoint', 'maxStock', 'nearExpiryDays'] as const;
 
 export const toAlert = (r: Record<string, unknown>) => compact<Alert>(r, ALERT_OPTIONAL);

@@ -70,6 +70,8 @@ export interface Subject {
   batch?: string;
   edge?: string;
   device?: string;
+  /** See Alert.project. */
+  project?: string;
   condition: Condition;
 }
 
@@ -116,11 +118,17 @@ export interface BatchStock {
   onHand: number;
   /** Earliest expiry recorded for the batch (ISO date), or null. */
   expiry: string | null;
+  /** The project all of the batch's stock (rows with stock > 0) is held for; absent when none or several. */
+  project?: string;
 }
 
-/** Sum balance rows per (site, sku, batch); the earliest expiry wins. */
-export function batchesOf(rows: ReadonlyArray<{ site: string; sku: string; batch: string; onHand: number; expiry: string | null }>): BatchStock[] {
+/**
+ * Sum balance rows per (site, sku, batch); the earliest expiry wins. A batch whose stock is all
+ * held for one project carries it, so its expiry alerts reach that project's manager (issue 12 #5).
+ */
+export function batchesOf(rows: ReadonlyArray<{ site: string; sku: string; batch: string; onHand: number; expiry: string | null; project?: string }>): BatchStock[] {
   const out = new Map<string, BatchStock>();
+  const held = new Map<string, Set<string>>();
   for (const r of rows) {
     const k = JSON.stringify([r.site, r.sku, r.batch]);
     const b = out.get(k);
@@ -128,6 +136,14 @@ export function batchesOf(rows: ReadonlyArray<{ site: string; sku: string; batch
     else {
       b.onHand = Math.round((b.onHand + r.onHand) * 1e6) / 1e6;
       if (r.expiry !== null && (b.expiry === null || r.expiry < b.expiry)) b.expiry = r.expiry;
+    }
+    if (r.onHand > 0) held.set(k, (held.get(k) ?? new Set()).add(r.project ?? ''));
+  }
+  for (const [k, b] of out) {
+    const ps = held.get(k);
+    if (ps?.size === 1) {
+      const [p] = ps;
+      if (p) b.project = p;
     }
   }
   return [...out.values()];
@@ -174,8 +190,9 @@ export function expirySubjects(
     const key = batchKey(sku, batch);
     if (seen.has(`${site}\u0000${key}`)) return;
     seen.add(`${site}\u0000${key}`);
-    out.push({ type: 'near-expiry', site, key, sku, batch, condition: nearExpiryCondition(b, windowDays(site, sku), today) });
-    out.push({ type: 'expired', site, key, sku, batch, condition: expiredCondition(b, today) });
+    const project = b?.project === undefined ? {} : { project: b.project };
+    out.push({ type: 'near-expiry', site, key, sku, batch, ...project, condition: nearExpiryCondition(b, windowDays(site, sku), today) });
+    out.push({ type: 'expired', site, key, sku, batch, ...project, condition: expiredCondition(b, today) });
   };
   for (const b of batches) add(b.site, b.sku, b.batch, b);
   for (const o of openBatches) add(o.site, o.sku, o.batch, undefined);

@@ -93,9 +93,11 @@ export const alertSqliteMigrations: SqliteMigration[] = [
   },
   // Alert channels share the alert transaction, so their tables live here (cloud/channels/sqlite.ts).
   channelSqliteMigration,
+  // The project an alert concerns (issue 12 #5: a project manager sees its projects' alerts).
+  { version: 3, name: 'alerts.project', sql: 'ALTER TABLE alerts ADD COLUMN project TEXT; CREATE INDEX alerts_project_id ON alerts (project, id) WHERE project IS NOT NULL;' },
 ];
 
-const ALERT_COLS = `id, type, site, key, sku, batch, edge, device, value, threshold, state,
+const ALERT_COLS = `id, type, site, key, sku, batch, edge, device, project, value, threshold, state,
   raised_at AS raisedAt, resolved_at AS resolvedAt, acked_at AS ackedAt, acked_by AS ackedBy`;
 const LEVELS_COLS = `site, sku, safety_stock AS safetyStock, reorder_point AS reorderPoint, max_stock AS maxStock, hysteresis,
   near_expiry_days AS nearExpiryDays, updated_at AS updatedAt`;
@@ -131,8 +133,8 @@ export class SqliteAlertStore implements AlertStore {
         ON CONFLICT (site, sku) DO UPDATE SET safety_stock = excluded.safety_stock, reorder_point = excluded.reorder_point,
           max_stock = excluded.max_stock, hysteresis = excluded.hysteresis, near_expiry_days = excluded.near_expiry_days,
           updated_at = excluded.updated_at`),
-      insertAlert: db.prepare(`INSERT INTO alerts (id, type, site, key, sku, batch, edge, device, value, threshold, state, raised_at, resolved_at, acked_at, acked_by)
-        VALUES (@id, @type, @site, @key, @sku, @batch, @edge, @device, @value, @threshold, 'open', @raisedAt, NULL, NULL, NULL)
+      insertAlert: db.prepare(`INSERT INTO alerts (id, type, site, key, sku, batch, edge, device, project, value, threshold, state, raised_at, resolved_at, acked_at, acked_by)
+        VALUES (@id, @type, @site, @key, @sku, @batch, @edge, @device, @project, @value, @threshold, 'open', @raisedAt, NULL, NULL, NULL)
         ON CONFLICT DO NOTHING`),
       resolveAlert: db.prepare(`UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ? AND state = 'open'`),
       ackAlert: db.prepare('UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL'),
@@ -156,7 +158,7 @@ export class SqliteAlertStore implements AlertStore {
         WHERE id = ? AND state = 'pending'`),
     };
     this.openTx = db.transaction((a: Alert, e: OutgoingEvent) => {
-      const row = { sku: null, batch: null, edge: null, device: null, value: null, threshold: null, ...a };
+      const row = { sku: null, batch: null, edge: null, device: null, project: null, value: null, threshold: null, ...a };
       if (this.s.insertAlert.run(row).changes === 0) return false;
       this.enqueueSync([e]);
       return true;
@@ -265,6 +267,7 @@ export class SqliteAlertStore implements AlertStore {
     if (state !== 'all') (where.push('state = ?'), args.push(state));
     if (q.site !== undefined) (where.push('site = ?'), args.push(q.site));
     if (q.type !== undefined) (where.push('type = ?'), args.push(q.type));
+    if (q.projects !== undefined) (where.push(`project IN (${q.projects.map(() => '?').join(', ') || 'NULL'})`), args.push(...q.projects));
     if (q.before !== undefined) (where.push('id < ?'), args.push(q.before));
     const rows = this.db
       .prepare(`SELECT ${ALERT_COLS} FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)

@@ -18,7 +18,9 @@ import {
   edgeKey,
   FRAME_MS,
   HEARTBEAT_MS,
+  MAX_EXCEPTIONS_SENT,
   MAX_FEED_PER_FRAME,
+  MAX_FRAME_READS,
 } from '../../protocols/http/board.js';
 import type { Alert, AlertStore } from '../alerts/alert-store.js';
 import type { ExceptionRow, Store } from '../store/store.js';
@@ -81,9 +83,11 @@ interface Pending {
   edges: Map<string, BoardEdge>;
   alerts: boolean;
   exceptions: boolean;
+  /** The ledger reads whose rows are in here: [highest position, epoch ms] (the frame's `timing`). */
+  reads: Array<[number, number]>;
 }
 
-const emptyPending = (): Pending => ({ pairs: new Map(), feed: [], feedDropped: 0, edges: new Map(), alerts: false, exceptions: false });
+const emptyPending = (): Pending => ({ pairs: new Map(), feed: [], feedDropped: 0, edges: new Map(), alerts: false, exceptions: false, reads: [] });
 /** Ledger rows read per query while catching up. */
 const READ_BATCH = 2000;
 /** Holes tracked at once; a bigger jump (a sequence cache, a restart) is not waited for. */
@@ -127,8 +131,8 @@ export class BoardHub {
   private lastExceptions = '';
   /** SKUs whose item names went out in a frame already (bounded). */
   private readonly named = new Set<string>();
-  /** Frames sent, and streams resynced (tests, /metrics). */
-  readonly stats = { frames: 0, resyncs: 0, rowsRead: 0, holesFilled: 0, holesSkipped: 0, readErrors: 0 };
+  /** Frames sent, stream queues that overflowed, streams resynced (tests, /metrics). */
+  readonly stats = { frames: 0, overflows: 0, resyncs: 0, rowsRead: 0, holesFilled: 0, holesSkipped: 0, readErrors: 0 };
 
   constructor(
     private readonly deps: { repo: BoardRepo; store: Pick<Store, 'exceptions'>; alerts?: Pick<AlertStore, 'listAlerts' | 'listLevels'> },
@@ -263,7 +267,7 @@ export class BoardHub {
       feed: myFeed,
       edges: this.health.list().filter(f.site),
       alerts: alerts.filter(f.alert),
-      exceptions: exceptions.filter(f.row),
+      ...exceptionList(exceptions.filter(f.row)),
       items,
     };
   }
@@ -291,7 +295,7 @@ export class BoardHub {
       ...(feed.length > MAX_FEED_PER_FRAME ? { feedDropped: feed.length - MAX_FEED_PER_FRAME } : {}),
       edges: this.health.list().filter(f.site),
       alerts: alerts.filter(f.alert),
-      exceptions: exceptions.filter(f.row),
+      ...exceptionList(exceptions.filter(f.row)),
       items: await this.deps.repo.items([...pairs.values()].map((p) => p.sku)),
     };
   }
@@ -307,7 +311,7 @@ export class BoardHub {
     });
     const viewer: Viewer = {
       view,
-      stream: new SseStream(res, this.limits, () => this.viewers.delete(viewer)),
+      stream: new SseStream(res, this.limits, () => this.viewers.delete(viewer), { overflow: () => this.stats.overflows++, resync: () => this.stats.resyncs++ }),
       ...(view.sites ? { sites: new Set(view.sites) } : {}),
       ...(view.projects ? { projects: new Set(view.projects) } : {}),
       ...(grant ? { grant } : {}),
@@ -350,6 +354,7 @@ export class BoardHub {
           this.highest = Math.max(this.highest, r.pos);
           this.take(r);
         }
+        if (rows.length) this.noteRead(rows[rows.length - 1]!.pos);
         this.stats.rowsRead += rows.length;
         if (rows.length < READ_BATCH || this.closed) break;
       }
@@ -360,6 +365,7 @@ export class BoardHub {
           this.stats.holesFilled++;
           this.take(r);
         }
+        if (late.length) this.noteRead(late[late.length - 1]!.pos);
         const old = Date.now() - this.o.gapMs;
         for (const [p, since] of this.holes) if (since < old) (this.holes.delete(p), this.stats.holesSkipped++);
       }
@@ -382,6 +388,14 @@ export class BoardHub {
     this.scheduleFlush();
   }
 
+  /** Rows up to `pos` were just taken into `pending` (no await since): when, for the frame's timing. */
+  private noteRead(pos: number): void {
+    if (this.viewers.size === 0) return;
+    const reads = this.pending.reads;
+    reads.push([pos, Date.now()]);
+    if (reads.length > MAX_FRAME_READS) reads.splice(0, reads.length - MAX_FRAME_READS);
+  }
+
   private scheduleFlush(): void {
     if (this.flushTimer || this.closed) return;
     // The first change after a quiet spell goes out at once; then at most one frame per frameMs.
@@ -392,6 +406,7 @@ export class BoardHub {
   private async flush(): Promise<void> {
     const p = this.pending;
     this.pending = emptyPending();
+    const flushAt = Date.now();
     try {
       const pos = this.highest;
       const [stock, alerts, exceptions] = await Promise.all([
@@ -411,13 +426,14 @@ export class BoardHub {
       if (this.named.size > 100_000) this.named.clear();
       for (const s of newSkus) this.named.add(s);
       const edges = [...p.edges.values()];
+      const timing = { reads: p.reads, flush: flushAt, sent: Date.now() };
       // Streams with the same view share one serialised frame.
       const byView = new Map<string, string | null>();
       for (const v of this.viewers) {
         const key = JSON.stringify(v.view);
         let data = byView.get(key);
         if (data === undefined) {
-          data = this.frameFor(v.view, pos, stock, p, edges, sendAlerts, sendEx, items);
+          data = this.frameFor(v.view, pos, stock, p, edges, sendAlerts, sendEx, items, timing);
           byView.set(key, data);
         }
         if (data === null) continue;
@@ -430,6 +446,7 @@ export class BoardHub {
       this.pending.feed.unshift(...p.feed);
       this.pending.exceptions ||= p.exceptions;
       this.pending.alerts ||= p.alerts;
+      this.pending.reads.unshift(...p.reads);
       this.stats.readErrors++;
     } finally {
       // Spacing is measured from the end of a send, so frames reach a stream at least frameMs apart
@@ -449,6 +466,7 @@ export class BoardHub {
     alerts: BoardAlert[] | undefined,
     exceptions: BoardException[] | undefined,
     items: BoardItem[],
+    timing: NonNullable<BoardFrame['timing']>,
   ): string | null {
     const f = filterOf(view);
     const myStock = stock.filter(f.row);
@@ -461,8 +479,9 @@ export class BoardHub {
       ...(myFeed.length > MAX_FEED_PER_FRAME || p.feedDropped ? { feedDropped: Math.max(0, myFeed.length - MAX_FEED_PER_FRAME) + p.feedDropped } : {}),
       ...(myEdges.length ? { edges: myEdges } : {}),
       ...(alerts ? { alerts: alerts.filter(f.alert) } : {}),
-      ...(exceptions ? { exceptions: exceptions.filter(f.row) } : {}),
+      ...(exceptions ? exceptionList(exceptions.filter(f.row)) : {}),
       ...(items.length && myStock.length ? { items } : {}),
+      timing,
     };
     if (!myStock.length && !myFeed.length && !myEdges.length && !alerts && !exceptions) return null;
     return JSON.stringify(frame);
@@ -509,8 +528,9 @@ function filterOf(view: BoardView): {
   return {
     site,
     row: (x) => site(x) && (!projects || projects.has(x.project ?? '')),
-    // Alerts are per site and SKU or device, not per project: a project-scoped caller sees none.
-    alert: (a) => site(a) && !projects,
+    // A project-scoped caller sees the alerts of its projects (expiry of stock held for them); the
+    // site-wide ones (levels per SKU, devices) are not its projects' (issue 12 #5).
+    alert: (a) => site(a) && (!projects || (a.project !== undefined && projects.has(a.project))),
   };
 }
 
@@ -523,12 +543,23 @@ function boardAlert(a: Alert): BoardAlert {
     ...(a.batch !== undefined ? { batch: a.batch } : {}),
     ...(a.edge !== undefined ? { edge: a.edge } : {}),
     ...(a.device !== undefined ? { device: a.device } : {}),
+    ...(a.project !== undefined ? { project: a.project } : {}),
     ...(a.value !== undefined ? { value: a.value } : {}),
     ...(a.threshold !== undefined ? { threshold: a.threshold } : {}),
     raisedAt: a.raisedAt,
     ackedAt: a.ackedAt,
     ackedBy: a.ackedBy,
   };
+}
+
+/**
+ * The newest `MAX_EXCEPTIONS_SENT` open exceptions of a view and how many are open: a storm of
+ * exceptions (a scale sending the wrong unit 300 times a second) must not put the whole open list
+ * into every frame - at 1000 open it was 270 KB a frame and most of the page's render time
+ * (bench `board`, issue 12).
+ */
+function exceptionList(mine: BoardException[]): { exceptions: BoardException[]; exceptionsOpen: number } {
+  return { exceptions: mine.slice(0, MAX_EXCEPTIONS_SENT), exceptionsOpen: mine.length };
 }
 
 function boardException(e: ExceptionRow): BoardException {

@@ -35,6 +35,8 @@ export class SseStream {
     readonly res: ServerResponse,
     private readonly limits: StreamLimits,
     private readonly onClose: () => void,
+    /** Counted by the hub (its `stats`): the queue overflowed; `event: resync` was written. */
+    private readonly on: { overflow?: () => void; resync?: () => void } = {},
   ) {
     res.on('close', () => this.close());
     res.on('drain', () => this.drained());
@@ -74,6 +76,7 @@ export class SseStream {
       return;
     }
     this.res.end(`event: resync\ndata: ${JSON.stringify({ reason })}\n\n`);
+    this.on.resync?.();
     this.close();
   }
 
@@ -102,6 +105,7 @@ export class SseStream {
       this.queue = [];
       this.queuedBytes = 0;
       this.overflowed = true;
+      this.on.overflow?.();
     }
   }
 

@@ -92,6 +92,8 @@ export const BoardAlert = z.object({
   batch: z.string().optional(),
   edge: z.string().optional(),
   device: z.string().optional(),
+  /** The project it concerns (expiry of a batch held for it): what a project manager's board shows. */
+  project: z.string().optional(),
   value: z.number().optional(),
   threshold: z.number().optional(),
   raisedAt: z.string(),
@@ -149,7 +151,10 @@ export const BoardSnapshot = z.object({
   feed: z.array(BoardMovement),
   edges: z.array(BoardEdge),
   alerts: z.array(BoardAlert),
+  /** The newest `MAX_EXCEPTIONS_SENT` open exceptions, newest first. */
   exceptions: z.array(BoardException),
+  /** How many exceptions are open in the caller's view (of the newest 1000 read). */
+  exceptionsOpen: z.number().int().optional(),
   items: z.array(BoardItem),
 });
 export type BoardSnapshot = z.infer<typeof BoardSnapshot>;
@@ -168,14 +173,28 @@ export const BoardFrame = z.object({
   edges: z.array(BoardEdge).optional(),
   alerts: z.array(BoardAlert).optional(),
   exceptions: z.array(BoardException).optional(),
+  /** With `exceptions`: how many are open in the caller's view (the list holds the newest `MAX_EXCEPTIONS_SENT`). */
+  exceptionsOpen: z.number().int().optional(),
   items: z.array(BoardItem).optional(),
+  /**
+   * Where the frame's time went in the hub (epoch ms), for the latency bench's per-stage split
+   * (issue 12 acceptance: scan -> board p99 including the coalescing window): `reads` are the
+   * ledger reads merged into it as [highest position read, when] (at most `MAX_FRAME_READS`, the
+   * latest kept), `flush` when the frame's 250 ms window closed and its balances were read, `sent`
+   * when it was serialised and written to the sockets.
+   */
+  timing: z.object({ reads: z.array(z.tuple([z.number().int(), z.number()])), flush: z.number(), sent: z.number() }).optional(),
 });
 export type BoardFrame = z.infer<typeof BoardFrame>;
+/** Ledger reads listed in a frame's `timing`. */
+export const MAX_FRAME_READS = 32;
 
 /** `event: resync`: the server dropped this stream's queue; reload the snapshot (new stream). */
 export const BoardResync = z.object({ reason: z.enum(['overflow', 'too-far-behind']) });
 export type BoardResync = z.infer<typeof BoardResync>;
 
+/** Open exceptions listed in a snapshot or frame, newest first (`exceptionsOpen` counts them all). */
+export const MAX_EXCEPTIONS_SENT = 100;
 /** Feed rows per frame; older rows of a burst are counted, not sent (the table stays exact). */
 export const MAX_FEED_PER_FRAME = 200;
 /** The longest a frame waits for more changes, ms (issue 12: frames of at most 250 ms). */

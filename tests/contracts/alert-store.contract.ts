@@ -107,6 +107,20 @@ export function alertStoreContract(name: string, factory: () => AlertStoreHarnes
         expect(got).not.toHaveProperty('batch');
       });
 
+      it('keeps the project an alert concerns and lists by projects (issue 12 #5)', async () => {
+        const mine = alert({ type: 'near-expiry', key: '["SKU-1","B1"]', batch: 'B1', project: 'P-1' });
+        const other = alert({ type: 'near-expiry', key: '["SKU-1","B2"]', batch: 'B2', project: 'P-2' });
+        const siteWide = alert({ key: 'SKU-2', sku: 'SKU-2' });
+        for (const a of [mine, other, siteWide]) await s.openAlert(a, event());
+        expect(await s.getAlert(mine.id)).toEqual(mine);
+        expect(await s.getAlert(siteWide.id)).not.toHaveProperty('project');
+        const list = (q: Parameters<AlertStore['listAlerts']>[0]) => s.listAlerts(q).then((r) => r.map((a) => a.id));
+        expect(await list({ projects: ['P-1'], limit: 100 })).toEqual([mine.id]);
+        expect(await list({ projects: ['P-1', 'P-2'], limit: 100 })).toEqual([other.id, mine.id]);
+        expect(await list({ projects: [], limit: 100 })).toEqual([]);
+        expect(await list({ limit: 100 })).toEqual([siteWide.id, other.id, mine.id]);
+      });
+
       it('opens at most one alert per (type, site, key) at a time', async () => {
         const first = alert();
         expect(await s.openAlert(first, event())).toBe(true);

@@ -196,6 +196,33 @@ describe('board in headless Chromium', () => {
       expect((await api.call('POST', '/api/v1/movements', { body: { movements: [mv('THEIRS-2', 'P-OTHER'), mv('MINE-2', 'P-MINE')] } })).status).toBeLessThan(300);
       await p.locator('#stock tbody tr[data-sku="MINE-2"]').waitFor({ timeout: 15_000 });
       expect(await p.locator('#stock tbody tr[data-sku="THEIRS-2"]').count()).toBe(0);
+
+      // Alerts carry the project they concern: a batch held for P-MINE and one held for P-OTHER
+      // both expire in 10 days (near-expiry, window 30). The manager of P-MINE sees its alert on
+      // the board and in GET /api/v1/alerts, not the other project's; an admin sees both.
+      const soon = new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10);
+      const exp = (sku: string, project: string) => ({ ...mv(sku, project), id: `PMBEXP${sku}${Date.now()}`.replace(/[^0-9A-Za-z]/g, ''), batch: `B-${sku}`, expiry: soon });
+      expect((await api.call('POST', '/api/v1/movements', { body: { movements: [exp('MINE-EXP', 'P-MINE'), exp('THEIRS-EXP', 'P-OTHER')] } })).status).toBeLessThan(300);
+      type AlertRow = { type: string; sku?: string; project?: string };
+      let all: AlertRow[] = [];
+      await waitFor(async () => {
+        all = (await api.call('GET', `/api/v1/alerts?site=${pmSite}`)).body.items as AlertRow[];
+        return all.filter((a) => a.type === 'near-expiry').length === 2;
+      }, 'two near-expiry alerts (admin)', 20_000);
+      expect(all.filter((a) => a.type === 'near-expiry').map((a) => [a.sku, a.project]).sort()).toEqual([['MINE-EXP', 'P-MINE'], ['THEIRS-EXP', 'P-OTHER']]);
+      const mine = await api.call('GET', `/api/v1/alerts?site=${pmSite}`, { token });
+      expect(mine.status, JSON.stringify(mine.body)).toBe(200);
+      expect((mine.body.items as AlertRow[]).map((a) => [a.type, a.sku, a.project])).toEqual([['near-expiry', 'MINE-EXP', 'P-MINE']]);
+      // Both alerts are open (REST said so) before MINE-3 is committed, so the frame that brings
+      // MINE-3 comes no earlier than the one with the alert list read after both opened.
+      expect((await api.call('POST', '/api/v1/movements', { body: { movements: [mv('MINE-3', 'P-MINE')] } })).status).toBeLessThan(300);
+      await p.locator('#stock tbody tr[data-sku="MINE-3"]').waitFor({ timeout: 15_000 });
+      const alert = p.locator('#alerts li.alert[data-type="near-expiry"]');
+      await alert.first().waitFor({ timeout: 20_000 });
+      expect(await alert.count()).toBe(1);
+      expect(await alert.textContent()).toContain('MINE-EXP');
+      expect(await alert.locator('.project-tag').textContent()).toContain('P-MINE');
+      expect(await p.locator('#alerts li.alert', { hasText: 'THEIRS-EXP' }).count()).toBe(0);
       await p.close();
     } finally {
       await api.stop();

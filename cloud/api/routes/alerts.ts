@@ -12,6 +12,11 @@ import type { RouteDoc } from '../openapi.js';
 import { page } from '../schemas.js';
 
 const ALERT_ROLES: readonly Role[] = ['procurement', 'maintenance', 'site-manager'];
+/**
+ * Who may list alerts: those it is routed to, and project managers, who see only the alerts of
+ * their projects (`Alert.project`: expiry of stock held for the project), as on the board (issue 12 #5).
+ */
+const LIST_ROLES: readonly Role[] = [...ALERT_ROLES, 'project-manager'];
 
 const AlertsQuery = z.object({
   site: SiteParam.optional(),
@@ -29,6 +34,7 @@ export const AlertSchema = z.object({
   batch: z.string().optional().describe('near-expiry'),
   edge: z.string().optional().describe('device alerts'),
   device: z.string().optional(),
+  project: z.string().optional().describe('the project it concerns: near-expiry/expired of a batch all held for that project'),
   value: z.number().optional().describe('measured when raised: on-hand, days to expiry, backlog, drift kg'),
   threshold: z.number().optional(),
   state: z.enum(['open', 'resolved']),
@@ -39,20 +45,22 @@ export const AlertSchema = z.object({
 });
 
 export const alertsDocs: RouteDoc[] = [
-  { method: 'get', path: '/api/v1/alerts', tag: 'alerts', summary: 'Alerts, newest first (state default open; cursor: before=next)', roles: ALERT_ROLES, query: AlertsQuery, response: page(AlertSchema) },
+  { method: 'get', path: '/api/v1/alerts', tag: 'alerts', summary: "Alerts, newest first (state default open; cursor: before=next); a project manager's: those of its projects", roles: LIST_ROLES, query: AlertsQuery, response: page(AlertSchema) },
   { method: 'post', path: '/api/v1/alerts/:id/ack', tag: 'alerts', summary: 'Acknowledge an alert (does not resolve it); by its routed role or a site manager', roles: ALERT_ROLES, response: AlertSchema },
 ];
 
 /** Alerts: list, and acknowledge (acking does not resolve; the condition does). */
 export async function alertsRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  app.get('/api/v1/alerts', { config: { roles: ALERT_ROLES, scope: scope.query() } }, async (req) => {
+  app.get('/api/v1/alerts', { config: { roles: LIST_ROLES, scope: scope.query() } }, async (req) => {
     const q = query(AlertsQuery, req);
     const s = req.scope.site(q.site);
+    const projects = req.scope.projectFilter();
     const items = await deps.alertStore.listAlerts({
       state: q.state,
       limit: q.limit,
       ...(s === undefined ? {} : { site: s }),
       ...(q.type ? { type: q.type } : {}),
+      ...(projects ? { projects } : {}),
       ...(q.before ? { before: q.before } : {}),
     });
     const last = items[items.length - 1];

@@ -1,5 +1,6 @@
 import { computed, effect, signal } from '@preact/signals';
-import { render } from 'preact';
+import { Component, render } from 'preact';
+import { stockKey } from '../../../protocols/http/board-keys.js';
 import { useEffect, useState } from 'preact/hooks';
 import type { BoardAlert, BoardAttention, BoardCaller, BoardException, BoardHistory, BoardSnapshot, BoardFrame, BoardStockRow } from '../../../protocols/http/board.js';
 import { eventsUrl, getJson, post, siteParam } from './api.js';
@@ -24,20 +25,43 @@ const selected = signal<{ site: string; sku: string } | undefined>(undefined);
 const now = signal(Date.now());
 setInterval(() => (now.value = Date.now()), 5000);
 const needLogin = signal(false);
-/** Stream statistics for tests and the bench: frames, last frame arrival. */
-const w = window as unknown as { __board: { frames: number; lastFrameAt: number; pos: number; snapshots: number } };
-w.__board = { frames: 0, lastFrameAt: 0, pos: 0, snapshots: 0 };
+/**
+ * Stream statistics for tests and the bench: frames, last frame arrival, and the last frames' way
+ * through the page (epoch ms, comparable with the hub's `timing`): `recv` the event handler ran,
+ * `reduced` parsed and applied to the state, `rendered` Preact re-rendered (a microtask queued
+ * after Preact's own render microtask), `painted` the next animation frame. The bench joins them
+ * with the hub's timing into the per-stage split of scan -> board latency (issue 12).
+ */
+interface FrameTrace {
+  pos: number;
+  bytes: number;
+  timing?: BoardFrame['timing'];
+  recv: number;
+  reduced: number;
+  rendered?: number;
+  painted?: number;
+}
+const w = window as unknown as { __board: { frames: number; lastFrameAt: number; pos: number; snapshots: number; trace: FrameTrace[] } };
+w.__board = { frames: 0, lastFrameAt: 0, pos: 0, snapshots: 0, trace: [] };
+/** Frames traced (a minute of frames at 4 per second). */
+const TRACE_MAX = 240;
+const wallMs = () => performance.timeOrigin + performance.now();
 
 const tr = (key: Key, vars?: Record<string, string | number>) => t(lang.value, key, vars);
 const num = computed(() => new Intl.NumberFormat(lang.value, { maximumFractionDigits: 3 }));
+// One formatter per language: `toLocaleTimeString` builds a new Intl formatter per call, which was
+// the page's biggest cost per frame (tens of ms for a 300-row table; bench `board` page profile).
+const timeFmt = computed(() => new Intl.DateTimeFormat(lang.value, { hour: '2-digit', minute: '2-digit', second: '2-digit' }));
+const dateFmt = computed(() => new Intl.DateTimeFormat(lang.value));
+const relFmt = computed(() => new Intl.RelativeTimeFormat(lang.value, { numeric: 'auto' }));
 const fmtQty = (q: number) => num.value.format(q);
-const fmtTime = (iso: string) => new Date(iso).toLocaleTimeString(lang.value, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const fmtDate = (iso: string) => new Date(iso).toLocaleDateString(lang.value);
+const fmtTime = (iso: string) => timeFmt.value.format(new Date(iso));
+const fmtDate = (iso: string) => dateFmt.value.format(new Date(iso));
 function ago(iso: string | undefined): string {
   if (!iso) return '—';
   // Never in the future: `now` ticks every 5 s, a fresh event may carry a later time.
   const s = Math.min(0, Math.round((Date.parse(iso) - now.value) / 1000));
-  const rtf = new Intl.RelativeTimeFormat(lang.value, { numeric: 'auto' });
+  const rtf = relFmt.value;
   const a = Math.abs(s);
   return a < 60 ? rtf.format(s, 'second') : a < 3600 ? rtf.format(Math.round(s / 60), 'minute') : a < 86400 ? rtf.format(Math.round(s / 3600), 'hour') : rtf.format(Math.round(s / 86400), 'day');
 }
@@ -58,8 +82,19 @@ function connect(): void {
     dispatch({ type: 'snapshot', data });
   });
   s.addEventListener('frame', (e) => {
-    const data = JSON.parse((e as MessageEvent<string>).data) as BoardFrame;
+    const recv = wallMs();
+    const raw = (e as MessageEvent<string>).data;
+    const data = JSON.parse(raw) as BoardFrame;
     dispatch({ type: 'frame', data });
+    const t: FrameTrace = { pos: data.pos, bytes: raw.length, ...(data.timing ? { timing: data.timing } : {}), recv, reduced: wallMs() };
+    const trace = w.__board.trace;
+    trace.push(t);
+    if (trace.length > TRACE_MAX) trace.splice(0, trace.length - TRACE_MAX);
+    // Preact renders in a microtask queued by the signal write above; this one runs after it.
+    queueMicrotask(() => {
+      t.rendered = wallMs();
+      requestAnimationFrame(() => (t.painted = wallMs()));
+    });
     w.__board.frames++;
     w.__board.lastFrameAt = performance.now();
     w.__board.pos = data.pos;
@@ -170,32 +205,51 @@ function StockTable() {
         </thead>
         <tbody>
           {shown.map((r: BoardStockRow) => (
-            <tr
-              data-sku={r.sku}
-              data-site={r.site}
-              data-location={r.location}
-              class={selected.value?.sku === r.sku && selected.value.site === r.site ? 'sel' : ''}
-              onClick={() => (selected.value = { site: r.site, sku: r.sku })}
-            >
-              <td data-label={tr('site')}>{r.site}</td>
-              <td data-label={tr('sku')} class="mono">{r.sku}</td>
-              <td data-label={tr('item')} class="name">{s.items.get(r.sku)?.name ?? ''}</td>
-              <td data-label={tr('location')}>{r.location}</td>
-              <td data-label={tr('batch')}>{r.batch || '—'}</td>
-              <td data-label={tr('project')}>{r.project || '—'}</td>
-              <td data-label={tr('onHand')} class={`num onhand${r.onHand < 0 ? ' bad' : ''}`}>{fmtQty(r.onHand)}</td>
-              <td data-label={tr('uom')}>{r.uom}</td>
-              <td data-label={tr('expiry')} class={r.state === 'expired' ? 'bad' : ''}>
-                {r.expiry ? `${r.expiry}${r.state === 'expired' ? ` (${tr('expired')})` : ''}` : '—'}
-              </td>
-              <td data-label={tr('updated')}>{fmtTime(r.updatedAt)}</td>
-            </tr>
+            <StockRow key={stockKey(r)} r={r} name={s.items.get(r.sku)?.name ?? ''} sel={selected.value?.sku === r.sku && selected.value.site === r.site} lang={lang.value} />
           ))}
         </tbody>
       </table>
       {rows.length === 0 ? <p class="empty">{tr('noStock')}</p> : null}
     </section>
   );
+}
+
+interface StockRowProps {
+  r: BoardStockRow;
+  name: string;
+  sel: boolean;
+  lang: Lang;
+}
+
+/**
+ * One stock line. Keyed by its stock key and re-rendered only when its row, name, selection or
+ * language changed: a frame every 250 ms touches a few rows of a 300-row table, and re-rendering
+ * all of them was most of the page's time per frame (bench `board`, issue 12).
+ */
+class StockRow extends Component<StockRowProps> {
+  override shouldComponentUpdate(n: StockRowProps): boolean {
+    const p = this.props;
+    return n.r !== p.r || n.name !== p.name || n.sel !== p.sel || n.lang !== p.lang;
+  }
+
+  override render({ r, name, sel }: StockRowProps) {
+    return (
+      <tr data-sku={r.sku} data-site={r.site} data-location={r.location} class={sel ? 'sel' : ''} onClick={() => (selected.value = { site: r.site, sku: r.sku })}>
+        <td data-label={tr('site')}>{r.site}</td>
+        <td data-label={tr('sku')} class="mono">{r.sku}</td>
+        <td data-label={tr('item')} class="name">{name}</td>
+        <td data-label={tr('location')}>{r.location}</td>
+        <td data-label={tr('batch')}>{r.batch || '—'}</td>
+        <td data-label={tr('project')}>{r.project || '—'}</td>
+        <td data-label={tr('onHand')} class={`num onhand${r.onHand < 0 ? ' bad' : ''}`}>{fmtQty(r.onHand)}</td>
+        <td data-label={tr('uom')}>{r.uom}</td>
+        <td data-label={tr('expiry')} class={r.state === 'expired' ? 'bad' : ''}>
+          {r.expiry ? `${r.expiry}${r.state === 'expired' ? ` (${tr('expired')})` : ''}` : '—'}
+        </td>
+        <td data-label={tr('updated')}>{fmtTime(r.updatedAt)}</td>
+      </tr>
+    );
+  }
 }
 
 function Attention() {
@@ -259,14 +313,16 @@ function AlertsPanel() {
     <section id="alerts" class="panel">
       <h2>{tr('alertsAndExceptions')}</h2>
       {alerts.length + exceptions.length === 0 ? <p class="empty">{tr('noAlerts')}</p> : null}
+      {s.exceptionsOpen > s.exceptions.length ? <p class="muted small">{tr('moreExceptions', { shown: s.exceptions.length, open: s.exceptionsOpen })}</p> : null}
       <ul class="list">
         {alerts.map((a) => (
-          <li class="alert" data-alert={a.id} data-type={a.type}>
+          <li key={a.id} class="alert" data-alert={a.id} data-type={a.type}>
             <div class="row-title">
               <span class="tag bad" title={a.type}>
                 {tOr(lang.value, `alert.${a.type}`, a.type)}
               </span>{' '}
-              {a.sku ?? a.edge ?? ''} {a.device ? `/ ${a.device}` : ''} <span class="muted">{a.site}</span>
+              {a.sku ?? a.edge ?? ''} {a.device ? `/ ${a.device}` : ''} {a.batch ? <span class="muted">{tr('batch')} {a.batch}</span> : null}{' '}
+              {a.project ? <span class="project-tag">{tr('project')} {a.project}</span> : null} <span class="muted">{a.site}</span>
             </div>
             <div class="muted small">
               {a.value !== undefined ? `${tr('value', { value: fmtQty(a.value), threshold: a.threshold === undefined ? '—' : fmtQty(a.threshold) })} · ` : null}
@@ -281,7 +337,7 @@ function AlertsPanel() {
           </li>
         ))}
         {exceptions.map((x) => (
-          <li class="exception" data-exception={x.id}>
+          <li key={x.id} class="exception" data-exception={x.id}>
             <div class="row-title">
               <span class="tag warn" data-code={x.type} title={x.type}>
                 {tOr(lang.value, `exc.${x.type}`, x.type)}
@@ -347,7 +403,7 @@ function Feed() {
       {s.feedDropped ? <p class="muted small">{tr('dropped', { n: s.feedDropped })}</p> : null}
       <ul class="list feed">
         {rows.map((m) => (
-          <li data-pos={m.pos} class={m.status === 'exception' ? 'exc' : ''}>
+          <li key={m.pos} data-pos={m.pos} class={m.status === 'exception' ? 'exc' : ''}>
             <div class="row-title">
               <span class={`tag kind-${m.kind}`}>{tr(`kind.${m.kind}` as Key)}</span> <b>{fmtQty(m.qty)} {m.uom}</b> <span class="mono">{m.sku}</span> <span class="name">{s.items.get(m.sku)?.name ?? ''}</span>
             </div>

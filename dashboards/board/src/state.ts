@@ -22,6 +22,8 @@ export interface BoardState {
   edges: ReadonlyMap<string, BoardEdge>;
   alerts: readonly BoardAlert[];
   exceptions: readonly BoardException[];
+  /** Open exceptions in view (the list holds the newest ones). */
+  exceptionsOpen: number;
   items: ReadonlyMap<string, BoardItem>;
   /** Feed rows the server left out of frames (bursts). */
   feedDropped: number;
@@ -36,7 +38,7 @@ export type BoardEvent =
   | { type: 'exception-resolved'; id: number };
 
 export function initialState(): BoardState {
-  return { pos: 0, live: false, stock: new Map(), feed: [], edges: new Map(), alerts: [], exceptions: [], items: new Map(), feedDropped: 0, frames: 0 };
+  return { pos: 0, live: false, stock: new Map(), feed: [], edges: new Map(), alerts: [], exceptions: [], exceptionsOpen: 0, items: new Map(), feedDropped: 0, frames: 0 };
 }
 
 /** Apply one event. Frames carry latest values, so applying one twice changes nothing. */
@@ -55,6 +57,7 @@ export function reduce(s: BoardState, e: BoardEvent): BoardState {
         edges: new Map(d.edges.map((x) => [edgeKey(x), x])),
         alerts: d.alerts,
         exceptions: d.exceptions,
+        exceptionsOpen: d.exceptionsOpen ?? d.exceptions.length,
         items: new Map(d.items.map((i) => [i.sku, i])),
         feedDropped: 0,
         frames: 0,
@@ -65,7 +68,11 @@ export function reduce(s: BoardState, e: BoardEvent): BoardState {
       let stock = s.stock;
       if (f.stock.length) {
         const m = new Map(s.stock);
-        for (const r of f.stock) m.set(stockKey(r), r);
+        for (const r of f.stock) {
+          const k = stockKey(r);
+          // An unchanged row keeps its object, so the view skips re-rendering it.
+          if (!sameRow(m.get(k), r)) m.set(k, r);
+        }
         stock = m;
       }
       let edges = s.edges;
@@ -91,6 +98,7 @@ export function reduce(s: BoardState, e: BoardEvent): BoardState {
         feed,
         alerts: f.alerts ?? s.alerts,
         exceptions: f.exceptions ?? s.exceptions,
+        exceptionsOpen: f.exceptions ? (f.exceptionsOpen ?? f.exceptions.length) : s.exceptionsOpen,
         feedDropped: s.feedDropped + (f.feedDropped ?? 0),
         frames: s.frames + 1,
       };
@@ -98,8 +106,12 @@ export function reduce(s: BoardState, e: BoardEvent): BoardState {
     case 'alert-acked':
       return { ...s, alerts: s.alerts.map((a) => (a.id === e.id ? { ...a, ackedAt: e.at, ackedBy: e.by } : a)) };
     case 'exception-resolved':
-      return { ...s, exceptions: s.exceptions.filter((x) => x.id !== e.id) };
+      return { ...s, exceptions: s.exceptions.filter((x) => x.id !== e.id), exceptionsOpen: Math.max(0, s.exceptionsOpen - (s.exceptions.some((x) => x.id === e.id) ? 1 : 0)) };
   }
+}
+
+function sameRow(a: BoardStockRow | undefined, b: BoardStockRow): boolean {
+  return a !== undefined && a.onHand === b.onHand && a.uom === b.uom && a.updatedAt === b.updatedAt && a.expiry === b.expiry && a.state === b.state;
 }
 
 /** Newest first by ledger position, each position once. */

@@ -221,6 +221,23 @@ describe('near expiry', () => {
     ]);
   });
 
+  it('carries the project a batch is all held for, none when several or none (issue 12 #5)', () => {
+    const b = batchesOf([
+      { ...row({ onHand: 2, expiry: '2027-01-01' }), project: 'P-1' },
+      { ...row({ onHand: 3, expiry: '2027-01-01' }), project: 'P-1' },
+      // An emptied row of another project does not count.
+      { ...row({ onHand: 0, expiry: '2027-01-01' }), project: 'P-2' },
+      { ...row({ batch: 'L2', onHand: 1 }), project: 'P-1' },
+      { ...row({ batch: 'L2', onHand: 1 }), project: 'P-2' },
+      { ...row({ batch: 'L3', onHand: 1 }), project: 'P-1' },
+      { ...row({ batch: 'L3', onHand: 1 }), project: '' },
+    ]);
+    expect(b.map((x) => [x.batch, x.project])).toEqual([['L1', 'P-1'], ['L2', undefined], ['L3', undefined]]);
+    const subjects = expirySubjects(b, () => 30, '2026-12-20');
+    expect(subjects.filter((s) => s.batch === 'L1').map((s) => [s.type, s.project, s.condition.state])).toEqual([['near-expiry', 'P-1', 'breached'], ['expired', 'P-1', 'clear']]);
+    expect(subjects.filter((s) => s.batch !== 'L1').every((s) => s.project === undefined)).toBe(true);
+  });
+
   it('counts whole days, negative when past', () => {
     expect(daysUntil('2026-11-22', '2026-11-22')).toBe(0);
     expect(daysUntil('2026-11-22', '2026-12-22')).toBe(30);
