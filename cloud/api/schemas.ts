@@ -51,7 +51,7 @@ export const DeadLetterSchema = z.object({
 
 export const ExceptionRowSchema = z.object({
   id: z.number().int(),
-  type: z.enum(['NEGATIVE_STOCK', 'DUPLICATE_IDENTITY', 'IDENTITY_NOT_IN_STOCK', 'UOM_MISMATCH', 'UNKNOWN_ITEM', 'UNMAPPED_EPC', 'LATE_COUNT', 'COUNT_WITHOUT_BATCH', 'RESERVATION_AT_RISK', 'OVER_ISSUE']),
+  type: z.enum(['NEGATIVE_STOCK', 'DUPLICATE_IDENTITY', 'IDENTITY_NOT_IN_STOCK', 'UOM_MISMATCH', 'UNKNOWN_ITEM', 'UNMAPPED_EPC', 'LATE_COUNT', 'COUNT_WITHOUT_BATCH', 'RESERVATION_AT_RISK', 'OVER_ISSUE', 'OVER_RECEIPT', 'NO_PO_RECEIPT']),
   site: z.string(),
   movementId: z.string(),
   sku: z.string(),

@@ -33,7 +33,9 @@ export type ExceptionType =
   /** Net issues to a project stage beyond plan + tolerance (超领, issue 10 §1): applied, routed to the project's manager. */
   | 'OVER_ISSUE'
   /** A receipt beyond its PO line's ordered quantity + 2%, or pinned to a PO with no open line of the SKU (issue 10 §3): recorded anyway. */
-  | 'OVER_RECEIPT';
+  | 'OVER_RECEIPT'
+  /** A receipt that matched no open PO line (issue 10 §4): costed at the item's standard cost, flagged here. */
+  | 'NO_PO_RECEIPT';
 
 export type Tracking = 'none' | 'batch' | 'serial';
 

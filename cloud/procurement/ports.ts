@@ -40,12 +40,16 @@ export function defaultPorts(overrides: Partial<ProcurementPorts> = {}): Procure
       await reserve(tx, { ownerKind: 'requisition', ownerId: r.ownerId, site: r.site, lines: r.lines, partial: true, by: r.by });
     },
     consume: (tx, ownerId, site, sku, qty) => consume(tx, 'requisition', ownerId, site, sku, qty),
-    async raise(tx, e) {
-      // The existing exception queue (GET /api/v1/exceptions), as the ledger raises UOM_MISMATCH.
-      await tx
-        .insertInto('exceptions')
-        .values({ type: e.type, site: e.site, movement_id: e.movementId, sku: e.sku, location: e.location, batch: e.batch, project: e.project, message: e.message, raised_at: new Date().toISOString() })
-        .execute();
+    async raise(tx, es) {
+      // The existing exception queue (GET /api/v1/exceptions), as the ledger raises UOM_MISMATCH;
+      // a follower batch's exceptions in multi-row inserts.
+      const at = new Date().toISOString();
+      for (let i = 0; i < es.length; i += 500) {
+        await tx
+          .insertInto('exceptions')
+          .values(es.slice(i, i + 500).map((e) => ({ type: e.type, site: e.site, movement_id: e.movementId, sku: e.sku, location: e.location, batch: e.batch, project: e.project, message: e.message, raised_at: at })))
+          .execute();
+      }
     },
     async poApproved(tx, po) {
       // Issue 11 §5: an approved PO goes to the ERP, queued in the approval's transaction; the

@@ -278,6 +278,13 @@ export async function lastPoPrice(q: Q, sku: string): Promise<number | undefined
   return r ? n(r.p) : undefined;
 }
 
+/** Of these sites, those with at least one purchase order (any status): the sites that buy through POs. */
+export async function sitesWithPurchaseOrders(q: Q, sites: readonly string[]): Promise<Set<string>> {
+  if (!sites.length) return new Set();
+  const rows = await q.selectFrom('purchase_orders').select('site').distinct().where('site', 'in', [...sites]).execute();
+  return new Set(rows.map((r) => r.site as string));
+}
+
 /** Open lines of a site and SKU a receipt may match (one PO when pinned). */
 /** The PO statuses a receipt matches against (`openLines`, `pairsWithOpenLines`). */
 const RECEIVING: PoStatus[] = ['approved', 'partially-received', 'received'];

@@ -54,14 +54,26 @@ export interface ProcurementPorts {
   reserve(tx: Tx, r: { ownerId: string; site: string; lines: Array<{ line: number; sku: string; qty: number; project: string; stage: string }>; by: string }): Promise<void>;
   /** An issue scanned against a requisition consumes its reservation; returns what was consumed. */
   consume(tx: Tx, ownerId: string, site: string, sku: string, qty: number): Promise<number>;
-  /** Raise a business exception in the exception queue (OVER_RECEIPT). */
-  raise(tx: Tx, e: { type: 'OVER_RECEIPT'; site: string; movementId: string; sku: string; location: string; batch: string; project: string; message: string }): Promise<void>;
+  /** Raise business exceptions in the exception queue (OVER_RECEIPT, NO_PO_RECEIPT), many in one insert. */
+  raise(tx: Tx, es: readonly ReceiptException[]): Promise<void>;
   /**
    * A purchase order became `approved` (its last step approved, or submit approved it at once):
    * called in that transaction, so the ERP outbound queue (cloud/erp, issue 11 §5) holds the PO
    * exactly when the approval committed.
    */
   poApproved(tx: Tx, po: PoView): Promise<void>;
+}
+
+/** An exception of a receipt, raised by the receiving consumer. */
+export interface ReceiptException {
+  type: 'OVER_RECEIPT' | 'NO_PO_RECEIPT';
+  site: string;
+  movementId: string;
+  sku: string;
+  location: string;
+  batch: string;
+  project: string;
+  message: string;
 }
 
 export interface ReqLineInput {
@@ -418,32 +430,48 @@ export class ProcurementService {
     // the open statuses, so the set holds for the whole batch.
     const unpinned = rows.filter((r) => r.kind === 'receive' && r.status === 'applied' && r.po === undefined && (r.baseQty ?? 0) > 0);
     const open = unpinned.length ? await repo.pairsWithOpenLines(tx, unpinned) : undefined;
+    // Receipts that matched no PO line, raised together after the batch (one insert, not one per row).
+    const noPo: ReceiptException[] = [];
     for (const r of rows) {
       if (r.status !== 'applied') continue;
       const qty = r.baseQty;
       if (qty === undefined || qty <= 0) continue;
       if (r.kind === 'receive') {
-        if (r.po === undefined && !open?.has(`${r.site}\0${r.sku}`)) continue;
-        await this.receive(tx, r, qty);
-      }
-      else if (r.kind === 'issue' && r.req !== undefined) {
+        if (r.po === undefined && !open?.has(`${r.site}\0${r.sku}`)) {
+          noPo.push(noPoReceipt(r, qty));
+          continue;
+        }
+        await this.receive(tx, r, qty, noPo);
+      } else if (r.kind === 'issue' && r.req !== undefined) {
         const id = parseDocId('REQ', r.req);
         if (id !== undefined) await this.ports.consume(tx, String(id), r.site, r.sku, qty);
       }
     }
+    if (noPo.length) {
+      // Only where purchasing happens: at a site that has purchase orders, a receipt without one is
+      // the exception; at a site that never buys through POs every receipt would be (one query per batch).
+      const buying = await repo.sitesWithPurchaseOrders(tx, [...new Set(noPo.map((e) => e.site))]);
+      const raised = noPo.filter((e) => buying.has(e.site));
+      if (raised.length) await this.ports.raise(tx, raised);
+    }
   }
 
-  private async receive(tx: Tx, r: LedgerRowLike, qty: number): Promise<void> {
+  private async receive(tx: Tx, r: LedgerRowLike, qty: number, noPo: ReceiptException[]): Promise<void> {
     // An unreadable pinned PO matches nothing (-1), and is raised as such below.
     const pinned = r.po !== undefined ? (parseDocId('PO', r.po) ?? -1) : undefined;
     const open = await repo.openLines(tx, r.site, r.sku, pinned);
     const where = { site: r.site, movementId: r.id, sku: r.sku, location: r.location, batch: r.batch ?? '', project: r.project ?? '' };
     if (r.po !== undefined && open.length === 0) {
-      await this.ports.raise(tx, { type: 'OVER_RECEIPT', ...where, message: `receipt of ${qty / 1000} ${r.sku} pinned to ${r.po}, which has no open line of ${r.sku} at ${r.site}: recorded, not matched` });
+      await this.ports.raise(tx, [{ type: 'OVER_RECEIPT', ...where, message: `receipt of ${qty / 1000} ${r.sku} pinned to ${r.po}, which has no open line of ${r.sku} at ${r.site}: recorded, not matched` }]);
       return;
     }
     const { matches, over } = matchReceipt(qty, open);
-    if (!matches.length) return;
+    if (!matches.length) {
+      // Issue 10 §4: a receipt with no PO counts at the item's standard cost and is flagged; the
+      // flag is this exception, where users work (no amount in the text: operators read the queue).
+      noPo.push(noPoReceipt(r, qty));
+      return;
+    }
     const t = now();
     const last = matches[matches.length - 1]!;
     await repo.insertMatches(tx, matches.map((m) => ({ ledgerId: r.id, pos: r.pos, site: r.site, sku: r.sku, po: m.po, line: m.line, qty: m.qty, unitPrice: m.unitPrice, overReceipt: m === last ? over : 0, at: t })));
@@ -458,11 +486,11 @@ export class ProcurementService {
     }
     if (over > 0) {
       const l = open.find((o) => o.po === last.po && o.line === last.line)!;
-      await this.ports.raise(tx, {
+      await this.ports.raise(tx, [{
         type: 'OVER_RECEIPT',
         ...where,
         message: `receipt of ${qty / 1000} ${r.sku}: ${over / 1000} beyond ordered + 2% of PO-${last.po} line ${last.line} (ordered ${l.qty / 1000}); recorded at that line's price`,
-      });
+      }]);
     }
   }
 
@@ -470,6 +498,23 @@ export class ProcurementService {
   receiptMatchesOf(q: Q, ledgerIds: readonly string[]): Promise<repo.ReceiptMatchRow[]> {
     return repo.matchesOf(q, ledgerIds);
   }
+}
+
+/**
+ * Issue 10 §4: a receipt with no PO counts at the item's standard cost and is flagged; the flag is
+ * this exception, where users work (no amount in the text: operators read the queue).
+ */
+function noPoReceipt(r: LedgerRowLike, qty: number): ReceiptException {
+  return {
+    type: 'NO_PO_RECEIPT',
+    site: r.site,
+    movementId: r.id,
+    sku: r.sku,
+    location: r.location,
+    batch: r.batch ?? '',
+    project: r.project ?? '',
+    message: `receipt of ${qty / 1000} ${r.sku} at ${r.location} matched no open purchase order line of ${r.site}: costed at the item's standard cost`,
+  };
 }
 
 /** What the receiving consumer reads of a ledger row (a structural subset of the follower's `LedgerEntry`). */

@@ -73,7 +73,7 @@ export async function openHarness(backend: Backend, overrides: Partial<Procureme
       const rows: LedgerRowLike[] = [];
       for (const m of ms) {
         const r = (await store.movement(m.id))!;
-        rows.push({ pos: r.pos, id: r.id, site: r.site, location: r.location, kind: r.kind, sku: r.sku!, status: r.status, ...(r.baseQty !== undefined ? { baseQty: toMilli(r.baseQty) } : {}), ...(r.po ? { po: r.po } : {}), ...(r.req ? { req: r.req } : {}), ...(r.batch ? { batch: r.batch } : {}) });
+        rows.push({ pos: r.pos, id: r.id, site: r.site, location: r.location, kind: r.kind, sku: r.sku!, status: r.status, ...(r.baseQty !== undefined ? { baseQty: toMilli(r.baseQty) } : {}), ...(r.po ? { po: r.po } : {}), ...(r.req ? { req: r.req } : {}), ...(r.batch ? { batch: r.batch } : {}), ...(r.project ? { project: r.project } : {}) });
       }
       await db.tx((tx) => svc.applyLedger(tx, rows));
       return rows;

@@ -8,7 +8,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ApprovalRule, ApprovalError, approvalRules, replaceApprovalRules } from '../../../cloud/approvals/index.js';
-import { incomingOf, ProcurementError, receiptMatchesOf } from '../../../cloud/procurement/index.js';
+import { defaultPorts, incomingOf, ProcurementError, receiptMatchesOf } from '../../../cloud/procurement/index.js';
 import { reservationsOf } from '../../../cloud/sales/index.js';
 import { type Backend, type Harness, mv, openHarness } from './harness.js';
 
@@ -198,6 +198,47 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       // Another site's receipt never matches S1's POs.
       const [e] = await h.scan(mv({ site: 'S2', sku: 'CEM', qty: 5 }));
       expect(await receiptMatchesOf(h.db.kysely, [e!.id])).toEqual([]);
+    });
+
+    it('a receipt that matches no PO line is one NO_PO_RECEIPT per movement, raised for the whole batch in one insert; matched and pinned receipts are not', async () => {
+      // The default ports, with the exception insert counted: one call per follower batch.
+      const calls: number[] = [];
+      const base = defaultPorts();
+      const hc = await openHarness(backend, { raise: (tx, es) => (calls.push(es.length), base.raise(tx, es)) });
+      try {
+        await hc.item('CEM', { standardCost: '3000' });
+        await hc.svc.putSupplier('SUP-1', { name: 'Cement Co', leadTimeDays: 3 }, 'buyer');
+        const po = await hc.svc.createPo({ supplier: 'SUP-1', site: 'S1', expectedAt: '2026-12-10', lines: [{ sku: 'CEM', qty: 10_000, unitPrice: 3200 }] }, 'buyer');
+        await hc.svc.submitPo(po.id, 'buyer');
+        await hc.item('REBAR', { standardCost: '450' });
+        // One batch: a receipt the PO takes, three of a SKU no PO orders (one carries a project), an
+        // issue, and a receipt at S2, a site that buys through no PO at all (nothing to flag there).
+        const [matched, a, b, c, issue, s2] = await hc.scan(
+          mv({ sku: 'CEM', qty: 10 }),
+          mv({ sku: 'REBAR', qty: 3, batch: 'L1' }),
+          mv({ sku: 'REBAR', qty: 2 }),
+          mv({ sku: 'REBAR', qty: 1, project: 'A' }),
+          mv({ kind: 'issue', sku: 'CEM', qty: 1 }),
+          mv({ site: 'S2', sku: 'REBAR', qty: 4 }),
+        );
+        expect((await hc.store.exceptions({ site: 'S2', state: 'all', limit: 100 })).filter((e) => e.movementId === s2!.id && e.type === 'NO_PO_RECEIPT')).toEqual([]);
+        const noPo = (await hc.store.exceptions({ site: 'S1', state: 'all', limit: 100 })).filter((e) => e.type === 'NO_PO_RECEIPT');
+        expect(noPo.map((e) => e.movementId).sort()).toEqual([a!.id, b!.id, c!.id].sort());
+        expect(noPo.map((e) => e.movementId)).not.toContain(matched!.id);
+        expect(noPo.map((e) => e.movementId)).not.toContain(issue!.id);
+        expect(noPo.find((e) => e.movementId === a!.id)).toMatchObject({ sku: 'REBAR', location: 'DOCK', batch: 'L1', state: 'open' });
+        expect(noPo.find((e) => e.movementId === c!.id)!.project).toBe('A');
+        // No money in the text: operators read the queue (issue 10 §5).
+        expect(noPo[0]!.message).toMatch(/matched no open purchase order line of S1: costed at the item's standard cost/);
+        expect(noPo[0]!.message).not.toMatch(/\d+\.\d{2}/);
+        expect(calls).toEqual([3]);
+        // A receipt pinned to a PO without an open line of the SKU is OVER_RECEIPT (one exception per movement), not also NO_PO_RECEIPT.
+        const [pinned] = await hc.scan(mv({ sku: 'REBAR', qty: 1, po: `PO-${po.id}` }));
+        const all = await hc.store.exceptions({ site: 'S1', state: 'all', limit: 100 });
+        expect(all.filter((e) => e.movementId === pinned!.id).map((e) => e.type)).toEqual(['OVER_RECEIPT']);
+      } finally {
+        await hc.close();
+      }
     });
 
     it('an approved issue requisition reserves for its stage; issues carrying req consume it', async () => {
