@@ -80,7 +80,7 @@ export function businessMovement(i: number, skus: number, reserveAfter: number):
 }
 
 /** The business tables as text, in an order that does not depend on insertion order. */
-async function digest(db: SqliteDb): Promise<{ sha256: string; rows: Record<string, number> }> {
+export async function digest(db: SqliteDb): Promise<{ sha256: string; rows: Record<string, number> }> {
   const q: Record<string, string> = {
     cost_averages: 'SELECT site, sku, qty_milli, value_exact, last_average, updated_pos FROM cost_averages ORDER BY site, sku',
     cost_entries: 'SELECT project, stage, category, source, amount_fen, exact_fen, date, period, site, sku, qty_milli, unit_cost, movement, pos FROM cost_entries ORDER BY pos, source, project',
@@ -109,7 +109,7 @@ async function digest(db: SqliteDb): Promise<{ sha256: string; rows: Record<stri
 }
 
 /** Item master, supplier, projects with plans, approved POs: what the consumers match rows against. */
-async function setup(db: SqliteDb, store: SqliteStore, skus: number): Promise<void> {
+async function setup(db: SqliteDb, store: SqliteStore, skus: number, planScale: number): Promise<void> {
   await store.putItems(
     Array.from({ length: skus }, (_, k) => ({
       sku: `BIZ-${k}`,
@@ -130,7 +130,7 @@ async function setup(db: SqliteDb, store: SqliteStore, skus: number): Promise<vo
     const row = (await getProject(db.kysely, `P${p}`))!;
     for (const stage of ['S1', 'S2']) {
       // 40 SKUs each, planned so that a long run over-issues some of them (OVER_ISSUE).
-      const lines = Array.from({ length: PLAN_LINES }, (_, j) => ({ sku: planSku(p, stage, j, skus), qty: 100 + j * 10 }));
+      const lines = Array.from({ length: PLAN_LINES }, (_, j) => ({ sku: planSku(p, stage, j, skus), qty: Math.max(1, Math.round((100 + j * 10) * planScale)) }));
       await putPlan(db, row, stage, [...new Map(lines.map((l) => [l.sku, l])).values()], 'bench');
     }
   }
@@ -146,27 +146,38 @@ async function setup(db: SqliteDb, store: SqliteStore, skus: number): Promise<vo
   }
 }
 
+/**
+ * The business data and the committed ledger of a run (not followed yet): what `businessBench`
+ * times, and what tests/cloud/ledger-follower/batching.test.ts follows twice to compare.
+ * `first`: the first movement index (another sequence of the same kind); `planScale` scales the
+ * planned quantities (small: over-issues early).
+ */
+export async function prepareBusiness(db: SqliteDb, store: SqliteStore, o: { rows: number; skus: number; first?: number; planScale?: number; reserveAfter?: number }): Promise<void> {
+  await setup(db, store, o.skus, o.planScale ?? 1);
+  const first = o.first ?? 0;
+  const reserveAfter = o.reserveAfter ?? Math.min(o.rows, 5000);
+  const commit = async (from: number, to: number) => {
+    for (let i = from; i < to; i += 500) {
+      const movements: Movement[] = [];
+      for (let j = i; j < Math.min(to, i + 500); j++) movements.push(businessMovement(first + j, o.skus, first + reserveAfter));
+      await store.commit([{ movements, deadLetters: [] }]);
+    }
+  };
+  await commit(0, reserveAfter);
+  // Reservations on 10 SKUs (sales orders' and requisitions' stock): the sales consumer keeps
+  // their on-hand in step and puts the newest at risk when issues take the stock away.
+  await db.tx(async (tx) => {
+    for (let k = 1; k <= Math.min(10, o.skus - 1); k++) await reserve(tx, { ownerKind: 'sales-order', ownerId: `SO-B${k}`, site: SITE, lines: [{ line: 1, sku: `BIZ-${k}`, qty: 20_000 }], partial: true, by: 'bench' });
+  });
+  await commit(reserveAfter, o.rows);
+}
+
 export async function businessBench(o: { rows: number; skus: number; batchRows?: number; minGapMs?: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'sg-bench-biz-'));
   const db = (await openDatabase({ dataDir: dir, modules: cloudModules })) as SqliteDb;
   const store = new SqliteStore(db);
   try {
-    await setup(db, store, o.skus);
-    const reserveAfter = Math.min(o.rows, 5000);
-    const commit = async (from: number, to: number) => {
-      for (let i = from; i < to; i += 500) {
-        const movements: Movement[] = [];
-        for (let j = i; j < Math.min(to, i + 500); j++) movements.push(businessMovement(j, o.skus, reserveAfter));
-        await store.commit([{ movements, deadLetters: [] }]);
-      }
-    };
-    await commit(0, reserveAfter);
-    // Reservations on 10 SKUs (sales orders' and requisitions' stock): the sales consumer keeps
-    // their on-hand in step and puts the newest at risk when issues take the stock away.
-    await db.tx(async (tx) => {
-      for (let k = 1; k <= 10; k++) await reserve(tx, { ownerKind: 'sales-order', ownerId: `SO-B${k}`, site: SITE, lines: [{ line: 1, sku: `BIZ-${k}`, qty: 20_000 }], partial: true, by: 'bench' });
-    });
-    await commit(reserveAfter, o.rows);
+    await prepareBusiness(db, store, o);
 
     const follower = new LedgerFollower(db, pino({ level: 'silent' }), { pollMs: 0, minGapMs: o.minGapMs ?? 0, ...(o.batchRows ? { batchRows: o.batchRows } : {}) });
     for (const make of ledgerConsumers) follower.register(make({ db, log: pino({ level: 'silent' }) }));

@@ -20,6 +20,26 @@ export interface LedgerFollowerOptions {
    * so a burst of ingest commits costs a few follower transactions, not one each. Default 20.
    */
   minGapMs?: number;
+  /**
+   * Yield to ingest (issue 10: the business layer must not cost the ingest path more than 10%):
+   * while the local ingester is busy (it committed within the last `busyWindowMs`), the follower's
+   * batches take at most this share of the time: after a batch that took T ms, the next starts
+   * T × (1 − share) / share later. 1 (the default): never yield. The cloud sets 0.05.
+   */
+  busyShare?: number;
+  /**
+   * Whether the local ingester is busy now: it has movements waiting for their commit (the cloud
+   * passes the ingester's backlog, so a steady trickle that it commits at once is not busy, a
+   * saturated one is). Default: a local commit (`wake()`) within the last `busyWindowMs` (100).
+   */
+  ingestBusy?: () => boolean;
+  busyWindowMs?: number;
+  /**
+   * The bound on yielding: once the follower has been behind the ledger this long (`lagMs` in
+   * /healthz), it stops yielding until it has caught up, and ingest shares the process with it
+   * again. Default 30000.
+   */
+  maxLagMs?: number;
   /** First retry delay after a failed batch, ms, doubled per failure up to `maxBackoffMs`. Defaults 100, 30000. */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -31,6 +51,14 @@ export interface FollowerHealth {
   /** Batches and rows committed since start. */
   batches: number;
   rows: number;
+  /**
+   * How long the follower has been behind the ledger, ms (0: it took everything committed when
+   * its last batch started): the business figures are at most this old. Bounded by `maxLagMs`
+   * while ingest is busy (past it the follower stops yielding), by the catch-up time otherwise.
+   */
+  lagMs: number;
+  /** It is waiting for its share of the time while ingest is busy (options `busyShare`, `maxLagMs`). */
+  yielding: boolean;
   /**
    * Where the follower's time goes since start: per consumer, the rows handed to it and the
    * process CPU (user + system, ms) while its `apply` ran; `(follower)` is the rest of each batch
@@ -86,7 +114,17 @@ export class LedgerFollower {
   private poll: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private lastBatchAt = 0;
-  private readonly health: FollowerHealth = { consumers: [], batches: 0, rows: 0, cpu: { '(follower)': { rows: 0, cpuMs: 0 } } };
+  private readonly busyShare: number;
+  private readonly busyWindowMs: number;
+  private readonly ingestBusy: (() => boolean) | undefined;
+  private readonly maxLagMs: number;
+  /** Last local commit (wake from the commit hook), ms. */
+  private lastCommitAt = 0;
+  /** Since when the follower has been behind (undefined: caught up), ms. */
+  private behindSince: number | undefined;
+  /** Wall time of the last batch, ms (what a yield is proportional to). */
+  private lastBatchMs = 0;
+  private readonly health: FollowerHealth = { consumers: [], batches: 0, rows: 0, lagMs: 0, yielding: false, cpu: { '(follower)': { rows: 0, cpuMs: 0 } } };
 
   constructor(
     private readonly db: Db,
@@ -98,6 +136,10 @@ export class LedgerFollower {
     this.batchRows = opts.batchRows ?? 500;
     this.pollMs = opts.pollMs ?? 500;
     this.minGapMs = opts.minGapMs ?? 20;
+    this.busyShare = Math.min(1, Math.max(0.01, opts.busyShare ?? 1));
+    this.busyWindowMs = opts.busyWindowMs ?? 100;
+    this.ingestBusy = opts.ingestBusy;
+    this.maxLagMs = opts.maxLagMs ?? 30_000;
     this.backoffMs = opts.backoffMs ?? 100;
     this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
   }
@@ -119,14 +161,20 @@ export class LedgerFollower {
     if (this.consumers.length === 0) return;
     await this.db.tx((tx) => repo.ensureLockRow(tx, this.name, new Date().toISOString()));
     if (this.pollMs > 0) {
-      this.poll = setInterval(() => this.wake(), this.pollMs);
+      this.poll = setInterval(() => this.wake('poll'), this.pollMs);
       this.poll.unref();
     }
-    this.wake();
+    // What was committed while it was down is still to take: behind until the first short batch.
+    this.behindSince = Date.now();
+    this.wake('poll');
   }
 
   /** New rows may be committed (the local commit hook, the poll): catch up soon. Never throws. */
-  wake(): void {
+  wake(from: 'commit' | 'poll' = 'commit'): void {
+    if (from === 'commit') {
+      this.lastCommitAt = Date.now();
+      this.behindSince ??= this.lastCommitAt;
+    }
     if (!this.started || this.stopped || this.consumers.length === 0 || this.retry) return;
     if (this.running) {
       this.again = true;
@@ -148,7 +196,7 @@ export class LedgerFollower {
   status(): FollowerHealth {
     const cpu: FollowerHealth['cpu'] = {};
     for (const [k, v] of Object.entries(this.health.cpu)) cpu[k] = { rows: v.rows, cpuMs: Math.round(v.cpuMs * 10) / 10 };
-    return { ...this.health, consumers: [...this.health.consumers], cpu, ...(this.health.failing ? { failing: { ...this.health.failing } } : {}) };
+    return { ...this.health, lagMs: this.behindSince === undefined ? 0 : Date.now() - this.behindSince, consumers: [...this.health.consumers], cpu, ...(this.health.failing ? { failing: { ...this.health.failing } } : {}) };
   }
 
   async stop(): Promise<void> {
@@ -165,6 +213,14 @@ export class LedgerFollower {
         if (this.stopped) return;
         const wait = this.lastBatchAt + this.minGapMs - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        // Its share of the time while ingest is busy, checked every 10 ms: as soon as ingest has
+        // nothing waiting (or the lag bound is reached), the next batch goes.
+        for (let y = this.yieldFor(Date.now()); y > 0 && !this.stopped; y = this.yieldFor(Date.now())) {
+          this.health.yielding = true;
+          await new Promise((r) => setTimeout(r, Math.min(y, 10)));
+        }
+        this.health.yielding = false;
+        if (this.stopped) return;
         let n: number;
         try {
           n = await this.round();
@@ -177,6 +233,18 @@ export class LedgerFollower {
     } while (this.again && !this.stopped);
   }
 
+  /**
+   * How long to wait before the next batch to keep to `busyShare` of the time while the local
+   * ingester is busy; 0 when it is idle, when yielding is off, or when the follower has been behind
+   * for `maxLagMs` (the bound: it then runs flat out until it has caught up).
+   */
+  private yieldFor(now: number): number {
+    if (this.busyShare >= 1) return 0;
+    if (!(this.ingestBusy ? this.ingestBusy() : now - this.lastCommitAt <= this.busyWindowMs)) return 0;
+    if (this.behindSince !== undefined && now - this.behindSince >= this.maxLagMs) return 0;
+    return this.lastBatchAt + (this.lastBatchMs * (1 - this.busyShare)) / this.busyShare - now;
+  }
+
   private failed(err: unknown): void {
     const f = this.health.failing;
     const consumer = err instanceof ConsumerFailed ? err.consumer : '(follower)';
@@ -187,7 +255,7 @@ export class LedgerFollower {
     this.log.error({ follower: this.name, consumer, err: this.health.failing.error, attempts, retryInMs }, 'ledger follower: batch rolled back; retried with backoff');
     this.retry = setTimeout(() => {
       this.retry = undefined;
-      this.wake();
+      this.wake('poll');
     }, retryInMs);
     this.retry.unref();
   }
@@ -196,6 +264,7 @@ export class LedgerFollower {
   private async round(): Promise<number> {
     let done: Array<{ c: LedgerConsumer; rows: LedgerEntry[]; cpuMs: number }> = [];
     const cpu0 = process.cpuUsage();
+    const startedAt = Date.now();
     const n = await this.db.tx(async (tx) => {
       done = [];
       await repo.lockFollower(tx, this.db.dialect, this.name);
@@ -233,6 +302,10 @@ export class LedgerFollower {
       return rows.length;
     });
     this.lastBatchAt = Date.now();
+    this.lastBatchMs = this.lastBatchAt - startedAt;
+    // Fewer rows than a full batch: it took everything committed when it read the heads, so it is
+    // caught up, unless a commit came in since (then it is behind since that commit).
+    if (n < this.batchRows) this.behindSince = this.lastCommitAt > startedAt ? this.lastCommitAt : undefined;
     if (n > 0) {
       this.health.batches++;
       this.health.rows += n;

@@ -206,6 +206,54 @@ for (const make of [sqliteRig, pgRig]) {
       await expect.poll(() => a.committed.length).toBe(2);
     });
 
+    it('yields to a busy ingester (busyShare), visible in status (yielding, lagMs), and catches up once ingest is idle', async () => {
+      rig = make();
+      const { db, store } = await rig.open();
+      for (let i = 0; i < 20; i++) await commit(store, ...Array.from({ length: 10 }, () => mv()));
+      const a = recorder('a');
+      // A batch takes at least 20 ms; 1% of the time while busy: the next batch waits 99 times that.
+      const slow: LedgerConsumer = { name: 'a', apply: async (tx, rows) => (await new Promise((r) => setTimeout(r, 20)), a.apply(tx, rows)), afterCommit: (r) => a.afterCommit(r) };
+      const f = follower(db, [slow], { batchRows: 10, busyShare: 0.01, busyWindowMs: 150, maxLagMs: 600_000 });
+      await f.start();
+      const busy = setInterval(() => f.wake(), 20); // the commit hook of a busy ingester
+      try {
+        await expect.poll(() => f.status().yielding, { timeout: 20_000 }).toBe(true);
+        const st = f.status();
+        expect(st.rows).toBeLessThan(200);
+        expect(st.lagMs).toBeGreaterThan(0);
+      } finally {
+        clearInterval(busy);
+      }
+      // Ingest idle: no more waiting for a share, everything taken, the lag back to 0.
+      await expect.poll(() => a.committed.length, { timeout: 60_000 }).toBe(200);
+      await expect.poll(() => f.status().lagMs, { timeout: 10_000 }).toBe(0);
+      expect(f.status().yielding).toBe(false);
+      expect((await seen(db, 'a')).map((r) => r.id)).toEqual(await ledgerIds(store));
+    });
+
+    it('the lag bound: behind for maxLagMs, it stops yielding to a busy ingester until it has caught up', async () => {
+      rig = make();
+      const { db, store } = await rig.open();
+      for (let i = 0; i < 20; i++) await commit(store, ...Array.from({ length: 10 }, () => mv()));
+      const a = recorder('a');
+      // The bound already passed when it starts behind: it never waits for a share.
+      const f = follower(db, [a], { batchRows: 10, busyShare: 0.01, busyWindowMs: 60_000, maxLagMs: 0 });
+      let yielded = false;
+      const busy = setInterval(() => {
+        f.wake();
+        // Caught up, it may wait for its share again (the next batch would be small): only while behind counts.
+        if (a.committed.length < 200) yielded ||= f.status().yielding;
+      }, 5);
+      try {
+        await f.start();
+        await expect.poll(() => a.committed.length, { timeout: 60_000 }).toBe(200);
+      } finally {
+        clearInterval(busy);
+      }
+      expect(yielded).toBe(false);
+      expect((await seen(db, 'a')).map((r) => r.id)).toEqual(await ledgerIds(store));
+    });
+
     if (make === pgRig) {
       it('several followers on one PostgreSQL (several ingesters): each row applied once while they race', async () => {
         rig = make();
