@@ -16,7 +16,8 @@ import { BIN, requireBuild, spawnStockgate, tempDir, uniqueId, waitFor, type Pro
  *    procurement -> finance: 4999.99 / 5000.00 / 50000.00 need 1 / 2 / 3 approvals, 1000000.00
  *    has no band (422), the PM approving their own requisition is 403.
  * 4. POs raised from approved requisitions, received at the pty scanner from GS1 labels (GTIN,
- *    batch, expiry, count); the second PO in two partial receipts, with a landed cost.
+ *    batch, expiry, count) after scanning the PO's QR (`stockgate:po/ID` pins it: the ledger rows
+ *    carry `po`); the second PO in two partial receipts, with a landed cost.
  * 5. Cement issued to project A stage S1 with a crew badge.
  * 6. The cost report: 34.50 average, 4140.00 material, 9900.00 total, 10100.00 margin (50.50%).
  */
@@ -185,7 +186,7 @@ describe('e2e: issue 10 scenario (projects, approvals, dock receiving, issue to 
 
   let po32 = '';
   let po35 = '';
-  it('4: POs from the approved requisitions, received at the pty scanner from GS1 labels; the second in two partial receipts with 200.00 landed', async () => {
+  it('4: POs from the approved requisitions, received at the pty scanner from GS1 labels after their QR (stockgate:po/ID); the second in two partial receipts with 200.00 landed', async () => {
     // Receipts match the open PO lines of the site and SKU, earliest expectedAt first.
     const fromReq = async (id: string, expectedAt: string) => {
       const po = (await ok('buyer', 'POST', '/api/v1/purchase-orders/from-requisitions', { requisitions: [id], supplier: 'SUP-1', expectedAt })) as { id: string; site: string };
@@ -198,19 +199,32 @@ describe('e2e: issue 10 scenario (projects, approvals, dock receiving, issue to 
     // The landed cost (freight) of the second PO is known before it arrives.
     expect(await ok('buyer', 'POST', `/api/v1/purchase-orders/${po35}/landed-costs`, { amount: '200.00', allocate: 'value' })).toMatchObject({ pending: '200.00' });
 
-    await scan(gs1(CEMENT_GTIN, '270331', 'LOT-32', 100));
-    await waitFor(async () => (await ok('buyer', 'GET', `/api/v1/purchase-orders/${po32}`)).status === 'received', `${po32} received`);
-    await scan(gs1(CEMENT_GTIN, '270430', 'LOT-35', 60));
-    await waitFor(async () => (await ok('buyer', 'GET', `/api/v1/purchase-orders/${po35}`)).status === 'partially-received', `${po35} partially received`);
-    expect((await ok('buyer', 'GET', `/api/v1/purchase-orders/${po35}`)).lines[0]).toMatchObject({ received: 60 });
-    await scan(gs1(CEMENT_GTIN, '270430', 'LOT-35', 40));
-    await waitFor(async () => (await ok('buyer', 'GET', `/api/v1/purchase-orders/${po35}`)).status === 'received', `${po35} received`);
-    const receipts = (await movements()).filter((m) => m.kind === 'receive').reverse();
-    expect(receipts.map((m) => ({ sku: m.sku, gtin: m.gtin, qty: m.qty, batch: m.batch, expiry: m.expiry }))).toEqual([
-      { sku: 'CEMENT', gtin: CEMENT_GTIN, qty: 100, batch: 'LOT-32', expiry: '2027-03-31' },
-      { sku: 'CEMENT', gtin: CEMENT_GTIN, qty: 60, batch: 'LOT-35', expiry: '2027-04-30' },
-      { sku: 'CEMENT', gtin: CEMENT_GTIN, qty: 40, batch: 'LOT-35', expiry: '2027-04-30' },
+    const lineOf = async (po: string) => (await ok('buyer', 'GET', `/api/v1/purchase-orders/${po}`)) as { status: string; lines: Array<{ received: number; qty: number }> };
+    const receiptRows = async () => (await movements()).filter((m) => m.kind === 'receive').reverse();
+    // The dock clerk scans the later PO's QR first (issue 10 §3: it pins the PO for the session):
+    // without the pin, this delivery would fill the earlier PO (earliest expectedAt first).
+    await scan(`stockgate:po/${po35}`, gs1(CEMENT_GTIN, '270430', 'LOT-35', 60));
+    await waitFor(async () => (await lineOf(po35)).status === 'partially-received', `${po35} partially received`);
+    expect((await lineOf(po35)).lines[0]).toMatchObject({ qty: 100, received: 60 });
+    expect((await lineOf(po32)).lines[0]).toMatchObject({ qty: 100, received: 0 });
+    expect((await lineOf(po32)).status).toBe('approved');
+    // Then the earlier PO's QR and its delivery, then the rest of the later one: two partial receipts of it.
+    await scan(`stockgate:po/${po32}`, gs1(CEMENT_GTIN, '270331', 'LOT-32', 100));
+    await waitFor(async () => (await lineOf(po32)).status === 'received', `${po32} received`);
+    expect((await lineOf(po32)).lines[0]).toMatchObject({ received: 100 });
+    expect((await lineOf(po35)).lines[0]).toMatchObject({ received: 60 });
+    await scan(`stockgate:po/${po35}`, gs1(CEMENT_GTIN, '270430', 'LOT-35', 40));
+    await waitFor(async () => (await lineOf(po35)).status === 'received', `${po35} received`);
+    expect((await lineOf(po35)).lines[0]).toMatchObject({ qty: 100, received: 100 });
+    // Every ledger row carries the PO that was pinned, with the GS1 label's GTIN, batch, expiry and count.
+    expect((await receiptRows()).map((m) => ({ sku: m.sku, gtin: m.gtin, qty: m.qty, batch: m.batch, expiry: m.expiry, po: m.po }))).toEqual([
+      { sku: 'CEMENT', gtin: CEMENT_GTIN, qty: 60, batch: 'LOT-35', expiry: '2027-04-30', po: po35 },
+      { sku: 'CEMENT', gtin: CEMENT_GTIN, qty: 100, batch: 'LOT-32', expiry: '2027-03-31', po: po32 },
+      { sku: 'CEMENT', gtin: CEMENT_GTIN, qty: 40, batch: 'LOT-35', expiry: '2027-04-30', po: po35 },
     ]);
+    // Receipts against POs are not flagged as receipts without one.
+    const flagged = ((await ok('admin', 'GET', `/api/v1/exceptions?site=${site}&state=all`)).items as Array<{ type: string }>).filter((e) => e.type === 'NO_PO_RECEIPT');
+    expect(flagged).toEqual([]);
   });
 
   it('5: 120 bags issued to project A stage S1 with a crew badge', async () => {
