@@ -5,7 +5,7 @@
  * Durability), which reads best in one place. Lines are built in points.ts, guards in guards.ts,
  * storage in sql-export-store.ts.
  */
-import { InfluxDB, type WriteApi, setLogger } from '@influxdata/influxdb-client';
+import { InfluxDB, type SendOptions, type Transport, setLogger } from '@influxdata/influxdb-client';
 import type { Logger } from 'pino';
 import type { CloudMetrics } from '../metrics/registry.js';
 import type { Store } from '../store/store.js';
@@ -61,16 +61,28 @@ interface Built {
   refused: number;
 }
 
+/** Ledger rows per read (a request of `batchRows` rows reads several of these). */
+const READ_CHUNK = 2000;
+
+/** A new request, its bounds logged (`tsdb_requests`). */
+interface Logged extends Built {
+  id: number;
+}
+
 /**
  * The time-series exporter (issue 13). It owns the durability; the InfluxDB client only sends:
  * - one request in flight: a loop that reads the next rows after the cursors, builds the lines,
  *   logs the request's bounds durably (`ExportStore.logRequest`), writes it, and only then reads
  *   more;
  * - a failed write is retried forever, the same lines, with backoff 1 s -> 30 s;
- * - the client's WriteApi gets `maxRetries: 0` (no retry buffer to drop lines from or discard on
- *   close) and one record per request (the whole body), so its own auto-flush, whose failure it
- *   swallows (influxdb-client-js #300), can never fire: every request's outcome is the promise of
- *   our explicit `flush()`;
+ * - the client serialises (its `escape`, byte-identical to its `Point`) and its transport sends
+ *   (`InfluxDB.transport`, the same `/api/v2/write` request its WriteApi makes), but its WriteApi
+ *   buffer is not used at all: that buffer drops lines from its retry buffer, discards them on
+ *   `close()`, and its auto-flush swallows failures when the batch size equals the chunk flushed
+ *   (influxdb-client-js #300, #1017). Each request is one `transport.send` of one whole body whose
+ *   outcome is ours: resolved only on a 2xx, and a failed or timed-out request is aborted before
+ *   the retry, so there is never a second one in flight. Whatever the batch size, a failure
+ *   cannot be swallowed (tests/cloud/timeseries/exporter.test.ts);
  * - **resend window, durable.** VictoriaMetrics loses what it acknowledged in the seconds before a
  *   SIGKILL. A request becomes *confirmed* (cursors and series state moved in the database, its
  *   telemetry rows deleted) only once it was acknowledged `resendWindowMs` ago with no failure
@@ -81,7 +93,8 @@ interface Built {
  */
 export class TsdbExporter {
   private readonly o: Required<Omit<ExporterOptions, 'token' | 'bucket' | 'org'>> & Pick<ExporterOptions, 'token' | 'bucket' | 'org'>;
-  private readonly writeApi: WriteApi;
+  private readonly transport: Transport;
+  private readonly writePath: string;
   private readonly guards: Guards;
   /** Cursors after the last acknowledged request. */
   private cursors: Cursors = { ledger: 0, telemetry: 0, alerts: 0 };
@@ -124,15 +137,9 @@ export class TsdbExporter {
     };
     quietClientLogger(log);
     const influx = new InfluxDB({ url: this.o.url, ...(this.o.token ? { token: this.o.token } : {}), timeout: this.o.timeoutMs });
-    // One record per request (the body): batchSize 2 means the buffer never flushes by itself.
-    this.writeApi = influx.getWriteApi(this.o.org ?? '', this.o.bucket ?? 'stockgate', 'ms', {
-      batchSize: 2,
-      maxBufferLines: 2,
-      maxBatchBytes: Number.MAX_SAFE_INTEGER,
-      flushInterval: 0,
-      maxRetries: 0,
-      gzipThreshold: Number.MAX_SAFE_INTEGER,
-    });
+    this.transport = influx.transport;
+    // What the client's WriteApi sends (WriteApiImpl: path, content type), without its buffer.
+    this.writePath = `/api/v2/write?org=${encodeURIComponent(this.o.org ?? '')}&bucket=${encodeURIComponent(this.o.bucket ?? 'stockgate')}&precision=ms`;
     this.guards = new Guards(
       { retentionMs: this.o.retentionMs, futureMs: this.o.futureMs, now: this.o.now },
       {
@@ -158,9 +165,8 @@ export class TsdbExporter {
     this.stopped = true;
     this.wake?.();
     await this.loop;
-    // Nothing is buffered in the client (every request was flushed and awaited), so close loses
-    // nothing; unconfirmed requests stay logged and are re-sent by the next start.
-    await this.writeApi.close().catch(() => undefined);
+    // Nothing is buffered in the client (each request was one awaited send); unconfirmed
+    // requests stay logged and are re-sent by the next start.
   }
 
   /** Resolves when everything committed so far is exported (tests, bench). */
@@ -189,71 +195,78 @@ export class TsdbExporter {
   }
 
   private async run(): Promise<void> {
-    /** The next request, built while the current one is in flight. */
-    let ahead: Promise<Built> | undefined;
-    while (!this.stopped) {
-      if (this.replayNeeded) {
-        ahead = undefined;
-        try {
-          if (!(await this.replay())) return;
-        } catch (err) {
-          this.log.error({ err: (err as Error).message }, 'tsdb export: reading the resend window failed; retrying');
-          await this.sleep(this.o.backoffMs);
+    /** The next request, built (and logged) while the current one is in flight. */
+    let ahead: Promise<Logged> | undefined;
+    try {
+      while (!this.stopped) {
+        if (this.replayNeeded) {
+          // A request built ahead may still be logging itself: let it settle, so the replay reads
+          // a request log that no longer changes under it.
+          if (ahead) await ahead.catch(() => undefined);
+          ahead = undefined;
+          try {
+            if (!(await this.replay())) return;
+          } catch (err) {
+            this.log.error({ err: (err as Error).message }, 'tsdb export: reading the resend window failed; retrying');
+            await this.sleep(this.o.backoffMs);
+          }
+          continue;
         }
-        continue;
-      }
-      let b: Built;
-      try {
-        b = await (ahead ?? this.build(this.table, this.cursors));
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, 'tsdb export: reading the next rows failed; retrying');
-        // The table may hold a half-built request's state: rebuild it from the database.
-        this.replayNeeded = true;
-        await this.sleep(this.o.backoffMs);
-        continue;
-      } finally {
+        let b: Logged;
+        try {
+          b = await (ahead ?? this.next(this.table, this.cursors));
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, 'tsdb export: reading or logging the next rows failed; retrying');
+          // The table may hold a half-built request's state: rebuild it from the database.
+          this.replayNeeded = true;
+          ahead = undefined;
+          await this.sleep(this.o.backoffMs);
+          continue;
+        }
         ahead = undefined;
-      }
-      if (b.rows === 0) {
-        this.setLag(0);
+        if (b.rows === 0) {
+          this.setLag(0);
+          await this.refreshBacklog().catch(() => undefined);
+          await this.confirmDue();
+          await this.sleep(this.o.idleMs);
+          continue;
+        }
+        if (b.refused) this.metrics?.tsdbLines.inc({ result: 'refused' }, b.refused);
+        const sending = this.writeUntilOk(b.body, b.oldest);
+        // One request in flight, but the next one is read, built and logged meanwhile (the server
+        // parses while we read, and the log's fsync overlaps the request). Its series state
+        // assumes this request succeeds: it is retried until it does, or a replay rebuilds
+        // everything from the confirmed state (and re-sends the logged request built here).
+        await new Promise((r) => setImmediate(r));
+        if (!this.stopped && this.failedAt === undefined) {
+          ahead = this.next(this.table, b.end);
+          ahead.catch(() => undefined);
+        }
+        if (!(await sending)) return;
+        this.acked(b.id, b);
         await this.refreshBacklog().catch(() => undefined);
+        this.stats.linesWritten += b.body.lines;
+        this.metrics?.tsdbLines.inc({ result: 'written' }, b.body.lines);
+        if (this.failedAt !== undefined) {
+          // The server failed and answers again: it may have lost what it acknowledged before.
+          this.replayNeeded = true;
+          continue;
+        }
         await this.confirmDue();
-        await this.sleep(this.o.idleMs);
-        continue;
       }
-      if (b.refused) this.metrics?.tsdbLines.inc({ result: 'refused' }, b.refused);
-      let id: number;
-      try {
-        // Durable before it goes out: a restart rebuilds this very request (same bounds, same lines).
-        id = await this.store.logRequest(b.end);
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, 'tsdb export: logging the request failed; retrying');
-        this.replayNeeded = true;
-        await this.sleep(this.o.backoffMs);
-        continue;
-      }
-      const sending = this.writeUntilOk(b.body, b.oldest);
-      // One request in flight, but the next one is read and built meanwhile (the server parses
-      // while we read: the two share the machine's cores instead of taking turns). Its series
-      // state assumes this request succeeds: it is retried until it does, or a replay rebuilds
-      // everything from the confirmed state and this prepared request is dropped.
-      await new Promise((r) => setImmediate(r));
-      if (!this.stopped && this.failedAt === undefined) {
-        ahead = this.build(this.table, b.end);
-        ahead.catch(() => undefined);
-      }
-      if (!(await sending)) return;
-      this.acked(id, b);
-      await this.refreshBacklog().catch(() => undefined);
-      this.stats.linesWritten += b.body.lines;
-      this.metrics?.tsdbLines.inc({ result: 'written' }, b.body.lines);
-      if (this.failedAt !== undefined) {
-        // The server failed and answers again: it may have lost what it acknowledged before.
-        this.replayNeeded = true;
-        continue;
-      }
-      await this.confirmDue();
+    } finally {
+      // Nothing of ours may touch the store after stop() returned.
+      if (ahead) await ahead.catch(() => undefined);
     }
+  }
+
+  /**
+   * The next request after `from`, built over `table` and, when it has rows, logged durably
+   * before it can go out: a restart rebuilds this very request (same bounds, same lines).
+   */
+  private async next(table: SeriesTable, from: Cursors): Promise<Logged> {
+    const b = await this.build(table, from);
+    return { ...b, id: b.rows === 0 ? 0 : await this.store.logRequest(b.end) };
   }
 
   private acked(id: number, b: Built): void {
@@ -272,15 +285,26 @@ export class TsdbExporter {
     let oldest = Infinity;
     let rows = 0;
     const limit = (c: CursorName) => (upTo ? Math.max(0, upTo[c] - from[c]) : this.o.batchRows);
-    if (limit('ledger') > 0) {
-      const ledger = await this.ledger.ledgerChangeRows(from.ledger, limit('ledger'));
+    // The ledger in indexed range reads of READ_CHUNK rows (the driver's arrays, processed at
+    // once): each chunk is garbage before the next is read, so the rows die young instead of
+    // being promoted and piling up in the old generation (RSS), and a request of any size reads
+    // in a few queries.
+    for (let left = limit('ledger'), after = from.ledger; left > 0; ) {
+      const want = Math.min(READ_CHUNK, left);
+      const ledger = await this.ledger.ledgerChangeRows(after, want);
+      if (ledger.length && oldest === Infinity) oldest = Date.parse(ledger[0]![12]);
+      let done = ledger.length < want;
       for (const r of ledger) {
-        if (upTo && r[0] > upTo.ledger) break;
+        if (upTo && r[0] > upTo.ledger) {
+          done = true;
+          break;
+        }
         b.ledgerRow(r);
-        end.ledger = r[0];
+        end.ledger = after = r[0];
         rows++;
       }
-      if (ledger.length) oldest = Math.min(oldest, Date.parse(ledger[0]![12]));
+      // A re-send's bound is a position, not a count: read on until it is reached.
+      left = done ? 0 : upTo ? upTo.ledger - after : left - ledger.length;
     }
     if (limit('telemetry') > 0) {
       const tel: TelemetryRow[] = await this.store.telemetryAfter(from.telemetry, limit('telemetry'));
@@ -403,14 +427,30 @@ export class TsdbExporter {
     }
   }
 
+  /**
+   * One request: the whole body, resolved only on a 2xx. No gzip: on the usual localhost or LAN
+   * link, compressing costs more CPU than the whole serialisation (level 6: ~0.8 µs a point,
+   * 14x smaller; bench/README.md).
+   */
   private async send(body: Body): Promise<void> {
     this.stats.requests++;
+    const abort = new AbortController();
+    const options: SendOptions = { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' }, signal: abort.signal };
     try {
-      // The whole body as one record: the client sends it as is (lines joined by '\n').
-      this.writeApi.writeRecord(body.text);
-      await this.writeApi.flush();
+      await new Promise<void>((resolve, reject) => {
+        let status = 0;
+        this.transport.send(this.writePath, body.text, options, {
+          responseStarted: (_headers, code) => {
+            status = code ?? 0;
+          },
+          error: reject,
+          complete: () => (status >= 200 && status < 300 ? resolve() : reject(new Error(`tsdb write answered HTTP ${status}, not 2xx`))),
+        });
+      });
       this.metrics?.tsdbRequests.inc({ result: 'ok' });
     } catch (err) {
+      // A timed-out request may still be open: abort it, so the retry is the only one in flight.
+      abort.abort();
       this.metrics?.tsdbRequests.inc({ result: 'error' });
       throw err;
     }
