@@ -37,7 +37,7 @@ export class ProtocolError extends Error {
  */
 export type ErrorCatalog = Readonly<Record<`SG_ERR_${string}`, string>>;
 
-/** The catalog of `protocols/`: parsers and the MQTT wire contract. */
+/** The catalog of `protocols/`: parsers, the MQTT wire contract and the migration runner. */
 export const PROTOCOL_ERRORS = {
   SG_ERR_PROTO_SYNTAX: 'Input is not valid for the format at all (wrong characters, wrong length); the message names the field or byte.',
   SG_ERR_PROTO_CHECK: 'A check digit, checksum or CRC did not match (GS1 check digit, BCC, CRC-16).',
@@ -45,4 +45,6 @@ export const PROTOCOL_ERRORS = {
   SG_ERR_PROTO_UNKNOWN: 'An application identifier, header, protocol or EPC scheme we do not know.',
   SG_ERR_PROTO_RANGE: 'A value outside its allowed range (a date with month 13, an SGTIN partition of 7, ...).',
   SG_ERR_PROTO_ARGUMENT: 'An argument given by the caller is invalid (not device data): a bad option, a missing input.',
+  SG_ERR_MIGRATION: 'A schema migration (migrations/versioned.ts: edge outbox.db, state.db) failed and was rolled back, or its step list is invalid; the message names the schema, version and step.',
+  SG_ERR_MIGRATION_NEWER: 'The database (or edge data dir file) was written by a newer stockgate: it is at a version this release does not know; nothing was changed.',
 } as const satisfies ErrorCatalog;

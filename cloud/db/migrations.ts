@@ -1,16 +1,19 @@
+import { checkSchema, MigrationError, VERSION_TABLE_DDL, type VersionedSchema } from '../../protocols/migrations/versioned.js';
 import { DbError, type Dialect, type DbModule, type Migration } from './db.js';
 
-/** Records which migrations ran: one row per (module, version). Same shape on both dialects. */
-export const DB_MIGRATIONS_DDL = `CREATE TABLE IF NOT EXISTS db_migrations (
-  module TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  name TEXT NOT NULL,
-  applied_at TEXT NOT NULL,
-  PRIMARY KEY (module, version)
-)`;
+/**
+ * Records which migrations ran: one row per (module, version). Same shape on both dialects, and
+ * the same table the edge's SQLite files keep: the runner is `protocols/migrations/versioned.ts`
+ * (issue 15 §5), shared by edge and cloud; this file adapts a `DbModule` to it.
+ */
+export const DB_MIGRATIONS_DDL = VERSION_TABLE_DDL;
 
-const MODULE_RE = /^[a-z][a-z0-9_-]{0,63}$/;
 const TABLE_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The runner's errors as the cloud's (`SG_ERR_DB_MIGRATION`: a bad list, a failed step, a newer database). */
+export function asDbError(err: unknown): unknown {
+  return err instanceof MigrationError ? new DbError('SG_ERR_DB_MIGRATION', err.message) : err;
+}
 
 /**
  * A module's migration list for a dialect, checked: a plain module name, versions positive and
@@ -18,19 +21,31 @@ const TABLE_RE = /^[a-z_][a-z0-9_]{0,62}$/;
  * start with the module and version named.
  */
 export function migrationsOf(module: DbModule, dialect: Dialect): readonly Migration[] {
-  if (!MODULE_RE.test(module.name)) throw new DbError('SG_ERR_DB_MIGRATION', `module name '${module.name}': expected [a-z][a-z0-9_-]*`);
-  const list = module.migrations[dialect];
-  let last = 0;
-  for (const m of list) {
-    if (!Number.isInteger(m.version) || m.version <= last) {
-      throw new DbError('SG_ERR_DB_MIGRATION', `${module.name} (${dialect}): version ${m.version} after ${last}: versions must be integers, strictly ascending`);
-    }
-    if ((m.sql === undefined) === (m.up === undefined)) throw new DbError('SG_ERR_DB_MIGRATION', `${module.name} v${m.version} (${dialect}): give exactly one of sql and up`);
-    last = m.version;
-  }
   const legacy = module.legacyTable?.[dialect];
   if (legacy !== undefined && !TABLE_RE.test(legacy)) throw new DbError('SG_ERR_DB_MIGRATION', `${module.name}: legacyTable '${legacy}' is not a plain table name`);
-  return list;
+  try {
+    return checkSchema({ name: module.name, steps: module.migrations[dialect] });
+  } catch (err) {
+    throw asDbError(err);
+  }
+}
+
+/**
+ * A module as the runner's versioned schema. Its baseline is the record table stockgate 0.1 kept
+ * for it (`legacyTable`): read once, when the module has no row in `db_migrations` yet.
+ */
+export function schemaOf(module: DbModule, dialect: Dialect): VersionedSchema<Migration> {
+  const steps = migrationsOf(module, dialect);
+  const legacy = module.legacyTable?.[dialect];
+  if (legacy === undefined) return { name: module.name, steps };
+  return {
+    name: module.name,
+    steps,
+    baseline:
+      dialect === 'sqlite'
+        ? { probe: `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '${legacy}'`, versions: `SELECT version, name, applied_at FROM "${legacy}" ORDER BY version` }
+        : { probe: `SELECT 1 WHERE to_regclass('${legacy}') IS NOT NULL`, versions: `SELECT version, name, applied_at::text AS applied_at FROM "${legacy}" ORDER BY version` },
+  };
 }
 
 export const nowIso = () => new Date().toISOString();

@@ -1,7 +1,8 @@
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import { DbError, type DbModule, type PostgresDb } from './db.js';
-import { DB_MIGRATIONS_DDL, migrationsOf, nowIso } from './migrations.js';
+import { migrateAsync, numbered } from '../../protocols/migrations/versioned.js';
+import { asDbError, DB_MIGRATIONS_DDL, schemaOf } from './migrations.js';
 
 export interface PostgresDbOptions {
   /** `postgres://` or `postgresql://` URL (libpq style; `?options=-csearch_path%3DX` works too). */
@@ -121,37 +122,41 @@ export class PostgresDatabase implements PostgresDb {
     return r.rows.map((x) => x.version);
   }
 
-  /** Pending migrations, each in its own transaction with its `db_migrations` row, under the schema's lock. */
+  /**
+   * Pending migrations through the shared runner (protocols/migrations/versioned.ts), each in its
+   * own transaction with its `db_migrations` row, on the one connection that holds the schema's
+   * lock. A Kysely migration (`up`) gets a Kysely on that same connection, so it commits or rolls
+   * back with its row.
+   */
   async migrate(module: DbModule): Promise<void> {
-    const list = migrationsOf(module, 'postgres');
+    const schema = schemaOf(module, 'postgres');
     await this.locked(async (c) => {
-      let done = (await c.query<{ version: number }>('SELECT version FROM db_migrations WHERE module = $1', [module.name])).rows.map((r) => r.version);
-      const legacy = module.legacyTable?.postgres;
-      if (done.length === 0 && legacy && (await c.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [legacy])).rows[0]!.t !== null) {
-        // stockgate 0.1 recorded this module's versions in its own table of the same schema.
-        await c.query(`INSERT INTO db_migrations (module, version, name, applied_at) SELECT $1, version, name, applied_at::text FROM "${legacy}"`, [module.name]);
-        done = (await c.query<{ version: number }>('SELECT version FROM db_migrations WHERE module = $1', [module.name])).rows.map((r) => r.version);
-      }
-      const have = new Set(done);
-      for (const m of list) {
-        if (have.has(m.version)) continue;
-        if (m.sql !== undefined) {
-          await c.query('BEGIN');
-          try {
-            await c.query(m.sql);
-            await c.query('INSERT INTO db_migrations (module, version, name, applied_at) VALUES ($1, $2, $3, $4)', [module.name, m.version, m.name, nowIso()]);
-            await c.query('COMMIT');
-          } catch (err) {
-            await c.query('ROLLBACK').catch(() => undefined);
-            throw new DbError('SG_ERR_DB_MIGRATION', `${module.name} v${m.version} (${m.name}): ${(err as Error).message}`);
-          }
-        } else {
-          // Another connection, while this one keeps the lock.
-          await this.kysely.transaction().execute(async (trx) => {
-            await m.up!(trx);
-            await sql`INSERT INTO db_migrations (module, version, name, applied_at) VALUES (${module.name}, ${m.version}, ${m.name}, ${nowIso()})`.execute(trx);
-          });
-        }
+      // Kysely on the locked connection only: never released to the pool, never ended.
+      const onC = new Kysely<any>({ dialect: new PostgresDialect({ pool: { connect: async () => ({ query: c.query.bind(c), release: () => undefined }) as never, end: async () => undefined } }) });
+      try {
+        await migrateAsync(schema, {
+          exec: async (sql, params) => void (await c.query(numbered(sql), params ? [...params] : undefined)),
+          all: async (sql, params) => (await c.query(numbered(sql), params ? [...params] : undefined)).rows as Array<Record<string, unknown>>,
+          transaction: async (fn) => {
+            await c.query('BEGIN');
+            try {
+              const r = await fn();
+              await c.query('COMMIT');
+              return r;
+            } catch (err) {
+              await c.query('ROLLBACK').catch(() => undefined);
+              throw err;
+            }
+          },
+          apply: async (m) => {
+            if (m.sql !== undefined) await c.query(m.sql);
+            else await m.up!(onC);
+          },
+        });
+      } catch (err) {
+        throw asDbError(err);
+      } finally {
+        await onC.destroy();
       }
     });
   }

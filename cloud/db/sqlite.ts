@@ -1,7 +1,8 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, type DatabaseConnection, Kysely, SqliteDialect, type SqliteDialectConfig, SqliteDriver, sql, type Transaction } from 'kysely';
 import { DbError, type DbModule, type SqliteDb } from './db.js';
-import { DB_MIGRATIONS_DDL, migrationsOf, nowIso } from './migrations.js';
+import { migrate, migrateAsync } from '../../protocols/migrations/versioned.js';
+import { asDbError, DB_MIGRATIONS_DDL, schemaOf } from './migrations.js';
 
 /** Counts Kysely work in flight on the one connection; synchronous writers wait for zero. */
 class Gate {
@@ -137,59 +138,68 @@ export class SqliteDatabase implements SqliteDb {
     return this.handle.prepare('SELECT version FROM db_migrations WHERE module = ? ORDER BY version').pluck().all(module) as number[];
   }
 
-  /** Versions done, after adopting the module's pre-0.2 record table once. Inside the migration transaction. */
-  private doneSync(module: DbModule): Set<number> {
-    const db = this.handle;
-    let done = db.prepare('SELECT version FROM db_migrations WHERE module = ?').pluck().all(module.name) as number[];
-    const legacy = module.legacyTable?.sqlite;
-    if (done.length === 0 && legacy && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(legacy)) {
-      db.prepare(`INSERT INTO db_migrations (module, version, name, applied_at) SELECT ?, version, name, applied_at FROM "${legacy}"`).run(module.name);
-      done = db.prepare('SELECT version FROM db_migrations WHERE module = ?').pluck().all(module.name) as number[];
-    }
-    return new Set(done);
+  /** `exec` and `all` of the runner on the one connection (positional `?` parameters). */
+  private run(sql: string, params: readonly unknown[] = []): void {
+    if (params.length) this.handle.prepare(sql).run(...params);
+    else this.handle.exec(sql);
+  }
+  private rows(sql: string, params: readonly unknown[] = []): Array<Record<string, unknown>> {
+    return this.handle.prepare(sql).all(...params) as Array<Record<string, unknown>>;
   }
 
   /**
-   * Pending SQL migrations in one IMMEDIATE transaction: the write lock is taken before anything
-   * is read, so two processes opening the file at once apply each migration once (the second
-   * waits, then finds them recorded).
+   * Pending SQL migrations through the shared runner (protocols/migrations/versioned.ts), each in
+   * an IMMEDIATE transaction: the write lock is taken before the record is read, so two processes
+   * opening the file at once apply each migration once (the second waits, then finds it recorded).
    */
   migrateSync(module: DbModule): void {
-    const list = migrationsOf(module, 'sqlite');
     const db = this.handle;
-    db.transaction(() => {
-      const done = this.doneSync(module);
-      for (const m of list) {
-        if (done.has(m.version)) continue;
-        if (m.sql === undefined) throw new DbError('SG_ERR_DB_MIGRATION', `${module.name} v${m.version}: a Kysely migration needs the async migrate()`);
-        db.exec(m.sql);
-        db.prepare('INSERT INTO db_migrations (module, version, name, applied_at) VALUES (?, ?, ?, ?)').run(module.name, m.version, m.name, nowIso());
-      }
-    }).immediate();
+    try {
+      migrate(schemaOf(module, 'sqlite'), {
+        exec: (sql, params) => this.run(sql, params),
+        all: (sql, params) => this.rows(sql, params),
+        transaction: (fn) => db.transaction(fn).immediate(),
+        apply: (m) => {
+          if (m.sql === undefined) throw new DbError('SG_ERR_DB_MIGRATION', `${module.name} v${m.version}: a Kysely migration needs the async migrate()`);
+          db.exec(m.sql);
+        },
+      });
+    } catch (err) {
+      throw asDbError(err);
+    }
   }
 
   async migrate(module: DbModule): Promise<void> {
-    const list = migrationsOf(module, 'sqlite');
-    if (list.every((m) => m.sql !== undefined)) {
+    const schema = schemaOf(module, 'sqlite');
+    if (schema.steps.every((m) => m.sql !== undefined)) {
       for (let w = this.idle(); w; w = this.idle()) await w;
       this.migrateSync(module);
       return;
     }
-    // Kysely migrations: one IMMEDIATE transaction on the connection Kysely holds.
+    // Kysely migrations: IMMEDIATE transactions on the connection Kysely holds.
     await this.kysely.connection().execute(async (conn) => {
-      await sql.raw('BEGIN IMMEDIATE').execute(conn);
       try {
-        const done = this.doneSync(module);
-        for (const m of list) {
-          if (done.has(m.version)) continue;
-          if (m.sql !== undefined) this.handle.exec(m.sql);
-          else await m.up!(conn);
-          this.handle.prepare('INSERT INTO db_migrations (module, version, name, applied_at) VALUES (?, ?, ?, ?)').run(module.name, m.version, m.name, nowIso());
-        }
-        await sql.raw('COMMIT').execute(conn);
+        await migrateAsync(schema, {
+          exec: (sql, params) => this.run(sql, params),
+          all: (sql, params) => this.rows(sql, params),
+          transaction: async (fn) => {
+            await sql.raw('BEGIN IMMEDIATE').execute(conn);
+            try {
+              const r = await fn();
+              await sql.raw('COMMIT').execute(conn);
+              return r;
+            } catch (err) {
+              if (this.handle.inTransaction) this.handle.exec('ROLLBACK');
+              throw err;
+            }
+          },
+          apply: async (m) => {
+            if (m.sql !== undefined) this.handle.exec(m.sql);
+            else await m.up!(conn);
+          },
+        });
       } catch (err) {
-        if (this.handle.inTransaction) this.handle.exec('ROLLBACK');
-        throw err;
+        throw asDbError(err);
       }
     });
   }

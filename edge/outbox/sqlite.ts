@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { monotonicFactory } from 'ulid';
 import { SCHEMA_VERSION, type Movement, type SeqRange } from '../../protocols/mqtt/index.js';
 import {
@@ -11,6 +11,45 @@ import {
   type OutboxStore,
   type RejectedEntry,
 } from './outbox-store.js';
+import { openEdgeDb, type EdgeSchema } from '../edge-db.js';
+
+/**
+ * `outbox.db`'s versioned schema (issue 15 §5), append-only: a new table or column is a new step.
+ * Version 1 is the layout of stockgate 0.2; a 0.2 outbox (no version table) is recognised by its
+ * tables and recorded as version 1 without touching a row: unacked entries, the seq counter and
+ * the backlog counters in `meta` stay as they are.
+ */
+export const OUTBOX_SCHEMA: EdgeSchema = {
+  name: 'outbox',
+  steps: [
+    {
+      version: 1,
+      name: 'meta (owner, last seq, backlog counters), outbox, rejected (stockgate 0.2)',
+      sql: `
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS outbox (
+          seq INTEGER PRIMARY KEY,
+          id TEXT NOT NULL UNIQUE,
+          json TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS rejected (
+          rid INTEGER PRIMARY KEY AUTOINCREMENT,
+          seq INTEGER NOT NULL UNIQUE,
+          id TEXT NOT NULL,
+          json TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          message TEXT NOT NULL,
+          rejected_at INTEGER NOT NULL
+        );`,
+    },
+  ],
+  baseline: {
+    probe: `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'
+      AND (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'rejected')) = 2`,
+    versions: [1],
+  },
+};
 
 export interface SqliteOutboxOptions {
   /** Database file; `:memory:` for tests that do not need durability. */
@@ -22,7 +61,7 @@ export interface SqliteOutboxOptions {
 }
 
 /**
- * The outbox on SQLite (better-sqlite3 12.x; 13.x crashes on Node 20).
+ * The outbox on SQLite (better-sqlite3 12.x; 13.x crashes on Node 20), migrated by `OUTBOX_SCHEMA`.
  *
  * Durability: WAL with `synchronous=FULL`, so a committed append survives SIGKILL and power loss
  * (WAL's default NORMAL does not survive power loss; better-sqlite3 docs/performance.md). Acks
@@ -53,27 +92,7 @@ export class SqliteOutbox implements OutboxStore {
     this.max = opts.maxBytes ?? DEFAULT_OUTBOX_MAX_BYTES;
     this.site = opts.site;
     this.edge = opts.edge;
-    this.db = new Database(opts.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS outbox (
-        seq INTEGER PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        json TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS rejected (
-        rid INTEGER PRIMARY KEY AUTOINCREMENT,
-        seq INTEGER NOT NULL UNIQUE,
-        id TEXT NOT NULL,
-        json TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        message TEXT NOT NULL,
-        rejected_at INTEGER NOT NULL
-      );
-    `);
+    this.db = openEdgeDb(opts.path, OUTBOX_SCHEMA).db;
     // One outbox belongs to one edge identity: reusing a data dir under another id would
     // restart seqs the cloud already holds for that id, or mix two edges' movements.
     const owner = this.db.prepare(`SELECT value FROM meta WHERE key = 'owner'`).get() as { value: string } | undefined;

@@ -165,6 +165,17 @@ for (const make of [sqliteBackend, pgBackend]) {
       await expect(db.migrate(mod('Bad Name', []))).rejects.toThrow(/module name/);
     });
 
+    it('refuses a module at a version newer than the release knows, running none of its pending migrations (issue 15 §5)', async () => {
+      b = make();
+      const db = await b.open();
+      const first: DbModule = { name: 'widgets', migrations: { sqlite: widgets.migrations.sqlite.slice(0, 1), postgres: widgets.migrations.postgres.slice(0, 1) } };
+      await db.migrate(first);
+      await db.kysely.insertInto('db_migrations').values({ module: 'widgets', version: 3, name: 'from a newer release', applied_at: '2030-01-01T00:00:00.000Z' }).execute();
+      await expect(db.migrate(widgets)).rejects.toMatchObject({ code: 'SG_ERR_DB_MIGRATION', message: expect.stringMatching(/^widgets: the database is at version 3, this release knows versions up to 2: it was written by a newer stockgate/) });
+      expect(await db.versions('widgets')).toEqual([1, 3]);
+      expect(await db.kysely.selectFrom('widgets').selectAll().execute()).toEqual([]);
+    });
+
     it('adopts the versions a module recorded in its 0.1 table, once', async () => {
       b = make();
       const db = await b.open();
