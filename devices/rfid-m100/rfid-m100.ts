@@ -1,11 +1,8 @@
-import { createRfidParser, type RfidParser } from '../../protocols/rfid/rfid-parser.js';
 import { m100MultiPollCommand, m100StopCommand } from '../../protocols/rfid/m100.js';
 import type { RfidFrame } from '../../protocols/rfid/rfid-frame.js';
-import type { DeviceProfile, Reading } from '../driver.js';
-import { FramedDriver } from '../driver-kit.js';
+import type { DeviceProfile } from '../driver.js';
 import { resolveParams } from '../params.js';
-import type { Tracked } from '../raw-tracker.js';
-import { rfidReading } from '../rfid-readings.js';
+import { RfidDriver } from '../rfid-readings.js';
 
 export const rfidM100Profile: DeviceProfile = {
   driver: 'rfid-m100',
@@ -31,7 +28,7 @@ export const rfidM100Profile: DeviceProfile = {
  * No `feedback()`: the M100 command set has no buzzer command (boards that add one wire it to
  * their own MCU).
  */
-export class RfidM100Driver extends FramedDriver<RfidFrame> {
+export class RfidM100Driver extends RfidDriver {
   readonly profile = rfidM100Profile;
   private readonly pollCount: number;
   private readonly restartMs: number;
@@ -40,8 +37,8 @@ export class RfidM100Driver extends FramedDriver<RfidFrame> {
   polls = 0;
 
   constructor(params: Record<string, string> = {}) {
-    const parser: RfidParser = createRfidParser('m100');
-    super(parser, () => parser.flush());
+    // One antenna port: readings carry antenna 1.
+    super('m100', { antenna: 1 });
     const p = resolveParams(rfidM100Profile, params);
     this.pollCount = p.pollCount as number;
     this.restartMs = p.restartMs as number;
@@ -63,14 +60,8 @@ export class RfidM100Driver extends FramedDriver<RfidFrame> {
     await t.write(Uint8Array.from([...m100StopCommand(), ...m100MultiPollCommand(this.pollCount)]));
   }
 
-  protected readings(tracked: Tracked<RfidFrame>[], at: number): Reading[] {
-    const out: Reading[] = [];
-    for (const { frame, raw } of tracked) {
-      this.lastRx = at;
-      // One antenna port: readings carry antenna 1.
-      const r = rfidReading(frame, raw, at, { antenna: 1 });
-      if (r) out.push(r);
-    }
-    return out;
+  /** Any frame shows the multi-poll is alive. */
+  protected override onFrame(_frame: RfidFrame, at: number): void {
+    this.lastRx = at;
   }
 }

@@ -1,11 +1,8 @@
-import { createRfidParser, type RfidParser } from '../../protocols/rfid/rfid-parser.js';
-import { uhfReader18InventoryCommand } from '../../protocols/rfid/uhfreader18.js';
 import type { RfidFrame } from '../../protocols/rfid/rfid-frame.js';
-import type { DeviceProfile, Reading } from '../driver.js';
-import { FramedDriver } from '../driver-kit.js';
+import { uhfReader18InventoryCommand } from '../../protocols/rfid/uhfreader18.js';
+import type { DeviceProfile } from '../driver.js';
 import { resolveParams } from '../params.js';
-import type { Tracked } from '../raw-tracker.js';
-import { rfidReading } from '../rfid-readings.js';
+import { RfidDriver } from '../rfid-readings.js';
 
 export const rfidUhfReader18Profile: DeviceProfile = {
   driver: 'rfid-uhfreader18',
@@ -31,7 +28,7 @@ export const rfidUhfReader18Profile: DeviceProfile = {
  * unit, so it is `rssiRaw`, not `rssi`. No `feedback()`: the manuals followed give no beeper
  * command for this reader family.
  */
-export class RfidUhfReader18Driver extends FramedDriver<RfidFrame> {
+export class RfidUhfReader18Driver extends RfidDriver {
   readonly profile = rfidUhfReader18Profile;
   private readonly intervalMs: number;
   private readonly address: number;
@@ -40,8 +37,7 @@ export class RfidUhfReader18Driver extends FramedDriver<RfidFrame> {
   private roundSince: number | undefined;
 
   constructor(params: Record<string, string> = {}) {
-    const parser: RfidParser = createRfidParser('uhfreader18');
-    super(parser, () => parser.flush());
+    super('uhfreader18');
     const p = resolveParams(rfidUhfReader18Profile, params);
     this.intervalMs = p.intervalMs as number;
     this.address = p.address as number;
@@ -66,14 +62,8 @@ export class RfidUhfReader18Driver extends FramedDriver<RfidFrame> {
     await t.write(uhfReader18InventoryCommand(this.address)).catch(() => undefined);
   }
 
-  protected readings(tracked: Tracked<RfidFrame>[], at: number): Reading[] {
-    const out: Reading[] = [];
-    for (const { frame, raw } of tracked) {
-      // A status frame ends the inventory round (tags found or none): the next poll may go.
-      if (frame.kind === 'status') this.roundSince = undefined;
-      const r = rfidReading(frame, raw, at);
-      if (r) out.push(r);
-    }
-    return out;
+  protected override onFrame(frame: RfidFrame): void {
+    // A status frame ends the inventory round (tags found or none): the next poll may go.
+    if (frame.kind === 'status') this.roundSince = undefined;
   }
 }
