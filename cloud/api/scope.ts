@@ -19,8 +19,19 @@ export type CostContext =
   /** Stock valuation: average costs, stock value. */
   | { kind: 'inventory' };
 
-/** Every price or money field (issue 10 §5): omitted, not zeroed, for callers who may not see them. */
-export const COST_FIELDS: ReadonlySet<string> = new Set(['unitPrice', 'unitCost', 'averageCost', 'standardCost', 'value', 'amount', 'cost', 'margin', 'marginPct', 'contractRevenue', 'budget']);
+/**
+ * Every price or money field (issue 10 §5): omitted, not zeroed, for callers who may not see them.
+ * The issue's list, plus the other money fields of business answers: a cost report stage's
+ * `plannedValue` and `actualMaterial`, a landed cost's `toStock` (its `pending` and `variance` go
+ * through `LANDED_COST_FIELDS`: those names mean quantities elsewhere).
+ */
+export const COST_FIELDS: ReadonlySet<string> = new Set([
+  'unitPrice', 'unitCost', 'averageCost', 'standardCost', 'value', 'amount', 'cost', 'margin', 'marginPct', 'contractRevenue', 'budget',
+  'plannedValue', 'actualMaterial', 'toStock',
+]);
+
+/** The money fields of a landed-cost split (`pending`, `variance` are amounts there only): pass to `redactCost` for those answers. */
+export const LANDED_COST_FIELDS: ReadonlySet<string> = new Set(['pending', 'variance']);
 
 /** Roles that see every cost field. */
 const COST_ROLES: ReadonlySet<Role> = new Set(['admin', 'finance']);
@@ -149,17 +160,17 @@ export class Scope {
  * read as a real price. `ctx` may be a function of each element when `value` is an array whose
  * elements belong to different projects.
  */
-export function redactCost<T>(value: T, scope: Scope, ctx: CostContext | ((item: any) => CostContext)): T {
-  if (Array.isArray(value) && typeof ctx === 'function') return value.map((v) => redactCost(v, scope, ctx(v))) as T;
+export function redactCost<T>(value: T, scope: Scope, ctx: CostContext | ((item: any) => CostContext), extra?: ReadonlySet<string>): T {
+  if (Array.isArray(value) && typeof ctx === 'function') return value.map((v) => redactCost(v, scope, ctx(v), extra)) as T;
   const c = typeof ctx === 'function' ? ctx(value) : ctx;
-  return scope.seesCost(c) ? value : (omitCost(value) as T);
+  return scope.seesCost(c) ? value : (omitCost(value, extra) as T);
 }
 
-function omitCost(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(omitCost);
+function omitCost(v: unknown, extra: ReadonlySet<string> | undefined): unknown {
+  if (Array.isArray(v)) return v.map((x) => omitCost(x, extra));
   if (v === null || typeof v !== 'object' || v instanceof Date) return v;
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) if (!COST_FIELDS.has(k)) out[k] = omitCost(x);
+  for (const [k, x] of Object.entries(v)) if (!COST_FIELDS.has(k) && !extra?.has(k)) out[k] = omitCost(x, extra);
   return out;
 }
 

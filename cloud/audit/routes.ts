@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { type ApiDeps, Limit, query } from '../api/common.js';
 import type { RouteDoc } from '../api/openapi.js';
-import { type CostContext, redactCost, scope } from '../api/scope.js';
+import { type CostContext, LANDED_COST_FIELDS, redactCost, scope } from '../api/scope.js';
 import type { Role } from '../auth/auth.js';
 import { SafeText } from '../api/input.js';
 import { AUDIT_ENTITIES, auditLog } from './audit.js';
@@ -38,7 +38,9 @@ export async function auditRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       .filter((r) => (r.site === null ? sc.projects === undefined || r.project !== null : sc.allows(r.site)) && (r.project === null ? sc.projects === undefined : sc.allowsProject(r.project)))
       .map((r) => {
         const ctx: CostContext = PURCHASING.has(q.entity) ? { kind: 'purchasing', project: r.project } : r.project ? { kind: 'project', project: r.project } : { kind: 'inventory' };
-        return redactCost({ at: r.at, by: r.by, action: r.action, before: r.before, after: r.after }, sc, ctx);
+        // A landed cost's split (pending, to stock, variance) is money too (issue 10 §5), in its own entry and the PO's.
+        const landed = q.entity === 'landed-cost' || r.action === 'landed-cost';
+        return redactCost({ at: r.at, by: r.by, action: r.action, before: r.before, after: r.after }, sc, ctx, landed ? LANDED_COST_FIELDS : undefined);
       });
     return { items };
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COST_FIELDS, redactCost, Scope } from '../../../cloud/access/index.js';
+import { COST_FIELDS, LANDED_COST_FIELDS, redactCost, Scope } from '../../../cloud/access/index.js';
 import { ROLES, type Role } from '../../../cloud/auth/auth.js';
 
 const as = (roles: Role[], o: { sites?: string[]; user?: string } = {}, managed: string[] = []) => Scope.of({ subject: 't', roles, ...o }, managed);
@@ -49,6 +49,17 @@ describe('Scope: projects and cost visibility (issue 10 §5)', () => {
     const pm = as(['project-manager'], {}, ['A']);
     const list = [{ code: 'A', contractRevenue: '1.00', budget: '2.00' }, { code: 'B', contractRevenue: '3.00' }];
     expect(redactCost(list, pm, (p: { code: string }) => ({ kind: 'project', project: p.code }))).toEqual([{ code: 'A', contractRevenue: '1.00', budget: '2.00' }, { code: 'B' }]);
-    expect([...COST_FIELDS].sort()).toEqual(['amount', 'averageCost', 'budget', 'contractRevenue', 'cost', 'margin', 'marginPct', 'standardCost', 'unitCost', 'unitPrice', 'value']);
+    // The issue's list, plus the other money fields of business answers (a cost report's stages, a landed cost's split).
+    expect([...COST_FIELDS].sort()).toEqual(['actualMaterial', 'amount', 'averageCost', 'budget', 'contractRevenue', 'cost', 'margin', 'marginPct', 'plannedValue', 'standardCost', 'toStock', 'unitCost', 'unitPrice', 'value']);
+  });
+
+  it('a cost report redacted for a caller who may not see it keeps the stage names only; a landed cost loses its split with LANDED_COST_FIELDS', () => {
+    const report = { contractRevenue: '20000.00', cost: { material: '4140.00', total: '9900.00' }, margin: '10100.00', marginPct: '50.50', stages: [{ stage: 'S1', plannedValue: '5040.00', actualMaterial: '4140.00' }] };
+    expect(redactCost(report, as(['site-manager']), { kind: 'project', project: 'A' })).toEqual({ stages: [{ stage: 'S1' }] });
+    expect(redactCost(report, as(['project-manager'], {}, ['A']), { kind: 'project', project: 'A' })).toBe(report);
+    const landed = { id: 1, po: 'PO-1', amount: '200.00', pending: '200.00', toStock: '0.00', variance: '0.00', lines: [{ line: 1, sku: 'C', amount: '200.00', pending: '200.00', toStock: '0.00', variance: [{ project: 'A', amount: '1.00' }] }] };
+    expect(redactCost(landed, as(['site-manager']), { kind: 'purchasing' }, LANDED_COST_FIELDS)).toEqual({ id: 1, po: 'PO-1', lines: [{ line: 1, sku: 'C' }] });
+    // Without the extra set, a count's `variance` (a quantity) stays.
+    expect(redactCost({ variance: -2, value: '65.00' }, as(['site-manager']), { kind: 'inventory' })).toEqual({ variance: -2 });
   });
 });
