@@ -7,8 +7,8 @@
  * - `...DynamicFormService.Save.common.kdsvc` `{"formid","data":{"Model":{...}}}`,
  *   `...Submit...` and `...Audit...` `{"formid","data":{"Numbers":[billNo]}}`, each answering
  *   `{"Result":{"ResponseStatus":{"IsSuccess":bool,"Errors":[{"Message"}]}}}`;
- * - `...ExecuteBillQuery.common.kdsvc` `{"formid","data":{"FormId","FieldKeys","FilterString"}}`
- *   -> rows as arrays.
+ * - `...ExecuteBillQuery.common.kdsvc` `{"data":{"FormId","FieldKeys","FilterString"}}` -> rows as
+ *   arrays.
  * Our document id is the bill number (`FBillNo`), and before a Save the adapter asks
  * ExecuteBillQuery whether that number exists: a retry after a Save whose answer was lost never
  * makes a second document. Every request also carries the webhooks' signature headers (HMAC of
@@ -128,8 +128,12 @@ export class K3CloudAdapter implements ErpAdapter {
   private async deliverOnce(e: ErpEvent, signal: AbortSignal): Promise<void> {
     if (!this.cookie) await this.login(e.eventId, signal);
     const formid = K3_FORMS[e.kind];
-    const found = await this.call(K3_ENDPOINTS.query, { formid, data: { FormId: formid, FieldKeys: 'FBillNo,FDocumentStatus', FilterString: `FBillNo='${e.docId.replace(/'/g, "''")}'` } }, e.eventId, signal);
-    const row = Array.isArray(found) ? (found[0] as unknown[] | undefined) : undefined;
+    // ExecuteBillQuery takes `{"data":{FormId,...}}` (no top-level formid) and answers rows as arrays;
+    // a refusal (session lost, ...) comes as [[{"Result":{"ResponseStatus":...}}]], not as a row.
+    const found = await this.call(K3_ENDPOINTS.query, { data: { FormId: formid, FieldKeys: 'FBillNo,FDocumentStatus', FilterString: `FBillNo='${e.docId.replace(/'/g, "''")}'` } }, e.eventId, signal);
+    if (!Array.isArray(found)) K3CloudAdapter.ok(found, 'ExecuteBillQuery');
+    const row = (found as unknown[])[0] as unknown[] | undefined;
+    if (row !== undefined && (!Array.isArray(row) || row[0] !== e.docId)) K3CloudAdapter.ok(Array.isArray(row) ? row[0] : row, 'ExecuteBillQuery');
     // FDocumentStatus: A created, B submitted, C audited.
     const status = row ? String(row[1] ?? 'A') : undefined;
     if (!status) K3CloudAdapter.ok(await this.call(K3_ENDPOINTS.save, { formid, data: { IsAutoSubmitAndAudit: false, Model: toModel(e) } }, e.eventId, signal), 'Save');

@@ -5,8 +5,8 @@
  * - `AuthService.LoginByAppSecret` `{"acctid","username","appid","appsecret","lcid"}` answers
  *   `{"LoginResultType":1}` and the session cookie only for the expected credentials; every other
  *   call needs that cookie;
- * - `DynamicFormService.ExecuteBillQuery` `{"formid","data":{"FormId","FieldKeys","FilterString"}}`
- *   -> rows as arrays;
+ * - `DynamicFormService.ExecuteBillQuery` `{"data":{"FormId","FieldKeys","FilterString"}}` -> rows
+ *   as arrays;
  * - `DynamicFormService.Save` `{"formid","data":{"Model":{FBillNo,...}}}`, `Submit` / `Audit`
  *   `{"formid","data":{"Numbers":[...]}}`, each answering `{"Result":{"ResponseStatus":{...}}}`;
  *   Audit only after Submit, a second Save of one bill number refused (K3Cloud's unique FBillNo).
@@ -32,6 +32,8 @@ export interface K3Emulator {
   calls: string[];
   /** Requests whose shape or signature broke the documented contract: each names what was wrong. */
   violations: string[];
+  /** Forget every session (a K3Cloud restart or a session timeout): the next call must log in again. */
+  dropSessions: () => void;
   listen: () => Promise<void>;
   close: () => Promise<void>;
 }
@@ -44,7 +46,7 @@ export function k3Emulator(o: { acctId: string; username: string; appId: string;
   const calls: string[] = [];
   const violations: string[] = [];
   let failSaves = o.failSaves;
-  const session = `kdservice-sessionid=${Math.random().toString(36).slice(2)}`;
+  let session = `kdservice-sessionid=${Math.random().toString(36).slice(2)}`;
   const server: Server = createServer((req, res) => {
     let raw = '';
     req.setEncoding('utf8');
@@ -83,18 +85,16 @@ export function k3Emulator(o: { acctId: string; username: string; appId: string;
         return res.end(JSON.stringify({ LoginResultType: 1, Context: { UserName: o.username } }));
       }
       if (req.headers.cookie !== session) {
-        bad('no session cookie (call before login)');
+        // K3Cloud answers a lost session in its body; the client must log in again.
+        if (!req.headers.cookie) bad('no session cookie (call before login)');
         return status(false, ['会话信息已丢失，请重新登录']);
       }
-      if (typeof body.formid !== 'string' || !body.formid || typeof body.data !== 'object' || body.data === null) {
-        bad('expected {"formid","data":{...}}');
-        return status(false, ['formid/data missing']);
-      }
-      const formid = body.formid as string;
       if (call === 'DynamicFormService.ExecuteBillQuery') {
-        const d = body.data;
+        // `{"data":{"FormId","FieldKeys","FilterString"}}`: the form is named inside data.
+        const d = body.data ?? {};
+        const formid = d.FormId as string;
         const m = typeof d.FilterString === 'string' ? /^FBillNo='((?:[^']|'')*)'$/.exec(d.FilterString) : null;
-        if (d.FormId !== formid || typeof d.FieldKeys !== 'string' || !d.FieldKeys.split(',').includes('FBillNo') || !m) {
+        if (typeof formid !== 'string' || !formid || typeof d.FieldKeys !== 'string' || !d.FieldKeys.split(',').includes('FBillNo') || !m) {
           bad(`query ${JSON.stringify(d)}`);
           return status(false, ['bad query']);
         }
@@ -102,6 +102,11 @@ export function k3Emulator(o: { acctId: string; username: string; appId: string;
         const b = bills.get(no);
         return res.end(JSON.stringify(b && b.formid === formid ? [d.FieldKeys.split(',').map((k: string) => (k === 'FBillNo' ? no : k === 'FDocumentStatus' ? b.status : null))] : []));
       }
+      if (typeof body.formid !== 'string' || !body.formid || typeof body.data !== 'object' || body.data === null) {
+        bad('expected {"formid","data":{...}}');
+        return status(false, ['formid/data missing']);
+      }
+      const formid = body.formid as string;
       if (call === 'DynamicFormService.Save') {
         const model = body.data.Model;
         if (typeof model !== 'object' || model === null || typeof model.FBillNo !== 'string' || !model.FBillNo) {
@@ -147,6 +152,9 @@ export function k3Emulator(o: { acctId: string; username: string; appId: string;
     bills,
     calls,
     violations,
+    dropSessions: () => {
+      session = `kdservice-sessionid=${Math.random().toString(36).slice(2)}`;
+    },
     listen: () => new Promise<void>((r) => server.listen(0, '127.0.0.1', r)),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };

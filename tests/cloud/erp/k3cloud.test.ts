@@ -10,6 +10,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signature, SIGNATURE_HEADER, TIMESTAMP_HEADER, EVENT_ID_HEADER } from '../../../cloud/alerts/webhooks.js';
 import { enqueue, ErpSender, K3CloudAdapter, outbox } from '../../../cloud/erp/index.js';
+import { k3Emulator } from '../../helpers/k3cloud.js';
 import { type BusinessDb, HARNESSES } from '../../contracts/business/harness.js';
 
 const SECRET = 'erp-signing-secret-16';
@@ -103,6 +104,33 @@ for (const h of HARNESSES) {
       expect(k3.bills.size).toBe(1);
       k3.calls.length = 0;
       k3.bills.clear();
+    });
+
+    it('a lost session (K3Cloud restarted) is logged in again on the next try; each bill still once', async () => {
+      b = await h.open();
+      const creds = { acctId: 'A1', username: 'sg', appId: 'app', appSecret: 'app-secret-0123456789' };
+      const erp = k3Emulator({ ...creds, signingSecret: SECRET, failSaves: 0 });
+      await erp.listen();
+      try {
+        const sender = new ErpSender(b.db, new K3CloudAdapter({ url: erp.url().replace(/\/$/, ''), ...creds, signingSecret: SECRET }), pino({ level: 'silent' }), { backoffBaseMs: 1, backoffCapMs: 5 });
+        const po = (id: string) => ({ kind: 'purchase-order' as const, docId: id, site: 'depot-1', body: { site: 'depot-1', supplier: 'SUP-1', lines: [{ sku: 'CEM', qty: 1 }] } });
+        await b.db.tx((tx) => enqueue(tx, po('PO-7')));
+        expect(await sender.runOnce()).toBe(1);
+        erp.dropSessions();
+        await b.db.tx((tx) => enqueue(tx, po('PO-8')));
+        let n = 0;
+        for (let i = 0; i < 50 && n === 0; i++) {
+          n = await sender.runOnce();
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(n).toBe(1);
+        expect([...erp.bills.keys()].sort()).toEqual(['PO-7', 'PO-8']);
+        expect([...erp.bills.values()].map((x) => x.status)).toEqual(['C', 'C']);
+        expect(erp.calls.filter((c) => c === 'AuthService.LoginByAppSecret')).toHaveLength(2);
+        expect(erp.violations).toEqual([]);
+      } finally {
+        await erp.close();
+      }
     });
   });
 }
