@@ -85,6 +85,27 @@ describe('BatchBuilder: line protocol from ledger rows', () => {
     expect(b.lines()).toEqual(viaPoint);
   });
 
+  it('writes UTF-8 tags (Chinese site and location names) as the client does, in large bodies too', () => {
+    // ASCII bodies take a Latin-1 decode (kept outside the V8 heap when large); one non-ASCII
+    // tag or field name anywhere must give the UTF-8 text, also past the 1 MB where Node keeps
+    // such strings outside the heap.
+    const t = Date.parse('2026-12-06T02:59:00.000Z');
+    const b = new BatchBuilder(table(), guards());
+    for (let i = 0; i < 20_000; i++) b.ledgerRow(row({ site: 's1', sku: `SKU-${i}`, ts: t + i }));
+    b.ledgerRow(row({ site: '上海仓', location: '一号库', sku: 'SKU 1', ts: t + 20_000 }));
+    const body = b.body();
+    expect(Buffer.byteLength(body.text)).toBeGreaterThan(1 << 20);
+    const lines = body.text.split('\n');
+    expect(lines.length).toBe(body.lines);
+    expect(lines.slice(-2)).toEqual([
+      new Point('stockgate_movements').tag('site', '上海仓').tag('kind', 'receive').tag('uom', 'ea').floatField('count', 1).floatField('qty', 1).timestamp(t + 20_000).toLineProtocol(),
+      new Point('stockgate_stock').tag('site', '上海仓').tag('location', '一号库').tag('sku', 'SKU 1').tag('uom', 'ea').floatField('on_hand', 1).timestamp(t + 20_000).toLineProtocol(),
+    ]);
+    const ascii = new BatchBuilder(table(), guards());
+    for (let i = 0; i < 20_000; i++) ascii.ledgerRow(row({ site: 's1', sku: `SKU-${i}`, ts: t + i }));
+    expect(ascii.body().text.split('\n')[0]).toBe(`stockgate_movements,kind=receive,site=s1,uom=ea count=1,qty=1 ${t}`);
+  });
+
   it('is deterministic: the same rows on the same state give identical lines', () => {
     const rows = [row({ qty: 2 }), row({ kind: 'transfer', toLocation: 'B', qty: 1, project: 'P1' }), row({ kind: 'count', qty: 7, variance: 6 })];
     const a = new BatchBuilder(table(), guards());
