@@ -29,7 +29,7 @@ const list = (f: Flags, k: string) => String(f[k]).split(',').filter(Boolean).ma
 
 interface Phases {
   /** `cloudCpuUsPerMovement`: the cloud processes' CPU over the phase and the follower's catch-up after it, per movement (load-independent, unlike the rate). */
-  saturated: PhaseResult & { followerCatchUpSec: number; cloudCpuUsPerMovement: number };
+  saturated: PhaseResult & { followerCatchUpSec: number; cloudCpuUsPerMovement: number; cloudCpuUsPerMovementInPhase: number; followerRowsInPhase: number };
   paced: Array<PhaseResult & { targetPerSec: number; tag: string }>;
 }
 
@@ -79,10 +79,15 @@ async function phases(f: Flags, broker: string, site: string, dir: string, edges
   // Saturated: every edge appends as fast as it can; this is the throughput figure.
   const perEdge = Math.max(1, Math.floor(num(f, 'movements') / edges));
   const cpu0 = cpuSecondsOf(clouds.map((c) => c.pid));
+  const followerRows = async () => (await Promise.all(clouds.map(async (c) => ((await (await fetch(`${c.url}/healthz`)).json()) as { follower?: { rows: number } }).follower?.rows ?? 0))).reduce((a, b) => a + b, 0);
+  const rows0 = await followerRows();
   const sat = await runEdges({ broker, site, dir, tag: `${tagPrefix}sat`, edges, perEdge, chunk: 500, paceMs: 0, batch, window });
+  // The cloud's CPU while the edges were saturating it (the follower yields then), and with the catch-up after.
+  const cloudCpuUsPerMovementInPhase = round1(((cpuSecondsOf(clouds.map((c) => c.pid)) - cpu0) * 1e6) / sat.movements);
+  const followerRowsInPhase = (await followerRows()) - rows0;
   const followerCatchUpSec = await followerSettled(clouds);
   const cloudCpuUsPerMovement = round1(((cpuSecondsOf(clouds.map((c) => c.pid)) - cpu0) * 1e6) / sat.movements);
-  const saturated = { ...sat, followerCatchUpSec, cloudCpuUsPerMovement };
+  const saturated = { ...sat, followerCatchUpSec, cloudCpuUsPerMovement, cloudCpuUsPerMovementInPhase, followerRowsInPhase };
   if (f['saturated-only'] === true) return { saturated, paced: [] };
   // Paced, well under capacity: the latency a dock sees in normal operation (the saturated p50 is
   // mostly queueing in the outbox). Every 10 ms each edge appends what is due since its start.
@@ -150,6 +155,8 @@ function abOf(on: Awaited<ReturnType<typeof ingestOnce>>, off: Awaited<ReturnTyp
     rawMeanMsgsPerSec: r.rawMqtt.meanMsgsPerSec,
     e2eMovementsPerRawMsg: r.ratio.e2eMovementsPerRawMsg,
     cloudCpuUsPerMovement: r.e2e.cloudCpuUsPerMovement,
+    cloudCpuUsPerMovementInPhase: r.e2e.cloudCpuUsPerMovementInPhase,
+    followerRowsInPhase: r.e2e.followerRowsInPhase,
     followerCatchUpSec: r.e2e.followerCatchUpSec,
     exactlyOnce: r.e2e.exactlyOnce,
   });
@@ -206,7 +213,8 @@ export const ingestSection: BenchSection = {
         table.push(
           [`${e} business OFF: e2e movements/s, per raw msg`, `${b.off.movementsPerSec}, ${b.off.e2eMovementsPerRawMsg} (raw ${b.off.rawMeanMsgsPerSec})`],
           [`${e} business ON / OFF: movements/s, per raw msg`, `${b.onPerOff.movementsPerSec}, ${b.onPerOff.e2eMovementsPerRawMsg} (within 10%: ${b.withinTenPercent ? 'yes' : 'NO'})`],
-          [`${e} business ON / OFF: cloud CPU µs per movement`, `${b.on.cloudCpuUsPerMovement} / ${b.off.cloudCpuUsPerMovement}`],
+          [`${e} business ON / OFF: cloud CPU µs per movement in the phase`, `${b.on.cloudCpuUsPerMovementInPhase} / ${b.off.cloudCpuUsPerMovementInPhase} (ON: follower took ${b.on.followerRowsInPhase} rows during it)`],
+          [`${e} business ON / OFF: cloud CPU µs per movement with the catch-up`, `${b.on.cloudCpuUsPerMovement} / ${b.off.cloudCpuUsPerMovement}`],
         );
       }
       for (const p of r.paced) {

@@ -271,11 +271,6 @@ export class Ingester {
     });
   }
 
-  /** Movements and dead letters received and waiting for their group commit (the ledger follower yields while there are some). */
-  get backlog(): number {
-    return this.queued;
-  }
-
   /** Wait until everything queued so far is committed and acked (tests, shutdown). */
   async drain(): Promise<void> {
     while (this.queue.length || this.flushing) await new Promise((r) => setTimeout(r, 5));

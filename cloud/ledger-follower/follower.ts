@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import type { LedgerConsumer, LedgerEntry } from './ledger-consumer.js';
@@ -22,17 +23,20 @@ export interface LedgerFollowerOptions {
   minGapMs?: number;
   /**
    * Yield to ingest (issue 10: the business layer must not cost the ingest path more than 10%):
-   * while the local ingester is busy (it committed within the last `busyWindowMs`), the follower's
+   * while the process is busy with ingest (`busyLoopShare`, else a local commit within the last
+   * `busyWindowMs`), the follower's
    * batches take at most this share of the time: after a batch that took T ms, the next starts
    * T × (1 − share) / share later. 1 (the default): never yield. The cloud sets 0.05.
    */
   busyShare?: number;
   /**
-   * Whether the local ingester is busy now: it has movements waiting for their commit (the cloud
-   * passes the ingester's backlog, so a steady trickle that it commits at once is not busy, a
-   * saturated one is). Default: a local commit (`wake()`) within the last `busyWindowMs` (100).
+   * Busy = the event loop was at least this busy (utilisation, 0-1) since the follower's last batch
+   * ended, i.e. while the follower did nothing: ingest (parse, validate, commit, ack) kept the one
+   * thread this occupied. A steady load that ingest handles with time to spare is not busy, a
+   * saturating burst is. The cloud sets 0.8. Without it: a local commit (`wake()`) within the last
+   * `busyWindowMs` (default 100) is busy.
    */
-  ingestBusy?: () => boolean;
+  busyLoopShare?: number;
   busyWindowMs?: number;
   /**
    * The bound on yielding: once the follower has been behind the ledger this long (`lagMs` in
@@ -116,7 +120,10 @@ export class LedgerFollower {
   private lastBatchAt = 0;
   private readonly busyShare: number;
   private readonly busyWindowMs: number;
-  private readonly ingestBusy: (() => boolean) | undefined;
+  private readonly busyLoopShare: number | undefined;
+  /** Event-loop utilisation at the start of the span `busyLoopShare` is measured over (the last batch's end, then each check). */
+  private eluMark = performance.eventLoopUtilization();
+  private eluMarkAt = 0;
   private readonly maxLagMs: number;
   /** Last local commit (wake from the commit hook), ms. */
   private lastCommitAt = 0;
@@ -138,7 +145,7 @@ export class LedgerFollower {
     this.minGapMs = opts.minGapMs ?? 20;
     this.busyShare = Math.min(1, Math.max(0.01, opts.busyShare ?? 1));
     this.busyWindowMs = opts.busyWindowMs ?? 100;
-    this.ingestBusy = opts.ingestBusy;
+    this.busyLoopShare = opts.busyLoopShare;
     this.maxLagMs = opts.maxLagMs ?? 30_000;
     this.backoffMs = opts.backoffMs ?? 100;
     this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
@@ -240,7 +247,17 @@ export class LedgerFollower {
    */
   private yieldFor(now: number): number {
     if (this.busyShare >= 1) return 0;
-    if (!(this.ingestBusy ? this.ingestBusy() : now - this.lastCommitAt <= this.busyWindowMs)) return 0;
+    if (this.busyLoopShare !== undefined) {
+      // Over spans of at least 20 ms without the follower (from its last batch's end, then from
+      // each check): a shorter span tells nothing, so wait for one.
+      const since = now - this.eluMarkAt;
+      if (since < 20) return 20 - since;
+      const elu = performance.eventLoopUtilization();
+      const busy = performance.eventLoopUtilization(elu, this.eluMark).utilization >= this.busyLoopShare;
+      this.eluMark = elu;
+      this.eluMarkAt = now;
+      if (!busy) return 0;
+    } else if (now - this.lastCommitAt > this.busyWindowMs) return 0;
     if (this.behindSince !== undefined && now - this.behindSince >= this.maxLagMs) return 0;
     return this.lastBatchAt + (this.lastBatchMs * (1 - this.busyShare)) / this.busyShare - now;
   }
@@ -272,8 +289,12 @@ export class LedgerFollower {
       for (const c of await repo.cursors(tx, this.name)) at.set(`${c.consumer}\0${c.site}`, c.pos);
       const cur = (consumer: string, site: string) => at.get(`${consumer}\0${site}`) ?? 0;
       const rows: LedgerEntry[] = [];
+      // Per site, the rows after the furthest-behind consumer; `ahead`: a consumer past that
+      // somewhere (a later-added one is behind the others), so it gets only its own rows below.
+      const ahead = new Set<string>();
       for (const h of await repo.siteHeads(tx)) {
         const from = Math.min(...this.consumers.map((c) => cur(c.name, h.site)));
+        for (const c of this.consumers) if (cur(c.name, h.site) > from) ahead.add(c.name);
         if (h.pos > from) rows.push(...(await repo.siteRows(tx, h.site, from, h.pos, this.batchRows)));
       }
       if (rows.length === 0) return 0;
@@ -284,7 +305,7 @@ export class LedgerFollower {
       const now = new Date().toISOString();
       const moved: repo.CursorRow[] = [];
       for (const c of this.consumers) {
-        const mine = rows.filter((r) => r.pos > cur(c.name, r.site));
+        const mine = ahead.has(c.name) ? rows.filter((r) => r.pos > cur(c.name, r.site)) : rows;
         if (mine.length === 0) continue;
         const t = process.cpuUsage();
         try {
@@ -303,6 +324,8 @@ export class LedgerFollower {
     });
     this.lastBatchAt = Date.now();
     this.lastBatchMs = this.lastBatchAt - startedAt;
+    this.eluMark = performance.eventLoopUtilization();
+    this.eluMarkAt = this.lastBatchAt;
     // Fewer rows than a full batch: it took everything committed when it read the heads, so it is
     // caught up, unless a commit came in since (then it is behind since that commit).
     if (n < this.batchRows) this.behindSince = this.lastCommitAt > startedAt ? this.lastCommitAt : undefined;

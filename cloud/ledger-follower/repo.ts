@@ -36,9 +36,18 @@ export async function siteHeads(tx: Tx): Promise<Array<{ site: string; pos: numb
   return rows.map((r) => ({ site: r.site as string, pos: Number(r.pos) }));
 }
 
+/**
+ * The ledger columns a LedgerEntry is made of (not `raw`, the hash chain, `ts_ms`, ...): every
+ * column read is a value built per row, and this read is most of the follower's own cost.
+ */
+const ENTRY_COLUMNS = [
+  'pos', 'id', 'edge', 'seq', 'ts', 'site', 'location', 'to_location', 'kind', 'sku', 'gtin', 'epc', 'batch', 'expiry', 'serial', 'qty', 'uom',
+  'base_qty', 'base_uom', 'project', 'stage', 'operator', 'crew', 'po', 'req', 'sales_order', 'device_id', 'status', 'variance', 'applied_at', 'posted_token', 'posted_user',
+] as const;
+
 /** A site's rows in `(after, upTo]`, by position, at most `limit`. */
 export async function siteRows(tx: Tx, site: string, after: number, upTo: number, limit: number): Promise<LedgerEntry[]> {
-  const rows = await tx.selectFrom('ledger').selectAll().where('site', '=', site).where('pos', '>', after).where('pos', '<=', upTo).orderBy('pos').limit(limit).execute();
+  const rows = await tx.selectFrom('ledger').select(ENTRY_COLUMNS).where('site', '=', site).where('pos', '>', after).where('pos', '<=', upTo).orderBy('pos').limit(limit).execute();
   return rows.map(entryOf);
 }
 

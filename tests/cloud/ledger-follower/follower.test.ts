@@ -231,6 +231,30 @@ for (const make of [sqliteRig, pgRig]) {
       expect((await seen(db, 'a')).map((r) => r.id)).toEqual(await ledgerIds(store));
     });
 
+    it('busyLoopShare: it yields while the event loop is busy without it (a saturating ingest burst), not when it is idle', async () => {
+      rig = make();
+      const { db, store } = await rig.open();
+      for (let i = 0; i < 20; i++) await commit(store, ...Array.from({ length: 10 }, () => mv()));
+      const a = recorder('a');
+      const slow: LedgerConsumer = { name: 'a', apply: async (tx, rows) => (await new Promise((r) => setTimeout(r, 20)), a.apply(tx, rows)), afterCommit: (r) => a.afterCommit(r) };
+      const f = follower(db, [slow], { batchRows: 10, busyShare: 0.01, busyLoopShare: 0.5, maxLagMs: 600_000 });
+      // The thread kept busy (~80%) by other work, as ingest keeps it in a burst.
+      const spin = setInterval(() => {
+        const end = performance.now() + 8;
+        while (performance.now() < end);
+      }, 10);
+      try {
+        await f.start();
+        await expect.poll(() => f.status().yielding, { timeout: 20_000 }).toBe(true);
+        expect(f.status().rows).toBeLessThan(200);
+      } finally {
+        clearInterval(spin);
+      }
+      // The loop idle again: the follower goes on without waiting for its share.
+      await expect.poll(() => a.committed.length, { timeout: 60_000 }).toBe(200);
+      expect((await seen(db, 'a')).map((r) => r.id)).toEqual(await ledgerIds(store));
+    });
+
     it('the lag bound: behind for maxLagMs, it stops yielding to a busy ingester until it has caught up', async () => {
       rig = make();
       const { db, store } = await rig.open();
