@@ -30,7 +30,7 @@ export function Chart(props: { data: uPlot.AlignedData; series: uPlot.Series[]; 
       const incrs = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800, 2_592_000];
       const axes: uPlot.Axis[] = [{ incrs, values: (_u, splits) => splits.map((v) => f.axis.format(new Date(v * 1000))) }, { size: 60 }];
       // Room on the right for the last time label (it was cut at the chart's edge).
-      plot = new U({ width: width(), height: props.height ?? 180, padding: [8, 36, 0, 0], series, axes, legend: { show: true } }, props.data, el.current);
+      plot = new U({ width: width(), height: props.height ?? 180, padding: [8, 52, 0, 0], series, axes, legend: { show: true } }, props.data, el.current);
       ro = new ResizeObserver(() => plot?.setSize({ width: width(), height: props.height ?? 180 }));
       ro.observe(el.current);
     });
