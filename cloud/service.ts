@@ -192,6 +192,7 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
       mqttHealthy: bus.healthy,
       ingest: { ...ingester.stats },
       follower: follower.status(),
+      ...(erp ? { erp: { ...erp.stats } } : {}),
       ...(bus instanceof EmbeddedBroker ? { broker: { ...bus.packetStats } } : bus instanceof ExternalBroker || bus instanceof NatsBus ? { broker: { ...bus.stats } } : {}),
     }),
     submit: (movements, postedBy) => ingester.submit(movements, postedBy),

@@ -32,7 +32,7 @@ export interface ApiDeps {
   db: Db;
   auth: Authenticator;
   hub: BoardHub;
-  health: () => { mqtt: string; mqttHealthy: boolean; ingest: Record<string, number>; broker?: Record<string, number>; follower?: FollowerHealth };
+  health: () => { mqtt: string; mqttHealthy: boolean; ingest: Record<string, number>; broker?: Record<string, number>; follower?: FollowerHealth; erp?: { erp: string; delivered: number; retried: number; failed: number; lastError?: string } };
   /** Tokens and MQTT users (authentication on); undefined with --insecure. */
   credentials?: CredentialStore;
   /** Close the live MQTT connections of a user whose credentials were revoked or rotated. */

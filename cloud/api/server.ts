@@ -104,7 +104,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
     const chain = Object.fromEntries((await deps.store.chainHeads()).filter((c) => sees.allows(c.site)).map((c) => [c.site, { pos: c.pos, hash: c.hash }]));
     // A ledger consumer that keeps failing holds the business layer back (cloud/ledger-follower/): degraded.
     const status = h.mqttHealthy && !h.follower?.failing ? 'ok' : 'degraded';
-    return { status, mqtt: h.mqtt, ingest: h.ingest, ...(h.broker ? { broker: h.broker } : {}), ...(h.follower ? { follower: h.follower } : {}), chain };
+    return { status, mqtt: h.mqtt, ingest: h.ingest, ...(h.broker ? { broker: h.broker } : {}), ...(h.follower ? { follower: h.follower } : {}), ...(h.erp ? { erp: h.erp } : {}), chain };
   });
 
   await stockRoutes(app, deps);

@@ -19,8 +19,18 @@ export interface ErpSenderOptions {
   leaseMs?: number;
 }
 
+/** What /healthz shows of the sender: deliveries made, failed tries (retried), events given up. */
+export interface ErpSenderStats {
+  erp: string;
+  delivered: number;
+  retried: number;
+  failed: number;
+  lastError?: string;
+}
+
 export class ErpSender {
   private readonly o: Required<ErpSenderOptions>;
+  readonly stats: ErpSenderStats;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private stopped = false;
@@ -28,6 +38,7 @@ export class ErpSender {
 
   constructor(private readonly db: Db, private readonly adapter: ErpAdapter, private readonly log: Pick<Logger, 'warn' | 'info'>, opts: ErpSenderOptions = {}) {
     this.o = { backoffBaseMs: 1000, backoffCapMs: 300_000, maxAttempts: 20, timeoutMs: 10_000, pollMs: 1000, leaseMs: 60_000, ...opts };
+    this.stats = { erp: adapter.name, delivered: 0, retried: 0, failed: 0 };
   }
 
   /** One pass: every due row once. Returns how many were delivered. */
@@ -38,12 +49,16 @@ export class ErpSender {
       try {
         await this.adapter.deliver(c, AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.timeoutMs)]));
         await delivered(this.db.kysely, c.id, Date.now());
+        this.stats.delivered++;
         n++;
       } catch (err) {
         const attempts = c.attempts + 1;
         const next = attempts >= this.o.maxAttempts ? undefined : Date.now() + backoffMs(attempts, this.o.backoffBaseMs, this.o.backoffCapMs);
         this.log.warn({ code: 'SG_ERR_ERP_DELIVERY', erp: this.adapter.name, event: c.eventId, attempts, err: (err as Error).message }, next === undefined ? 'ERP delivery given up' : 'ERP delivery failed; will retry');
         await failed(this.db.kysely, c.id, (err as Error).message, next);
+        if (next === undefined) this.stats.failed++;
+        else this.stats.retried++;
+        this.stats.lastError = `${c.eventId}: ${(err as Error).message}`.slice(0, 300);
       }
     }
     return n;

@@ -117,6 +117,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       expect(k3.violations).toEqual([]);
       // Approving again changes nothing.
       expect((await call('fin', 'POST', `/api/v1/purchase-orders/${po.id}/approve`, {})).status).toBe(409);
+      // /healthz shows the sender: one delivery, two failed tries retried, nothing given up.
+      const health = (await (await fetch(`${api}/healthz`)).json()) as { erp?: Record<string, unknown> };
+      expect(health.erp).toMatchObject({ erp: 'k3cloud', delivered: 1, retried: 2, failed: 0 });
+      expect(String(health.erp!.lastError)).toContain('HTTP 500');
     });
 
     it('a PO that submit approves at once (no purchase-order rule at its site) goes out too, once', async () => {

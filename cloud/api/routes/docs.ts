@@ -19,6 +19,10 @@ const HealthSchema = z.object({
     })
     .optional()
     .describe('the ledger follower of the business layer: its consumers, and the batch that fails while it fails (status is then degraded)'),
+  erp: z
+    .object({ erp: z.string(), delivered: z.number().int(), retried: z.number().int(), failed: z.number().int(), lastError: z.string().optional() })
+    .optional()
+    .describe('with --erp-url: the ERP sender since start (deliveries, failed tries retried, events given up after the last attempt, the last error)'),
   chain: z.record(z.string(), z.object({ pos: z.number().int(), hash: z.string() })).describe("each site's hash-chain head (GET /api/v1/ledger/verify)"),
 });
 
