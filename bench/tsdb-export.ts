@@ -1,16 +1,18 @@
 /**
- * `npm run bench -- --tsdb`: the time-series export under a server crash (issue 13 acceptance).
+ * `npm run bench -- --only tsdb`: the time-series export under a server crash (issue 13 acceptance).
  *
- * - A child process (tsdb-writer.ts) commits deterministic movements into a SQLite ledger at a
- *   steady `--tsdb-rate` movements/s until `--tsdb-movements` (default sized for ~2.5M points).
+ * - A child process bulk-seeds `--tsdb-movements` deterministic movements (tsdb-seed.ts, ~2.5M
+ *   points by default); later a child (tsdb-writer.ts) commits `--tsdb-live-rate` movements/s
+ *   through the store for the live phase.
  * - This process runs the real TsdbExporter (cloud/timeseries/) against a real VictoriaMetrics
  *   (`-dedup.minScrapeInterval=1ms`, own data dir), which is SIGKILLed at `--tsdb-kill-at` s (2) and
- *   restarted on the same data dir at `--tsdb-restart-at` s (12).
+ *   restarted on the same data dir at `--tsdb-restart-at` s (12), in each phase.
  * - Once the backlog is 0, /api/v1/export is read back and compared with the ledger: sums of
  *   stockgate_movements_count and _qty, last stockgate_stock_on_hand per series (must be exact).
- * - Reported: points (lines) written, export rate while the server was up and during the catch-up
- *   after the restart (the exporter's ceiling), export lag p50/p99 outside the outage (sampled every
- *   100 ms from stockgate_tsdb_export_lag_seconds), peak RSS of this process (exporter, no writer).
+ * - Reported per phase: points written and lines re-sent, export rate before the kill and during
+ *   the catch-up, lag p50/p99 outside [kill, recovered] (sampled every 100 ms from
+ *   stockgate_tsdb_export_lag_seconds), CPU per line of the exporter (this process) and of the
+ *   server, RSS of this process at the start and at the peak, load average.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
