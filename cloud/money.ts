@@ -49,6 +49,16 @@ export function formatMoney(fen: number): string {
   return new Money(fen).dividedBy(MINOR_PER_MAJOR).toFixed(2);
 }
 
+/**
+ * A unit cost in fen, possibly an exact fraction (a moving average: 10000 fen / 3 units), as the
+ * wire's CNY decimal string: 2 decimals when exact to the fen ("32.50"), else up to 6, half up
+ * ("33.333333"). Only for display: amounts are computed from the exact value, never from this.
+ */
+export function formatUnitCost(fen: string | number | MoneyValue): string {
+  const v = new Money(fen).dividedBy(MINOR_PER_MAJOR).toDecimalPlaces(6, Money.ROUND_HALF_UP);
+  return v.decimalPlaces() <= 2 ? v.toFixed(2) : v.toFixed();
+}
+
 /** Round an exact amount in fen (a Decimal, possibly fractional) to whole fen, half up. */
 export function roundFen(exactFen: MoneyValue): number {
   return exactFen.toDecimalPlaces(0, Money.ROUND_HALF_UP).toNumber();

@@ -43,8 +43,8 @@ export async function seedBusiness(apiBase: string, site: string, log: Logger): 
     return r.body;
   };
   try {
-    // Standard costs (fen) for the planned value of the stages before anything is received.
-    for (const [sku, cost] of [['CEM-42.5-50KG', '3300'], ['REBAR-HRB400-12', '4500'], ['PIPE-PPR-DN25', '1800'], ['CABLE-YJV-3x95', '21000']] as const) {
+    // Standard costs (CNY, decimal strings as on the wire) for the planned value of the stages before anything is received.
+    for (const [sku, cost] of [['CEM-42.5-50KG', '33.00'], ['REBAR-HRB400-12', '45.00'], ['PIPE-PPR-DN25', '18.00'], ['CABLE-YJV-3x95', '210.00']] as const) {
       const item = await call('GET', `/api/v1/items/${sku}`);
       if (item.status === 200) await step('standard cost', 'PUT', `/api/v1/items/${sku}`, { ...stripItem(item.body), standardCost: cost });
     }

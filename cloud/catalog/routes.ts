@@ -15,7 +15,7 @@ import { actor, audit, auditMany } from '../audit/index.js';
 import type { Role } from '../auth/auth.js';
 import { Errors } from '../errors.js';
 import { ItemCodeConflict } from '../store/ledger-row.js';
-import { ImportResult, ItemInput, ItemSchema, Sku } from './model.js';
+import { ImportResult, ItemInput, itemOut, ItemSchema, Sku } from './model.js';
 import { CSV_COLUMNS, decodeCsv, fromCsvRow, toCsvRow, toRecord } from './rules.js';
 
 const WRITE_ROLES: readonly Role[] = ['procurement', 'site-manager'];
@@ -66,26 +66,26 @@ export async function catalogRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     let saved;
     try {
       // The audit row is written in the change's own transaction (issue 10 §5): both or neither.
-      saved = await repo.putItem(toRecord(sku, it), (tx, [c]) => audit(tx, { entity: 'item', id: sku, action: c!.before ? 'update' : 'create', by, before: c!.before ?? null, after: c!.after }));
+      saved = await repo.putItem(toRecord(sku, it), (tx, [c]) => audit(tx, { entity: 'item', id: sku, action: c!.before ? 'update' : 'create', by, before: c!.before ? itemOut(c!.before) : null, after: itemOut(c!.after) }));
     } catch (err) {
       if (err instanceof ItemCodeConflict) throw new Errors.Conflict(err.message);
       throw err;
     }
-    return redactCost(saved, req.scope, COST);
+    return redactCost(itemOut(saved), req.scope, COST);
   });
 
   app.get('/api/v1/items', { config: { roles: READ_ROLES, scope: scope.shared() } }, async (req) => {
     const q = query(ItemsQuery, req);
     const items = await repo.items({ limit: q.limit, ...(q.search ? { search: q.search } : {}), ...(q.after !== undefined ? { after: q.after } : {}) });
     const last = items[items.length - 1];
-    return { items: redactCost(items, req.scope, COST), next: items.length === q.limit && last ? last.sku : null };
+    return { items: redactCost(items.map(itemOut), req.scope, COST), next: items.length === q.limit && last ? last.sku : null };
   });
 
   app.get('/api/v1/items/:sku', { config: { roles: READ_ROLES, scope: scope.shared() } }, async (req) => {
     const sku = skuOf(req);
     const it = await repo.item(sku);
     if (!it) throw new Errors.NotFound(`sku: no item ${sku}`);
-    return redactCost(it, req.scope, COST);
+    return redactCost(itemOut(it), req.scope, COST);
   });
 
   app.get('/api/v1/exports/items.csv', { config: { roles: READ_ROLES, scope: scope.shared() } }, async (req, reply) => {
@@ -158,7 +158,7 @@ export async function catalogRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       // Every row's audit entry (with its record before, read in the same transaction) commits
       // with the import or not at all (issue 10 §5).
       await repo.putItems(items, (tx, changes) =>
-        auditMany(tx, changes.map((c) => ({ entity: 'item' as const, id: c.sku, action: c.before ? 'import-update' : 'import-create', by, before: c.before ?? null, after: c.after }))),
+        auditMany(tx, changes.map((c) => ({ entity: 'item' as const, id: c.sku, action: c.before ? 'import-update' : 'import-create', by, before: c.before ? itemOut(c.before) : null, after: itemOut(c.after) }))),
       );
     } catch (err) {
       if (!(err instanceof ItemCodeConflict)) throw err;

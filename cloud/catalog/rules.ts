@@ -4,7 +4,7 @@
  */
 import iconv from 'iconv-lite';
 import type { ItemMaster } from '../ledger/rules.js';
-import type { ItemInput } from './model.js';
+import { type ItemInput, standardCostOut } from './model.js';
 
 /** The record stored for `PUT /api/v1/items/:sku` with this body. */
 export function toRecord(sku: string, it: ItemInput): Omit<ItemMaster, 'updatedAt'> {
@@ -39,7 +39,8 @@ export function toCsvRow(it: ItemMaster): string[] {
     it.unitWeightKg === null ? '' : String(it.unitWeightKg),
     it.tracking,
     it.shelfLifeDays === null ? '' : String(it.shelfLifeDays),
-    it.standardCost ?? '',
+    // CNY with 2 decimals, as in the JSON (issue 10 §0 "Money"); the record holds fen.
+    standardCostOut(it.standardCost) ?? '',
     it.epcs.join(';'),
   ];
 }

@@ -37,7 +37,7 @@ const LinesBody = z.strictObject({ lines: z.array(z.strictObject({ sku: Sku, loc
 const DecideBody = z.strictObject({ comment: z.string().max(500).optional() }).optional();
 const PlanQuery = z.object({ site: SiteParam, today: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'an ISO date YYYY-MM-DD').optional() });
 
-const LineSchema = z.object({ location: z.string(), sku: z.string(), batch: z.string(), uom: z.string(), snapshot: z.number(), moved: z.number(), counted: z.number(), expected: z.number(), variance: z.number(), booked: z.number(), averageCost: z.string().optional(), value: z.string().optional() });
+const LineSchema = z.object({ location: z.string(), sku: z.string(), batch: z.string(), uom: z.string(), snapshot: z.number(), moved: z.number(), counted: z.number(), expected: z.number(), variance: z.number(), booked: z.number(), averageCost: z.string().optional().describe('moving-average unit cost in CNY per base unit ("32.50"; up to 6 decimals when not exact to the fen)'), value: z.string().optional().describe('CNY, 2 decimals') });
 const CountSchema = z.object({ id: z.string(), site: z.string(), location: z.string().nullable(), skus: z.array(z.string()).nullable(), status: z.string(), snapshotAt: z.string(), openedBy: z.string(), entries: z.number(), lines: z.array(LineSchema), value: z.string().optional(), approvals: z.array(z.unknown()).optional() });
 const PlanSchema = z.object({ site: z.string(), today: z.string(), items: z.array(z.object({ sku: z.string(), class: z.enum(['A', 'B', 'C']), lastCounted: z.string().nullable(), due: z.string(), overdue: z.boolean() })) });
 

@@ -20,7 +20,7 @@ import { audit } from '../audit/index.js';
 import { averageCost } from '../costing/index.js';
 import type { Db } from '../db/index.js';
 import { Errors } from '../errors.js';
-import { formatMoney } from '../money.js';
+import { formatMoney, formatUnitCost } from '../money.js';
 import type { LedgerConsumer, LedgerEntry } from '../ledger-follower/index.js';
 import { adjustmentValue } from './rules.js';
 
@@ -305,7 +305,8 @@ export class CountsService {
         expected: fromMilli(Number(l.snapshot) + Number(l.moved)),
         variance: fromMilli(Number(l.variance)),
         booked: fromMilli(Number(l.booked)),
-        ...(l.average_cost !== null ? { averageCost: l.average_cost } : {}),
+        // Stored in fen per base unit (exact); shown in CNY like every amount (issue 10 §0 "Money").
+        ...(l.average_cost !== null ? { averageCost: formatUnitCost(l.average_cost) } : {}),
         value: formatMoney(Number(l.value)),
       })),
       ...(s.value !== null ? { value: formatMoney(Number(s.value)) } : {}),

@@ -52,7 +52,7 @@ export interface ItemMaster {
   unitWeightKg: number | null;
   tracking: Tracking;
   shelfLifeDays: number | null;
-  /** Integer minor units as a decimal string (money is never a float). */
+  /** Integer fen as a digit string ("3350"); the API shows it as CNY ("33.50", cloud/catalog). */
   standardCost: string | null;
   /** EPCs (upper-case hex) of tags mapped to this item (SSCC, GRAI, GIAI, raw tags). */
   epcs: string[];

@@ -110,9 +110,9 @@ describe('e2e: issue 10 scenario (projects, approvals, dock receiving, issue to 
   });
 
   it('1-2: item master, suppliers, project A with a BOM x2 plan (S1) and direct lines (S2)', async () => {
-    await ok('buyer', 'PUT', '/api/v1/items/CEMENT', { name: 'Cement P.O 42.5, 50 kg', uom: 'bag', gtins: [CEMENT_GTIN], tracking: 'batch', standardCost: '3300' });
-    await ok('buyer', 'PUT', '/api/v1/items/REBAR', { name: 'Rebar HRB400 12 mm', uom: 'ea', standardCost: '4500' });
-    await ok('buyer', 'PUT', '/api/v1/items/SAND', { name: 'Sand, m3', uom: 'm3', standardCost: '12000' });
+    await ok('buyer', 'PUT', '/api/v1/items/CEMENT', { name: 'Cement P.O 42.5, 50 kg', uom: 'bag', gtins: [CEMENT_GTIN], tracking: 'batch', standardCost: '33.00' });
+    await ok('buyer', 'PUT', '/api/v1/items/REBAR', { name: 'Rebar HRB400 12 mm', uom: 'ea', standardCost: '45.00' });
+    await ok('buyer', 'PUT', '/api/v1/items/SAND', { name: 'Sand, m3', uom: 'm3', standardCost: '120.00' });
     await ok('buyer', 'PUT', '/api/v1/suppliers/SUP-1', { name: 'Huaxin Cement', leadTimeDays: 3 });
     expect((await ok('buyer', 'GET', '/api/v1/suppliers/SUP-1')).leadTimeDays).toBe(3);
 

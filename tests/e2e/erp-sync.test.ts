@@ -77,7 +77,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         await ok('admin', 'POST', '/api/v1/users', { id, name: id, roles });
         tokens[id] = ((await ok('admin', 'POST', '/api/v1/tokens', { user: id })) as { token: string }).token;
       }
-      await ok('buyer', 'PUT', '/api/v1/items/CEMENT', { name: 'Cement P.O 42.5, 50 kg', uom: 'bag', standardCost: '3300' });
+      await ok('buyer', 'PUT', '/api/v1/items/CEMENT', { name: 'Cement P.O 42.5, 50 kg', uom: 'bag', standardCost: '33.00' });
       await ok('buyer', 'PUT', '/api/v1/suppliers/SUP-1', { name: 'Huaxin Cement', leadTimeDays: 3 });
       // The first site's POs need finance's approval; the second site has no purchase-order rule.
       await ok('admin', 'PUT', `/api/v1/sites/${site}/approval-rules`, { rules: [{ docType: 'purchase-order', minAmount: '0', steps: ['finance'] }] });

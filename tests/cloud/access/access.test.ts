@@ -48,12 +48,12 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
 
     it('standardCost: procurement and finance see it; an operator and a site manager get it omitted (JSON and CSV)', async () => {
       const sku = `COST-${uniqueId('s')}`;
-      expect((await api.call('PUT', `/api/v1/items/${sku}`, { body: { name: 'cement', uom: 'bag', standardCost: '3200' } })).status).toBe(200);
+      expect((await api.call('PUT', `/api/v1/items/${sku}`, { body: { name: 'cement', uom: 'bag', standardCost: '32.00' } })).status).toBe(200);
       const tok: Record<string, string> = {};
       for (const role of ['procurement', 'finance', 'operator', 'site-manager']) {
         tok[role] = (await api.call('POST', '/api/v1/tokens', { body: { name: role, roles: [role], sites: [site] } })).body.token as string;
       }
-      for (const role of ['procurement', 'finance']) expect((await api.call('GET', `/api/v1/items/${sku}`, { token: tok[role]! })).body.standardCost).toBe('3200');
+      for (const role of ['procurement', 'finance']) expect((await api.call('GET', `/api/v1/items/${sku}`, { token: tok[role]! })).body.standardCost).toBe('32.00');
       for (const role of ['operator', 'site-manager']) {
         const one = await api.call('GET', `/api/v1/items/${sku}`, { token: tok[role]! });
         expect(one.status).toBe(200);
@@ -66,24 +66,24 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       const csvOp = (await api.call('GET', '/api/v1/exports/items.csv', { token: tok.operator! })).text;
       const csvProc = (await api.call('GET', '/api/v1/exports/items.csv', { token: tok.procurement! })).text;
       expect(csvOp.split('\n')[0]).not.toContain('standardCost');
-      expect(csvOp).not.toContain('3200');
+      expect(csvOp).not.toContain('32.00');
       expect(csvProc.split('\n')[0]).toContain('standardCost');
-      expect(csvProc).toContain('3200');
+      expect(csvProc).toContain(',32.00,');
     });
 
     it('the audit log keeps every change of an item (create, update, import) with before and after, by whom', async () => {
       const sku = `AUD-${uniqueId('s')}`;
       const pt = (await api.call('POST', '/api/v1/tokens', { body: { name: 'buyer-1', roles: ['procurement'] } })).body.token as string;
-      expect((await api.call('PUT', `/api/v1/items/${sku}`, { token: pt, body: { name: 'sand', uom: 'kg', standardCost: '100' } })).status).toBe(200);
-      expect((await api.call('PUT', `/api/v1/items/${sku}`, { body: { name: 'sand', uom: 'kg', standardCost: '120' } })).status).toBe(200);
+      expect((await api.call('PUT', `/api/v1/items/${sku}`, { token: pt, body: { name: 'sand', uom: 'kg', standardCost: '1.00' } })).status).toBe(200);
+      expect((await api.call('PUT', `/api/v1/items/${sku}`, { body: { name: 'sand', uom: 'kg', standardCost: '1.20' } })).status).toBe(200);
       const imp = await api.call('POST', '/api/v1/imports/items', { rawBody: JSON.stringify(`sku,name,uom\n${sku},fine sand,kg\n`) });
       expect(imp.status).toBe(200);
       const log = await api.call('GET', `/api/v1/audit?entity=item&id=${sku}`);
       expect(log.status).toBe(200);
       expect(log.body.items.map((i: { action: string; by: string }) => [i.action, i.by])).toEqual([['create', 'buyer-1'], ['update', expect.any(String)], ['import-update', expect.any(String)]]);
       expect(log.body.items[0].before).toBeNull();
-      expect(log.body.items[1].before.standardCost).toBe('100');
-      expect(log.body.items[1].after.standardCost).toBe('120');
+      expect(log.body.items[1].before.standardCost).toBe('1.00');
+      expect(log.body.items[1].after.standardCost).toBe('1.20');
       expect(log.body.items[2].after.name).toBe('fine sand');
       expect(Date.parse(log.body.items[0].at)).not.toBeNaN();
       // A site manager may read the log, without the prices in it.

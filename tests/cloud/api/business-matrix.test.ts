@@ -70,7 +70,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       tok['pm-b'] = (await ok('POST', '/api/v1/tokens', { user: `pm-b-${site}` })).token as string;
       tok['pm-a'] = tok['project-manager']!;
 
-      await ok('PUT', '/api/v1/items/CEMENT', { name: 'cement', uom: 'bag', standardCost: '3450' });
+      await ok('PUT', '/api/v1/items/CEMENT', { name: 'cement', uom: 'bag', standardCost: '34.50' });
       for (const [code, manager] of [[A, `project-manager-${site}`], [B, `pm-b-${site}`]] as const) {
         await ok('POST', '/api/v1/projects', { code, name: code, site, manager, contractRevenue: '20000.00', budget: '15000.00', stages: [{ code: 'S1', name: 'Foundation', needBy: '2027-01-15' }] });
         await ok('PUT', `/api/v1/projects/${code}/stages/S1/plan`, { lines: [{ sku: 'CEMENT', qty: 120 }] });
@@ -96,7 +96,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       await ok('POST', `/api/v1/counts/${count}/lines`, { lines: [{ sku: 'CEMENT', qty: 79 }] });
       await ok('POST', `/api/v1/counts/${count}/submit`);
       ofA.count = count;
-      await ok('PUT', '/api/v1/items/SAND', { name: 'sand', uom: 'm3', standardCost: '12000' });
+      await ok('PUT', '/api/v1/items/SAND', { name: 'sand', uom: 'm3', standardCost: '120.00' });
       ofA.noPoReceipt = id(++k);
       await ok('POST', '/api/v1/movements', { movements: [receive(site, ofA.noPoReceipt, { sku: 'SAND', qty: 3, uom: 'm3', project: A })] });
       await api.cloud.follower.caughtUp();

@@ -38,10 +38,10 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
 
     it('PUT /api/v1/items/:sku creates and replaces; GET by sku and by search; fields named on errors', async () => {
       const put = await api.call('PUT', '/api/v1/items/CEM-50', {
-        body: { name: 'Cement 50 kg', uom: 'bag', gtins: ['6901234567892'], conversions: [{ uom: 'pallet', factor: 40 }], unitWeightKg: 50, standardCost: '3250' },
+        body: { name: 'Cement 50 kg', uom: 'bag', gtins: ['6901234567892'], conversions: [{ uom: 'pallet', factor: 40 }], unitWeightKg: 50, standardCost: '32.5' },
       });
       expect(put.status).toBe(200);
-      expect(put.body).toMatchObject({ sku: 'CEM-50', uom: 'bag', gtins: ['06901234567892'], conversions: [{ uom: 'pallet', factor: 40 }], unitWeightKg: 50, tracking: 'none', standardCost: '3250' });
+      expect(put.body).toMatchObject({ sku: 'CEM-50', uom: 'bag', gtins: ['06901234567892'], conversions: [{ uom: 'pallet', factor: 40 }], unitWeightKg: 50, tracking: 'none', standardCost: '32.50' });
       expect((await api.call('GET', '/api/v1/items/CEM-50')).body).toMatchObject({ name: 'Cement 50 kg' });
       expect((await api.call('GET', '/api/v1/items?search=cement')).body.items.map((i: { sku: string }) => i.sku)).toContain('CEM-50');
       expect((await api.call('GET', '/api/v1/items/NOPE')).status).toBe(404);
@@ -50,6 +50,16 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       expect(bad.body).toMatchObject({ code: 'SG_ERR_BAD_BODY', message: expect.stringMatching(/^conversions\.0\.factor: /) });
       const cost = await api.call('PUT', '/api/v1/items/X-1', { body: { name: 'x', uom: 'ea', standardCost: 12.5 } });
       expect(cost.body.message).toMatch(/^standardCost: /);
+      // Money is CNY with at most 2 decimals, never negative (issue 10 §0): "33.5" reads back "33.50".
+      for (const bad of ['33.505', '-1', '1e3', '3,300']) {
+        const r = await api.call('PUT', '/api/v1/items/X-1', { body: { name: 'x', uom: 'ea', standardCost: bad } });
+        expect(r, bad).toMatchObject({ status: 400, body: { code: 'SG_ERR_BAD_BODY', message: expect.stringMatching(/^standardCost: /) } });
+      }
+      expect((await api.call('GET', '/api/v1/items/X-1')).status).toBe(404);
+      for (const [given, shown] of [['33.5', '33.50'], ['33', '33.00'], ['0.05', '0.05'], ['33.50', '33.50']]) {
+        expect((await api.call('PUT', '/api/v1/items/X-3', { body: { name: 'x', uom: 'ea', standardCost: given } })).body.standardCost).toBe(shown);
+        expect((await api.call('GET', '/api/v1/items/X-3')).body.standardCost).toBe(shown);
+      }
       const gtin = await api.call('PUT', '/api/v1/items/X-2', { body: { name: 'x', uom: 'ea', gtins: ['6901234567892'] } });
       expect(gtin).toMatchObject({ status: 409, body: { code: 'SG_ERR_CONFLICT', message: 'gtins: 06901234567892 already belongs to CEM-50' } });
     });
@@ -103,7 +113,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
       const text = bytes.toString('utf8');
       expect(text).toContain('sku,name,uom,gtins,conversions,unitWeightKg,tracking,shelfLifeDays,standardCost,epcs');
-      expect(text).toContain('CEM-50,Cement 50 kg,bag,06901234567892,pallet=40,50,none,,3250,');
+      expect(text).toContain('CEM-50,Cement 50 kg,bag,06901234567892,pallet=40,50,none,,32.50,');
       expect(await csv(bytes)).toEqual({ status: 200, body: { rows: expect.any(Number), errors: [], written: expect.any(Number) } });
     });
 
@@ -118,6 +128,28 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       const utf8 = Buffer.from('sku,name,uom\nSAND,中砂,t\n', 'utf8');
       expect(await csv(utf8)).toMatchObject({ status: 200, body: { written: 1 } });
       expect((await api.call('GET', '/api/v1/items/SAND')).body).toMatchObject({ name: '中砂', uom: 't' });
+    });
+
+    it('standardCost through a GBK file: CNY in, stored as fen, exported as 33.50 and imported back unchanged; bad amounts name line and field', async () => {
+      const gbk = iconv.encode('sku,name,uom,standardCost\r\nGBK-C1,水泥 42.5,bag,33.5\r\nGBK-C2,石子,t,120\r\n', 'gbk');
+      expect(await csv(gbk)).toEqual({ status: 200, body: { rows: 2, errors: [], written: 2 } });
+      expect((await api.call('GET', '/api/v1/items/GBK-C1')).body).toMatchObject({ name: '水泥 42.5', standardCost: '33.50' });
+      const exported = async () => Buffer.from(await (await fetch(`${api.url}/api/v1/exports/items.csv`, { headers: { authorization: `Bearer ${api.admin}` } })).arrayBuffer()).toString('utf8');
+      const first = await exported();
+      expect(first).toContain('GBK-C1,水泥 42.5,bag,,,,none,,33.50,');
+      expect(first).toContain('GBK-C2,石子,t,,,,none,,120.00,');
+      // The export saved as GBK (as Excel on a Chinese Windows would) and imported again: same amounts.
+      const again = iconv.encode(first.replace(/^\uFEFF/, '').split(/\r?\n/).filter((l, i) => i === 0 || l.startsWith('GBK-')).join('\r\n'), 'gbk');
+      expect(await csv(again)).toEqual({ status: 200, body: { rows: 2, errors: [], written: 2 } });
+      expect((await api.call('GET', '/api/v1/items/GBK-C1')).body.standardCost).toBe('33.50');
+      expect(await exported()).toContain('GBK-C1,水泥 42.5,bag,,,,none,,33.50,');
+      const bad = await csv(Buffer.from('sku,name,uom,standardCost\nC-OK,ok,ea,1.25\nC-BAD1,x,ea,33.505\nC-BAD2,x,ea,-1\n'));
+      expect(bad.status).toBe(400);
+      expect(bad.body.errors).toEqual([
+        { line: 3, field: 'standardCost', message: expect.stringMatching(/^standardCost: .*33\.505/) },
+        { line: 4, field: 'standardCost', message: expect.stringMatching(/^standardCost: .*-1/) },
+      ]);
+      expect((await api.call('GET', '/api/v1/items/C-OK')).status).toBe(404);
     });
 
     it('a file with any bad row writes nothing and names line and field', async () => {

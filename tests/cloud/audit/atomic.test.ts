@@ -54,8 +54,8 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       api = await startApiCloud(backend);
       await ok('POST', '/api/v1/users', { id: `pm-${site}`, name: 'pm', roles: ['project-manager'] });
       pm = (await ok('POST', '/api/v1/tokens', { user: `pm-${site}` })).token as string;
-      await ok('PUT', '/api/v1/items/CEMENT', { name: 'cement', uom: 'bag', standardCost: '3300' });
-      await ok('PUT', '/api/v1/items/SKU-1', { name: 'bolt', uom: 'ea', standardCost: '100' });
+      await ok('PUT', '/api/v1/items/CEMENT', { name: 'cement', uom: 'bag', standardCost: '33.00' });
+      await ok('PUT', '/api/v1/items/SKU-1', { name: 'bolt', uom: 'ea', standardCost: '1.00' });
       await ok('POST', '/api/v1/movements', { movements: [{ v: 1, id: `${site}-r1`, edge: 'api', seq: 0, ts: '2026-12-05T08:00:00Z', site, location: 'WH-1', kind: 'receive', sku: 'SKU-1', qty: 10, uom: 'ea', device: { id: 'rest', type: 'rest' }, raw: 'seed' }] });
       await api.cloud.follower.caughtUp();
       tables = (await api.cloud.db.kysely.introspection.getTables()).map((t) => t.name).filter((t) => !MOVING.test(t)).sort();
@@ -67,9 +67,9 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
     /** Each audited change, in an order where each control call prepares the next. */
     const changes: Array<[string, () => Promise<CallResult>, (r: CallResult) => void]> = [
       ['user create', () => api.call('POST', '/api/v1/users', { body: { id: `u2-${site}`, name: 'u2', roles: ['operator'], sites: [site] } }), () => {}],
-      ['item create', () => api.call('PUT', '/api/v1/items/NEW-1', { body: { name: 'new', uom: 'ea', standardCost: '250' } }), () => {}],
-      ['item update', () => api.call('PUT', '/api/v1/items/CEMENT', { body: { name: 'cement 42.5', uom: 'bag', standardCost: '3450' } }), () => {}],
-      ['item import', () => api.call('POST', '/api/v1/imports/items', { body: 'sku,name,uom,standardCost\nNEW-2,imported,ea,120\nNEW-1,renamed,ea,260\n' }), () => {}],
+      ['item create', () => api.call('PUT', '/api/v1/items/NEW-1', { body: { name: 'new', uom: 'ea', standardCost: '2.50' } }), () => {}],
+      ['item update', () => api.call('PUT', '/api/v1/items/CEMENT', { body: { name: 'cement 42.5', uom: 'bag', standardCost: '34.50' } }), () => {}],
+      ['item import', () => api.call('POST', '/api/v1/imports/items', { body: 'sku,name,uom,standardCost\nNEW-2,imported,ea,1.20\nNEW-1,renamed,ea,2.60\n' }), () => {}],
       ['supplier', () => api.call('PUT', '/api/v1/suppliers/SUP-1', { body: { name: 'supplier', leadTimeDays: 3 } }), () => {}],
       ['project', () => api.call('POST', '/api/v1/projects', { body: { code: P, name: 'P', site, manager: `pm-${site}`, contractRevenue: '20000.00', stages: [{ code: 'S1', name: 'Foundation', needBy: '2027-01-15' }] } }), () => {}],
       ['bom', () => api.call('PUT', '/api/v1/boms/FOOTING', { body: { name: 'footing', lines: [{ sku: 'CEMENT', qtyPer: 6 }] } }), () => {}],

@@ -32,7 +32,7 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       await project(A, `pm-a-${site}`);
       await project(B, `pm-b-${site}`);
       // Cement with a standard cost of 34.50: received without a PO (flagged), then 120 issued to A, stage S1.
-      expect((await api.call('PUT', '/api/v1/items/CEMENT', { body: { name: 'cement', uom: 'bag', standardCost: '3450' } })).status).toBe(200);
+      expect((await api.call('PUT', '/api/v1/items/CEMENT', { body: { name: 'cement', uom: 'bag', standardCost: '34.50' } })).status).toBe(200);
       const post = await api.call('POST', '/api/v1/movements', {
         body: { movements: [receive(site, id(++k), { sku: 'CEMENT', qty: 200, uom: 'bag' }), receive(site, id(++k), { kind: 'issue', sku: 'CEMENT', qty: 120, uom: 'bag', project: A, stage: 'S1' })] },
       });
@@ -104,6 +104,17 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       expect(log.body.items).toEqual([expect.objectContaining({ by: `fin-${site}`, action: 'close' })]);
       const costs = await api.call('GET', `/api/v1/audit?entity=project&id=${A}`);
       expect(costs.body.items.filter((i: { action: string }) => i.action === 'cost').map((i: { after: { amount: string } }) => i.after.amount)).toEqual(['2160.00', '3600.00']);
+    });
+
+    it('a standard cost given as "33.5" costs a receipt with no PO at 33.50 a unit: 7 issued to B are 234.50', async () => {
+      expect((await api.call('PUT', '/api/v1/items/GRAVEL', { body: { name: 'gravel', uom: 'bag', standardCost: '33.5' } })).body.standardCost).toBe('33.50');
+      const post = await api.call('POST', '/api/v1/movements', {
+        body: { movements: [receive(site, id(++k), { sku: 'GRAVEL', qty: 10, uom: 'bag' }), receive(site, id(++k), { kind: 'issue', sku: 'GRAVEL', qty: 7, uom: 'bag', project: B, stage: 'S2' })] },
+      });
+      expect(post.status).toBe(201);
+      await api.cloud.follower.caughtUp();
+      const r = await api.call('GET', `/api/v1/projects/${B}/cost-report`, { token: tok['pm-b']! });
+      expect(r.body).toMatchObject({ cost: { material: '234.50', total: '234.50' }, stages: [{ stage: 'S1', actualMaterial: '0.00' }, { stage: 'S2', actualMaterial: '234.50' }] });
     });
   });
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allocate, average, emptyAverage, issue, receive, returnToStock, splitLateLandedCost } from '../../../cloud/costing/rules.js';
-import { Money, RoundingCarry, formatMoney, marginPct, parseMoney, roundFen } from '../../../cloud/money.js';
+import { Money, RoundingCarry, formatMoney, formatUnitCost, marginPct, parseMoney, roundFen } from '../../../cloud/money.js';
 
 const m = (v: number | string) => new Money(v);
 
@@ -12,6 +12,14 @@ describe('money', () => {
     expect(parseMoney('-3', 'amount')).toBe(-300);
     expect(formatMoney(414000)).toBe('4140.00');
     expect(formatMoney(-5)).toBe('-0.05');
+  });
+
+  it('shows a unit cost in fen as CNY: 2 decimals when exact to the fen, else up to 6, half up', () => {
+    expect(formatUnitCost('3250')).toBe('32.50');
+    expect(formatUnitCost(5)).toBe('0.05');
+    expect(formatUnitCost(new Money(10_000).dividedBy(3))).toBe('33.333333');
+    expect(formatUnitCost(new Money(20_000).dividedBy(3))).toBe('66.666667');
+    expect(formatUnitCost('3250.5')).toBe('32.505');
   });
 
   it('refuses numbers, a third decimal and junk, naming the field', () => {

@@ -17,7 +17,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     const onHand = async (site: string, sku: string) => ((await get(api.url, `/api/v1/availability?site=${site}&sku=${sku}`, api.admin)).body.onHand as number);
     beforeAll(async () => {
       api = await startApiCloud(backend);
-      for (const sku of ['CEM', 'SAND']) expect((await api.call('PUT', `/api/v1/items/${sku}`, { body: { name: sku, uom: 'ea', standardCost: '3250' } })).status).toBe(200);
+      for (const sku of ['CEM', 'SAND']) expect((await api.call('PUT', `/api/v1/items/${sku}`, { body: { name: sku, uom: 'ea', standardCost: '32.50' } })).status).toBe(200);
       finance = (await post(api.url, '/api/v1/tokens', { name: 'fin', roles: ['finance'] }, { token: api.admin })).body.token;
       clerk = (await post(api.url, '/api/v1/tokens', { name: 'clerk', roles: ['site-manager'] }, { token: api.admin })).body.token;
       const rules = await api.call('PUT', '/api/v1/sites/K1/approval-rules', { body: { rules: [{ docType: 'count-adjustment', minAmount: '50.00', steps: ['finance'] }] } });
@@ -37,7 +37,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       expect(s.body.lines).toEqual([expect.objectContaining({ location: 'WH-1', sku: 'CEM', snapshot: 100, moved: -5, expected: 95, counted: 93, variance: -2 })]);
       // The value is a cost field: a site manager does not see it, admin and finance do.
       expect(s.body.lines[0]).not.toHaveProperty('value');
-      expect((await get(api.url, `/api/v1/counts/${c.body.id}`, finance)).body.lines[0]).toMatchObject({ variance: -2, value: '65.00', averageCost: '3250' });
+      expect((await get(api.url, `/api/v1/counts/${c.body.id}`, finance)).body.lines[0]).toMatchObject({ variance: -2, value: '65.00', averageCost: '32.50' });
       const p = await post(api.url, `/api/v1/counts/${c.body.id}/post`, {}, { token: clerk });
       expect(p.body.status).toBe('pending-approval');
       expect(await onHand('K1', 'CEM')).toBe(94);

@@ -75,7 +75,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('suggestions to order become one draft purchase requisition for a project stage', async () => {
       const t = api.admin;
-      expect((await api.call('PUT', '/api/v1/items/SAND', { body: { name: 'sand', uom: 'ea', standardCost: '500' } })).status).toBe(200);
+      expect((await api.call('PUT', '/api/v1/items/SAND', { body: { name: 'sand', uom: 'ea', standardCost: '5.00' } })).status).toBe(200);
       await move(api.url, 'F1', 'receive', 'SAND', 40, t, { ts: '2026-01-02T08:00:00Z' });
       for (const d of ['2026-01-06', '2026-01-13', '2026-01-20', '2026-01-27', '2026-02-03', '2026-02-10', '2026-02-17', '2026-02-24']) await move(api.url, 'F1', 'issue', 'SAND', 4.5, t, { ts: `${d}T09:00:00Z` });
       const p = await api.call('POST', '/api/v1/projects', { body: { code: 'RP', name: 'reorder', site: 'F1', manager: 'pm', contractRevenue: '100.00', stages: [{ code: 'S1', name: 'one', needBy: '2027-01-01' }] } });
