@@ -1,5 +1,6 @@
 /**
- * The board's two languages. A typed dictionary (zh-CN needs no plural rules) plus Intl for
+ * The board's two languages. A typed dictionary (zh-CN needs no plural rules; English counts of
+ * one use the `<key>.one` entry, the same text in zh-CN) plus Intl for
  * numbers, dates and relative times: no i18n library (i18next alone is ~16 KB gzipped).
  * `zh` is typed by `en`'s keys, so a missing key fails the type check, and
  * tests/dashboards/board-state.test.ts compares the key sets and refuses empty strings.
@@ -13,11 +14,16 @@ export const en = {
   search: 'Search SKU, name, location, batch, project',
   sitesOverview: 'Sites',
   skus: 'SKUs',
+  'skus.one': 'SKU',
   locations: 'locations',
+  'locations.one': 'location',
   onHand: 'On hand',
   openAlerts: 'alerts',
+  'openAlerts.one': 'alert',
   openExceptions: 'exceptions',
+  'openExceptions.one': 'exception',
   edgesOnline: 'edges online',
+  'edgesOnline.one': 'edge online',
   edgesOffline: 'offline',
   stock: 'Stock',
   sku: 'SKU',
@@ -31,6 +37,7 @@ export const en = {
   expired: 'expired',
   noStock: 'No stock matches.',
   rows: 'rows',
+  'rows.one': 'row',
   attention: 'Needs attention',
   attentionWindow: 'Days of cover = on hand ÷ average daily issue over the last {days} days; stale = no movement for {stale} days.',
   daysOfCover: 'Days of cover',
@@ -130,11 +137,16 @@ export const zh: Record<Key, string> = {
   search: '搜索物料编码、名称、库位、批次、项目',
   sitesOverview: '现场概况',
   skus: '物料数',
+  'skus.one': '物料数',
   locations: '库位',
+  'locations.one': '库位',
   onHand: '现存量',
   openAlerts: '告警',
+  'openAlerts.one': '告警',
   openExceptions: '异常',
+  'openExceptions.one': '异常',
   edgesOnline: '边缘网关在线',
+  'edgesOnline.one': '边缘网关在线',
   edgesOffline: '离线',
   stock: '库存',
   sku: '物料编码',
@@ -148,6 +160,7 @@ export const zh: Record<Key, string> = {
   expired: '已过期',
   noStock: '没有符合条件的库存。',
   rows: '行',
+  'rows.one': '行',
   attention: '需要关注',
   attentionWindow: '可用天数 = 现存量 ÷ 近 {days} 天日均出库量；呆滞 = {stale} 天无出入库。',
   daysOfCover: '可用天数',

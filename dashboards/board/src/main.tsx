@@ -48,6 +48,8 @@ const TRACE_MAX = 240;
 const wallMs = () => performance.timeOrigin + performance.now();
 
 const tr = (key: Key, vars?: Record<string, string | number>) => t(lang.value, key, vars);
+/** A count's noun: `1 alert`, `2 alerts` (the `.one` entries). */
+const trN = (n: number, key: Key) => (n === 1 ? tOr(lang.value, `${key}.one`, tr(key)) : tr(key));
 const num = computed(() => new Intl.NumberFormat(lang.value, { maximumFractionDigits: 3 }));
 // One formatter per language: `toLocaleTimeString` builds a new Intl formatter per call, which was
 // the page's biggest cost per frame (tens of ms for a 300-row table; bench `board` page profile).
@@ -164,11 +166,11 @@ function Sites() {
             <div class="card-title">{x.site}</div>
             <div class="big">{perUom(x.onHand)}</div>
             <div class="muted">
-              {x.skus} {tr('skus')} · {x.locations} {tr('locations')}
+              {x.skus} {trN(x.skus, 'skus')} · {x.locations} {trN(x.locations, 'locations')}
             </div>
             <div class="muted">
-              <span class={x.alerts ? 'bad' : ''}>{x.alerts} {tr('openAlerts')}</span> · <span class={x.exceptions ? 'bad' : ''}>{x.exceptions} {tr('openExceptions')}</span> ·{' '}
-              {x.edgesOnline} {tr('edgesOnline')}
+              <span class={x.alerts ? 'bad' : ''}>{x.alerts} {trN(x.alerts, 'openAlerts')}</span> · <span class={x.exceptions ? 'bad' : ''}>{x.exceptions} {trN(x.exceptions, 'openExceptions')}</span> ·{' '}
+              {x.edgesOnline} {trN(x.edgesOnline, 'edgesOnline')}
               {x.edgesOffline ? <span class="bad"> · {x.edgesOffline} {tr('edgesOffline')}</span> : null}
             </div>
           </div>
@@ -185,7 +187,7 @@ function StockTable() {
   return (
     <section id="stock-panel" class="panel wide">
       <h2>
-        {tr('stock')} <span class="muted small">{rows.length} {tr('rows')} · {perUom(totalsByUom(rows))}</span>
+        {tr('stock')} <span class="muted small">{rows.length} {trN(rows.length, 'rows')} · {perUom(totalsByUom(rows))}</span>
       </h2>
       <input id="search" type="search" placeholder={tr('search')} aria-label={tr('search')} value={query.value} onInput={(e) => (query.value = (e.target as HTMLInputElement).value)} />
       <table id="stock" class="cards-on-phone">
