@@ -41,13 +41,14 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await move(api.url, 'S1', 'receive', 'rebar', 4, api.admin, { uom: 't' });
       await move(api.url, 'S1', 'issue', 'cement', 60, api.admin, { uom: 'bag', project: 'A', stage: '1' });
       await move(api.url, 'S1', 'issue', 'rebar', 3, api.admin, { uom: 't', project: 'A', stage: '1' });
+      // The ledger follower has applied the receipts and issues (the projects consumer booked the
+      // issues to stage 1) before the POs exist: a receipt it applied later would be matched to them.
+      await waitFor(async () => (await get(api.url, '/api/v1/projects/A/stages/1/plan', api.admin)).body?.lines?.find((l: { sku: string }) => l.sku === 'rebar')?.issued === 3, 'issues booked to stage 1');
       for (const [sku, qty, expectedAt] of [['rebar', 5, day(35)], ['formwork', 20, day(43)]] as const) {
         const po = await ok('/api/v1/purchase-orders', { supplier: 'SUP', site: 'S1', expectedAt, lines: [{ sku, qty, unitPrice: '10.00' }] });
         const sub = await ok(`/api/v1/purchase-orders/${po.id}/submit`, {});
         expect(sub.status).toBe('approved');
       }
-      // The projects consumer has booked the issues to stage 1.
-      await waitFor(async () => (await get(api.url, '/api/v1/projects/A/stages/1/plan', api.admin)).body?.lines?.find((l: { sku: string }) => l.sku === 'rebar')?.issued === 3, 'issues booked to stage 1');
     }, 90_000);
     afterAll(() => api?.stop());
 
