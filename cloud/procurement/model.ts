@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { fromMilli, qtyProblem, toMilli } from '../../protocols/ledger/quantity.js';
 import { SafeText, SiteParam } from '../api/input.js';
 import { Sku } from '../catalog/model.js';
-import { formatMoney, Money, MoneyError, parseMoney } from '../money.js';
+import { formatMoney, formatUnitCost, MoneyError, parseMoney } from '../money.js';
 import type { PoView, ReqView } from './service.js';
 import type { SupplierRow } from './repo.js';
 import { poId, reqId } from './rules.js';
@@ -67,10 +67,12 @@ export const ListQuery = z.object({
   before: z.string().max(20).optional(),
 });
 
-/** A unit price in fen (possibly an exact fraction, e.g. a moving average) as CNY: at least 2 decimals. */
+/**
+ * A unit price in fen (possibly an exact fraction, e.g. a moving average) as CNY: 2 decimals, or
+ * up to 6 when not exact to the fen (one rule for unit costs: `formatUnitCost`, cloud/money.ts).
+ */
 export function formatPrice(fen: string | number): string {
-  const v = new Money(fen).dividedBy(100);
-  return v.decimalPlaces() <= 2 ? v.toFixed(2) : v.toFixed();
+  return formatUnitCost(fen);
 }
 
 const ApprovalOut = z.object({ step: z.number(), role: z.string(), state: z.string(), by: z.string().optional(), at: z.string().optional(), comment: z.string().optional() });

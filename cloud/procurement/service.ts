@@ -14,6 +14,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { type Actor, type Approval, ApprovalError, type ApprovalSubject, approvalsOf, decideApproval, submitForApproval, voidEarlierApprovals } from '../approvals/index.js';
 import type { Db } from '../db/index.js';
+import { Money, roundFen } from '../money.js';
 import * as repo from './repo.js';
 import { amountOf, matchReceipt, parseDocId, poId, poId as poIdOf, type PoStatus, pickPrice, poAllows, receiveStatus, reqId } from './rules.js';
 
@@ -330,7 +331,7 @@ export class ProcurementService {
       }
       const sites = [...new Set(reqs.map((r) => r.site))];
       if (sites.length !== 1) throw new ProcurementError('SG_ERR_BAD_BODY', 400, `requisitions: they belong to several sites (${sites.join(', ')}); one PO is for one site`);
-      const lines: PoLineInput[] = reqs.flatMap((r) => r.lines.map((l) => ({ sku: l.sku, qty: l.qty, unitPrice: l.unitPrice ?? Math.round(Number(l.price)), project: r.project, stage: r.stage, requisition: r.id })));
+      const lines: PoLineInput[] = reqs.flatMap((r) => r.lines.map((l) => ({ sku: l.sku, qty: l.qty, unitPrice: l.unitPrice ?? roundFen(new Money(l.price)), project: r.project, stage: r.stage, requisition: r.id })));
       const po = { supplier: input.supplier, site: sites[0]!, expectedAt: input.expectedAt, lines };
       await this.checkPoLines(tx, po);
       const view = await this.insertPo(tx, po, by, `create from requisitions ${reqs.map((r) => r.id).join(', ')}`);

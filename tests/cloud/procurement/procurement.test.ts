@@ -9,6 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ApprovalRule, ApprovalError, approvalRules, replaceApprovalRules } from '../../../cloud/approvals/index.js';
 import { defaultPorts, incomingOf, ProcurementError, receiptMatchesOf } from '../../../cloud/procurement/index.js';
+import { formatPrice } from '../../../cloud/procurement/model.js';
 import { reservationsOf } from '../../../cloud/sales/index.js';
 import { type Backend, type Harness, mv, openHarness } from './harness.js';
 
@@ -268,5 +269,14 @@ describe('approval rules', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('unit prices on the wire', () => {
+  it('a price in fen shows as CNY: 2 decimals, or up to 6 for a moving average not exact to the fen (never 40 digits)', () => {
+    expect(formatPrice('3000')).toBe('30.00');
+    expect(formatPrice(450)).toBe('4.50');
+    expect(formatPrice('3333.333333333333333333333333333333333333')).toBe('33.333333');
+    expect(formatPrice('3333.5')).toBe('33.335');
   });
 });
