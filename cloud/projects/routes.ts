@@ -89,7 +89,7 @@ const PlanGet = z.object({
   version: z.number().int().describe('0: no plan yet'),
   createdAt: z.string().optional(),
   createdBy: z.string().optional(),
-  lines: z.array(z.object({ sku: z.string(), planned: z.number(), issued: z.number().describe('net: issues - returns to this stage, from the ledger'), remaining: z.number(), needBy: z.string() })),
+  lines: z.array(z.object({ sku: z.string(), uom: z.string().optional().describe("the item master's base unit, which the plan is kept in (absent for an item unknown to the master)"), planned: z.number(), issued: z.number().describe('net: issues - returns to this stage, from the ledger'), remaining: z.number(), needBy: z.string() })),
 });
 
 export const projectsDocs: RouteDoc[] = [

@@ -146,6 +146,13 @@ export async function planView(db: Db, project: repo.ProjectRow, stage: string) 
   const lines = v ? await repo.planLines(q, project.code, stage, v.version) : [];
   const issued = await repo.stageIssued(q, project.code, stage);
   const byS = new Map(lines.map((l) => [l.sku, l]));
+  // The item master's (base) unit of each line: plans are kept in it, and a reader that totals a
+  // stage must never add across units (issue 9: "never add different units").
+  const skus = [...new Set(lines.map((l) => l.sku))];
+  const uoms = new Map<string, string>();
+  for (let i = 0; i < skus.length; i += 500) {
+    for (const r of await q.selectFrom('items').select(['sku', 'uom']).where('sku', 'in', skus.slice(i, i + 500)).execute()) uoms.set(r.sku as string, r.uom as string);
+  }
   return {
     project: project.code,
     stage,
@@ -154,6 +161,7 @@ export async function planView(db: Db, project: repo.ProjectRow, stage: string) 
     ...(v ? { createdAt: v.createdAt, createdBy: v.createdBy } : {}),
     lines: planStatus(lines, issued).map((s) => ({
       sku: s.sku,
+      ...(uoms.has(s.sku) ? { uom: uoms.get(s.sku) } : {}),
       planned: fromMilli(s.plannedMilli),
       issued: fromMilli(s.issuedMilli),
       remaining: fromMilli(s.remainingMilli),

@@ -174,7 +174,11 @@ describe('board in headless Chromium', () => {
       // The project with one stage and its material plan (cloud/projects): 8 of MINE-1.
       const proj = await api.call('POST', '/api/v1/projects', { body: { code: 'P-MINE', name: 'Tower A', site: pmSite, manager: 'pm-wang', contractRevenue: '10000.00', stages: [{ code: 'S1', name: 'Foundations', needBy: '2026-12-31' }] } });
       expect(proj.status, JSON.stringify(proj.body)).toBeLessThan(300);
-      const plan = await api.call('PUT', '/api/v1/projects/P-MINE/stages/S1/plan', { body: { lines: [{ sku: 'MINE-1', qty: 8 }] } });
+      // Two items in different units: the stage's planned and issued are shown per unit, never added.
+      for (const [sku, uom] of [['MINE-1', 'ea'], ['MINE-BAG', 'bag']] as const) {
+        expect((await api.call('PUT', `/api/v1/items/${sku}`, { body: { name: sku, uom } })).status).toBeLessThan(300);
+      }
+      const plan = await api.call('PUT', '/api/v1/projects/P-MINE/stages/S1/plan', { body: { lines: [{ sku: 'MINE-1', qty: 8 }, { sku: 'MINE-BAG', qty: 4 }] } });
       expect(plan.status, JSON.stringify(plan.body)).toBeLessThan(300);
       const mv = (sku: string, project: string) => ({ id: `PMB${sku}${project}${Date.now()}`.replace(/[^0-9A-Za-z]/g, ''), ts: new Date().toISOString(), site: pmSite, location: 'YARD', kind: 'receive', sku, qty: 5, uom: 'ea', project });
       expect((await api.call('POST', '/api/v1/movements', { body: { movements: [mv('MINE-1', 'P-MINE'), mv('THEIRS-1', 'P-OTHER')] } })).status).toBeLessThan(300);
@@ -185,13 +189,13 @@ describe('board in headless Chromium', () => {
       expect(await p.locator('#feed li', { hasText: 'THEIRS-1' }).count()).toBe(0);
       expect(await p.locator('#projects tbody tr[data-project]').evaluateAll((rows) => rows.map((r) => (r as unknown as { dataset: { project: string } }).dataset.project))).toEqual(['P-MINE']);
       // Plan vs issued per stage from the project APIs, and the shortage against what the site holds:
-      // 8 planned, 2 issued to S1, 3 left on hand -> 3 short.
+      // 8 ea planned, 2 issued to S1, 3 left on hand -> 3 short; 4 bag planned, none held -> 4 short.
       const issue = { ...mv('MINE-1', 'P-MINE'), id: `PMBISSUE${Date.now()}`, kind: 'issue', qty: 2, stage: 'S1' };
       expect((await api.call('POST', '/api/v1/movements', { body: { movements: [issue] } })).status).toBeLessThan(300);
       const stage = p.locator('#projects .project[data-project-code="P-MINE"] tr[data-stage="S1"]');
-      await waitFor(async () => (await stage.count()) === 1 && (await stage.locator('td').nth(2).textContent()) === '2', 'stage S1 issued 2 on the board', 20_000);
-      expect(await stage.locator('td').nth(1).textContent()).toBe('8');
-      expect(await stage.locator('td').nth(4).textContent()).toBe('MINE-1 3');
+      await waitFor(async () => (await stage.count()) === 1 && (await stage.locator('td').nth(2).textContent()) === '2 ea · 0 bag', 'stage S1 issued 2 ea on the board', 20_000);
+      expect(await stage.locator('td').nth(1).textContent()).toBe('8 ea · 4 bag');
+      expect(await stage.locator('td').nth(4).textContent()).toBe('MINE-1 3, MINE-BAG 4');
       // A movement of the other project later never reaches this board; one of its own does.
       expect((await api.call('POST', '/api/v1/movements', { body: { movements: [mv('THEIRS-2', 'P-OTHER'), mv('MINE-2', 'P-MINE')] } })).status).toBeLessThan(300);
       await p.locator('#stock tbody tr[data-sku="MINE-2"]').waitFor({ timeout: 15_000 });

@@ -429,16 +429,29 @@ interface ApiProject {
 }
 interface PlanLine {
   sku: string;
+  /** The item master's unit (absent for an item the master does not know). */
+  uom?: string;
   planned: number;
   issued: number;
   remaining: number;
 }
 interface StageRow {
   stage: string;
-  planned: number;
-  issued: number;
+  /** Per unit of measure: a stage plans bags, tonnes and pieces, never added together (issue 9). */
+  planned: Array<{ uom: string; qty: number }>;
+  issued: Array<{ uom: string; qty: number }>;
   lines: PlanLine[];
   cost?: string;
+}
+
+/** A stage's plan lines totalled per unit (thousandths, exact); a line of an unknown item counts under its SKU. */
+function byUom(lines: PlanLine[], qty: (l: PlanLine) => number): Array<{ uom: string; qty: number }> {
+  const m = new Map<string, number>();
+  for (const l of lines) {
+    const u = l.uom ?? l.sku;
+    m.set(u, (m.get(u) ?? 0) + Math.round(qty(l) * 1000));
+  }
+  return [...m].map(([uom, milli]) => ({ uom, qty: milli / 1000 }));
 }
 
 function ProjectStages() {
@@ -459,8 +472,8 @@ function ProjectStages() {
             const cost = report?.stages.find((x) => x.stage === st.code)?.actualMaterial;
             stages.push({
               stage: st.code,
-              planned: plan.lines.reduce((n, l) => n + Math.round(l.planned * 1000), 0) / 1000,
-              issued: plan.lines.reduce((n, l) => n + Math.round(l.issued * 1000), 0) / 1000,
+              planned: byUom(plan.lines, (l) => l.planned),
+              issued: byUom(plan.lines, (l) => l.issued),
               lines: plan.lines,
               ...(cost !== undefined ? { cost } : {}),
             });
@@ -504,8 +517,8 @@ function ProjectStages() {
                 return (
                   <tr data-stage={st.stage}>
                     <td data-label={tr('stage')}>{st.stage}</td>
-                    <td data-label={tr('planned')} class="num">{fmtQty(st.planned)}</td>
-                    <td data-label={tr('issued')} class="num">{fmtQty(st.issued)}</td>
+                    <td data-label={tr('planned')} class="num">{perUom(st.planned)}</td>
+                    <td data-label={tr('issued')} class="num">{perUom(st.issued)}</td>
                     <td data-label={tr('cost')} class="num">{st.cost ?? '—'}</td>
                     <td data-label={tr('shortages')} class={short.length ? 'bad' : ''}>{short.length ? short.map((x) => `${x.sku} ${fmtQty(x.qty)}`).join(', ') : '—'}</td>
                   </tr>
