@@ -71,9 +71,9 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       const p = await plan(A, 'S1');
       expect(p.body).toMatchObject({ project: A, stage: 'S1', needBy: '2027-03-01', version: 2 });
       expect(p.body.lines).toEqual([
-        { sku: 'CEMENT', planned: 20.4, issued: 13.5, remaining: 6.9, needBy: '2027-03-01' },
-        { sku: 'REBAR', planned: 120, issued: 0, remaining: 120, needBy: '2027-03-01' },
-        { sku: 'SAND', planned: 3, issued: 0, remaining: 3, needBy: '2027-03-01' },
+        { sku: 'CEMENT', uom: 'bag', planned: 20.4, issued: 13.5, remaining: 6.9, needBy: '2027-03-01' },
+        { sku: 'REBAR', uom: 'kg', planned: 120, issued: 0, remaining: 120, needBy: '2027-03-01' },
+        { sku: 'SAND', uom: 't', planned: 3, issued: 0, remaining: 3, needBy: '2027-03-01' },
       ]);
       const log = await api.call('GET', `/api/v1/audit?entity=plan&id=${A}/S1`);
       expect(log.body.items.map((i: { action: string; by: string }) => [i.action, i.by])).toEqual([['create', `pm-a-${site}`], ['revise', expect.any(String)]]);
