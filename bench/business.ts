@@ -180,7 +180,7 @@ export async function businessBench(o: { rows: number; skus: number; batchRows?:
     await prepareBusiness(db, store, o);
 
     const follower = new LedgerFollower(db, pino({ level: 'silent' }), { pollMs: 0, minGapMs: o.minGapMs ?? 0, ...(o.batchRows ? { batchRows: o.batchRows } : {}) });
-    for (const make of ledgerConsumers) follower.register(make({ db, log: pino({ level: 'silent' }) }));
+    for (const make of ledgerConsumers) follower.register(make({ db, log: pino({ level: 'silent' }) })!);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await follower.start();

@@ -130,7 +130,12 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   // Consumers publish only after their batch committed (afterCommit); a failed publish is logged.
   const publish = (topic: string, payload: string) => void bus.publish(topic, payload, { qos: 1 }).catch((err: Error) => log.warn({ topic, err: err.message }, 'ledger consumer: publish failed'));
   // --no-business: a follower with no consumers runs nothing (its /healthz shows `consumers: []`).
-  if (config.business) for (const make of ledgerConsumers) follower.register(make({ db, log, publish }));
+  if (config.business) {
+    for (const make of ledgerConsumers) {
+      const c = make({ db, log, publish, erp: !!config.erpUrl });
+      if (c) follower.register(c);
+    }
+  }
   else log.warn('business layer off (--no-business): nothing follows the ledger');
   closers.push(() => follower.stop());
 

@@ -41,8 +41,10 @@ describe('startCloud', () => {
         const health = (await (await fetch(`http://127.0.0.1:${cloud.httpPort}/healthz`)).json()) as { ingest: { applied: number }; follower: { consumers: string[]; rows: number } };
         expect(health.ingest.applied).toBe(2);
         const receipts = await cloud.db.kysely.selectFrom('cost_receipts').select('movement').execute();
+        // No --erp-url: no ERP consumer, so the receipt queues no ERP event nothing would send.
+        expect(await cloud.db.kysely.selectFrom('erp_outbox').select('id').execute()).toHaveLength(0);
         if (business) {
-          expect(st.consumers).toEqual(['procurement', 'projects', 'costing', 'sales', 'erp', 'counts']);
+          expect(st.consumers).toEqual(['procurement', 'projects', 'costing', 'sales', 'counts']);
           expect(health.follower.rows).toBe(2);
           expect(receipts).toHaveLength(1);
         } else {

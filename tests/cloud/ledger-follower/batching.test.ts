@@ -129,7 +129,7 @@ async function followed(seed: number, batchRows: number, path: 'batched' | 'per-
   // A different sequence per seed; small plans (over-issues), 12 SKUs (3 on order, 10 reserved).
   await prepareBusiness(db, store, { rows: 1500, skus: 12, first: seed * 1_000_003, planScale: 0.05, reserveAfter: 150 });
   const f = new LedgerFollower(db, silent, { pollMs: 0, minGapMs: 0, batchRows });
-  if (path === 'batched') for (const make of ledgerConsumers) f.register(make({ db, log: silent }));
+  if (path === 'batched') for (const make of ledgerConsumers) f.register(make({ db, log: silent })!);
   else for (const c of perRow(db)) f.register(c);
   expect(f.status().consumers).toEqual(['procurement', 'projects', 'costing', 'sales', 'erp', 'counts']);
   await f.start();
