@@ -3,7 +3,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { chromium } from 'playwright-core';
-import type { BoardFrame } from '../protocols/http/board.js';
+import type { BoardFrameTrace } from '../protocols/http/board.js';
 import { topics } from '../protocols/mqtt/index.js';
 import { publishAt } from './board-load.js';
 import { percentile, startCloud } from './common.js';
@@ -81,15 +81,7 @@ export const boardSection: BenchSection = {
   },
 };
 
-interface Trace {
-  pos: number;
-  bytes: number;
-  timing?: BoardFrame['timing'];
-  recv: number;
-  reduced: number;
-  rendered?: number;
-  painted?: number;
-}
+type Trace = BoardFrameTrace;
 
 /** CPU seconds (user + system) of a process so far (Linux /proc; clock ticks of 10 ms). */
 function cpuSeconds(pid: number): number {

@@ -187,6 +187,23 @@ export const BoardFrame = z.object({
 });
 export type BoardFrame = z.infer<typeof BoardFrame>;
 /** Ledger reads listed in a frame's `timing`. */
+/**
+ * A frame's way through the page, kept by the board in `window.__board.trace` for tests and the
+ * bench (epoch ms, comparable with the hub's `timing`): `recv` the event handler ran, `reduced`
+ * parsed and applied to the state, `rendered` Preact re-rendered, `painted` the next animation
+ * frame. The bench joins them with `timing` into the per-stage split of scan -> board latency
+ * (issue 12). One type for the page and the bench, so the two cannot drift apart.
+ */
+export interface BoardFrameTrace {
+  pos: number;
+  bytes: number;
+  timing?: BoardFrame['timing'];
+  recv: number;
+  reduced: number;
+  rendered?: number;
+  painted?: number;
+}
+
 export const MAX_FRAME_READS = 32;
 
 /** `event: resync`: the server dropped this stream's queue; reload the snapshot (new stream). */

@@ -2,7 +2,7 @@ import { computed, effect, signal } from '@preact/signals';
 import { Component, render } from 'preact';
 import { stockKey } from '../../../protocols/http/board-keys.js';
 import { useEffect, useState } from 'preact/hooks';
-import type { BoardAlert, BoardAttention, BoardCaller, BoardException, BoardHistory, BoardSnapshot, BoardFrame, BoardStockRow } from '../../../protocols/http/board.js';
+import type { BoardAlert, BoardAttention, BoardCaller, BoardException, BoardHistory, BoardSnapshot, BoardFrame, BoardFrameTrace, BoardStockRow } from '../../../protocols/http/board.js';
 import { eventsUrl, getJson, post, siteParam } from './api.js';
 import { Chart } from './chart.js';
 import { defaultLang, type Key, type Lang, t, tOr } from './i18n.js';
@@ -27,20 +27,10 @@ setInterval(() => (now.value = Date.now()), 5000);
 const needLogin = signal(false);
 /**
  * Stream statistics for tests and the bench: frames, last frame arrival, and the last frames' way
- * through the page (epoch ms, comparable with the hub's `timing`): `recv` the event handler ran,
- * `reduced` parsed and applied to the state, `rendered` Preact re-rendered (a microtask queued
- * after Preact's own render microtask), `painted` the next animation frame. The bench joins them
- * with the hub's timing into the per-stage split of scan -> board latency (issue 12).
+ * through the page (`BoardFrameTrace`; `rendered` is a microtask queued after Preact's own render
+ * microtask).
  */
-interface FrameTrace {
-  pos: number;
-  bytes: number;
-  timing?: BoardFrame['timing'];
-  recv: number;
-  reduced: number;
-  rendered?: number;
-  painted?: number;
-}
+type FrameTrace = BoardFrameTrace;
 const w = window as unknown as { __board: { frames: number; lastFrameAt: number; pos: number; snapshots: number; trace: FrameTrace[] } };
 w.__board = { frames: 0, lastFrameAt: 0, pos: 0, snapshots: 0, trace: [] };
 /** Frames traced (a minute of frames at 4 per second). */
