@@ -35,20 +35,11 @@ export function setSupplierSource(f: SupplierSource): void {
 /** Lead time for the latest order date when the SKU was never ordered at the site (stated in the answer as `leadTimeSource: "default"`). */
 export const DEFAULT_LEAD_TIME_DAYS = 7;
 
-export interface ShortageItem {
-  stage: string;
-  sku: string;
-  planned: number;
-  issued: number;
-  reserved: number;
-  need: number;
-  needBy: string;
-  coveredFromStock: number;
-  incoming: ShortageRow['incoming'];
-  shortage: number;
+/** A row of the answer: the pure rules' row without its project, its suggestion with the supplier whose lead time dated it. */
+export type ShortageItem = Omit<ShortageRow, 'project' | 'suggestOrder'> & {
   /** The uncovered quantity; orderBy = needBy − the lead time of `supplier` (or the default, `leadTimeSource`). */
   suggestOrder: (NonNullable<ShortageRow['suggestOrder']> & { supplier?: string; leadTimeDays: number; leadTimeSource: 'supplier' | 'default' }) | null;
-}
+};
 
 /** Every plan row of the site, computed together; undefined when the project does not exist. */
 export async function projectShortages(db: Db, code: string, o: { all?: boolean } = {}): Promise<{ project: string; site: string; items: ShortageItem[] } | undefined> {
