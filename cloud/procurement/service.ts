@@ -93,14 +93,8 @@ export interface ReqInput {
   note?: string;
 }
 
-export interface PoLineInput {
-  sku: string;
-  qty: number;
-  unitPrice: number;
-  project?: string;
-  stage?: string;
-  requisition?: number;
-}
+/** A PO line as posted: the stored row without its line number and received quantity. */
+export type PoLineInput = Omit<repo.PoLineRow, 'line' | 'received'>;
 
 export interface PoInput {
   supplier: string;
