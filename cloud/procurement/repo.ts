@@ -285,11 +285,16 @@ export async function sitesWithPurchaseOrders(q: Q, sites: readonly string[]): P
   return new Set(rows.map((r) => r.site as string));
 }
 
-/** Open lines of a site and SKU a receipt may match (one PO when pinned). */
 /** The PO statuses a receipt matches against (`openLines`, `pairsWithOpenLines`). */
 const RECEIVING: PoStatus[] = ['approved', 'partially-received', 'received'];
 
-export async function openLines(tx: Tx, site: string, sku: string, pinned?: number): Promise<Array<{ po: number; line: number; expectedAt: string; qty: number; received: number; unitPrice: number }>> {
+/**
+ * Open lines of a site and SKU a receipt may match (one PO when pinned). With `committedAt` (the
+ * receipt's ledger commit time), only POs created no later: the ledger follower runs after the
+ * commit, and behind a busy ingester it may reach a receipt after a PO for the same SKU was
+ * raised, which that receipt cannot have been delivered against. ISO instants compare as text.
+ */
+export async function openLines(tx: Tx, site: string, sku: string, pinned?: number, committedAt?: string): Promise<Array<{ po: number; line: number; expectedAt: string; qty: number; received: number; unitPrice: number }>> {
   let s = tx
     .selectFrom('po_lines')
     .innerJoin('purchase_orders', 'purchase_orders.id', 'po_lines.po_id')
@@ -298,6 +303,7 @@ export async function openLines(tx: Tx, site: string, sku: string, pinned?: numb
     .where('po_lines.sku', '=', sku)
     .where('purchase_orders.status', 'in', RECEIVING);
   if (pinned !== undefined) s = s.where('purchase_orders.id', '=', pinned);
+  if (committedAt !== undefined) s = s.where('purchase_orders.created_at', '<=', committedAt);
   const rows = await s.execute();
   return rows.map((r) => ({ po: n(r.po), line: n(r.line), expectedAt: r.expected_at as string, qty: n(r.qty), received: n(r.received), unitPrice: n(r.unit_price) }));
 }

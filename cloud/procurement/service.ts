@@ -454,7 +454,7 @@ export class ProcurementService {
   private async receive(tx: Tx, r: LedgerRowLike, qty: number, noPo: ReceiptException[]): Promise<void> {
     // An unreadable pinned PO matches nothing (-1), and is raised as such below.
     const pinned = r.po !== undefined ? (parseDocId('PO', r.po) ?? -1) : undefined;
-    const open = await repo.openLines(tx, r.site, r.sku, pinned);
+    const open = await repo.openLines(tx, r.site, r.sku, pinned, r.appliedAt);
     const where = { site: r.site, movementId: r.id, sku: r.sku, location: r.location, batch: r.batch ?? '', project: r.project ?? '' };
     if (r.po !== undefined && open.length === 0) {
       await this.ports.raise(tx, [{ type: 'OVER_RECEIPT', ...where, message: `receipt of ${qty / 1000} ${r.sku} pinned to ${r.po}, which has no open line of ${r.sku} at ${r.site}: recorded, not matched` }]);
@@ -529,5 +529,7 @@ export interface LedgerRowLike {
   baseQty?: number;
   po?: string;
   req?: string;
+  /** When the ledger committed it: a receipt never matches a PO created after it (the follower may reach it late). */
+  appliedAt?: string;
 }
 

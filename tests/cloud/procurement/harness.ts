@@ -29,6 +29,10 @@ export interface Harness {
   item(sku: string, over?: Partial<ItemMaster>): Promise<void>;
   /** Commit movements, then hand their ledger rows to the procurement consumer in its own transaction. */
   scan(...ms: Movement[]): Promise<LedgerRowLike[]>;
+  /** Commit movements only: their ledger rows (with the commit time), for a follower that comes later (`follow`). */
+  commit(...ms: Movement[]): Promise<LedgerRowLike[]>;
+  /** Hand committed rows to the procurement consumer in its own transaction (a follower behind the ledger). */
+  follow(rows: LedgerRowLike[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,6 +63,18 @@ export async function openHarness(backend: Backend, overrides: Partial<Procureme
     audit: async (_tx, e) => void audits.push({ entity: e.entity, id: e.id, action: e.action, by: e.by }),
     ...overrides,
   });
+  const commit = async (ms: Movement[]): Promise<LedgerRowLike[]> => {
+    await store.commit([{ movements: ms, deadLetters: [] }]);
+    const rows: LedgerRowLike[] = [];
+    for (const m of ms) {
+      const r = (await store.movement(m.id))!;
+      rows.push({ pos: r.pos, id: r.id, site: r.site, location: r.location, kind: r.kind, sku: r.sku!, status: r.status, appliedAt: r.appliedAt, ...(r.baseQty !== undefined ? { baseQty: toMilli(r.baseQty) } : {}), ...(r.po ? { po: r.po } : {}), ...(r.req ? { req: r.req } : {}), ...(r.batch ? { batch: r.batch } : {}), ...(r.project ? { project: r.project } : {}) });
+    }
+    return rows;
+  };
+  const follow = async (rows: LedgerRowLike[]): Promise<void> => {
+    await db.tx((tx) => svc.applyLedger(tx, rows));
+  };
   return {
     db,
     store,
@@ -68,16 +84,13 @@ export async function openHarness(backend: Backend, overrides: Partial<Procureme
     async item(sku, over = {}) {
       await store.putItem({ sku, name: sku, uom: 'bag', gtins: [], conversions: [], unitWeightKg: null, tracking: 'none', shelfLifeDays: null, standardCost: null, epcs: [], ...over });
     },
-    async scan(...ms) {
-      await store.commit([{ movements: ms, deadLetters: [] }]);
-      const rows: LedgerRowLike[] = [];
-      for (const m of ms) {
-        const r = (await store.movement(m.id))!;
-        rows.push({ pos: r.pos, id: r.id, site: r.site, location: r.location, kind: r.kind, sku: r.sku!, status: r.status, ...(r.baseQty !== undefined ? { baseQty: toMilli(r.baseQty) } : {}), ...(r.po ? { po: r.po } : {}), ...(r.req ? { req: r.req } : {}), ...(r.batch ? { batch: r.batch } : {}), ...(r.project ? { project: r.project } : {}) });
-      }
-      await db.tx((tx) => svc.applyLedger(tx, rows));
+    scan: async (...ms) => {
+      const rows = await commit(ms);
+      await follow(rows);
       return rows;
     },
+    commit: (...ms) => commit(ms),
+    follow: (rows) => follow(rows),
     async close() {
       await store.close();
       await db.close();

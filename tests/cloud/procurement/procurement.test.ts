@@ -201,6 +201,20 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       expect(await receiptMatchesOf(h.db.kysely, [e!.id])).toEqual([]);
     });
 
+    it('a receipt committed before a PO existed never matches it, however late the follower reaches it', async () => {
+      await h.svc.putSupplier('SUP-1', { name: 'Cement Co', leadTimeDays: 3 }, 'buyer');
+      // Committed now; the follower is behind (a busy ingester) and takes it only after the PO.
+      const before = await h.commit(mv({ sku: 'CEM', qty: 5 }));
+      await new Promise((r) => setTimeout(r, 5));
+      const p = await h.svc.createPo({ supplier: 'SUP-1', site: 'S1', expectedAt: '2026-12-10', lines: [{ sku: 'CEM', qty: 50_000, unitPrice: 3200 }] }, 'buyer');
+      await h.svc.submitPo(p.id, 'buyer');
+      const after = await h.commit(mv({ sku: 'CEM', qty: 7 }));
+      await h.follow([...before, ...after]);
+      expect(await receiptMatchesOf(h.db.kysely, [before[0]!.id])).toEqual([]);
+      expect((await receiptMatchesOf(h.db.kysely, [after[0]!.id])).map((m) => [m.po, m.qty])).toEqual([[`PO-${p.id}`, 7_000]]);
+      expect((await h.svc.po(p.id))!.lines[0]!.received).toBe(7_000);
+    });
+
     it('a receipt that matches no PO line is one NO_PO_RECEIPT per movement, raised for the whole batch in one insert; matched and pinned receipts are not', async () => {
       // The default ports, with the exception insert counted: one call per follower batch.
       const calls: number[] = [];
