@@ -76,7 +76,10 @@ describe('cloud /metrics (prom-client) with --tsdb', () => {
 
     const server = await serverTruthWhen(vm.url, (t) => t.count === 35);
     expect(server.count).toBe(35);
-    const dev = await vm.export('stockgate_device_scale_weightKg');
+    // The telemetry point was acknowledged with the movements (backlog 0), but a busy server can
+    // make a series searchable later than another one: wait for it as serverTruthWhen does.
+    let dev = await vm.export('stockgate_device_scale_weightKg');
+    for (const until = Date.now() + 20_000; dev.length === 0 && Date.now() < until; dev = await vm.export('stockgate_device_scale_weightKg')) await new Promise((r) => setTimeout(r, 250));
     expect(dev.map((d) => d.metric)).toEqual([expect.objectContaining({ site, edge: 'e1', device: 'dock1' })]);
   }, 60_000);
 
