@@ -39,6 +39,15 @@ export function flagOf(key: string): string {
   return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
+/**
+ * A value the user typed, as it goes into an error message: JSON-quoted (so a value that looks
+ * like a key or holds a newline cannot pass for part of the message) and cut at 60 characters,
+ * so a hostile megabyte-long flag value does not come back in full.
+ */
+export function shown(v: string): string {
+  return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+}
+
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** A decimal number flag (`12`, `0.5`, `1e3`); anything else is a usage error naming the flag. */
@@ -46,10 +55,10 @@ export const numberFlag =
   (flag: string, range: { min?: number; max?: number; gt?: number } = {}) =>
   (v: string): number => {
     const n = Number(v);
-    if (!DECIMAL.test(v.trim()) || !Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got '${v}'`);
-    if (range.min !== undefined && n < range.min) throw new UsageError(`${flag} must be >= ${range.min}, got ${v}`);
-    if (range.gt !== undefined && n <= range.gt) throw new UsageError(`${flag} must be > ${range.gt}, got ${v}`);
-    if (range.max !== undefined && n > range.max) throw new UsageError(`${flag} must be <= ${range.max}, got ${v}`);
+    if (!DECIMAL.test(v.trim()) || !Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got ${shown(v)}`);
+    if (range.min !== undefined && n < range.min) throw new UsageError(`${flag} must be >= ${range.min}, got ${shown(v)}`);
+    if (range.gt !== undefined && n <= range.gt) throw new UsageError(`${flag} must be > ${range.gt}, got ${shown(v)}`);
+    if (range.max !== undefined && n > range.max) throw new UsageError(`${flag} must be <= ${range.max}, got ${shown(v)}`);
     return n;
   };
 
@@ -57,10 +66,10 @@ export const numberFlag =
 export const intFlag =
   (flag: string, range: { min?: number; max?: number } = {}) =>
   (v: string): number => {
-    if (!/^[+-]?\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v))) throw new UsageError(`${flag} must be a whole number, got '${v}'`);
+    if (!/^[+-]?\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v))) throw new UsageError(`${flag} must be a whole number, got ${shown(v)}`);
     const n = Number(v);
-    if (range.min !== undefined && n < range.min) throw new UsageError(`${flag} must be >= ${range.min}, got ${v}`);
-    if (range.max !== undefined && n > range.max) throw new UsageError(`${flag} must be <= ${range.max}, got ${v}`);
+    if (range.min !== undefined && n < range.min) throw new UsageError(`${flag} must be >= ${range.min}, got ${shown(v)}`);
+    if (range.max !== undefined && n > range.max) throw new UsageError(`${flag} must be <= ${range.max}, got ${shown(v)}`);
     return n;
   };
 
@@ -68,7 +77,7 @@ export const intFlag =
 export const portFlag =
   (flag: string) =>
   (v: string): number => {
-    if (!/^\d{1,5}$/.test(v.trim()) || Number(v) > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got '${v}'`);
+    if (!/^\d{1,5}$/.test(v.trim()) || Number(v) > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got ${shown(v)}`);
     return Number(v);
   };
 
@@ -76,7 +85,7 @@ export const portFlag =
 export const choiceFlag =
   (flag: string, values: readonly string[]) =>
   (v: string): string => {
-    if (!values.includes(v)) throw new UsageError(`${flag} must be one of ${values.join(', ')}, got '${v}'${suggest(v, values, ' (did you mean $?)')}`);
+    if (!values.includes(v)) throw new UsageError(`${flag} must be one of ${values.join(', ')}, got ${shown(v)}${suggest(v, values, ' (did you mean $?)')}`);
     return v;
   };
 

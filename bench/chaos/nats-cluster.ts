@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 
@@ -54,7 +54,29 @@ async function healthy(port: number): Promise<boolean> {
 export class NatsCluster {
   private constructor(readonly dir: string, readonly nodes: NatsNode[]) {}
 
-  static async start(dir: string, size = 3): Promise<NatsCluster> {
+  /**
+   * Starts the cluster; a node that does not come up (its process exited, or no JetStream within
+   * the timeout) makes the whole cluster start again on fresh ports, once. The ports are picked
+   * free but handed to nats-server later, so under a loaded CI run another test can take one in
+   * between; and on a busy 2-core machine the meta leader election can take longer than usual.
+   */
+  static async start(dir: string, size = 3, attempts = 2): Promise<NatsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await NatsCluster.startOnce(join(dir, attempt === 1 ? '' : `retry-${attempt}`), size);
+      try {
+        const until = Date.now() + 40_000;
+        for (let i = 0; i < size; i++) await c.waitUp(i, Math.max(1000, until - Date.now()));
+        return c;
+      } catch (err) {
+        await c.stop();
+        if (attempt >= attempts) throw err;
+        process.stderr.write(`nats cluster: ${(err as Error).message}; starting again on fresh ports\n`);
+      }
+    }
+  }
+
+  private static async startOnce(dir: string, size: number): Promise<NatsCluster> {
+    mkdirSync(dir, { recursive: true });
     const nodes: NatsNode[] = [];
     for (let i = 0; i < size; i++) {
       nodes.push({ name: `n${i + 1}`, clientPort: await freePort(), clusterPort: await freePort(), mqttPort: await freePort(), httpPort: await freePort(), config: join(dir, `n${i + 1}.conf`) });
@@ -83,7 +105,6 @@ export class NatsCluster {
     }
     const c = new NatsCluster(dir, nodes);
     for (let i = 0; i < size; i++) c.startNode(i);
-    for (let i = 0; i < size; i++) await c.waitUp(i);
     return c;
   }
 
@@ -104,8 +125,19 @@ export class NatsCluster {
     const deadline = Date.now() + timeoutMs;
     // Listening is not enough: JetStream needs its meta leader and the node its streams current.
     while (!(await accepts(n.clientPort)) || !(await accepts(n.mqttPort)) || (healthyToo && !(await healthy(n.httpPort)))) {
-      if (Date.now() > deadline) throw new Error(`nats-server ${n.name} not listening within ${timeoutMs} ms (${n.config})`);
+      const p = n.proc;
+      if (p && (p.exitCode !== null || p.signalCode !== null)) throw new Error(`nats-server ${n.name} exited (${p.exitCode ?? p.signalCode}) before it was up (${n.config}): ${this.logTail(n)}`);
+      if (Date.now() > deadline) throw new Error(`nats-server ${n.name} not listening within ${timeoutMs} ms (${n.config}): ${this.logTail(n)}`);
       await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** The last lines of a node's log, for an error that says why it did not come up. */
+  private logTail(n: NatsNode): string {
+    try {
+      return readFileSync(join(this.dir, `${n.name}.log`), 'utf8').trimEnd().split('\n').slice(-5).join(' | ');
+    } catch {
+      return '(no log)';
     }
   }
 

@@ -8,7 +8,7 @@ import { tapTransport } from '../../devices/tap.js';
 import { formatHexCapture, parseHexCapture } from '../../protocols/framing/capture.js';
 import { emitEvent, failStart, onShutdown } from '../log.js';
 import { failFromError, printJson } from '../output.js';
-import { flagError, UsageError } from '../usage.js';
+import { flagError, shown, UsageError } from '../usage.js';
 
 /** Parse `--device` values; a bad one is a usage error naming the flag and the value. */
 function deviceSpecs(values: string[]) {
@@ -24,7 +24,7 @@ function deviceSpecs(values: string[]) {
 const collect = (v: string, prev: string[]) => [...prev, v];
 const num = (flag: string) => (v: string) => {
   const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw Object.assign(new Error(`${flag}: expected a positive number, got '${v}'`), { code: 'SG_ERR_CONFIG' });
+  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0)) throw Object.assign(new Error(`${flag}: expected a positive number, got ${shown(v)}`), { code: 'SG_ERR_CONFIG' });
   return n;
 };
 

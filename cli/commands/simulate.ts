@@ -14,7 +14,7 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 const configError = (message: string) => Object.assign(new Error(message), { code: 'SG_ERR_CONFIG' });
 
 function requireNumber(flag: string, v: number | undefined, check: (n: number) => boolean = (n) => n >= 0): void {
-  if (v !== undefined && !(Number.isFinite(v) && check(v))) throw configError(`${flag}: expected a number in range, got '${v}'`);
+  if (v !== undefined && !(Number.isFinite(v) && check(v))) throw configError(`${flag}: expected a number in range, got ${v}`);
 }
 
 /** A pty pair whose device end is `link`, and the serial transport on its simulator end. */

@@ -51,7 +51,7 @@ describe('e2e NATS cluster: 2 ingesters, JetStream R3, one node and one ingester
         ),
       )),
     );
-  }, 90_000);
+  }, 150_000);
 
   afterAll(async () => {
     for (const c of clouds) await c.kill();
