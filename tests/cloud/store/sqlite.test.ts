@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { negative } from '../../../cloud/ledger/rules.js';
 import { sqliteMigrations } from '../../../cloud/store/sqlite-migrations.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import type { Store } from '../../../cloud/store/store.js';
@@ -60,6 +62,30 @@ describe('SqliteStore specifics', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('SqliteStore reads a balance back only when negative() can use it', () => {
+  // The commit skips RETURNING on_hand unless op.check && op.delta < 0; that is only the same
+  // ledger if negative() raises nothing for every other op, whatever the balance after.
+  const op = fc.record({
+    key: fc.record({ site: fc.constant('s'), location: fc.constant('L'), sku: fc.string(), batch: fc.string(), project: fc.string() }),
+    delta: fc.integer({ min: -1e9, max: 1e9 }),
+    uom: fc.constant('ea'),
+    expiry: fc.constant(null),
+    check: fc.boolean(),
+  });
+  it('negative() is undefined for any balance when the op is not a checked decrease', () => {
+    fc.assert(
+      fc.property(op, fc.integer({ min: -1e12, max: 1e12 }), fc.constantFrom('receive', 'issue', 'transfer', 'count'), (o, after, kind) => {
+        if (o.check && o.delta < 0) return true;
+        return negative(mv({ kind: kind as 'receive' }), o, after) === undefined;
+      }),
+    );
+  });
+  it('control: a checked decrease below zero is raised', () => {
+    const o = { key: { site: 's', location: 'L', sku: 'X', batch: '', project: '' }, delta: -1000, uom: 'ea', expiry: null, check: true };
+    expect(negative(mv({ kind: 'issue' }), o, -1)).toMatchObject({ type: 'NEGATIVE_STOCK', onHand: -1 });
   });
 });
 
