@@ -7,6 +7,8 @@ import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
+  fastMovement,
+  fastMovementBatch,
   guardJson,
   Movement,
   MovementBatch,
@@ -82,7 +84,8 @@ interface Pending {
  * - every message is handled in its own failure boundary (issue 8, finding 1): nothing in one
  *   message can throw out of `onMessage`;
  * - before any parsing, size, UTF-8 and JSON depth are checked on the bytes (`guardJson`), then
- *   the envelope and each movement are validated with zod safeParse; what fails goes to the
+ *   the envelope and each movement are validated by the compiled fast path, and by zod safeParse
+ *   when it declines (so a refusal names the field exactly as zod does); what fails goes to the
  *   dead-letter table with a reason (a bounded prefix of the bytes received plus their SHA-256 and
  *   size, never a re-serialisation), and the edge gets a reject naming the movements (so it stops
  *   resending them). Dead-lettering is rate-limited per edge and pruned per site (finding 5);
@@ -175,23 +178,38 @@ export class Ingester {
     } catch (err) {
       return fail('INVALID_JSON', `payload: not JSON (${(err as Error).message.slice(0, 200)})`);
     }
-    const env = MovementBatch.safeParse(body);
-    if (!env.success) {
-      const { seqs, ids } = salvageIds(body, site, edge);
-      const v = (body as { v?: unknown } | null)?.v;
-      if (v !== undefined && v !== SCHEMA_VERSION) return fail('UNSUPPORTED_VERSION', `v: ${typeof v === 'number' ? v : typeof v} is not ${SCHEMA_VERSION}`, seqs, ids);
-      return fail('INVALID_SCHEMA', describeIssue(env.error), seqs, ids);
+    // The compiled fast path first (protocols/mqtt/movement-fast.ts: zod's exact output or
+    // undefined); zod only when it declines, so refusals keep zod's messages naming the field.
+    let envelope = fastMovementBatch(body);
+    if (envelope === undefined) {
+      const env = MovementBatch.safeParse(body);
+      if (!env.success) {
+        const { seqs, ids } = salvageIds(body, site, edge);
+        const v = (body as { v?: unknown } | null)?.v;
+        if (v !== undefined && v !== SCHEMA_VERSION) return fail('UNSUPPORTED_VERSION', `v: ${typeof v === 'number' ? v : typeof v} is not ${SCHEMA_VERSION}`, seqs, ids);
+        return fail('INVALID_SCHEMA', describeIssue(env.error), seqs, ids);
+      }
+      envelope = env.data;
     }
-    if (env.data.site !== site || env.data.edge !== edge) {
+    if (envelope.site !== site || envelope.edge !== edge) {
       const { seqs, ids } = salvageIds(body, site, edge);
-      return fail('TOPIC_MISMATCH', `site/edge: payload says ${env.data.site}/${env.data.edge}, topic says ${site}/${edge}`, seqs, ids);
+      return fail('TOPIC_MISMATCH', `site/edge: payload says ${envelope.site}/${envelope.edge}, topic says ${site}/${edge}`, seqs, ids);
     }
 
+    const list = envelope.movements;
     const valid: Movement[] = [];
     const seqs: number[] = [];
     const dead: DeadLetterInput[] = [];
     const bad = { seqs: [] as number[], ids: [] as string[], first: undefined as undefined | { reason: RejectReason; message: string } };
-    for (const [i, raw] of env.data.movements.entries()) {
+    for (let i = 0; i < list.length; i++) {
+      const raw = list[i];
+      // The topic's site and edge passed parseEdgeTopic's checks: a movement carrying them needs no pattern test.
+      const fast = fastMovement(raw, t);
+      if (fast !== undefined && fast.site === site && fast.edge === edge) {
+        valid.push(fast);
+        seqs.push(fast.seq);
+        continue;
+      }
       const r = Movement.safeParse(raw);
       let reason: RejectReason | undefined;
       let message = '';

@@ -3,6 +3,7 @@ export * from './topics.js';
 // fields.ts are building blocks of the schemas, not part of the public face.
 export { SCHEMA_VERSION, MAX_BATCH, MAX_QTY, SiteId, EdgeId, DeviceRef, describeIssue } from './fields.js';
 export * from './movement.js';
+export * from './movement-fast.js';
 export * from './ack.js';
 export * from './status.js';
 export * from './remote-config.js';

@@ -4,7 +4,14 @@ import { qtyProblem } from '../ledger/quantity.js';
 import { DeviceRef, EdgeId, Instant, IsoDate, MAX_BATCH, MAX_QTY, SCHEMA_VERSION, SiteId, text } from './fields.js';
 import { isSafeRaw } from './json-guard.js';
 
-export const MovementKind = z.enum(['receive', 'issue', 'return', 'transfer', 'adjust', 'count']);
+// The patterns are shared with the compiled fast path (movement-fast.ts), so both read one rule.
+export const MOVEMENT_ID_PATTERN = /^[0-9A-Za-z_-]{10,64}$/;
+export const GTIN_PATTERN = /^\d{14}$/;
+export const EPC_PATTERN = /^[0-9A-F]{8,128}$/;
+export const MAX_RAW_CHARS = 4096;
+
+export const MOVEMENT_KINDS = ['receive', 'issue', 'return', 'transfer', 'adjust', 'count'] as const;
+export const MovementKind = z.enum(MOVEMENT_KINDS);
 export type MovementKind = z.infer<typeof MovementKind>;
 
 /**
@@ -16,7 +23,7 @@ export type MovementKind = z.infer<typeof MovementKind>;
 export const MovementFields = z.object({
   v: z.literal(SCHEMA_VERSION),
   /** Globally unique, generated at the edge (a ULID); the idempotency key of the ledger. */
-  id: z.string().regex(/^[0-9A-Za-z_-]{10,64}$/, 'id: 10-64 of [0-9A-Za-z_-]'),
+  id: z.string().regex(MOVEMENT_ID_PATTERN, 'id: 10-64 of [0-9A-Za-z_-]'),
   edge: EdgeId,
   /** Per-edge sequence number, strictly increasing from 1 without gaps. */
   seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
@@ -29,9 +36,9 @@ export const MovementFields = z.object({
   kind: MovementKind,
   sku: text(64).optional(),
   /** GTIN-14, digits only. */
-  gtin: z.string().regex(/^\d{14}$/, 'gtin: 14 digits').optional(),
+  gtin: z.string().regex(GTIN_PATTERN, 'gtin: 14 digits').optional(),
   /** EPC as upper-case hex (96 bits or more). */
-  epc: z.string().regex(/^[0-9A-F]{8,128}$/, 'epc: upper-case hex').optional(),
+  epc: z.string().regex(EPC_PATTERN, 'epc: upper-case hex').optional(),
   batch: text(20).optional(),
   expiry: IsoDate.optional(),
   serial: text(64).optional(),
@@ -61,7 +68,7 @@ export const MovementFields = z.object({
   order: text(64).optional(),
   device: DeviceRef,
   /** The scan text or frame as read (audit: a ledger row traces back to these bytes). */
-  raw: z.string().max(4096).refine(isSafeRaw, 'raw: no NUL or invalid Unicode allowed'),
+  raw: z.string().max(MAX_RAW_CHARS).refine(isSafeRaw, 'raw: no NUL or invalid Unicode allowed'),
 });
 
 /** The movement with its cross-field rules; `MovementFields` is the plain shape for derived schemas. */
