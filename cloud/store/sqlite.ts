@@ -213,6 +213,8 @@ export class SqliteStore implements Store {
       let duplicates = 0;
       let exceptions = 0;
       const outcomes: MovementOutcome[] = [];
+      /** Seqs of the rows this batch inserted, in order (trackSeqs skips its ledger scan when they follow hwm). */
+      const seqs: number[] = [];
       for (const m of b.movements) {
         const p = plan(m, this.reader);
         const row = ledgerInsertRow(m, p, now, b.postedBy);
@@ -235,6 +237,7 @@ export class SqliteStore implements Store {
         h.hash = row.hash;
         h.pos = Number(ins.lastInsertRowid);
         h.id = m.id;
+        seqs.push(m.seq);
         touched.add(m.site);
         if (p.newUnknown) {
           this.s.putUnknown.run(p.newUnknown.sku, p.newUnknown.uom, m.site, m.id, now);
@@ -270,7 +273,7 @@ export class SqliteStore implements Store {
       const deadLetterIds = b.deadLetters.map(
         (d) => Number(this.s.insertDead.run(now, d.topic, d.site ?? null, d.edge ?? null, d.reason, d.message, d.payload, d.sha256 ?? null, d.bytes ?? null).lastInsertRowid),
       );
-      return { applied, duplicates, exceptions, deadLetterIds, outcomes, missing: this.trackSeqs(b, now) };
+      return { applied, duplicates, exceptions, deadLetterIds, outcomes, missing: this.trackSeqs(b, seqs, now) };
     });
     const heads: ChainHead[] = [];
     for (const site of touched) {
@@ -290,18 +293,31 @@ export class SqliteStore implements Store {
    * Per-edge seq tracking. `hwm` advances while the ledger holds every seq up to it; seqs above
    * `hwm` that are missing below the highest seen are a gap, returned so the ack asks the edge to
    * resend them. REST movements (seq 0) are not tracked.
+   *
+   * `inserted`: the seqs of the rows this batch inserted. When they run hwm+1, hwm+2, ... up to
+   * the highest seq ever seen (the usual batch: the next chunk of the edge's outbox), every seq up
+   * to it is now in the ledger, so the new hwm is that seq and nothing is missing: what the ledger
+   * scan would find, without it. Anything else (a gap, a resend, duplicates, rows out of order,
+   * another edge's movement in the batch) scans as before.
    */
-  private trackSeqs(b: CommitBatch, now: string): Array<[number, number]> {
+  private trackSeqs(b: CommitBatch, inserted: readonly number[], now: string): Array<[number, number]> {
     const first = b.movements[0];
     if (!first || first.seq <= 0) return [];
     const { site, edge } = first;
     let max = 0;
-    for (const m of b.movements) if (m.seq > max) max = m.seq;
+    let oneEdge = true;
+    for (const m of b.movements) {
+      if (m.seq > max) max = m.seq;
+      if (m.edge !== edge || m.site !== site) oneEdge = false;
+    }
     const cur = this.s.getEdgeSeq.get(site, edge) as { hwm: number; maxSeq: number } | undefined;
     let hwm = cur?.hwm ?? 0;
     max = Math.max(max, cur?.maxSeq ?? 0);
     const missing: Array<[number, number]> = [];
-    if (max > hwm) {
+    let next = hwm + 1;
+    if (oneEdge) for (const s of inserted) if (s === next) next++;
+    if (oneEdge && inserted.length > 0 && next - 1 === max && next - 1 - hwm === inserted.length) hwm = max;
+    else if (max > hwm) {
       // Bounded scan: a huge gap is reported in the part seen now and the rest on later batches.
       const seqs = this.s.seqsAbove.all(site, edge, hwm, max, 100_000) as number[];
       let expect = hwm + 1;
