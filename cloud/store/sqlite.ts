@@ -53,7 +53,13 @@ export class SqliteStore implements Store {
   private readonly itemCache = new Map<string, ItemMaster | null>();
   private readonly codeCache = new Map<string, string | null>();
   private readonly unknownCache = new Map<string, string | null>();
-  /** Chain heads, cached; dropped when a commit rolls back. */
+  /**
+   * Chain heads of the sites the running commit touched, read from `chain_heads` inside its
+   * transaction (one read per site per group commit), never carried from one commit to the next:
+   * the ledger has no UNIQUE (site, chain_n) on SQLite (migration 7), so a second process
+   * committing to the same file must not find a stale head here and fork the chain. Its commit
+   * reads the head the other wrote, or fails to upgrade its stale snapshot to a write (SQLITE_BUSY).
+   */
   private readonly heads = new Map<string, ChainHead & { id: string }>();
   private readonly reader: LedgerReader;
 
@@ -197,14 +203,14 @@ export class SqliteStore implements Store {
     try {
       return this.commitTx(batches);
     } catch (err) {
-      // Rolled back: the cached heads and provisional units may be ahead of the file.
-      this.heads.clear();
+      // Rolled back: the cached provisional units may be ahead of the file.
       this.unknownCache.clear();
       throw err;
     }
   }
 
   private commitSync(batches: readonly CommitBatch[]): CommitResult {
+    this.heads.clear();
     const now = new Date().toISOString();
     const changed = new Map<string, CommitResult['changed'][number]>();
     const touched = new Set<string>();
@@ -548,7 +554,10 @@ export class SqliteStore implements Store {
 
   async verifyChain(site: string): Promise<VerifyResult> {
     const v = new ChainVerifier();
-    for (const r of this.prep('SELECT * FROM ledger WHERE site = ? ORDER BY chain_n').iterate(site) as Iterable<Record<string, unknown>>) {
+    // Chain order is ledger order: each site's rows are numbered as they are inserted, in one
+    // writer's transaction (chainLegacyRows numbers older rows by pos), and positions only grow.
+    // Read through (site, pos); a row whose chain_n is out of place is a break, as a wrong hash.
+    for (const r of this.prep('SELECT * FROM ledger WHERE site = ? ORDER BY pos').iterate(site) as Iterable<Record<string, unknown>>) {
       if (!v.push(r)) break;
     }
     const head = this.s.getHead.get(site) as (ChainHead & { id: string }) | undefined;

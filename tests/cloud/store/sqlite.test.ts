@@ -65,6 +65,44 @@ describe('SqliteStore specifics', () => {
   });
 });
 
+describe('SqliteStore hash chain without UNIQUE (site, chain_n) (migration 7)', () => {
+  let h: ReturnType<typeof sqliteHarness> | undefined;
+  afterEach(() => h?.destroy());
+
+  it('two processes committing to one file in turn keep one linear chain per site', async () => {
+    h = sqliteHarness();
+    const a = await h.open();
+    const b = await h.open();
+    const ms = Array.from({ length: 6 }, (_, i) => mv({ site: 'site-W', sku: 'W', qty: i + 1 }));
+    // Each store's last head is stale once the other committed: a cached head would number the
+    // next row again (with the UNIQUE index gone, a fork the verifier reports).
+    await a.commit([{ movements: [ms[0]!, ms[1]!], deadLetters: [] }]);
+    await b.commit([{ movements: [ms[2]!], deadLetters: [] }]);
+    await a.commit([{ movements: [ms[3]!], deadLetters: [] }]);
+    const r = await b.commit([{ movements: [ms[4]!, ms[5]!], deadLetters: [] }]);
+    expect(r.heads).toEqual([expect.objectContaining({ site: 'site-W', n: 6 })]);
+    expect(await a.verifyChain('site-W')).toEqual({ ok: true, checked: 6, brokenAt: null });
+    const db = new Database(h.path, { readonly: true });
+    try {
+      expect(db.prepare("SELECT chain_n FROM ledger WHERE site = 'site-W' ORDER BY pos").pluck().all()).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'ledger_site_chain'").get()).toBeUndefined();
+    } finally {
+      db.close();
+    }
+  });
+
+  it('verify reports a row whose chain number was changed, though its hash was left alone', async () => {
+    h = sqliteHarness();
+    const s = await h.open();
+    const ms = Array.from({ length: 3 }, () => mv({ site: 'site-N', sku: 'N' }));
+    await s.commit([{ movements: ms, deadLetters: [] }]);
+    expect((await s.verifyChain('site-N')).ok).toBe(true);
+    await h.sql(`UPDATE ledger SET chain_n = 3 WHERE id = '${ms[1]!.id}'`);
+    const row2 = (await s.movement(ms[1]!.id))!;
+    expect(await s.verifyChain('site-N')).toEqual({ ok: false, checked: 2, brokenAt: { pos: row2.pos, id: ms[1]!.id } });
+  });
+});
+
 describe('SqliteStore reads a balance back only when negative() can use it', () => {
   // The commit skips RETURNING on_hand unless op.check && op.delta < 0; that is only the same
   // ledger if negative() raises nothing for every other op, whatever the balance after.

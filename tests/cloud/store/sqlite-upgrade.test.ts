@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type DbModule, SqliteDatabase, type SqliteDb } from '../../../cloud/db/index.js';
+import { sqliteMigrations } from '../../../cloud/store/sqlite-migrations.js';
+import { SqliteStore } from '../../../cloud/store/sqlite.js';
+import { mv } from '../../contracts/store.contract.js';
+
+/**
+ * Upgrades of the SQLite ledger schema: a data file written at an earlier ledger version (the
+ * store's own commit on the schema as that version left it) opens with the current migrations,
+ * nothing lost and every balance unchanged.
+ */
+
+/** The database, as a store of an earlier release sees it: the ledger module migrated up to `version` only. */
+function atVersion(db: SqliteDatabase, version: number): SqliteDb {
+  const only = (m: DbModule): DbModule => ({ ...m, migrations: { sqlite: m.migrations.sqlite.filter((x) => x.version <= version), postgres: [] } });
+  return Object.assign(Object.create(db) as SqliteDatabase, { migrateSync: (m: DbModule) => db.migrateSync(m.name === 'ledger' ? only(m) : m) });
+}
+
+/** Everything the store keeps, read from the file. */
+function snapshot(path: string) {
+  const db = new Database(path, { readonly: true });
+  try {
+    const all = (sql: string) => db.prepare(sql).all();
+    return {
+      ledger: all('SELECT * FROM ledger ORDER BY pos'),
+      balances: all('SELECT * FROM balances ORDER BY site, location, sku, batch, project'),
+      heads: all('SELECT * FROM chain_heads ORDER BY site'),
+      exceptions: all('SELECT * FROM exceptions ORDER BY id'),
+      identities: all('SELECT * FROM identities ORDER BY site, identity'),
+      edgeSeqs: all('SELECT * FROM edge_seqs ORDER BY site, edge'),
+      deadLetters: all('SELECT * FROM dead_letters ORDER BY id'),
+      unknown: all('SELECT * FROM unknown_items ORDER BY sku'),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+const indexes = (path: string) => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL ORDER BY name").pluck().all() as string[];
+  } finally {
+    db.close();
+  }
+};
+
+describe('SqliteStore upgrade: data written at ledger version 6', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Two sites; receives, issues (one below zero), a transfer, a count, serials, a replay, a dead letter. */
+  async function writeAt(version: number, path: string): Promise<void> {
+    const db = new SqliteDatabase(path);
+    try {
+      const s = new SqliteStore(atVersion(db, version));
+      const a = (over: Parameters<typeof mv>[0]) => mv({ edge: 'up-edge', ...over });
+      const first = [a({ sku: 'P', qty: 10 }), a({ sku: 'P', qty: 2.5, batch: 'L1' }), a({ sku: 'Q', qty: 3, serial: 'SN-1' })];
+      await s.commit([{ movements: first, deadLetters: [] }]);
+      await s.commit([
+        { movements: [a({ sku: 'P', kind: 'issue', qty: 4 }), a({ sku: 'Q', kind: 'issue', qty: 5 }), first[0]!], deadLetters: [] },
+        { movements: [mv({ site: 'site-B', edge: 'b-edge', sku: 'P', qty: 7 })], deadLetters: [{ topic: 't', site: 'site-A', edge: 'up-edge', reason: 'INVALID_SCHEMA', message: 'qty', payload: '{}' }] },
+      ]);
+      await s.commit([{ movements: [a({ sku: 'P', kind: 'transfer', qty: 1, toLocation: 'BIN-2' }), a({ sku: 'P', kind: 'count', qty: 6 })], deadLetters: [] }]);
+      await s.close();
+      expect(await db.versions('ledger')).toEqual(sqliteMigrations.filter((m) => m.version <= version).map((m) => m.version));
+    } finally {
+      await db.close();
+    }
+  }
+
+  it('opens at the current version with every row, balance, head and seq kept; the chain verifies and continues', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sg-ledger-up-'));
+    const path = join(dir, 'stockgate.db');
+    await writeAt(6, path);
+    const before = snapshot(path);
+    // Control: the version-6 file really has the index migration 7 drops, and the data is there.
+    expect(indexes(path)).toContain('ledger_site_chain');
+    expect(before.ledger.length).toBe(8); // 9 sent, one a replay
+    expect(before.exceptions.length).toBeGreaterThan(0);
+
+    const s = new SqliteStore(path);
+    try {
+      expect(snapshot(path)).toEqual(before);
+      expect(indexes(path)).not.toContain('ledger_site_chain');
+      expect(indexes(path)).toContain('ledger_site_pos');
+      const n = (site: string) => before.ledger.filter((r) => (r as { site: string }).site === site).length;
+      expect(await s.verifyChain('site-A')).toEqual({ ok: true, checked: n('site-A'), brokenAt: null });
+      expect(await s.verifyChain('site-B')).toEqual({ ok: true, checked: n('site-B'), brokenAt: null });
+
+      const next = mv({ edge: 'up-edge', sku: 'P', qty: 1 });
+      const r = await s.commit([{ movements: [next], deadLetters: [] }]);
+      expect(r.heads).toEqual([expect.objectContaining({ site: 'site-A', n: n('site-A') + 1 })]);
+      const maxPos = Math.max(...before.ledger.map((x) => (x as { pos: number }).pos));
+      expect((await s.movement(next.id))!.pos).toBeGreaterThan(maxPos);
+      expect(await s.verifyChain('site-A')).toEqual({ ok: true, checked: n('site-A') + 1, brokenAt: null });
+    } finally {
+      await s.close();
+    }
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare("SELECT version FROM db_migrations WHERE module = 'ledger' ORDER BY version").pluck().all()).toEqual(sqliteMigrations.map((m) => m.version));
+    db.close();
+  });
+});
