@@ -274,4 +274,67 @@ export const sqliteMigrations: SqliteMigration[] = [
       DROP INDEX IF EXISTS ledger_site_chain;
     `,
   },
+  {
+    version: 8,
+    // Issue 9 bench (commit CPU per row): AUTOINCREMENT wrote the ledger's sqlite_sequence row
+    // on every insert. Without it SQLite gives highest pos + 1; the ledger never deletes, and the
+    // store places a row after the highest pos its chain heads recorded should the last row be
+    // removed (SqliteStore.commitSync), so a pos is still never given twice. Same columns in the
+    // same order, same positions; a one-time copy of the table.
+    name: 'ledger: pos without AUTOINCREMENT',
+    sql: `
+      CREATE TABLE ledger_v8 (
+        pos INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        edge TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        site TEXT NOT NULL,
+        location TEXT NOT NULL,
+        to_location TEXT,
+        kind TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        gtin TEXT,
+        epc TEXT,
+        batch TEXT NOT NULL DEFAULT '',
+        expiry TEXT,
+        serial TEXT,
+        qty INTEGER NOT NULL,
+        uom TEXT NOT NULL,
+        base_qty INTEGER,
+        base_uom TEXT,
+        rounding TEXT,
+        project TEXT NOT NULL DEFAULT '',
+        stage TEXT,
+        operator TEXT,
+        crew TEXT,
+        device_id TEXT NOT NULL,
+        device_type TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        status TEXT NOT NULL,
+        variance INTEGER,
+        posted_token TEXT,
+        posted_user TEXT,
+        applied_at TEXT NOT NULL,
+        chain_n INTEGER,
+        hash TEXT,
+        po TEXT,
+        req TEXT,
+        sales_order TEXT
+      );
+      INSERT INTO ledger_v8 (pos, id, edge, seq, ts, ts_ms, site, location, to_location, kind, sku, gtin, epc, batch, expiry, serial,
+          qty, uom, base_qty, base_uom, rounding, project, stage, operator, crew, device_id, device_type, raw, status, variance,
+          posted_token, posted_user, applied_at, chain_n, hash, po, req, sales_order)
+        SELECT pos, id, edge, seq, ts, ts_ms, site, location, to_location, kind, sku, gtin, epc, batch, expiry, serial,
+          qty, uom, base_qty, base_uom, rounding, project, stage, operator, crew, device_id, device_type, raw, status, variance,
+          posted_token, posted_user, applied_at, chain_n, hash, po, req, sales_order
+        FROM ledger ORDER BY pos;
+      DROP TABLE ledger;
+      ALTER TABLE ledger_v8 RENAME TO ledger;
+      CREATE INDEX ledger_edge_seq ON ledger (site, edge, seq);
+      CREATE INDEX ledger_site_pos ON ledger (site, pos);
+      CREATE INDEX ledger_site_ts ON ledger (site, ts_ms);
+    `,
+  },
 ];

@@ -84,7 +84,10 @@ export class SqliteStore implements Store {
           expiry = COALESCE(excluded.expiry, expiry),
           updated_at = excluded.updated_at`;
     this.s = {
-      insertLedger: db.prepare(`INSERT OR IGNORE INTO ledger (${INSERT_COLS.join(', ')}) VALUES (${INSERT_COLS.map(() => '?').join(', ')})`),
+      // pos is bound NULL (SQLite numbers the row, highest pos + 1) except after a last row was removed (posFloor).
+      insertLedger: db.prepare(`INSERT OR IGNORE INTO ledger (pos, ${INSERT_COLS.join(', ')}) VALUES (?, ${INSERT_COLS.map(() => '?').join(', ')})`),
+      maxPos: db.prepare('SELECT MAX(pos) FROM ledger').pluck(),
+      maxHeadPos: db.prepare('SELECT MAX(pos) FROM chain_heads').pluck(),
       addBalance: db.prepare(addBalance),
       addBalanceAfter: db.prepare(`${addBalance} RETURNING on_hand`).pluck(),
       getBalance: db
@@ -211,6 +214,13 @@ export class SqliteStore implements Store {
 
   private commitSync(batches: readonly CommitBatch[]): CommitResult {
     this.heads.clear();
+    // Positions are public (`pos` in the API, consumers' cursors) and never reused. The ledger
+    // has no AUTOINCREMENT since migration 8 (it wrote sqlite_sequence on every insert), so SQLite
+    // numbers a row highest pos + 1, which would give a removed last row's pos again. Nothing
+    // here deletes ledger rows; if someone did, the chain heads still hold the highest pos ever
+    // given, and the commit's first row is placed after it. Two reads per group commit.
+    const top = (this.s.maxHeadPos.get() as number | null) ?? 0;
+    let posFloor = top > ((this.s.maxPos.get() as number | null) ?? 0) ? top : 0;
     const now = new Date().toISOString();
     const changed = new Map<string, CommitResult['changed'][number]>();
     const touched = new Set<string>();
@@ -229,6 +239,7 @@ export class SqliteStore implements Store {
         row.hash = chainHash(h.hash, row);
         // Positional binding: this loop is the ingest hot path (named binding costs more per row).
         const ins = this.s.insertLedger.run(
+          posFloor ? posFloor + 1 : null,
           row.id, row.edge, row.seq, row.ts, row.ts_ms, row.site, row.location, row.to_location, row.kind, row.sku, row.gtin, row.epc,
           row.batch, row.expiry, row.serial, row.qty, row.uom, row.base_qty, row.base_uom, row.rounding, row.project, row.stage,
           row.operator, row.crew, row.device_id, row.device_type, row.raw, row.status, row.variance, row.posted_token, row.posted_user,
@@ -239,6 +250,7 @@ export class SqliteStore implements Store {
           outcomes.push('duplicate');
           continue;
         }
+        posFloor = 0;
         h.n = row.chain_n;
         h.hash = row.hash;
         h.pos = Number(ins.lastInsertRowid);

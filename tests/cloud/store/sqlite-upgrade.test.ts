@@ -49,7 +49,19 @@ const indexes = (path: string) => {
   }
 };
 
-describe('SqliteStore upgrade: data written at ledger version 6', () => {
+const ledgerSql = (path: string) => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return {
+      table: db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ledger'").pluck().get() as string,
+      sequence: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'ledger'").pluck().get() as number | undefined,
+    };
+  } finally {
+    db.close();
+  }
+};
+
+describe.each([6, 7])('SqliteStore upgrade: data written at ledger version %i', (version) => {
   let dir: string | undefined;
   afterEach(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -78,10 +90,12 @@ describe('SqliteStore upgrade: data written at ledger version 6', () => {
   it('opens at the current version with every row, balance, head and seq kept; the chain verifies and continues', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sg-ledger-up-'));
     const path = join(dir, 'stockgate.db');
-    await writeAt(6, path);
+    await writeAt(version, path);
     const before = snapshot(path);
-    // Control: the version-6 file really has the index migration 7 drops, and the data is there.
-    expect(indexes(path)).toContain('ledger_site_chain');
+    // Control: the file really has what migrations 7 and 8 take away, and the data is there.
+    if (version < 7) expect(indexes(path)).toContain('ledger_site_chain');
+    expect(ledgerSql(path).table).toContain('AUTOINCREMENT');
+    expect(ledgerSql(path).sequence).toBe(Math.max(...before.ledger.map((x) => (x as { pos: number }).pos)));
     expect(before.ledger.length).toBe(8); // 9 sent, one a replay
     expect(before.exceptions.length).toBeGreaterThan(0);
 
@@ -89,7 +103,8 @@ describe('SqliteStore upgrade: data written at ledger version 6', () => {
     try {
       expect(snapshot(path)).toEqual(before);
       expect(indexes(path)).not.toContain('ledger_site_chain');
-      expect(indexes(path)).toContain('ledger_site_pos');
+      expect(indexes(path)).toEqual(['ledger_edge_seq', 'ledger_site_pos', 'ledger_site_ts']);
+      expect(ledgerSql(path).table).not.toContain('AUTOINCREMENT');
       const n = (site: string) => before.ledger.filter((r) => (r as { site: string }).site === site).length;
       expect(await s.verifyChain('site-A')).toEqual({ ok: true, checked: n('site-A'), brokenAt: null });
       expect(await s.verifyChain('site-B')).toEqual({ ok: true, checked: n('site-B'), brokenAt: null });
@@ -99,7 +114,9 @@ describe('SqliteStore upgrade: data written at ledger version 6', () => {
       expect(r.heads).toEqual([expect.objectContaining({ site: 'site-A', n: n('site-A') + 1 })]);
       const maxPos = Math.max(...before.ledger.map((x) => (x as { pos: number }).pos));
       expect((await s.movement(next.id))!.pos).toBeGreaterThan(maxPos);
+      expect((await s.movement(next.id))!.pos).toBe(maxPos + 1);
       expect(await s.verifyChain('site-A')).toEqual({ ok: true, checked: n('site-A') + 1, brokenAt: null });
+      expect(ledgerSql(path).sequence).toBeUndefined();
     } finally {
       await s.close();
     }

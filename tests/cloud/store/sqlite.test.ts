@@ -103,6 +103,32 @@ describe('SqliteStore hash chain without UNIQUE (site, chain_n) (migration 7)', 
   });
 });
 
+describe('SqliteStore positions without AUTOINCREMENT (migration 8)', () => {
+  let h: ReturnType<typeof sqliteHarness> | undefined;
+  afterEach(() => h?.destroy());
+
+  it('never gives a pos twice, even when the last row was removed behind its back', async () => {
+    h = sqliteHarness();
+    const s = await h.open();
+    const ms = Array.from({ length: 3 }, () => mv({ site: 'site-P', sku: 'P' }));
+    await s.commit([{ movements: ms, deadLetters: [] }]);
+    const last = (await s.movement(ms[2]!.id))!.pos;
+    await h.sql(`DELETE FROM ledger WHERE id = '${ms[2]!.id}'`);
+    // Control: SQLite alone would number the next row with the removed row's pos.
+    const db = new Database(h.path, { readonly: true });
+    expect(db.prepare('SELECT MAX(pos) + 1 FROM ledger').pluck().get()).toBe(last);
+    db.close();
+    const next = [mv({ site: 'site-Q', sku: 'P' }), mv({ site: 'site-P', sku: 'P' })];
+    await s.commit([{ movements: [ms[0]!, ...next], deadLetters: [] }]);
+    expect((await s.movement(next[0]!.id))!.pos).toBe(last + 1);
+    expect((await s.movement(next[1]!.id))!.pos).toBe(last + 2);
+    // And on from there, once the gap is behind.
+    const after = mv({ site: 'site-P', sku: 'P' });
+    await s.commit([{ movements: [after], deadLetters: [] }]);
+    expect((await s.movement(after.id))!.pos).toBe(last + 3);
+  });
+});
+
 describe('SqliteStore reads a balance back only when negative() can use it', () => {
   // The commit skips RETURNING on_hand unless op.check && op.delta < 0; that is only the same
   // ledger if negative() raises nothing for every other op, whatever the balance after.
