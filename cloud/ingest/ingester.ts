@@ -164,19 +164,15 @@ export class Ingester {
       return;
     }
     const { site, edge } = t;
-    const fail = (reason: RejectReason, message: string, seqs: number[] = [], ids: string[] = []) => {
-      const d = this.deadLetter(topic, site, edge, reason, message, payload);
-      this.enqueue({ site, edge, batch: { movements: [], deadLetters: d ? [d] : [] }, seqs, reject: { reason, message, seqs, ids }, settle });
-    };
 
     // Size, UTF-8 and depth on the bytes, before JSON.parse and before anything re-reads the value.
     const refused = guardJson(payload, this.o.maxPayloadBytes);
-    if (refused) return fail(refused.reason, refused.message);
+    if (refused) return this.refuse(topic, site, edge, payload, settle, refused.reason, refused.message);
     let body: unknown;
     try {
       body = JSON.parse(payload.toString('utf8'));
     } catch (err) {
-      return fail('INVALID_JSON', `payload: not JSON (${(err as Error).message.slice(0, 200)})`);
+      return this.refuse(topic, site, edge, payload, settle, 'INVALID_JSON', `payload: not JSON (${(err as Error).message.slice(0, 200)})`);
     }
     // The compiled fast path first (protocols/mqtt/movement-fast.ts: zod's exact output or
     // undefined); zod only when it declines, so refusals keep zod's messages naming the field.
@@ -186,14 +182,15 @@ export class Ingester {
       if (!env.success) {
         const { seqs, ids } = salvageIds(body, site, edge);
         const v = (body as { v?: unknown } | null)?.v;
-        if (v !== undefined && v !== SCHEMA_VERSION) return fail('UNSUPPORTED_VERSION', `v: ${typeof v === 'number' ? v : typeof v} is not ${SCHEMA_VERSION}`, seqs, ids);
-        return fail('INVALID_SCHEMA', describeIssue(env.error), seqs, ids);
+        if (v !== undefined && v !== SCHEMA_VERSION)
+          return this.refuse(topic, site, edge, payload, settle, 'UNSUPPORTED_VERSION', `v: ${typeof v === 'number' ? v : typeof v} is not ${SCHEMA_VERSION}`, seqs, ids);
+        return this.refuse(topic, site, edge, payload, settle, 'INVALID_SCHEMA', describeIssue(env.error), seqs, ids);
       }
       envelope = env.data;
     }
     if (envelope.site !== site || envelope.edge !== edge) {
       const { seqs, ids } = salvageIds(body, site, edge);
-      return fail('TOPIC_MISMATCH', `site/edge: payload says ${envelope.site}/${envelope.edge}, topic says ${site}/${edge}`, seqs, ids);
+      return this.refuse(topic, site, edge, payload, settle, 'TOPIC_MISMATCH', `site/edge: payload says ${envelope.site}/${envelope.edge}, topic says ${site}/${edge}`, seqs, ids);
     }
 
     const list = envelope.movements;
@@ -236,6 +233,22 @@ export class Ingester {
     const p: Pending = { site, edge, batch: { movements: valid, deadLetters: dead }, seqs, settle };
     if (bad.first) p.reject = { ...bad.first, seqs: bad.seqs, ids: bad.ids };
     this.enqueue(p);
+  }
+
+  /** The whole message refused: its dead letter, and a reject naming the salvaged seqs and ids. */
+  private refuse(
+    topic: string,
+    site: string,
+    edge: string,
+    payload: Buffer,
+    settle: Settle | undefined,
+    reason: RejectReason,
+    message: string,
+    seqs: number[] = [],
+    ids: string[] = [],
+  ): void {
+    const d = this.deadLetter(topic, site, edge, reason, message, payload);
+    this.enqueue({ site, edge, batch: { movements: [], deadLetters: d ? [d] : [] }, seqs, reject: { reason, message, seqs, ids }, settle });
   }
 
   /**

@@ -77,27 +77,15 @@ function isQty(x: unknown): x is number {
 }
 
 /**
- * An optional text field: `undefined` when absent, the string when valid, `false` to defer.
- * A key present with the value undefined is kept by zod (as undefined): deferred.
- */
-function optText(m: Obj, key: string, max: number): string | undefined | false {
-  const x = m[key];
-  if (x === undefined) return key in m ? false : undefined;
-  return isText(x, max) ? x : false;
-}
-function optPattern(m: Obj, key: string, re: RegExp): string | undefined | false {
-  const x = m[key];
-  if (x === undefined) return key in m ? false : undefined;
-  return typeof x === 'string' && re.test(x) ? x : false;
-}
-
-/**
  * `Movement.parse(x)` when `x` is a valid movement, else `undefined` (run zod for the message).
  * `known` names a site and edge already validated (the topic's): equal strings skip their pattern.
  */
 export function fastMovement(x: unknown, known?: { site: string; edge: string }): Movement | undefined {
   if (!plain(x)) return undefined;
   const m = x;
+  // Each optional field: absent (undefined and not `in` m: left out, like zod), valid, or defer.
+  // A key present with the value undefined is kept by zod as undefined: deferred. The reads use
+  // constant property names (not a helper taking the key) so they stay monomorphic inline caches.
   if (m.v !== SCHEMA_VERSION) return undefined;
   const id = m.id;
   if (typeof id !== 'string' || !MOVEMENT_ID_PATTERN.test(id)) return undefined;
@@ -112,40 +100,40 @@ export function fastMovement(x: unknown, known?: { site: string; edge: string })
   if (!isSite(site, known?.site)) return undefined;
   const location = m.location;
   if (!isText(location, 64)) return undefined;
-  const toLocation = optText(m, 'toLocation', 64);
-  if (toLocation === false) return undefined;
+  const toLocation = m.toLocation;
+  if (toLocation !== undefined ? !isText(toLocation, 64) : 'toLocation' in m) return undefined;
   const kind = m.kind;
   if (typeof kind !== 'string' || !KINDS.has(kind)) return undefined;
-  const sku = optText(m, 'sku', 64);
-  if (sku === false) return undefined;
-  const gtin = optPattern(m, 'gtin', GTIN_PATTERN);
-  if (gtin === false) return undefined;
-  const epc = optPattern(m, 'epc', EPC_PATTERN);
-  if (epc === false) return undefined;
-  const batch = optText(m, 'batch', 20);
-  if (batch === false) return undefined;
-  const expiry = optPattern(m, 'expiry', DATE_PATTERN);
-  if (expiry === false) return undefined;
-  const serial = optText(m, 'serial', 64);
-  if (serial === false) return undefined;
+  const sku = m.sku;
+  if (sku !== undefined ? !isText(sku, 64) : 'sku' in m) return undefined;
+  const gtin = m.gtin;
+  if (gtin !== undefined ? typeof gtin !== 'string' || !GTIN_PATTERN.test(gtin) : 'gtin' in m) return undefined;
+  const epc = m.epc;
+  if (epc !== undefined ? typeof epc !== 'string' || !EPC_PATTERN.test(epc) : 'epc' in m) return undefined;
+  const batch = m.batch;
+  if (batch !== undefined ? !isText(batch, 20) : 'batch' in m) return undefined;
+  const expiry = m.expiry;
+  if (expiry !== undefined ? typeof expiry !== 'string' || !DATE_PATTERN.test(expiry) : 'expiry' in m) return undefined;
+  const serial = m.serial;
+  if (serial !== undefined ? !isText(serial, 64) : 'serial' in m) return undefined;
   const qty = m.qty;
   if (!isQty(qty)) return undefined;
   const uom = m.uom;
   if (!isText(uom, 16)) return undefined;
-  const project = optText(m, 'project', 64);
-  if (project === false) return undefined;
-  const stage = optText(m, 'stage', 64);
-  if (stage === false) return undefined;
-  const operator = optText(m, 'operator', 64);
-  if (operator === false) return undefined;
-  const crew = optText(m, 'crew', 64);
-  if (crew === false) return undefined;
-  const po = optText(m, 'po', 64);
-  if (po === false) return undefined;
-  const req = optText(m, 'req', 64);
-  if (req === false) return undefined;
-  const order = optText(m, 'order', 64);
-  if (order === false) return undefined;
+  const project = m.project;
+  if (project !== undefined ? !isText(project, 64) : 'project' in m) return undefined;
+  const stage = m.stage;
+  if (stage !== undefined ? !isText(stage, 64) : 'stage' in m) return undefined;
+  const operator = m.operator;
+  if (operator !== undefined ? !isText(operator, 64) : 'operator' in m) return undefined;
+  const crew = m.crew;
+  if (crew !== undefined ? !isText(crew, 64) : 'crew' in m) return undefined;
+  const po = m.po;
+  if (po !== undefined ? !isText(po, 64) : 'po' in m) return undefined;
+  const req = m.req;
+  if (req !== undefined ? !isText(req, 64) : 'req' in m) return undefined;
+  const order = m.order;
+  if (order !== undefined ? !isText(order, 64) : 'order' in m) return undefined;
   const device = m.device;
   if (!plain(device)) return undefined;
   const deviceId = device.id;

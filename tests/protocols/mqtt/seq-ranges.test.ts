@@ -15,6 +15,20 @@ describe('toRanges', () => {
   it('accepts any iterable', () => {
     expect(toRanges(new Set([4, 3, 6]))).toEqual([[3, 4], [6, 6]]);
   });
+  it('ascending arrays (no copy, no sort) and any other order give the ranges of the set of seqs', () => {
+    // Oracle: every seq of the set, each range maximal and covering only members.
+    const check = (xs: number[]) => {
+      const set = new Set(xs);
+      const r = toRanges(xs);
+      expect(rangesSize(r)).toBe(set.size);
+      for (const s of set) expect(inRanges(r, s)).toBe(true);
+      for (let i = 1; i < r.length; i++) expect(r[i]![0]).toBeGreaterThan(r[i - 1]![1] + 1);
+    };
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 60 }), { maxLength: 40 }), fc.boolean(), (xs, sort) => check(sort ? [...xs].sort((a, b) => a - b) : xs)),
+      { numRuns: 3000, seed: 9 },
+    );
+  });
   it('handles seqs near Number.MAX_SAFE_INTEGER', () => {
     const m = Number.MAX_SAFE_INTEGER;
     expect(toRanges([m, m - 1, 1])).toEqual([[1, 1], [m - 1, m]]);
