@@ -12,7 +12,7 @@ import { PostgresStore } from '../../../cloud/store/postgres.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import type { Store } from '../../../cloud/store/store.js';
 import { qtyProblem } from '../../../protocols/ledger/quantity.js';
-import { MAX_QTY, topics, type Reject } from '../../../protocols/mqtt/index.js';
+import { MAX_QTY, Movement, describeIssue, topics, type Reject } from '../../../protocols/mqtt/index.js';
 import { batch, movement } from '../../helpers/movements.js';
 
 /**
@@ -260,6 +260,40 @@ describe.each(backends)('Ingester poison-input classes ($name)', ({ open }) => {
     ing.onMessage(TOPIC, null as unknown as Buffer, (ok) => settled.push(ok));
     expect(settled).toEqual([true]);
     await stillHealthy();
+  });
+
+  it('compiled validator wired in: the store gets exactly zod\'s movements, refusals carry zod\'s message naming the field', async () => {
+    // What reaches the store, captured before it (the oracle is zod's parse of the same JSON).
+    const seen: Movement[] = [];
+    const commit = store.commit.bind(store);
+    store.commit = async (b) => {
+      for (const x of b) seen.push(...x.movements);
+      return commit(b);
+    };
+    const base = () => movement({ site: SITE, edge: EDGE, seq: ++seq });
+    const sent = [
+      // An older edge: no business documents, no optional fields.
+      base(),
+      // A newer edge within v1: an unknown key at both levels (stripped), every optional field set.
+      { ...base(), kind: 'transfer', toLocation: 'BIN-7', gtin: '09506000134352', epc: '3074257BF7194E4000001A85', batch: 'LOT42', expiry: '2027-03-31', serial: 'SN-1', project: 'P-1', stage: 's', operator: 'o', crew: 'c', po: 'PO-1', req: 'R-1', order: 'SO-1', colour: 'red', device: { id: 'd', type: 'scanner', firmware: '1.2' } },
+      { ...base(), qty: 12.345, uom: '水泥 🧱', raw: 'GS\u001dCR\r\n' },
+    ];
+    const bad = [
+      { ...base(), qty: 1.0005 },
+      { ...base(), sku: 'a\u0000b' },
+      { ...base(), kind: 'count', qty: -1 },
+    ];
+    const list = [...sent, ...bad];
+    await feed(JSON.stringify(batch(SITE, EDGE, list as Movement[])));
+    const wire = JSON.parse(JSON.stringify(list)) as unknown[];
+    expect(seen).toStrictEqual(wire.slice(0, sent.length).map((m) => Movement.parse(m)));
+    expect(seen.map((m) => Object.keys(m))).toEqual(wire.slice(0, sent.length).map((m) => Object.keys(Movement.parse(m))));
+    const rej = bus.rejects().at(-1)!;
+    const first = Movement.safeParse(wire[sent.length]);
+    expect(first.success).toBe(false);
+    expect(rej.message).toBe(`movements[${sent.length}].${describeIssue(first.error!)}`);
+    expect(rej.message).toMatch(/^movements\[3\]\.qty: /);
+    expect(rej.ranges).toEqual([[list[sent.length]!.seq, list.at(-1)!.seq]]);
   });
 
   it('settles each message only after its group commit (the external broker PUBACKs then)', async () => {
