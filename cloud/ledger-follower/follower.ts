@@ -1,3 +1,9 @@
+/**
+ * Why one file (over 400 lines): the follower is one loop whose parts share its state: the batch
+ * (cursors, rows, consumers in one transaction), the yield to a busy ingester (event-loop spans,
+ * share, lag bound) and the retry decide together when the next batch runs; split, each would
+ * read and write the other's fields. The queries are in repo.ts.
+ */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
@@ -26,7 +32,9 @@ export interface LedgerFollowerOptions {
    * while the process is busy with ingest (`busyLoopShare`, else a local commit within the last
    * `busyWindowMs`), the follower's
    * batches take at most this share of the time: after a batch that took T ms, the next starts
-   * T × (1 − share) / share later. 1 (the default): never yield. The cloud sets 0.05.
+   * T × (1 − share) / share later (0: none until the lag bound). 1 (the default): never yield. The
+   * cloud sets 0.01: a saturated ingester's CPU per movement with the business layer on is then
+   * within the noise of it off (bench/README.md, "Business layer on and off").
    */
   busyShare?: number;
   /**
@@ -38,6 +46,15 @@ export interface LedgerFollowerOptions {
    */
   busyLoopShare?: number;
   busyWindowMs?: number;
+  /**
+   * With `busyLoopShare`: once busy, it stays busy until the loop has been under `busyLoopShare`
+   * over a span this long (ms, default 250), and it looks once per such span. A saturated ingester
+   * dips under 80% for a few ms (an fsync, a GC, the edges' windows refilling) and in the tail of a
+   * burst; judged over 20 ms spans, each dip let a batch in and the checks woke the thread 100
+   * times a second. Not yet busy, 20 ms spans still decide, so a steady load is followed batch by
+   * batch as before.
+   */
+  busyIdleSpanMs?: number;
   /**
    * The bound on yielding: once the follower has been behind the ledger this long (`lagMs` in
    * /healthz), it stops yielding until it has caught up, and ingest shares the process with it
@@ -124,6 +141,11 @@ export class LedgerFollower {
   /** Event-loop utilisation at the start of the span `busyLoopShare` is measured over (the last batch's end, then each check). */
   private eluMark = performance.eventLoopUtilization();
   private eluMarkAt = 0;
+  private readonly busyIdleSpanMs: number;
+  /** The last span judged was busy (`busyLoopShare`): the next verdict needs a `busyIdleSpanMs` span. */
+  private loopBusy = false;
+  /** When the loop was last judged busy after being idle, ms. */
+  private busySince = 0;
   private readonly maxLagMs: number;
   /** Last local commit (wake from the commit hook), ms. */
   private lastCommitAt = 0;
@@ -131,6 +153,8 @@ export class LedgerFollower {
   private behindSince: number | undefined;
   /** Wall time of the last batch, ms (what a yield is proportional to). */
   private lastBatchMs = 0;
+  /** Wall time per row of the recent full batches, ms (moving average): what the next full batch will take. */
+  private msPerRow = 0;
   private readonly health: FollowerHealth = { consumers: [], batches: 0, rows: 0, lagMs: 0, yielding: false, cpu: { '(follower)': { rows: 0, cpuMs: 0 } } };
 
   constructor(
@@ -143,7 +167,8 @@ export class LedgerFollower {
     this.batchRows = opts.batchRows ?? 500;
     this.pollMs = opts.pollMs ?? 500;
     this.minGapMs = opts.minGapMs ?? 20;
-    this.busyShare = Math.min(1, Math.max(0.01, opts.busyShare ?? 1));
+    this.busyShare = Math.min(1, Math.max(0, opts.busyShare ?? 1));
+    this.busyIdleSpanMs = opts.busyIdleSpanMs ?? 250;
     this.busyWindowMs = opts.busyWindowMs ?? 100;
     this.busyLoopShare = opts.busyLoopShare;
     this.maxLagMs = opts.maxLagMs ?? 30_000;
@@ -220,11 +245,12 @@ export class LedgerFollower {
         if (this.stopped) return;
         const wait = this.lastBatchAt + this.minGapMs - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        // Its share of the time while ingest is busy, checked every 10 ms: as soon as ingest has
-        // nothing waiting (or the lag bound is reached), the next batch goes.
+        // Its share of the time while ingest is busy: as soon as ingest is idle again (or the lag
+        // bound is reached), the next batch goes. `yieldFor` says when to look again (10 ms with
+        // `busyWindowMs`, the end of the span being measured with `busyLoopShare`).
         for (let y = this.yieldFor(Date.now()); y > 0 && !this.stopped; y = this.yieldFor(Date.now())) {
           this.health.yielding = true;
-          await new Promise((r) => setTimeout(r, Math.min(y, 10)));
+          await new Promise((r) => setTimeout(r, y));
         }
         this.health.yielding = false;
         if (this.stopped) return;
@@ -241,25 +267,48 @@ export class LedgerFollower {
   }
 
   /**
-   * How long to wait before the next batch to keep to `busyShare` of the time while the local
-   * ingester is busy; 0 when it is idle, when yielding is off, or when the follower has been behind
-   * for `maxLagMs` (the bound: it then runs flat out until it has caught up).
+   * How long to wait before looking again (0: the next batch goes now), to keep to `busyShare` of
+   * the time while the local ingester is busy; 0 when it is idle, when yielding is off, or when the
+   * follower has been behind for `maxLagMs` (the bound: it then runs flat out until it has caught up).
    */
   private yieldFor(now: number): number {
     if (this.busyShare >= 1) return 0;
+    if (this.behindSince !== undefined && now - this.behindSince >= this.maxLagMs) return 0;
+    const untilLag = this.behindSince === undefined ? this.maxLagMs : this.behindSince + this.maxLagMs - now;
+    // When its share allows the next batch (never, with share 0, until the lag bound): counted from
+    // its last batch, or from when ingest became busy if that is later, and for at least what a
+    // full batch takes (else a burst would start with a batch "due" for the quiet before it, or
+    // for the few rows of the last batch before it).
+    const shareFrom = Math.max(this.lastBatchAt, this.busySince);
+    const batchMs = Math.max(this.lastBatchMs, this.msPerRow * this.batchRows);
+    const dueAt = this.busyShare > 0 ? shareFrom + (batchMs * (1 - this.busyShare)) / this.busyShare : Number.POSITIVE_INFINITY;
     if (this.busyLoopShare !== undefined) {
-      // Over spans of at least 20 ms without the follower (from its last batch's end, then from
-      // each check): a shorter span tells nothing, so wait for one.
+      // Over spans without the follower (from its last batch's end, then from each verdict): 20 ms
+      // while not busy (a shorter span tells nothing); once busy, `busyIdleSpanMs`, so a dip of a
+      // saturated ingester is not taken for idle, and the thread is woken a few times a second.
+      // Woken after a quiet spell, it measures a fresh span: a long one would be mostly the quiet.
+      const span = this.loopBusy ? this.busyIdleSpanMs : 20;
+      if (now - this.eluMarkAt > 4 * this.busyIdleSpanMs) this.markLoop(now);
       const since = now - this.eluMarkAt;
-      if (since < 20) return 20 - since;
+      if (since < span) return Math.max(1, Math.min(span - since, untilLag));
       const elu = performance.eventLoopUtilization();
       const busy = performance.eventLoopUtilization(elu, this.eluMark).utilization >= this.busyLoopShare;
+      if (busy && !this.loopBusy) this.busySince = now;
+      this.loopBusy = busy;
       this.eluMark = elu;
       this.eluMarkAt = now;
       if (!busy) return 0;
-    } else if (now - this.lastCommitAt > this.busyWindowMs) return 0;
-    if (this.behindSince !== undefined && now - this.behindSince >= this.maxLagMs) return 0;
-    return this.lastBatchAt + (this.lastBatchMs * (1 - this.busyShare)) / this.busyShare - now;
+      if (dueAt <= now) return 0;
+      return Math.max(1, Math.min(this.busyIdleSpanMs, untilLag));
+    }
+    if (now - this.lastCommitAt > this.busyWindowMs) return 0;
+    return Math.max(0, Math.min(dueAt - now, 10, untilLag));
+  }
+
+  /** Start a span of `busyLoopShare` measurement. */
+  private markLoop(now: number): void {
+    this.eluMark = performance.eventLoopUtilization();
+    this.eluMarkAt = now;
   }
 
   private failed(err: unknown): void {
@@ -323,9 +372,13 @@ export class LedgerFollower {
       return rows.length;
     });
     this.lastBatchAt = Date.now();
-    this.lastBatchMs = this.lastBatchAt - startedAt;
-    this.eluMark = performance.eventLoopUtilization();
-    this.eluMarkAt = this.lastBatchAt;
+    if (n > 0) this.lastBatchMs = this.lastBatchAt - startedAt;
+    // Full batches only: in a small one the fixed part (lock, cursors, COMMIT) is most of the time.
+    if (n === this.batchRows) {
+      const perRow = this.lastBatchMs / n;
+      this.msPerRow = this.msPerRow === 0 ? perRow : 0.8 * this.msPerRow + 0.2 * perRow;
+    }
+    this.markLoop(this.lastBatchAt);
     // Fewer rows than a full batch: it took everything committed when it read the heads, so it is
     // caught up, unless a commit came in since (then it is behind since that commit).
     if (n < this.batchRows) this.behindSince = this.lastCommitAt > startedAt ? this.lastCommitAt : undefined;

@@ -255,6 +255,41 @@ for (const make of [sqliteRig, pgRig]) {
       expect((await seen(db, 'a')).map((r) => r.id)).toEqual(await ledgerIds(store));
     });
 
+    it('busyShare 0: nothing while the loop is busy, until the lag bound; then it catches up while still busy', async () => {
+      rig = make();
+      const { db, store } = await rig.open();
+      for (let i = 0; i < 20; i++) await commit(store, ...Array.from({ length: 10 }, () => mv()));
+      const a = recorder('a');
+      const hold = follower(db, [recorder('h')], { batchRows: 10, busyShare: 0, busyLoopShare: 0.5, maxLagMs: 600_000 });
+      const bounded = follower(db, [a], { name: 'bounded', batchRows: 10, busyShare: 0, busyLoopShare: 0.5, maxLagMs: 1500 });
+      // The thread never idle, as a saturating ingest burst keeps it: 5 ms spins chained with
+      // setImmediate (timers and I/O still run between them), busy whatever the machine's load.
+      let spinning = true;
+      const spin = () => {
+        const end = performance.now() + 5;
+        while (performance.now() < end);
+        if (spinning) setImmediate(spin);
+      };
+      spin();
+      try {
+        await hold.start();
+        await expect.poll(() => hold.status().yielding, { timeout: 20_000 }).toBe(true);
+        const rows0 = hold.status().rows;
+        expect(rows0).toBeLessThan(200);
+        // Control: the bounded one, same load, same share, does take everything (past 1.5 s behind).
+        await bounded.start();
+        await expect.poll(() => a.committed.length, { timeout: 60_000 }).toBe(200);
+        // The one without a reachable bound took nothing meanwhile, and says why.
+        expect(hold.status().rows).toBe(rows0);
+        expect(hold.status().yielding).toBe(true);
+        expect(hold.status().lagMs).toBeGreaterThan(0);
+      } finally {
+        spinning = false;
+      }
+      expect((await seen(db, 'a')).map((r) => r.id)).toEqual(await ledgerIds(store));
+      expect(await seen(db, 'h')).toEqual([]);
+    });
+
     it('the lag bound: behind for maxLagMs, it stops yielding to a busy ingester until it has caught up', async () => {
       rig = make();
       const { db, store } = await rig.open();
