@@ -218,7 +218,8 @@ export class SqliteStore implements Store {
     // has no AUTOINCREMENT since migration 8 (it wrote sqlite_sequence on every insert), so SQLite
     // numbers a row highest pos + 1, which would give a removed last row's pos again. Nothing
     // here deletes ledger rows; if someone did, the chain heads still hold the highest pos ever
-    // given, and the commit's first row is placed after it. Two reads per group commit.
+    // given, and the commit's first row is placed after it. Two reads per group commit, each one
+    // b-tree step (rowid; chain_heads_pos, migration 9).
     const top = (this.s.maxHeadPos.get() as number | null) ?? 0;
     let posFloor = top > ((this.s.maxPos.get() as number | null) ?? 0) ? top : 0;
     const now = new Date().toISOString();

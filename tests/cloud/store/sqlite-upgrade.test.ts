@@ -61,7 +61,17 @@ const ledgerSql = (path: string) => {
   }
 };
 
-describe.each([6, 7])('SqliteStore upgrade: data written at ledger version %i', (version) => {
+/** How SQLite finds the highest head pos (the commit's never-reused-pos check). */
+const headsPlan = (path: string) => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('EXPLAIN QUERY PLAN SELECT MAX(pos) FROM chain_heads').all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+  } finally {
+    db.close();
+  }
+};
+
+describe.each([6, 7, 8])('SqliteStore upgrade: data written at ledger version %i', (version) => {
   let dir: string | undefined;
   afterEach(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -94,8 +104,9 @@ describe.each([6, 7])('SqliteStore upgrade: data written at ledger version %i', 
     const before = snapshot(path);
     // Control: the file really has what migrations 7 and 8 take away, and the data is there.
     if (version < 7) expect(indexes(path)).toContain('ledger_site_chain');
-    expect(ledgerSql(path).table).toContain('AUTOINCREMENT');
-    expect(ledgerSql(path).sequence).toBe(Math.max(...before.ledger.map((x) => (x as { pos: number }).pos)));
+    if (version < 8) expect(ledgerSql(path).table).toContain('AUTOINCREMENT');
+    if (version < 8) expect(ledgerSql(path).sequence).toBe(Math.max(...before.ledger.map((x) => (x as { pos: number }).pos)));
+    expect(headsPlan(path)).not.toContain('chain_heads_pos');
     expect(before.ledger.length).toBe(8); // 9 sent, one a replay
     expect(before.exceptions.length).toBeGreaterThan(0);
 
@@ -105,6 +116,7 @@ describe.each([6, 7])('SqliteStore upgrade: data written at ledger version %i', 
       expect(indexes(path)).not.toContain('ledger_site_chain');
       expect(indexes(path)).toEqual(['ledger_edge_seq', 'ledger_site_pos', 'ledger_site_ts']);
       expect(ledgerSql(path).table).not.toContain('AUTOINCREMENT');
+      expect(headsPlan(path)).toContain('chain_heads_pos');
       const n = (site: string) => before.ledger.filter((r) => (r as { site: string }).site === site).length;
       expect(await s.verifyChain('site-A')).toEqual({ ok: true, checked: n('site-A'), brokenAt: null });
       expect(await s.verifyChain('site-B')).toEqual({ ok: true, checked: n('site-B'), brokenAt: null });
