@@ -347,4 +347,26 @@ export const sqliteMigrations: SqliteMigration[] = [
       CREATE INDEX chain_heads_pos ON chain_heads (pos);
     `,
   },
+  {
+    version: 10,
+    // Issue 9 bench (commit CPU per row): the (site, edge, seq) index served only the seq-tracking
+    // scan for the seqs above an edge's hwm, and cost an index insert on every ledger row. Those
+    // seqs are now kept apart while above hwm (SqliteStore.trackSeqs): filled here from the
+    // ledger, with the index, before it goes. Every ledger seq of an edge above its hwm, as the
+    // scan saw them (an edge with no row yet: hwm 0).
+    name: 'edge seqs above hwm kept apart; ledger without the (site, edge, seq) index',
+    sql: `
+      CREATE TABLE edge_seqs_above (
+        site TEXT NOT NULL,
+        edge TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (site, edge, seq)
+      ) WITHOUT ROWID;
+      INSERT OR IGNORE INTO edge_seqs_above (site, edge, seq)
+        SELECT l.site, l.edge, l.seq FROM ledger l
+        WHERE l.seq > COALESCE((SELECT e.hwm FROM edge_seqs e WHERE e.site = l.site AND e.edge = l.edge), 0)
+        ORDER BY l.site, l.edge, l.seq;
+      DROP INDEX IF EXISTS ledger_edge_seq;
+    `,
+  },
 ];

@@ -32,6 +32,7 @@ import {
 } from './store.js';
 import { exceptionRow, LEDGER_CHANGE_COLUMNS, LEDGER_CHANGE_ROW_COLUMNS, ledgerChange, ledgerRow } from './rows.js';
 import { fromMilli } from '../../protocols/ledger/quantity.js';
+import type { Movement } from '../../protocols/mqtt/index.js';
 
 /**
  * The default store: one SQLite file in WAL mode with `synchronous=FULL`, so an ack that follows
@@ -118,7 +119,9 @@ export class SqliteStore implements Store {
       getEdgeSeq: db.prepare('SELECT hwm, max_seq AS maxSeq FROM edge_seqs WHERE site = ? AND edge = ?'),
       putEdgeSeq: db.prepare(`INSERT INTO edge_seqs (site, edge, hwm, max_seq, updated_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (site, edge) DO UPDATE SET hwm = excluded.hwm, max_seq = excluded.max_seq, updated_at = excluded.updated_at`),
-      seqsAbove: db.prepare('SELECT DISTINCT seq FROM ledger WHERE site = ? AND edge = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?').pluck(),
+      seqsAbove: db.prepare('SELECT seq FROM edge_seqs_above WHERE site = ? AND edge = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?').pluck(),
+      putAbove: db.prepare('INSERT OR IGNORE INTO edge_seqs_above (site, edge, seq) VALUES (?, ?, ?)'),
+      dropAbove: db.prepare('DELETE FROM edge_seqs_above WHERE site = ? AND edge = ? AND seq <= ?'),
     };
     const s = this.s;
     const code = (c: string): ItemMaster | undefined => {
@@ -230,8 +233,8 @@ export class SqliteStore implements Store {
       let duplicates = 0;
       let exceptions = 0;
       const outcomes: MovementOutcome[] = [];
-      /** Seqs of the rows this batch inserted, in order (trackSeqs skips its ledger scan when they follow hwm). */
-      const seqs: number[] = [];
+      /** The movements this batch inserted, in order (their seqs, for trackSeqs). */
+      const inserted: Movement[] = [];
       for (const m of b.movements) {
         const p = plan(m, this.reader);
         const row = ledgerInsertRow(m, p, now, b.postedBy);
@@ -256,7 +259,7 @@ export class SqliteStore implements Store {
         h.hash = row.hash;
         h.pos = Number(ins.lastInsertRowid);
         h.id = m.id;
-        seqs.push(m.seq);
+        inserted.push(m);
         touched.add(m.site);
         if (p.newUnknown) {
           this.s.putUnknown.run(p.newUnknown.sku, p.newUnknown.uom, m.site, m.id, now);
@@ -292,7 +295,7 @@ export class SqliteStore implements Store {
       const deadLetterIds = b.deadLetters.map(
         (d) => Number(this.s.insertDead.run(now, d.topic, d.site ?? null, d.edge ?? null, d.reason, d.message, d.payload, d.sha256 ?? null, d.bytes ?? null).lastInsertRowid),
       );
-      return { applied, duplicates, exceptions, deadLetterIds, outcomes, missing: this.trackSeqs(b, seqs, now) };
+      return { applied, duplicates, exceptions, deadLetterIds, outcomes, missing: this.trackSeqs(b, inserted, now) };
     });
     const heads: ChainHead[] = [];
     for (const site of touched) {
@@ -313,15 +316,21 @@ export class SqliteStore implements Store {
    * `hwm` that are missing below the highest seen are a gap, returned so the ack asks the edge to
    * resend them. REST movements (seq 0) are not tracked.
    *
-   * `inserted`: the seqs of the rows this batch inserted. When they run hwm+1, hwm+2, ... up to
-   * the highest seq ever seen (the usual batch: the next chunk of the edge's outbox), every seq up
-   * to it is now in the ledger, so the new hwm is that seq and nothing is missing: what the ledger
-   * scan would find, without it. Anything else (a gap, a resend, duplicates, rows out of order,
-   * another edge's movement in the batch) scans as before.
+   * `inserted`: the movements this batch inserted. When their seqs run hwm+1, hwm+2, ... up to
+   * the highest seq ever seen and no gap was pending (the usual batch: the next chunk of the
+   * edge's outbox), every seq up to it is now in the ledger: the new hwm is that seq and nothing
+   * is missing. Otherwise the seqs above hwm in the ledger are read from `edge_seqs_above`
+   * (migration 10), which holds each ledger seq of an edge that was above its hwm when inserted,
+   * until hwm passes it: the same set the ledger itself holds there, without a (site, edge, seq)
+   * index on every ledger row.
    */
-  private trackSeqs(b: CommitBatch, inserted: readonly number[], now: string): Array<[number, number]> {
+  private trackSeqs(b: CommitBatch, inserted: readonly Movement[], now: string): Array<[number, number]> {
     const first = b.movements[0];
-    if (!first || first.seq <= 0) return [];
+    if (!first || first.seq <= 0) {
+      // Not tracked now; a seq among them still counts when its edge is tracked.
+      for (const m of inserted) if (m.seq > 0) this.s.putAbove.run(m.site, m.edge, m.seq);
+      return [];
+    }
     const { site, edge } = first;
     let max = 0;
     let oneEdge = true;
@@ -334,11 +343,14 @@ export class SqliteStore implements Store {
     max = Math.max(max, cur?.maxSeq ?? 0);
     const missing: Array<[number, number]> = [];
     let next = hwm + 1;
-    if (oneEdge) for (const s of inserted) if (s === next) next++;
-    if (oneEdge && inserted.length > 0 && next - 1 === max && next - 1 - hwm === inserted.length) hwm = max;
-    else if (max > hwm) {
+    const pending = (cur?.maxSeq ?? 0) > hwm;
+    if (oneEdge && !pending) for (const m of inserted) if (m.seq === next) next++;
+    if (oneEdge && !pending && inserted.length > 0 && next - 1 === max && next - 1 - hwm === inserted.length) hwm = max;
+    else {
+      const was = hwm;
+      for (const m of inserted) if (m.seq > 0 && (m.seq > was || m.edge !== edge || m.site !== site)) this.s.putAbove.run(m.site, m.edge, m.seq);
       // Bounded scan: a huge gap is reported in the part seen now and the rest on later batches.
-      const seqs = this.s.seqsAbove.all(site, edge, hwm, max, 100_000) as number[];
+      const seqs = max > hwm ? (this.s.seqsAbove.all(site, edge, hwm, max, 100_000) as number[]) : [];
       let expect = hwm + 1;
       let contiguous = true;
       for (const s of seqs) {
@@ -350,6 +362,7 @@ export class SqliteStore implements Store {
         expect = s + 1;
       }
       if (expect <= max && missing.length < 16) missing.push([expect, max]);
+      if (hwm > was) this.s.dropAbove.run(site, edge, hwm);
     }
     this.s.putEdgeSeq.run(site, edge, hwm, max, now);
     return missing;

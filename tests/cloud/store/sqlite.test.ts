@@ -200,6 +200,30 @@ describe('SqliteStore per-edge seq tracking (the scan is skipped when a batch fo
       { numRuns: 60 },
     );
   });
+
+  it('as the model per edge when batches mix two edges (each batch tracked for its first movement\'s edge)', async () => {
+    const mixed = fc.array(fc.array(fc.tuple(fc.constantFrom('e', 'f'), fc.integer({ min: 1, max: 30 })), { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 12 });
+    await fc.assert(
+      fc.asyncProperty(mixed, async (batches) => {
+        h?.destroy();
+        h = sqliteHarness();
+        const s = await h.open();
+        const at = (edge: string, seq: number) => mv({ id: `SEQ-${edge}-${seq}`, edge, seq, sku: 'Q' });
+        const have = { e: new Set<number>(), f: new Set<number>() } as Record<string, Set<number>>;
+        const was = { e: { hwm: 0, max: 0 }, f: { hwm: 0, max: 0 } } as Record<string, { hwm: number; max: number }>;
+        for (const b of batches) {
+          const r = await s.commit([{ movements: b.map(([e, q]) => at(e, q)), deadLetters: [] }]);
+          for (const [e, q] of b) have[e]!.add(q);
+          const edge = b[0]![0];
+          const want = model(have[edge]!, was[edge]!, Math.max(...b.map(([, q]) => q)));
+          expect(r.batches[0]!.missing).toEqual(want.missing);
+          expect(await s.edgeSeq('site-A', edge)).toMatchObject({ hwm: want.hwm, maxSeq: want.max });
+          was[edge] = want;
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
 });
 
 storeLedgerContract('SqliteStore (temp file)', sqliteHarness);
