@@ -1,6 +1,5 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
-import { SerialPort } from 'serialport';
 import { listHidDevices, type HidDeviceInfo, type HidLoader } from './hid.js';
 
 /** A serial port found on this machine. */
@@ -97,7 +96,7 @@ export async function listDevices(opts: DiscoveryOptions = {}): Promise<DeviceLi
   const byId = byIdLinks(devDir);
   let serial: SerialEntry[];
   try {
-    const ports = await (opts.listSerial ?? (() => SerialPort.list()))();
+    const ports = await (opts.listSerial ?? (async () => (await import('serialport')).SerialPort.list()))();
     serial = ports.map((p) =>
       serialEntry(p.path, byId, { manufacturer: p.manufacturer, serialNumber: p.serialNumber, vendorId: p.vendorId, productId: p.productId }),
     );

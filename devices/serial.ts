@@ -1,4 +1,4 @@
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import type { Transport } from './transport.js';
 
 /** Line settings of a serial port. JSDoc defaults are serialport's except where noted. */
@@ -57,7 +57,10 @@ export class SerialTransport implements Transport {
     this.uri = `serial://${settings.path}`;
   }
 
-  open(): Promise<void> {
+  async open(): Promise<void> {
+    // Loaded at the first open, not with the registry: serialport and its native binding are
+    // ~4 MB of an edge's idle RSS, and an edge without serial devices never needs them (issue 14).
+    const { SerialPort } = await import('serialport');
     const port = new SerialPort({
       path: this.settings.path,
       baudRate: this.settings.baudRate ?? 9600,

@@ -26,7 +26,7 @@ const edge = () => ['edge', '--data-dir', tempDir('sg-launch-'), '--broker', 'mq
 describe('bin/stockgate.js as a command (issue 14 §6)', () => {
   it('`stockgate edge` runs node with its own V8 limits', async () => {
     const argv = await nodeArgsOf(edge());
-    expect(argv.slice(1, 3)).toEqual(['--max-semi-space-size=2', '--v8-pool-size=1']);
+    expect(argv.slice(1, 3)).toEqual(['--max-semi-space-size=1', '--v8-pool-size=1']);
     expect(argv).toContain('edge');
   });
 

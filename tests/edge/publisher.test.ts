@@ -1,10 +1,16 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { EmbeddedBroker } from '../../cloud/broker/aedes.js';
 import type { SqliteOutbox } from '../../edge/outbox/sqlite.js';
 import type { Publisher } from '../../edge/publisher.js';
 import { topics } from '../../protocols/mqtt/index.js';
-import { waitFor } from '../helpers/procs.js';
+import { requireBuild, ROOT, tempDir, waitFor } from '../helpers/procs.js';
+
+const execFileP = promisify(execFile);
 import { PublisherHarness } from '../helpers/publisher-harness.js';
 
 const draft = (i: number) => ({
@@ -98,5 +104,41 @@ describe('Publisher', () => {
     await waitFor(() => outbox!.rejected(10).length === 1, 'rejected moved');
     expect(outbox!.rejected(10)[0]).toMatchObject({ seq: 2, reason: 'INVALID_SCHEMA', message: 'qty: must be > 0' });
     expect(outbox!.backlog()).toMatchObject({ count: 1, oldestSeq: 1 });
+  });
+});
+
+describe('publisher memory (issue 14: idle edge RSS)', () => {
+  /**
+   * How many 2-byte number buffers mqtt-packet cached in a fresh node process after an MQTT client
+   * tried to connect (the broker down, as for an edge in an outage): `publisher` is the edge's
+   * Publisher, `plain` MQTT.js with its defaults. A child process each: the cache is module state.
+   */
+  async function numberCacheAfterConnect(client: 'publisher' | 'plain'): Promise<number> {
+    requireBuild();
+    const dist = (p: string) => JSON.stringify(pathToFileURL(join(ROOT, 'dist', p)).href);
+    const script = `
+      import { createRequire } from 'node:module';
+      const numbers = createRequire(${JSON.stringify(join(ROOT, 'package.json'))})('mqtt-packet/numbers.js');
+      if (${JSON.stringify(client)} === 'publisher') {
+        const { SqliteOutbox } = await import(${dist('edge/outbox/sqlite.js')});
+        const { Publisher } = await import(${dist('edge/publisher.js')});
+        const outbox = new SqliteOutbox({ path: ${JSON.stringify(join(tempDir(), 'o.db'))}, site: 's1', edge: 'e1' });
+        const pub = new Publisher(outbox, { broker: 'mqtt://127.0.0.1:1', site: 's1', edge: 'e1' });
+        pub.on('error', () => undefined);
+        pub.start();
+      } else {
+        const mqtt = (await import('mqtt')).default;
+        mqtt.connect('mqtt://127.0.0.1:1', { reconnectPeriod: 0 }).on('error', () => undefined);
+      }
+      setTimeout(() => { process.stdout.write(String(Object.keys(numbers.cache).length)); process.exit(0); }, 500);
+    `;
+    const { stdout } = await execFileP(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT });
+    return Number(stdout);
+  }
+
+  it('the edge does not build mqtt-packet\'s 65,536-buffer number cache (~6 MB of heap); MQTT.js by default does', async () => {
+    // Control: the default client builds it at its first packet, so the count below can see it.
+    expect(await numberCacheAfterConnect('plain')).toBe(65536);
+    expect(await numberCacheAfterConnect('publisher')).toBe(0);
   });
 });
