@@ -202,4 +202,13 @@ export const postgresMigrations: Array<{ version: number; name: string; sql: str
       CREATE INDEX ledger_site_ts ON ledger (site, ts_ms);
     `,
   },
+  {
+    version: 6,
+    // See the SQLite migration 11: the store's open-time question "any row without its chain
+    // hash?" answered from an (empty) partial index instead of a scan of the ledger.
+    name: 'ledger: partial index of rows still without their chain hash',
+    sql: `
+      CREATE INDEX ledger_unhashed ON ledger (pos) WHERE hash IS NULL;
+    `,
+  },
 ];

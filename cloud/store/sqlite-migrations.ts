@@ -369,4 +369,16 @@ export const sqliteMigrations: SqliteMigration[] = [
       DROP INDEX IF EXISTS ledger_edge_seq;
     `,
   },
+  {
+    version: 11,
+    // Every store open asks whether rows from before the hash chain (migration 3) still lack
+    // their hash (SqliteStore.chainLegacyRows). Without an index that is a scan of the whole
+    // ledger when none do, the usual answer: ~0.35 s per open at 1M rows. A partial index holds
+    // only the unhashed rows, so it is empty once they are chained and the question is one
+    // b-tree step; rows inserted with their hash (all of them since migration 3) never enter it.
+    name: 'ledger: partial index of rows still without their chain hash',
+    sql: `
+      CREATE INDEX ledger_unhashed ON ledger (pos) WHERE hash IS NULL;
+    `,
+  },
 ];

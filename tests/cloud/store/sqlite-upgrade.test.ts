@@ -80,7 +80,53 @@ const headsPlan = (path: string) => {
   }
 };
 
-describe.each([6, 7, 8, 9])('SqliteStore upgrade: data written at ledger version %i', (version) => {
+/** How SQLite answers the store's open-time question "any row without its chain hash?" (migration 11). */
+const unhashedPlan = (path: string) => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('EXPLAIN QUERY PLAN SELECT 1 FROM ledger WHERE hash IS NULL LIMIT 1').all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+  } finally {
+    db.close();
+  }
+};
+
+describe('SqliteStore: rows without their chain hash (from before the chain) are found through the partial index', () => {
+  it('a ledger whose hashes were never written gets them at open, and the chain verifies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-ledger-unhashed-'));
+    try {
+      const path = join(dir, 'stockgate.db');
+      let s = new SqliteStore(path);
+      await s.commit([{ movements: [mv({ sku: 'P', qty: 3 }), mv({ sku: 'Q', qty: 2 }), mv({ site: 'site-B', sku: 'P', qty: 1 })], deadLetters: [] }]);
+      await s.close();
+      const hashes = () => {
+        const db = new Database(path, { readonly: true });
+        try {
+          return db.prepare('SELECT site, chain_n, hash FROM ledger ORDER BY pos').all();
+        } finally {
+          db.close();
+        }
+      };
+      const written = hashes();
+      // As a file from before the chain (migration 3) left them: no numbers, no hashes, no heads.
+      const raw = new Database(path);
+      raw.exec('UPDATE ledger SET chain_n = NULL, hash = NULL; DELETE FROM chain_heads');
+      raw.close();
+      expect(unhashedPlan(path)).toContain('ledger_unhashed');
+      s = new SqliteStore(path);
+      try {
+        expect(hashes()).toEqual(written);
+        expect(await s.verifyChain('site-A')).toMatchObject({ ok: true, checked: 2 });
+        expect(await s.verifyChain('site-B')).toMatchObject({ ok: true, checked: 1 });
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each([6, 7, 8, 9, 10])('SqliteStore upgrade: data written at ledger version %i', (version) => {
   let dir: string | undefined;
   afterEach(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -117,6 +163,7 @@ describe.each([6, 7, 8, 9])('SqliteStore upgrade: data written at ledger version
     if (version < 8) expect(ledgerSql(path).table).toContain('AUTOINCREMENT');
     if (version < 8) expect(ledgerSql(path).sequence).toBe(Math.max(...before.ledger.map((x) => (x as { pos: number }).pos)));
     if (version < 9) expect(headsPlan(path)).not.toContain('chain_heads_pos');
+    expect(unhashedPlan(path)).not.toContain('ledger_unhashed');
     expect(before.ledger.length).toBe(8); // 9 sent, one a replay
     expect(before.exceptions.length).toBeGreaterThan(0);
 
@@ -124,7 +171,8 @@ describe.each([6, 7, 8, 9])('SqliteStore upgrade: data written at ledger version
     try {
       expect(snapshot(path)).toEqual(before);
       expect(indexes(path)).not.toContain('ledger_site_chain');
-      expect(indexes(path)).toEqual(['ledger_site_pos', 'ledger_site_ts']);
+      expect(indexes(path)).toEqual(['ledger_site_pos', 'ledger_site_ts', 'ledger_unhashed']);
+      expect(unhashedPlan(path)).toContain('ledger_unhashed');
       // Every ledger seq of an edge above its hwm, read from the ledger itself (the oracle).
       const above = (e: { site: string; edge: string; hwm: number }) =>
         [...new Set(before.ledger.filter((r) => (r as { site: string }).site === e.site && (r as { edge: string }).edge === e.edge).map((r) => (r as { seq: number }).seq))]
