@@ -263,6 +263,10 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       },
     });
     this.client = client;
+    // Nagle off (TCP_NODELAY; MQTT.js leaves it on): a batch written while the previous one is
+    // still unacknowledged by the broker's TCP waited for that ACK, which the broker's kernel
+    // delays (bench/README.md, "Paced latency").
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     let lastErr: Error | undefined;
     client.on('connect', () => {
       if (this.client !== client) return;
