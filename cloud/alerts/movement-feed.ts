@@ -6,6 +6,9 @@ import { movementEvents } from './events.js';
 /** Name of the ledger cursor: the last ledger position turned into `movements.applied` events. */
 export const MOVEMENTS_CURSOR = 'movements.applied';
 
+/** While no `movements` webhook exists, the followed head is written at most this often, ms. */
+export const FOLLOW_WRITE_MS = 1000;
+
 /**
  * `movements.applied` webhook events, read from the ledger after a durable cursor (a change feed),
  * not from the commit callback's memory: the events of a ledger range and the cursor move in one
@@ -13,7 +16,14 @@ export const MOVEMENTS_CURSOR = 'movements.applied';
  * and no range is queued twice.
  *
  * Without a `movements` webhook the cursor just follows the head. On first start it begins at
- * the head (no backfill of history).
+ * the head (no backfill of history). While it only follows, the head each catch-up sees is kept in
+ * memory (`followed`) and written at most once per `FOLLOW_WRITE_MS` (and on `idle`/`stop`): a
+ * write transaction per group commit (a WAL fsync on the ingest's own SQLite file) was most of
+ * what the commit hooks cost the cloud at saturation, about 1 µs of CPU per movement (bench
+ * `--business-ab`, hooks on/off). A catch-up that finds a webhook starts from the larger of the
+ * stored cursor and `followed`, so in a running process a new webhook gets exactly what it got
+ * before: the rows after the head the last catch-up saw. Only a crash can lose the unwritten part,
+ * and then a webhook that exists at restart also gets the rows of that last second.
  *
  * Several cloud instances sharing one PostgreSQL store (competing ingesters): the cursor moves by
  * compare-and-set, so only one instance queues a range. Their commits may become visible out of
@@ -25,6 +35,10 @@ export class MovementFeed {
   private scheduled = false;
   private stopped = false;
   private retry: NodeJS.Timeout | undefined;
+  /** The head the last catch-up without a `movements` webhook saw, not yet written (see above). */
+  private followed: number | undefined;
+  private followWrittenAt = 0;
+  private followTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ledger: Store,
@@ -58,14 +72,34 @@ export class MovementFeed {
     });
   }
 
+  /** Wait for the catch-up queued so far, without writing the followed head (tests). */
+  async caughtUp(): Promise<void> {
+    await this.tail;
+  }
+
+  /** Wait for the catch-up queued so far, then write the followed head (tests, shutdown). */
   async idle(): Promise<void> {
     await this.tail;
+    await this.writeFollowed();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
+    clearTimeout(this.followTimer);
     await this.tail;
+    await this.writeFollowed();
+  }
+
+  /** Write the followed head now (compare-and-set against the stored cursor, as every move). */
+  private async writeFollowed(): Promise<void> {
+    const value = this.followed;
+    if (value === undefined) return;
+    this.followed = undefined;
+    this.followWrittenAt = this.now().getTime();
+    const stored = (await this.alerts.cursor(MOVEMENTS_CURSOR)) ?? 0;
+    // False or lower: another instance moved it first, which is all this write was for.
+    if (value > stored) await this.alerts.enqueue([], { name: MOVEMENTS_CURSOR, value, expected: stored });
   }
 
   private async head(): Promise<number> {
@@ -73,10 +107,26 @@ export class MovementFeed {
   }
 
   private async catchUp(): Promise<void> {
-    const cursor = (await this.alerts.cursor(MOVEMENTS_CURSOR)) ?? 0;
+    const stored = (await this.alerts.cursor(MOVEMENTS_CURSOR)) ?? 0;
+    // What the cursor would be had every followed head been written (another instance's may be ahead).
+    const cursor = Math.max(stored, this.followed ?? 0);
     if ((await this.alerts.listWebhooks({ role: 'movements' })).length === 0) {
       const head = await this.head();
-      if (head > cursor) await this.alerts.enqueue([], { name: MOVEMENTS_CURSOR, value: head, expected: cursor });
+      if (head > cursor) this.followed = head;
+      if (this.followed === undefined) return;
+      const wait = this.followWrittenAt + FOLLOW_WRITE_MS - this.now().getTime();
+      if (wait <= 0) {
+        clearTimeout(this.followTimer);
+        this.followTimer = undefined;
+        await this.writeFollowed();
+      } else if (!this.followTimer) {
+        // The last commit of a burst is written too, a second later at most.
+        this.followTimer = setTimeout(() => {
+          this.followTimer = undefined;
+          this.changed();
+        }, wait);
+        this.followTimer.unref();
+      }
       return;
     }
     // The ledger pages newest first: read back to the cursor, then emit oldest first.
@@ -102,6 +152,9 @@ export class MovementFeed {
     if (rows.length === 0) return;
     const events = movementEvents(rows, this.newId);
     // False: another instance moved the cursor first and queued this range itself.
-    if ((await this.alerts.enqueue(events, { name: MOVEMENTS_CURSOR, value: rows[rows.length - 1]!.pos, expected: cursor })) && events.length) this.notify();
+    if (!(await this.alerts.enqueue(events, { name: MOVEMENTS_CURSOR, value: rows[rows.length - 1]!.pos, expected: stored }))) return;
+    // The stored cursor is now past the followed head.
+    this.followed = undefined;
+    if (events.length) this.notify();
   }
 }

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Webhook } from '../../../cloud/alerts/alert-store.js';
 import { AlertEngine, type AlertEngineOptions } from '../../../cloud/alerts/engine.js';
-import { MOVEMENTS_CURSOR } from '../../../cloud/alerts/movement-feed.js';
+import { MOVEMENTS_CURSOR, MovementFeed } from '../../../cloud/alerts/movement-feed.js';
 import { SqliteAlertStore } from '../../../cloud/alerts/sqlite.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import type { Movement } from '../../../protocols/mqtt/index.js';
@@ -418,6 +418,43 @@ describe('AlertEngine', () => {
       await new Promise((r) => setTimeout(r, 400));
       await engine.idle();
       expect((await events('movements')).map((e) => e.movements.length)).toEqual([1]);
+    });
+
+    it('without a movements webhook, the followed head is written at most once a second, and a webhook added later gets exactly the rows after it', async () => {
+      await alerts.deleteWebhook(hooks.movements.id);
+      let ids = 0;
+      // The test's clock stands still: after the first write, nothing is written until stop.
+      const feed = new MovementFeed(ledger, alerts, log, () => undefined, () => `E${String(++ids).padStart(25, '0')}`, 0, () => clock);
+      const head = async () => (await ledger.movements({ limit: 1 }))[0]!.pos;
+      try {
+        await feed.start();
+        const step = async (m: Movement) => {
+          await ledger.commit([{ movements: [m], deadLetters: [] }]);
+          feed.changed();
+          await feed.caughtUp();
+        };
+        await step(mv({ qty: 1 }));
+        const written = await head();
+        expect(await alerts.cursor(MOVEMENTS_CURSOR)).toBe(written);
+        const before = mv({ qty: 2 });
+        await step(before);
+        // Not written (within the second of the last write)...
+        expect(await alerts.cursor(MOVEMENTS_CURSOR)).toBe(written);
+        // ...yet a webhook added now does not get `before`: it was committed while none existed.
+        hooks.movements = await alerts.addWebhook({ id: 'W-movements-2', url: 'http://127.0.0.1:9/m2', secret: 'a-secret-of-16-chars', role: 'movements', createdAt: clock.toISOString() });
+        const after = mv({ qty: 3 });
+        await step(after);
+        expect((await events('movements')).flatMap((e) => e.movements.map((m: { id: string }) => m.id))).toEqual([after.id]);
+        expect(await alerts.cursor(MOVEMENTS_CURSOR)).toBe(await head());
+        // Without webhooks again: stop writes what it followed.
+        await alerts.deleteWebhook('W-movements-2');
+        await step(mv({ qty: 4 }));
+        await step(mv({ qty: 5 }));
+        await feed.stop();
+        expect(await alerts.cursor(MOVEMENTS_CURSOR)).toBe(await head());
+      } finally {
+        await feed.stop();
+      }
     });
 
     it('without a movements webhook, only the cursor moves', async () => {
