@@ -147,6 +147,12 @@ export interface PhaseResult {
   /** Device timestamp (the movement's `ts`, stamped at append) -> application ack at the edge. */
   deviceToAckP50Ms: number;
   deviceToAckP99Ms: number;
+  /**
+   * Device timestamp -> the batch holding it went out (`published`): the edge's share of the
+   * latency (outbox commit with its fsync, waiting for window room, the publish call).
+   */
+  deviceToPublishP50Ms: number;
+  deviceToPublishP99Ms: number;
 }
 
 export interface EdgeRun {
@@ -176,6 +182,7 @@ export interface EdgeRun {
 export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
   const latencies: number[] = [];
   const deviceToAck: number[] = [];
+  const deviceToPublish: number[] = [];
   let resends = 0;
   let connectErrors = 0;
   const t0 = performance.now();
@@ -186,7 +193,17 @@ export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
       const pub = new Publisher(outbox, { broker: o.broker, site: o.site, edge, batchSize: o.batch, window: o.window, ackTimeoutMs: 30_000 });
       const sentAt = new Map<number, number>();
       const stampedAt = new Map<number, number>();
-      pub.on('published', (first) => sentAt.set(first, performance.now()));
+      let publishedUpTo = 0;
+      pub.on('published', (first, last) => {
+        sentAt.set(first, performance.now());
+        // First sends only: a resent window would count its movements again.
+        const wall = Date.now();
+        for (let k = Math.max(first, publishedUpTo + 1); k <= last; k++) {
+          const ts = stampedAt.get(k);
+          if (ts !== undefined) deviceToPublish.push(wall - ts);
+        }
+        publishedUpTo = Math.max(publishedUpTo, last);
+      });
       // A connect that times out (200 edges on a loaded machine) is retried by the publisher itself.
       pub.on('error', () => void connectErrors++);
       let acked = 0;
@@ -235,7 +252,10 @@ export async function runEdges(o: EdgeRun): Promise<PhaseResult> {
   const secs = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
   deviceToAck.sort((a, b) => a - b);
+  deviceToPublish.sort((a, b) => a - b);
   return {
+    deviceToPublishP50Ms: round1(percentile(deviceToPublish, 50)),
+    deviceToPublishP99Ms: round1(percentile(deviceToPublish, 99)),
     deviceToAckP50Ms: round1(percentile(deviceToAck, 50)),
     deviceToAckP99Ms: round1(percentile(deviceToAck, 99)),
     movementsPerSec: Math.round((o.perEdge * o.edges) / secs),

@@ -7,8 +7,10 @@
  *   edges, each with its own SQLite outbox (synchronous=FULL), connection and real Publisher:
  *   append -> publish -> ledger commit -> ack -> delete. Saturated (the throughput), then paced at
  *   each `--paced` rate (5000,30000) for latency: publish -> ack at the edge, device timestamp ->
- *   ack at the edge, and device timestamp -> the row's `applied_at` read from the ledger file (the
- *   commit's clock, stamped inside the transaction; ms resolution). Exactly once: ledger total.
+ *   publish and -> ack at the edge, and device timestamp -> the row's `applied_at` read from the
+ *   ledger file (the commit's clock, stamped inside the transaction; ms resolution), with how long
+ *   the cloud's and the edges' event loops ran and waited for a CPU (the shared machine's share).
+ *   Exactly once: ledger total.
  * - pg: `--ingesters` (2) clouds on the external broker (`--broker-url`, shared subscription) and
  *   one PostgreSQL schema (`--pg-url`).
  */
@@ -30,7 +32,8 @@ const list = (f: Flags, k: string) => String(f[k]).split(',').filter(Boolean).ma
 interface Phases {
   /** `cloudCpuUsPerMovement`: the cloud processes' CPU over the phase and the follower's catch-up after it, per movement (load-independent, unlike the rate). */
   saturated: PhaseResult & { followerCatchUpSec: number; cloudCpuUsPerMovement: number; cloudCpuUsPerMovementInPhase: number; followerRowsInPhase: number };
-  paced: Array<PhaseResult & { targetPerSec: number; tag: string }>;
+  /** `cloudLoop`/`edgesLoop`: the cloud's and this process's (the edges') event loop, from schedstat. */
+  paced: Array<PhaseResult & { targetPerSec: number; tag: string; cloudLoop: ReturnType<typeof schedPerSec>; edgesLoop: ReturnType<typeof schedPerSec> }>;
 }
 
 /**
@@ -73,6 +76,27 @@ export function cpuSecondsOf(pids: number[]): number {
   return ticks / 100; // USER_HZ: 100 on Linux
 }
 
+/**
+ * Nanoseconds a process's main thread (the event loop) has run on a CPU and waited runnable for
+ * one, from /proc/<pid>/schedstat (Linux; zeros elsewhere). On the shared 2-core machine the wait
+ * is latency no code of ours can remove: a message that arrives while the loop waits for a CPU is
+ * read that much later.
+ */
+export function schedOf(pid: number | 'self'): { runNs: number; waitNs: number } {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { runNs: run ?? 0, waitNs: wait ?? 0 };
+  } catch {
+    return { runNs: 0, waitNs: 0 };
+  }
+}
+
+/** Per second of the phase: ms the loop ran and ms it waited for a CPU, since `s0`. */
+function schedPerSec(pid: number | 'self', s0: { runNs: number; waitNs: number }, secs: number): { runMsPerSec: number; waitMsPerSec: number } {
+  const s1 = schedOf(pid);
+  return { runMsPerSec: round1((s1.runNs - s0.runNs) / 1e6 / secs), waitMsPerSec: round1((s1.waitNs - s0.waitNs) / 1e6 / secs) };
+}
+
 async function phases(f: Flags, broker: string, site: string, dir: string, edges: number, tagPrefix: string, clouds: CloudProcess[]): Promise<Phases> {
   const batch = num(f, 'batch');
   const window = num(f, 'window');
@@ -95,8 +119,11 @@ async function phases(f: Flags, broker: string, site: string, dir: string, edges
   for (const rate of list(f, 'paced')) {
     const tag = `${tagPrefix}paced${rate}`;
     const perEdgePaced = Math.max(1, Math.round((rate * num(f, 'paced-seconds')) / edges));
+    const pid = clouds[0]!.pid;
+    const [c0, e0, t0] = [schedOf(pid), schedOf('self'), performance.now()];
     const r = await runEdges({ broker, site, dir, tag, edges, perEdge: perEdgePaced, chunk: 100_000, paceMs: 10, ratePerSec: rate / edges, batch, window });
-    paced.push({ ...r, targetPerSec: rate, tag });
+    const secs = (performance.now() - t0) / 1000;
+    paced.push({ ...r, targetPerSec: rate, tag, cloudLoop: schedPerSec(pid, c0, secs), edgesLoop: schedPerSec('self', e0, secs) });
     await followerSettled(clouds);
   }
   return { saturated, paced };
@@ -221,7 +248,9 @@ export const ingestSection: BenchSection = {
         table.push(
           [`${e} paced ${p.targetPerSec}/s achieved`, String(p.movementsPerSec)],
           [`${e} paced ${p.targetPerSec}/s device->commit p50 / p99 ms`, `${p.deviceToCommit.p50Ms} / ${p.deviceToCommit.p99Ms}`],
+          [`${e} paced ${p.targetPerSec}/s device->publish (edge share) p50 / p99 ms`, `${p.deviceToPublishP50Ms} / ${p.deviceToPublishP99Ms}`],
           [`${e} paced ${p.targetPerSec}/s device->ack p50 / p99 ms`, `${p.deviceToAckP50Ms} / ${p.deviceToAckP99Ms}`],
+          [`${e} paced ${p.targetPerSec}/s cloud / edges event loop: on CPU, waiting for a CPU, ms per s`, `${p.cloudLoop.runMsPerSec}, ${p.cloudLoop.waitMsPerSec} / ${p.edgesLoop.runMsPerSec}, ${p.edgesLoop.waitMsPerSec}`],
         );
       }
     }
