@@ -232,6 +232,8 @@ export class Ingester {
     }
     const p: Pending = { site, edge, batch: { movements: valid, deadLetters: dead }, seqs, settle };
     if (bad.first) p.reject = { ...bad.first, seqs: bad.seqs, ids: bad.ids };
+    // The edge drops what is rejected: seq tracking must not wait for those seqs (CommitBatch.refused).
+    if (bad.seqs.length) p.batch.refused = { site, edge, seqs: bad.seqs };
     this.enqueue(p);
   }
 
@@ -248,7 +250,9 @@ export class Ingester {
     ids: string[] = [],
   ): void {
     const d = this.deadLetter(topic, site, edge, reason, message, payload);
-    this.enqueue({ site, edge, batch: { movements: [], deadLetters: d ? [d] : [] }, seqs, reject: { reason, message, seqs, ids }, settle });
+    const batch: CommitBatch = { movements: [], deadLetters: d ? [d] : [] };
+    if (seqs.length) batch.refused = { site, edge, seqs };
+    this.enqueue({ site, edge, batch, seqs, reject: { reason, message, seqs, ids }, settle });
   }
 
   /**

@@ -211,4 +211,19 @@ export const postgresMigrations: Array<{ version: number; name: string; sql: str
       CREATE INDEX ledger_unhashed ON ledger (pos) WHERE hash IS NULL;
     `,
   },
+  {
+    version: 7,
+    // Seqs an edge had refused for good (rejected: the edge drops them and never resends) count
+    // as present for its gap tracking (PostgresStore.trackSeqs), or one malformed movement would
+    // leave a gap below its hwm forever. Kept until hwm passes them.
+    name: 'edge seqs refused for good, for gap tracking',
+    sql: `
+      CREATE TABLE edge_seqs_refused (
+        site TEXT NOT NULL,
+        edge TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (site, edge, seq)
+      );
+    `,
+  },
 ];

@@ -191,8 +191,9 @@ export class PostgresStore implements Store {
     // edge is in progress" for the gap report (trackSeqs); taken in key order.
     const edges = new Map<string, { site: string; edge: string; batches: number[] }>();
     batches.forEach((b, bi) => {
-      const f = b.movements[0];
-      if (!f || f.seq <= 0) return;
+      // A batch of refused movements only (CommitBatch.refused) is tracked under their edge.
+      const f = b.movements[0] ?? b.refused;
+      if (!f || ('seq' in f && f.seq <= 0)) return;
       const k = `${f.site}\u0000${f.edge}`;
       const e = edges.get(k) ?? edges.set(k, { site: f.site, edge: f.edge, batches: [] }).get(k)!;
       e.batches.push(bi);
@@ -344,8 +345,25 @@ export class PostgresStore implements Store {
       dead.forEach((x, k) => deadIds[x.bi]!.push(ids[k]!));
     }
 
-    // 8. Per-edge seq tracking.
+    // 8. Per-edge seq tracking. Refused seqs count as present (CommitBatch.refused): kept apart
+    //    until the edge's hwm passes them, in this transaction like the ledger rows they stand for.
+    const refused = batches.flatMap((b) => (b.refused ? b.refused.seqs.map((q) => [b.refused!.site, b.refused!.edge, q] as const) : []));
+    if (refused.length) {
+      await c.query({
+        name: 'sg-edge-refused-put',
+        text: `INSERT INTO edge_seqs_refused (site, edge, seq) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING`,
+        values: [refused.map((x) => x[0]), refused.map((x) => x[1]), refused.map((x) => x[2])],
+      });
+    }
     const missing = await this.trackSeqs(c, batches, edgeList, now);
+    if (refused.length) {
+      await c.query({
+        name: 'sg-edge-refused-drop',
+        text: `DELETE FROM edge_seqs_refused r USING edge_seqs e WHERE r.site = e.site AND r.edge = e.edge AND r.seq <= e.hwm
+          AND (r.site, r.edge) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+        values: [refused.map((x) => x[0]), refused.map((x) => x[1])],
+      });
+    }
 
     const changed = new Map<string, CommitResult['changed'][number]>();
     const results: CommitBatchResult[] = batches.map((_, bi) => ({
@@ -497,6 +515,7 @@ export class PostgresStore implements Store {
       const s = state.get(`${e.site}\u0000${e.edge}`);
       let hi = s?.max_seq ?? 0;
       for (const bi of e.batches) for (const m of batches[bi]!.movements) if (m.seq > hi) hi = m.seq;
+      for (const bi of e.batches) for (const q of ownRefused(batches[bi]!, e)) if (q > hi) hi = q;
       return { ...e, hwm: s?.hwm ?? 0, max: s?.max_seq ?? 0, hi, gapSeq: s?.gap_seq ?? null, gapOld: s?.gap_old ?? false };
     });
     const scan = plans.filter((p) => p.hi > p.hwm);
@@ -504,8 +523,10 @@ export class PostgresStore implements Store {
     if (scan.length) {
       const r = await c.query<{ s: string; e: string; seqs: number[] }>({
         name: 'sg-edge-seqs-scan',
-        text: `SELECT x.s, x.e, ARRAY(SELECT DISTINCT l.seq FROM ledger l WHERE l.site = x.s AND l.edge = x.e AND l.seq > x.lo AND l.seq <= x.hi
-            ORDER BY l.seq LIMIT ${SEQ_SCAN_LIMIT})::float8[] AS seqs
+        text: `SELECT x.s, x.e, ARRAY(SELECT u.seq FROM (
+              SELECT l.seq FROM ledger l WHERE l.site = x.s AND l.edge = x.e AND l.seq > x.lo AND l.seq <= x.hi
+              UNION SELECT r.seq FROM edge_seqs_refused r WHERE r.site = x.s AND r.edge = x.e AND r.seq > x.lo AND r.seq <= x.hi
+            ) u ORDER BY u.seq LIMIT ${SEQ_SCAN_LIMIT})::float8[] AS seqs
           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS x(s, e, lo, hi)`,
         values: [scan.map((p) => p.site), scan.map((p) => p.edge), scan.map((p) => p.hwm), scan.map((p) => p.hi)],
       });
@@ -518,6 +539,7 @@ export class PostgresStore implements Store {
       for (const bi of p.batches) {
         let max = p.max;
         for (const m of batches[bi]!.movements) if (m.seq > max) max = m.seq;
+        for (const q of ownRefused(batches[bi]!, p)) if (q > max) max = q;
         const missing: Array<[number, number]> = [];
         if (max > p.hwm) {
           let expect = p.hwm + 1;
@@ -1021,4 +1043,9 @@ class MemoryState {
       });
     }
   }
+}
+
+/** The refused seqs of a batch that belong to this edge (CommitBatch.refused). */
+function ownRefused(b: CommitBatch, e: { site: string; edge: string }): readonly number[] {
+  return b.refused && b.refused.site === e.site && b.refused.edge === e.edge ? b.refused.seqs : [];
 }

@@ -326,17 +326,26 @@ export class SqliteStore implements Store {
    */
   private trackSeqs(b: CommitBatch, inserted: readonly Movement[], now: string): Array<[number, number]> {
     const first = b.movements[0];
-    if (!first || first.seq <= 0) {
+    const refused = b.refused;
+    if (first ? first.seq <= 0 : !refused) {
       // Not tracked now; a seq among them still counts when its edge is tracked.
       for (const m of inserted) if (m.seq > 0) this.s.putAbove.run(m.site, m.edge, m.seq);
+      if (refused) for (const q of refused.seqs) this.s.putAbove.run(refused.site, refused.edge, q);
       return [];
     }
-    const { site, edge } = first;
+    const { site, edge } = first ?? refused!;
     let max = 0;
     let oneEdge = true;
     for (const m of b.movements) {
       if (m.seq > max) max = m.seq;
       if (m.edge !== edge || m.site !== site) oneEdge = false;
+    }
+    // Refused seqs of this edge count as present (CommitBatch.refused): the edge never resends them.
+    let own: readonly Movement[] | readonly { seq: number; site: string; edge: string }[] = inserted;
+    if (refused && refused.seqs.length) {
+      if (refused.site !== site || refused.edge !== edge) oneEdge = false;
+      for (const q of refused.seqs) if (refused.site === site && refused.edge === edge && q > max) max = q;
+      own = [...inserted, ...refused.seqs.map((seq) => ({ seq, site: refused.site, edge: refused.edge }))].sort((x, y) => x.seq - y.seq);
     }
     const cur = this.s.getEdgeSeq.get(site, edge) as { hwm: number; maxSeq: number } | undefined;
     let hwm = cur?.hwm ?? 0;
@@ -344,11 +353,11 @@ export class SqliteStore implements Store {
     const missing: Array<[number, number]> = [];
     let next = hwm + 1;
     const pending = (cur?.maxSeq ?? 0) > hwm;
-    if (oneEdge && !pending) for (const m of inserted) if (m.seq === next) next++;
-    if (oneEdge && !pending && inserted.length > 0 && next - 1 === max && next - 1 - hwm === inserted.length) hwm = max;
+    if (oneEdge && !pending) for (const m of own) if (m.seq === next) next++;
+    if (oneEdge && !pending && own.length > 0 && next - 1 === max && next - 1 - hwm === own.length) hwm = max;
     else {
       const was = hwm;
-      for (const m of inserted) if (m.seq > 0 && (m.seq > was || m.edge !== edge || m.site !== site)) this.s.putAbove.run(m.site, m.edge, m.seq);
+      for (const m of own) if (m.seq > 0 && (m.seq > was || m.edge !== edge || m.site !== site)) this.s.putAbove.run(m.site, m.edge, m.seq);
       // Bounded scan: a huge gap is reported in the part seen now and the rest on later batches.
       const seqs = max > hwm ? (this.s.seqsAbove.all(site, edge, hwm, max, 100_000) as number[]) : [];
       let expect = hwm + 1;

@@ -88,6 +88,14 @@ export interface CommitBatch {
   deadLetters: DeadLetterInput[];
   /** Who posted the movements over REST (recorded on each ledger row). */
   postedBy?: { tokenId: string; user: string };
+  /**
+   * Seqs of this message's edge refused for good: rejected to the edge (which drops them from its
+   * outbox and never sends them again) and dead-lettered. Seq tracking counts them as present,
+   * or one malformed movement would leave a gap below the edge's hwm forever: every later ack
+   * would ask the edge to resend it (a resend of its whole window each time) and every later
+   * commit of the edge would take the slow gap path.
+   */
+  refused?: { site: string; edge: string; seqs: number[] };
 }
 
 /** What became of one movement in a commit. */

@@ -114,6 +114,29 @@ export function storeLedgerContract(name: string, factory: () => StoreHarness | 
       expect(await onHand('G')).toBe(8);
     });
 
+    it('counts refused seqs as present: a rejected movement leaves no gap, in a batch with others or refused alone', async () => {
+      const edge = 'refuse-edge';
+      const at = (seq: number) => mv({ site, edge, seq, sku: 'RF' });
+      const refused = (...seqs: number[]) => ({ site, edge, seqs });
+      // 1..3 applied, 4 refused in the same message (a malformed movement), 5 applied.
+      const r1 = await s.commit([{ ...batch(at(1), at(2), at(3), at(5)), refused: refused(4) }]);
+      expect(r1.batches[0]!.missing).toEqual([]);
+      expect(await s.edgeSeq(site, edge)).toMatchObject({ hwm: 5, maxSeq: 5 });
+      // A whole message refused (6, 7), then 8: no gap either.
+      const r2 = await s.commit([{ movements: [], deadLetters: [], refused: refused(6, 7) }]);
+      expect(r2.batches[0]!.missing).toEqual([]);
+      const r3 = await s.commit([batch(at(8))]);
+      expect(r3.batches[0]!.missing).toEqual([]);
+      expect(await s.edgeSeq(site, edge)).toMatchObject({ hwm: 8, maxSeq: 8 });
+      // Control: a seq neither applied nor refused is still a gap until it comes.
+      const r4 = await s.commit([batch(at(10))]);
+      expect(r4.batches[0]!.missing).toEqual([[9, 9]]);
+      const r5 = await s.commit([{ movements: [], deadLetters: [], refused: refused(9) }]);
+      expect(r5.batches[0]!.missing).toEqual([]);
+      expect(await s.edgeSeq(site, edge)).toMatchObject({ hwm: 10, maxSeq: 10 });
+      expect(await onHand('RF')).toBe(6);
+    });
+
     it('does not track seqs of REST movements (seq 0)', async () => {
       const r = await s.commit([batch(mv({ site, edge: 'api', seq: 0, sku: 'R' }))]);
       expect(r.batches[0]!.missing).toEqual([]);

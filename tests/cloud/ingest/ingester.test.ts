@@ -296,6 +296,20 @@ describe.each(backends)('Ingester poison-input classes ($name)', ({ open }) => {
     expect(rej.ranges).toEqual([[list[sent.length]!.seq, list.at(-1)!.seq]]);
   });
 
+  it('a rejected movement leaves no gap: later acks ask for no resend (the edge dropped it)', async () => {
+    const acks = () => bus.published.filter((p) => p.topic.endsWith('/acks')).map((p) => JSON.parse(p.payload) as { missing?: Array<[number, number]> });
+    const mvJson = (q: number) => JSON.stringify(movement({ site: SITE, edge: EDGE, seq: q, sku: 'GAPLESS' }));
+    // seq 2 is malformed (3 decimals too many): dead-lettered and rejected, 1 and 3 applied.
+    const bad = JSON.stringify({ ...movement({ site: SITE, edge: EDGE, seq: 2, sku: 'GAPLESS' }), qty: 1.0001 });
+    await feed(`{"v":1,"site":"${SITE}","edge":"${EDGE}","sentAt":"2026-12-06T03:00:00.000Z","movements":[${mvJson(1)},${bad},${mvJson(3)}]}`);
+    expect(bus.rejects().at(-1)!.ranges).toEqual([[2, 2]]);
+    // A whole message refused (not JSON past its salvage: seq 4 read from a schema-invalid batch), then 5.
+    await feed(`{"v":1,"site":"${SITE}","edge":"${EDGE}","sentAt":"not a time","movements":[${mvJson(4)}]}`);
+    await feed(spliced(mvJson(5)));
+    expect(acks().map((a) => a.missing ?? [])).toEqual([[], [], []]);
+    expect(await store.edgeSeq(SITE, EDGE)).toMatchObject({ hwm: 5, maxSeq: 5 });
+  });
+
   it('settles each message only after its group commit (the external broker PUBACKs then)', async () => {
     const order: string[] = [];
     const commit = store.commit.bind(store);
