@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { EmbeddedBroker } from '../../cloud/broker/aedes.js';
 import type { SqliteOutbox } from '../../edge/outbox/sqlite.js';
@@ -42,6 +43,24 @@ describe('Publisher', () => {
     const harness = h;
     return { received: harness.batches, ack: (seqs: number[], missing?: Array<[number, number]>) => harness.ack(seqs, missing) };
   }
+
+  it('turns Nagle off on its connection (TCP_NODELAY): a batch must not wait for the broker\'s delayed TCP ACK', async () => {
+    const seen: Array<[Socket, boolean | undefined]> = [];
+    const orig = Socket.prototype.setNoDelay;
+    const spy = vi.spyOn(Socket.prototype, 'setNoDelay').mockImplementation(function (this: Socket, on?: boolean) {
+      seen.push([this, on]);
+      return orig.call(this, on);
+    });
+    try {
+      await setup({ batchSize: 10, window: 2 });
+      pub!.start();
+      await waitFor(() => pub!.isConnected, 'connected');
+      const stream = (pub as unknown as { client: MqttClient }).client.stream;
+      expect(seen.some(([s, on]) => s === stream && on === true)).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+  });
 
   it('sends batches within the window and frees entries only on the application ack', async () => {
     const { received, ack } = await setup({ batchSize: 10, window: 2 });
