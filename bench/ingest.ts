@@ -23,7 +23,14 @@ import { percentile, round1, runEdges, startCloud, type CloudProcess, type Phase
 import { NatsCluster } from './chaos/nats-cluster.js';
 import { bracketRaw, ratio, type BenchContext, type BenchSection, type Flags } from './section.js';
 
-/** Issue 9: e2e per raw msg before the hash chain and exact quantities (50,003 vs 46,380). */
+/**
+ * Issue 9: e2e per raw msg before the hash chain and exact quantities (50,003 vs 46,380). That
+ * release's bench measured raw MQTT once, on the fresh cloud *before* the e2e phases, so the
+ * issue-9 comparison uses the same definition (`e2eMovementsPerRawMsgBefore`). The raw run after
+ * the phases goes through a warmed-up broker and is often much faster (59.8k before vs 79.7k after
+ * in one run): the ratio to the mean of the two (`e2eMovementsPerRawMsg`) is reported too, but it is
+ * not the definition the 1.08 was measured with.
+ */
 const BEFORE_ISSUE_9 = 1.08;
 
 const num = (f: Flags, k: string) => Number(f[k]);
@@ -162,12 +169,18 @@ async function ingestOnce(ctx: BenchContext, edges: number, business = true) {
     const file = join(dir, 'cloud', 'stockgate.db');
     const paced = ph.paced.map(({ tag, ...p }) => ({ ...p, deviceToCommit: deviceToCommit(file, 'bench', tag) }));
     const r = ratio(ph.saturated.movementsPerSec, raw.meanMsgsPerSec);
+    const rBefore = ratio(ph.saturated.movementsPerSec, raw.before.msgsPerSec);
     return {
       edges,
       e2e: { ...ph.saturated, ledgerOnHand: onHand, sent, exactlyOnce: onHand === sent },
       paced,
       rawMqtt: raw,
-      ratio: { e2eMovementsPerRawMsg: r, beforeIssue9: BEFORE_ISSUE_9, withinTenPercentOfBefore: r >= BEFORE_ISSUE_9 * 0.9 },
+      ratio: {
+        e2eMovementsPerRawMsg: r,
+        e2eMovementsPerRawMsgBefore: rBefore,
+        beforeIssue9: BEFORE_ISSUE_9,
+        withinTenPercentOfBefore: rBefore >= BEFORE_ISSUE_9 * 0.9,
+      },
     };
   } finally {
     await cloud.kill();
@@ -229,7 +242,8 @@ export const ingestSection: BenchSection = {
       table.push(
         [`${e} e2e durable movements/s`, String(r.e2e.movementsPerSec)],
         [`${e} raw MQTT QoS1 msgs/s before / after`, `${r.rawMqtt.before.msgsPerSec} / ${r.rawMqtt.after.msgsPerSec}`],
-        [`${e} e2e movements per raw msg`, `${r.ratio.e2eMovementsPerRawMsg} (before issue 9: ${BEFORE_ISSUE_9}; within 10%: ${r.ratio.withinTenPercentOfBefore ? 'yes' : 'NO'})`],
+        [`${e} e2e movements per raw msg: to raw before / to the mean`, `${r.ratio.e2eMovementsPerRawMsgBefore} / ${r.ratio.e2eMovementsPerRawMsg}`],
+        [`${e} issue 9: per raw msg before, vs ${BEFORE_ISSUE_9} before issue 9 (same definition)`, `within 10%: ${r.ratio.withinTenPercentOfBefore ? 'yes' : 'NO'}`],
         [`${e} saturated publish->ack p50 / p99 ms`, `${r.e2e.p50Ms} / ${r.e2e.p99Ms}`],
         [`${e} ledger follower catch-up after it, s`, String(r.e2e.followerCatchUpSec)],
         [`${e} exactly once (ledger on hand = sent)`, `${r.e2e.ledgerOnHand} / ${r.e2e.sent} ${r.e2e.exactlyOnce ? 'OK' : 'MISMATCH'}`],
