@@ -179,7 +179,8 @@ async function ingestOnce(ctx: BenchContext, edges: number, business = true) {
         e2eMovementsPerRawMsg: r,
         e2eMovementsPerRawMsgBefore: rBefore,
         beforeIssue9: BEFORE_ISSUE_9,
-        withinTenPercentOfBefore: rBefore >= BEFORE_ISSUE_9 * 0.9,
+        // The 1.08 was measured with 4 edges (that release's default); other edge counts have no baseline.
+        withinTenPercentOfBefore: edges === 4 ? rBefore >= BEFORE_ISSUE_9 * 0.9 : null,
       },
     };
   } finally {
@@ -243,7 +244,10 @@ export const ingestSection: BenchSection = {
         [`${e} e2e durable movements/s`, String(r.e2e.movementsPerSec)],
         [`${e} raw MQTT QoS1 msgs/s before / after`, `${r.rawMqtt.before.msgsPerSec} / ${r.rawMqtt.after.msgsPerSec}`],
         [`${e} e2e movements per raw msg: to raw before / to the mean`, `${r.ratio.e2eMovementsPerRawMsgBefore} / ${r.ratio.e2eMovementsPerRawMsg}`],
-        [`${e} issue 9: per raw msg before, vs ${BEFORE_ISSUE_9} before issue 9 (same definition)`, `within 10%: ${r.ratio.withinTenPercentOfBefore ? 'yes' : 'NO'}`],
+        [
+          `${e} issue 9: per raw msg before, vs ${BEFORE_ISSUE_9} before issue 9 (same definition)`,
+          r.ratio.withinTenPercentOfBefore === null ? 'n/a (the 1.08 was measured with 4 edges)' : `within 10%: ${r.ratio.withinTenPercentOfBefore ? 'yes' : 'NO'}`,
+        ],
         [`${e} saturated publish->ack p50 / p99 ms`, `${r.e2e.p50Ms} / ${r.e2e.p99Ms}`],
         [`${e} ledger follower catch-up after it, s`, String(r.e2e.followerCatchUpSec)],
         [`${e} exactly once (ledger on hand = sent)`, `${r.e2e.ledgerOnHand} / ${r.e2e.sent} ${r.e2e.exactlyOnce ? 'OK' : 'MISMATCH'}`],
