@@ -70,25 +70,19 @@ const ledgerSql = (path: string) => {
   }
 };
 
+/** SQLite's plan for `sql` on the file (which indexes a query uses). */
+const planOf = (path: string, sql: string) => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+  } finally {
+    db.close();
+  }
+};
 /** How SQLite finds the highest head pos (the commit's never-reused-pos check). */
-const headsPlan = (path: string) => {
-  const db = new Database(path, { readonly: true });
-  try {
-    return (db.prepare('EXPLAIN QUERY PLAN SELECT MAX(pos) FROM chain_heads').all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
-  } finally {
-    db.close();
-  }
-};
-
+const headsPlan = (path: string) => planOf(path, 'SELECT MAX(pos) FROM chain_heads');
 /** How SQLite answers the store's open-time question "any row without its chain hash?" (migration 11). */
-const unhashedPlan = (path: string) => {
-  const db = new Database(path, { readonly: true });
-  try {
-    return (db.prepare('EXPLAIN QUERY PLAN SELECT 1 FROM ledger WHERE hash IS NULL LIMIT 1').all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
-  } finally {
-    db.close();
-  }
-};
+const unhashedPlan = (path: string) => planOf(path, 'SELECT 1 FROM ledger WHERE hash IS NULL LIMIT 1');
 
 describe('SqliteStore: rows without their chain hash (from before the chain) are found through the partial index', () => {
   it('a ledger whose hashes were never written gets them at open, and the chain verifies', async () => {

@@ -119,6 +119,23 @@ function agrees(x: unknown, known?: { site: string; edge: string }, fast = fastM
   return { zodOk: z.success, fastOk: f !== undefined };
 }
 
+/** One valid movement, the starting point of the hand-made cases. */
+const SAMPLE = {
+  v: 1,
+  id: '01JDQ7ZK3M8Y2V5XKJ4N6P9R0T',
+  edge: 'e1',
+  seq: 1,
+  ts: '2026-11-22T02:19:00Z',
+  site: 's1',
+  location: 'A',
+  kind: 'receive',
+  sku: 'X',
+  qty: 1,
+  uom: 'ea',
+  device: { id: 'd', type: 't' },
+  raw: '',
+};
+
 describe('fastMovement: exactly zod, or defer to zod', () => {
   it('generated movements: accepted => zod output; zod-valid => accepted', () => {
     let valid = 0;
@@ -162,21 +179,7 @@ describe('fastMovement: exactly zod, or defer to zod', () => {
   });
 
   it('control: the checks see a fast path that keeps an unknown key, rounds a qty or takes a 17-unit uom', () => {
-    const m = fixUp({
-      v: 1,
-      id: '01JDQ7ZK3M8Y2V5XKJ4N6P9R0T',
-      edge: 'e1',
-      seq: 1,
-      ts: '2026-11-22T02:19:00Z',
-      site: 's1',
-      location: 'A',
-      kind: 'receive',
-      sku: 'X',
-      qty: 1.5,
-      uom: 'ea',
-      device: { id: 'd', type: 't' },
-      raw: '',
-    });
+    const m = fixUp({ ...SAMPLE, qty: 1.5 });
     const keeps: typeof fastMovement = (x, k) => (fastMovement(x, k) ? ({ ...(x as object) } as ReturnType<typeof fastMovement>) : undefined);
     expect(() => agrees({ ...m, colour: 'red' }, undefined, keeps)).toThrow();
     const rounds: typeof fastMovement = (x, k) => {
@@ -191,20 +194,8 @@ describe('fastMovement: exactly zod, or defer to zod', () => {
   });
 
   it('qty: accepted exactly when qtyProblem and |qty| <= 1e9 accept it, for any double', () => {
-    const base = {
-      v: 1,
-      id: '01JDQ7ZK3M8Y2V5XKJ4N6P9R0T',
-      edge: 'e1',
-      seq: 1,
-      ts: '2026-11-22T02:19:00Z',
-      site: 's1',
-      location: 'A',
-      kind: 'adjust',
-      sku: 'X',
-      uom: 'ea',
-      device: { id: 'd', type: 't' },
-      raw: '',
-    };
+    const { qty: _, ...rest } = SAMPLE;
+    const base = { ...rest, kind: 'adjust' };
     fc.assert(
       fc.property(qtyArb, (qty) => {
         const exact = qtyProblem(qty) === undefined && Math.abs(qty) <= 1e9 && qty !== 0;
@@ -216,21 +207,7 @@ describe('fastMovement: exactly zod, or defer to zod', () => {
   });
 
   it('defers (zod decides) on the narrow cases it does not mirror: class instances, optional keys present as undefined', () => {
-    const m = fixUp({
-      v: 1,
-      id: '01JDQ7ZK3M8Y2V5XKJ4N6P9R0T',
-      edge: 'e1',
-      seq: 1,
-      ts: '2026-11-22T02:19:00Z',
-      site: 's1',
-      location: 'A',
-      kind: 'receive',
-      sku: 'X',
-      qty: 1,
-      uom: 'ea',
-      device: { id: 'd', type: 't' },
-      raw: '',
-    });
+    const m = fixUp({ ...SAMPLE, qty: 1 });
     expect(fastMovement(m)).toStrictEqual(Movement.parse(m));
     class Thing {
       constructor(o: object) {
