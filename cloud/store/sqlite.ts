@@ -340,12 +340,24 @@ export class SqliteStore implements Store {
       if (m.seq > max) max = m.seq;
       if (m.edge !== edge || m.site !== site) oneEdge = false;
     }
-    // Refused seqs of this edge count as present (CommitBatch.refused): the edge never resends them.
-    let own: readonly Movement[] | readonly { seq: number; site: string; edge: string }[] = inserted;
+    // This edge's seqs now accounted for, in order: inserted, and refused for good (the edge never
+    // resends those: CommitBatch.refused). Another edge's seqs in the batch wait in edge_seqs_above.
+    const own: number[] = [];
+    for (const m of inserted) {
+      if (m.site === site && m.edge === edge) own.push(m.seq);
+      else if (m.seq > 0) this.s.putAbove.run(m.site, m.edge, m.seq);
+    }
     if (refused && refused.seqs.length) {
-      if (refused.site !== site || refused.edge !== edge) oneEdge = false;
-      for (const q of refused.seqs) if (refused.site === site && refused.edge === edge && q > max) max = q;
-      own = [...inserted, ...refused.seqs.map((seq) => ({ seq, site: refused.site, edge: refused.edge }))].sort((x, y) => x.seq - y.seq);
+      if (refused.site === site && refused.edge === edge) {
+        for (const q of refused.seqs) {
+          own.push(q);
+          if (q > max) max = q;
+        }
+        own.sort((x, y) => x - y);
+      } else {
+        oneEdge = false;
+        for (const q of refused.seqs) this.s.putAbove.run(refused.site, refused.edge, q);
+      }
     }
     const cur = this.s.getEdgeSeq.get(site, edge) as { hwm: number; maxSeq: number } | undefined;
     let hwm = cur?.hwm ?? 0;
@@ -353,11 +365,11 @@ export class SqliteStore implements Store {
     const missing: Array<[number, number]> = [];
     let next = hwm + 1;
     const pending = (cur?.maxSeq ?? 0) > hwm;
-    if (oneEdge && !pending) for (const m of own) if (m.seq === next) next++;
+    if (oneEdge && !pending) for (const q of own) if (q === next) next++;
     if (oneEdge && !pending && own.length > 0 && next - 1 === max && next - 1 - hwm === own.length) hwm = max;
     else {
       const was = hwm;
-      for (const m of own) if (m.seq > 0 && (m.seq > was || m.edge !== edge || m.site !== site)) this.s.putAbove.run(m.site, m.edge, m.seq);
+      for (const q of own) if (q > was) this.s.putAbove.run(site, edge, q);
       // Bounded scan: a huge gap is reported in the part seen now and the rest on later batches.
       const seqs = max > hwm ? (this.s.seqsAbove.all(site, edge, hwm, max, 100_000) as number[]) : [];
       let expect = hwm + 1;
