@@ -86,7 +86,10 @@ export class SqliteStore implements Store {
           updated_at = excluded.updated_at`;
     this.s = {
       // pos is bound NULL (SQLite numbers the row, highest pos + 1) except after a last row was removed (posFloor).
-      insertLedger: db.prepare(`INSERT OR IGNORE INTO ledger (pos, ${INSERT_COLS.join(', ')}) VALUES (?, ${INSERT_COLS.map(() => '?').join(', ')})`),
+      // ON CONFLICT (id) DO NOTHING, not INSERT OR IGNORE: IGNORE also skips a row that breaks
+      // NOT NULL (https://sqlite.org/lang_conflict.html), which would be reported as a duplicate
+      // and acked though it is in no ledger. Only a second copy of an id may be skipped.
+      insertLedger: db.prepare(`INSERT INTO ledger (pos, ${INSERT_COLS.join(', ')}) VALUES (?, ${INSERT_COLS.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`),
       maxPos: db.prepare('SELECT MAX(pos) FROM ledger').pluck(),
       maxHeadPos: db.prepare('SELECT MAX(pos) FROM chain_heads').pluck(),
       addBalance: db.prepare(addBalance),

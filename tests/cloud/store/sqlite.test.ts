@@ -65,6 +65,26 @@ describe('SqliteStore specifics', () => {
   });
 });
 
+describe('SqliteStore ledger insert: only a duplicate id is skipped', () => {
+  let h: ReturnType<typeof sqliteHarness> | undefined;
+  afterEach(() => h?.destroy());
+
+  it('a row the ledger refuses for another reason (NOT NULL) fails the commit instead of passing as a duplicate', async () => {
+    h = sqliteHarness();
+    const s = await h.open();
+    // A movement no validator would pass: device.id null breaks ledger.device_id NOT NULL.
+    // With INSERT OR IGNORE it was skipped and reported 'duplicate', so the edge got an ack for a
+    // movement that is in no ledger: lost.
+    const bad = mv({ device: { id: null as unknown as string, type: 'scanner' } });
+    await expect(s.commit([{ movements: [bad], deadLetters: [] }])).rejects.toThrow(/NOT NULL/);
+    expect(await s.movement(bad.id)).toBeUndefined();
+    // A true duplicate is still skipped and reported as one.
+    const good = mv();
+    expect((await s.commit([{ movements: [good], deadLetters: [] }])).batches[0]!.outcomes).toEqual(['applied']);
+    expect((await s.commit([{ movements: [good], deadLetters: [] }])).batches[0]!.outcomes).toEqual(['duplicate']);
+  });
+});
+
 describe('SqliteStore hash chain without UNIQUE (site, chain_n) (migration 7)', () => {
   let h: ReturnType<typeof sqliteHarness> | undefined;
   afterEach(() => h?.destroy());
