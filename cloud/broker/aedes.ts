@@ -63,6 +63,11 @@ export class EmbeddedBroker implements Bus {
     const packetStats: PacketLimitStats = { refusedTooLarge: 0, refusedPreAuth: 0 };
     // Every connection's parser is limited before its first byte is read (issue 8, finding 4).
     const handle = (conn: Socket) => {
+      // Nagle off (TCP_NODELAY): the application ack of a commit is written a few ms after the
+      // PUBACK of the batch it acks; with Nagle on it waited for the edge's TCP ACK of that PUBACK,
+      // i.e. for the edge's next packet (its next batch, ~10 ms when paced; bench/README.md, paced
+      // latency). The edge's side has had it since f949a4e (edge/publisher.ts).
+      conn.setNoDelay(true);
       const client = aedes.handle(conn);
       if (!limitClientPackets(client, limits, packetStats, (c) => authenticated.has(c as object))) conn.destroy(new Error('aedes internals changed: packet limits cannot be applied'));
     };
