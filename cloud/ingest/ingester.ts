@@ -332,7 +332,16 @@ export class Ingester {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (this.queue.length) {
+      for (let first = true; this.queue.length; first = false) {
+        // Messages queued during the last commit: the next commit waits until that commit's acks
+        // are on the sockets. They are published through a promise chain that ends in aedes's
+        // setImmediate (lib/client.js deliverQoS), while the SQLite commit runs synchronously:
+        // started at once, it went before them and held every ack of the previous group for its
+        // whole duration. Two turns of the loop: the first lets the chain run and queue its
+        // write, the second runs after that write (and lets the sockets be read meanwhile, so more
+        // messages join this group). Never an ack before its commit: only the next one waits.
+        if (!first) for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+        if (!this.queue.length) break;
         const group: Pending[] = [];
         let n = 0;
         while (this.queue.length && (group.length === 0 || n + this.queue[0]!.batch.movements.length <= this.o.maxGroup)) {

@@ -310,6 +310,28 @@ describe.each(backends)('Ingester poison-input classes ($name)', ({ open }) => {
     expect(await store.edgeSeq(SITE, EDGE)).toMatchObject({ hwm: 5, maxSeq: 5 });
   });
 
+  it("a group's acks are published before the next group commit starts (a backlog does not hold them behind it)", async () => {
+    make({ maxGroup: 1 }); // one movement per group: two messages, two commits
+    const order: string[] = [];
+    const commit = store.commit.bind(store);
+    store.commit = async (b) => {
+      order.push(`commit ${b.flatMap((x) => x.movements.map((m) => m.seq)).join(',')}`);
+      return commit(b);
+    };
+    const publish = bus.publish.bind(bus);
+    bus.publish = async (topic, payload) => {
+      if (topic.endsWith('/acks')) order.push(`ack ${JSON.stringify((JSON.parse(String(payload)) as { ranges: unknown }).ranges)}`);
+      return publish(topic, payload);
+    };
+    const a = ++seq;
+    const b = ++seq;
+    ing.onMessage(TOPIC, Buffer.from(valid(a)));
+    ing.onMessage(TOPIC, Buffer.from(valid(b)));
+    await ing.drain();
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([`commit ${a}`, `ack [[${a},${a}]]`, `commit ${b}`, `ack [[${b},${b}]]`]);
+  });
+
   it('settles each message only after its group commit (the external broker PUBACKs then)', async () => {
     const order: string[] = [];
     const commit = store.commit.bind(store);
