@@ -125,8 +125,16 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   // one): woken by the local commit hook below, and polled for what other ingesters commit.
   // It yields to a saturating ingest burst (1% of the time while the event loop is 80% busy without
   // it, until it has been under that for 250 ms), up to 30 s behind the ledger: past that it runs
-  // flat out until caught up (issue 10; /healthz follower.lagMs, follower.yielding).
-  const follower = new LedgerFollower(db, log.child({ part: 'follower' }), { pollMs: db.dialect === 'postgres' ? 500 : 5000, busyShare: 0.01, busyLoopShare: 0.8, maxLagMs: 30_000 });
+  // flat out until caught up (issue 10; /healthz follower.lagMs, follower.yielding). On SQLite a
+  // batch blocks ingest to its COMMIT: while ingest is active, batches of about 1 ms (at least 8 rows)
+  // two loop turns apart (issue 14 §2, the paced latency; cloud/ledger-follower/README.md).
+  const follower = new LedgerFollower(db, log.child({ part: 'follower' }), {
+    pollMs: db.dialect === 'postgres' ? 500 : 5000,
+    busyShare: 0.01,
+    busyLoopShare: 0.8,
+    maxLagMs: 30_000,
+    sliceMs: 1,
+  });
   // Consumers publish only after their batch committed (afterCommit); a failed publish is logged.
   const publish = (topic: string, payload: string) => void bus.publish(topic, payload, { qos: 1 }).catch((err: Error) => log.warn({ topic, err: err.message }, 'ledger consumer: publish failed'));
   // --no-business: a follower with no consumers runs nothing (its /healthz shows `consumers: []`).

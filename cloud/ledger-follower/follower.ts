@@ -61,6 +61,22 @@ export interface LedgerFollowerOptions {
    * again. Default 30000.
    */
   maxLagMs?: number;
+  /**
+   * Ingest's latency while it is not saturated (issue 14 §2): on SQLite a batch runs in the ingest's
+   * event loop and holds the one connection to its COMMIT, so a message arriving meanwhile waits
+   * for all of it (3-11 ms batches at 5,000 movements/s, bench/README.md, paced latency). With
+   * this set, while a local commit came within `busyWindowMs`, a batch takes only the rows that
+   * fit in about this many ms (its size adapted to the measured time of the previous ones, at
+   * least `MIN_SLICE_ROWS`), and the next follows after two turns of the event loop
+   * (`setImmediate`: the sockets are read and the ingester commits in between) instead of
+   * `minGapMs` later, until caught up; every 20 ms of such a run the loop's use without
+   * the follower is judged again, and a busy ingester ends the run (then `busyShare` as above).
+   * Ingest quiet (a catch-up) or past the lag bound: whole batches of `batchRows`, as without it.
+   * 0 (the default): off. SQLite only: on PostgreSQL a batch awaits the server between its
+   * statements, so ingest gets the loop meanwhile, and slices would only add round trips (and the
+   * batch's wall time is not its time on the loop, which the sizing and the busy check read).
+   */
+  sliceMs?: number;
   /** First retry delay after a failed batch, ms, doubled per failure up to `maxBackoffMs`. Defaults 100, 30000. */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -91,6 +107,11 @@ export interface FollowerHealth {
   /** The failing batch, while it fails: the consumer that threw and its message. */
   failing?: { consumer: string; error: string; attempts: number; since: string; retryInMs: number };
 }
+
+/** Fewest rows of a sliced batch, whatever one took: below it the per-batch part (lock, cursors, COMMIT) is most of the work. */
+const MIN_SLICE_ROWS = 8;
+/** While sliced batches run back to back: how often the loop's use without the follower is judged, ms (the span `busyLoopShare` is judged over when not busy). */
+const BUSY_CHECK_MS = 20;
 
 /** A consumer's `apply` threw: its name travels with the error. */
 class ConsumerFailed extends Error {
@@ -155,6 +176,13 @@ export class LedgerFollower {
   private lastBatchMs = 0;
   /** Wall time per row of the recent full batches, ms (moving average): what the next full batch will take. */
   private msPerRow = 0;
+  private readonly sliceMs: number;
+  /** Rows of the next sliced batch (adapted so that one takes about `sliceMs`). */
+  private sliceRows: number;
+  /** The run of back-to-back sliced batches: event-loop utilisation and time at its last busy check, and the follower's own ms since. */
+  private runMark = performance.eventLoopUtilization();
+  private runMarkAt = 0;
+  private runFollowerMs = 0;
   private readonly health: FollowerHealth = { consumers: [], batches: 0, rows: 0, lagMs: 0, yielding: false, cpu: { '(follower)': { rows: 0, cpuMs: 0 } } };
 
   constructor(
@@ -172,6 +200,8 @@ export class LedgerFollower {
     this.busyWindowMs = opts.busyWindowMs ?? 100;
     this.busyLoopShare = opts.busyLoopShare;
     this.maxLagMs = opts.maxLagMs ?? 30_000;
+    this.sliceMs = db.dialect === 'sqlite' ? Math.max(0, opts.sliceMs ?? 0) : 0;
+    this.sliceRows = Math.min(this.batchRows, 4 * MIN_SLICE_ROWS);
     this.backoffMs = opts.backoffMs ?? 100;
     this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
   }
@@ -241,29 +271,75 @@ export class LedgerFollower {
   private async loop(): Promise<void> {
     do {
       this.again = false;
+      // The last batch was a full slice (`sliceMs`) and ingest is not busy: the next one follows
+      // after two turns of the event loop, without `minGapMs` or a new busy verdict.
+      let chained = false;
       for (;;) {
         if (this.stopped) return;
-        const wait = this.lastBatchAt + this.minGapMs - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        // Its share of the time while ingest is busy: as soon as ingest is idle again (or the lag
-        // bound is reached), the next batch goes. `yieldFor` says when to look again (10 ms with
-        // `busyWindowMs`, the end of the span being measured with `busyLoopShare`).
-        for (let y = this.yieldFor(Date.now()); y > 0 && !this.stopped; y = this.yieldFor(Date.now())) {
-          this.health.yielding = true;
-          await new Promise((r) => setTimeout(r, y));
+        if (!chained) {
+          const wait = this.lastBatchAt + this.minGapMs - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          // Its share of the time while ingest is busy: as soon as ingest is idle again (or the lag
+          // bound is reached), the next batch goes. `yieldFor` says when to look again (10 ms with
+          // `busyWindowMs`, the end of the span being measured with `busyLoopShare`).
+          for (let y = this.yieldFor(Date.now()); y > 0 && !this.stopped; y = this.yieldFor(Date.now())) {
+            this.health.yielding = true;
+            await new Promise((r) => setTimeout(r, y));
+          }
+          this.health.yielding = false;
+          this.markRun();
         }
-        this.health.yielding = false;
+        // Two turns of the event loop before every batch: the wake-up came from a commit's hook,
+        // whose acks are published through a promise chain that ends in aedes's setImmediate
+        // (lib/client.js deliverQoS), queued after this one; and messages may be waiting on the
+        // sockets. A batch is a chain of microtasks on SQLite: started at once, it ran before both.
+        for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
         if (this.stopped) return;
+        const sliced = this.slicing(Date.now());
+        const limit = sliced ? this.sliceRows : this.batchRows;
         let n: number;
         try {
-          n = await this.round();
+          n = await this.round(limit, sliced);
         } catch (err) {
           this.failed(err);
           return;
         }
         if (n === 0) break;
+        chained = sliced && n === limit && !this.busyInRun();
       }
     } while (this.again && !this.stopped);
+  }
+
+  /** The next batch is a slice (`sliceMs`): ingest is active and the lag bound not reached. */
+  private slicing(now: number): boolean {
+    if (this.sliceMs === 0 || now - this.lastCommitAt > this.busyWindowMs) return false;
+    return this.behindSince === undefined || now - this.behindSince < this.maxLagMs;
+  }
+
+  /** Start a run of back-to-back sliced batches (the busy check's span). */
+  private markRun(): void {
+    this.runMark = performance.eventLoopUtilization();
+    this.runMarkAt = performance.now();
+    this.runFollowerMs = 0;
+  }
+
+  /**
+   * Between two sliced batches: is ingest busy, so the run must end and the follower yield
+   * (`busyShare`)? With `busyLoopShare`: the loop's use over the last `BUSY_CHECK_MS` or more,
+   * the follower's own batches taken out, is at least that share (judged at most every
+   * `BUSY_CHECK_MS`, and only with 5 ms of the span left to others to judge by). Without it: a
+   * local commit within `busyWindowMs`, as in `yieldFor`.
+   */
+  private busyInRun(): boolean {
+    if (this.busyShare >= 1) return false;
+    if (this.busyLoopShare === undefined) return Date.now() - this.lastCommitAt <= this.busyWindowMs;
+    if (performance.now() - this.runMarkAt < BUSY_CHECK_MS) return false;
+    const elu = performance.eventLoopUtilization();
+    const d = performance.eventLoopUtilization(elu, this.runMark);
+    const others = d.idle + d.active - this.runFollowerMs;
+    const busy = others >= 5 && (d.active - this.runFollowerMs) / others >= this.busyLoopShare;
+    this.markRun();
+    return busy;
   }
 
   /**
@@ -326,11 +402,12 @@ export class LedgerFollower {
     this.retry.unref();
   }
 
-  /** One batch in one transaction; returns how many rows it took (0: caught up). */
-  private async round(): Promise<number> {
+  /** One batch of at most `limit` rows in one transaction; returns how many rows it took (0: caught up). */
+  private async round(limit = this.batchRows, sliced = false): Promise<number> {
     let done: Array<{ c: LedgerConsumer; rows: LedgerEntry[]; cpuMs: number }> = [];
     const cpu0 = process.cpuUsage();
     const startedAt = Date.now();
+    const t0 = performance.now();
     const n = await this.db.tx(async (tx) => {
       done = [];
       await repo.lockFollower(tx, this.db.dialect, this.name);
@@ -344,13 +421,13 @@ export class LedgerFollower {
       for (const h of await repo.siteHeads(tx)) {
         const from = Math.min(...this.consumers.map((c) => cur(c.name, h.site)));
         for (const c of this.consumers) if (cur(c.name, h.site) > from) ahead.add(c.name);
-        if (h.pos > from) rows.push(...(await repo.siteRows(tx, h.site, from, h.pos, this.batchRows)));
+        if (h.pos > from) rows.push(...(await repo.siteRows(tx, h.site, from, h.pos, limit)));
       }
       if (rows.length === 0) return 0;
       // The batch: the smallest positions over all sites; per site that is still a prefix of what
       // follows its cursor, so each site's cursor can move to the last row taken of it.
       rows.sort((a, b) => a.pos - b.pos);
-      rows.length = Math.min(rows.length, this.batchRows);
+      rows.length = Math.min(rows.length, limit);
       const now = new Date().toISOString();
       const moved: repo.CursorRow[] = [];
       for (const c of this.consumers) {
@@ -372,7 +449,14 @@ export class LedgerFollower {
       return rows.length;
     });
     this.lastBatchAt = Date.now();
+    const ms = performance.now() - t0;
+    this.runFollowerMs += ms;
     if (n > 0) this.lastBatchMs = this.lastBatchAt - startedAt;
+    // A full slice: the next one sized to take about `sliceMs` (down at once, up by at most half).
+    if (sliced && n === limit && ms > 0) {
+      const scaled = Math.floor((this.sliceRows * this.sliceMs) / ms);
+      this.sliceRows = Math.max(MIN_SLICE_ROWS, Math.min(this.batchRows, ms > this.sliceMs ? scaled : Math.max(this.sliceRows + 1, Math.min(scaled, Math.ceil(this.sliceRows * 1.5)))));
+    }
     // Full batches only: in a small one the fixed part (lock, cursors, COMMIT) is most of the time.
     if (n === this.batchRows) {
       const perRow = this.lastBatchMs / n;
@@ -381,7 +465,7 @@ export class LedgerFollower {
     this.markLoop(this.lastBatchAt);
     // Fewer rows than a full batch: it took everything committed when it read the heads, so it is
     // caught up, unless a commit came in since (then it is behind since that commit).
-    if (n < this.batchRows) this.behindSince = this.lastCommitAt > startedAt ? this.lastCommitAt : undefined;
+    if (n < limit) this.behindSince = this.lastCommitAt > startedAt ? this.lastCommitAt : undefined;
     if (n > 0) {
       this.health.batches++;
       this.health.rows += n;

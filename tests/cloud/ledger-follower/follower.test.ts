@@ -290,6 +290,116 @@ for (const make of [sqliteRig, pgRig]) {
       expect(await seen(db, 'h')).toEqual([]);
     });
 
+    it('sliceMs: while ingest commits, batches of about sliceMs (adapted, at least 8 rows), back to back; quiet, whole batches; exactly once', async () => {
+      rig = make();
+      const { db, store } = await rig.open();
+      for (let i = 0; i < 30; i++) await commit(store, ...Array.from({ length: 10 }, () => mv()));
+      // ~0.5 ms of this thread per row: a batch of 100 rows would hold ingest ~50 ms.
+      const sizes = (name: string) => {
+        const r = recorder(name);
+        const per: number[] = [];
+        const c: LedgerConsumer = {
+          name,
+          apply: async (tx, rows) => {
+            per.push(rows.length);
+            const end = performance.now() + 0.5 * rows.length;
+            while (performance.now() < end);
+            await r.apply(tx, rows);
+          },
+          afterCommit: (rows) => r.afterCommit(rows),
+        };
+        return { c, per, r };
+      };
+      // minGapMs 1 s: had the slices been minGapMs apart, 300 rows in slices of 8-32 would take 10-40 s.
+      const opts = { batchRows: 100, minGapMs: 1000, busyWindowMs: 60_000 };
+      const sliced = sizes('sliced');
+      const fs = follower(db, [sliced.c], { ...opts, name: 'sliced', sliceMs: 2 });
+      const whole = sizes('whole');
+      const fw = follower(db, [whole.c], { ...opts, name: 'whole' });
+      fs.wake('commit'); // ingest active (a local commit within busyWindowMs)
+      fw.wake('commit');
+      await fs.start();
+      await fw.start();
+      await expect.poll(() => sliced.r.committed.length, { timeout: 60_000 }).toBe(300);
+      await expect.poll(() => whole.r.committed.length, { timeout: 60_000 }).toBe(300);
+      if (rig.dialect === 'postgres') {
+        // Ignored on PostgreSQL (the batch awaits the server between statements: ingest gets the loop).
+        expect(sliced.per).toEqual([100, 100, 100]);
+        return;
+      }
+      // The first slice is 32 rows (~16 ms here), then sized down to the 8-row floor.
+      expect(sliced.per[0]).toBe(32);
+      expect(Math.max(...sliced.per.slice(1))).toBeLessThanOrEqual(16);
+      expect(sliced.per.slice(-4, -1)).toEqual([8, 8, 8]);
+      // Control: without sliceMs, whole batches of batchRows.
+      expect(whole.per).toEqual([100, 100, 100]);
+      for (const name of ['sliced', 'whole']) expect((await seen(db, name)).map((r) => r.id)).toEqual(await ledgerIds(store));
+
+      // Ingest quiet (no local commit within busyWindowMs): a catch-up in whole batches, sliceMs or not.
+      const quiet = sizes('quiet');
+      const fq = follower(db, [quiet.c], { ...opts, busyWindowMs: 100, minGapMs: 0, name: 'quiet', sliceMs: 2 });
+      await fq.start();
+      await expect.poll(() => quiet.r.committed.length, { timeout: 60_000 }).toBe(300);
+      expect(quiet.per).toEqual([100, 100, 100]);
+    });
+
+    it.skipIf(make().dialect !== 'sqlite')('sliceMs: a loop that becomes busy ends a run of slices; then it yields (busyShare) as without slices', async () => {
+      rig = make();
+      const { db, store } = await rig.open();
+      for (let i = 0; i < 40; i++) await commit(store, ...Array.from({ length: 10 }, () => mv()));
+      const a = recorder('a');
+      let spin: NodeJS.Timeout | undefined;
+      // ~0.5 ms of this thread per row: slices of 8 rows, a run of 50 of them over the 400 rows.
+      // Once it has started, ingest commits (its hook wakes the follower) and keeps the thread ~80% busy.
+      const c: LedgerConsumer = {
+        name: 'a',
+        apply: async (tx, rows) => {
+          spin ??= setInterval(() => {
+            f.wake();
+            const end = performance.now() + 8;
+            while (performance.now() < end);
+          }, 10);
+          const end = performance.now() + 0.5 * rows.length;
+          while (performance.now() < end);
+          await a.apply(tx, rows);
+        },
+        afterCommit: (rows) => a.afterCommit(rows),
+      };
+      const f = follower(db, [c], { batchRows: 100, busyShare: 0.01, busyLoopShare: 0.5, maxLagMs: 600_000, sliceMs: 1 });
+      f.wake('commit');
+      try {
+        await f.start();
+        // (`yielding` is also true while it measures the loop before its first batch: only once the burst began counts.)
+        await expect.poll(() => spin !== undefined && f.status().yielding, { timeout: 20_000 }).toBe(true);
+        // It stopped in the run, not after it (without the check the run goes on to the end).
+        expect(f.status().rows).toBeLessThan(400);
+      } finally {
+        clearInterval(spin);
+      }
+      await expect.poll(() => a.committed.length, { timeout: 60_000 }).toBe(400);
+      expect((await seen(db, 'a')).map((r) => r.id)).toEqual(await ledgerIds(store));
+    });
+
+    it.skipIf(make().dialect !== 'sqlite')('a batch woken by a commit starts two loop turns later: the acks of that commit, written in a setImmediate by aedes, go first', async () => {
+      rig = make();
+      const { db, store } = await rig.open();
+      const order: string[] = [];
+      const a = recorder('a');
+      const f = follower(db, [{ name: 'a', apply: async (tx, rows) => (order.push('batch'), a.apply(tx, rows)) }]);
+      await f.start();
+      await f.caughtUp();
+      await commit(store, mv());
+      // The ingester after a commit: the ack's publish (a promise chain ending in aedes's
+      // setImmediate write, lib/client.js), then the commit hook wakes the follower.
+      void Promise.resolve()
+        .then(() => Promise.resolve())
+        .then(() => setImmediate(() => order.push('ack write')));
+      f.wake();
+      await expect.poll(() => order.length).toBe(2);
+      // On SQLite a batch is a chain of microtasks: started at once, it ran before the write.
+      expect(order).toEqual(['ack write', 'batch']);
+    });
+
     it('the lag bound: behind for maxLagMs, it stops yielding to a busy ingester until it has caught up', async () => {
       rig = make();
       const { db, store } = await rig.open();
