@@ -5,7 +5,8 @@
  */
 import type Database from 'better-sqlite3';
 import { chainHash, ChainVerifier, GENESIS, type VerifyResult } from '../ledger/chain.js';
-import { type ItemMaster, type Key, type LedgerReader, negative, plan, type Raised, effectSql } from '../ledger/rules.js';
+import { type BalanceOp, type ItemMaster, type Key, type LedgerReader, negative, plan, type Raised, effectSql } from '../ledger/rules.js';
+import { CHUNK_ROWS, ChunkedInsert } from './sqlite-chunked.js';
 import { itemRow, stockRow } from './rows.js';
 import { INSERT_COLS, ItemCodeConflict, ledgerInsertRow } from './ledger-row.js';
 import { type SqliteDb, SqliteDatabase } from '../db/index.js';
@@ -63,6 +64,17 @@ export class SqliteStore implements Store {
    */
   private readonly heads = new Map<string, ChainHead & { id: string }>();
   private readonly reader: LedgerReader;
+  /** Ledger rows and balance changes, many per statement. */
+  private readonly ledgerRows: ChunkedInsert;
+  private readonly balanceRows: ChunkedInsert;
+  /**
+   * Whether a commit looks each movement's id up in the ledger before planning it (one read per
+   * movement, as the INSERT OR IGNORE per row did). Off, a commit assumes none: the usual case, an edge sending its next movements,
+   * and the unique `id` index refuses a row already there as it inserts it, failing the commit,
+   * which is then done again checked (`commit`). Checked commits go on while they meet
+   * duplicates (an edge resending a window), so a resend costs one commit done twice.
+   */
+  private checkIds = false;
 
   /** The database this store opened itself (closed with it); undefined on a shared one. */
   private readonly own: SqliteDatabase | undefined;
@@ -78,22 +90,11 @@ export class SqliteStore implements Store {
     this.database.migrateSync(ledgerModule);
     this.db = this.database.handle;
     const db = this.db;
-    const addBalance = `INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET
-          on_hand = on_hand + excluded.on_hand,
-          expiry = COALESCE(excluded.expiry, expiry),
-          updated_at = excluded.updated_at`;
     this.s = {
-      // pos is bound NULL (SQLite numbers the row, highest pos + 1) except after a last row was removed (posFloor).
-      // ON CONFLICT (id) DO NOTHING, not INSERT OR IGNORE: IGNORE also skips a row that breaks
-      // NOT NULL (https://sqlite.org/lang_conflict.html), which would be reported as a duplicate
-      // and acked though it is in no ledger. Only a second copy of an id may be skipped.
-      insertLedger: db.prepare(`INSERT INTO ledger (pos, ${INSERT_COLS.join(', ')}) VALUES (?, ${INSERT_COLS.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`),
+      // A resent movement's id, found before it is planned (checked mode, see checkIds).
+      hasId: db.prepare('SELECT 1 FROM ledger WHERE id = ?').pluck(),
       maxPos: db.prepare('SELECT MAX(pos) FROM ledger').pluck(),
       maxHeadPos: db.prepare('SELECT MAX(pos) FROM chain_heads').pluck(),
-      addBalance: db.prepare(addBalance),
-      addBalanceAfter: db.prepare(`${addBalance} RETURNING on_hand`).pluck(),
       getBalance: db
         .prepare('SELECT on_hand FROM balances WHERE site = ? AND location = ? AND sku = ? AND batch = ? AND project = ?')
         .pluck(),
@@ -126,6 +127,20 @@ export class SqliteStore implements Store {
       putAbove: db.prepare('INSERT OR IGNORE INTO edge_seqs_above (site, edge, seq) VALUES (?, ?, ?)'),
       dropAbove: db.prepare('DELETE FROM edge_seqs_above WHERE site = ? AND edge = ? AND seq <= ?'),
     };
+    // Plain INSERT, neither OR IGNORE (it also skips a row that breaks NOT NULL,
+    // https://sqlite.org/lang_conflict.html, which would be reported as a duplicate and acked though
+    // it is in no ledger) nor ON CONFLICT DO NOTHING: a row whose id is in the ledger already fails
+    // the whole commit, which is then done again with each id looked up first (commit, checkIds).
+    this.ledgerRows = new ChunkedInsert(db, `INSERT INTO ledger (pos, ${INSERT_COLS.join(', ')})`, '', INSERT_COLS.length + 1);
+    this.balanceRows = new ChunkedInsert(
+      db,
+      'INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)',
+      ` ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET
+          on_hand = on_hand + excluded.on_hand,
+          expiry = COALESCE(excluded.expiry, expiry),
+          updated_at = excluded.updated_at`,
+      9,
+    );
     const s = this.s;
     const code = (c: string): ItemMaster | undefined => {
       let sku = this.codeCache.get(c);
@@ -152,9 +167,17 @@ export class SqliteStore implements Store {
         const r = s.getIdentity.get(site, identity) as { inStock: number; location: string } | undefined;
         return r ? { inStock: r.inStock === 1, location: r.location } : undefined;
       },
-      balance: (k) => s.getBalance.get(k.site, k.location, k.sku, k.batch, k.project) as number | undefined,
-      locationBatches: (site, location, sku, project) => s.locationBatches.all(site, location, sku, project) as Array<{ batch: string; onHand: number }>,
+      // A count's reads: the commit's gathered balance and ledger writes go to the file first.
+      balance: (k) => {
+        this.writeBalances();
+        return s.getBalance.get(k.site, k.location, k.sku, k.batch, k.project) as number | undefined;
+      },
+      locationBatches: (site, location, sku, project) => {
+        this.writeBalances();
+        return s.locationBatches.all(site, location, sku, project) as Array<{ batch: string; onHand: number }>;
+      },
       laterEffect: (q, ts) => {
+        this.writeLedger();
         const args = { site: q.site, sku: q.sku, ts, project: q.project, loc: q.location };
         const r = (q.batch === undefined ? s.laterAll.get(args) : s.laterBatch.get({ ...args, batch: q.batch })) as { effect: number; rows: number };
         return { effect: r.effect, rows: r.rows };
@@ -214,21 +237,50 @@ export class SqliteStore implements Store {
     } catch (err) {
       // Rolled back: the cached provisional units may be ahead of the file.
       this.unknownCache.clear();
+      if (this.checkIds || !isLedgerIdConflict(err)) throw err;
+    }
+    // The commit assumed no movement of it was in the ledger yet, and one was (a resend): the
+    // same commit again, this time looking each id up first. Nothing was written.
+    this.checkIds = true;
+    try {
+      return this.commitTx(batches);
+    } catch (err) {
+      this.unknownCache.clear();
       throw err;
     }
   }
 
+  /**
+   * One group commit, inside its transaction. What each movement does is decided in order, one at
+   * a time, as `plan` reads the state the movements before it left; the writes are gathered:
+   *
+   * - ledger rows many per statement (`ChunkedInsert`), at `pos` numbers given here. Each row's
+   *   chain number and hash are the same as when rows were inserted one by one. A row whose id is
+   *   already in the ledger is a duplicate: see `checkIds`.
+   * - balances as one write per balance key and commit (the sum of its deltas), instead of one
+   *   upsert per movement. A decrease that can raise NEGATIVE_STOCK needs the balance after it:
+   *   the key's balance is read once, and each decrease's "after" is that plus the deltas played
+   *   so far, as each upsert's RETURNING gave it before. A count reads balances and later ledger
+   *   rows: the gathered writes go to the file first (`reader`), so it reads what it read before.
+   * - identities, exceptions, provisional units and seqs as before, one statement each where
+   *   they happen (rare, or read by the next movement).
+   */
   private commitSync(batches: readonly CommitBatch[]): CommitResult {
     this.heads.clear();
+    this.balancesDue.clear();
+    this.ledgerDue.length = 0;
     // Positions are public (`pos` in the API, consumers' cursors) and never reused. The ledger
-    // has no AUTOINCREMENT since migration 8 (it wrote sqlite_sequence on every insert), so SQLite
-    // numbers a row highest pos + 1, which would give a removed last row's pos again. Nothing
-    // here deletes ledger rows; if someone did, the chain heads still hold the highest pos ever
-    // given, and the commit's first row is placed after it. Two reads per group commit, each one
-    // b-tree step (rowid; chain_heads_pos, migration 9).
-    const top = (this.s.maxHeadPos.get() as number | null) ?? 0;
-    let posFloor = top > ((this.s.maxPos.get() as number | null) ?? 0) ? top : 0;
+    // has no AUTOINCREMENT since migration 8 (it wrote sqlite_sequence on every insert); nothing
+    // here deletes ledger rows, but if someone removed the last ones, the chain heads still hold
+    // the highest pos ever given: the commit numbers its rows on from the higher of the two.
+    // Two reads per group commit, each one b-tree step (rowid; chain_heads_pos, migration 9).
+    let pos = Math.max((this.s.maxHeadPos.get() as number | null) ?? 0, (this.s.maxPos.get() as number | null) ?? 0);
     const now = new Date().toISOString();
+    this.now = now;
+    const checked = this.checkIds;
+    /** Ids this commit inserted (checked mode: a movement twice in one commit is a duplicate the second time). */
+    const ids = checked ? new Set<string>() : undefined;
+    let found = 0;
     const changed = new Map<string, CommitResult['changed'][number]>();
     const touched = new Set<string>();
     const results = batches.map((b): CommitBatchResult => {
@@ -239,28 +291,30 @@ export class SqliteStore implements Store {
       /** The movements this batch inserted, in order (their seqs, for trackSeqs). */
       const inserted: Movement[] = [];
       for (const m of b.movements) {
+        if (ids && (ids.has(m.id) || this.s.hasId.get(m.id) !== undefined)) {
+          found++;
+          duplicates++;
+          outcomes.push('duplicate');
+          continue;
+        }
         const p = plan(m, this.reader);
         const row = ledgerInsertRow(m, p, now, b.postedBy);
         const h = this.head(m.site);
         row.chain_n = h.n + 1;
         row.hash = chainHash(h.hash, row);
-        // Positional binding: this loop is the ingest hot path (named binding costs more per row).
-        const ins = this.s.insertLedger.run(
-          posFloor ? posFloor + 1 : null,
+        pos++;
+        this.ledgerDue.push([
+          pos,
           row.id, row.edge, row.seq, row.ts, row.ts_ms, row.site, row.location, row.to_location, row.kind, row.sku, row.gtin, row.epc,
           row.batch, row.expiry, row.serial, row.qty, row.uom, row.base_qty, row.base_uom, row.rounding, row.project, row.stage,
           row.operator, row.crew, row.device_id, row.device_type, row.raw, row.status, row.variance, row.posted_token, row.posted_user,
           row.applied_at, row.chain_n, row.hash, row.po, row.req, row.sales_order,
-        );
-        if (ins.changes === 0) {
-          duplicates++;
-          outcomes.push('duplicate');
-          continue;
-        }
-        posFloor = 0;
+        ]);
+        if (this.ledgerDue.length >= CHUNK_ROWS * 4) this.writeLedger();
+        ids?.add(m.id);
         h.n = row.chain_n;
         h.hash = row.hash;
-        h.pos = Number(ins.lastInsertRowid);
+        h.pos = pos;
         h.id = m.id;
         inserted.push(m);
         touched.add(m.site);
@@ -269,18 +323,13 @@ export class SqliteStore implements Store {
           this.unknownCache.set(p.newUnknown.sku, p.newUnknown.uom);
         }
         if (p.identity) this.s.putIdentity.run(m.site, p.identity.identity, p.sku, p.identity.inStock ? 1 : 0, p.identity.location, m.id, now);
-        const raised: Raised[] = p.raised.slice();
+        let raised: Raised[] = p.raised;
         for (const op of p.ops) {
-          const k = op.key;
-          // The balance after is read back only for a checked decrease: `negative()` returns
-          // nothing for any other op whatever the balance (tests/cloud/store/sqlite.test.ts holds
-          // it to that). RETURNING costs ~1 µs per row, and most movements are receives.
-          if (op.check && op.delta < 0) {
-            const after = this.s.addBalanceAfter.get(k.site, k.location, k.sku, k.batch, k.project, op.delta, op.uom, op.expiry, now) as number;
+          const after = this.addBalance(op);
+          // Only a checked decrease can raise (tests/cloud/store/sqlite.test.ts holds negative() to that).
+          if (after !== undefined) {
             const neg = negative(m, op, after);
-            if (neg) raised.push(neg);
-          } else {
-            this.s.addBalance.run(k.site, k.location, k.sku, k.batch, k.project, op.delta, op.uom, op.expiry, now);
+            if (neg) (raised = raised === p.raised ? raised.slice() : raised).push(neg);
           }
         }
         for (const e of raised) this.raise(e, m.id, now);
@@ -295,18 +344,74 @@ export class SqliteStore implements Store {
         const was = changed.get(pair);
         changed.set(pair, m.expiry || was?.expiry ? { site: m.site, sku: p.sku, expiry: true } : { site: m.site, sku: p.sku });
       }
+      // A batch's rows are mostly one edge's: kept apart from the next batch's, more columns are the same in a chunk.
+      this.writeLedger();
       const deadLetterIds = b.deadLetters.map(
         (d) => Number(this.s.insertDead.run(now, d.topic, d.site ?? null, d.edge ?? null, d.reason, d.message, d.payload, d.sha256 ?? null, d.bytes ?? null).lastInsertRowid),
       );
       return { applied, duplicates, exceptions, deadLetterIds, outcomes, missing: this.trackSeqs(b, inserted, now) };
     });
+    this.writeLedger();
+    this.writeBalances();
     const heads: ChainHead[] = [];
     for (const site of touched) {
       const h = this.head(site);
       this.s.putHead.run(site, h.n, h.hash, h.pos, h.id);
       heads.push({ site, n: h.n, pos: h.pos, hash: h.hash });
     }
+    // A commit that met no duplicate goes back to assuming none (the usual case: no read per batch).
+    if (checked && found === 0) this.checkIds = false;
     return { batches: results, changed: [...changed.values()], heads };
+  }
+
+  /** Ledger rows of the running commit not written yet (`pos`, then `INSERT_COLS`). */
+  private readonly ledgerDue: unknown[][] = [];
+
+  private writeLedger(): void {
+    if (this.ledgerDue.length === 0) return;
+    this.ledgerRows.write(this.ledgerDue);
+    this.ledgerDue.length = 0;
+  }
+
+  /**
+   * Balance changes of the running commit not written yet: per key the sum of the deltas, the
+   * first op's unit (a new row's; an existing row keeps its own, as the upsert did), the last
+   * expiry given (COALESCE kept the last non-null one), and the on-hand the file held before
+   * them once a checked decrease needed it. Found by SKU, then the rest of the key compared: no
+   * key string is built per op.
+   */
+  private readonly balancesDue = new Map<string, BalanceDue[]>();
+  /** The running commit's time (every row and balance it writes is stamped with it). */
+  private now = '';
+
+  /** Adds a balance op to the commit's balance changes; the balance after it for a checked decrease (else undefined). */
+  private addBalance(op: BalanceOp): number | undefined {
+    const k = op.key;
+    let due = this.balancesDue.get(k.sku);
+    let d: BalanceDue | undefined;
+    if (due) {
+      for (const x of due) {
+        const y = x.key;
+        if (y.location === k.location && y.site === k.site && y.batch === k.batch && y.project === k.project) {
+          d = x;
+          break;
+        }
+      }
+    } else this.balancesDue.set(k.sku, (due = []));
+    if (!d) due.push((d = { key: k, delta: 0, uom: op.uom, expiry: null, before: undefined }));
+    d.delta += op.delta;
+    if (op.expiry !== null) d.expiry = op.expiry;
+    if (!op.check || op.delta >= 0) return undefined;
+    d.before ??= (this.s.getBalance.get(k.site, k.location, k.sku, k.batch, k.project) as number | undefined) ?? 0;
+    return d.before + d.delta;
+  }
+
+  private writeBalances(): void {
+    if (this.balancesDue.size === 0) return;
+    const rows: unknown[][] = [];
+    for (const due of this.balancesDue.values()) for (const d of due) rows.push([d.key.site, d.key.location, d.key.sku, d.key.batch, d.key.project, d.delta, d.uom, d.expiry, this.now]);
+    this.balancesDue.clear();
+    this.balanceRows.write(rows);
   }
 
   private raise(e: Raised, movementId: string, now: string): void {
@@ -623,3 +728,17 @@ export class SqliteStore implements Store {
   }
 }
 
+/** The unique `id` index refused a ledger row: its movement was committed before (or twice in this commit). */
+function isLedgerIdConflict(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' && typeof e.message === 'string' && e.message.includes('ledger.id');
+}
+
+/** A balance key's changes in the running commit (SqliteStore.balancesDue). */
+interface BalanceDue {
+  key: Key;
+  delta: number;
+  uom: string;
+  expiry: string | null;
+  before: number | undefined;
+}
