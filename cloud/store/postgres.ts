@@ -54,6 +54,8 @@ export interface PostgresStoreOptions {
 
 /** Advisory lock namespace ('SG'): key 1 = migrations of a schema (cloud/db/), 2 = an edge's commits. */
 const LOCK_NS_EDGE = 0x5347_0002;
+/** key 4 = a site's commits: shared, or exclusive for a consistent view (class comment); keyed by `siteLockKey`. */
+const LOCK_NS_SITE = 0x5347_0004;
 /** key 3 = the item master (writes). */
 const LOCK_NS_ITEMS = 0x5347_0003;
 /** Same bound as the SQLite store: a huge gap is reported in parts. */
@@ -71,19 +73,44 @@ const keyStr = (k: Key) => `${k.site}\u0000${k.location}\u0000${k.sku}\u0000${k.
  * one database (shared MQTT subscriptions spread one edge's batches over all of them).
  *
  * A commit is one READ COMMITTED transaction of a handful of set-based statements, whatever its
- * size: the ledger insert is one `INSERT ... SELECT FROM json_to_recordset($1) ... ON CONFLICT (id)
- * DO NOTHING RETURNING id` (the unique index on id decides exactly once, also between ingesters;
- * one JSON parameter is several times cheaper than per-column arrays, which pg serialises element
- * by element in JS), and only the rows it returns move stock. Balances are then updated in one statement, rows in key order (so
- * two commits lock them in the same order and cannot deadlock on them):
- * - without counts, atomic increments (`on_hand = round(on_hand + excluded.on_hand, 6)`), the
- *   value before derived from the value returned, for the NEGATIVE_STOCK checks;
- * - with a count in the commit, the rows are locked and read first, the sequence (counts set,
- *   variances, negatives) is played in order in memory, and the results written in one UPDATE.
- * Serialised identities are locked (placeholder rows, in key order) before they are read. The
- * whole transaction is retried on 40001/40P01. Movements of one commit are applied in order; the
- * exceptions and variances are those the SQLite store reports for the same input, and so are the
- * per-edge gaps with one writer (with competing writers see `trackSeqs`).
+ * size (one JSON parameter for the rows: several times cheaper than per-column arrays, which pg
+ * serialises element by element in JS). What it must guarantee with competing ingesters, and how:
+ *
+ * - Every site's chain is linear and its order is the order in which the commits' effects were
+ *   applied, wherever the order matters. The chain head of a site is locked as the LAST lock of a
+ *   commit, after its balances, identities, provisional units and exceptions are written, and held
+ *   to COMMIT: the locked span is the head read, the ledger insert (with the head write) and the
+ *   edge's seq tracking. A commit B that depends on something commit A changed (a balance row, an
+ *   identity, a provisional unit) waited for A's row lock, which A holds until COMMIT, so A took
+ *   its head before B could take it: chain order = application order for every shared row. Two
+ *   commits that share no row are independent and may chain in either order.
+ * - What the rules read is what the chain says came before. Most commits only add and subtract
+ *   (receive, issue, transfer, adjust of unserialised stock): their balance writes are atomic
+ *   increments of the committed value (`on_hand = balances.on_hand + excluded.on_hand`, READ
+ *   COMMITTED re-reads a row it waited for), nothing is read beforehand, and the value before each
+ *   movement (for NEGATIVE_STOCK) is derived from the value RETURNING gives after the increment,
+ *   which is exactly the value the previous writer of that row committed. Such a commit takes its
+ *   sites' advisory locks shared, so they never wait on each other. A commit with a count or a
+ *   serialised identity reads a consistent view of the site (a count: balances of every batch of
+ *   the location plus the ledger rows stamped after it, rows another commit may be adding; an
+ *   identity: whether it is in stock, which decides what is booked): it takes its sites' locks
+ *   exclusive, before it reads anything, so every commit of the site in flight has committed (and
+ *   chained) before it reads, and the next one starts after it. A provisional unit (the uom of a
+ *   SKU unknown to the master) is first written once: if the insert finds one another commit wrote
+ *   after we read, the commit is replayed (40001) and plans with it.
+ * - No deadlock: every commit takes its locks in one order of classes, each class in key order:
+ *   advisory locks (edges shared, then sites by key), dead letters and refused seqs, balances,
+ *   identities, provisional units, exceptions, chain heads (site order), ledger ids, edge seq rows.
+ *   Anything else (a ledger id reused across sites, an unlucky lock race) fails with 40001/40P01
+ *   and the whole transaction is replayed (up to maxAttempts).
+ * - Exactly once: the unique index on the ledger's id decides. The known-id check runs before the
+ *   head lock, so two ingesters handling the same resend may both plan a movement; the second
+ *   finds the id at its insert (ON CONFLICT DO NOTHING returns fewer rows than sent), throws 40001,
+ *   rolls back its balance increments and replays: the id is then known, and reported duplicate.
+ *
+ * Movements of one commit are applied in order; the exceptions and variances are those the SQLite
+ * store reports for the same input, and so are the per-edge gaps with one writer (with competing
+ * writers see `trackSeqs`).
  */
 export class PostgresStore implements Store {
   private closed = false;
@@ -186,6 +213,7 @@ export class PostgresStore implements Store {
   private async commitTx(c: pg.PoolClient, batches: readonly CommitBatch[]): Promise<CommitResult> {
     const now = new Date().toISOString();
     const all = batches.map((b) => b.movements.map(pgSafeMovement));
+    const flat = all.flat();
 
     // Edges whose seqs this commit tracks. A shared advisory lock per edge marks "a commit of this
     // edge is in progress" for the gap report (trackSeqs); taken in key order.
@@ -199,29 +227,27 @@ export class PostgresStore implements Store {
       e.batches.push(bi);
     });
     const edgeList = [...edges.values()].sort((a, b) => cmp(a.site, b.site) || cmp(a.edge, b.edge));
+    // Sites whose rules read a consistent view (a count, a serialised identity: see the class
+    // comment) lock the site exclusive, the others shared; by key, after the edges.
+    const consistent = new Set<string>();
+    for (const m of flat) if (m.kind === 'count' || identityOf(m) !== undefined) consistent.add(m.site);
+    const siteLocks = new Map<number, boolean>();
+    for (const m of flat) {
+      const k = siteLockKey(m.site);
+      if (!siteLocks.get(k)) siteLocks.set(k, consistent.has(m.site));
+    }
     // One round trip: BEGIN and the locks (literals: site and edge are validated ids, escaped anyway).
     // Shared locks never wait on each other, and the exclusive try-lock in trackSeqs never waits.
     await c.query(
-      ['BEGIN', ...edgeList.map((e) => `SELECT pg_advisory_xact_lock_shared(${LOCK_NS_EDGE}, hashtext(${pg.escapeLiteral(`${e.site}/${e.edge}`)}))`)].join(';'),
+      [
+        'BEGIN',
+        ...edgeList.map((e) => `SELECT pg_advisory_xact_lock_shared(${LOCK_NS_EDGE}, hashtext(${pg.escapeLiteral(`${e.site}/${e.edge}`)}))`),
+        ...[...siteLocks.keys()].sort((a, b) => a - b).map((k) => `SELECT pg_advisory_xact_lock${siteLocks.get(k) ? '' : '_shared'}(${LOCK_NS_SITE}, ${k})`),
+      ].join(';'),
     );
 
-    // 1. Lock the chain head of every site of the commit, in site order: one writer per site at a
-    //    time, so each site's chain stays linear whatever the number of ingesters, and what is
-    //    read below (ids, balances, identities of these sites) cannot change until COMMIT.
-    const flat = all.flat();
-    const sites = [...new Set(flat.map((m) => m.site))].sort(cmp);
-    const heads = new Map<string, ChainHead & { id: string }>();
-    if (sites.length) {
-      const r = await c.query<{ site: string; n: number; hash: string; pos: number; id: string }>({
-        name: 'sg-heads-lock',
-        text: `INSERT INTO chain_heads (site, n, hash, pos, id) SELECT s, 0, $2, 0, '' FROM unnest($1::text[]) AS u(s) ORDER BY s COLLATE "C"
-          ON CONFLICT (site) DO UPDATE SET site = chain_heads.site RETURNING site, n, hash, pos, id`,
-        values: [sites, GENESIS],
-      });
-      for (const h of r.rows) heads.set(h.site, { site: h.site, n: h.n, hash: h.hash, pos: h.pos, id: h.id });
-    }
-
-    // 2. Which ids are new (first occurrence in the commit, not in the ledger).
+    // 1. Which ids are new (first occurrence in the commit, not in the ledger). Another ingester
+    //    may insert one of them before we do: the ledger insert (5) finds it and replays.
     const ids = [...new Set(flat.map((m) => m.id))];
     const known = new Set<string>();
     if (ids.length) {
@@ -234,91 +260,29 @@ export class PostgresStore implements Store {
       known.add(m.id);
       fresh.push(m);
     }
+    const isFresh = new Set(fresh);
 
-    // 3. The state the rules read, loaded in a few set-based queries, then kept in memory.
-    const state = await this.loadState(c, fresh);
+    // 2. The state the rules read, loaded in a few set-based queries, then kept in memory.
+    const state = await this.loadState(c, fresh, consistent);
 
-    // 4. Plan every fresh movement in order (cloud/ledger/rules.ts), chain it, collect the writes.
-    const planned = new Map<string, { p: Plan; row: ChainRow & { ts_ms: number; hash: string }; raised: Raised[] }>();
+    // 3. Plan every fresh movement in order (cloud/ledger/rules.ts) and collect the writes.
+    const planned = new Map<string, { m: Movement; p: Plan; row: ChainRow & { ts_ms: number; hash: string }; raised: Raised[] }>();
     const rows: Array<ChainRow & { ts_ms: number; hash: string }> = [];
     batches.forEach((b, bi) => {
       for (const m of all[bi]!) {
-        if (planned.has(m.id) || !fresh.includes(m)) continue;
+        if (planned.has(m.id) || !isFresh.has(m)) continue;
         const p = plan(m, state.reader);
         const row = ledgerInsertRow(m, p, now, b.postedBy);
-        const h = heads.get(m.site)!;
-        row.chain_n = h.n + 1;
-        row.hash = chainHash(h.hash, row);
-        h.n = row.chain_n;
-        h.hash = row.hash;
-        h.id = m.id;
-        const raised = p.raised.slice();
-        for (const op of p.ops) {
-          const after = state.add(op);
-          const neg = negative(m, op, after);
-          if (neg) raised.push(neg);
-        }
+        for (const op of p.ops) state.add(op);
         state.applied(m, p);
-        planned.set(m.id, { p, row, raised });
+        planned.set(m.id, { m, p, row, raised: p.raised.slice() });
         rows.push(row);
       }
     });
 
-    // 5. The ledger rows, final at insert (never updated). The unique id decides; a conflict here
-    //    (the same id under another site's lock) replays the whole commit.
-    if (rows.length) {
-      const r = await c.query<{ id: string; pos: number }>({
-        name: 'sg-ledger-insert',
-        text: `INSERT INTO ledger (${INSERT_COLS.join(', ')})
-          SELECT ${INSERT_COLS.join(', ')}
-          FROM ROWS FROM (json_to_recordset($1::json) AS (${INSERT_COLS.map((k) => `${k} ${PG_TYPES[k]}`).join(', ')})) WITH ORDINALITY AS u
-          ORDER BY u.ordinality
-          ON CONFLICT (id) DO NOTHING
-          RETURNING id, pos`,
-        values: [JSON.stringify(rows)],
-      });
-      if (r.rows.length !== rows.length) throw Object.assign(new Error('ledger: a movement id was inserted concurrently; retrying'), { code: '40001' });
-      const pos = new Map(r.rows.map((x) => [x.id, x.pos]));
-      for (const h of heads.values()) if (pos.has(h.id)) h.pos = pos.get(h.id)!;
-    }
-
-    // 6. Balances, identities, provisional units, exceptions, chain heads.
-    await state.write(c, now);
-    const raised = [...planned.values()].flatMap(({ row, raised }) => raised.map((e) => ({ e, id: row.id })));
-    if (raised.length) {
-      await c.query({
-        name: 'sg-exceptions-insert',
-        text: `INSERT INTO exceptions (type, site, movement_id, sku, location, batch, project, identity, on_hand, message, raised_at)
-          SELECT type, site, mid, sku, location, batch, project, identity, on_hand, message, $11
-          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[])
-            WITH ORDINALITY AS u(type, site, mid, sku, location, batch, project, identity, on_hand, message, ord)
-          ORDER BY ord`,
-        values: [
-          raised.map((x) => x.e.type),
-          raised.map((x) => x.e.key.site),
-          raised.map((x) => x.id),
-          raised.map((x) => x.e.key.sku),
-          raised.map((x) => x.e.key.location),
-          raised.map((x) => x.e.key.batch),
-          raised.map((x) => x.e.key.project),
-          raised.map((x) => x.e.identity ?? null),
-          raised.map((x) => x.e.onHand ?? null),
-          raised.map((x) => x.e.message),
-          now,
-        ],
-      });
-    }
-    const moved = [...heads.values()].filter((h) => planned.has(h.id));
-    if (moved.length) {
-      await c.query({
-        name: 'sg-heads-write',
-        text: `UPDATE chain_heads SET n = u.n, hash = u.hash, pos = u.pos, id = u.id
-          FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS u(site, n, hash, pos, id) WHERE chain_heads.site = u.site`,
-        values: [moved.map((h) => h.site), moved.map((h) => h.n), moved.map((h) => h.hash), moved.map((h) => h.pos), moved.map((h) => h.id)],
-      });
-    }
-
-    // 7. Dead letters, ids in insertion order (identity values grow within the statement).
+    // 4. The writes that lock nothing another commit of the site waits for: dead letters (ids in
+    //    insertion order: identity values grow within the statement) and refused seqs (kept apart
+    //    until the edge's hwm passes them, CommitBatch.refused).
     const dead = batches.flatMap((b, bi) => b.deadLetters.map((d) => ({ d: pgSafeDeadLetter(d), bi })));
     const deadIds: number[][] = batches.map(() => []);
     if (dead.length) {
@@ -344,9 +308,6 @@ export class PostgresStore implements Store {
       const ids = r.rows.map((x) => x.id).sort((a, b) => a - b);
       dead.forEach((x, k) => deadIds[x.bi]!.push(ids[k]!));
     }
-
-    // 8. Per-edge seq tracking. Refused seqs count as present (CommitBatch.refused): kept apart
-    //    until the edge's hwm passes them, in this transaction like the ledger rows they stand for.
     const refused = batches.flatMap((b) => (b.refused ? b.refused.seqs.map((q) => [b.refused!.site, b.refused!.edge, q] as const) : []));
     if (refused.length) {
       await c.query({
@@ -355,6 +316,92 @@ export class PostgresStore implements Store {
         values: [refused.map((x) => x[0]), refused.map((x) => x[1]), refused.map((x) => x[2])],
       });
     }
+
+    // 5. Balances (increments, rows in key order), then the NEGATIVE_STOCK checks from the values
+    //    they returned, replayed from the value before this commit in movement order; identities,
+    //    provisional units; exceptions.
+    const running = await state.writeBalances(c, now);
+    for (const x of planned.values()) {
+      for (const op of x.p.ops) {
+        const k = keyStr(op.key);
+        const after = running.get(k)! + op.delta;
+        running.set(k, after);
+        const neg = negative(x.m, op, after);
+        if (neg) x.raised.push(neg);
+      }
+    }
+    await state.writeOthers(c, now);
+    const raised = [...planned.values()].flatMap(({ row, raised }) => raised.map((e) => ({ e, id: row.id })));
+    if (raised.length) {
+      await c.query({
+        name: 'sg-exceptions-insert',
+        text: `INSERT INTO exceptions (type, site, movement_id, sku, location, batch, project, identity, on_hand, message, raised_at)
+          SELECT type, site, mid, sku, location, batch, project, identity, on_hand, message, $11
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[])
+            WITH ORDINALITY AS u(type, site, mid, sku, location, batch, project, identity, on_hand, message, ord)
+          ORDER BY ord`,
+        values: [
+          raised.map((x) => x.e.type),
+          raised.map((x) => x.e.key.site),
+          raised.map((x) => x.id),
+          raised.map((x) => x.e.key.sku),
+          raised.map((x) => x.e.key.location),
+          raised.map((x) => x.e.key.batch),
+          raised.map((x) => x.e.key.project),
+          raised.map((x) => x.e.identity ?? null),
+          raised.map((x) => x.e.onHand ?? null),
+          raised.map((x) => x.e.message),
+          now,
+        ],
+      });
+    }
+
+    // 6. The last lock: the chain heads of the sites with new rows, in site order. From here to
+    //    COMMIT the site's other commits wait: chain the rows in commit order, insert them with
+    //    the heads in one statement, track the seqs.
+    const heads = new Map<string, ChainHead & { id: string }>();
+    if (rows.length) {
+      const sites = [...new Set(rows.map((r) => r.site))].sort(cmp);
+      const r = await c.query<{ site: string; n: number; hash: string; pos: number; id: string }>({
+        name: 'sg-heads-lock',
+        text: `INSERT INTO chain_heads (site, n, hash, pos, id) SELECT s, 0, $2, 0, '' FROM unnest($1::text[]) AS u(s) ORDER BY s COLLATE "C"
+          ON CONFLICT (site) DO UPDATE SET site = chain_heads.site RETURNING site, n, hash, pos, id`,
+        values: [sites, GENESIS],
+      });
+      for (const h of r.rows) heads.set(h.site, { site: h.site, n: h.n, hash: h.hash, pos: h.pos, id: h.id });
+      for (const row of rows) {
+        const h = heads.get(row.site)!;
+        row.chain_n = h.n + 1;
+        row.hash = chainHash(h.hash, row);
+        h.n = row.chain_n;
+        h.hash = row.hash;
+        h.id = row.id;
+      }
+      // The rows are final at insert (never updated). The unique id decides; a conflict (another
+      // ingester committed one of these ids since step 1) replays the whole commit. The heads'
+      // pos is that of their last row, taken from the insert in the same statement.
+      const hs = [...heads.values()];
+      const ins = await c.query<{ id: string; pos: number }>({
+        name: 'sg-ledger-insert-heads',
+        text: `WITH ins AS (
+            INSERT INTO ledger (${INSERT_COLS.join(', ')})
+            SELECT ${INSERT_COLS.join(', ')}
+            FROM ROWS FROM (json_to_recordset($1::json) AS (${INSERT_COLS.map((k) => `${k} ${PG_TYPES[k]}`).join(', ')})) WITH ORDINALITY AS u
+            ORDER BY u.ordinality
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id, pos),
+          hw AS (
+            UPDATE chain_heads SET n = h.n, hash = h.hash, id = h.id, pos = COALESCE((SELECT ins.pos FROM ins WHERE ins.id = h.id), chain_heads.pos)
+            FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[]) AS h(site, n, hash, id) WHERE chain_heads.site = h.site)
+          SELECT id, pos FROM ins`,
+        values: [JSON.stringify(rows), hs.map((h) => h.site), hs.map((h) => h.n), hs.map((h) => h.hash), hs.map((h) => h.id)],
+      });
+      if (ins.rows.length !== rows.length) throw Object.assign(new Error('ledger: a movement id was inserted concurrently; retrying'), { code: '40001' });
+      const pos = new Map(ins.rows.map((x) => [x.id, x.pos]));
+      for (const h of hs) h.pos = pos.get(h.id)!;
+    }
+
+    // 7. Per-edge seq tracking (after the ledger insert: the scan sees this commit's rows).
     const missing = await this.trackSeqs(c, batches, edgeList, now);
     if (refused.length) {
       await c.query({
@@ -364,6 +411,7 @@ export class PostgresStore implements Store {
         values: [refused.map((x) => x[0]), refused.map((x) => x[1])],
       });
     }
+    const moved = [...heads.values()];
 
     const changed = new Map<string, CommitResult['changed'][number]>();
     const results: CommitBatchResult[] = batches.map((_, bi) => ({
@@ -401,11 +449,13 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Load what the rules will read for these movements (items and their codes, provisional units,
-   * identities, balances of the (site, sku) pairs, and for counts the effect of rows stamped after
-   * them), and return an in-memory reader that also sees this commit's own effects.
+   * Load what the rules will read for these movements (items and their codes, provisional units;
+   * for the `consistent` sites, locked exclusive, identities, balances of the (site, sku) pairs,
+   * and for counts the effect of rows stamped after them), and return an in-memory reader that
+   * also sees this commit's own effects. The other sites' movements read no balance or identity
+   * (class comment): their balances are written as increments.
    */
-  private async loadState(c: pg.PoolClient, ms: Movement[]): Promise<MemoryState> {
+  private async loadState(c: pg.PoolClient, ms: Movement[], consistent: ReadonlySet<string>): Promise<MemoryState> {
     const st = new MemoryState();
     if (ms.length === 0) return st;
     const codes = new Set<string>();
@@ -432,16 +482,17 @@ export class PostgresStore implements Store {
     for (const row of items.rows) st.items.set(row.sku as string, itemRow(row));
     for (const row of unknown.rows) st.unknown.set(row.sku, row.uom);
 
-    // The balance SKU of each movement, as the rules will resolve it (the master cannot change
-    // before COMMIT for what matters here: a SKU's rows are read whole).
+    // The balance SKU of each movement, as the rules will resolve it (a SKU's rows are read whole).
     const pairs = new Map<string, { site: string; sku: string }>();
     const idents = new Map<string, { site: string; identity: string }>();
     for (const m of ms) {
+      if (!consistent.has(m.site)) continue;
       const sku = resolveItem(m, st.reader).sku;
       pairs.set(`${m.site}\u0000${sku}`, { site: m.site, sku });
       const identity = identityOf(m);
       if (identity) idents.set(`${m.site}\u0000${identity}`, { site: m.site, identity });
     }
+    if (pairs.size === 0) return st;
     const pl = [...pairs.values()];
     const bal = await c.query<{ site: string; location: string; sku: string; batch: string; project: string; on_hand: number; uom: string }>({
       name: 'sg-balances-read',
@@ -449,7 +500,7 @@ export class PostgresStore implements Store {
         JOIN unnest($1::text[], $2::text[]) AS u(s, k) ON b.site = u.s AND b.sku = u.k`,
       values: [pl.map((p) => p.site), pl.map((p) => p.sku)],
     });
-    for (const row of bal.rows) st.balances.set(keyStr(row), { key: { site: row.site, location: row.location, sku: row.sku, batch: row.batch, project: row.project }, onHand: row.on_hand, uom: row.uom, expiry: null, dirty: false });
+    for (const row of bal.rows) st.balances.set(keyStr(row), { key: { site: row.site, location: row.location, sku: row.sku, batch: row.batch, project: row.project }, onHand: row.on_hand, uom: row.uom, expiry: null, delta: 0, dirty: false });
     if (idents.size) {
       const il = [...idents.values()];
       const r = await c.query<{ site: string; identity: string; in_stock: boolean; location: string }>({
@@ -892,6 +943,16 @@ export class PostgresStore implements Store {
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
+ * A site's advisory lock key: 32-bit FNV-1a of its UTF-16 code units, computed here so that every
+ * commit sorts its site locks by the key it locks (two sites sharing a key only share a lock).
+ */
+function siteLockKey(site: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < site.length; i++) h = Math.imul(h ^ site.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
+/**
  * What PostgreSQL text cannot hold: NUL, and (through the JSON parameter) lone UTF-16 surrogates.
  * Both pass the wire schema; left in, they would fail the whole group commit on every resend.
  */
@@ -943,7 +1004,8 @@ class MemoryState {
   readonly items = new Map<string, ItemMaster>();
   readonly codes = new Map<string, string>();
   readonly unknown = new Map<string, string>();
-  readonly balances = new Map<string, { key: Key; onHand: number; uom: string; expiry: string | null; dirty: boolean }>();
+  /** Loaded (consistent sites) or started at 0 by this commit's first op; `delta`: this commit's net change. */
+  readonly balances = new Map<string, { key: Key; onHand: number; uom: string; expiry: string | null; delta: number; dirty: boolean }>();
   readonly identities = new Map<string, { inStock: boolean; location: string; sku: string; movementId: string; dirty: boolean }>();
   readonly later = new Map<string, { effect: number; rows: number }>();
   private readonly newUnknown: Array<{ sku: string; uom: string; site: string; movementId: string }> = [];
@@ -985,8 +1047,9 @@ class MemoryState {
   add(op: BalanceOp): number {
     const ks = keyStr(op.key);
     let b = this.balances.get(ks);
-    if (!b) this.balances.set(ks, (b = { key: op.key, onHand: 0, uom: op.uom, expiry: null, dirty: true }));
+    if (!b) this.balances.set(ks, (b = { key: op.key, onHand: 0, uom: op.uom, expiry: null, delta: 0, dirty: true }));
     b.onHand += op.delta;
+    b.delta += op.delta;
     if (op.expiry) b.expiry = op.expiry;
     b.dirty = true;
     return b.onHand;
@@ -1005,21 +1068,33 @@ class MemoryState {
   }
 
   /**
-   * Write balances (absolute values: every writer of these sites waits on their chain heads, so
-   * nothing changed them since they were read), identities and provisional units; in key order.
+   * Write the balances as increments of the committed values, rows in key order (commits of a site
+   * lock them in one order), and return each row's value before this commit: the value returned
+   * after the increment minus this commit's net change. A row another commit is changing is
+   * waited for and re-read (READ COMMITTED), so that value is the one its last writer committed.
    */
-  async write(c: pg.PoolClient, now: string): Promise<void> {
+  async writeBalances(c: pg.PoolClient, now: string): Promise<Map<string, number>> {
+    const before = new Map<string, number>();
     const bal = [...this.balances.values()].filter((b) => b.dirty).sort((a, b) => cmp(keyStr(a.key), keyStr(b.key)));
-    if (bal.length) {
-      await c.query({
-        name: 'sg-balances-write',
-        text: `INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)
-          SELECT s, l, k, b, p, v, u, e, $2 FROM json_to_recordset($1::json) AS x(s text, l text, k text, b text, p text, v bigint, u text, e text)
-          ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET
-            on_hand = excluded.on_hand, expiry = COALESCE(excluded.expiry, balances.expiry), updated_at = excluded.updated_at`,
-        values: [JSON.stringify(bal.map((b) => ({ s: b.key.site, l: b.key.location, k: b.key.sku, b: b.key.batch, p: b.key.project, v: b.onHand, u: b.uom, e: b.expiry }))), now],
-      });
+    if (bal.length === 0) return before;
+    const r = await c.query<{ site: string; location: string; sku: string; batch: string; project: string; on_hand: number }>({
+      name: 'sg-balances-add',
+      text: `INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)
+        SELECT s, l, k, b, p, d, u, e, $2 FROM json_to_recordset($1::json) AS x(s text, l text, k text, b text, p text, d bigint, u text, e text)
+        ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET
+          on_hand = balances.on_hand + excluded.on_hand, expiry = COALESCE(excluded.expiry, balances.expiry), updated_at = excluded.updated_at
+        RETURNING site, location, sku, batch, project, on_hand`,
+      values: [JSON.stringify(bal.map((b) => ({ s: b.key.site, l: b.key.location, k: b.key.sku, b: b.key.batch, p: b.key.project, d: b.delta, u: b.uom, e: b.expiry }))), now],
+    });
+    for (const row of r.rows) {
+      const k = keyStr(row);
+      before.set(k, row.on_hand - this.balances.get(k)!.delta);
     }
+    return before;
+  }
+
+  /** Write identities (their sites are locked exclusive) and provisional units; in key order. */
+  async writeOthers(c: pg.PoolClient, now: string): Promise<void> {
     const ids = [...this.identities.entries()].filter(([, s]) => s.dirty).sort((a, b) => cmp(a[0], b[0]));
     if (ids.length) {
       await c.query({
@@ -1035,12 +1110,15 @@ class MemoryState {
       });
     }
     if (this.newUnknown.length) {
-      await c.query({
+      // Another commit (of any site) wrote one of these first, after we read: our plan used a unit
+      // it no longer has; replayed, it plans with that one (and raises no second UNKNOWN_ITEM).
+      const r = await c.query({
         name: 'sg-unknown-write',
         text: `INSERT INTO unknown_items (sku, uom, site, movement_id, first_seen)
-          SELECT k, u, s, mid, $2 FROM json_to_recordset($1::json) AS x(k text, u text, s text, mid text) ON CONFLICT (sku) DO NOTHING`,
+          SELECT k, u, s, mid, $2 FROM json_to_recordset($1::json) AS x(k text, u text, s text, mid text) ORDER BY k COLLATE "C" ON CONFLICT (sku) DO NOTHING RETURNING sku`,
         values: [JSON.stringify(this.newUnknown.map((x) => ({ k: x.sku, u: x.uom, s: x.site, mid: x.movementId }))), now],
       });
+      if (r.rows.length !== this.newUnknown.length) throw Object.assign(new Error('ledger: a provisional unit was written concurrently; retrying'), { code: '40001' });
     }
   }
 }
