@@ -78,9 +78,10 @@ const keyStr = (k: Key) => `${k.site}\u0000${k.location}\u0000${k.sku}\u0000${k.
  *
  * - Every site's chain is linear and its order is the order in which the commits' effects were
  *   applied, wherever the order matters. The chain head of a site is locked as the LAST lock of a
- *   commit, after its balances, identities, provisional units and exceptions are written, and held
- *   to COMMIT: the locked span is the head read, the ledger insert (with the head write) and the
- *   edge's seq tracking. A commit B that depends on something commit A changed (a balance row, an
+ *   commit, after its identities and provisional units are written, in the statement that writes
+ *   its balances, and held to COMMIT: the span in which a site's other commits wait is that
+ *   statement, the chain hashes (the rows' JSON is written before), the exceptions, the ledger
+ *   insert (with the head write) and the edge's seq tracking. A commit B that depends on something commit A changed (a balance row, an
  *   identity, a provisional unit) waited for A's row lock, which A holds until COMMIT, so A took
  *   its head before B could take it: chain order = application order for every shared row. Two
  *   commits that share no row are independent and may chain in either order.
@@ -99,8 +100,8 @@ const keyStr = (k: Key) => `${k.site}\u0000${k.location}\u0000${k.sku}\u0000${k.
  *   SKU unknown to the master) is first written once: if the insert finds one another commit wrote
  *   after we read, the commit is replayed (40001) and plans with it.
  * - No deadlock: every commit takes its locks in one order of classes, each class in key order:
- *   advisory locks (edges shared, then sites by key), dead letters and refused seqs, balances,
- *   identities, provisional units, exceptions, chain heads (site order), ledger ids, edge seq rows.
+ *   advisory locks (edges shared, then sites by key), refused seqs, identities, provisional units,
+ *   balances, chain heads (site order), ledger ids, edge seq rows.
  *   Anything else (a ledger id reused across sites, an unlucky lock race) fails with 40001/40P01
  *   and the whole transaction is replayed (up to maxAttempts).
  * - Exactly once: the unique index on the ledger's id decides. The known-id check runs before the
@@ -317,11 +318,23 @@ export class PostgresStore implements Store {
       });
     }
 
-    // 5. Balances (increments, rows in key order), then the NEGATIVE_STOCK checks from the values
-    //    they returned, replayed from the value before this commit in movement order; identities,
-    //    provisional units; exceptions.
-    const running = await state.writeBalances(c, now);
-    for (const x of planned.values()) {
+    // 5. Identities (their sites are locked exclusive) and provisional units, in key order. The
+    //    ledger rows' JSON is written here, outside the locked span: the columns json_to_recordset
+    //    reads are final (chain_n and hash, still 0 and '', go as separate lists at the insert).
+    await state.writeOthers(c, now);
+    const rowsJson = rows.length ? JSON.stringify(rows) : '';
+
+    // 6. The balances (increments, rows in key order), then the last lock: the chain heads of the
+    //    sites with new rows, in site order; one statement, whose parts run in that order (the
+    //    UNION ALL reads the balance CTE to its end first). From here to COMMIT the site's other
+    //    commits wait on these rows: check the decreases, insert the exceptions, chain the rows in
+    //    commit order, insert them with the heads, track the seqs.
+    const heads = new Map<string, ChainHead & { id: string }>();
+    // Only a decrease can raise NEGATIVE_STOCK: without one (a commit of receipts) the check is skipped.
+    const decreases = [...planned.values()].some((x) => x.p.ops.some((op) => op.check && op.delta < 0));
+    const running = await state.writeBalances(c, now, rows.length ? [...new Set(rows.map((r) => r.site))].sort(cmp) : [], heads, decreases);
+    // NEGATIVE_STOCK from the value each balance had before this commit, in movement order.
+    if (decreases) for (const x of planned.values()) {
       for (const op of x.p.ops) {
         const k = keyStr(op.key);
         const after = running.get(k)! + op.delta;
@@ -330,7 +343,6 @@ export class PostgresStore implements Store {
         if (neg) x.raised.push(neg);
       }
     }
-    await state.writeOthers(c, now);
     const raised = [...planned.values()].flatMap(({ row, raised }) => raised.map((e) => ({ e, id: row.id })));
     if (raised.length) {
       await c.query({
@@ -355,20 +367,9 @@ export class PostgresStore implements Store {
         ],
       });
     }
-
-    // 6. The last lock: the chain heads of the sites with new rows, in site order. From here to
-    //    COMMIT the site's other commits wait: chain the rows in commit order, insert them with
-    //    the heads in one statement, track the seqs.
-    const heads = new Map<string, ChainHead & { id: string }>();
     if (rows.length) {
-      const sites = [...new Set(rows.map((r) => r.site))].sort(cmp);
-      const r = await c.query<{ site: string; n: number; hash: string; pos: number; id: string }>({
-        name: 'sg-heads-lock',
-        text: `INSERT INTO chain_heads (site, n, hash, pos, id) SELECT s, 0, $2, 0, '' FROM unnest($1::text[]) AS u(s) ORDER BY s COLLATE "C"
-          ON CONFLICT (site) DO UPDATE SET site = chain_heads.site RETURNING site, n, hash, pos, id`,
-        values: [sites, GENESIS],
-      });
-      for (const h of r.rows) heads.set(h.site, { site: h.site, n: h.n, hash: h.hash, pos: h.pos, id: h.id });
+      const chainN: number[] = [];
+      const hashes: string[] = [];
       for (const row of rows) {
         const h = heads.get(row.site)!;
         row.chain_n = h.n + 1;
@@ -376,29 +377,35 @@ export class PostgresStore implements Store {
         h.n = row.chain_n;
         h.hash = row.hash;
         h.id = row.id;
+        chainN.push(row.chain_n);
+        hashes.push(row.hash);
       }
       // The rows are final at insert (never updated). The unique id decides; a conflict (another
       // ingester committed one of these ids since step 1) replays the whole commit. The heads'
-      // pos is that of their last row, taken from the insert in the same statement.
+      // pos is that of their last row, taken from the insert in the same statement; what comes
+      // back is the heads and the count, not every row.
       const hs = [...heads.values()];
-      const ins = await c.query<{ id: string; pos: number }>({
+      const ins = await c.query<{ site: string; pos: number; inserted: number }>({
         name: 'sg-ledger-insert-heads',
         text: `WITH ins AS (
             INSERT INTO ledger (${INSERT_COLS.join(', ')})
-            SELECT ${INSERT_COLS.join(', ')}
-            FROM ROWS FROM (json_to_recordset($1::json) AS (${INSERT_COLS.map((k) => `${k} ${PG_TYPES[k]}`).join(', ')})) WITH ORDINALITY AS u
-            ORDER BY u.ordinality
+            SELECT ${INSERT_COLS.map((k) => (k === 'chain_n' ? 'u.chain_n::bigint' : `u.${k}`)).join(', ')}
+            FROM ROWS FROM (
+                json_to_recordset($1::json) AS (${LEDGER_JSON_COLS.map((k) => `${k} ${PG_TYPES[k]}`).join(', ')}),
+                unnest(string_to_array($2, ',')), unnest(string_to_array($3, ','))
+              ) WITH ORDINALITY AS u(${LEDGER_JSON_COLS.join(', ')}, chain_n, hash, ord)
+            ORDER BY u.ord
             ON CONFLICT (id) DO NOTHING
             RETURNING id, pos),
           hw AS (
             UPDATE chain_heads SET n = h.n, hash = h.hash, id = h.id, pos = COALESCE((SELECT ins.pos FROM ins WHERE ins.id = h.id), chain_heads.pos)
-            FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[]) AS h(site, n, hash, id) WHERE chain_heads.site = h.site)
-          SELECT id, pos FROM ins`,
-        values: [JSON.stringify(rows), hs.map((h) => h.site), hs.map((h) => h.n), hs.map((h) => h.hash), hs.map((h) => h.id)],
+            FROM unnest($4::text[], $5::bigint[], $6::text[], $7::text[]) AS h(site, n, hash, id) WHERE chain_heads.site = h.site
+            RETURNING chain_heads.site, chain_heads.pos)
+          SELECT hw.site, hw.pos, (SELECT count(*) FROM ins)::int AS inserted FROM hw`,
+        values: [rowsJson, chainN.join(','), hashes.join(','), hs.map((h) => h.site), hs.map((h) => h.n), hs.map((h) => h.hash), hs.map((h) => h.id)],
       });
-      if (ins.rows.length !== rows.length) throw Object.assign(new Error('ledger: a movement id was inserted concurrently; retrying'), { code: '40001' });
-      const pos = new Map(ins.rows.map((x) => [x.id, x.pos]));
-      for (const h of hs) h.pos = pos.get(h.id)!;
+      if (ins.rows[0]?.inserted !== rows.length) throw Object.assign(new Error('ledger: a movement id was inserted concurrently; retrying'), { code: '40001' });
+      for (const x of ins.rows) heads.get(x.site)!.pos = x.pos;
     }
 
     // 7. Per-edge seq tracking (after the ledger insert: the scan sees this commit's rows).
@@ -984,6 +991,9 @@ function pgSafeDeadLetter(d: DeadLetterInput): DeadLetterInput {
 }
 
 
+/** Columns of a ledger insert read from the rows' JSON (chain_n and hash go apart: they are known last). */
+const LEDGER_JSON_COLS = INSERT_COLS.filter((k) => k !== 'chain_n' && k !== 'hash');
+
 /** json_to_recordset column types of a ledger insert. */
 const PG_TYPES: Record<(typeof INSERT_COLS)[number], string> = {
   id: 'text', edge: 'text', seq: 'bigint', ts: 'text', ts_ms: 'bigint', site: 'text', location: 'text', to_location: 'text', kind: 'text',
@@ -1069,24 +1079,42 @@ class MemoryState {
 
   /**
    * Write the balances as increments of the committed values, rows in key order (commits of a site
-   * lock them in one order), and return each row's value before this commit: the value returned
-   * after the increment minus this commit's net change. A row another commit is changing is
-   * waited for and re-read (READ COMMITTED), so that value is the one its last writer committed.
+   * lock them in one order), then lock the chain heads of `sites` (site order) into `heads`, in
+   * one statement; return each balance row's value before this commit: the value returned after
+   * the increment minus this commit's net change. A row another commit is changing is waited for
+   * and re-read (READ COMMITTED), so that value is the one its last writer committed.
    */
-  async writeBalances(c: pg.PoolClient, now: string): Promise<Map<string, number>> {
+  async writeBalances(c: pg.PoolClient, now: string, sites: string[], heads: Map<string, ChainHead & { id: string }>, wantBefore: boolean): Promise<Map<string, number>> {
     const before = new Map<string, number>();
     const bal = [...this.balances.values()].filter((b) => b.dirty).sort((a, b) => cmp(keyStr(a.key), keyStr(b.key)));
-    if (bal.length === 0) return before;
-    const r = await c.query<{ site: string; location: string; sku: string; batch: string; project: string; on_hand: number }>({
-      name: 'sg-balances-add',
-      text: `INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)
-        SELECT s, l, k, b, p, d, u, e, $2 FROM json_to_recordset($1::json) AS x(s text, l text, k text, b text, p text, d bigint, u text, e text)
-        ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET
-          on_hand = balances.on_hand + excluded.on_hand, expiry = COALESCE(excluded.expiry, balances.expiry), updated_at = excluded.updated_at
-        RETURNING site, location, sku, batch, project, on_hand`,
-      values: [JSON.stringify(bal.map((b) => ({ s: b.key.site, l: b.key.location, k: b.key.sku, b: b.key.batch, p: b.key.project, d: b.delta, u: b.uom, e: b.expiry }))), now],
+    if (bal.length === 0 && sites.length === 0) return before;
+    const r = await c.query<{ t: number; site: string; location: string; sku: string; batch: string; project: string; on_hand: number; n: number; hash: string; pos: number; id: string }>({
+      name: 'sg-balances-heads',
+      text: `WITH b AS (
+          INSERT INTO balances (site, location, sku, batch, project, on_hand, uom, expiry, updated_at)
+          SELECT s, l, k, b, p, d, u, e, $2 FROM json_to_recordset($1::json) AS x(s text, l text, k text, b text, p text, d bigint, u text, e text)
+          ON CONFLICT (site, location, sku, batch, project) DO UPDATE SET
+            on_hand = balances.on_hand + excluded.on_hand, expiry = COALESCE(excluded.expiry, balances.expiry), updated_at = excluded.updated_at
+          RETURNING site, location, sku, batch, project, on_hand),
+        h AS (
+          INSERT INTO chain_heads (site, n, hash, pos, id) SELECT s, 0, $4, 0, '' FROM unnest($3::text[]) AS u(s) ORDER BY s COLLATE "C"
+          ON CONFLICT (site) DO UPDATE SET site = chain_heads.site RETURNING site, n, hash, pos, id)
+        SELECT 0 AS t, site, location, sku, batch, project, on_hand, NULL::bigint AS n, NULL::text AS hash, NULL::bigint AS pos, NULL::text AS id FROM b WHERE $5
+        UNION ALL SELECT 1, site, NULL, NULL, NULL, NULL, NULL, n, hash, pos, id FROM h`,
+      values: [
+        JSON.stringify(bal.map((b) => ({ s: b.key.site, l: b.key.location, k: b.key.sku, b: b.key.batch, p: b.key.project, d: b.delta, u: b.uom, e: b.expiry }))),
+        now,
+        sites,
+        GENESIS,
+        // The balance rows come back only for the NEGATIVE_STOCK checks (the CTE runs whole anyway).
+        wantBefore,
+      ],
     });
     for (const row of r.rows) {
+      if (row.t === 1) {
+        heads.set(row.site, { site: row.site, n: row.n, hash: row.hash, pos: row.pos, id: row.id });
+        continue;
+      }
       const k = keyStr(row);
       before.set(k, row.on_hand - this.balances.get(k)!.delta);
     }
