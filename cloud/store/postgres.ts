@@ -326,7 +326,10 @@ export class PostgresStore implements Store {
 
     // 6. The balances (increments, rows in key order), then the last lock: the chain heads of the
     //    sites with new rows, in site order; one statement, whose parts run in that order (the
-    //    UNION ALL reads the balance CTE to its end first). From here to COMMIT the site's other
+    //    heads' insert waits for the balance CTE's count, an InitPlan run before its first row;
+    //    the order in which the main query reads the CTEs does not decide it: with `WHERE false`
+    //    on the balance part it would read the heads first, and commits with and without a
+    //    decrease would lock in opposite orders and deadlock). From here to COMMIT the site's other
     //    commits wait on these rows: check the decreases, insert the exceptions, chain the rows in
     //    commit order, insert them with the heads, track the seqs.
     const heads = new Map<string, ChainHead & { id: string }>();
@@ -1097,7 +1100,8 @@ class MemoryState {
             on_hand = balances.on_hand + excluded.on_hand, expiry = COALESCE(excluded.expiry, balances.expiry), updated_at = excluded.updated_at
           RETURNING site, location, sku, batch, project, on_hand),
         h AS (
-          INSERT INTO chain_heads (site, n, hash, pos, id) SELECT s, 0, $4, 0, '' FROM unnest($3::text[]) AS u(s) ORDER BY s COLLATE "C"
+          INSERT INTO chain_heads (site, n, hash, pos, id) SELECT s, 0, $4, 0, '' FROM unnest($3::text[]) AS u(s)
+          WHERE (SELECT count(*) FROM b) >= 0 ORDER BY s COLLATE "C"
           ON CONFLICT (site) DO UPDATE SET site = chain_heads.site RETURNING site, n, hash, pos, id)
         SELECT 0 AS t, site, location, sku, batch, project, on_hand, NULL::bigint AS n, NULL::text AS hash, NULL::bigint AS pos, NULL::text AS id FROM b WHERE $5
         UNION ALL SELECT 1, site, NULL, NULL, NULL, NULL, NULL, n, hash, pos, id FROM h`,
