@@ -53,8 +53,8 @@ interface AuthTables {
   mqtt_users: UserRow & { ack_key: string | null };
 }
 
-/** Advisory lock namespace ('SG'), key 3: `admin init` of a schema (two at once issue one token). */
-const LOCK_NS_AUTH = 0x5347_0003;
+/** Advisory lock namespace ('SG'), 5: `admin init` of a schema (two at once issue one token). Each user of advisory locks has its own (tests/cloud/db/advisory-locks.test.ts). */
+const LOCK_NS_AUTH = 0x5347_0005;
 
 function conflict(username: string): CredentialError {
   return new CredentialError('SG_ERR_CONFLICT', `MQTT user ${username} already exists: rotate its password or revoke it first`);
