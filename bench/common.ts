@@ -362,6 +362,33 @@ export async function runEdges(o: EdgeRun): Promise<PhaseResult & { edgesSched: 
 }
 
 /**
+ * bench/ack-monitor.ts in a worker thread: every ack of `site` from now until `stop()`, commit ->
+ * seen by a subscriber whose event loop does nothing else (ms, ack.at's millisecond resolution).
+ */
+export async function startAckMonitor(broker: string, site: string): Promise<{ stop(): Promise<{ p50Ms: number; p99Ms: number; acks: number }> }> {
+  const w = new Worker(new URL('./ack-monitor.js', import.meta.url), { workerData: { broker, site } });
+  await new Promise<void>((resolve, reject) => {
+    w.once('message', () => resolve());
+    w.once('error', reject);
+  });
+  return {
+    async stop() {
+      try {
+        const seen = await new Promise<number[]>((resolve, reject) => {
+          w.once('message', (x: number[]) => resolve(x));
+          w.once('error', reject);
+          w.postMessage('stop');
+        });
+        seen.sort((a, b) => a - b);
+        return { p50Ms: round1(percentile(seen, 50)), p99Ms: round1(percentile(seen, 99)), acks: seen.length };
+      } finally {
+        await w.terminate();
+      }
+    },
+  };
+}
+
+/**
  * Write this run's results as `bench-<time>.json` and merge its keys into `latest.json`, so the
  * latest figures of every mode (default, pg, stockQuery) stay side by side.
  */

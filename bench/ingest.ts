@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { percentile, round1, runEdges, startCloud, type CloudProcess, type PhaseResult } from './common.js';
+import { percentile, round1, runEdges, startAckMonitor, startCloud, type CloudProcess, type PhaseResult } from './common.js';
 import { NatsCluster } from './chaos/nats-cluster.js';
 import { bracketRaw, ratio, type BenchContext, type BenchSection, type Flags } from './section.js';
 
@@ -52,7 +52,7 @@ interface Phases {
   /** `cloudCpuUsPerMovement`: the cloud processes' CPU over the phase and the follower's catch-up after it, per movement (load-independent, unlike the rate). */
   saturated: PhaseResult & { followerCatchUpSec: number; cloudCpuUsPerMovement: number; cloudCpuUsPerMovementInPhase: number; followerRowsInPhase: number };
   /** `cloudLoop`/`edgesLoop`: the cloud's and this process's (the edges') event loop, from schedstat. */
-  paced: Array<PhaseResult & { targetPerSec: number; tag: string; cloudLoop: ReturnType<typeof schedPerSec>; edgesLoop: ReturnType<typeof schedPerSec> & { threads: number } }>;
+  paced: Array<PhaseResult & { targetPerSec: number; tag: string; cloudLoop: ReturnType<typeof schedPerSec>; edgesLoop: ReturnType<typeof schedPerSec> & { threads: number }; commitToAckSeen: { p50Ms: number; p99Ms: number; acks: number } }>;
 }
 
 /**
@@ -139,12 +139,14 @@ async function phases(f: Flags, broker: string, site: string, dir: string, edges
     const tag = `${tagPrefix}paced${rate}`;
     const perEdgePaced = Math.max(1, Math.round((rate * num(f, 'paced-seconds')) / edges));
     const pid = clouds[0]!.pid;
+    const monitor = await startAckMonitor(broker, site);
     const [c0, t0] = [schedOf(pid), performance.now()];
     const { edgesSched, ...r } = await runEdges({ broker, site, dir, tag, edges, perEdge: perEdgePaced, chunk: 100_000, paceMs: 10, ratePerSec: rate / edges, batch, window, threads: edgeThreads(f) });
     const secs = (performance.now() - t0) / 1000;
     // The edges' threads summed (over 1000 ms per s with several threads).
     const edgesLoop = { runMsPerSec: round1(edgesSched.runNs / 1e6 / secs), waitMsPerSec: round1(edgesSched.waitNs / 1e6 / secs), threads: edgesSched.threads };
-    paced.push({ ...r, targetPerSec: rate, tag, cloudLoop: schedPerSec(pid, c0, secs), edgesLoop });
+    const cloudLoop = schedPerSec(pid, c0, secs);
+    paced.push({ ...r, targetPerSec: rate, tag, cloudLoop, edgesLoop, commitToAckSeen: await monitor.stop() });
     await followerSettled(clouds);
   }
   return { saturated, paced };
@@ -283,6 +285,7 @@ export const ingestSection: BenchSection = {
           [`${e} paced ${p.targetPerSec}/s device->commit p50 / p99 ms`, `${p.deviceToCommit.p50Ms} / ${p.deviceToCommit.p99Ms}`],
           [`${e} paced ${p.targetPerSec}/s device->publish (edge share) p50 / p99 ms`, `${p.deviceToPublishP50Ms} / ${p.deviceToPublishP99Ms}`],
           [`${e} paced ${p.targetPerSec}/s device->ack p50 / p99 ms`, `${p.deviceToAckP50Ms} / ${p.deviceToAckP99Ms}`],
+          [`${e} paced ${p.targetPerSec}/s commit->ack seen by a free subscriber p50 / p99 ms`, `${p.commitToAckSeen.p50Ms} / ${p.commitToAckSeen.p99Ms}`],
           [`${e} paced ${p.targetPerSec}/s cloud / edges event loop: on CPU, waiting for a CPU, ms per s`, `${p.cloudLoop.runMsPerSec}, ${p.cloudLoop.waitMsPerSec} / ${p.edgesLoop.runMsPerSec}, ${p.edgesLoop.waitMsPerSec} (${p.edgesLoop.threads} thread${p.edgesLoop.threads === 1 ? '' : 's'})`],
         );
       }
