@@ -19,7 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { percentile, round1, runEdges, startAckMonitor, startCloud, type CloudProcess, type PhaseResult } from './common.js';
+import { percentile, round1, startCloud, type CloudProcess } from './common.js';
+import { runEdges, startAckMonitor, type PhaseResult } from './edges.js';
 import { NatsCluster } from './chaos/nats-cluster.js';
 import { bracketRaw, ratio, type BenchContext, type BenchSection, type Flags } from './section.js';
 
