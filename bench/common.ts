@@ -134,6 +134,22 @@ export function draft(i: number, edge: number): MovementDraft {
 }
 
 /**
+ * Nanoseconds a process's main thread (the event loop), or with 'thread-self' the calling thread
+ * (a worker's loop too), has run on a CPU and waited runnable for one, from /proc/<pid>/schedstat
+ * (Linux; zeros elsewhere). On the shared 2-core machine the wait
+ * is latency no code of ours can remove: a message that arrives while the loop waits for a CPU is
+ * read that much later.
+ */
+export function schedOf(pid: number | 'self' | 'thread-self'): { runNs: number; waitNs: number } {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { runNs: run ?? 0, waitNs: wait ?? 0 };
+  } catch {
+    return { runNs: 0, waitNs: 0 };
+  }
+}
+
+/**
  * Write this run's results as `bench-<time>.json` and merge its keys into `latest.json`, so the
  * latest figures of every mode (default, pg, stockQuery) stay side by side.
  */

@@ -4,12 +4,11 @@
  * bench/edge-worker.ts) and `startAckMonitor` (bench/ack-monitor.ts in a worker thread). Apart from
  * common.ts so each file stays one job (CONVENTIONS.md, 400 lines).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SqliteOutbox } from '../edge/outbox/sqlite.js';
 import { Publisher } from '../edge/publisher.js';
-import { draft, percentile, round1 } from './common.js';
+import { draft, percentile, round1, schedOf } from './common.js';
 
 export interface PhaseResult {
   movementsPerSec: number;
@@ -62,16 +61,6 @@ export interface EdgeSliceResult {
   /** This thread's schedstat over the run (ns on a CPU, ns runnable waiting for one). */
   runNs: number;
   waitNs: number;
-}
-
-/** schedstat of the calling thread (Linux; zeros elsewhere): main thread or worker alike. */
-export function threadSched(): { runNs: number; waitNs: number } {
-  try {
-    const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
-    return { runNs: run ?? 0, waitNs: wait ?? 0 };
-  } catch {
-    return { runNs: 0, waitNs: 0 };
-  }
 }
 
 /**
@@ -136,7 +125,7 @@ export async function prepareEdges(o: EdgeRun, indexes: readonly number[]): Prom
   await Promise.all(edges.map((x) => x.connected));
   return {
     async run() {
-      const s0 = threadSched();
+      const s0 = schedOf('thread-self');
       await Promise.all(
         edges.map(async ({ e, outbox, pub, stampedAt, finished }) => {
           const start = performance.now();
@@ -158,7 +147,7 @@ export async function prepareEdges(o: EdgeRun, indexes: readonly number[]): Prom
           outbox.close();
         }),
       );
-      const s1 = threadSched();
+      const s1 = schedOf('thread-self');
       out.runNs = s1.runNs - s0.runNs;
       out.waitNs = s1.waitNs - s0.waitNs;
       return out;

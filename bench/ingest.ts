@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { percentile, round1, startCloud, type CloudProcess } from './common.js';
+import { percentile, round1, schedOf, startCloud, type CloudProcess } from './common.js';
 import { runEdges, startAckMonitor, type PhaseResult } from './edges.js';
 import { NatsCluster } from './chaos/nats-cluster.js';
 import { bracketRaw, ratio, type BenchContext, type BenchSection, type Flags } from './section.js';
@@ -94,21 +94,6 @@ export function cpuSecondsOf(pids: number[]): number {
     }
   }
   return ticks / 100; // USER_HZ: 100 on Linux
-}
-
-/**
- * Nanoseconds a process's main thread (the event loop) has run on a CPU and waited runnable for
- * one, from /proc/<pid>/schedstat (Linux; zeros elsewhere). On the shared 2-core machine the wait
- * is latency no code of ours can remove: a message that arrives while the loop waits for a CPU is
- * read that much later.
- */
-export function schedOf(pid: number | 'self'): { runNs: number; waitNs: number } {
-  try {
-    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
-    return { runNs: run ?? 0, waitNs: wait ?? 0 };
-  } catch {
-    return { runNs: 0, waitNs: 0 };
-  }
 }
 
 /** Per second of the phase: ms the loop ran and ms it waited for a CPU, since `s0`. */

@@ -63,11 +63,6 @@ describe('SqliteStore specifics', () => {
       db.close();
     }
   });
-});
-
-describe('SqliteStore ledger insert: only a duplicate id is skipped', () => {
-  let h: ReturnType<typeof sqliteHarness> | undefined;
-  afterEach(() => h?.destroy());
 
   it('a row the ledger refuses for another reason (NOT NULL) fails the commit instead of passing as a duplicate', async () => {
     h = sqliteHarness();
