@@ -23,6 +23,7 @@ import { chainSection } from './chain-cost.js';
 import { draft, printTable, rawMqtt, startCloud, type RawResult } from './common.js';
 import { edgeBacklogSection } from './edge-backlog.js';
 import { ingestSection, pgNatsSection, pgSection } from './ingest.js';
+import { pgCommitSection } from './pg-commit.js';
 import type { BenchContext, BenchSection, Machine, SectionResult } from './section.js';
 import { stockQueryBench } from './stock-query.js';
 import { tsdbSection } from './tsdb-export.js';
@@ -64,6 +65,7 @@ const SECTIONS: BenchSection[] = [
   edgeBacklogSection,
   pgSection,
   pgNatsSection,
+  pgCommitSection,
   stockQuerySection,
   tsdbSection,
   boardLoadSection,
