@@ -22,6 +22,7 @@ import pg from 'pg';
 import { percentile, round1, schedOf, startCloud, type CloudProcess } from './common.js';
 import { runEdges, startAckMonitor, type PhaseResult } from './edges.js';
 import { NatsCluster } from './chaos/nats-cluster.js';
+import { backendCpu } from './pg-commit.js';
 import { bracketRaw, ratio, type BenchContext, type BenchSection, type Flags } from './section.js';
 
 /**
@@ -317,13 +318,16 @@ export const pgSection: BenchSection = {
     try {
       await admin.query(`CREATE SCHEMA "${schema}"`);
       const sep = pgUrl.includes('?') ? '&' : '?';
-      const store = `${pgUrl}${sep}options=-csearch_path%3D${schema}`;
+      // application_name: the PostgreSQL backends of these clouds, for their CPU (backendCpu).
+      const store = `${pgUrl}${sep}options=-csearch_path%3D${schema}&application_name=sg-bench-${tag}`;
       for (let n = 0; n < INGESTERS; n++) {
         clouds.push(
           await startCloud(['--data-dir', join(dir, `cloud-${n}`), ...(cluster ? ['--nats', cluster.natsUrls] : ['--broker', broker]), '--site', site, '--store', store, '--shared-group', `bench-${tag}`, '--client-id', `bench-${tag}-ing-${n}`]),
         );
       }
+      const backends = backendCpu(admin, `sg-bench-${tag}`);
       const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(f, broker, site, dir, EDGES, '', clouds));
+      const pgCpuSec = await backends.stop();
       const e = ph.saturated;
       const onHand = await ledgerTotal(clouds[0]!, site);
       const sent = e.movements + ph.paced.reduce((a, p) => a + p.movements, 0);
@@ -332,9 +336,11 @@ export const pgSection: BenchSection = {
         clouds.map(async (c) => ((await (await fetch(`${c.url}/healthz`)).json()) as { ingest: { applied: number; duplicates: number; commits: number } }).ingest),
       );
       const exactlyOnce = onHand === sent && rows.n === sent && rows.ids === sent;
+      // Over every phase and the followers' catch-ups, like cloudCpuUsPerMovement (the ingesters' side).
+      const pgBackendCpuUsPerMovement = pgCpuSec === null ? null : round1((pgCpuSec * 1e6) / sent);
       const r = ratio(e.movementsPerSec, raw.meanMsgsPerSec);
       const figures = {
-        e2e: { ...e, edges: EDGES, ingesters: INGESTERS, ledgerRows: rows.n, ledgerOnHand: onHand, exactlyOnce },
+        e2e: { ...e, edges: EDGES, ingesters: INGESTERS, ledgerRows: rows.n, ledgerOnHand: onHand, exactlyOnce, pgBackendCpuUsPerMovement },
         paced: ph.paced.map(({ tag: _t, ...p }) => p),
         perIngester: ingest.map((i) => ({ applied: i.applied, duplicates: i.duplicates, commits: i.commits })),
         rawMqtt: raw,
@@ -348,6 +354,7 @@ export const pgSection: BenchSection = {
         ['pg: e2e movements per raw msg', String(r)],
         ['pg: saturated publish->ack p50 / p99 ms', `${e.p50Ms} / ${e.p99Ms}`],
         ...ph.paced.map((p): [string, string] => [`pg: paced ${p.targetPerSec}/s achieved, device->ack p50 / p99 ms`, `${p.movementsPerSec}, ${p.deviceToAckP50Ms} / ${p.deviceToAckP99Ms}`]),
+        ['pg: CPU µs per movement, ingesters (saturated phase + catch-up) / their PostgreSQL backends (all phases)', `${e.cloudCpuUsPerMovement} / ${pgBackendCpuUsPerMovement}`],
         ['pg: applied / duplicates per ingester', ingest.map((i) => `${i.applied}/${i.duplicates}`).join(' ')],
         ['pg: exactly once (ledger rows, on hand = sent)', `${rows.n}, ${onHand} / ${sent} ${exactlyOnce ? 'OK' : 'MISMATCH'}`],
       ];

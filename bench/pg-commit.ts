@@ -6,13 +6,14 @@
  * Reports per ledger row: this process's CPU (the store's JS and the pg driver), the PostgreSQL
  * backends' CPU (/proc/<pid>/schedstat of the pool's backends, found by application_name: only
  * when PostgreSQL runs on this machine), and per statement its wall time and backend CPU.
+ * Also `backendCpu`, the same measure for the `pg` section's ingesters (bench/ingest.ts).
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { Movement } from '../protocols/mqtt/index.js';
 import type { CommitBatch } from '../cloud/store/store.js';
 import { PostgresStore } from '../cloud/store/postgres.js';
-import { round1 } from './common.js';
+import { round1, schedOf } from './common.js';
 import type { BenchSection } from './section.js';
 
 const ranNs = (pid: number): number => {
@@ -107,3 +108,38 @@ export const pgCommitSection: BenchSection = {
     }
   },
 };
+
+/**
+ * CPU seconds of the PostgreSQL backends whose application_name is `app`, from their schedstat,
+ * sampled every 500 ms until `stop()` (a backend that ends keeps its last sample: the pool closes
+ * idle ones). null when PostgreSQL is not on this machine (no /proc entry for its backends).
+ */
+export function backendCpu(admin: pg.Pool, app: string): { stop(): Promise<number | null> } {
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  let local = true;
+  let started = false;
+  const sample = async () => {
+    const pids = (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [app])).rows.map((r) => r.pid);
+    for (const pid of pids) {
+      const ns = schedOf(pid).runNs;
+      if (ns === 0) local = false;
+      // Backends there at the start count from then; later ones from their start.
+      if (!first.has(pid)) first.set(pid, started ? 0 : ns);
+      last.set(pid, ns);
+    }
+  };
+  const ready = sample().then(() => void (started = true));
+  const timer = setInterval(() => void sample().catch(() => undefined), 500);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await ready;
+      await sample().catch(() => undefined);
+      if (!local || !started) return null;
+      let ns = 0;
+      for (const [pid, v] of last) ns += v - first.get(pid)!;
+      return ns / 1e9;
+    },
+  };
+}

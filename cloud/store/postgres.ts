@@ -1029,11 +1029,16 @@ export function recordField(v: string | number | null | undefined): string {
 
 /** A ledger row's array element up to chain_n: `"(id,edge,...,sales_order,` (then `n,hash)"`). */
 function ledgerRecordHead(row: ChainRow & { ts_ms: number }): string {
-  // join() makes one flat string; `+=` would keep a rope of ~70 pieces a row alive until the
-  // insert, across the statements before it (promoted to the old generation: 7 µs a row of GC).
-  const f = new Array<string>(LEDGER_RECORD_COLS.length);
-  for (let i = 0; i < f.length; i++) f[i] = recordField(row[LEDGER_RECORD_COLS[i]!]);
-  return `"(${f.join(',')},`;
+  // One join('') of the pieces makes one flat string and no string per field: `+=` kept a rope
+  // of ~70 pieces a row alive until the insert, across the statements before it (promoted to the
+  // old generation: 7 µs a row of GC), a string per field and a join cost 2 µs a row more.
+  const f: string[] = ['"('];
+  for (const k of LEDGER_RECORD_COLS) {
+    const v = row[k];
+    if (typeof v === 'string' && !LIT_SPECIAL.test(v)) f.push('\\"', v, '\\",');
+    else f.push(recordField(v), ',');
+  }
+  return f.join('');
 }
 
 type LaterScope = { site: string; location: string; sku: string; project: string; batch?: string };
