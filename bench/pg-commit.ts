@@ -117,13 +117,15 @@ export const pgCommitSection: BenchSection = {
 export function backendCpu(admin: pg.Pool, app: string): { stop(): Promise<number | null> } {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
-  let local = true;
+  let local = false;
   let started = false;
   const sample = async () => {
     const pids = (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [app])).rows.map((r) => r.pid);
     for (const pid of pids) {
       const ns = schedOf(pid).runNs;
-      if (ns === 0) local = false;
+      // 0: no /proc entry (another machine's PostgreSQL, or the backend just ended).
+      if (ns === 0) continue;
+      local = true;
       // Backends there at the start count from then; later ones from their start.
       if (!first.has(pid)) first.set(pid, started ? 0 : ns);
       last.set(pid, ns);
