@@ -191,6 +191,12 @@ export interface AlertStore {
 
   putLevels(l: LevelsInput): Promise<Levels>;
   getLevels(site: string, sku: string): Promise<Levels | undefined>;
+  /**
+   * The levels of those of `pairs` that have some, in no particular order: one query per site
+   * (SQLite) or one in all (PostgreSQL) instead of one per pair. The alert engine reads them for
+   * every SKU a group commit changed (issue 14: about 6,000 single reads per 100k movements).
+   */
+  levelsOf(pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<Levels[]>;
   /** Every item with levels (startup evaluation, expiry sweep), optionally of one site. */
   listLevels(q?: { site?: string }): Promise<Levels[]>;
 

@@ -308,8 +308,9 @@ export class AlertEngine {
 
   /**
    * Stock-level and near-expiry alerts of the given items. Runs after every commit, so it is
-   * batched: open alerts once per site, totals once for the items that have levels or an open
-   * level alert, and one balance query per item (its batches, for near-expiry). It yields to the
+   * batched: open alerts once per site, levels in one read per site (`levelsOf`), totals once for
+   * the items that have levels or an open level alert, and one balance query per item whose
+   * batches may matter (near-expiry). It yields to the
    * event loop between chunks, so a commit touching thousands of SKUs does not stall ingestion.
    */
   private async evaluatePairs(pairs: readonly Pair[]): Promise<void> {
@@ -322,10 +323,7 @@ export class AlertEngine {
       }
     }
     const levels = new Map<string, Levels>();
-    for (const p of pairs) {
-      const l = await this.alerts.getLevels(p.site, p.sku);
-      if (l) levels.set(pairKey(p), l);
-    }
+    for (const l of await this.alerts.levelsOf(pairs)) levels.set(pairKey(l), l);
     const ruled = pairs.filter((p) => levels.has(pairKey(p)) || open.get(pairKey(p))?.some((a) => !isExpiryType(a.type)));
     const isRuled = new Set(ruled.map(pairKey));
     const totals = ruled.length ? await this.stockInBaseUnit(ruled) : new Map<string, number>();

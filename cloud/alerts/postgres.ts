@@ -1,3 +1,8 @@
+/*
+ * Why one file (over 400 lines): it is one implementation of the `AlertStore` interface
+ * (alert-store.ts) for PostgreSQL, method by method beside the SQLite one (sqlite.ts); the row
+ * mappers are in rows.ts and the channels' queue in cloud/channels/.
+ */
 import type pg from 'pg';
 import { type PostgresDb, PostgresDatabase } from '../db/index.js';
 import type {
@@ -207,6 +212,17 @@ export class PgAlertStore implements AlertStore {
   async getLevels(site: string, sku: string): Promise<Levels | undefined> {
     const r = await this.pool.query(`SELECT ${LEVELS_COLS} FROM stock_levels WHERE site = $1 AND sku = $2`, [site, sku]);
     return r.rows[0] && toLevels(isoRow(r.rows[0]));
+  }
+
+  async levelsOf(pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<Levels[]> {
+    if (pairs.length === 0) return [];
+    // A join with the pairs as two arrays (through the (site, sku) primary key), not `= ANY`.
+    const r = await this.pool.query(
+      `SELECT ${LEVELS_COLS} FROM stock_levels l
+        JOIN (SELECT DISTINCT s, k FROM unnest($1::text[], $2::text[]) AS u(s, k)) p ON l.site = p.s AND l.sku = p.k`,
+      [pairs.map((p) => p.site), pairs.map((p) => p.sku)],
+    );
+    return r.rows.map((row) => toLevels(isoRow(row)));
   }
 
   async listLevels(q: { site?: string } = {}): Promise<Levels[]> {

@@ -99,6 +99,9 @@ export const alertSqliteMigrations: SqliteMigration[] = [
 
 const ALERT_COLS = `id, type, site, key, sku, batch, edge, device, project, value, threshold, state,
   raised_at AS raisedAt, resolved_at AS resolvedAt, acked_at AS ackedAt, acked_by AS ackedBy`;
+/** SKUs per statement of `levelsOf`. */
+const LEVELS_CHUNK = 500;
+
 const LEVELS_COLS = `site, sku, safety_stock AS safetyStock, reorder_point AS reorderPoint, max_stock AS maxStock, hysteresis,
   near_expiry_days AS nearExpiryDays, updated_at AS updatedAt`;
 const DELIVERY_COLS = `id, event_id AS eventId, target, topic, body, state, attempts, next_attempt_at AS nextAttemptAt,
@@ -229,6 +232,38 @@ export class SqliteAlertStore implements AlertStore {
   async getLevels(site: string, sku: string): Promise<Levels | undefined> {
     const r = this.s.getLevels.get(site, sku) as Record<string, unknown> | undefined;
     return r && toLevels(r);
+  }
+
+  async levelsOf(pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<Levels[]> {
+    const bySite = new Map<string, string[]>();
+    for (const p of pairs) {
+      const skus = bySite.get(p.site);
+      if (skus) skus.push(p.sku);
+      else bySite.set(p.site, [p.sku]);
+    }
+    const out: Levels[] = [];
+    for (const [site, asked] of bySite) {
+      const skus = [...new Set(asked)];
+      // Through the (site, sku) primary key, LEVELS_CHUNK SKUs a statement (SQLite's default bound
+      // on variables is 32,766; statements are kept per chunk size, at most a few sizes).
+      for (let i = 0; i < skus.length; i += LEVELS_CHUNK) {
+        const chunk = skus.slice(i, i + LEVELS_CHUNK);
+        const rows = this.levelsIn(chunk.length).all(site, ...chunk) as Array<Record<string, unknown>>;
+        for (const r of rows) out.push(toLevels(r));
+      }
+    }
+    return out;
+  }
+
+  private readonly levelsStmts = new Map<number, Database.Statement>();
+  private levelsIn(n: number): Database.Statement {
+    let st = this.levelsStmts.get(n);
+    if (!st) {
+      if (this.levelsStmts.size >= 64) this.levelsStmts.clear();
+      st = this.db.prepare(`SELECT ${LEVELS_COLS} FROM stock_levels WHERE site = ? AND sku IN (${Array(n).fill('?').join(', ')})`);
+      this.levelsStmts.set(n, st);
+    }
+    return st;
   }
 
   async listLevels(q: { site?: string } = {}): Promise<Levels[]> {

@@ -85,6 +85,20 @@ export function alertStoreContract(name: string, factory: () => AlertStoreHarnes
         expect((await s.listLevels({ site: 'site-A' })).map((l) => l.sku).sort()).toEqual(['X', 'Y']);
         expect(await s.listLevels({ site: 'nowhere' })).toEqual([]);
       });
+
+      it('levelsOf: the levels of the asked pairs that have some, each once, exactly as getLevels gives them, over chunks of many SKUs', async () => {
+        await s.putLevels({ site: 'site-A', sku: 'X', safetyStock: 1, hysteresis: 0 });
+        await s.putLevels({ site: 'site-A', sku: 'K-700', reorderPoint: 7, hysteresis: 1, nearExpiryDays: 3 });
+        await s.putLevels({ site: 'site-B', sku: 'X', maxStock: 9, hysteresis: 0 });
+        await s.putLevels({ site: 'site-B', sku: 'Y', safetyStock: 2, hysteresis: 0 });
+        expect(await s.levelsOf([])).toEqual([]);
+        // Site A asks 1,200 SKUs (more than one statement's worth), X twice; site B only X; Y of B is not asked.
+        const many = Array.from({ length: 1200 }, (_, i) => ({ site: 'site-A', sku: `K-${i}` }));
+        const got = await s.levelsOf([{ site: 'site-A', sku: 'X' }, ...many, { site: 'site-B', sku: 'X' }, { site: 'site-A', sku: 'X' }, { site: 'nowhere', sku: 'X' }]);
+        const key = (l: { site: string; sku: string }) => `${l.site}/${l.sku}`;
+        expect(got.map(key).sort()).toEqual(['site-A/K-700', 'site-A/X', 'site-B/X']);
+        for (const l of got) expect(l).toEqual(await s.getLevels(l.site, l.sku));
+      });
     });
 
     describe('alerts', () => {
