@@ -8,7 +8,6 @@
  * when PostgreSQL runs on this machine), and per statement its wall time and backend CPU.
  * Also `backendCpu`, the same measure for the `pg` section's ingesters (bench/ingest.ts).
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { Movement } from '../protocols/mqtt/index.js';
 import type { CommitBatch } from '../cloud/store/store.js';
@@ -16,13 +15,8 @@ import { PostgresStore } from '../cloud/store/postgres.js';
 import { round1, schedOf } from './common.js';
 import type { BenchSection } from './section.js';
 
-const ranNs = (pid: number): number => {
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
-  } catch {
-    return Number.NaN;
-  }
-};
+/** A backend's CPU so far, ns (`schedOf`); NaN when it has no /proc entry (PostgreSQL elsewhere). */
+const ranNs = (pid: number): number => schedOf(pid).runNs || Number.NaN;
 
 export const pgCommitSection: BenchSection = {
   name: 'pgCommit',

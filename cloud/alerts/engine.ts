@@ -308,7 +308,7 @@ export class AlertEngine {
 
   /**
    * Stock-level and near-expiry alerts of the given items. Runs after every commit, so it is
-   * batched: open alerts once per site, levels in one read per site (`levelsOf`), totals once for
+   * batched: open alerts once per site, levels in one read (`levelsOf`), totals once for
    * the items that have levels or an open level alert, and one balance query per item whose
    * batches may matter (near-expiry). It yields to the
    * event loop between chunks, so a commit touching thousands of SKUs does not stall ingestion.

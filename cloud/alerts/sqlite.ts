@@ -147,6 +147,7 @@ export class SqliteAlertStore implements AlertStore {
       enqueueMqtt: db.prepare(`INSERT INTO deliveries (event_id, target, topic, body, state, attempts, next_attempt_at, created_at)
         VALUES (?, 'mqtt', ?, ?, 'pending', 0, ?, ?)`),
       getLevels: db.prepare(`SELECT ${LEVELS_COLS} FROM stock_levels WHERE site = ? AND sku = ?`),
+      levelsIn: db.prepare(`SELECT ${LEVELS_COLS} FROM stock_levels WHERE site = ? AND sku IN (${Array(LEVELS_CHUNK).fill('?').join(', ')})`),
       getCursor: db.prepare('SELECT value FROM cursors WHERE name = ?').pluck(),
       setCursor: db.prepare('INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
       claim: db.prepare(`SELECT d.id, d.event_id AS eventId, d.body, d.attempts, d.target, d.topic, w.url, w.secret
@@ -235,35 +236,20 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   async levelsOf(pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<Levels[]> {
-    const bySite = new Map<string, string[]>();
-    for (const p of pairs) {
-      const skus = bySite.get(p.site);
-      if (skus) skus.push(p.sku);
-      else bySite.set(p.site, [p.sku]);
-    }
+    const bySite = new Map<string, Set<string>>();
+    for (const p of pairs) (bySite.get(p.site) ?? bySite.set(p.site, new Set()).get(p.site)!).add(p.sku);
     const out: Levels[] = [];
-    for (const [site, asked] of bySite) {
-      const skus = [...new Set(asked)];
-      // Through the (site, sku) primary key, LEVELS_CHUNK SKUs a statement (SQLite's default bound
-      // on variables is 32,766; statements are kept per chunk size, at most a few sizes).
+    for (const [site, set] of bySite) {
+      const skus = [...set];
+      // Through the (site, sku) primary key, LEVELS_CHUNK SKUs a statement: one prepared
+      // statement, the last chunk padded with its last SKU (a repeat in IN matches nothing twice).
       for (let i = 0; i < skus.length; i += LEVELS_CHUNK) {
         const chunk = skus.slice(i, i + LEVELS_CHUNK);
-        const rows = this.levelsIn(chunk.length).all(site, ...chunk) as Array<Record<string, unknown>>;
-        for (const r of rows) out.push(toLevels(r));
+        while (chunk.length < LEVELS_CHUNK) chunk.push(chunk[chunk.length - 1]!);
+        for (const r of this.s.levelsIn.all(site, ...chunk) as Array<Record<string, unknown>>) out.push(toLevels(r));
       }
     }
     return out;
-  }
-
-  private readonly levelsStmts = new Map<number, Database.Statement>();
-  private levelsIn(n: number): Database.Statement {
-    let st = this.levelsStmts.get(n);
-    if (!st) {
-      if (this.levelsStmts.size >= 64) this.levelsStmts.clear();
-      st = this.db.prepare(`SELECT ${LEVELS_COLS} FROM stock_levels WHERE site = ? AND sku IN (${Array(n).fill('?').join(', ')})`);
-      this.levelsStmts.set(n, st);
-    }
-    return st;
   }
 
   async listLevels(q: { site?: string } = {}): Promise<Levels[]> {
