@@ -86,7 +86,9 @@ interface Proc {
 async function spawnStockgate(argv: string[], env: Record<string, string> = {}): Promise<Proc> {
   // The edge as the bare command (`stockgate edge`, through the launcher's shebang: the V8 limits
   // it sets itself, issue 14 §6); the cloud under this node.
-  const [cmd, args] = argv[0] === 'edge' ? [BIN, argv] : [process.execPath, [BIN, ...argv]];
+  // --cpu-prof DIR (bench/main.ts) profiles the cloud here too: one .cpuprofile per cloud on exit.
+  const prof = process.env.STOCKGATE_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.STOCKGATE_BENCH_CPU_PROF] : [];
+  const [cmd, args] = argv[0] === 'edge' ? [BIN, argv] : [process.execPath, [...prof, BIN, ...argv]];
   const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, STOCKGATE_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   let err = '';
