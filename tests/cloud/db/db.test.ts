@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type Db, type DbModule, PostgresDatabase, SqliteDatabase } from '../../../cloud/db/index.js';
+import { type Db, type DbModule, inMemoryStatementJournals, PostgresDatabase, SqliteDatabase } from '../../../cloud/db/index.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import { mv } from '../../contracts/store.contract.js';
 import { requireBuild, ROOT, tempDir } from '../../helpers/procs.js';
@@ -210,6 +210,39 @@ describe('cloud/db on sqlite: one connection shared with the ingest hot path', (
       expect(await db.kysely.selectFrom('widgets').select('id').where('id', '=', 'in-tx').execute()).toEqual([]);
       await store.close(); // does not close the shared database
       expect(db.handle.open).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('the group commit keeps its statement journals in memory for its own transaction only (issue 14 §1)', async () => {
+    const db = new SqliteDatabase(join(tempDir('sg-db-'), 'stockgate.db'));
+    try {
+      const tempStore = () => db.handle.pragma('temp_store', { simple: true });
+      expect(tempStore()).toBe(0);
+      // The helper: MEMORY (2) inside, the default (0) after, also when fn throws.
+      expect(inMemoryStatementJournals(db.handle, tempStore)).toBe(2);
+      expect(() => inMemoryStatementJournals(db.handle, () => { throw new Error('boom'); })).toThrow('boom');
+      expect(tempStore()).toBe(0);
+      const store = new SqliteStore(db);
+      const pragma = db.handle.pragma.bind(db.handle);
+      const set: string[] = [];
+      db.handle.pragma = ((source: string, options?: Parameters<typeof pragma>[1]) => {
+        if (source.startsWith('temp_store =')) set.push(source);
+        return pragma(source, options);
+      }) as typeof db.handle.pragma;
+      const batch = (id: string) => [{ movements: [mv({ id })], deadLetters: [] }];
+      await store.commit(batch('MV-JRNL-1'));
+      expect(set).toEqual(['temp_store = MEMORY', 'temp_store = DEFAULT']);
+      // A resent id fails the first try (its INSERT OR ROLLBACK ends the transaction), then the
+      // commit is done again looking ids up: both tries set and reset, and the ledger is right.
+      set.length = 0;
+      const r = await store.commit([...batch('MV-JRNL-2'), ...batch('MV-JRNL-1')]);
+      expect(r.batches.map((b) => b.outcomes)).toEqual([['applied'], ['duplicate']]);
+      expect(set).toEqual(['temp_store = MEMORY', 'temp_store = DEFAULT', 'temp_store = MEMORY', 'temp_store = DEFAULT']);
+      expect(tempStore()).toBe(0);
+      expect(db.handle.inTransaction).toBe(false);
+      expect(await store.movement('MV-JRNL-2')).toMatchObject({ id: 'MV-JRNL-2' });
     } finally {
       await db.close();
     }
