@@ -122,11 +122,12 @@ function statementCache(handle: BetterSqlite3.Database): Pick<BetterSqlite3.Data
  * connections, so changing the setting drops nothing.
  */
 export function inMemoryStatementJournals<T>(handle: BetterSqlite3.Database, fn: () => T): T {
-  handle.pragma('temp_store = MEMORY');
+  // exec, not pragma(): 1 us a pair against 7 (better-sqlite3's pragma() reads the result back).
+  handle.exec('PRAGMA temp_store = MEMORY');
   try {
     return fn();
   } finally {
-    handle.pragma('temp_store = DEFAULT');
+    handle.exec('PRAGMA temp_store = DEFAULT');
   }
 }
 

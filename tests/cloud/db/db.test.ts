@@ -225,12 +225,12 @@ describe('cloud/db on sqlite: one connection shared with the ingest hot path', (
       expect(() => inMemoryStatementJournals(db.handle, () => { throw new Error('boom'); })).toThrow('boom');
       expect(tempStore()).toBe(0);
       const store = new SqliteStore(db);
-      const pragma = db.handle.pragma.bind(db.handle);
+      const exec = db.handle.exec.bind(db.handle);
       const set: string[] = [];
-      db.handle.pragma = ((source: string, options?: Parameters<typeof pragma>[1]) => {
-        if (source.startsWith('temp_store =')) set.push(source);
-        return pragma(source, options);
-      }) as typeof db.handle.pragma;
+      db.handle.exec = ((source: string) => {
+        if (source.startsWith('PRAGMA temp_store =')) set.push(source.slice('PRAGMA '.length));
+        return exec(source);
+      }) as typeof db.handle.exec;
       const batch = (id: string) => [{ movements: [mv({ id })], deadLetters: [] }];
       await store.commit(batch('MV-JRNL-1'));
       expect(set).toEqual(['temp_store = MEMORY', 'temp_store = DEFAULT']);
