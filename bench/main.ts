@@ -81,6 +81,7 @@ async function main(): Promise<void> {
     only: { type: 'string' },
     skip: { type: 'string', default: '' },
     list: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
     'cpu-prof': { type: 'string' },
     'raw-ref': { type: 'string', default: '50000' },
   };
@@ -90,7 +91,17 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(s.options ?? {})) options[k] ??= v;
   }
   const { values: flags } = parseArgs({ options, strict: true });
-  if (flags.list) {
+  if (flags.help) {
+    // Every flag with its default, then the sections (what --list prints).
+    process.stdout.write('npm run bench -- [flags]  (bench/README.md has what each section measures)\n\n');
+    printTable(
+      Object.entries(options)
+        .filter(([k]) => k !== 'help')
+        .map(([k, v]) => [`--${k}${v.type === 'string' ? ' VALUE' : ''}`, v.default === undefined || v.default === false ? '' : `default ${JSON.stringify(v.default)}`]),
+    );
+    process.stdout.write('\n');
+  }
+  if (flags.list || flags.help) {
     printTable(SECTIONS.map((s) => [`${s.name}${s.byDefault ? ' (default)' : ` (--${kebab(s.name)})`}`, s.about]));
     return;
   }
@@ -160,6 +171,12 @@ function write(out: string, run: Record<string, unknown> & { at?: unknown }): vo
 }
 
 main().catch((err) => {
+  // A mistyped flag is the caller's: its message and where to look, not a stack trace.
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    process.stderr.write(`bench: ${(err as Error).message} (npm run bench -- --help lists the flags)\n`);
+    process.exit(2);
+  }
   process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });
