@@ -97,12 +97,6 @@ function statementCache(handle: BetterSqlite3.Database): Pick<BetterSqlite3.Data
 }
 
 /**
- * The cloud's database as one SQLite file: WAL with `synchronous=FULL` (what is acked or queued
- * survives a power cut; WAL's default NORMAL does not) and a busy timeout for a second process on
- * the same file (`stockgate admin init` beside a running cloud). One connection per process:
- * Kysely and the tuned statements of the ingest path share it (see `SqliteDb.idle`).
- */
-/**
  * Runs `fn` (a write transaction: it must begin inside `fn`, on a connection with no transaction
  * open) with its statement journals in memory.
  *
@@ -131,6 +125,12 @@ export function inMemoryStatementJournals<T>(handle: BetterSqlite3.Database, fn:
   }
 }
 
+/**
+ * The cloud's database as one SQLite file: WAL with `synchronous=FULL` (what is acked or queued
+ * survives a power cut; WAL's default NORMAL does not) and a busy timeout for a second process on
+ * the same file (`stockgate admin init` beside a running cloud). One connection per process:
+ * Kysely and the tuned statements of the ingest path share it (see `SqliteDb.idle`).
+ */
 export class SqliteDatabase implements SqliteDb {
   readonly dialect = 'sqlite' as const;
   readonly handle: BetterSqlite3.Database;
