@@ -105,8 +105,9 @@ function statementCache(handle: BetterSqlite3.Database): Pick<BetterSqlite3.Data
  * SQLite first copies every page the statement changes to a sub-journal, so that it can undo just
  * that statement. The sub-journal stays in memory up to 64 KiB (SQLITE_STMTJRNL_SPILL), then spills
  * to a temporary file: a 4-byte page number and the 4 KiB page, two pwrite(2) calls per page,
- * paid by every 32-row chunk. A group commit of 2,000 rows from 200 edges wrote 7,800 such pages
- * (strace) for 720 pages it changed. The pager decides where a transaction's sub-journals live when
+ * paid by every 32-row chunk. A group commit of 2,000 rows from 200 edges made 7,800 pwrite(2)
+ * calls (strace) for 720 pages it changed (tests/cloud/store/sqlite.test.ts holds the bytes a
+ * commit writes to its WAL frames). The pager decides where a transaction's sub-journals live when
  * the transaction begins, from `temp_store` (sqlite3.c: sqlite3BtreeBeginTrans passes
  * sqlite3TempInMemory to sqlite3PagerBegin, openSubJournal spills never when it is set), so the
  * setting is MEMORY for the transaction only: a sub-journal holds at most the pages of one chunk

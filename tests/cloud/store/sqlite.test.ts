@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteDatabase } from '../../../cloud/db/index.js';
 import { negative } from '../../../cloud/ledger/rules.js';
 import { sqliteMigrations } from '../../../cloud/store/sqlite-migrations.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
@@ -61,6 +62,37 @@ describe('SqliteStore specifics', () => {
       expect(db.prepare('SELECT COUNT(*) FROM ledger').pluck().get()).toBe(1);
     } finally {
       db.close();
+    }
+  });
+
+  it('a group commit writes its WAL frames and no statement-journal pages (issue 14 §1)', async () => {
+    // Bytes this thread wrote through write(2)/pwrite(2) (Linux): SQLite writes on the calling
+    // thread, so the commit's WAL frames and any spilled statement journal are counted here.
+    const wchar = () => Number(/wchar:\s+(\d+)/.exec(readFileSync('/proc/thread-self/io', 'utf8'))![1]);
+    h = sqliteHarness();
+    const db = new SqliteDatabase(h.path);
+    try {
+      db.handle.pragma('wal_autocheckpoint = 0'); // no checkpoint's writes in the figure
+      const s = new SqliteStore(db);
+      // 200 docks x 50 SKUs: a chunk of 32 balance upserts (one SKU, 32 docks) changes 32 pages,
+      // 128 KiB, past the 64 KiB a statement journal keeps in memory before it spills to a file.
+      const group = (tag: string) =>
+        Array.from({ length: 40 }, (_, b) => ({
+          deadLetters: [],
+          movements: Array.from({ length: 50 }, (_, i) => mv({ id: `MV-J${tag}-${b}-${i}`, edge: `e-${b}`, seq: i + 1 + (tag === 'b' ? 50 : 0), location: `DOCK-${(b * 5 + i) % 200}`, sku: `SKU-${i}` })),
+        }));
+      await s.commit(group('a'));
+      for (let k = 0; k < 4; k++) await s.commit(Array.from({ length: 200 }, (_, d) => ({ deadLetters: [], movements: Array.from({ length: 50 }, (_, i) => mv({ id: `MV-JW${k}-${d}-${i}`, edge: `w-${d}`, seq: k * 50 + i + 1, location: `DOCK-${d}`, sku: `SKU-${i}` })) })));
+      const wal = () => statSync(`${h!.path}-wal`).size;
+      const [w0, b0] = [wal(), wchar()];
+      const r = await s.commit(group('b'));
+      const [frames, written] = [wal() - w0, wchar() - b0];
+      expect(r.batches.reduce((n, b) => n + b.applied, 0)).toBe(2000);
+      expect(frames).toBeGreaterThan(100 * 4096);
+      // Only the WAL frames: with the journal spilling to a file this commit wrote 6.8 times them.
+      expect(written).toBeLessThan(frames * 1.1);
+    } finally {
+      await db.close();
     }
   });
 
