@@ -103,7 +103,7 @@ export class MovementFeed {
   }
 
   private async head(): Promise<number> {
-    return (await this.ledger.movements({ limit: 1 }))[0]?.pos ?? 0;
+    return await this.ledger.headPos();
   }
 
   private async catchUp(): Promise<void> {

@@ -707,6 +707,11 @@ export class PostgresStore implements Store {
     return out((await this.pool.query<SkuTotal>({ name: 'sg-totals', text: `${select} GROUP BY b.site, b.sku, b.uom ORDER BY b.site, b.sku, b.uom` })).rows);
   }
 
+  async headPos(): Promise<number> {
+    const r = await this.pool.query<{ m: string | null }>({ name: 'sg-head-pos', text: 'SELECT max(pos) AS m FROM ledger' });
+    return Number(r.rows[0]?.m ?? 0);
+  }
+
   async movements(q: { site?: string; limit: number; before?: number }): Promise<LedgerRow[]> {
     const where: string[] = [];
     const args: Array<string | number> = [];

@@ -532,6 +532,10 @@ export class SqliteStore implements Store {
     return out(this.prep(`${select} GROUP BY site, sku, uom ORDER BY site, sku, uom`).all() as SkuTotal[]);
   }
 
+  async headPos(): Promise<number> {
+    return (this.s.maxPos.get() as number | null) ?? 0;
+  }
+
   async movements(q: { site?: string; limit: number; before?: number }): Promise<LedgerRow[]> {
     const where: string[] = [];
     const args: Array<string | number> = [];

@@ -462,7 +462,7 @@ export class TsdbExporter {
   }
 
   private async refreshBacklog(): Promise<void> {
-    const head = (await this.ledger.movements({ limit: 1 }))[0]?.pos ?? 0;
+    const head = await this.ledger.headPos();
     const h = await this.store.heads();
     this.backlog = Math.max(0, head - this.cursors.ledger) + Math.max(0, h.telemetry - this.cursors.telemetry) + Math.max(0, h.alerts - this.cursors.alerts);
     this.metrics?.tsdbBacklog.set(this.backlog);

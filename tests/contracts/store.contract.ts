@@ -86,6 +86,21 @@ export function storeContract(name: string, factory: () => StoreHarness | Promis
       });
     });
 
+    describe('headPos', () => {
+      it('is 0 on an empty ledger, then the newest row\'s position, also across sites and after a resend', async () => {
+        expect(await store.headPos()).toBe(0);
+        const a = mv({ qty: 1 });
+        await commit(a, mv({ qty: 2, site: 'site-B' }));
+        expect(await store.headPos()).toBe((await store.movements({ limit: 1 }))[0]!.pos);
+        const before = await store.headPos();
+        await commit(a);
+        expect(await store.headPos()).toBe(before);
+        await commit(mv({ qty: 3 }));
+        expect(await store.headPos()).toBeGreaterThan(before);
+        expect(await store.headPos()).toBe((await store.movements({ limit: 1 }))[0]!.pos);
+      });
+    });
+
     describe('ledgerAfter (change feed for exporters)', () => {
       it('returns rows after a position, oldest first, at most limit', async () => {
         expect(await store.ledgerAfter(0, 10)).toEqual([]);
