@@ -45,12 +45,18 @@ describe.each(['sqlite', 'postgres'] as const)('board stream on %s', (backend) =
     expect(snap.stock.find((r) => r.sku === 'CEM')?.onHand).toBe(2);
     expect(snap.feed[0]?.operator).toBe('li.wei');
     expect(snap.caller.canAck).toBe(true);
+    // The commits before any stream were left unread (the hub only marks itself behind): the
+    // snapshot still stands at the ledger's end, and no frame repeats a row it already holds.
+    const head = await api.call('GET', `/api/v1/movements?site=${site}&limit=1`);
+    expect(snap.pos).toBe(head.body.items[0].pos);
 
     await submit(3, { sku: 'REBAR', uom: 'm', operator: 'zhang.san' });
     const e = await s.next((x) => x.event === 'frame' && BoardFrame.parse(JSON.parse(x.data)).stock.some((r) => r.sku === 'REBAR'));
     const frame = BoardFrame.parse(JSON.parse(e.data));
     expect(Number(e.id)).toBe(frame.pos);
     expect(frame.pos).toBeGreaterThan(snap.pos);
+    const fed = s.events.filter((x) => x.event === 'frame').flatMap((x) => BoardFrame.parse(JSON.parse(x.data)).feed);
+    expect(fed.filter((m) => m.pos <= snap.pos)).toEqual([]);
     const rebar = frame.stock.find((r) => r.sku === 'REBAR')!;
     // Latest value per key, in its own unit.
     expect([rebar.onHand, rebar.uom]).toEqual([3, 'm']);
