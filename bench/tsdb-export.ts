@@ -16,7 +16,6 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -28,17 +27,8 @@ import { SqlExportStore } from '../cloud/timeseries/sql-export-store.js';
 import { percentile, round1, round3 } from './common.js';
 import type { BenchSection, SectionResult } from './section.js';
 import { compareTruth, ledgerTruth, serverTruthWhen } from './tsdb-data.js';
+import { freePort } from './free-port.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 class Vm {
   child: ChildProcess | undefined;

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { tempDir } from './procs.js';
+import { freePort } from '../../bench/free-port.js';
 
 /**
  * A real VictoriaMetrics (Debian `victoria-metrics`) for tests: a free port, its own temp data dir,
@@ -80,16 +80,4 @@ export class Victoria {
     const text = await r.text();
     return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { metric: Record<string, string>; values: number[]; timestamps: number[] });
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
