@@ -27,6 +27,7 @@ import { pgCommitSection } from './pg-commit.js';
 import type { BenchContext, BenchSection, Machine, SectionResult } from './section.js';
 import { stockQueryBench } from './stock-query.js';
 import { tsdbSection } from './tsdb-export.js';
+import { wireEncodingSection } from './wire-encoding.js';
 
 /** Latest figures of a section that writes latest.json itself (key `key`), as its result. */
 function readBack(out: string, key: string): Record<string, unknown> {
@@ -61,6 +62,7 @@ const stockQuerySection: BenchSection = {
 /** Every section, in run order. To add one: one import above and one line here (bench/README.md). */
 const SECTIONS: BenchSection[] = [
   chainSection,
+  wireEncodingSection,
   ingestSection,
   edgeBacklogSection,
   pgSection,
