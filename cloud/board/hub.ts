@@ -119,6 +119,7 @@ export class BoardHub {
   private highest = 0;
   /** Commits went by while no stream was open, unread (`catchUpPosition`). */
   private behind = false;
+  private catchingUp: Promise<void> | undefined;
   private readonly holes = new Map<number, number>();
   private pending = emptyPending();
   private reading: Promise<void> | undefined;
@@ -342,15 +343,26 @@ export class BoardHub {
    * before a snapshot or resume is built on `highest`. Rows committed after this read reach the
    * new stream through `attach`'s kick, as for any stream.
    */
-  private async catchUpPosition(): Promise<void> {
-    if (!this.behind) return;
-    this.behind = false;
-    try {
-      this.highest = Math.max(this.highest, await this.deps.repo.maxPos());
-    } catch (err) {
-      this.behind = true;
-      throw err;
+  private catchUpPosition(): Promise<void> {
+    // Two snapshots asked at once wait for the same read: the second must not build on the old end.
+    if (!this.catchingUp && this.behind) {
+      this.behind = false;
+      this.catchingUp = this.deps.repo
+        .maxPos()
+        .then(
+          (end) => {
+            this.highest = Math.max(this.highest, end);
+          },
+          (err: unknown) => {
+            this.behind = true;
+            throw err;
+          },
+        )
+        .finally(() => {
+          this.catchingUp = undefined;
+        });
     }
+    return this.catchingUp ?? Promise.resolve();
   }
 
   /** Read every ledger row after the hub's position (and the holes still open), into `pending`. */
