@@ -29,7 +29,6 @@ import type { BenchSection, SectionResult } from './section.js';
 import { compareTruth, ledgerTruth, serverTruthWhen } from './tsdb-data.js';
 import { freePort } from './free-port.js';
 
-
 class Vm {
   child: ChildProcess | undefined;
   /** CPU seconds of the server processes already gone (killed), for cpuSeconds(). */
