@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BoardCaller } from '../../../protocols/http/board.js';
 import { BoardHub, type BoardView } from '../../../cloud/board/hub.js';
 import { BoardRepo } from '../../../cloud/board/repo.js';
 import { API_EDGE } from '../../../cloud/store/store.js';
@@ -34,7 +35,7 @@ describe('board hub: the ledger end while nobody watches', () => {
   let hub: BoardHub;
   const site = uniqueId('hp');
   const view: BoardView = { sites: [site] };
-  const caller = { roles: ['admin'], canAck: true, canResolve: true, seesCost: true } as const;
+  const caller: BoardCaller = { roles: ['admin'], canAck: true, canResolve: true, seesCost: true };
 
   beforeAll(async () => {
     api = await startApiCloud('sqlite');
