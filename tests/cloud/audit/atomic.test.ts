@@ -58,7 +58,15 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       await ok('PUT', '/api/v1/items/SKU-1', { name: 'bolt', uom: 'ea', standardCost: '1.00' });
       await ok('POST', '/api/v1/movements', { movements: [{ v: 1, id: `${site}-r1`, edge: 'api', seq: 0, ts: '2026-12-05T08:00:00Z', site, location: 'WH-1', kind: 'receive', sku: 'SKU-1', qty: 10, uom: 'ea', device: { id: 'rest', type: 'rest' }, raw: 'seed' }] });
       await api.cloud.follower.caughtUp();
-      tables = (await api.cloud.db.kysely.introspection.getTables()).map((t) => t.name).filter((t) => !MOVING.test(t)).sort();
+      // The cloud's own schema only: on PostgreSQL, Kysely's introspection lists the tables of every
+      // schema, and other test files running beside this one create theirs (a CI run failed on
+      // `relation "seen" does not exist`, the ledger follower test's table, dropped meanwhile).
+      const own = backend === 'postgres' ? (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(api.cloud.db.kysely)).rows[0]!.s : undefined;
+      tables = (await api.cloud.db.kysely.introspection.getTables())
+        .filter((t) => own === undefined || t.schema === own)
+        .map((t) => t.name)
+        .filter((t) => !MOVING.test(t))
+        .sort();
     }, 120_000);
     afterAll(() => api?.stop());
 
