@@ -19,11 +19,11 @@ import { monotonicFactory } from 'ulid';
 import { guardJson } from '../protocols/mqtt/json-guard.js';
 import { fastMovement, fastMovementBatch } from '../protocols/mqtt/movement-fast.js';
 import type { Movement } from '../protocols/mqtt/index.js';
+import { draft } from './common.js';
 import type { BenchSection } from './section.js';
 
 const SITE = 'bench';
 const EDGE = 'bench-e1';
-const DEVICE = { id: 'dock1', type: 'scanner' } as const;
 /** The per-movement fields of the positional form, in order. */
 const COLUMNS = ['id', 'seq', 'ts', 'location', 'kind', 'sku', 'qty', 'uom', 'operator', 'raw'] as const;
 
@@ -33,24 +33,10 @@ const cpuUs = () => {
 };
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/** The ingest section's movements (`draft`, what its simulated edges append), as the edge sends them. */
 function movements(n: number): Movement[] {
   const ulid = monotonicFactory();
-  return Array.from({ length: n }, (_, i) => ({
-    v: 1,
-    id: ulid(),
-    edge: EDGE,
-    seq: i + 1,
-    ts: new Date().toISOString(),
-    site: SITE,
-    location: 'DOCK-1',
-    kind: 'receive',
-    sku: `SKU-${i % 1000}`,
-    qty: 1,
-    uom: 'ea',
-    operator: 'W-1024',
-    device: { ...DEVICE },
-    raw: `]C0SKU-${i % 1000}`,
-  }));
+  return Array.from({ length: n }, (_, i) => ({ ...draft(i, 1), v: 1, id: ulid(), edge: EDGE, seq: i + 1, site: SITE }) as Movement);
 }
 
 /** Today's path: guard, parse, envelope, each movement. */
@@ -90,7 +76,7 @@ export const wireEncodingSection: BenchSection = {
     const ms = movements(batch);
     const sentAt = new Date().toISOString();
     const v1 = Buffer.from(JSON.stringify({ v: 1, site: SITE, edge: EDGE, sentAt, movements: ms }));
-    const pos = Buffer.from(JSON.stringify({ v: 1, form: 'positional', site: SITE, edge: EDGE, sentAt, device: DEVICE, cols: COLUMNS, rows: ms.map((m) => COLUMNS.map((c) => m[c])) }));
+    const pos = Buffer.from(JSON.stringify({ v: 1, form: 'positional', site: SITE, edge: EDGE, sentAt, device: ms[0]!.device, cols: COLUMNS, rows: ms.map((m) => COLUMNS.map((c) => m[c])) }));
     // Both forms must carry the same movements, all of them valid.
     const a = readObjects(v1);
     const b = readPositional(pos);

@@ -4,8 +4,6 @@ import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from '../free-port.js';
 
-export { freePort };
-
 /**
  * A NATS cluster of `size` nodes (Debian `nats-server`), JetStream and MQTT on every node, all on
  * free loopback ports, configs and stores in `dir` (issue 14 §5). Used by the NATS node-loss test,

@@ -32,7 +32,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { packageRoot } from '../../cloud/paths.js';
 import { FaultProxy } from './fault-proxy.js';
-import { freePort, NatsCluster } from './nats-cluster.js';
+import { freePort } from '../free-port.js';
+import { NatsCluster } from './nats-cluster.js';
 import { CloudProc, EdgeProc, MosquittoProc, PostgresProc, sleep } from './procs.js';
 
 const { values: args } = parseArgs({
