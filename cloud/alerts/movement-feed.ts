@@ -53,7 +53,7 @@ export class MovementFeed {
 
   /** Start at the head the first time; otherwise catch up what a crash left behind. */
   async start(): Promise<void> {
-    await this.alerts.enqueue([], { name: MOVEMENTS_CURSOR, value: await this.head(), expected: null });
+    await this.alerts.enqueue([], { name: MOVEMENTS_CURSOR, value: await this.ledger.headPos(), expected: null });
     this.changed();
     await this.tail;
   }
@@ -102,16 +102,12 @@ export class MovementFeed {
     if (value > stored) await this.alerts.enqueue([], { name: MOVEMENTS_CURSOR, value, expected: stored });
   }
 
-  private async head(): Promise<number> {
-    return await this.ledger.headPos();
-  }
-
   private async catchUp(): Promise<void> {
     const stored = (await this.alerts.cursor(MOVEMENTS_CURSOR)) ?? 0;
     // What the cursor would be had every followed head been written (another instance's may be ahead).
     const cursor = Math.max(stored, this.followed ?? 0);
     if ((await this.alerts.listWebhooks({ role: 'movements' })).length === 0) {
-      const head = await this.head();
+      const head = await this.ledger.headPos();
       if (head > cursor) this.followed = head;
       if (this.followed === undefined) return;
       const wait = this.followWrittenAt + FOLLOW_WRITE_MS - this.now().getTime();
