@@ -14,8 +14,13 @@
  *   number, timestamp, range list or JSON array with no raw LF, and every field has a fixed line,
  *   so two different messages never share canonical bytes.
  *
- *       ack:    "stockgate/ack/v1", site, edge, ranges, duplicates, missing, at
+ *       ack:    "stockgate/ack/v1", site, edge, ranges, duplicates, missing, at [, batchVersions]
  *       reject: "stockgate/reject/v1", site, edge, reason, ranges, ids (a JSON array), deadLetterId, at, message
+ *
+ *   An ack's `batchVersions` (movement-rows.ts), written `1,2`, is an eighth line only when the
+ *   ack carries it; the cloud sends it only to an edge that asked, so an ack to an edge built
+ *   before it has the seven lines that edge verifies. Seven lines and eight never coincide: `at`
+ *   holds no LF.
  *
  *   The site comes from the topic the message arrived on (the payload only names the edge), so a
  *   signed ack cannot be replayed to another site's edge of the same name.
@@ -42,6 +47,7 @@ export interface AckContent {
   duplicates: number;
   missing?: readonly SeqRange[] | undefined;
   at: string;
+  batchVersions?: readonly number[] | undefined;
 }
 
 /** The fields of a reject that its signature covers. */
@@ -57,7 +63,9 @@ export interface RejectContent {
 
 /** Canonical bytes of an ack (see the file comment). */
 export function canonicalAck(site: string, a: AckContent): string {
-  return ['stockgate/ack/v1', site, a.edge, ranges(a.ranges), String(a.duplicates), ranges(a.missing), a.at].join('\n');
+  const lines = ['stockgate/ack/v1', site, a.edge, ranges(a.ranges), String(a.duplicates), ranges(a.missing), a.at];
+  if (a.batchVersions !== undefined) lines.push(a.batchVersions.join(','));
+  return lines.join('\n');
 }
 
 /** Canonical bytes of a reject (see the file comment). The message is last: it may hold anything. */

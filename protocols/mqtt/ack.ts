@@ -1,6 +1,7 @@
 /** The wire contract, version 1: application acks and rejects (`.../acks`, `.../rejects`; see `fields.ts`). */
 import { z } from 'zod';
 import { EdgeId, Instant, MAX_BATCH, SCHEMA_VERSION } from './fields.js';
+import { BatchVersions } from './movement-rows.js';
 
 /** Inclusive seq ranges `[from, to]`, ascending and disjoint: compact acks for long batches. */
 export const SeqRanges = z
@@ -29,6 +30,12 @@ export const Ack = z.object({
    */
   missing: SeqRanges.optional(),
   at: Instant,
+  /**
+   * The batch versions this cloud reads (movement-rows.ts), sent only to an edge whose batch said
+   * it can send more than version 1 (`batchVersions` of the batch), and covered by `sig`. An edge
+   * sends version 2 while the last ack it took lists it.
+   */
+  batchVersions: BatchVersions.optional(),
   /**
    * HMAC-SHA256 (hex) over the ack's canonical content under the edge's ack key
    * (`ack-signature.ts`). Optional on the wire: unsigned acks (older clouds, `--insecure` without

@@ -4,6 +4,7 @@ export * from './topics.js';
 export { SCHEMA_VERSION, MAX_BATCH, MAX_QTY, SiteId, EdgeId, DeviceRef, describeIssue } from './fields.js';
 export * from './movement.js';
 export * from './movement-fast.js';
+export * from './movement-rows.js';
 export * from './ack.js';
 export * from './status.js';
 export * from './remote-config.js';

@@ -14,6 +14,7 @@
 import { ID_PATTERN, RESERVED_EDGE_IDS } from './topics.js';
 import { Instant, IsoDate, MAX_BATCH, MAX_QTY, SCHEMA_VERSION } from './fields.js';
 import { isSafeRaw, isSafeText } from './json-guard.js';
+import { BatchVersions } from './movement-rows.js';
 import { EPC_PATTERN, GTIN_PATTERN, MAX_RAW_CHARS, MOVEMENT_ID_PATTERN, MOVEMENT_KINDS, type Movement, type MovementKind } from './movement.js';
 
 // zod's own patterns for `z.iso.datetime({ offset: true })` and `z.iso.date()` (a zod upgrade that
@@ -178,6 +179,7 @@ export interface MovementBatchEnvelope {
   edge: string;
   sentAt: string;
   movements: unknown[];
+  batchVersions?: number[];
 }
 
 /** `MovementBatch.parse(x)` when the envelope is valid, else `undefined` (run zod for the message). */
@@ -195,5 +197,12 @@ export function fastMovementBatch(x: unknown): MovementBatchEnvelope | undefined
   // z.array copies (a hole becomes an explicit undefined).
   const movements = new Array<unknown>(list.length);
   for (let i = 0; i < list.length; i++) movements[i] = list[i];
-  return { v: SCHEMA_VERSION, site, edge, sentAt, movements };
+  const out: MovementBatchEnvelope = { v: SCHEMA_VERSION, site, edge, sentAt, movements };
+  if (x.batchVersions !== undefined) {
+    // Once per batch: zod itself (it copies the array, as its output would).
+    const v = BatchVersions.safeParse(x.batchVersions);
+    if (!v.success) return undefined;
+    out.batchVersions = v.data;
+  }
+  return out;
 }

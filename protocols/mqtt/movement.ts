@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { qtyProblem } from '../ledger/quantity.js';
 import { DeviceRef, EdgeId, Instant, IsoDate, MAX_BATCH, MAX_QTY, SCHEMA_VERSION, SiteId, text } from './fields.js';
 import { isSafeRaw } from './json-guard.js';
+import { BatchVersions } from './movement-rows.js';
 
 // The patterns are shared with the compiled fast path (movement-fast.ts), so both read one rule.
 export const MOVEMENT_ID_PATTERN = /^[0-9A-Za-z_-]{10,64}$/;
@@ -97,6 +98,12 @@ export const MovementBatch = z.object({
   /** When the edge published this batch (resends carry a new time). */
   sentAt: Instant,
   movements: z.array(z.unknown()).min(1).max(MAX_BATCH),
+  /**
+   * The batch versions this edge can send (movement-rows.ts): `[1, 2]` asks the cloud to say, in
+   * its acks, whether it reads version 2. Optional: an older edge leaves it out and is never offered
+   * version 2.
+   */
+  batchVersions: BatchVersions.optional(),
 });
 /**
  * The batch envelope is validated first and each movement on its own, so one bad movement is
