@@ -86,6 +86,12 @@ export const CloudConfig = z.strictObject({
    * (bench/README.md), not for production. Default on.
    */
   business: z.boolean().default(true),
+  /**
+   * Read the rows form of a movements batch (version 2, protocols/mqtt/movement-rows.ts) and offer
+   * it to the edges that ask (`--no-rows-form` turns it off: every edge then sends version 1).
+   * Default on.
+   */
+  rowsForm: z.boolean().default(true),
   /** /metrics needs a token (role metrics or admin). Default off: see cloud/metrics/README.md. */
   metricsToken: z.boolean().default(false),
   // ---- ERP sync (cloud/erp/, issue 11 §5) ----

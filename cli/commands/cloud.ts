@@ -40,6 +40,7 @@ export function registerCloud(program: Command): void {
     .option('--tsdb-org <org>', 'time series: organisation')
     .option('--tsdb-resend-window <seconds>', 'time series: after a failed write, re-send what was acknowledged this long before it (default 60)', numberFlag('--tsdb-resend-window'))
     .option('--no-business', 'run without the business layer: the ledger follower and its consumers (procurement, projects, costing, sales, ERP, counts) stay off; ingest, ledger, alerts and board as usual (the bench A/B of what the business layer costs ingest)')
+    .option('--no-rows-form', 'read movement batches only as version 1 (one JSON object per movement) and do not offer the edges the rows form (batch version 2)')
     .option('--metrics-token', 'require a Bearer token with the metrics or admin role on /metrics (default: open, like Prometheus exporters)', false)
     .option('--erp-url <url>', 'ERP sync: Kingdee K3Cloud WebAPI base URL (http(s)://HOST/k3cloud/); approved POs, receipts, project issues, shipments and month-close reports go out to it (off when absent)')
     .option('--erp-acct-id <id>', 'ERP sync: K3Cloud data centre id (LoginByAppSecret acctid)')
@@ -81,6 +82,7 @@ export function registerCloud(program: Command): void {
           ...(o.tsdbResendWindow !== undefined ? { tsdbResendWindowS: o.tsdbResendWindow } : {}),
           ...(o.metricsToken ? { metricsToken: true } : {}),
           ...(o.business === false ? { business: false } : {}),
+          ...(o.rowsForm === false ? { rowsForm: false } : {}),
           ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
           ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
           ...(o.maxConnPerUser !== undefined ? { maxConnPerUser: o.maxConnPerUser } : {}),

@@ -9,9 +9,14 @@ import type { Logger } from 'pino';
 import {
   fastMovement,
   fastMovementBatch,
+  fastMovementRowsBatch,
   guardJson,
   Movement,
   MovementBatch,
+  MovementRowsBatch,
+  ROWS_BATCH_VERSION,
+  BATCH_VERSIONS,
+  rowsToMovements,
   SCHEMA_VERSION,
   describeIssue,
   parseEdgeTopic,
@@ -47,6 +52,12 @@ export interface IngesterOptions {
    * (protocols/mqtt/ack-signature.ts); undefined = published unsigned.
    */
   ackKey?: (site: string, edge: string) => Promise<Buffer | undefined>;
+  /**
+   * Read the rows form of a batch (version 2, protocols/mqtt/movement-rows.ts) and offer it to the
+   * edges that ask. Default true; false answers version 2 with `UNSUPPORTED_VERSION`, as a cloud
+   * built before it does (tests of that fallback).
+   */
+  readRows?: boolean;
 }
 
 /** What a commit carried, for metrics (cloud/metrics/): duration and each message's share. */
@@ -71,6 +82,8 @@ interface Pending {
   batch: CommitBatch;
   /** Seqs of the valid and the dead-lettered movements: all of them are acked after commit. */
   seqs: number[];
+  /** The edge asked which batch versions this cloud reads (`batchVersions` in its batch): its ack says. */
+  offerVersions?: boolean;
   /** Rejected movements, reported before the ack. */
   reject?: { reason: RejectReason; message: string; seqs: number[]; ids: string[] };
   /** Resolves with this batch's result after the commit (REST submissions). */
@@ -131,6 +144,7 @@ export class Ingester {
       deadLetterRatePerSec: 20,
       deadLetterMaxPerSite: 5000,
       deadLetterMaxBytesPerSite: 2 * 1024 * 1024,
+      readRows: true,
       ...opts,
     };
   }
@@ -174,6 +188,23 @@ export class Ingester {
     } catch (err) {
       return this.refuse(topic, site, edge, payload, settle, 'INVALID_JSON', `payload: not JSON (${(err as Error).message.slice(0, 200)})`);
     }
+    // The rows form (version 2) is rebuilt into version 1 movement objects, each validated below
+    // exactly as a version 1 movement; its refusals say `rows[i]` where version 1 says `movements[i]`.
+    let label = 'movements';
+    let rowProblems: Array<string | undefined> | undefined;
+    if (this.o.readRows && (body as { v?: unknown } | null)?.v === ROWS_BATCH_VERSION) {
+      let rows = fastMovementRowsBatch(body);
+      if (rows === undefined) {
+        const r = MovementRowsBatch.safeParse(body);
+        // No seqs named: the edge keeps them and resends them as version 1 (edge/publisher.ts).
+        if (!r.success) return this.refuse(topic, site, edge, payload, settle, 'INVALID_SCHEMA', describeIssue(r.error));
+        rows = r.data as MovementRowsBatch;
+      }
+      const rebuilt = rowsToMovements(rows);
+      label = 'rows';
+      rowProblems = rebuilt.problems;
+      body = { v: SCHEMA_VERSION, site: rows.site, edge: rows.edge, sentAt: rows.sentAt, movements: rebuilt.movements, batchVersions: rows.batchVersions ?? BATCH_VERSIONS };
+    }
     // The compiled fast path first (protocols/mqtt/movement-fast.ts: zod's exact output or
     // undefined); zod only when it declines, so refusals keep zod's messages naming the field.
     let envelope = fastMovementBatch(body);
@@ -200,8 +231,9 @@ export class Ingester {
     const bad = { seqs: [] as number[], ids: [] as string[], first: undefined as undefined | { reason: RejectReason; message: string } };
     for (let i = 0; i < list.length; i++) {
       const raw = list[i];
+      const shape = rowProblems?.[i];
       // The topic's site and edge passed parseEdgeTopic's checks: a movement carrying them needs no pattern test.
-      const fast = fastMovement(raw, t);
+      const fast = shape === undefined ? fastMovement(raw, t) : undefined;
       if (fast !== undefined && fast.site === site && fast.edge === edge) {
         valid.push(fast);
         seqs.push(fast.seq);
@@ -210,13 +242,16 @@ export class Ingester {
       const r = Movement.safeParse(raw);
       let reason: RejectReason | undefined;
       let message = '';
-      if (!r.success) {
+      if (shape !== undefined) {
+        reason = 'INVALID_SCHEMA';
+        message = shape;
+      } else if (!r.success) {
         reason = (raw as { v?: unknown })?.v !== undefined && (raw as { v?: unknown }).v !== SCHEMA_VERSION ? 'UNSUPPORTED_VERSION' : 'INVALID_SCHEMA';
         // Name the movement too: `movements[3].qty: more than 3 decimals`.
-        message = `movements[${i}].${describeIssue(r.error)}`;
+        message = `${label}[${i}].${describeIssue(r.error)}`;
       } else if (r.data.site !== site || r.data.edge !== edge) {
         reason = 'TOPIC_MISMATCH';
-        message = `movements[${i}]: site/edge: movement says ${r.data.site}/${r.data.edge}, topic says ${site}/${edge}`;
+        message = `${label}[${i}]: site/edge: movement says ${r.data.site}/${r.data.edge}, topic says ${site}/${edge}`;
       }
       if (reason === undefined && r.success) {
         valid.push(r.data);
@@ -231,6 +266,7 @@ export class Ingester {
       if (d) dead.push(d);
     }
     const p: Pending = { site, edge, batch: { movements: valid, deadLetters: dead }, seqs, settle };
+    if (this.o.readRows && envelope.batchVersions?.includes(ROWS_BATCH_VERSION)) p.offerVersions = true;
     if (bad.first) p.reject = { ...bad.first, seqs: bad.seqs, ids: bad.ids };
     // The edge drops what is rejected: seq tracking must not wait for those seqs (CommitBatch.refused).
     if (bad.seqs.length) p.batch.refused = { site, edge, seqs: bad.seqs };
@@ -388,6 +424,7 @@ export class Ingester {
               ack.missing = r.missing;
               this.log.warn({ site: g.site, edge: g.edge, missing: r.missing }, 'seq gap: asking the edge to resend');
             }
+            if (g.offerVersions) ack.batchVersions = [...BATCH_VERSIONS];
             void this.signed(g.site, g.edge, (key) => (ack.sig = signAck(key, g.site, ack))).then(() => this.bus.publish(topics.acks(g.site, g.edge), JSON.stringify(ack))).catch(() => undefined);
           }
         });
