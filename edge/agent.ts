@@ -128,6 +128,7 @@ export class EdgeAgent {
       ackTimeoutMs: config.ackTimeoutMs,
       drainRatePerSec: config.drainRatePerSec,
       remoteConfig: config.remoteConfig,
+      rowsForm: config.rowsForm,
       status: (state, reason) => this.health.status(state, reason),
       ...(ca ? { ca } : {}),
       // The ack key (issue 8, finding 6): from the password when authenticated, else --ack-key.

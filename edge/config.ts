@@ -76,6 +76,11 @@ export const EdgeConfig = z.strictObject({
   ackKey: z.string().min(8, 'ackKey: at least 8 characters').max(1024).optional(),
   /** PEM file of the CA(s) to trust for an `mqtts://` broker (default: the system CAs). */
   ca: z.string().min(1).optional(),
+  /**
+   * Send batches in the rows form (version 2, protocols/mqtt/movement-rows.ts) to a cloud that
+   * offers it in its acks. `--no-rows-form`: version 1 only. Default on.
+   */
+  rowsForm: z.boolean().default(true),
   /** Movements per published batch. Default 500. */
   batchSize: z.number().int().min(1).max(1000).default(500),
   /** Batches in flight awaiting the cloud's ack. Default 8. */

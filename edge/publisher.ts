@@ -1,8 +1,9 @@
 /**
  * Why one file (over 400 lines): the edge's uplink is one job, the connection lifecycle, whose
  * parts share state: options and typed events (~110 lines of documented contract),
- * connect/subscribe/reconnect, status and will, batch encoding, and ack/reject routing with
- * signature and seq-bound checks. Splitting those further would pass the MQTT client and its
+ * connect/subscribe/reconnect, status and will, batch encoding (versions 1 and 2 and their
+ * negotiation, which lives in the acks and rejects), and ack/reject routing with signature and
+ * seq-bound checks. Splitting those further would pass the MQTT client and its
  * state between files without making any part testable alone. What could leave did (issue 15
  * §1): the drain window (drain-window.ts, pure) and the status (built in health.ts).
  */
@@ -10,6 +11,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { EventEmitter } from 'node:events';
 import {
   Ack,
+  BATCH_VERSIONS,
+  ROW_COLUMNS,
+  ROWS_BATCH_VERSION,
   Reject,
   SCHEMA_VERSION,
   verifyAck,
@@ -69,6 +73,12 @@ export interface PublisherOptions {
    * are taken unsigned, and only the seq bound protects the outbox.
    */
   ackKey?: Buffer;
+  /**
+   * Send the rows form (batch version 2, protocols/mqtt/movement-rows.ts) to a cloud whose acks
+   * offer it. Default true (when the outbox can read rows); false sends version 1 only and does
+   * not ask.
+   */
+  rowsForm?: boolean;
 }
 
 export interface PublisherEvents {
@@ -109,7 +119,7 @@ export interface PublisherEvents {
  *   restarts from the oldest unacked seq.
  */
 export class Publisher extends EventEmitter<PublisherEvents> {
-  private readonly o: Required<Omit<PublisherOptions, 'username' | 'password' | 'ca' | 'drainRatePerSec' | 'remoteConfig' | 'ackKey' | 'status'>> &
+  private readonly o: Required<Omit<PublisherOptions, 'username' | 'password' | 'ca' | 'drainRatePerSec' | 'remoteConfig' | 'ackKey' | 'status' | 'rowsForm'>> &
     Pick<PublisherOptions, 'username' | 'password' | 'ca' | 'remoteConfig' | 'ackKey'>;
   private client: MqttClient | undefined;
   private connected = false;
@@ -127,6 +137,16 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private pendingAcks: SeqRange[] = [];
   private ackFlush: NodeJS.Immediate | undefined;
   private readonly envelope: string;
+  /** The version 2 envelope up to `sentAt`; undefined when this edge sends version 1 only. */
+  private readonly rowsEnvelope: string | undefined;
+  /**
+   * Negotiation of the rows form, per connection (a reconnect may find another cloud): offered by
+   * the last ack taken; refused once a version 2 batch was refused as a whole on this connection,
+   * and not sent again before the next connect.
+   */
+  private rowsOffered = false;
+  private rowsRefused = false;
+  private rowsSentOnThisConnection = false;
   private readonly status: NonNullable<PublisherOptions['status']>;
   private readonly pool: PayloadPool;
   private readonly movementsTopic: string;
@@ -142,6 +162,10 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     acksBadSignature: 0,
     /** Seqs named by acks/rejects above the highest seq sent, ignored. */
     ackSeqsBeyondSent: 0,
+    /** Batches sent in the rows form (version 2). */
+    rowsBatchesSent: 0,
+    /** Times a version 2 batch was refused as a whole and the edge went back to version 1. */
+    rowsFallbacks: 0,
   };
 
   constructor(
@@ -160,7 +184,12 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     };
     this.reconnectDelay = this.o.reconnectMinMs;
     this.drain = new DrainWindow({ window: this.o.window, ackTimeoutMs: this.o.ackTimeoutMs });
-    this.envelope = `{"v":${SCHEMA_VERSION},"site":${JSON.stringify(this.o.site)},"edge":${JSON.stringify(this.o.edge)},`;
+    const ids = `"site":${JSON.stringify(this.o.site)},"edge":${JSON.stringify(this.o.edge)},`;
+    const rows = opts.rowsForm !== false && typeof outbox.readRows === 'function';
+    // An edge that can send version 2 asks in every version 1 batch (`batchVersions`).
+    const asks = rows ? `"batchVersions":${JSON.stringify(BATCH_VERSIONS)},` : '';
+    this.envelope = `{"v":${SCHEMA_VERSION},${ids}${asks}`;
+    this.rowsEnvelope = rows ? `{"v":${ROWS_BATCH_VERSION},${ids}${asks}"cols":${JSON.stringify(ROW_COLUMNS)},` : undefined;
     this.movementsTopic = topics.movements(this.o.site, this.o.edge);
     this.status = opts.status ?? ((state, reason) => edgeStatus({ site: this.o.site, edge: this.o.edge }, state, reason));
     this.pool = new PayloadPool(this.o.window + 2);
@@ -285,6 +314,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
         this.reconnectDelay = this.o.reconnectMinMs;
         // Everything unacked goes again, oldest first: the cloud dedupes by movement id.
         this.drain.restart();
+        this.rowsOffered = this.rowsRefused = this.rowsSentOnThisConnection = false;
         this.publishStatus('connect');
         this.emit('connected');
         clearInterval(this.ackTimer);
@@ -339,12 +369,16 @@ export class Publisher extends EventEmitter<PublisherEvents> {
           }
           limit = Math.min(limit, avail);
         }
-        const batch = this.nextBatch(limit);
+        const rows = this.rowsOffered && !this.rowsRefused && this.rowsEnvelope !== undefined;
+        const batch = this.nextBatch(limit, rows);
         if (!batch) break;
         this.bucket?.take(batch.count, Date.now());
         const { first, last } = batch;
-        // The stored JSON is spliced in as is: no parse/serialise round trip per movement.
-        const head = `${this.envelope}"sentAt":"${new Date().toISOString()}","movements":[`;
+        // The stored JSON (or the stored rows) spliced in as is: no parse/serialise round trip
+        // per movement.
+        const head = rows
+          ? `${this.rowsEnvelope!}"sentAt":"${new Date().toISOString()}","rows":[`
+          : `${this.envelope}"sentAt":"${new Date().toISOString()}","movements":[`;
         const buf = this.pool.take(head.length + Buffer.byteLength(batch.json) + 2);
         let n = buf.write(head, 0, 'latin1');
         n += buf.write(batch.json, n, 'utf8');
@@ -353,6 +387,10 @@ export class Publisher extends EventEmitter<PublisherEvents> {
         this.client.publish(this.movementsTopic, buf.subarray(0, n), { qos: 1 }, () => this.pool.give(buf));
         this.drain.sent(first, last);
         this.stats.batchesSent++;
+        if (rows) {
+          this.stats.rowsBatchesSent++;
+          this.rowsSentOnThisConnection = true;
+        }
         this.stats.movementsSent += batch.count;
         this.emit('published', first, last);
       }
@@ -382,6 +420,9 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       const ack = Ack.safeParse(body);
       if (!ack.success) return void this.emit('error', new Error(`invalid ack on ${topic}`));
       if (!this.signatureOk(topic, ack.data.sig, (key) => verifyAck(key, this.o.site, ack.data, ack.data.sig))) return;
+      // The cloud offers the rows form in every ack to an edge that asks; an ack without it (an
+      // older cloud, or one that stopped reading it) means version 1 from the next batch on.
+      this.rowsOffered = ack.data.batchVersions?.includes(ROWS_BATCH_VERSION) === true;
       if (ack.data.missing?.length && this.drain.rewind(ack.data.missing[0]![0])) this.stats.resends++;
       // Acks that arrive together are applied in one outbox transaction.
       this.pendingAcks.push(...this.bound(topic, ack.data.ranges));
@@ -391,6 +432,15 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       if (!rej.success) return void this.emit('error', new Error(`invalid reject on ${topic}`));
       if (!this.signatureOk(topic, rej.data.sig, (key) => verifyReject(key, this.o.site, rej.data, rej.data.sig))) return;
       const ranges = rej.data.ranges ? this.bound(topic, rej.data.ranges) : [];
+      if (ranges.length === 0 && this.rowsSentOnThisConnection && !this.rowsRefused && (rej.data.reason === 'UNSUPPORTED_VERSION' || rej.data.reason === 'INVALID_SCHEMA')) {
+        // A version 2 batch refused as a whole, naming no seqs (a cloud that does not read it, or
+        // an envelope it could not take): nothing left the outbox. Back to version 1 on this
+        // connection, and everything unacked goes again at once (the cloud dedupes by id).
+        this.rowsRefused = true;
+        this.stats.rowsFallbacks++;
+        this.stats.resends++;
+        this.drain.restart();
+      }
       const moved = ranges.length ? this.outbox.reject(ranges, rej.data.reason, rej.data.message) : 0;
       this.stats.rejected += moved;
       this.settle();
@@ -418,10 +468,10 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     return kept;
   }
 
-  private nextBatch(limit: number): OutboxBatch | undefined {
+  private nextBatch(limit: number, rows: boolean): OutboxBatch | undefined {
     const max = this.o.maxBatchBytes;
     for (;;) {
-      const b = this.readBatch(limit);
+      const b = rows ? this.outbox.readRows!(this.drain.after, limit) : this.readBatch(limit);
       // O(1) first: a string of n UTF-16 units is at most 3n UTF-8 bytes.
       if (!b || b.count <= 1 || b.json.length * 3 + 256 <= max || Buffer.byteLength(b.json) + 256 <= max) return b;
       limit = Math.max(1, Math.floor(b.count / 2));

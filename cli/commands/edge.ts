@@ -39,6 +39,7 @@ const FLAG_KEYS: Array<[string, string]> = [
   ['issueRequires', 'issueRequires'],
   ['unknownItems', 'unknownItems'],
   ['remoteConfig', 'remoteConfig'],
+  ['rowsForm', 'rowsForm'],
   ['sessionIdleMin', 'sessionIdleMin'],
 ];
 
@@ -74,6 +75,7 @@ export function registerEdge(program: Command): void {
     .option('--metrics-port <port>', 'serve Prometheus GET /metrics on this port, 0 = any free port (default: off)', portFlag('--metrics-port'))
     .option('--metrics-host <addr>', 'bind address of --metrics-port (default 127.0.0.1)')
     .option('--no-remote-config', 'ignore the retained remote config on .../config')
+    .option('--no-rows-form', 'publish batches only as version 1 (one JSON object per movement), even to a cloud that offers the rows form (batch version 2)')
     .addHelpText(
       'after',
       '\nPrints {"event":"ready",...} on stdout once started. Logs go to stderr.\n' +
@@ -92,8 +94,9 @@ export function registerEdge(program: Command): void {
         if (process.env.STOCKGATE_ACK_KEY) input.ackKey = process.env.STOCKGATE_ACK_KEY;
         const pinned: string[] = [];
         for (const [flag, key] of FLAG_KEYS) {
-          // commander sets remoteConfig=true by default for --no-remote-config: only `false` was given.
-          if (o[flag] === undefined || (flag === 'remoteConfig' && o[flag] === true)) continue;
+          // commander sets remoteConfig=true (rowsForm=true) by default for --no-remote-config
+          // (--no-rows-form): only `false` was given.
+          if (o[flag] === undefined || ((flag === 'remoteConfig' || flag === 'rowsForm') && o[flag] === true)) continue;
           input[key] = o[flag];
           pinned.push(key);
         }

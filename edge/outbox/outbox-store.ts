@@ -84,6 +84,12 @@ export interface OutboxStore {
    * instead of one object and string per movement). Undefined when there are none.
    */
   readBatch?(afterSeq: number, limit: number): OutboxBatch | undefined;
+  /**
+   * The same entries as rows of the batch's version 2 (protocols/mqtt/movement-rows.ts): each one
+   * a JSON array of its `ROW_COLUMNS` values, joined with commas. Without it the edge sends only
+   * version 1.
+   */
+  readRows?(afterSeq: number, limit: number): OutboxBatch | undefined;
   /** Delete acked seqs; returns how many rows were removed. */
   ack(ranges: readonly SeqRange[]): number;
   /** Move rejected seqs to the rejected table with the reason; returns how many moved. */

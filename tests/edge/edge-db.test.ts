@@ -13,6 +13,7 @@ import { OUTBOX_SCHEMA, SqliteOutbox } from '../../edge/outbox/sqlite.js';
 import { RemoteConfigManager } from '../../edge/remote-config.js';
 import { openStateDb, STATE_SCHEMA } from '../../edge/state-db.js';
 import { SqliteTallyStore } from '../../edge/tally-store.js';
+import { Movement, ROW_COLUMNS, rowsToMovements } from '../../protocols/mqtt/index.js';
 import { ROOT, tempDir } from '../helpers/procs.js';
 
 /**
@@ -58,7 +59,7 @@ function versions(path: string): Array<{ module: string; version: number; applie
 }
 
 describe('edge migrations: a data dir of stockgate 0.2 (issue 15 §5)', () => {
-  it('opens with nothing lost (entries, next seq, rejected, items, identity, remote config, open count) and is recorded as version 1', () => {
+  it('opens with nothing lost (entries, next seq, rejected, items, identity, remote config, open count): recorded as version 1, the outbox then migrated to 2', () => {
     const dir = copyDataDir();
     const outboxPath = join(dir, 'outbox.db');
     const statePath = join(dir, 'state.db');
@@ -82,27 +83,49 @@ describe('edge migrations: a data dir of stockgate 0.2 (issue 15 §5)', () => {
     outbox.close();
     state.close();
 
-    // Not a row changed; each file is at version 1 of its schema, recognised, not run.
-    expect({ 'outbox.db': dump(outboxPath), 'state.db': dump(statePath) }).toEqual(expected.tables);
-    expect(versions(outboxPath).map((v) => [v.module, v.version])).toEqual([['outbox', 1]]);
+    // Not a value changed: the outbox's entries only gained the column of version 2 (their row of
+    // the batch version 2, NULL: read from their JSON when sent); each file was recognised as
+    // version 1 of its schema, not run, and the outbox then ran version 2.
+    const tables = { 'outbox.db': dump(outboxPath), 'state.db': dump(statePath) };
+    const outboxRows = tables['outbox.db'].outbox as Array<Record<string, unknown>>;
+    expect(outboxRows.length).toBeGreaterThan(0);
+    expect(outboxRows.every((r) => r.row === null)).toBe(true);
+    tables['outbox.db'].outbox = outboxRows.map(({ row: _row, ...rest }) => rest);
+    expect(tables).toEqual(expected.tables);
+    expect(versions(outboxPath).map((v) => [v.module, v.version])).toEqual([['outbox', 1], ['outbox', 2]]);
     expect(versions(statePath).map((v) => [v.module, v.version])).toEqual([['state', 1]]);
   });
 
-  it('a 0.2 file is recognised as version 1 by its tables (adopted), a new one runs version 1', () => {
+  it("0.2's unacked entries go out in the rows form too: rows built from their JSON mean the same movements", () => {
     const dir = copyDataDir();
-    for (const [f, schema] of [
-      ['outbox.db', OUTBOX_SCHEMA],
-      ['state.db', STATE_SCHEMA],
+    const outbox = new SqliteOutbox({ path: join(dir, 'outbox.db'), site, edge });
+    try {
+      const stored = outbox.read(0, 100);
+      const b = outbox.readRows(0, 100)!;
+      expect([b.first, b.last, b.count]).toEqual([stored[0]!.seq, stored.at(-1)!.seq, stored.length]);
+      const { movements, problems } = rowsToMovements({ site, edge, cols: [...ROW_COLUMNS], rows: JSON.parse(`[${b.json}]`) as unknown[] });
+      expect(problems).toBeUndefined();
+      expect(movements.map((m) => Movement.parse(m))).toEqual(stored.map((e) => Movement.parse(JSON.parse(e.json))));
+    } finally {
+      outbox.close();
+    }
+  });
+
+  it('a 0.2 file is recognised as version 1 by its tables (adopted) and runs the later versions; a new one runs them all', () => {
+    const dir = copyDataDir();
+    for (const [f, schema, later] of [
+      ['outbox.db', OUTBOX_SCHEMA, [2]],
+      ['state.db', STATE_SCHEMA, []],
     ] as const) {
       const { db, report } = openEdgeDb(join(dir, f), schema);
       db.close();
-      expect(report).toEqual({ adopted: [1], applied: [] });
+      expect(report).toEqual({ adopted: [1], applied: later });
       const again = openEdgeDb(join(dir, f), schema);
       again.db.close();
       expect(again.report).toEqual({ adopted: [], applied: [] });
       const fresh = openEdgeDb(join(tempDir('sg-edge-new-'), f), schema);
       fresh.db.close();
-      expect(fresh.report).toEqual({ adopted: [], applied: [1] });
+      expect(fresh.report).toEqual({ adopted: [], applied: [1, ...later] });
     }
   });
 
@@ -127,18 +150,18 @@ describe('edge migrations: a data dir of stockgate 0.2 (issue 15 §5)', () => {
 
   it('a file written by a newer release is refused before anything changes, naming the file and the versions', () => {
     const dir = copyDataDir();
-    for (const [f, schema] of [
-      ['outbox.db', 'outbox'],
-      ['state.db', 'state'],
+    for (const [f, schema, known] of [
+      ['outbox.db', 'outbox', 2],
+      ['state.db', 'state', 1],
     ] as const) {
       const path = join(dir, f);
       const open = () => (f === 'outbox.db' ? new SqliteOutbox({ path, site, edge }).close() : openStateDb(path).close());
       open();
       const db = new Database(path);
-      db.prepare("INSERT INTO db_migrations (module, version, name, applied_at) VALUES (?, 2, 'from the future', '2030-01-01T00:00:00.000Z')").run(schema);
+      db.prepare("INSERT INTO db_migrations (module, version, name, applied_at) VALUES (?, ?, 'from the future', '2030-01-01T00:00:00.000Z')").run(schema, known + 1);
       db.close();
       const before = dump(path);
-      expect(open).toThrow(expect.objectContaining({ code: 'SG_ERR_MIGRATION_NEWER', message: expect.stringMatching(new RegExp(`${f}: ${schema}: the database is at version 2, this release knows versions up to 1`)) }));
+      expect(open).toThrow(expect.objectContaining({ code: 'SG_ERR_MIGRATION_NEWER', message: expect.stringMatching(new RegExp(`${f}: ${schema}: the database is at version ${known + 1}, this release knows versions up to ${known}`)) }));
       expect(dump(path)).toEqual(before);
     }
     // The agent does not start on it.
@@ -146,13 +169,13 @@ describe('edge migrations: a data dir of stockgate 0.2 (issue 15 §5)', () => {
     expect(() => new EdgeAgent(config, pino({ level: 'silent' }))).toThrow(expect.objectContaining({ code: 'SG_ERR_MIGRATION_NEWER' }));
   });
 
-  it('a new data dir runs version 1 of each schema', () => {
+  it('a new data dir runs every version of each schema', () => {
     const dir = tempDir('sg-edge-new-');
     new SqliteOutbox({ path: join(dir, 'outbox.db'), site, edge }).close();
     openStateDb(join(dir, 'state.db')).close();
     expect(Object.keys(dump(join(dir, 'outbox.db')))).toEqual(['meta', 'outbox', 'rejected']);
     expect(Object.keys(dump(join(dir, 'state.db')))).toEqual(['count_tally', 'identities', 'items', 'remote_config', 'state_meta']);
-    expect(versions(join(dir, 'outbox.db')).map((v) => [v.module, v.version])).toEqual([['outbox', 1]]);
+    expect(versions(join(dir, 'outbox.db')).map((v) => [v.module, v.version])).toEqual([['outbox', 1], ['outbox', 2]]);
     expect(versions(join(dir, 'state.db')).map((v) => [v.module, v.version])).toEqual([['state', 1]]);
   });
 });
