@@ -24,11 +24,17 @@ export interface CloudProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/**
+ * Extra flags for every cloud a section starts, from STOCKGATE_BENCH_CLOUD_ARGS (split on spaces):
+ * A/B runs of a cloud option, e.g. `--no-rows-form` (batch version 1 only).
+ */
+export const benchCloudArgs = (): string[] => (process.env.STOCKGATE_BENCH_CLOUD_ARGS ?? '').split(' ').filter(Boolean);
+
 /** `stockgate cloud --insecure <args>` as its own process; resolves on its ready line. */
 export async function startCloud(args: string[]): Promise<CloudProcess> {
   // --cpu-prof DIR (bench/main.ts) profiles the cloud process: one .cpuprofile per cloud on exit.
   const prof = process.env.STOCKGATE_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.STOCKGATE_BENCH_CPU_PROF] : [];
-  const child = spawn(process.execPath, [...prof, join(packageRoot(), 'bin', 'stockgate.js'), 'cloud', '--mqtt-port', '0', '--http-port', '0', '--insecure', ...args], {
+  const child = spawn(process.execPath, [...prof, join(packageRoot(), 'bin', 'stockgate.js'), 'cloud', '--mqtt-port', '0', '--http-port', '0', '--insecure', ...args, ...benchCloudArgs()], {
     stdio: ['ignore', 'pipe', 'inherit'],
     // STOCKGATE_BENCH_LOG_LEVEL=warn shows the clouds' warnings (seq gaps) on stderr.
     env: { ...process.env, STOCKGATE_LOG_LEVEL: process.env.STOCKGATE_BENCH_LOG_LEVEL ?? 'error' },

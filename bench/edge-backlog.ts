@@ -32,6 +32,7 @@ import type { MovementDraft } from '../edge/outbox/outbox-store.js';
 import { SqliteOutbox } from '../edge/outbox/sqlite.js';
 import { Publisher } from '../edge/publisher.js';
 import { Telemetry, topics, toRanges } from '../protocols/mqtt/index.js';
+import { benchCloudArgs } from './common.js';
 import type { BenchSection } from './section.js';
 
 const options = {
@@ -127,7 +128,7 @@ async function spawnStockgate(argv: string[], env: Record<string, string> = {}):
   };
 }
 
-const cloudArgs = (dir: string, mqttPort = 0, httpPort = 0) => ['cloud', '--data-dir', join(dir, 'cloud'), '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--insecure'];
+const cloudArgs = (dir: string, mqttPort = 0, httpPort = 0) => ['cloud', '--data-dir', join(dir, 'cloud'), '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--insecure', ...benchCloudArgs()];
 const edgeArgs = (dataDir: string, mqttPort: number) => [
   'edge',
   '--data-dir', dataDir,

@@ -1,31 +1,35 @@
 /**
  * Section `wireEncoding` of `npm run bench` (issue 14 §1: "JSON vs a compact encoding negotiated
- * within the wire contract's versioning"): what the cloud's door costs per movement for a batch
- * as the wire carries it today, against a candidate compact form, before anything is committed.
+ * within the wire contract's versioning"): what a batch costs at the cloud's door and at the edge's
+ * outbox read, per movement, in the two batch versions the wire contract has.
  *
- * - `v1objects`: the wire contract's batch envelope (protocols/mqtt), one JSON object per movement
- *   with its field names; the ingester's path: `guardJson` on the bytes, `JSON.parse`,
- *   `fastMovementBatch`, `fastMovement` per movement.
- * - `positional` (a candidate, not a contract): the same batch with the fields the edge's batch
- *   shares (v, site, edge, device) once in the envelope, and per movement an array of the other
- *   fields in a column order the envelope names. Still JSON, so the same guard; a reader of it
- *   rebuilds each movement object (what the ledger path takes) and runs the same validator.
+ * - `v1objects`: version 1 (protocols/mqtt/movement.ts), one JSON object per movement with its
+ *   field names; the ingester's path: `guardJson` on the bytes, `JSON.parse`, `fastMovementBatch`,
+ *   `fastMovement` per movement.
+ * - `v2rows`: version 2, the rows form (protocols/mqtt/movement-rows.ts), what an edge sends to a
+ *   cloud that offers it: the columns named once, a JSON array per movement. The ingester's path:
+ *   the same guard and parse, `fastMovementRowsBatch`, `rowsToMovements`, then the same
+ *   `fastMovementBatch` and `fastMovement`.
  *
- * Same movements (the ingest section's shape, `--batch` a message), CPU time of this thread,
- * `--wire-rounds` rounds after one warm-up. Both payloads are checked to yield every movement,
- * and the same ones.
+ * Both payloads are made the way the edge makes them: the ingest section's movements (`draft`)
+ * appended to a real SQLite outbox, read back by `readBatch` and `readRows` and wrapped in the
+ * publisher's envelopes. The run fails unless both yield every movement, and the same ones. CPU
+ * time of this thread, `--wire-rounds` rounds after one warm-up, the two alternated three times
+ * (the median reported).
  */
-import { monotonicFactory } from 'ulid';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteOutbox } from '../edge/outbox/sqlite.js';
 import { guardJson } from '../protocols/mqtt/json-guard.js';
 import { fastMovement, fastMovementBatch } from '../protocols/mqtt/movement-fast.js';
+import { BATCH_VERSIONS, ROW_COLUMNS, fastMovementRowsBatch, rowsToMovements } from '../protocols/mqtt/movement-rows.js';
 import type { Movement } from '../protocols/mqtt/index.js';
 import { draft } from './common.js';
 import type { BenchSection } from './section.js';
 
 const SITE = 'bench';
 const EDGE = 'bench-e1';
-/** The per-movement fields of the positional form, in order. */
-const COLUMNS = ['id', 'seq', 'ts', 'location', 'kind', 'sku', 'qty', 'uom', 'operator', 'raw'] as const;
 
 const cpuUs = () => {
   const u = process.cpuUsage();
@@ -33,17 +37,8 @@ const cpuUs = () => {
 };
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-/** The ingest section's movements (`draft`, what its simulated edges append), as the edge sends them. */
-function movements(n: number): Movement[] {
-  const ulid = monotonicFactory();
-  return Array.from({ length: n }, (_, i) => ({ ...draft(i, 1), v: 1, id: ulid(), edge: EDGE, seq: i + 1, site: SITE }) as Movement);
-}
-
-/** Today's path: guard, parse, envelope, each movement. */
-function readObjects(payload: Buffer): Movement[] {
-  if (guardJson(payload, 1 << 24)) throw new Error('v1objects: refused by the guard');
-  const env = fastMovementBatch(JSON.parse(payload.toString('utf8')));
-  if (!env) throw new Error('v1objects: envelope refused');
+function validate(env: ReturnType<typeof fastMovementBatch>, what: string): Movement[] {
+  if (!env) throw new Error(`${what}: envelope refused`);
   const out: Movement[] = [];
   for (const m of env.movements) {
     const ok = fastMovement(m, { site: env.site, edge: env.edge });
@@ -52,67 +47,83 @@ function readObjects(payload: Buffer): Movement[] {
   return out;
 }
 
-/** The candidate: guard, parse, rebuild each movement from its row, the same validator. */
-function readPositional(payload: Buffer): Movement[] {
-  if (guardJson(payload, 1 << 24)) throw new Error('positional: refused by the guard');
-  const b = JSON.parse(payload.toString('utf8')) as { site: string; edge: string; device: { id: string; type: string }; rows: unknown[][] };
-  const out: Movement[] = [];
-  for (const r of b.rows) {
-    const m = { v: 1, id: r[0], edge: b.edge, seq: r[1], ts: r[2], site: b.site, location: r[3], kind: r[4], sku: r[5], qty: r[6], uom: r[7], operator: r[8], device: { id: b.device.id, type: b.device.type }, raw: r[9] };
-    const ok = fastMovement(m, { site: b.site, edge: b.edge });
-    if (ok) out.push(ok);
-  }
-  return out;
+/** Version 1 at the cloud: guard, parse, envelope, each movement. */
+function readObjects(payload: Buffer): Movement[] {
+  if (guardJson(payload, 1 << 24)) throw new Error('v1objects: refused by the guard');
+  return validate(fastMovementBatch(JSON.parse(payload.toString('utf8'))), 'v1objects');
+}
+
+/** Version 2 at the cloud, as cloud/ingest/ingester.ts reads it. */
+function readRows(payload: Buffer): Movement[] {
+  if (guardJson(payload, 1 << 24)) throw new Error('v2rows: refused by the guard');
+  const rows = fastMovementRowsBatch(JSON.parse(payload.toString('utf8')));
+  if (!rows) throw new Error('v2rows: envelope refused');
+  const { movements } = rowsToMovements(rows);
+  return validate(fastMovementBatch({ v: 1, site: rows.site, edge: rows.edge, sentAt: rows.sentAt, movements, batchVersions: rows.batchVersions }), 'v2rows');
 }
 
 export const wireEncodingSection: BenchSection = {
   name: 'wireEncoding',
-  about: "the cloud's door per movement (guard + JSON.parse + validate): the wire's JSON objects vs a candidate positional form, bytes and CPU µs",
+  about: "batch version 1 (JSON objects) vs 2 (rows): bytes, the cloud's door (guard + JSON.parse + validate) and the edge's outbox read, CPU µs per movement",
   byDefault: true,
   options: { batch: { type: 'string', default: '500' }, 'wire-rounds': { type: 'string', default: '400' } },
   async run(ctx) {
     const batch = Number(ctx.flags.batch);
     const rounds = Number(ctx.flags['wire-rounds']);
-    const ms = movements(batch);
-    const sentAt = new Date().toISOString();
-    const v1 = Buffer.from(JSON.stringify({ v: 1, site: SITE, edge: EDGE, sentAt, movements: ms }));
-    const pos = Buffer.from(JSON.stringify({ v: 1, form: 'positional', site: SITE, edge: EDGE, sentAt, device: ms[0]!.device, cols: COLUMNS, rows: ms.map((m) => COLUMNS.map((c) => m[c])) }));
-    // Both forms must carry the same movements, all of them valid.
-    const a = readObjects(v1);
-    const b = readPositional(pos);
-    const same = a.length === batch && JSON.stringify(a) === JSON.stringify(b);
-    const time = (read: (p: Buffer) => Movement[], p: Buffer) => {
-      read(p);
-      const c0 = cpuUs();
-      let n = 0;
-      for (let i = 0; i < rounds; i++) n += read(p).length;
-      return (cpuUs() - c0) / n;
-    };
-    // Alternate the two, three times each: the machine is shared.
-    const objUs: number[] = [];
-    const posUs: number[] = [];
-    for (let k = 0; k < 3; k++) {
-      objUs.push(time(readObjects, v1));
-      posUs.push(time(readPositional, pos));
+    const dir = mkdtempSync(join(tmpdir(), 'sg-wire-'));
+    const outbox = new SqliteOutbox({ path: join(dir, 'outbox.db'), site: SITE, edge: EDGE });
+    try {
+      outbox.append(Array.from({ length: batch }, (_, i) => draft(i, 1)));
+      // The publisher's envelopes (edge/publisher.ts) around the outbox's two reads.
+      const sentAt = new Date().toISOString();
+      const ids = `"site":"${SITE}","edge":"${EDGE}","batchVersions":${JSON.stringify(BATCH_VERSIONS)},`;
+      const v1 = Buffer.from(`{"v":1,${ids}"sentAt":"${sentAt}","movements":[${outbox.readBatch(0, batch)!.json}]}`);
+      const v2 = Buffer.from(`{"v":2,${ids}"cols":${JSON.stringify(ROW_COLUMNS)},"sentAt":"${sentAt}","rows":[${outbox.readRows(0, batch)!.json}]}`);
+      const a = readObjects(v1);
+      const b = readRows(v2);
+      const same = a.length === batch && JSON.stringify(a) === JSON.stringify(b);
+
+      const time = (f: () => number) => {
+        f();
+        const c0 = cpuUs();
+        let n = 0;
+        for (let i = 0; i < rounds; i++) n += f();
+        return (cpuUs() - c0) / n;
+      };
+      const runs = { cloud: { v1objects: [] as number[], v2rows: [] as number[] }, edge: { v1objects: [] as number[], v2rows: [] as number[] } };
+      // Alternated, three times each: the machine is shared.
+      for (let k = 0; k < 3; k++) {
+        runs.cloud.v1objects.push(time(() => readObjects(v1).length));
+        runs.cloud.v2rows.push(time(() => readRows(v2).length));
+        runs.edge.v1objects.push(time(() => outbox.readBatch(0, batch)!.count));
+        runs.edge.v2rows.push(time(() => outbox.readRows(0, batch)!.count));
+      }
+      const median = (xs: number[]) => round3([...xs].sort((x, y) => x - y)[1]!);
+      const cloud = { v1objects: median(runs.cloud.v1objects), v2rows: median(runs.cloud.v2rows) };
+      const edge = { v1objects: median(runs.edge.v1objects), v2rows: median(runs.edge.v2rows) };
+      const figures = {
+        batch,
+        rounds,
+        bytesPerMovement: { v1objects: Math.round(v1.length / batch), v2rows: Math.round(v2.length / batch) },
+        cloudCpuUsPerMovement: cloud,
+        edgeReadCpuUsPerMovement: edge,
+        v2PerV1: { cloud: round3(cloud.v2rows / cloud.v1objects), edge: round3(edge.v2rows / edge.v1objects) },
+        runs: { cloud: { v1objects: runs.cloud.v1objects.map(round3), v2rows: runs.cloud.v2rows.map(round3) }, edge: { v1objects: runs.edge.v1objects.map(round3), v2rows: runs.edge.v2rows.map(round3) } },
+        sameMovements: same,
+      };
+      return {
+        figures,
+        ok: same,
+        table: [
+          ['wire: bytes per movement, batch v1 objects / v2 rows', `${figures.bytesPerMovement.v1objects} / ${figures.bytesPerMovement.v2rows}`],
+          ["wire: cloud's door (guard + parse + validate), CPU µs per movement, v1 / v2", `${cloud.v1objects} / ${cloud.v2rows} (${figures.v2PerV1.cloud}x)`],
+          ["wire: edge's outbox read, CPU µs per movement, v1 / v2", `${edge.v1objects} / ${edge.v2rows} (${figures.v2PerV1.edge}x)`],
+          ['wire: both versions yield the same movements', same ? 'yes' : 'NO'],
+        ],
+      };
+    } finally {
+      outbox.close();
+      rmSync(dir, { recursive: true, force: true });
     }
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[1]!;
-    const figures = {
-      batch,
-      rounds,
-      bytesPerMovement: { v1objects: Math.round(v1.length / batch), positional: Math.round(pos.length / batch) },
-      cpuUsPerMovement: { v1objects: round3(median(objUs)), positional: round3(median(posUs)) },
-      runs: { v1objects: objUs.map(round3), positional: posUs.map(round3) },
-      positionalPerV1: round3(median(posUs) / median(objUs)),
-      sameMovements: same,
-    };
-    return {
-      figures,
-      ok: same,
-      table: [
-        ['wire: bytes per movement, JSON objects / positional', `${figures.bytesPerMovement.v1objects} / ${figures.bytesPerMovement.positional}`],
-        ['wire: guard + parse + validate, CPU µs per movement, objects / positional', `${figures.cpuUsPerMovement.v1objects} / ${figures.cpuUsPerMovement.positional} (${figures.positionalPerV1}x)`],
-        ['wire: both forms yield the same movements', same ? 'yes' : 'NO'],
-      ],
-    };
   },
 };
