@@ -132,6 +132,8 @@ export class EdgeHealth {
       'publisher.connects': p.connects,
       'publisher.acksBadSignature': p.acksBadSignature,
       'publisher.ackSeqsBeyondSent': p.ackSeqsBeyondSent,
+      'publisher.rowsBatches': p.rowsBatchesSent,
+      'publisher.rowsFallbacks': p.rowsFallbacks,
       'publisher.drainRatePerSec': publisher.drainRatePerSec,
       'config.version': settings.configVersion,
       'identity.duplicates': counters.duplicates,

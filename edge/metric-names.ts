@@ -31,6 +31,8 @@ export const EDGE_METRICS = [
   { name: 'publisher.connects', help: 'Connections to the broker', prom: { name: 'stockgate_edge_broker_connects_total', type: 'counter' } },
   { name: 'publisher.acksBadSignature', help: 'Acks dropped: signature missing or wrong', prom: { name: 'stockgate_edge_acks_bad_signature_total', type: 'counter' } },
   { name: 'publisher.ackSeqsBeyondSent', help: 'Acked seqs ignored because they were never sent', prom: { name: 'stockgate_edge_ack_seqs_beyond_sent_total', type: 'counter' } },
+  { name: 'publisher.rowsBatches', help: 'Batches sent as version 2, the rows form (the cloud offered it)', prom: { name: 'stockgate_edge_rows_batches_total', type: 'counter' } },
+  { name: 'publisher.rowsFallbacks', help: 'Version 2 batches refused whole: back to version 1 for the connection', prom: { name: 'stockgate_edge_rows_fallbacks_total', type: 'counter' } },
   { name: 'publisher.drainRatePerSec', help: 'Drain limit, movements/s (0 = unlimited)' },
   { name: 'config.version', help: 'Running remote config version (0 = none)' },
   { name: 'identity.duplicates', help: 'Serialised units received again while in stock here' },

@@ -74,6 +74,7 @@ describe('batch version 2 (rows form) between real edges and clouds', () => {
     expect(versions).toContain(2);
     expect(agent.publisher.stats.rowsBatchesSent).toBeGreaterThan(0);
     expect(agent.publisher.stats.rowsFallbacks).toBe(0);
+    expect(agent.telemetry().metrics['publisher.rowsBatches']).toBe(agent.publisher.stats.rowsBatchesSent);
     expect(agent.publisher.stats.acksBadSignature).toBe(0);
     expect(agent.outbox.rejected(10)).toEqual([]);
   }, 60_000);
@@ -119,6 +120,7 @@ describe('batch version 2 (rows form) between real edges and clouds', () => {
     await waitFor(async () => agent.outbox.backlog().count === 0 && (await ledger(older, site)).onHand === 40, 'all 40 applied', 30_000);
     expect(await ledger(older, site)).toEqual({ rows: 40, onHand: 40 });
     expect(agent.publisher.stats.rowsFallbacks).toBe(1);
+    expect(agent.telemetry().metrics['publisher.rowsFallbacks']).toBe(1);
     expect(agent.outbox.rejected(10)).toEqual([]); // the refused rows batch never left the outbox for the rejected table
     // After the fallback, version 1 only on this connection.
     const after = versions.slice(versions.lastIndexOf(2) + 1);
