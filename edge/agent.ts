@@ -66,7 +66,7 @@ export class EdgeAgent {
     // Read first: a missing CA file stops the agent at start, before it opens anything.
     const ca = config.ca ? readCaFile(config.ca) : undefined;
     mkdirSync(config.dataDir, { recursive: true });
-    this.outbox = new SqliteOutbox({ path: join(config.dataDir, 'outbox.db'), site: config.site, edge: config.edgeId, maxBytes: config.outboxMaxBytes });
+    this.outbox = new SqliteOutbox({ path: join(config.dataDir, 'outbox.db'), site: config.site, edge: config.edgeId, maxBytes: config.outboxMaxBytes, rows: config.rowsForm });
     try {
       this.state = openStateDb(join(config.dataDir, 'state.db'));
     } catch (err) {

@@ -96,4 +96,20 @@ describe('SqliteOutbox specifics', () => {
     expect(rows[4]).toHaveLength(ROW_COLUMNS.length);
     expect(rows[0]![ROW_COLUMNS.indexOf('qty')]).toBe(1.5);
   });
+
+  it('rows: false (an edge with --no-rows-form) stores no row at append, and readRows still reads the same movements', () => {
+    h = sqliteHarness();
+    const s = new SqliteOutbox({ path: h.path, ...DEFAULT_IDENTITY, rows: false });
+    try {
+      s.append([draft(1, { qty: 2.25 }), draft(2, { operator: 'W-2' })]);
+      const db = new Database(h.path, { readonly: true });
+      expect(db.prepare('SELECT row FROM outbox ORDER BY seq').pluck().all()).toEqual([null, null]);
+      db.close();
+      const b = s.readRows(0, 10)!;
+      const r = rowsToMovements({ ...DEFAULT_IDENTITY, cols: [...ROW_COLUMNS], rows: JSON.parse(`[${b.json}]`) as unknown[] });
+      expect(r.movements.map((m) => Movement.parse(m))).toEqual(s.read(0, 10).map((e) => Movement.parse(JSON.parse(e.json))));
+    } finally {
+      s.close();
+    }
+  });
 });
