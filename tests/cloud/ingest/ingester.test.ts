@@ -1,18 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import pg from 'pg';
 import pino from 'pino';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Bus, BusHandler } from '../../../cloud/broker/bus.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_PREFIX_BYTES, Ingester, type IngesterOptions } from '../../../cloud/ingest/ingester.js';
-import { PostgresStore } from '../../../cloud/store/postgres.js';
-import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import type { Store } from '../../../cloud/store/store.js';
 import { qtyProblem } from '../../../protocols/ledger/quantity.js';
-import { MAX_QTY, Movement, describeIssue, topics, type Reject } from '../../../protocols/mqtt/index.js';
+import { MAX_QTY, Movement, describeIssue, topics } from '../../../protocols/mqtt/index.js';
+import { RecordingBus, storeBackends } from '../../helpers/ingest-harness.js';
 import { batch, movement } from '../../helpers/movements.js';
 
 /**
@@ -23,49 +17,7 @@ import { batch, movement } from '../../helpers/movements.js';
  * The bus is a recorder (the ingester sees only the `Bus` interface; the brokers have their own
  * tests); the stores are the real SQLite file and the real PostgreSQL.
  */
-class RecordingBus implements Bus {
-  readonly describe = 'recording bus';
-  readonly healthy = true;
-  readonly published: Array<{ topic: string; payload: string }> = [];
-  async subscribe(_f: string, _h: BusHandler): Promise<void> {}
-  async publish(topic: string, payload: string | Buffer): Promise<void> {
-    this.published.push({ topic, payload: String(payload) });
-  }
-  async close(): Promise<void> {}
-  rejects(): Reject[] {
-    return this.published.filter((p) => p.topic.endsWith('/rejects')).map((p) => JSON.parse(p.payload) as Reject);
-  }
-}
-
-const PG_URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
-const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
-afterAll(() => admin.end());
-let n = 0;
-
-const backends: Array<{ name: string; open: () => Promise<{ store: Store; destroy: () => Promise<void> }> }> = [
-  {
-    name: 'SQLite',
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'stockgate-ingest-'));
-      const store = new SqliteStore(join(dir, 'ledger.db'));
-      return { store, destroy: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    async open() {
-      const schema = `sg_ingest_${process.pid}_${Date.now().toString(36)}_${n++}`;
-      const store = await PostgresStore.open({ url: PG_URL, schema, maxConnections: 4 });
-      return {
-        store,
-        destroy: async () => {
-          await store.close();
-          await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        },
-      };
-    },
-  },
-];
+const backends = storeBackends('ingest');
 
 const SITE = 'site-F';
 const EDGE = 'edge-1';

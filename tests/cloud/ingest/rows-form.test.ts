@@ -1,15 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
 import pino from 'pino';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Bus, BusHandler } from '../../../cloud/broker/bus.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Ingester, type IngesterOptions } from '../../../cloud/ingest/ingester.js';
-import { PostgresStore } from '../../../cloud/store/postgres.js';
-import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import type { Store } from '../../../cloud/store/store.js';
 import { ROW_COLUMNS, deriveAckKey, encodeRowsBatch, topics, verifyAck, type Ack, type Movement, type Reject } from '../../../protocols/mqtt/index.js';
+import { RecordingBus, storeBackends } from '../../helpers/ingest-harness.js';
 import { batch, movement } from '../../helpers/movements.js';
 
 /**
@@ -18,52 +12,7 @@ import { batch, movement } from '../../helpers/movements.js';
  * row named, a bad envelope names no seqs (the edge keeps them), and the offer in the ack goes only
  * to an edge that asked, signed.
  */
-class RecordingBus implements Bus {
-  readonly describe = 'recording bus';
-  readonly healthy = true;
-  readonly published: Array<{ topic: string; payload: string }> = [];
-  async subscribe(_f: string, _h: BusHandler): Promise<void> {}
-  async publish(topic: string, payload: string | Buffer): Promise<void> {
-    this.published.push({ topic, payload: String(payload) });
-  }
-  async close(): Promise<void> {}
-  acks(): Ack[] {
-    return this.published.filter((p) => p.topic.endsWith('/acks')).map((p) => JSON.parse(p.payload) as Ack);
-  }
-  rejects(): Reject[] {
-    return this.published.filter((p) => p.topic.endsWith('/rejects')).map((p) => JSON.parse(p.payload) as Reject);
-  }
-}
-
-const PG_URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
-const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
-afterAll(() => admin.end());
-let n = 0;
-
-const backends: Array<{ name: string; open: () => Promise<{ store: Store; destroy: () => Promise<void> }> }> = [
-  {
-    name: 'SQLite',
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'stockgate-rows-'));
-      const store = new SqliteStore(join(dir, 'ledger.db'));
-      return { store, destroy: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    async open() {
-      const schema = `sg_rows_${process.pid}_${Date.now().toString(36)}_${n++}`;
-      const store = await PostgresStore.open({ url: PG_URL, schema, maxConnections: 4 });
-      return {
-        store,
-        destroy: async () => {
-          await store.close();
-          await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        },
-      };
-    },
-  },
-];
+const backends = storeBackends('rows');
 
 const SITE = 'site-R';
 const EDGE = 'edge-1';
