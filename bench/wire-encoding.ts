@@ -8,8 +8,8 @@
  *   `fastMovement` per movement.
  * - `v2rows`: version 2, the rows form (protocols/mqtt/movement-rows.ts), what an edge sends to a
  *   cloud that offers it: the columns named once, a JSON array per movement. The ingester's path:
- *   the same guard and parse, `fastMovementRowsBatch`, `rowsToMovements`, then the same
- *   `fastMovementBatch` and `fastMovement`.
+ *   the same guard and parse, `fastMovementRowsBatch`, `rowsAsVersion1` (the rows as version 1
+ *   movements), then the same `fastMovement`.
  *
  * Both payloads are made the way the edge makes them: the ingest section's movements (`draft`)
  * appended to a real SQLite outbox, read back by `readBatch` and `readRows` and wrapped in the
@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { SqliteOutbox } from '../edge/outbox/sqlite.js';
 import { guardJson } from '../protocols/mqtt/json-guard.js';
 import { fastMovement, fastMovementBatch } from '../protocols/mqtt/movement-fast.js';
-import { BATCH_VERSIONS, ROW_COLUMNS, fastMovementRowsBatch, rowsToMovements } from '../protocols/mqtt/movement-rows.js';
+import { BATCH_VERSIONS, ROW_COLUMNS, fastMovementRowsBatch, rowsAsVersion1 } from '../protocols/mqtt/movement-rows.js';
 import type { Movement } from '../protocols/mqtt/index.js';
 import { draft } from './common.js';
 import type { BenchSection } from './section.js';
@@ -58,8 +58,7 @@ function readRows(payload: Buffer): Movement[] {
   if (guardJson(payload, 1 << 24)) throw new Error('v2rows: refused by the guard');
   const rows = fastMovementRowsBatch(JSON.parse(payload.toString('utf8')));
   if (!rows) throw new Error('v2rows: envelope refused');
-  const { movements } = rowsToMovements(rows);
-  return validate(fastMovementBatch({ v: 1, site: rows.site, edge: rows.edge, sentAt: rows.sentAt, movements, batchVersions: rows.batchVersions }), 'v2rows');
+  return validate(rowsAsVersion1(rows).envelope, 'v2rows');
 }
 
 export const wireEncodingSection: BenchSection = {

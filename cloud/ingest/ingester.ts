@@ -16,7 +16,7 @@ import {
   MovementRowsBatch,
   ROWS_BATCH_VERSION,
   BATCH_VERSIONS,
-  rowsToMovements,
+  rowsAsVersion1,
   SCHEMA_VERSION,
   describeIssue,
   parseEdgeTopic,
@@ -25,6 +25,7 @@ import {
   toRanges,
   topics,
   type Ack,
+  type MovementBatchEnvelope,
   type Reject,
   type RejectReason,
 } from '../../protocols/mqtt/index.js';
@@ -192,6 +193,7 @@ export class Ingester {
     // exactly as a version 1 movement; its refusals say `rows[i]` where version 1 says `movements[i]`.
     let label = 'movements';
     let rowProblems: Array<string | undefined> | undefined;
+    let envelope: MovementBatchEnvelope | undefined;
     if (this.o.readRows && (body as { v?: unknown } | null)?.v === ROWS_BATCH_VERSION) {
       let rows = fastMovementRowsBatch(body);
       if (rows === undefined) {
@@ -200,14 +202,14 @@ export class Ingester {
         if (!r.success) return this.refuse(topic, site, edge, payload, settle, 'INVALID_SCHEMA', describeIssue(r.error));
         rows = r.data as MovementRowsBatch;
       }
-      const rebuilt = rowsToMovements(rows);
+      ({ envelope, problems: rowProblems } = rowsAsVersion1(rows));
       label = 'rows';
-      rowProblems = rebuilt.problems;
-      body = { v: SCHEMA_VERSION, site: rows.site, edge: rows.edge, sentAt: rows.sentAt, movements: rebuilt.movements, batchVersions: rows.batchVersions ?? BATCH_VERSIONS };
+      body = envelope; // what a refusal below salvages seqs and ids from
+    } else {
+      // The compiled fast path first (protocols/mqtt/movement-fast.ts: zod's exact output or
+      // undefined); zod only when it declines, so refusals keep zod's messages naming the field.
+      envelope = fastMovementBatch(body);
     }
-    // The compiled fast path first (protocols/mqtt/movement-fast.ts: zod's exact output or
-    // undefined); zod only when it declines, so refusals keep zod's messages naming the field.
-    let envelope = fastMovementBatch(body);
     if (envelope === undefined) {
       const env = MovementBatch.safeParse(body);
       if (!env.success) {

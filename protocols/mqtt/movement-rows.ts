@@ -41,6 +41,7 @@
  */
 import { z } from 'zod';
 import { EdgeId, Instant, MAX_BATCH, SCHEMA_VERSION, SiteId } from './fields.js';
+import type { MovementBatchEnvelope } from './movement-fast.js';
 import { ID_PATTERN, RESERVED_EDGE_IDS } from './topics.js';
 
 /** The `v` of a rows-form batch. */
@@ -161,6 +162,17 @@ export function rowsToMovements(b: Pick<MovementRowsBatch, 'site' | 'edge' | 'co
     movements[i] = m;
   }
   return { movements, problems };
+}
+
+/**
+ * A rows batch whose envelope `fastMovementRowsBatch` (or its schema) took, as the version 1
+ * envelope it stands for (what `fastMovementBatch` gives for version 1): the ingester goes on with
+ * it as with any version 1 batch, without checking the envelope twice. A version 2 batch is itself
+ * an ask: without `batchVersions` it stands for `BATCH_VERSIONS`.
+ */
+export function rowsAsVersion1(b: MovementRowsBatch): { envelope: MovementBatchEnvelope; problems: RowsAsMovements['problems'] } {
+  const { movements, problems } = rowsToMovements(b);
+  return { envelope: { v: SCHEMA_VERSION, site: b.site, edge: b.edge, sentAt: b.sentAt, movements, batchVersions: b.batchVersions ?? [...BATCH_VERSIONS] }, problems };
 }
 
 /**

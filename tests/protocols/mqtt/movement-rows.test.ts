@@ -16,6 +16,7 @@ import {
   fastMovementBatch,
   fastMovementRowsBatch,
   movementRow,
+  rowsAsVersion1,
   rowsToMovements,
   signAck,
   verifyAck,
@@ -105,6 +106,16 @@ describe('rows form (batch version 2)', () => {
     expect(Movement.parse(full)).toStrictEqual(Movement.parse(asV1(m)));
     // In version 1 a null is refused: the forms differ there on purpose.
     expect(Movement.safeParse(asV1({ ...m, gtin: null })).success).toBe(false);
+  });
+
+  it('rowsAsVersion1: the version 1 envelope fastMovementBatch gives for the same batch; a rows batch that does not ask stands for an ask', () => {
+    const ms = [{ id: '01JAAAAAAAAAAAAAAAAAAAAAAA', seq: 1, ts: AT, location: 'L', kind: 'receive', sku: 'S', qty: 1, uom: 'ea', device: { id: 'd', type: 't' }, raw: 'r' }];
+    const body = JSON.parse(encodeRowsBatch(SITE, EDGE, AT, ms)) as Record<string, unknown>;
+    const { envelope, problems } = rowsAsVersion1(fastMovementRowsBatch(body)!);
+    expect(problems).toBeUndefined();
+    expect(envelope).toStrictEqual(fastMovementBatch({ v: 1, site: SITE, edge: EDGE, sentAt: AT, movements: ms.map(asV1), batchVersions: [1, 2] }));
+    const { batchVersions: _asked, ...silent } = body;
+    expect(rowsAsVersion1(fastMovementRowsBatch(silent)!).envelope.batchVersions).toEqual([1, 2]);
   });
 
   it('a row of the wrong shape is refused alone, naming the row, and still gives its seq and id; a short row ends at its last value', () => {
