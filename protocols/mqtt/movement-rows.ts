@@ -189,8 +189,3 @@ export function movementRow(m: Readonly<Record<string, unknown>>, cols: readonly
   }
   return row;
 }
-
-/** A rows-form batch's bytes from movement objects (tests, the bench; the edge splices stored rows). */
-export function encodeRowsBatch(site: string, edge: string, sentAt: string, movements: ReadonlyArray<Record<string, unknown>>, cols: readonly RowColumn[] = ROW_COLUMNS): string {
-  return JSON.stringify({ v: ROWS_BATCH_VERSION, site, edge, sentAt, cols, rows: movements.map((m) => movementRow(m, cols)), batchVersions: BATCH_VERSIONS });
-}

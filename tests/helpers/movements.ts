@@ -1,5 +1,5 @@
 import type { MovementDraft } from '../../edge/outbox/outbox-store.js';
-import type { Movement, MovementBatch } from '../../protocols/mqtt/index.js';
+import { BATCH_VERSIONS, ROW_COLUMNS, ROWS_BATCH_VERSION, movementRow, type Movement, type MovementBatch, type RowColumn } from '../../protocols/mqtt/index.js';
 
 let counter = 0;
 
@@ -40,4 +40,9 @@ export function receiveDraft(i: number, edge: number, skus: number): MovementDra
     device: { id: 'dock1', type: 'scanner' },
     raw: `]C0SKU-${i % skus}`,
   };
+}
+
+/** A batch version 2 (the rows form) as text, from movement objects (the edge splices stored rows instead). */
+export function encodeRowsBatch(site: string, edge: string, sentAt: string, movements: ReadonlyArray<Record<string, unknown>>, cols: readonly RowColumn[] = ROW_COLUMNS): string {
+  return JSON.stringify({ v: ROWS_BATCH_VERSION, site, edge, sentAt, cols, rows: movements.map((m) => movementRow(m, cols)), batchVersions: BATCH_VERSIONS });
 }

@@ -2,9 +2,10 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Ingester, type IngesterOptions } from '../../../cloud/ingest/ingester.js';
 import type { Store } from '../../../cloud/store/store.js';
-import { ROW_COLUMNS, deriveAckKey, encodeRowsBatch, topics, verifyAck, type Ack, type Movement, type Reject } from '../../../protocols/mqtt/index.js';
+import { ROW_COLUMNS, deriveAckKey, topics, verifyAck, type Ack, type Movement, type Reject } from '../../../protocols/mqtt/index.js';
 import { RecordingBus, storeBackends } from '../../helpers/ingest-harness.js';
-import { batch, movement } from '../../helpers/movements.js';
+import { batch, encodeRowsBatch, movement } from '../../helpers/movements.js';
+import { waitFor } from '../../helpers/procs.js';
 
 /**
  * The ingester reads batch version 2 (the rows form, protocols/mqtt/movement-rows.ts) on both
@@ -125,7 +126,7 @@ describe.each(backends)('Ingester: the rows form, batch version 2 ($name)', ({ o
     make({ ackKey: async () => KEY });
     const asks = { ...batch(SITE, EDGE, mixed(1)), batchVersions: [1, 2] };
     await feed(JSON.stringify(batch(SITE, EDGE, mixed(10))), JSON.stringify(asks), encodeRowsBatch(SITE, EDGE, AT, mixed(20)));
-    await new Promise((r) => setTimeout(r, 20)); // the signed publishes await the key
+    await waitFor(() => bus.acks().length === 3, 'three signed acks'); // a signed publish awaits the key
     const [older, asked, rows] = bus.acks();
     expect(older!.batchVersions).toBeUndefined();
     expect(verifyAck(KEY, SITE, older!, older!.sig)).toBe(true);
