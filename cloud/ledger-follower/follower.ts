@@ -421,7 +421,7 @@ export class LedgerFollower {
       for (const h of await repo.siteHeads(tx)) {
         const from = Math.min(...this.consumers.map((c) => cur(c.name, h.site)));
         for (const c of this.consumers) if (cur(c.name, h.site) > from) ahead.add(c.name);
-        if (h.pos > from) rows.push(...(await repo.siteRows(tx, h.site, from, h.pos, limit)));
+        if (h.pos > from) rows.push(...(await repo.siteRows(tx, this.db.dialect, h.site, from, h.pos, limit)));
       }
       if (rows.length === 0) return 0;
       // The batch: the smallest positions over all sites; per site that is still a prefix of what
