@@ -15,8 +15,9 @@ import type { Kysely, Transaction } from 'kysely';
 import { type Actor, type Approval, ApprovalError, type ApprovalSubject, approvalsOf, decideApproval, submitForApproval, voidEarlierApprovals } from '../approvals/index.js';
 import type { Db } from '../db/index.js';
 import { Money, roundFen } from '../money.js';
+import { ReceivingBook } from './receiving.js';
 import * as repo from './repo.js';
-import { amountOf, matchReceipt, parseDocId, poId, poId as poIdOf, type PoStatus, pickPrice, poAllows, receiveStatus, reqId } from './rules.js';
+import { amountOf, parseDocId, poId, poId as poIdOf, type PoStatus, pickPrice, poAllows, reqId } from './rules.js';
 
 type Tx = Transaction<any>;
 type Q = Tx | Kysely<any>;
@@ -419,29 +420,31 @@ export class ProcurementService {
    * consume that requisition's reservation.
    */
   async applyLedger(tx: Tx, rows: readonly LedgerRowLike[]): Promise<void> {
-    // A receipt not pinned to a PO matches nothing when its (site, SKU) has no open line: one read
-    // per batch finds the pairs that have one, so the others cost no query (the follower holds
-    // the one SQLite connection while it runs). Nothing in a batch opens a line or moves a PO into
-    // the open statuses, so the set holds for the whole batch.
-    const unpinned = rows.filter((r) => r.kind === 'receive' && r.status === 'applied' && r.po === undefined && (r.baseQty ?? 0) > 0);
-    const open = unpinned.length ? await repo.pairsWithOpenLines(tx, unpinned) : undefined;
-    // Receipts that matched no PO line, raised together after the batch (one insert, not one per row).
+    // The receivable lines of the batch's receipts, read once (receiving.ts): an unpinned receipt
+    // of a (site, SKU) with none is a no-PO receipt without a query, the others match in memory.
+    const receipts = rows.filter((r) => r.kind === 'receive' && r.status === 'applied' && (r.baseQty ?? 0) > 0);
+    const book = await ReceivingBook.open(tx, receipts);
+    // Receipts that matched no PO line, raised together after the batch (one insert, not one per
+    // row), after the over-receipts, in row order, as when each receipt wrote its own.
     const noPo: ReceiptException[] = [];
+    const over: ReceiptException[] = [];
     for (const r of rows) {
       if (r.status !== 'applied') continue;
       const qty = r.baseQty;
       if (qty === undefined || qty <= 0) continue;
       if (r.kind === 'receive') {
-        if (r.po === undefined && !open?.has(`${r.site}\0${r.sku}`)) {
+        if (r.po === undefined && !book.has(r.site, r.sku)) {
           noPo.push(noPoReceipt(r, qty));
           continue;
         }
-        await this.receive(tx, r, qty, noPo);
+        await this.receive(tx, book, r, qty, noPo, over);
       } else if (r.kind === 'issue' && r.req !== undefined) {
         const id = parseDocId('REQ', r.req);
         if (id !== undefined) await this.ports.consume(tx, String(id), r.site, r.sku, qty);
       }
     }
+    await book.flush(tx);
+    if (over.length) await this.ports.raise(tx, over);
     if (noPo.length) {
       // Only where purchasing happens: at a site that has purchase orders, a receipt without one is
       // the exception; at a site that never buys through POs every receipt would be (one query per batch).
@@ -451,41 +454,35 @@ export class ProcurementService {
     }
   }
 
-  private async receive(tx: Tx, r: LedgerRowLike, qty: number, noPo: ReceiptException[]): Promise<void> {
+  private async receive(tx: Tx, book: ReceivingBook, r: LedgerRowLike, qty: number, noPo: ReceiptException[], over: ReceiptException[]): Promise<void> {
     // An unreadable pinned PO matches nothing (-1), and is raised as such below.
     const pinned = r.po !== undefined ? (parseDocId('PO', r.po) ?? -1) : undefined;
-    const open = await repo.openLines(tx, r.site, r.sku, pinned, r.appliedAt);
+    const t = now();
+    const got = book.receive(r, qty, pinned, r.appliedAt, t);
     const where = { site: r.site, movementId: r.id, sku: r.sku, location: r.location, batch: r.batch ?? '', project: r.project ?? '' };
-    if (r.po !== undefined && open.length === 0) {
-      await this.ports.raise(tx, [{ type: 'OVER_RECEIPT', ...where, message: `receipt of ${qty / 1000} ${r.sku} pinned to ${r.po}, which has no open line of ${r.sku} at ${r.site}: recorded, not matched` }]);
+    if (got.kind === 'no-open-line') {
+      over.push({ type: 'OVER_RECEIPT', ...where, message: `receipt of ${qty / 1000} ${r.sku} pinned to ${r.po}, which has no open line of ${r.sku} at ${r.site}: recorded, not matched` });
       return;
     }
-    const { matches, over } = matchReceipt(qty, open);
-    if (!matches.length) {
+    if (got.kind === 'unmatched') {
       // Issue 10 §4: a receipt with no PO counts at the item's standard cost and is flagged; the
       // flag is this exception, where users work (no amount in the text: operators read the queue).
       noPo.push(noPoReceipt(r, qty));
       return;
     }
-    const t = now();
-    const last = matches[matches.length - 1]!;
-    await repo.insertMatches(tx, matches.map((m) => ({ ledgerId: r.id, pos: r.pos, site: r.site, sku: r.sku, po: m.po, line: m.line, qty: m.qty, unitPrice: m.unitPrice, overReceipt: m === last ? over : 0, at: t })));
-    for (const m of matches) await repo.addReceived(tx, m.po, m.line, m.qty);
-    for (const poId of [...new Set(matches.map((m) => m.po))]) {
-      const p = (await repo.po(tx, poId))!;
-      const status = receiveStatus(p.status, p.lines);
-      if (status !== p.status) {
-        await repo.updatePo(tx, poId, p, { status, updatedAt: t });
-        await this.ports.audit(tx, { entity: 'purchase-order', id: poIdOf(poId), site: p.site, project: projectOfPo(p), action: `receipt ${r.id}`, by: r.operator ?? r.postedBy?.user ?? 'edge', before: { status: p.status }, after: { status } });
-      }
+    for (const c of await book.statusChanges(tx, got.matches)) {
+      const p = c.po;
+      await repo.updatePo(tx, p.id, p, { status: c.status, updatedAt: t });
+      book.changed(c);
+      await this.ports.audit(tx, { entity: 'purchase-order', id: poIdOf(p.id), site: p.site, project: projectOfPo(p), action: `receipt ${r.id}`, by: r.operator ?? r.postedBy?.user ?? 'edge', before: { status: p.status }, after: { status: c.status } });
     }
-    if (over > 0) {
-      const l = open.find((o) => o.po === last.po && o.line === last.line)!;
-      await this.ports.raise(tx, [{
+    if (got.over > 0) {
+      const { po, line, ordered } = got.last;
+      over.push({
         type: 'OVER_RECEIPT',
         ...where,
-        message: `receipt of ${qty / 1000} ${r.sku}: ${over / 1000} beyond ordered + 2% of PO-${last.po} line ${last.line} (ordered ${l.qty / 1000}); recorded at that line's price`,
-      }]);
+        message: `receipt of ${qty / 1000} ${r.sku}: ${got.over / 1000} beyond ordered + 2% of PO-${po} line ${line} (ordered ${ordered / 1000}); recorded at that line's price`,
+      });
     }
   }
 

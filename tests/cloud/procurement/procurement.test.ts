@@ -215,6 +215,59 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       expect((await h.svc.po(p.id))!.lines[0]!.received).toBe(7_000);
     });
 
+    it('receipts in one follower batch match, fill, move and flag exactly as the same receipts one batch each', async () => {
+      // The batch matches in memory (receiving.ts): each receipt must see what the earlier ones of
+      // its batch received, a PO's status must follow each receipt (one audit row per change),
+      // and the exceptions must be the same, as when every receipt was its own batch.
+      const outcome = async (hx: Harness, oneBatch: boolean) => {
+        await hx.item('CEM', { standardCost: '3000' });
+        await hx.item('REBAR', { standardCost: '450' });
+        await hx.svc.putSupplier('SUP-1', { name: 'Cement Co', leadTimeDays: 3 }, 'buyer');
+        const mk = async (expectedAt: string, lines: Array<{ sku: string; qty: number; unitPrice: number }>) => {
+          const p = await hx.svc.createPo({ supplier: 'SUP-1', site: 'S1', expectedAt, lines }, 'buyer');
+          await hx.svc.submitPo(p.id, 'buyer');
+          return p.id;
+        };
+        const late = await mk('2026-12-20', [{ sku: 'CEM', qty: 50_000, unitPrice: 3500 }]);
+        const early = await mk('2026-12-10', [{ sku: 'CEM', qty: 30_000, unitPrice: 3200 }, { sku: 'REBAR', qty: 10_000, unitPrice: 450 }]);
+        const ms = [
+          mv({ sku: 'CEM', qty: 20 }), // early: partially received
+          mv({ sku: 'REBAR', qty: 10 }), // early's other line: still partial (CEM 20 of 30)
+          mv({ sku: 'CEM', qty: 15 }), // early full (received), 5 spill to late
+          mv({ sku: 'CEM', qty: 0.5, po: `PO-${early}` }), // pinned, within early's 2%
+          mv({ sku: 'CEM', qty: 1, po: `PO-${early}` }), // pinned, beyond: OVER_RECEIPT
+          mv({ sku: 'REBAR', qty: 1, po: `PO-${late}` }), // pinned to a PO without the SKU: OVER_RECEIPT
+          mv({ sku: 'CEM', qty: 46 }), // late: 45 to fill it, 1 within its 2% (1.0)
+          mv({ sku: 'CEM', qty: 1 }), // beyond every cap: over-receipt on the last line
+          mv({ sku: 'GRAVEL', qty: 3 }), // no PO orders it: NO_PO_RECEIPT
+          mv({ kind: 'issue', sku: 'CEM', qty: 2 }),
+        ];
+        const rows = oneBatch ? await hx.scan(...ms) : [];
+        if (!oneBatch) for (const m of ms) rows.push(...(await hx.scan(m)));
+        const idx = new Map(rows.map((r, i) => [r.id, i]));
+        const matches = (await receiptMatchesOf(hx.db.kysely, rows.map((r) => r.id))).map((m) => [idx.get(m.ledgerId), m.po === `PO-${early}` ? 'early' : 'late', m.line, m.qty, m.unitPriceFen, m.overReceipt]);
+        const pos = [await hx.svc.po(early), await hx.svc.po(late)].map((p) => [p!.status, p!.lines.map((l) => [l.sku, l.received])]);
+        const exceptions = (await hx.store.exceptions({ site: 'S1', state: 'all', limit: 100 }))
+          .filter((e) => e.type === 'OVER_RECEIPT' || e.type === 'NO_PO_RECEIPT')
+          .map((e) => [idx.get(e.movementId!), e.type, e.message.replaceAll(`PO-${early}`, 'early').replaceAll(`PO-${late}`, 'late')]);
+        const audits = hx.audits.filter((a) => a.action.startsWith('receipt ')).map((a) => [a.id === `PO-${early}` ? 'early' : 'late', idx.get(a.action.slice('receipt '.length))]);
+        const sort = (x: unknown[][]) => x.map((v) => JSON.stringify(v)).sort();
+        return { matches: sort(matches), pos, exceptions: sort(exceptions), audits };
+      };
+      const each = await openHarness(backend);
+      try {
+        const together = await outcome(h, true);
+        const apart = await outcome(each, false);
+        expect(together).toEqual(apart);
+        // And what that is: early received at the third receipt, late at the seventh.
+        expect(together.pos).toEqual([['received', [['CEM', 31_500], ['REBAR', 10_000]]], ['received', [['CEM', 52_000]]]]);
+        expect(together.audits).toEqual([['early', 0], ['early', 2], ['late', 2], ['late', 6]]);
+        expect(together.exceptions.map((e) => JSON.parse(e).slice(0, 2))).toEqual([[4, 'OVER_RECEIPT'], [5, 'OVER_RECEIPT'], [7, 'OVER_RECEIPT'], [8, 'NO_PO_RECEIPT']]);
+      } finally {
+        await each.close();
+      }
+    });
+
     it('a receipt that matches no PO line is one NO_PO_RECEIPT per movement, raised for the whole batch in one insert; matched and pinned receipts are not', async () => {
       // The default ports, with the exception insert counted: one call per follower batch.
       const calls: number[] = [];
