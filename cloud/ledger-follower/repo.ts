@@ -47,24 +47,25 @@ export const ENTRY_COLUMNS = [
 ] as const;
 
 /**
- * Each row as ONE JSON array of those columns, built by the database (SQLite `json_array`,
- * PostgreSQL `json_build_array`). Why not the columns: the drivers make a JS value per column
- * and an object per row, which cost more than the database's work. On SQLite (better-sqlite3)
- * 32 columns as an object were 12-15 µs per row against 3.1-3.3 for the array's text and its
- * `JSON.parse` (500-row reads, CPU, bench/README.md "The follower's read"); on PostgreSQL the
- * pg driver parses one text column instead of 32. Exact: the quantities are INTEGER / BIGINT /
- * NUMERIC, which both functions write as their digits (SQLite writes a REAL with 15 significant
- * digits, but an integer-affinity column holds one only for a non-integral value, which a
- * thousandths column never has); text is escaped by the database's own JSON writer.
+ * On SQLite each row comes as ONE JSON array of those columns, built by SQLite (`json_array`):
+ * better-sqlite3 makes a JS value per column and an object per row, and that cost more than
+ * SQLite's own work: 32 columns as an object were 12-15 µs per row against 3.1-3.3 for the
+ * array's text and its `JSON.parse` (500-row reads, CPU; bench/README.md "The follower's read").
+ * Exact: the quantity columns have INTEGER affinity, which `json_array` writes as their digits
+ * (it writes a REAL with 15 significant digits, but such a column holds a REAL only for a
+ * non-integral value, which a thousandths column never has); text is escaped by SQLite's JSON
+ * writer. On PostgreSQL the columns: there `json_build_array` saved the pg driver 5-8 µs per row
+ * and cost the backend 6.5 more (4 -> 10.5), work moved onto the database every ingester shares.
  */
-const ROW_AS_JSON = {
-  sqlite: sql.raw(`json_array(${ENTRY_COLUMNS.join(', ')})`),
-  postgres: sql.raw(`json_build_array(${ENTRY_COLUMNS.join(', ')})::text`),
-} as const;
+const ROW_AS_JSON = sql.raw(`json_array(${ENTRY_COLUMNS.join(', ')})`);
 
 /** A site's rows in `(after, upTo]`, by position, at most `limit`. */
 export async function siteRows(tx: Tx, dialect: Dialect, site: string, after: number, upTo: number, limit: number): Promise<LedgerEntry[]> {
-  const { rows } = await sql<{ j: string }>`SELECT ${ROW_AS_JSON[dialect]} AS j FROM ledger WHERE site = ${site} AND pos > ${after} AND pos <= ${upTo} ORDER BY pos LIMIT ${limit}`.execute(tx);
+  if (dialect === 'postgres') {
+    const rows = await tx.selectFrom('ledger').select(ENTRY_COLUMNS).where('site', '=', site).where('pos', '>', after).where('pos', '<=', upTo).orderBy('pos').limit(limit).execute();
+    return rows.map(entryOf);
+  }
+  const { rows } = await sql<{ j: string }>`SELECT ${ROW_AS_JSON} AS j FROM ledger WHERE site = ${site} AND pos > ${after} AND pos <= ${upTo} ORDER BY pos LIMIT ${limit}`.execute(tx);
   const out: LedgerEntry[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) out[i] = entryOfValues(JSON.parse(rows[i]!.j) as unknown[]);
   return out;
@@ -97,7 +98,7 @@ const AT = {
   baseQty: col('base_qty'), variance: col('variance'), postedToken: col('posted_token'), postedUser: col('posted_user'),
 } as const;
 
-/** A row of `ENTRY_COLUMNS` values (the JSON array of `siteRows`) as a LedgerEntry: the same entry `entryOf` makes of the row. */
+/** A row of `ENTRY_COLUMNS` values (SQLite's JSON array in `siteRows`) as a LedgerEntry: the same entry `entryOf` makes of the row. */
 export function entryOfValues(v: readonly unknown[]): LedgerEntry {
   const e: LedgerEntry = {
     pos: Number(v[AT.pos]),

@@ -85,18 +85,21 @@ export class ReceivingBook {
 
   /**
    * The status each PO of `matched` should now have (`receiveStatus` over all its lines, those of
-   * this batch as received so far), where it differs from the last written one; the PO is read
-   * once a batch. The caller writes the change (`repo.updatePo`, conditional on the revision and
-   * the status read) and its audit row, then calls `changed`.
+   * this batch as received so far), where it differs from the last written one; the book's POs
+   * are read once a batch, together, when a receipt first matches one. The caller writes the
+   * change (`repo.updatePo`, conditional on the revision and the status read) and its audit row,
+   * then calls `changed`.
    */
   async statusChanges(tx: Tx, matched: ReadonlyArray<{ po: number }>): Promise<StatusChange[]> {
     const out: StatusChange[] = [];
-    for (const id of [...new Set(matched.map((m) => m.po))]) {
-      let p = this.pos.get(id);
-      if (!p) {
-        p = (await repo.po(tx, id))!;
-        this.pos.set(id, p);
-      }
+    const ids = [...new Set(matched.map((m) => m.po))];
+    if (ids.some((id) => !this.pos.has(id))) {
+      // Every PO of the book not read yet, at once: a batch's receipts touch a few POs each.
+      const unread = [...new Set([...this.byLine.values()].map((l) => l.po))].filter((id) => !this.pos.has(id));
+      for (const [id, p] of await repo.posByIds(tx, unread)) this.pos.set(id, p);
+    }
+    for (const id of ids) {
+      const p = this.pos.get(id)!;
       const lines = p.lines.map((l) => ({ qty: l.qty, received: this.byLine.get(`${id}/${l.line}`)?.received ?? l.received }));
       const status = receiveStatus(p.status, lines);
       if (status !== p.status) out.push({ po: p, status });

@@ -237,6 +237,25 @@ export async function po(q: Q, id: number): Promise<PoRow | undefined> {
   return poOf(r, lines.map(poLineOf));
 }
 
+/** These POs with their lines, by id (absent ids are left out): two reads per 500 ids. */
+export async function posByIds(q: Q, ids: readonly number[]): Promise<Map<number, PoRow>> {
+  const out = new Map<number, PoRow>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rows = await q.selectFrom('purchase_orders').selectAll().where('id', 'in', chunk).execute();
+    if (!rows.length) continue;
+    const lines = new Map<number, PoLineRow[]>();
+    for (const l of await q.selectFrom('po_lines').selectAll().where('po_id', 'in', chunk).orderBy('po_id').orderBy('line').execute()) {
+      const id = n(l.po_id);
+      const list = lines.get(id);
+      if (list) list.push(poLineOf(l));
+      else lines.set(id, [poLineOf(l)]);
+    }
+    for (const r of rows) out.set(n(r.id), poOf(r, lines.get(n(r.id)) ?? []));
+  }
+  return out;
+}
+
 export async function pos(q: Q, f: { sites?: readonly string[]; projects?: readonly string[]; site?: string; status?: string; supplier?: string; limit: number; before?: number }): Promise<PoRow[]> {
   let s = q.selectFrom('purchase_orders').selectAll();
   // A project manager's list: POs with a line for one of their projects.

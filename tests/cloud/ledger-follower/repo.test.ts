@@ -10,10 +10,10 @@ import { mv } from '../../contracts/store.contract.js';
 import { tempDir } from '../../helpers/procs.js';
 
 /**
- * The follower reads each ledger row as one JSON array the database builds (repo.ts `siteRows`).
- * Held here to the plain read of the same columns (`entryOf` of each row object), on both
- * dialects, over rows with every optional field, text JSON must escape, and the quantities'
- * extremes.
+ * On SQLite the follower reads each ledger row as one JSON array SQLite builds (repo.ts
+ * `siteRows`); on PostgreSQL the columns. Held here to the plain read of the same columns
+ * (`entryOf` of each row object) and to the values committed, on both dialects, over rows with
+ * every optional field, text JSON must escape, and the quantities' extremes.
  */
 const URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const admin = new pg.Pool({ connectionString: URL, max: 2 });
