@@ -247,6 +247,9 @@ export async function issuedTo(trx: Tx, project: string, site: string, sku: stri
     .where('site', '=', site)
     .where('sku', '=', sku)
     .where('source', 'in', ['issue', 'return'])
+    // Ledger order (on SQLite the (site, sku, pos) index gives it anyway): the exact sum adds
+    // them in the order they were posted, and a batch's own entries follow (service.ts).
+    .orderBy('pos')
     .execute();
   return rows.map((r) => ({ qtyMilli: n(r.qty_milli), exactFen: String(r.exact_fen) }));
 }
@@ -307,6 +310,27 @@ export async function pendingLanded(trx: Tx, po: string, poLine: number, lock = 
   if (lock) q = q.forUpdate();
   const r = await q.executeTakeFirst();
   return r ? { po: r.po, poLine: n(r.po_line), site: r.site, sku: r.sku, remainingMilli: n(r.remaining_milli), remainingExact: r.remaining_exact } : undefined;
+}
+
+/**
+ * The pending landed costs of these PO lines (those that have one), in (po, line) order; `lock`:
+ * `FOR UPDATE` (PostgreSQL), taken in that order. 200 lines a statement.
+ */
+export async function pendingOf(trx: Tx, lines: ReadonlyArray<{ po: string; line: number }>, lock = false): Promise<PendingLanded[]> {
+  const sorted = [...new Map(lines.map((l) => [`${l.po}\u0000${l.line}`, l])).values()].sort((a, b) => (a.po < b.po ? -1 : a.po > b.po ? 1 : a.line - b.line));
+  const out: PendingLanded[] = [];
+  for (let i = 0; i < sorted.length; i += 200) {
+    const chunk = sorted.slice(i, i + 200);
+    let q = trx
+      .selectFrom('cost_landed_pending')
+      .selectAll()
+      .where((eb) => eb.or(chunk.map((l) => eb.and([eb('po', '=', l.po), eb('po_line', '=', l.line)]))))
+      .orderBy('po')
+      .orderBy('po_line');
+    if (lock) q = q.forUpdate();
+    for (const r of await q.execute()) out.push({ po: r.po, poLine: n(r.po_line), site: r.site, sku: r.sku, remainingMilli: n(r.remaining_milli), remainingExact: r.remaining_exact });
+  }
+  return out;
 }
 
 export async function savePending(trx: Tx, p: PendingLanded): Promise<void> {

@@ -7,6 +7,7 @@
 import { audit } from '../audit/index.js';
 import type { Db } from '../db/index.js';
 import { formatMoney, marginPct, Money, type MoneyValue, RoundingCarry, roundFen } from '../money.js';
+import { PendingLandedBook } from './pending-landed.js';
 import * as repo from './repo.js';
 import type { CostCategory, Tx } from './repo.js';
 import { type AverageState, allocate, average as averageOf, issue, receive, returnToStock, splitLateLandedCost } from './rules.js';
@@ -156,9 +157,22 @@ export class CostingService {
       return c;
     };
     const at = this.now().toISOString();
-    // Entries are written in multi-row inserts; flushed before anything reads them back.
+    // The landed costs waiting for the batch's matched PO lines, in one read (locked in (po,
+    // line) order on PostgreSQL, after the averages: the order postLandedCost takes them in).
+    const waiting = await PendingLandedBook.open(trx, [...matches.values()].flat(), this.lock);
+    // Entries are written at the end, in multi-row inserts. A return reads what its project was
+    // issued of the item: the table's entries from before this batch (once per item and project)
+    // and then this batch's, from `issuedInBatch`, so nothing is flushed to be read back.
     const posted: repo.CostEntry[] = [];
-    const flush = async () => void (await repo.insertEntries(trx, posted.splice(0)));
+    const issuedBefore = new Map<string, Array<{ qtyMilli: number; exactFen: string }>>();
+    const issuedInBatch = new Map<string, Array<{ qtyMilli: number; exactFen: string }>>();
+    const post = (e: repo.CostEntry & { project: string; site: string; sku: string; qtyMilli: number }) => {
+      posted.push(e);
+      const k = `${e.project}\u0000${e.site}\u0000${e.sku}`;
+      const list = issuedInBatch.get(k);
+      if (list) list.push({ qtyMilli: e.qtyMilli, exactFen: e.exactFen });
+      else issuedInBatch.set(k, [{ qtyMilli: e.qtyMilli, exactFen: e.exactFen }]);
+    };
     const receiptRows: repo.ReceiptRow[] = [];
 
     for (const r of moving) {
@@ -182,7 +196,7 @@ export class CostingService {
             let matched = 0;
             for (const m of ms) {
               value = value.plus(units(m.qtyMilli).times(m.unitPriceFen));
-              landed = landed.plus(await this.takeLanded(trx, m.po, m.line, m.qtyMilli));
+              landed = landed.plus(waiting.take(m.po, m.line, m.qtyMilli));
               matched += m.qtyMilli;
             }
             if (r.baseQty! > matched) value = value.plus(units(r.baseQty! - matched).times(ms[ms.length - 1]!.unitPriceFen));
@@ -216,7 +230,7 @@ export class CostingService {
           next = out.state;
           if (project) {
             const c = await carryOf(project);
-            posted.push({
+            post({
               project,
               stage,
               category: 'material',
@@ -247,8 +261,10 @@ export class CostingService {
           }
           // A return comes back at the cost of its original issue: the project's net issues of
           // the item at this site (their average when there were several), else the current average.
-          await flush();
-          const got = await repo.issuedTo(trx, project, r.site, r.sku);
+          const ik = `${project}\u0000${r.site}\u0000${r.sku}`;
+          let before = issuedBefore.get(ik);
+          if (!before) issuedBefore.set(ik, (before = await repo.issuedTo(trx, project, r.site, r.sku)));
+          const got = [...before, ...(issuedInBatch.get(ik) ?? [])];
           const netMilli = got.reduce((a, g) => a + g.qtyMilli, 0);
           const netExact = got.reduce((a, g) => a.plus(g.exactFen), new Money(0));
           const unit = netMilli > 0 ? netExact.dividedBy(units(netMilli)) : averageOf(s);
@@ -256,7 +272,7 @@ export class CostingService {
           next = out.state;
           const c = await carryOf(project);
           const credit = out.credit.negated();
-          posted.push({
+          post({
             project,
             stage,
             category: 'material',
@@ -292,7 +308,7 @@ export class CostingService {
       states.set(k, next);
       dirty.set(k, r.pos);
     }
-    await flush();
+    await repo.insertEntries(trx, posted);
     await repo.insertReceipts(trx, receiptRows);
     await repo.saveAverages(
       trx,
@@ -303,20 +319,7 @@ export class CostingService {
       }),
     );
     for (const [project, c] of carries) await repo.saveCarry(trx, project, 'material', c.state());
-  }
-
-  /** The part of a landed cost posted before the receipts that this receipt of `milli` takes (exact fen). */
-  private async takeLanded(trx: Tx, po: string, line: number, milli: number): Promise<MoneyValue> {
-    const p = await repo.pendingLanded(trx, po, line, this.lock);
-    if (!p || p.remainingMilli <= 0) return new Money(0);
-    const rem = new Money(p.remainingExact);
-    if (milli >= p.remainingMilli) {
-      await repo.deletePending(trx, po, line);
-      return rem;
-    }
-    const take = rem.times(milli).dividedBy(p.remainingMilli);
-    await repo.savePending(trx, { ...p, remainingMilli: p.remainingMilli - milli, remainingExact: rem.minus(take).toString() });
-    return take;
+    await waiting.save(trx);
   }
 
   /** A project as the routes' scope check needs it (site, code). */

@@ -143,6 +143,37 @@ export default function costingContract(h: BusinessHarness): void {
     expect(r!.stages[0]).toEqual({ stage: 'S1', plannedValue: '0.00', actualMaterial: '30.00' });
   });
 
+  it("returns in the batch of their issue credit at its cost: the batch's own entries count, each return after the one before", async () => {
+    const { svc, ports, apply } = await setup();
+    // One follower batch: 10 @ 10.00, 5 issued to A (50.00), 10 @ 20.00 (average 16.6667), then
+    // two returns of A: each at A's net issue cost (10.00), not at the average of the day.
+    await apply([
+      receipt(ports, 'PO-9', 1, 1000, 10),
+      { kind: 'issue', sku: 'CEMENT', baseQty: 5000, project: 'A', stage: 'S1' },
+      receipt(ports, 'PO-9', 1, 2000, 10),
+      { kind: 'return', sku: 'CEMENT', baseQty: 2000, project: 'A', stage: 'S1' },
+      { kind: 'issue', sku: 'CEMENT', baseQty: 3000, project: 'B', stage: 'S1' },
+      { kind: 'return', sku: 'CEMENT', baseQty: 1000, project: 'A', stage: 'S1' },
+    ]);
+    expect((await svc.report('A'))!.cost.material).toBe('20.00'); // 50.00 - 20.00 - 10.00
+    expect((await svc.report('B'))!.cost.material).toBe('47.65'); // 3 at 15.8824: 17 on hand worth 270.00 after A's return
+    // A later batch sees the table: 2 left net at 10.00.
+    await apply([{ kind: 'return', sku: 'CEMENT', baseQty: 2000, project: 'A', stage: 'S1' }]);
+    expect((await svc.report('A'))!.cost.material).toBe('0.00');
+  });
+
+  it('a landed cost waiting for a line is taken by its receipts in one batch as in several: by quantity, the last takes the rest', async () => {
+    const { svc, ports, apply, db } = await setup();
+    ports.pos.set('PO-2', { id: 'PO-2', site: SITE, lines: [{ line: 1, sku: 'CEMENT', qtyMilli: 100_000, unitPriceFen: 3500 }] });
+    await svc.postLandedCost('PO-2', 20_000, 'value', 'finance-1'); // 200.00 for 100 to come
+    // One batch: 40 take 80.00, 60 take the 120.00 left: 100 @ 35.00 + 200.00 = 37.00 each.
+    await apply([receipt(ports, 'PO-2', 1, 3500, 40), receipt(ports, 'PO-2', 1, 3500, 60)]);
+    expect((await svc.averageCost(SITE, 'CEMENT'))!.toFixed(2)).toBe('3700.00');
+    expect(await db.kysely.selectFrom('cost_landed_pending').selectAll().execute()).toEqual([]);
+    const rows = await db.kysely.selectFrom('cost_receipts').select(['qty_milli', 'landed_exact']).orderBy('pos').execute();
+    expect(rows.map((r) => [Number(r.qty_milli), String(r.landed_exact)])).toEqual([[40_000, '8000'], [60_000, '12000']]);
+  });
+
   it('stock at or below zero before a receipt: the new average is the receipt price (Odoo #41669, #243813)', async () => {
     const { svc, ports, apply } = await setup();
     await apply([receipt(ports, 'PO-1', 1, 500, 1), { kind: 'issue', sku: 'CEMENT', baseQty: 6000, project: 'B' }]);
