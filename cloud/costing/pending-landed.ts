@@ -3,6 +3,27 @@ import * as repo from './repo.js';
 import type { PendingLanded, Tx } from './repo.js';
 
 /**
+ * The pending landed costs of these PO lines (those that have one), in (po, line) order; `lock`:
+ * `FOR UPDATE` (PostgreSQL), taken in that order. 200 lines a statement.
+ */
+async function pendingOf(trx: Tx, lines: ReadonlyArray<{ po: string; line: number }>, lock = false): Promise<PendingLanded[]> {
+  const sorted = [...new Map(lines.map((l) => [`${l.po}\u0000${l.line}`, l])).values()].sort((a, b) => (a.po < b.po ? -1 : a.po > b.po ? 1 : a.line - b.line));
+  const out: PendingLanded[] = [];
+  for (let i = 0; i < sorted.length; i += 200) {
+    const chunk = sorted.slice(i, i + 200);
+    let q = trx
+      .selectFrom('cost_landed_pending')
+      .selectAll()
+      .where((eb) => eb.or(chunk.map((l) => eb.and([eb('po', '=', l.po), eb('po_line', '=', l.line)]))))
+      .orderBy('po')
+      .orderBy('po_line');
+    if (lock) q = q.forUpdate();
+    for (const r of await q.execute()) out.push({ po: r.po, poLine: Number(r.po_line), site: r.site, sku: r.sku, remainingMilli: Number(r.remaining_milli), remainingExact: r.remaining_exact });
+  }
+  return out;
+}
+
+/**
  * The landed costs waiting for the PO lines a ledger-follower batch's receipts matched (posted
  * before those lines were received: `postLandedCost`), read once for the batch and taken in
  * memory receipt after receipt, each seeing what the earlier ones left; what changed is written
@@ -20,7 +41,7 @@ export class PendingLandedBook {
 
   /** The rows of these lines; `lock`: `FOR UPDATE` on PostgreSQL, in (po, line) order. */
   static async open(trx: Tx, lines: ReadonlyArray<{ po: string; line: number }>, lock: boolean): Promise<PendingLandedBook> {
-    return new PendingLandedBook(lines.length ? await repo.pendingOf(trx, lines, lock) : []);
+    return new PendingLandedBook(lines.length ? await pendingOf(trx, lines, lock) : []);
   }
 
   /**

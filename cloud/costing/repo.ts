@@ -312,27 +312,6 @@ export async function pendingLanded(trx: Tx, po: string, poLine: number, lock = 
   return r ? { po: r.po, poLine: n(r.po_line), site: r.site, sku: r.sku, remainingMilli: n(r.remaining_milli), remainingExact: r.remaining_exact } : undefined;
 }
 
-/**
- * The pending landed costs of these PO lines (those that have one), in (po, line) order; `lock`:
- * `FOR UPDATE` (PostgreSQL), taken in that order. 200 lines a statement.
- */
-export async function pendingOf(trx: Tx, lines: ReadonlyArray<{ po: string; line: number }>, lock = false): Promise<PendingLanded[]> {
-  const sorted = [...new Map(lines.map((l) => [`${l.po}\u0000${l.line}`, l])).values()].sort((a, b) => (a.po < b.po ? -1 : a.po > b.po ? 1 : a.line - b.line));
-  const out: PendingLanded[] = [];
-  for (let i = 0; i < sorted.length; i += 200) {
-    const chunk = sorted.slice(i, i + 200);
-    let q = trx
-      .selectFrom('cost_landed_pending')
-      .selectAll()
-      .where((eb) => eb.or(chunk.map((l) => eb.and([eb('po', '=', l.po), eb('po_line', '=', l.line)]))))
-      .orderBy('po')
-      .orderBy('po_line');
-    if (lock) q = q.forUpdate();
-    for (const r of await q.execute()) out.push({ po: r.po, poLine: n(r.po_line), site: r.site, sku: r.sku, remainingMilli: n(r.remaining_milli), remainingExact: r.remaining_exact });
-  }
-  return out;
-}
-
 export async function savePending(trx: Tx, p: PendingLanded): Promise<void> {
   await trx
     .insertInto('cost_landed_pending')

@@ -4,6 +4,54 @@ import { matchReceipt, receiveStatus, type PoStatus } from './rules.js';
 
 type Tx = Transaction<any>;
 
+/**
+ * A line of a PO a receipt may match (a receiving status), with what the match filters on: the
+ * pinned PO, and `createdAt` (the ledger follower runs after the commit, and behind a busy ingester
+ * it may reach a receipt after a PO for the same SKU was raised, which that receipt cannot have
+ * been delivered against; ISO instants compare as text).
+ */
+export interface ReceivableLine {
+  po: number;
+  line: number;
+  site: string;
+  sku: string;
+  expectedAt: string;
+  createdAt: string;
+  qty: number;
+  received: number;
+  unitPrice: number;
+}
+
+/**
+ * The receivable lines of these (site, SKU) pairs, whatever the pin or commit time (the caller,
+ * the book, filters): per site, `sku IN (...)` in chunks, so a follower batch reads them once
+ * instead of once per receipt.
+ */
+async function receivableLines(tx: Tx, pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<ReceivableLine[]> {
+  const bySite = new Map<string, Set<string>>();
+  for (const p of pairs) bySite.set(p.site, (bySite.get(p.site) ?? new Set<string>()).add(p.sku));
+  const out: ReceivableLine[] = [];
+  for (const [site, set] of bySite) {
+    const skus = [...set];
+    for (let i = 0; i < skus.length; i += 500) {
+      const rows = await tx
+        .selectFrom('po_lines')
+        .innerJoin('purchase_orders', 'purchase_orders.id', 'po_lines.po_id')
+        .select(['po_lines.po_id as po', 'po_lines.line as line', 'po_lines.sku as sku', 'purchase_orders.expected_at as expected_at', 'purchase_orders.created_at as created_at', 'po_lines.qty as qty', 'po_lines.received as received', 'po_lines.unit_price as unit_price'])
+        .where('purchase_orders.site', '=', site)
+        .where('po_lines.sku', 'in', skus.slice(i, i + 500))
+        .where('purchase_orders.status', 'in', repo.RECEIVING)
+        .orderBy('po_lines.po_id')
+        .orderBy('po_lines.line')
+        .execute();
+      for (const r of rows) {
+        out.push({ po: Number(r.po), line: Number(r.line), site, sku: r.sku as string, expectedAt: r.expected_at as string, createdAt: r.created_at as string, qty: Number(r.qty), received: Number(r.received), unitPrice: Number(r.unit_price) });
+      }
+    }
+  }
+  return out;
+}
+
 /** One receipt's outcome against the book. */
 export type Received =
   | { kind: 'no-open-line' }
@@ -33,15 +81,15 @@ export interface StatusChange {
  * receipt on. The increments stay `received = received + n`.
  */
 export class ReceivingBook {
-  private readonly bySku = new Map<string, repo.ReceivableLine[]>();
-  private readonly byLine = new Map<string, repo.ReceivableLine>();
+  private readonly bySku = new Map<string, ReceivableLine[]>();
+  private readonly byLine = new Map<string, ReceivableLine>();
   /** POs whose status a receipt of this batch may have changed, as last written. */
   private readonly pos = new Map<number, repo.PoRow>();
   private readonly matches: repo.ReceiptMatchRow[] = [];
   /** Increment per `po/line`, in first-match order. */
   private readonly increments = new Map<string, { po: number; line: number; qty: number }>();
 
-  private constructor(lines: readonly repo.ReceivableLine[]) {
+  private constructor(lines: readonly ReceivableLine[]) {
     for (const l of lines) {
       const k = `${l.site}\0${l.sku}`;
       const list = this.bySku.get(k);
@@ -53,7 +101,7 @@ export class ReceivingBook {
 
   /** The book of the receivable lines of these receipts' (site, SKU) pairs: one read per site and 500 SKUs. */
   static async open(tx: Tx, receipts: ReadonlyArray<{ site: string; sku: string }>): Promise<ReceivingBook> {
-    return new ReceivingBook(receipts.length ? await repo.receivableLines(tx, receipts) : []);
+    return new ReceivingBook(receipts.length ? await receivableLines(tx, receipts) : []);
   }
 
   /** Whether the pair has a receivable line (an unpinned receipt of a pair without one is a no-PO receipt, unread). */

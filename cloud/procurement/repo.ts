@@ -304,56 +304,8 @@ export async function sitesWithPurchaseOrders(q: Q, sites: readonly string[]): P
   return new Set(rows.map((r) => r.site as string));
 }
 
-/** The PO statuses a receipt matches against (`receivableLines`). */
-const RECEIVING: PoStatus[] = ['approved', 'partially-received', 'received'];
-
-/**
- * A line of a PO a receipt may match (a receiving status), with what the match filters on: the
- * pinned PO, and `createdAt` (the ledger follower runs after the commit, and behind a busy ingester
- * it may reach a receipt after a PO for the same SKU was raised, which that receipt cannot have
- * been delivered against; ISO instants compare as text).
- */
-export interface ReceivableLine {
-  po: number;
-  line: number;
-  site: string;
-  sku: string;
-  expectedAt: string;
-  createdAt: string;
-  qty: number;
-  received: number;
-  unitPrice: number;
-}
-
-/**
- * The receivable lines of these (site, SKU) pairs, whatever the pin or commit time (the caller,
- * receiving.ts, filters): per site, `sku IN (...)` in chunks, so a follower batch reads them once
- * instead of once per receipt.
- */
-export async function receivableLines(tx: Tx, pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<ReceivableLine[]> {
-  const bySite = new Map<string, Set<string>>();
-  for (const p of pairs) bySite.set(p.site, (bySite.get(p.site) ?? new Set<string>()).add(p.sku));
-  const out: ReceivableLine[] = [];
-  for (const [site, set] of bySite) {
-    const skus = [...set];
-    for (let i = 0; i < skus.length; i += 500) {
-      const rows = await tx
-        .selectFrom('po_lines')
-        .innerJoin('purchase_orders', 'purchase_orders.id', 'po_lines.po_id')
-        .select(['po_lines.po_id as po', 'po_lines.line as line', 'po_lines.sku as sku', 'purchase_orders.expected_at as expected_at', 'purchase_orders.created_at as created_at', 'po_lines.qty as qty', 'po_lines.received as received', 'po_lines.unit_price as unit_price'])
-        .where('purchase_orders.site', '=', site)
-        .where('po_lines.sku', 'in', skus.slice(i, i + 500))
-        .where('purchase_orders.status', 'in', RECEIVING)
-        .orderBy('po_lines.po_id')
-        .orderBy('po_lines.line')
-        .execute();
-      for (const r of rows) {
-        out.push({ po: n(r.po), line: n(r.line), site, sku: r.sku as string, expectedAt: r.expected_at as string, createdAt: r.created_at as string, qty: n(r.qty), received: n(r.received), unitPrice: n(r.unit_price) });
-      }
-    }
-  }
-  return out;
-}
+/** The PO statuses a receipt matches against (receiving.ts `receivableLines`). */
+export const RECEIVING: PoStatus[] = ['approved', 'partially-received', 'received'];
 
 export async function addReceived(tx: Tx, poId: number, line: number, qty: number): Promise<void> {
   await tx
