@@ -83,22 +83,23 @@ export async function putCursors(tx: Tx, follower: string, rows: readonly Cursor
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const int = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 
-/** The optional text fields of a LedgerEntry and their columns; '' in the table is absent. */
-const OPTIONAL_TEXT: ReadonlyArray<[keyof LedgerEntry, (typeof ENTRY_COLUMNS)[number]]> = [
-  ['toLocation', 'to_location'], ['gtin', 'gtin'], ['epc', 'epc'], ['batch', 'batch'], ['expiry', 'expiry'], ['serial', 'serial'],
-  ['baseUom', 'base_uom'], ['project', 'project'], ['stage', 'stage'], ['operator', 'operator'], ['crew', 'crew'],
-  // Columns the procurement/sales wire fields add (issue 10 §3, 11 §1): read when present.
-  ['po', 'po'], ['req', 'req'], ['order', 'sales_order'],
-];
 const col = (c: (typeof ENTRY_COLUMNS)[number]): number => ENTRY_COLUMNS.indexOf(c);
-const OPTIONAL_AT: ReadonlyArray<[keyof LedgerEntry, number]> = OPTIONAL_TEXT.map(([k, c]) => [k, col(c)]);
+/** The optional text fields of a LedgerEntry and where their columns are; '' in the table is absent. */
+const OPTIONAL_AT: ReadonlyArray<[keyof LedgerEntry, number]> = (
+  [
+    ['toLocation', 'to_location'], ['gtin', 'gtin'], ['epc', 'epc'], ['batch', 'batch'], ['expiry', 'expiry'], ['serial', 'serial'],
+    ['baseUom', 'base_uom'], ['project', 'project'], ['stage', 'stage'], ['operator', 'operator'], ['crew', 'crew'],
+    // Columns the procurement/sales wire fields add (issue 10 §3, 11 §1): read when present.
+    ['po', 'po'], ['req', 'req'], ['order', 'sales_order'],
+  ] as const
+).map(([k, c]) => [k, col(c)]);
 const AT = {
   pos: col('pos'), id: col('id'), edge: col('edge'), seq: col('seq'), ts: col('ts'), site: col('site'), location: col('location'), kind: col('kind'),
   sku: col('sku'), qty: col('qty'), uom: col('uom'), deviceId: col('device_id'), status: col('status'), appliedAt: col('applied_at'),
   baseQty: col('base_qty'), variance: col('variance'), postedToken: col('posted_token'), postedUser: col('posted_user'),
 } as const;
 
-/** A row of `ENTRY_COLUMNS` values (SQLite's JSON array in `siteRows`) as a LedgerEntry: the same entry `entryOf` makes of the row. */
+/** A row of `ENTRY_COLUMNS` values, in that order (SQLite's JSON array in `siteRows`), as a LedgerEntry. */
 export function entryOfValues(v: readonly unknown[]): LedgerEntry {
   const e: LedgerEntry = {
     pos: Number(v[AT.pos]),
@@ -130,30 +131,5 @@ export function entryOfValues(v: readonly unknown[]): LedgerEntry {
 
 /** A `ledger` table row (same columns on both dialects) as a LedgerEntry, thousandths kept. */
 export function entryOf(r: Record<string, unknown>): LedgerEntry {
-  const e: LedgerEntry = {
-    pos: Number(r.pos),
-    id: r.id as string,
-    edge: r.edge as string,
-    seq: Number(r.seq),
-    ts: r.ts as string,
-    site: r.site as string,
-    location: r.location as string,
-    kind: r.kind as LedgerEntry['kind'],
-    sku: r.sku as string,
-    qty: Number(r.qty),
-    uom: r.uom as string,
-    deviceId: r.device_id as string,
-    status: r.status as LedgerEntry['status'],
-    appliedAt: r.applied_at as string,
-  };
-  for (const [k, c] of OPTIONAL_TEXT) {
-    const v = text(r[c]);
-    if (v !== undefined) (e as unknown as Record<string, unknown>)[k] = v;
-  }
-  const bq = int(r.base_qty);
-  if (bq !== undefined) e.baseQty = bq;
-  const va = int(r.variance);
-  if (va !== undefined) e.variance = va;
-  if (text(r.posted_token)) e.postedBy = { tokenId: r.posted_token as string, user: (r.posted_user as string | null) ?? '' };
-  return e;
+  return entryOfValues(ENTRY_COLUMNS.map((c) => r[c]));
 }
