@@ -83,7 +83,7 @@ export interface StatusChange {
 export class ReceivingBook {
   private readonly bySku = new Map<string, ReceivableLine[]>();
   private readonly byLine = new Map<string, ReceivableLine>();
-  /** POs whose status a receipt of this batch may have changed, as last written. */
+  /** The book's POs with their lines (read at the first status check), each status as last written. */
   private readonly pos = new Map<number, repo.PoRow>();
   private readonly matches: repo.ReceiptMatchRow[] = [];
   /** Increment per `po/line`, in first-match order. */
