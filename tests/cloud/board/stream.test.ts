@@ -4,7 +4,7 @@ import { API_EDGE } from '../../../cloud/store/store.js';
 import { type ApiCloud, startApiCloud } from '../../helpers/api-cloud.js';
 import { movement } from '../../helpers/movements.js';
 import { uniqueId } from '../../helpers/procs.js';
-import { openSse, type SseReader } from '../../helpers/sse.js';
+import { openSse, type SseEvent, type SseReader } from '../../helpers/sse.js';
 
 /**
  * The board stream (issue 12 #3): one SSE stream per page, a snapshot then coalesced frames typed
@@ -76,7 +76,17 @@ describe.each(['sqlite', 'postgres'] as const)('board stream on %s', (backend) =
     const rest = await api.call('GET', `/api/v1/stock?site=${site}&sku=BURST`);
     const want = rest.body.items[0].onHand;
     expect(want).toBe(200);
-    const last = await s.next((e) => e.event === 'frame' && BoardFrame.parse(JSON.parse(e.data)).stock.some((r) => r.sku === 'BURST' && r.onHand === want), 10_000, from);
+    // The burst's frames up to the one where the balance is final and the feed has reached every
+    // movement: a frame reads the balances when it is flushed, and on PostgreSQL the last commit's
+    // balance can be visible before the hub has read that commit's ledger rows (the next frame
+    // brings them), so the balance alone does not mark the end of the feed.
+    const burstFrames = (upTo: SseEvent) => s.events.slice(from, s.events.indexOf(upTo) + 1).filter((e) => e.event === 'frame').map((e) => BoardFrame.parse(JSON.parse(e.data)));
+    const reached = (fs: ReturnType<typeof burstFrames>) => fs.reduce((n, f) => n + f.feed.filter((m) => m.sku === 'BURST').length + (f.feedDropped ?? 0), 0);
+    const last = await s.next(
+      (e) => e.event === 'frame' && BoardFrame.parse(JSON.parse(e.data)).stock.some((r) => r.sku === 'BURST' && r.onHand === want) && reached(burstFrames(e)) >= 200,
+      10_000,
+      from,
+    );
     const frames = s.events.slice(from).filter((e) => e.event === 'frame' && e.at <= last.at);
     const spanMs = last.at - t0;
     // At most one frame per 250 ms (plus the one sent at once after a quiet spell).
