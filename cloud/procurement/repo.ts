@@ -231,10 +231,7 @@ const poOf = (r: Record<string, unknown>, lines: PoLineRow[]): PoRow => ({
 });
 
 export async function po(q: Q, id: number): Promise<PoRow | undefined> {
-  const r = await q.selectFrom('purchase_orders').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!r) return undefined;
-  const lines = await q.selectFrom('po_lines').selectAll().where('po_id', '=', id).orderBy('line').execute();
-  return poOf(r, lines.map(poLineOf));
+  return (await posByIds(q, [id])).get(id);
 }
 
 /** These POs with their lines, by id (absent ids are left out): two reads per 500 ids. */
