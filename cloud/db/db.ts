@@ -44,6 +44,21 @@ export interface DbModule {
  * New code queries through `kysely` and writes through `tx()`. The ingest hot path keeps its tuned
  * statements on the same connection (SQLite: `handle`; PostgreSQL: `pool`).
  */
+/** How `Db.tx` commits. */
+export interface TxOptions {
+  /**
+   * false: the COMMIT does not wait for the disk (SQLite: `synchronous = NORMAL` for this
+   * transaction, no WAL fsync; PostgreSQL: `SET LOCAL synchronous_commit = off`). It is still
+   * atomic, survives the process being killed, and becomes durable with the next durable commit
+   * on the same database (SQLite: one WAL file, synced in order; PostgreSQL: one WAL, flushed in
+   * order); a power cut or OS crash before that may roll it back. Only for work that is derived
+   * from durable rows and redone from them when lost: the ledger follower's batches (their input
+   * rows and cursors are in the same transaction, so a lost batch is simply taken again). Never
+   * for anything acknowledged to a client. Default true.
+   */
+  durable?: boolean;
+}
+
 export interface Db {
   readonly dialect: Dialect;
   /** For logs: the file, or the server and schema. */
@@ -56,7 +71,7 @@ export interface Db {
    * `fn` must not have effects outside the transaction. Repos receive the `trx`; only a module's
    * service opens one.
    */
-  tx<T>(fn: (trx: Transaction<any>) => Promise<T>): Promise<T>;
+  tx<T>(fn: (trx: Transaction<any>) => Promise<T>, opts?: TxOptions): Promise<T>;
   /** Pending migrations of a module (also when several processes open the database at once). */
   migrate(module: DbModule): Promise<void>;
   /** The versions of a module that ran, ascending. */

@@ -1,6 +1,6 @@
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
-import { DbError, type DbModule, type PostgresDb } from './db.js';
+import { DbError, type DbModule, type PostgresDb, type TxOptions } from './db.js';
 import { migrateAsync, numbered } from '../../protocols/migrations/versioned.js';
 import { asDbError, DB_MIGRATIONS_DDL, schemaOf } from './migrations.js';
 
@@ -104,10 +104,19 @@ export class PostgresDatabase implements PostgresDb {
     }
   }
 
-  async tx<T>(fn: (trx: Transaction<any>) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (trx: Transaction<any>) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+    // Asynchronous commit (PostgreSQL docs, "Asynchronous Commit"): this transaction's COMMIT
+    // returns before its WAL is flushed; a crash of the server may lose it, never corrupt.
+    const run =
+      opts.durable === false
+        ? async (trx: Transaction<any>) => {
+            await sql`SET LOCAL synchronous_commit = off`.execute(trx);
+            return fn(trx);
+          }
+        : fn;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.kysely.transaction().execute(fn);
+        return await this.kysely.transaction().execute(run);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code === undefined || !RETRY_CODES.has(code) || attempt >= 5) throw err;

@@ -1,8 +1,12 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, type DatabaseConnection, Kysely, SqliteDialect, type SqliteDialectConfig, SqliteDriver, sql, type Transaction } from 'kysely';
-import { DbError, type DbModule, type SqliteDb } from './db.js';
+import { DbError, type DbModule, type SqliteDb, type TxOptions } from './db.js';
 import { migrate, migrateAsync } from '../../protocols/migrations/versioned.js';
 import { asDbError, DB_MIGRATIONS_DDL, schemaOf } from './migrations.js';
+
+/** Set (true) around a `tx(fn, { durable: false })`: its BEGIN is preceded by `synchronous = NORMAL`. */
+const nonDurable = new AsyncLocalStorage<boolean>();
 
 /** Counts Kysely work in flight on the one connection; synchronous writers wait for zero. */
 class Gate {
@@ -48,7 +52,40 @@ class GatedSqliteDriver extends SqliteDriver {
     this.gate.leave();
   }
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    // `synchronous` cannot change inside a transaction ("Safety level may not be changed inside
+    // a transaction"), so a non-durable one (`TxOptions.durable`) sets it right before BEGIN, and
+    // COMMIT or ROLLBACK sets it back while this transaction still holds the connection: no other
+    // statement (Kysely's or the ingest path's on `handle`, which waits for the gate) runs between.
+    if (nonDurable.getStore() === true) {
+      await connection.executeQuery(CompiledQuery.raw('PRAGMA synchronous = NORMAL'));
+      this.relaxed = true;
+    }
+    try {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    } catch (err) {
+      await this.restore(connection);
+      throw err;
+    }
+  }
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.commitTransaction(connection);
+    } finally {
+      await this.restore(connection);
+    }
+  }
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } finally {
+      await this.restore(connection);
+    }
+  }
+  private relaxed = false;
+  private async restore(connection: DatabaseConnection): Promise<void> {
+    if (!this.relaxed) return;
+    this.relaxed = false;
+    await connection.executeQuery(CompiledQuery.raw('PRAGMA synchronous = FULL'));
   }
   /** The handle is closed by `SqliteDatabase.close`, not by Kysely. */
   override async destroy(): Promise<void> {}
@@ -160,7 +197,11 @@ export class SqliteDatabase implements SqliteDb {
     return this.gate.idle();
   }
 
-  tx<T>(fn: (trx: Transaction<any>) => Promise<T>): Promise<T> {
+  tx<T>(fn: (trx: Transaction<any>) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+    // The driver's BEGIN reads the flag from the async context of this call (its
+    // `beginTransaction` runs inside `execute`), not from a field another transaction could see;
+    // `fn` runs outside it, so nothing it starts (a timer, a later transaction) inherits it.
+    if (opts.durable === false) return nonDurable.run(true, () => this.kysely.transaction().execute((trx) => nonDurable.exit(() => fn(trx))));
     return this.kysely.transaction().execute(fn);
   }
 

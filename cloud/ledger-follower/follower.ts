@@ -77,6 +77,17 @@ export interface LedgerFollowerOptions {
    * batch's wall time is not its time on the loop, which the sizing and the busy check read).
    */
   sliceMs?: number;
+  /**
+   * Each batch commits durably (true), or without waiting for the disk (false, the default:
+   * `Db.tx` with `durable: false`). A batch is derived from durable ledger rows, and its cursors
+   * move in the same transaction as its effects, so a batch lost to a power cut (before the next
+   * durable commit on the database makes it durable too) is taken again from the same rows, as
+   * after any rollback. Every durable commit (an ingest commit, an API write) syncs the batches
+   * before it, so nothing acknowledged can depend on a lost one. Why: on SQLite the fsync of the
+   * WAL was part of every batch's fixed cost (issue 14, bench/README.md "The follower's commit"),
+   * paid in the event loop the ingester shares.
+   */
+  durableBatches?: boolean;
   /** First retry delay after a failed batch, ms, doubled per failure up to `maxBackoffMs`. Defaults 100, 30000. */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -177,6 +188,7 @@ export class LedgerFollower {
   /** Wall time per row of the recent full batches, ms (moving average): what the next full batch will take. */
   private msPerRow = 0;
   private readonly sliceMs: number;
+  private readonly durableBatches: boolean;
   /** Rows of the next sliced batch (adapted so that one takes about `sliceMs`). */
   private sliceRows: number;
   /** The run of back-to-back sliced batches: event-loop utilisation and time at its last busy check, and the follower's own ms since. */
@@ -201,6 +213,7 @@ export class LedgerFollower {
     this.busyLoopShare = opts.busyLoopShare;
     this.maxLagMs = opts.maxLagMs ?? 30_000;
     this.sliceMs = db.dialect === 'sqlite' ? Math.max(0, opts.sliceMs ?? 0) : 0;
+    this.durableBatches = opts.durableBatches ?? false;
     this.sliceRows = Math.min(this.batchRows, 4 * MIN_SLICE_ROWS);
     this.backoffMs = opts.backoffMs ?? 100;
     this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
@@ -447,7 +460,7 @@ export class LedgerFollower {
       }
       await repo.putCursors(tx, this.name, moved, now);
       return rows.length;
-    });
+    }, { durable: this.durableBatches });
     this.lastBatchAt = Date.now();
     const ms = performance.now() - t0;
     this.runFollowerMs += ms;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Db, type DbModule, inMemoryStatementJournals, PostgresDatabase, SqliteDatabase } from '../../../cloud/db/index.js';
@@ -113,6 +114,49 @@ for (const make of [sqliteBackend, pgBackend]) {
       expect(await dbs[1]!.versions('other')).toEqual([]);
       const rows = await dbs[2]!.kysely.selectFrom('widgets').selectAll().execute();
       expect(rows.map((r) => ({ id: r.id, qty: Number(r.qty) }))).toEqual([{ id: 'seed', qty: 1 }]);
+    });
+
+    it('tx(fn, { durable: false }) commits without waiting for the disk, for that transaction only (issue 14)', async () => {
+      b = make();
+      const db = await b.open();
+      await db.migrate(widgets);
+      // What the COMMIT will do, read inside the transaction: SQLite's synchronous level (FULL 2,
+      // NORMAL 1: no WAL fsync at commit), PostgreSQL's synchronous_commit.
+      const level = async (q: Kysely<any>) =>
+        b!.name === 'sqlite' ? String(((await sql`PRAGMA synchronous`.execute(q)).rows[0] as { synchronous: number }).synchronous) : String(((await sql`SHOW synchronous_commit`.execute(q)).rows[0] as { synchronous_commit: string }).synchronous_commit);
+      const [full, normal] = b.name === 'sqlite' ? ['2', '1'] : ['on', 'off'];
+      let later: Promise<string> | undefined;
+      expect(
+        await db.tx(
+          async (trx) => {
+            await trx.insertInto('widgets').values({ id: 'nd', qty: 1 }).execute();
+            // Started inside, run after: a transaction of its own, durable as by default.
+            later = new Promise((r) => setTimeout(() => r(db.tx((t) => level(t))), 5));
+            return level(trx);
+          },
+          { durable: false },
+        ),
+      ).toBe(normal);
+      expect(await later).toBe(full);
+      expect(await db.tx((trx) => level(trx))).toBe(full);
+      expect(await db.tx((trx) => level(trx), { durable: true })).toBe(full);
+      // Rolled back: the level is back too, and nothing of it was written.
+      await expect(
+        db.tx(
+          async (trx) => {
+            await trx.insertInto('widgets').values({ id: 'nd-rolled-back', qty: 1 }).execute();
+            throw new Error('roll back');
+          },
+          { durable: false },
+        ),
+      ).rejects.toThrow('roll back');
+      // Queued behind a non-durable one on the one SQLite connection: still durable.
+      const [a, c] = await Promise.all([db.tx((trx) => level(trx), { durable: false }), db.tx((trx) => level(trx))]);
+      expect([a, c]).toEqual([normal, full]);
+      expect(await level(db.kysely)).toBe(full);
+      if (db instanceof SqliteDatabase) expect(db.handle.pragma('synchronous', { simple: true })).toBe(2);
+      const ids = await db.kysely.selectFrom('widgets').select('id').orderBy('id').execute();
+      expect(ids.map((r) => r.id)).toEqual(['nd', 'seed']);
     });
 
     it('tx() commits when fn resolves and rolls back everything when it throws', async () => {

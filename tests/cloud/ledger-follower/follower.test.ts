@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -193,6 +194,27 @@ for (const make of [sqliteRig, pgRig]) {
       expect((await seen(two.db, 'late')).map((r) => r.id)).toEqual(ids);
       // The late one got all five; `a` only the three it had not seen.
       expect(late.committed).toHaveLength(5);
+    });
+
+    it('its batches commit without waiting for the disk (durable: false), durably with durableBatches; ingest commits stay durable (issue 14)', async () => {
+      rig = make();
+      const { db, store } = await rig.open();
+      // What each batch's COMMIT will do, read inside it: SQLite synchronous (2 FULL, 1 NORMAL), PostgreSQL synchronous_commit.
+      const level = async (tx: Tx) =>
+        db.dialect === 'sqlite' ? String(((await sql`PRAGMA synchronous`.execute(tx)).rows[0] as { synchronous: number }).synchronous) : String(((await sql`SHOW synchronous_commit`.execute(tx)).rows[0] as { synchronous_commit: string }).synchronous_commit);
+      const levels: Record<string, string[]> = { relaxed: [], durable: [] };
+      const probe = (name: keyof typeof levels): LedgerConsumer => ({ name, apply: async (tx) => void levels[name]!.push(await level(tx)) });
+      const f1 = follower(db, [probe('relaxed')]);
+      await f1.start();
+      await commit(store, mv(), mv({ site: 'site-B' }));
+      await f1.caughtUp();
+      await f1.stop();
+      const f2 = follower(db, [probe('durable')], { durableBatches: true });
+      await f2.start();
+      await f2.caughtUp();
+      expect(levels).toEqual(db.dialect === 'sqlite' ? { relaxed: ['1'], durable: ['2'] } : { relaxed: ['off'], durable: ['on'] });
+      // The connection the ingest commit writes on is back at FULL after a batch.
+      if (db.dialect === 'sqlite') expect((db as SqliteDb).handle.pragma('synchronous', { simple: true })).toBe(2);
     });
 
     it('wakes on its own: the poll finds rows another process committed', async () => {
