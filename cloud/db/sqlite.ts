@@ -1,12 +1,17 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, type DatabaseConnection, Kysely, SqliteDialect, type SqliteDialectConfig, SqliteDriver, sql, type Transaction } from 'kysely';
 import { DbError, type DbModule, type SqliteDb, type TxOptions } from './db.js';
 import { migrate, migrateAsync } from '../../protocols/migrations/versioned.js';
 import { asDbError, DB_MIGRATIONS_DDL, schemaOf } from './migrations.js';
 
-/** Set (true) around a `tx(fn, { durable: false })`: its BEGIN is preceded by `synchronous = NORMAL`. */
-const nonDurable = new AsyncLocalStorage<boolean>();
+/**
+ * Set by `tx(fn, { durable: false })` while it holds the connection, right before its transaction
+ * begins; the BEGIN takes it. Not an AsyncLocalStorage: on Node 20 one in use puts a hook on every
+ * promise of the process (Kysely makes several per query).
+ */
+interface NextTx {
+  nonDurable: boolean;
+}
 
 /** Counts Kysely work in flight on the one connection; synchronous writers wait for zero. */
 class Gate {
@@ -35,6 +40,7 @@ class GatedSqliteDriver extends SqliteDriver {
   constructor(
     config: SqliteDialectConfig,
     private readonly gate: Gate,
+    private readonly next: NextTx,
   ) {
     super(config);
   }
@@ -56,7 +62,8 @@ class GatedSqliteDriver extends SqliteDriver {
     // a transaction"), so a non-durable one (`TxOptions.durable`) sets it right before BEGIN, and
     // COMMIT or ROLLBACK sets it back while this transaction still holds the connection: no other
     // statement (Kysely's or the ingest path's on `handle`, which waits for the gate) runs between.
-    if (nonDurable.getStore() === true) {
+    if (this.next.nonDurable) {
+      this.next.nonDurable = false;
       await connection.executeQuery(CompiledQuery.raw('PRAGMA synchronous = NORMAL'));
       this.relaxed = true;
     }
@@ -95,11 +102,12 @@ class GatedSqliteDialect extends SqliteDialect {
   constructor(
     private readonly cfg: SqliteDialectConfig,
     private readonly gate: Gate,
+    private readonly next: NextTx,
   ) {
     super(cfg);
   }
   override createDriver(): SqliteDriver {
-    return new GatedSqliteDriver(this.cfg, this.gate);
+    return new GatedSqliteDriver(this.cfg, this.gate, this.next);
   }
 }
 
@@ -175,6 +183,7 @@ export class SqliteDatabase implements SqliteDb {
   readonly kysely: Kysely<any>;
   readonly describe: string;
   private readonly gate = new Gate();
+  private readonly next: NextTx = { nonDurable: false };
   private closed = false;
 
   constructor(readonly path: string) {
@@ -190,7 +199,7 @@ export class SqliteDatabase implements SqliteDb {
     }
     this.handle = handle;
     this.describe = `sqlite:${path}`;
-    this.kysely = new Kysely<any>({ dialect: new GatedSqliteDialect({ database: statementCache(handle) }, this.gate) });
+    this.kysely = new Kysely<any>({ dialect: new GatedSqliteDialect({ database: statementCache(handle) }, this.gate, this.next) });
   }
 
   idle(): Promise<void> | undefined {
@@ -198,11 +207,17 @@ export class SqliteDatabase implements SqliteDb {
   }
 
   tx<T>(fn: (trx: Transaction<any>) => Promise<T>, opts: TxOptions = {}): Promise<T> {
-    // The driver's BEGIN reads the flag from the async context of this call (its
-    // `beginTransaction` runs inside `execute`), not from a field another transaction could see;
-    // `fn` runs outside it, so nothing it starts (a timer, a later transaction) inherits it.
-    if (opts.durable === false) return nonDurable.run(true, () => this.kysely.transaction().execute((trx) => nonDurable.exit(() => fn(trx))));
-    return this.kysely.transaction().execute(fn);
+    if (opts.durable !== false) return this.kysely.transaction().execute(fn);
+    // The flag is set while this call holds the one connection (Kysely's `connection()`), so the
+    // transaction begun on it right after is the one that takes it, not another one queued.
+    return this.kysely.connection().execute(async (conn) => {
+      this.next.nonDurable = true;
+      try {
+        return await conn.transaction().execute(fn);
+      } finally {
+        this.next.nonDurable = false;
+      }
+    });
   }
 
   async versions(module: string): Promise<number[]> {

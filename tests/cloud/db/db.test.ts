@@ -150,9 +150,12 @@ for (const make of [sqliteBackend, pgBackend]) {
           { durable: false },
         ),
       ).rejects.toThrow('roll back');
-      // Queued behind a non-durable one on the one SQLite connection: still durable.
+      // Queued behind a non-durable one on the one SQLite connection: still durable; and a
+      // non-durable one queued behind durable ones does not lend them its level.
       const [a, c] = await Promise.all([db.tx((trx) => level(trx), { durable: false }), db.tx((trx) => level(trx))]);
       expect([a, c]).toEqual([normal, full]);
+      const slow = (trx: Kysely<any>) => new Promise<void>((r) => setTimeout(r, 20)).then(() => level(trx));
+      expect(await Promise.all([db.tx(slow), db.tx((trx) => level(trx)), db.tx((trx) => level(trx), { durable: false }), db.tx((trx) => level(trx))])).toEqual([full, full, normal, full]);
       expect(await level(db.kysely)).toBe(full);
       if (db instanceof SqliteDatabase) expect(db.handle.pragma('synchronous', { simple: true })).toBe(2);
       const ids = await db.kysely.selectFrom('widgets').select('id').orderBy('id').execute();
