@@ -58,13 +58,14 @@ export function projectsConsumer(publish?: (topic: string, payload: string) => v
       }
       const current = new Map<string, Map<string, { issuedMilli: number; overException: number | null }>>();
       for (const [k, g] of byStage) current.set(k, await repo.stageIssueRows(tx, g.project, g.stage, g.skus));
+      // The plan, for the SKUs whose issued quantity went up (only those can become over-issued):
+      // one query per (project, stage), their lines of its latest version only.
       const plans = new Map<string, Map<string, number>>();
-      const planned = async (project: string, stage: string, sku: string) => {
-        const k = `${project}\0${stage}`;
-        let m = plans.get(k);
-        if (!m) plans.set(k, (m = new Map((await repo.planLines(tx, project, stage)).map((l) => [l.sku, l.qtyMilli]))));
-        return m.get(sku) ?? 0;
-      };
+      for (const [k, g] of byStage) {
+        const up = g.skus.filter((sku) => deltas.get(JSON.stringify([g.project, g.stage, sku]))!.delta > 0);
+        if (up.length) plans.set(k, await repo.plannedQty(tx, g.project, g.stage, up));
+      }
+      const planned = (project: string, stage: string, sku: string) => plans.get(`${project}\0${stage}`)?.get(sku) ?? 0;
       const now = new Date().toISOString();
       const put: Parameters<typeof repo.putStageIssues>[1][number][] = [];
       for (const d of sorted) {
@@ -74,7 +75,7 @@ export function projectsConsumer(publish?: (topic: string, payload: string) => v
         const issued = (cur?.issuedMilli ?? 0) + d.delta;
         let over = cur?.overException ?? null;
         if (d.delta > 0) {
-          const plan = await planned(d.project, d.stage, d.sku);
+          const plan = planned(d.project, d.stage, d.sku);
           const tol = Number(p.overIssuePct ?? DEFAULT_OVER_ISSUE_PCT);
           if (isOverIssued(plan, issued, tol) && !(over !== null && (await isOpen(tx, over)))) {
             over = await raiseOverIssue(tx, p, d, plan, issued, tol, now);

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Tx } from '../db/index.js';
 import type { BomLine, PlanInputLine, PlanLine } from './rules.js';
 
@@ -132,6 +133,28 @@ export async function planLines(db: Q, project: string, stage: string, version?:
   if (v === undefined) return [];
   const rows = await db.selectFrom('plan_lines').selectAll().where('project', '=', project).where('stage', '=', stage).where('version', '=', v).orderBy('sku').execute();
   return rows.map((r) => ({ sku: r.sku as string, qtyMilli: Number(r.qty_milli), ...(r.need_by ? { needBy: r.need_by as string } : {}), sources: JSON.parse(r.sources as string) as string[] }));
+}
+
+/**
+ * The planned quantity (thousandths) of some SKUs in a stage's latest plan version, in one query:
+ * the ledger consumer's read per (project, stage) and batch. `planLines` reads the version's
+ * whole plan row first (its input JSON, parsed) and then every line with its sources; a batch
+ * needs the quantities of its own SKUs only. A SKU not in the plan is not in the map (plan 0).
+ */
+export async function plannedQty(db: Q, project: string, stage: string, skus: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < skus.length; i += 500) {
+    const rows = await db
+      .selectFrom('plan_lines')
+      .select(['sku', 'qty_milli'])
+      .where('project', '=', project)
+      .where('stage', '=', stage)
+      .where('version', '=', sql<number>`(SELECT max(version) FROM plan_versions WHERE project = ${project} AND stage = ${stage})`)
+      .where('sku', 'in', skus.slice(i, i + 500))
+      .execute();
+    for (const r of rows) out.set(r.sku as string, Number(r.qty_milli));
+  }
+  return out;
 }
 
 /** Net issued (issues − returns) per SKU to a project stage, thousandths of the base unit. */

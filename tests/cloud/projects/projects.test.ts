@@ -113,6 +113,23 @@ for (const backend of ['sqlite', 'postgres'] as Backend[]) {
       expect((await plan(A, 'S2')).body.lines[0]).toMatchObject({ planned: 10, issued: 14, remaining: 0 });
     });
 
+    it("over-issue is held against the stage's latest plan version, SKU by SKU", async () => {
+      // B/S2: v1 plans 1 t of sand; v2 (the latest) 40 t of sand and 5 kg of rebar.
+      expect((await api.call('PUT', `/api/v1/projects/${B}/stages/S2/plan`, { body: { lines: [{ sku: 'SAND', qty: 1 }] } })).status).toBe(200);
+      expect((await api.call('PUT', `/api/v1/projects/${B}/stages/S2/plan`, { body: { lines: [{ sku: 'SAND', qty: 40 }, { sku: 'REBAR', qty: 5 }] } })).body).toMatchObject({ version: 2 });
+      await move({ kind: 'receive', sku: 'SAND', qty: 20, uom: 't' });
+      await move({ kind: 'receive', sku: 'REBAR', qty: 10, uom: 'kg' });
+      await move({ kind: 'issue', sku: 'SAND', qty: 10, uom: 't', project: B, stage: 'S2' }); // over v1, within v2
+      await move({ kind: 'issue', sku: 'REBAR', qty: 6, uom: 'kg', project: B, stage: 'S2' }); // over v2's 5 + 5%
+      await waitFor(async () => (await plan(B, 'S2')).body.lines.find((l: { sku: string }) => l.sku === 'REBAR')?.issued === 6, 'issued to B/S2');
+      const lines = (await plan(B, 'S2')).body.lines as Array<{ sku: string; planned: number; issued: number }>;
+      expect(lines.map((l) => [l.sku, l.planned, l.issued])).toEqual([['REBAR', 5, 6], ['SAND', 40, 10]]);
+      const items = (await api.call('GET', `/api/v1/exceptions?site=${site}&state=all`)).body.items as Array<{ type: string; project: string; sku: string; message: string }>;
+      const overs = items.filter((e) => e.type === 'OVER_ISSUE' && e.project === B && e.message.includes('stage S2'));
+      expect(overs.map((e) => e.sku)).toEqual(['REBAR']);
+      expect(overs[0]!.message).toContain('against a plan of 5 + 5% tolerance');
+    });
+
     it('MQTT: a reader of project A gets A\'s over-issues on its topic and may subscribe nowhere else', async () => {
       const bad = await api.call('POST', '/api/v1/mqtt-users', { body: { role: 'alerts', site, project: 'NOPE' } });
       expect([bad.status, bad.body.message]).toEqual([400, expect.stringMatching(/^project: /)]);
