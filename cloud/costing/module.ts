@@ -93,8 +93,26 @@ const tables = (text: string, serial: string, big: string): string => `
   );
 `;
 
-const sqlite: Migration[] = [{ version: 1, name: 'costing tables', sql: tables('TEXT', 'INTEGER PRIMARY KEY AUTOINCREMENT', 'INTEGER') }];
+/**
+ * v2: a project's entries by (project, site, sku, pos) instead of (project, category). A return is
+ * costed at what its project was issued of the item (`repo.issuedTo`: project, site and SKU
+ * equal, in ledger order); with only (site, sku, pos) to search by, it read every entry of the
+ * item at the site, every project's and every receipt's, so a return cost more the longer the
+ * site's history (issue 14). The project's reports (`sums`, `entries`) still find its rows by the
+ * first column; nothing read by category. Same number of indexes, so an insert costs the same.
+ */
+const projectItemIndex = `
+  DROP INDEX cost_entries_project;
+  CREATE INDEX cost_entries_project ON cost_entries (project, site, sku, pos);
+`;
+const sqlite: Migration[] = [
+  { version: 1, name: 'costing tables', sql: tables('TEXT', 'INTEGER PRIMARY KEY AUTOINCREMENT', 'INTEGER') },
+  { version: 2, name: "cost entries by project and item (a return's issues)", sql: projectItemIndex },
+];
 // PostgreSQL: "C" collation so that keys sort bytewise as on SQLite.
-const postgres: Migration[] = [{ version: 1, name: 'costing tables', sql: tables('TEXT COLLATE "C"', 'BIGSERIAL PRIMARY KEY', 'BIGINT') }];
+const postgres: Migration[] = [
+  { version: 1, name: 'costing tables', sql: tables('TEXT COLLATE "C"', 'BIGSERIAL PRIMARY KEY', 'BIGINT') },
+  { version: 2, name: "cost entries by project and item (a return's issues)", sql: projectItemIndex },
+];
 
 export const costingModule: DbModule = { name: 'costing', migrations: { sqlite, postgres } };
