@@ -173,6 +173,11 @@ export class PostgresDatabase implements PostgresDb {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.kysely.destroy(); // ends the pool
+    // Kysely's driver ends the pool only if Kysely itself connected through it (its `init` took
+    // the pool); a database used only through `pool` (a store opened on its own) kept every
+    // connection it had opened until pg-pool's idle timeout (10 s): on a fast machine the store
+    // tests opened 100 in that time and met max_connections.
+    await this.kysely.destroy();
+    if (!this.pool.ending) await this.pool.end();
   }
 }

@@ -237,6 +237,25 @@ for (const make of [sqliteBackend, pgBackend]) {
   });
 }
 
+describe('cloud/db on postgres: close()', () => {
+  it("ends the pool's connections also when only the pool was used, not Kysely (a store opened on its own)", async () => {
+    const backends = async (app: string) => (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [app])).rows[0]!.n;
+    const schema = `sg_db_close_${process.pid}_${Date.now().toString(36)}`;
+    for (const via of ['pool', 'kysely'] as const) {
+      const app = `sg-close-${via}-${process.pid}`;
+      const db = await PostgresDatabase.open({ url: `${URL}${URL.includes('?') ? '&' : '?'}application_name=${app}`, schema, maxConnections: 3 });
+      if (via === 'pool') await Promise.all([1, 2, 3].map(() => db.pool.query('SELECT pg_sleep(0.05)')));
+      else await Promise.all([1, 2, 3].map(() => sql`SELECT pg_sleep(0.05)`.execute(db.kysely)));
+      expect(await backends(app)).toBe(3);
+      await db.close();
+      await db.close(); // twice: nothing more to end, no error
+      // A backend exits when its socket closes; pg-pool's idle timeout (10 s) is not waited for.
+      await expect.poll(() => backends(app), { timeout: 3000 }).toBe(0);
+    }
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  });
+});
+
 describe('cloud/db on sqlite: one connection shared with the ingest hot path', () => {
   it("the ledger's group commit waits for an open tx() instead of joining it (and being rolled back with it)", async () => {
     const db = new SqliteDatabase(join(tempDir('sg-db-'), 'stockgate.db'));
