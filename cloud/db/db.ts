@@ -37,13 +37,6 @@ export interface DbModule {
   legacyTable?: { sqlite?: string; postgres?: string };
 }
 
-/**
- * The cloud's one database: a SQLite file (default) or one PostgreSQL schema. Every module's
- * tables live in it; `cloud/db/open.ts` opens it and runs every registered module's migrations.
- *
- * New code queries through `kysely` and writes through `tx()`. The ingest hot path keeps its tuned
- * statements on the same connection (SQLite: `handle`; PostgreSQL: `pool`).
- */
 /** How `Db.tx` commits. */
 export interface TxOptions {
   /**
@@ -59,6 +52,13 @@ export interface TxOptions {
   durable?: boolean;
 }
 
+/**
+ * The cloud's one database: a SQLite file (default) or one PostgreSQL schema. Every module's
+ * tables live in it; `cloud/db/open.ts` opens it and runs every registered module's migrations.
+ *
+ * New code queries through `kysely` and writes through `tx()`. The ingest hot path keeps its tuned
+ * statements on the same connection (SQLite: `handle`; PostgreSQL: `pool`).
+ */
 export interface Db {
   readonly dialect: Dialect;
   /** For logs: the file, or the server and schema. */

@@ -37,6 +37,8 @@ class Gate {
  * another process committed, fails at once with SQLITE_BUSY instead of waiting for the lock).
  */
 class GatedSqliteDriver extends SqliteDriver {
+  /** The transaction holding the connection runs at `synchronous = NORMAL` (restored at its end). */
+  private relaxed = false;
   constructor(
     config: SqliteDialectConfig,
     private readonly gate: Gate,
@@ -88,7 +90,6 @@ class GatedSqliteDriver extends SqliteDriver {
       await this.restore(connection);
     }
   }
-  private relaxed = false;
   private async restore(connection: DatabaseConnection): Promise<void> {
     if (!this.relaxed) return;
     this.relaxed = false;
