@@ -4,15 +4,6 @@ import { DbError, type DbModule, type SqliteDb, type TxOptions } from './db.js';
 import { migrate, migrateAsync } from '../../protocols/migrations/versioned.js';
 import { asDbError, DB_MIGRATIONS_DDL, schemaOf } from './migrations.js';
 
-/**
- * Set by `tx(fn, { durable: false })` while it holds the connection, right before its transaction
- * begins; the BEGIN takes it. Not an AsyncLocalStorage: on Node 20 one in use puts a hook on every
- * promise of the process (Kysely makes several per query).
- */
-interface NextTx {
-  nonDurable: boolean;
-}
-
 /** Counts Kysely work in flight on the one connection; synchronous writers wait for zero. */
 class Gate {
   private held = 0;
@@ -37,12 +28,9 @@ class Gate {
  * another process committed, fails at once with SQLITE_BUSY instead of waiting for the lock).
  */
 class GatedSqliteDriver extends SqliteDriver {
-  /** The transaction holding the connection runs at `synchronous = NORMAL` (restored at its end). */
-  private relaxed = false;
   constructor(
     config: SqliteDialectConfig,
     private readonly gate: Gate,
-    private readonly next: NextTx,
   ) {
     super(config);
   }
@@ -60,40 +48,7 @@ class GatedSqliteDriver extends SqliteDriver {
     this.gate.leave();
   }
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    // `synchronous` cannot change inside a transaction ("Safety level may not be changed inside
-    // a transaction"), so a non-durable one (`TxOptions.durable`) sets it right before BEGIN, and
-    // COMMIT or ROLLBACK sets it back while this transaction still holds the connection: no other
-    // statement (Kysely's or the ingest path's on `handle`, which waits for the gate) runs between.
-    if (this.next.nonDurable) {
-      this.next.nonDurable = false;
-      await connection.executeQuery(CompiledQuery.raw('PRAGMA synchronous = NORMAL'));
-      this.relaxed = true;
-    }
-    try {
-      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-    } catch (err) {
-      await this.restore(connection);
-      throw err;
-    }
-  }
-  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    try {
-      await super.commitTransaction(connection);
-    } finally {
-      await this.restore(connection);
-    }
-  }
-  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    try {
-      await super.rollbackTransaction(connection);
-    } finally {
-      await this.restore(connection);
-    }
-  }
-  private async restore(connection: DatabaseConnection): Promise<void> {
-    if (!this.relaxed) return;
-    this.relaxed = false;
-    await connection.executeQuery(CompiledQuery.raw('PRAGMA synchronous = FULL'));
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
   /** The handle is closed by `SqliteDatabase.close`, not by Kysely. */
   override async destroy(): Promise<void> {}
@@ -103,12 +58,11 @@ class GatedSqliteDialect extends SqliteDialect {
   constructor(
     private readonly cfg: SqliteDialectConfig,
     private readonly gate: Gate,
-    private readonly next: NextTx,
   ) {
     super(cfg);
   }
   override createDriver(): SqliteDriver {
-    return new GatedSqliteDriver(this.cfg, this.gate, this.next);
+    return new GatedSqliteDriver(this.cfg, this.gate);
   }
 }
 
@@ -184,7 +138,6 @@ export class SqliteDatabase implements SqliteDb {
   readonly kysely: Kysely<any>;
   readonly describe: string;
   private readonly gate = new Gate();
-  private readonly next: NextTx = { nonDurable: false };
   private closed = false;
 
   constructor(readonly path: string) {
@@ -200,7 +153,7 @@ export class SqliteDatabase implements SqliteDb {
     }
     this.handle = handle;
     this.describe = `sqlite:${path}`;
-    this.kysely = new Kysely<any>({ dialect: new GatedSqliteDialect({ database: statementCache(handle) }, this.gate, this.next) });
+    this.kysely = new Kysely<any>({ dialect: new GatedSqliteDialect({ database: statementCache(handle) }, this.gate) });
   }
 
   idle(): Promise<void> | undefined {
@@ -209,14 +162,16 @@ export class SqliteDatabase implements SqliteDb {
 
   tx<T>(fn: (trx: Transaction<any>) => Promise<T>, opts: TxOptions = {}): Promise<T> {
     if (opts.durable !== false) return this.kysely.transaction().execute(fn);
-    // The flag is set while this call holds the one connection (Kysely's `connection()`), so the
-    // transaction begun on it right after is the one that takes it, not another one queued.
+    // `synchronous` cannot change inside a transaction ("Safety level may not be changed inside a
+    // transaction"), so it is set around it while this call holds the one connection (Kysely's
+    // `connection()`; the ingest path's statements on `handle` wait for the gate it holds): no
+    // other transaction can begin or commit at NORMAL.
     return this.kysely.connection().execute(async (conn) => {
-      this.next.nonDurable = true;
+      await sql`PRAGMA synchronous = NORMAL`.execute(conn);
       try {
         return await conn.transaction().execute(fn);
       } finally {
-        this.next.nonDurable = false;
+        await sql`PRAGMA synchronous = FULL`.execute(conn);
       }
     });
   }
