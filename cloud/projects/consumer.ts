@@ -47,24 +47,23 @@ export function projectsConsumer(publish?: (topic: string, payload: string) => v
         const p = projects.get(d.project);
         return p && p.stages.some((s) => s.code === d.stage) ? p : undefined;
       };
-      const byStage = new Map<string, { project: string; stage: string; skus: string[] }>();
+      // Per (project, stage): its SKUs in the batch, and those whose issued quantity went up (only
+      // those can become over-issued, so only their plan is read).
+      const byStage = new Map<string, { project: string; stage: string; skus: string[]; up: string[] }>();
       for (const d of sorted) {
         if (!projects.has(d.project)) projects.set(d.project, (await repo.getProject(tx, d.project)) ?? null);
         if (!known(d)) continue;
         const k = `${d.project}\0${d.stage}`;
-        const g = byStage.get(k) ?? { project: d.project, stage: d.stage, skus: [] };
+        const g = byStage.get(k) ?? { project: d.project, stage: d.stage, skus: [], up: [] };
         g.skus.push(d.sku);
+        if (d.delta > 0) g.up.push(d.sku);
         byStage.set(k, g);
       }
       const current = new Map<string, Map<string, { issuedMilli: number; overException: number | null }>>();
       for (const [k, g] of byStage) current.set(k, await repo.stageIssueRows(tx, g.project, g.stage, g.skus));
-      // The plan, for the SKUs whose issued quantity went up (only those can become over-issued):
-      // one query per (project, stage), their lines of its latest version only.
+      // One query per (project, stage): the rising SKUs' lines of its latest plan version.
       const plans = new Map<string, Map<string, number>>();
-      for (const [k, g] of byStage) {
-        const up = g.skus.filter((sku) => deltas.get(JSON.stringify([g.project, g.stage, sku]))!.delta > 0);
-        if (up.length) plans.set(k, await repo.plannedQty(tx, g.project, g.stage, up));
-      }
+      for (const [k, g] of byStage) if (g.up.length) plans.set(k, await repo.plannedQty(tx, g.project, g.stage, g.up));
       const planned = (project: string, stage: string, sku: string) => plans.get(`${project}\0${stage}`)?.get(sku) ?? 0;
       const now = new Date().toISOString();
       const put: Parameters<typeof repo.putStageIssues>[1][number][] = [];
