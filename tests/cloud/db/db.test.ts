@@ -6,6 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Db, type DbModule, inMemoryStatementJournals, PostgresDatabase, SqliteDatabase } from '../../../cloud/db/index.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import { mv } from '../../contracts/store.contract.js';
+import { commitLevel } from '../../helpers/commit-level.js';
 import { requireBuild, ROOT, tempDir } from '../../helpers/procs.js';
 
 /** The PostgreSQL on 127.0.0.1:5432 (trust auth), database `test`; each test gets its own schema. */
@@ -122,8 +123,7 @@ for (const make of [sqliteBackend, pgBackend]) {
       await db.migrate(widgets);
       // What the COMMIT will do, read inside the transaction: SQLite's synchronous level (FULL 2,
       // NORMAL 1: no WAL fsync at commit), PostgreSQL's synchronous_commit.
-      const level = async (q: Kysely<any>) =>
-        b!.name === 'sqlite' ? String(((await sql`PRAGMA synchronous`.execute(q)).rows[0] as { synchronous: number }).synchronous) : String(((await sql`SHOW synchronous_commit`.execute(q)).rows[0] as { synchronous_commit: string }).synchronous_commit);
+      const level = (q: Kysely<any>) => commitLevel(q, db.dialect);
       const [full, normal] = b.name === 'sqlite' ? ['2', '1'] : ['on', 'off'];
       let later: Promise<string> | undefined;
       expect(

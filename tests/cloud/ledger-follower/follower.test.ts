@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { PostgresStore } from '../../../cloud/store/postgres.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import type { Store } from '../../../cloud/store/store.js';
 import { mv } from '../../contracts/store.contract.js';
+import { commitLevel } from '../../helpers/commit-level.js';
 import { tempDir } from '../../helpers/procs.js';
 
 /** The PostgreSQL of the test machine (trust auth), database `test`; each test gets its own schema. */
@@ -200,8 +200,7 @@ for (const make of [sqliteRig, pgRig]) {
       rig = make();
       const { db, store } = await rig.open();
       // What each batch's COMMIT will do, read inside it: SQLite synchronous (2 FULL, 1 NORMAL), PostgreSQL synchronous_commit.
-      const level = async (tx: Tx) =>
-        db.dialect === 'sqlite' ? String(((await sql`PRAGMA synchronous`.execute(tx)).rows[0] as { synchronous: number }).synchronous) : String(((await sql`SHOW synchronous_commit`.execute(tx)).rows[0] as { synchronous_commit: string }).synchronous_commit);
+      const level = (tx: Tx) => commitLevel(tx, db.dialect);
       const levels: Record<string, string[]> = { relaxed: [], durable: [] };
       const probe = (name: keyof typeof levels): LedgerConsumer => ({ name, apply: async (tx) => void levels[name]!.push(await level(tx)) });
       const f1 = follower(db, [probe('relaxed')]);
