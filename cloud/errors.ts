@@ -59,6 +59,7 @@ export const CLOUD_ERRORS = {
   SG_ERR_DB_OPEN: 'The cloud database (SQLite file or PostgreSQL) cannot be opened.',
   SG_ERR_DB_MIGRATION: 'A schema migration failed, or the database was migrated by a newer release.',
   SG_ERR_DB_UPGRADE: 'The data of an older release (separate SQLite files) could not be moved into the one database.',
+  SG_ERR_DB_REUSABLE: 'A reusable query\'s builder used an argument value outside a parameter (a programming error, refused on its first run): the message names the query and the value.',
   SG_ERR_ACK_KEY_MISSING: 'No ack key is stored for an edge (a credential of an earlier release behind an external broker): its acks go unsigned and it drops them; rotate the credential. Logged once per edge.',
   SG_ERR_MONEY: 'An amount is not a valid money value (decimal string, minor units).',
   SG_ERR_NO_APPROVAL_RULE: 'No approval band covers the amount.',

@@ -106,7 +106,7 @@ export interface PostgresDb extends Db {
 
 export class DbError extends Error {
   constructor(
-    readonly code: 'SG_ERR_DB_MIGRATION' | 'SG_ERR_DB_OPEN' | 'SG_ERR_DB_UPGRADE',
+    readonly code: 'SG_ERR_DB_MIGRATION' | 'SG_ERR_DB_OPEN' | 'SG_ERR_DB_UPGRADE' | 'SG_ERR_DB_REUSABLE',
     message: string,
   ) {
     super(message);
