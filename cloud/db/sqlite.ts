@@ -66,6 +66,9 @@ class GatedSqliteDialect extends SqliteDialect {
   }
 }
 
+const SYNC_NORMAL = CompiledQuery.raw('PRAGMA synchronous = NORMAL');
+const SYNC_FULL = CompiledQuery.raw('PRAGMA synchronous = FULL');
+
 /** Most distinct SQL texts whose prepared statements are kept (Kysely builds a few hundred). */
 const STATEMENT_CACHE = 1000;
 
@@ -166,12 +169,13 @@ export class SqliteDatabase implements SqliteDb {
     // transaction"), so it is set around it while this call holds the one connection (Kysely's
     // `connection()`; the ingest path's statements on `handle` wait for the gate it holds): no
     // other transaction can begin or commit at NORMAL.
+    // Compiled once (a `sql` template is built and compiled on every call: 2 per follower batch).
     return this.kysely.connection().execute(async (conn) => {
-      await sql`PRAGMA synchronous = NORMAL`.execute(conn);
+      await conn.executeQuery(SYNC_NORMAL);
       try {
         return await conn.transaction().execute(fn);
       } finally {
-        await sql`PRAGMA synchronous = FULL`.execute(conn);
+        await conn.executeQuery(SYNC_FULL);
       }
     });
   }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Dialect, Tx } from '../db/index.js';
+import { type Dialect, reusable, type Tx } from '../db/index.js';
 import type { LedgerEntry } from './ledger-consumer.js';
 
 /** Queries of the follower (both dialects, through Kysely). Quantities stay integer thousandths. */
@@ -19,22 +19,35 @@ export async function ensureLockRow(tx: Tx, follower: string, now: string): Prom
     .execute();
 }
 
-/** Take the follower's lock row (PostgreSQL: `FOR UPDATE`, held to the end of the transaction; SQLite's `BEGIN IMMEDIATE` already serialises writers). */
+// The queries of every batch are reusable (cloud/db/reusable-query.ts): built and compiled once
+// per dialect (and per row count of the cursor upsert), not in every batch; at the short batches
+// of an active ingester Kysely's build was a large part of the follower's own cost.
+
+const lockQuery = reusable('follower.lock', (tx, follower: string) => tx.selectFrom('ledger_cursors').select('pos').where('follower', '=', follower).where('consumer', '=', '').where('site', '=', '').forUpdate());
+
+/**
+ * Take the follower's lock row: PostgreSQL `FOR UPDATE`, held to the end of the transaction. On
+ * SQLite nothing to do: the batch's `BEGIN IMMEDIATE` already holds the one write lock.
+ */
 export async function lockFollower(tx: Tx, dialect: Dialect, follower: string): Promise<void> {
-  let q = tx.selectFrom('ledger_cursors').select('pos').where('follower', '=', follower).where('consumer', '=', '').where('site', '=', '');
-  if (dialect === 'postgres') q = q.forUpdate();
-  await q.execute();
+  if (dialect === 'postgres') await lockQuery(tx, follower);
 }
 
+const cursorsQuery = reusable('follower.cursors', (tx, follower: string) =>
+  tx.selectFrom('ledger_cursors').select(['consumer', 'site', 'pos']).where('follower', '=', follower).where('consumer', '<>', ''),
+);
+
 export async function cursors(tx: Tx, follower: string): Promise<CursorRow[]> {
-  const rows = await tx.selectFrom('ledger_cursors').select(['consumer', 'site', 'pos']).where('follower', '=', follower).where('consumer', '<>', '').execute();
-  return rows.map((r) => ({ consumer: r.consumer as string, site: r.site as string, pos: Number(r.pos) }));
+  const { rows } = await cursorsQuery(tx, follower);
+  return (rows as Array<Record<string, unknown>>).map((r) => ({ consumer: r.consumer as string, site: r.site as string, pos: Number(r.pos) }));
 }
+
+const headsQuery = reusable('follower.heads', (tx) => tx.selectFrom('chain_heads').select(['site', 'pos']));
 
 /** Where each site's ledger ends (the hash chain's head row: written in the commit that appends). */
 export async function siteHeads(tx: Tx): Promise<Array<{ site: string; pos: number }>> {
-  const rows = await tx.selectFrom('chain_heads').select(['site', 'pos']).execute();
-  return rows.map((r) => ({ site: r.site as string, pos: Number(r.pos) }));
+  const { rows } = await headsQuery(tx);
+  return (rows as Array<Record<string, unknown>>).map((r) => ({ site: r.site as string, pos: Number(r.pos) }));
 }
 
 /**
@@ -59,25 +72,35 @@ export const ENTRY_COLUMNS = [
  */
 const ROW_AS_JSON = sql.raw(`json_array(${ENTRY_COLUMNS.join(', ')})`);
 
+const rowsQuery = reusable('follower.rows', (tx, site: string, after: number, upTo: number, limit: number) =>
+  tx.selectFrom('ledger').select(ENTRY_COLUMNS).where('site', '=', site).where('pos', '>', after).where('pos', '<=', upTo).orderBy('pos').limit(limit),
+);
+const rowsAsJsonQuery = reusable('follower.rows-json', (_tx, site: string, after: number, upTo: number, limit: number) =>
+  sql<{ j: string }>`SELECT ${ROW_AS_JSON} AS j FROM ledger WHERE site = ${site} AND pos > ${after} AND pos <= ${upTo} ORDER BY pos LIMIT ${limit}`,
+);
+
 /** A site's rows in `(after, upTo]`, by position, at most `limit`. */
 export async function siteRows(tx: Tx, dialect: Dialect, site: string, after: number, upTo: number, limit: number): Promise<LedgerEntry[]> {
   if (dialect === 'postgres') {
-    const rows = await tx.selectFrom('ledger').select(ENTRY_COLUMNS).where('site', '=', site).where('pos', '>', after).where('pos', '<=', upTo).orderBy('pos').limit(limit).execute();
-    return rows.map(entryOf);
+    const { rows } = await rowsQuery(tx, site, after, upTo, limit);
+    return (rows as Array<Record<string, unknown>>).map(entryOf);
   }
-  const { rows } = await sql<{ j: string }>`SELECT ${ROW_AS_JSON} AS j FROM ledger WHERE site = ${site} AND pos > ${after} AND pos <= ${upTo} ORDER BY pos LIMIT ${limit}`.execute(tx);
+  const { rows } = await rowsAsJsonQuery(tx, site, after, upTo, limit);
   const out: LedgerEntry[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = entryOfValues(JSON.parse(rows[i]!.j) as unknown[]);
+  for (let i = 0; i < rows.length; i++) out[i] = entryOfValues(JSON.parse((rows[i] as { j: string }).j) as unknown[]);
   return out;
 }
 
+const putCursorsQuery = reusable('follower.put-cursors', (tx, rows: ReadonlyArray<{ follower: string; consumer: string; site: string; pos: number; updated_at: string }>) =>
+  tx
+    .insertInto('ledger_cursors')
+    .values(rows as unknown as Array<Record<string, unknown>>)
+    .onConflict((oc) => oc.columns(['follower', 'consumer', 'site']).doUpdateSet((eb) => ({ pos: eb.ref('excluded.pos'), updated_at: eb.ref('excluded.updated_at') }))),
+);
+
 export async function putCursors(tx: Tx, follower: string, rows: readonly CursorRow[], now: string): Promise<void> {
   if (rows.length === 0) return;
-  await tx
-    .insertInto('ledger_cursors')
-    .values(rows.map((r) => ({ follower, consumer: r.consumer, site: r.site, pos: r.pos, updated_at: now })))
-    .onConflict((oc) => oc.columns(['follower', 'consumer', 'site']).doUpdateSet((eb) => ({ pos: eb.ref('excluded.pos'), updated_at: eb.ref('excluded.updated_at') })))
-    .execute();
+  await putCursorsQuery(tx, rows.map((r) => ({ follower, consumer: r.consumer, site: r.site, pos: r.pos, updated_at: now })));
 }
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
