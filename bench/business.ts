@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Movement } from '../protocols/mqtt/index.js';
-import { openDatabase, type SqliteDb } from '../cloud/db/index.js';
+import { openDatabase, reusableStats, type SqliteDb } from '../cloud/db/index.js';
 import { ledgerConsumers } from '../cloud/ledger-consumers.js';
 import { LedgerFollower } from '../cloud/ledger-follower/index.js';
 import { cloudModules } from '../cloud/modules.js';
@@ -181,6 +181,7 @@ export async function businessBench(o: { rows: number; skus: number; batchRows?:
 
     const follower = new LedgerFollower(db, pino({ level: 'silent' }), { pollMs: 0, minGapMs: o.minGapMs ?? 0, ...(o.batchRows ? { batchRows: o.batchRows } : {}) });
     for (const make of ledgerConsumers) follower.register(make({ db, log: pino({ level: 'silent' }) })!);
+    const compiles0 = reusableStats.compiles;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await follower.start();
@@ -188,6 +189,7 @@ export async function businessBench(o: { rows: number; skus: number; batchRows?:
     const wallMs = performance.now() - t0;
     const c = process.cpuUsage(cpu0);
     const cpuMs = (c.user + c.system) / 1000;
+    const compiles = reusableStats.compiles - compiles0;
     await follower.stop();
     const st = follower.status();
     if (st.failing) throw new Error(`business bench: the follower failed: ${st.failing.consumer}: ${st.failing.error}`);
@@ -204,6 +206,8 @@ export async function businessBench(o: { rows: number; skus: number; batchRows?:
       rowsPerSecCpu: Math.round(o.rows / (cpuMs / 1000)),
       rowsPerSecWall: Math.round(o.rows / (wallMs / 1000)),
       perConsumer,
+      /** Query shapes the consumers' reusable queries built and compiled (cloud/db/reusable-query.ts): against `batches`, how often Kysely still builds. */
+      reusableCompiles: compiles,
       digest: await digest(db),
     };
   } finally {
@@ -231,6 +235,7 @@ export const businessSection: BenchSection = {
       ['business: catch-up CPU µs per row (all consumers + follower)', String(r.cpuUsPerRow)],
       ['business: catch-up rows/s (CPU / wall)', `${r.rowsPerSecCpu} / ${r.rowsPerSecWall}`],
       ...Object.entries(r.perConsumer).map(([k, v]): [string, string] => [`business: ${k} CPU µs per row`, String(v.cpuUsPerRow)]),
+      ['business: reusable query shapes compiled (cloud/db)', String(r.reusableCompiles)],
       ['business: digest of what the consumers wrote', r.digest.sha256.slice(0, 16)],
     ];
     return { figures: { ...r, load1AtStart: ctx.machine.load1 }, table, ok: true };

@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { reusable } from '../db/index.js';
 
 /**
  * The costing tables (module.ts) through Kysely, one code path for SQLite and PostgreSQL. Repos
@@ -72,6 +73,13 @@ const key = (site: string, sku: string) => `${site}\u0000${sku}`;
  * `lock`: take the rows `FOR UPDATE` (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
  * writers), so the follower and a landed-cost posting never overwrite each other's average.
  */
+// Every follower batch's queries are reusable (cloud/db/reusable-query.ts): compiled once per shape.
+const averagesQuery = reusable('costing.averages', (trx, site: string, skus: string[], lock: boolean) => {
+  // A fixed order, so two lockers never deadlock.
+  const q = trx.selectFrom('cost_averages').selectAll().where('site', '=', site).where('sku', 'in', skus).orderBy('sku');
+  return lock ? q.forUpdate() : q;
+});
+
 export async function loadAverages(trx: Tx, pairs: ReadonlyArray<{ site: string; sku: string }>, lock = false): Promise<Map<string, AverageRow>> {
   const out = new Map<string, AverageRow>();
   if (pairs.length === 0) return out;
@@ -83,15 +91,8 @@ export async function loadAverages(trx: Tx, pairs: ReadonlyArray<{ site: string;
   for (const [site, skus] of [...bySite].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     skus.sort();
     for (let i = 0; i < skus.length; i += 500) {
-      let q = trx
-        .selectFrom('cost_averages')
-        .selectAll()
-        .where('site', '=', site)
-        .where('sku', 'in', skus.slice(i, i + 500))
-        // A fixed order, so two lockers never deadlock.
-        .orderBy('sku');
-      if (lock) q = q.forUpdate();
-      for (const r of await q.execute()) out.set(key(r.site, r.sku), toAverage(r));
+      const { rows } = await averagesQuery(trx, site, skus.slice(i, i + 500), lock);
+      for (const r of rows as Array<Record<string, unknown>>) out.set(key(r.site as string, r.sku as string), toAverage(r));
     }
   }
   return out;
@@ -114,20 +115,19 @@ const toAverage = (r: Record<string, unknown>): AverageRow => ({
 });
 
 /** Many averages in multi-row upserts (one follower batch: one or a few statements). */
+const saveAveragesQuery = reusable(
+  'costing.save-averages',
+  (trx, rows: Array<Record<string, unknown>>) =>
+    trx
+      .insertInto('cost_averages')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['site', 'sku']).doUpdateSet((eb) => ({ qty_milli: eb.ref('excluded.qty_milli'), value_exact: eb.ref('excluded.value_exact'), last_average: eb.ref('excluded.last_average'), updated_pos: eb.ref('excluded.updated_pos') }))),
+  { nullIsValue: true },
+);
+
 export async function saveAverages(trx: Tx, list: readonly AverageRow[]): Promise<void> {
   for (let i = 0; i < list.length; i += 150) {
-    await trx
-      .insertInto('cost_averages')
-      .values(list.slice(i, i + 150).map((a) => ({ site: a.site, sku: a.sku, qty_milli: a.qtyMilli, value_exact: a.valueExact, last_average: a.lastAverage, updated_pos: a.updatedPos })))
-      .onConflict((oc) =>
-        oc.columns(['site', 'sku']).doUpdateSet((eb) => ({
-          qty_milli: eb.ref('excluded.qty_milli'),
-          value_exact: eb.ref('excluded.value_exact'),
-          last_average: eb.ref('excluded.last_average'),
-          updated_pos: eb.ref('excluded.updated_pos'),
-        })),
-      )
-      .execute();
+    await saveAveragesQuery(trx, list.slice(i, i + 150).map((a) => ({ site: a.site, sku: a.sku, qty_milli: a.qtyMilli, value_exact: a.valueExact, last_average: a.lastAverage, updated_pos: a.updatedPos })));
   }
 }
 
@@ -140,17 +140,24 @@ export async function saveAverage(trx: Tx, a: AverageRow): Promise<void> {
     .execute();
 }
 
+const carryQuery = reusable('costing.carry', (trx, project: string, category: string) =>
+  trx.selectFrom('cost_carries').select(['exact_fen', 'posted_fen']).where('project', '=', project).where('category', '=', category),
+);
+
 export async function carry(trx: Tx, project: string, category: CostCategory): Promise<{ exactFen: string; postedFen: number } | undefined> {
-  const r = await trx.selectFrom('cost_carries').select(['exact_fen', 'posted_fen']).where('project', '=', project).where('category', '=', category).executeTakeFirst();
+  const r = (await carryQuery(trx, project, category)).rows[0] as Record<string, unknown> | undefined;
   return r ? { exactFen: String(r.exact_fen), postedFen: n(r.posted_fen) } : undefined;
 }
 
-export async function saveCarry(trx: Tx, project: string, category: CostCategory, s: { exactFen: string; postedFen: number }): Promise<void> {
-  await trx
+const saveCarryQuery = reusable('costing.save-carry', (trx, project: string, category: string, exactFen: string, postedFen: number) =>
+  trx
     .insertInto('cost_carries')
-    .values({ project, category, exact_fen: s.exactFen, posted_fen: s.postedFen })
-    .onConflict((oc) => oc.columns(['project', 'category']).doUpdateSet({ exact_fen: s.exactFen, posted_fen: s.postedFen }))
-    .execute();
+    .values({ project, category, exact_fen: exactFen, posted_fen: postedFen })
+    .onConflict((oc) => oc.columns(['project', 'category']).doUpdateSet((eb) => ({ exact_fen: eb.ref('excluded.exact_fen'), posted_fen: eb.ref('excluded.posted_fen') }))),
+);
+
+export async function saveCarry(trx: Tx, project: string, category: CostCategory, s: { exactFen: string; postedFen: number }): Promise<void> {
+  await saveCarryQuery(trx, project, category, s.exactFen, s.postedFen);
 }
 
 const entryRow = (e: CostEntry) => ({
@@ -180,9 +187,11 @@ export async function insertEntry(trx: Tx, e: CostEntry): Promise<number> {
 }
 
 /** Many entries, in order, in multi-row inserts (a follower batch of issues is one or a few statements). */
+const insertEntriesQuery = reusable('costing.insert-entries', (trx, rows: Array<Record<string, unknown>>) => trx.insertInto('cost_entries').values(rows), { nullIsValue: true });
+
 export async function insertEntries(trx: Tx, list: readonly CostEntry[]): Promise<void> {
   // 18 columns x 100 rows stays far below both dialects' parameter limits.
-  for (let i = 0; i < list.length; i += 100) await trx.insertInto('cost_entries').values(list.slice(i, i + 100).map(entryRow)).execute();
+  for (let i = 0; i < list.length; i += 100) await insertEntriesQuery(trx, list.slice(i, i + 100).map(entryRow));
 }
 
 export interface EntryRow extends CostEntry {
@@ -271,13 +280,11 @@ export async function consumedAfter(trx: Tx, site: string, sku: string, pos: num
 }
 
 /** Receipts in multi-row inserts (a replayed movement is ignored). */
+const insertReceiptsQuery = reusable('costing.insert-receipts', (trx, rows: Array<Record<string, unknown>>) => trx.insertInto('cost_receipts').values(rows).onConflict((oc) => oc.column('movement').doNothing()), { nullIsValue: true });
+
 export async function insertReceipts(trx: Tx, list: readonly ReceiptRow[]): Promise<void> {
   for (let i = 0; i < list.length; i += 150) {
-    await trx
-      .insertInto('cost_receipts')
-      .values(list.slice(i, i + 150).map((r) => ({ movement: r.movement, pos: r.pos, site: r.site, sku: r.sku, po: r.po, po_line: r.poLine, qty_milli: r.qtyMilli, unit_cost: r.unitCost, landed_exact: r.landedExact, flag: r.flag })))
-      .onConflict((oc) => oc.column('movement').doNothing())
-      .execute();
+    await insertReceiptsQuery(trx, list.slice(i, i + 150).map((r) => ({ movement: r.movement, pos: r.pos, site: r.site, sku: r.sku, po: r.po, po_line: r.poLine, qty_milli: r.qtyMilli, unit_cost: r.unitCost, landed_exact: r.landedExact, flag: r.flag })));
   }
 }
 
@@ -334,8 +341,10 @@ export async function insertLanded(trx: Tx, l: { po: string; amountFen: number; 
 }
 
 /** The latest closed period ('yyyy-mm'), or undefined. */
+const lastClosedQuery = reusable('costing.last-closed', (trx) => trx.selectFrom('cost_periods').select(sql<string>`MAX(period)`.as('p')));
+
 export async function lastClosed(trx: Tx): Promise<string | undefined> {
-  const r = await trx.selectFrom('cost_periods').select(sql<string>`MAX(period)`.as('p')).executeTakeFirst();
+  const r = (await lastClosedQuery(trx)).rows[0] as { p: string | null } | undefined;
   return r?.p ?? undefined;
 }
 
@@ -371,12 +380,14 @@ export async function standardCostFen(trx: Tx, sku: string): Promise<number | un
 }
 
 /** Standard costs of many SKUs at once (one query per 500), for a follower batch. */
+const standardCostsQuery = reusable('costing.standard-costs', (trx, skus: string[]) => trx.selectFrom('items').select(['sku', 'standard_cost']).where('sku', 'in', skus));
+
 export async function standardCostsFen(trx: Tx, skus: readonly string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   const list = [...new Set(skus)];
   for (let i = 0; i < list.length; i += 500) {
-    const rows = await trx.selectFrom('items').select(['sku', 'standard_cost']).where('sku', 'in', list.slice(i, i + 500)).execute();
-    for (const r of rows) if (r.standard_cost !== null && r.standard_cost !== undefined && r.standard_cost !== '') out.set(String(r.sku), Number(r.standard_cost));
+    const { rows } = await standardCostsQuery(trx, list.slice(i, i + 500));
+    for (const r of rows as Array<Record<string, unknown>>) if (r.standard_cost !== null && r.standard_cost !== undefined && r.standard_cost !== '') out.set(String(r.sku), Number(r.standard_cost));
   }
   return out;
 }

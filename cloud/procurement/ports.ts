@@ -4,7 +4,7 @@
  * sales's reservations (approved issue requisitions), the exception queue and the ERP outbound
  * queue (approved POs).
  */
-import type { Db } from '../db/index.js';
+import { type Db, reusable } from '../db/index.js';
 import { audit } from '../audit/index.js';
 import { averageCost } from '../costing/index.js';
 import { enqueue } from '../erp/index.js';
@@ -14,6 +14,9 @@ import { getProject } from '../projects/index.js';
 import { consume, reserve } from '../sales/index.js';
 import { poId } from './rules.js';
 import { type ProcurementPorts, ProcurementService } from './service.js';
+
+/** A follower batch's exceptions, one multi-row insert (reusable: cloud/db/reusable-query.ts). */
+const raiseQuery = reusable('procurement.raise', (tx, rows: Array<Record<string, unknown>>) => tx.insertInto('exceptions').values(rows), { nullIsValue: true });
 
 
 /**
@@ -45,10 +48,7 @@ export function defaultPorts(overrides: Partial<ProcurementPorts> = {}): Procure
       // a follower batch's exceptions in multi-row inserts.
       const at = new Date().toISOString();
       for (let i = 0; i < es.length; i += 500) {
-        await tx
-          .insertInto('exceptions')
-          .values(es.slice(i, i + 500).map((e) => ({ type: e.type, site: e.site, movement_id: e.movementId, sku: e.sku, location: e.location, batch: e.batch, project: e.project, message: e.message, raised_at: at })))
-          .execute();
+        await raiseQuery(tx, es.slice(i, i + 500).map((e) => ({ type: e.type, site: e.site, movement_id: e.movementId, sku: e.sku, location: e.location, batch: e.batch, project: e.project, message: e.message, raised_at: at })));
       }
     },
     async poApproved(tx, po) {

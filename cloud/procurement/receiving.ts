@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import { reusable } from '../db/index.js';
 import * as repo from './repo.js';
 import { matchReceipt, receiveStatus, type PoStatus } from './rules.js';
 
@@ -27,6 +28,18 @@ export interface ReceivableLine {
  * the book, filters): per site, `sku IN (...)` in chunks, so a follower batch reads them once
  * instead of once per receipt.
  */
+const receivableQuery = reusable('procurement.receivable-lines', (tx, site: string, skus: string[]) =>
+  tx
+    .selectFrom('po_lines')
+    .innerJoin('purchase_orders', 'purchase_orders.id', 'po_lines.po_id')
+    .select(['po_lines.po_id as po', 'po_lines.line as line', 'po_lines.sku as sku', 'purchase_orders.expected_at as expected_at', 'purchase_orders.created_at as created_at', 'po_lines.qty as qty', 'po_lines.received as received', 'po_lines.unit_price as unit_price'])
+    .where('purchase_orders.site', '=', site)
+    .where('po_lines.sku', 'in', skus)
+    .where('purchase_orders.status', 'in', repo.RECEIVING)
+    .orderBy('po_lines.po_id')
+    .orderBy('po_lines.line'),
+);
+
 async function receivableLines(tx: Tx, pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<ReceivableLine[]> {
   const bySite = new Map<string, Set<string>>();
   for (const p of pairs) bySite.set(p.site, (bySite.get(p.site) ?? new Set<string>()).add(p.sku));
@@ -34,17 +47,8 @@ async function receivableLines(tx: Tx, pairs: ReadonlyArray<{ site: string; sku:
   for (const [site, set] of bySite) {
     const skus = [...set];
     for (let i = 0; i < skus.length; i += 500) {
-      const rows = await tx
-        .selectFrom('po_lines')
-        .innerJoin('purchase_orders', 'purchase_orders.id', 'po_lines.po_id')
-        .select(['po_lines.po_id as po', 'po_lines.line as line', 'po_lines.sku as sku', 'purchase_orders.expected_at as expected_at', 'purchase_orders.created_at as created_at', 'po_lines.qty as qty', 'po_lines.received as received', 'po_lines.unit_price as unit_price'])
-        .where('purchase_orders.site', '=', site)
-        .where('po_lines.sku', 'in', skus.slice(i, i + 500))
-        .where('purchase_orders.status', 'in', repo.RECEIVING)
-        .orderBy('po_lines.po_id')
-        .orderBy('po_lines.line')
-        .execute();
-      for (const r of rows) {
+      const { rows } = await receivableQuery(tx, site, skus.slice(i, i + 500));
+      for (const r of rows as Array<Record<string, unknown>>) {
         out.push({ po: Number(r.po), line: Number(r.line), site, sku: r.sku as string, expectedAt: r.expected_at as string, createdAt: r.created_at as string, qty: Number(r.qty), received: Number(r.received), unitPrice: Number(r.unit_price) });
       }
     }

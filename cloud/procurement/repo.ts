@@ -4,6 +4,7 @@
  * Quantities: integer thousandths; money: integer fen.
  */
 import type { Kysely, Transaction } from 'kysely';
+import { reusable } from '../db/index.js';
 import type { PoStatus, PriceSource } from './rules.js';
 
 type Q = Transaction<any> | Kysely<any>;
@@ -235,20 +236,25 @@ export async function po(q: Q, id: number): Promise<PoRow | undefined> {
 }
 
 /** These POs with their lines, by id (absent ids are left out): two reads per 500 ids. */
+// The queries the ledger follower's consumer runs in every batch are reusable (cloud/db/
+// reusable-query.ts): built and compiled once per shape, not per batch.
+const posQuery = reusable('procurement.pos', (q, ids: number[]) => q.selectFrom('purchase_orders').selectAll().where('id', 'in', ids));
+const poLinesQuery = reusable('procurement.po-lines', (q, ids: number[]) => q.selectFrom('po_lines').selectAll().where('po_id', 'in', ids).orderBy('po_id').orderBy('line'));
+
 export async function posByIds(q: Q, ids: readonly number[]): Promise<Map<number, PoRow>> {
   const out = new Map<number, PoRow>();
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);
-    const rows = await q.selectFrom('purchase_orders').selectAll().where('id', 'in', chunk).execute();
+    const { rows } = await posQuery(q, chunk);
     if (!rows.length) continue;
     const lines = new Map<number, PoLineRow[]>();
-    for (const l of await q.selectFrom('po_lines').selectAll().where('po_id', 'in', chunk).orderBy('po_id').orderBy('line').execute()) {
+    for (const l of (await poLinesQuery(q, chunk)).rows as Array<Record<string, unknown>>) {
       const id = n(l.po_id);
       const list = lines.get(id);
       if (list) list.push(poLineOf(l));
       else lines.set(id, [poLineOf(l)]);
     }
-    for (const r of rows) out.set(n(r.id), poOf(r, lines.get(n(r.id)) ?? []));
+    for (const r of rows as Array<Record<string, unknown>>) out.set(n(r.id), poOf(r, lines.get(n(r.id)) ?? []));
   }
   return out;
 }
@@ -295,22 +301,23 @@ export async function lastPoPrice(q: Q, sku: string): Promise<number | undefined
 }
 
 /** Of these sites, those with at least one purchase order (any status): the sites that buy through POs. */
+const sitesWithPosQuery = reusable('procurement.sites-with-pos', (q, sites: string[]) => q.selectFrom('purchase_orders').select('site').distinct().where('site', 'in', sites));
+
 export async function sitesWithPurchaseOrders(q: Q, sites: readonly string[]): Promise<Set<string>> {
   if (!sites.length) return new Set();
-  const rows = await q.selectFrom('purchase_orders').select('site').distinct().where('site', 'in', [...sites]).execute();
-  return new Set(rows.map((r) => r.site as string));
+  const { rows } = await sitesWithPosQuery(q, [...sites]);
+  return new Set((rows as Array<{ site: string }>).map((r) => r.site));
 }
 
 /** The PO statuses a receipt matches against (receiving.ts `receivableLines`). */
 export const RECEIVING: PoStatus[] = ['approved', 'partially-received', 'received'];
 
+const addReceivedQuery = reusable('procurement.add-received', (tx, poId: number, line: number, qty: number) =>
+  tx.updateTable('po_lines').set((eb) => ({ received: eb('received', '+', qty) })).where('po_id', '=', poId).where('line', '=', line),
+);
+
 export async function addReceived(tx: Tx, poId: number, line: number, qty: number): Promise<void> {
-  await tx
-    .updateTable('po_lines')
-    .set((eb) => ({ received: eb('received', '+', qty) }))
-    .where('po_id', '=', poId)
-    .where('line', '=', line)
-    .execute();
+  await addReceivedQuery(tx, poId, line, qty);
 }
 
 export interface ReceiptMatchRow {
@@ -327,12 +334,11 @@ export interface ReceiptMatchRow {
   at: string;
 }
 
+const insertMatchesQuery = reusable('procurement.insert-matches', (tx, rows: Array<Record<string, unknown>>) => tx.insertInto('receipt_matches').values(rows));
+
 export async function insertMatches(tx: Tx, rows: readonly ReceiptMatchRow[]): Promise<void> {
   if (!rows.length) return;
-  await tx
-    .insertInto('receipt_matches')
-    .values(rows.map((m) => ({ ledger_id: m.ledgerId, pos: m.pos, site: m.site, sku: m.sku, po_id: m.po, line: m.line, qty: m.qty, unit_price: m.unitPrice, over_receipt: m.overReceipt, at: m.at })))
-    .execute();
+  await insertMatchesQuery(tx, rows.map((m) => ({ ledger_id: m.ledgerId, pos: m.pos, site: m.site, sku: m.sku, po_id: m.po, line: m.line, qty: m.qty, unit_price: m.unitPrice, over_receipt: m.overReceipt, at: m.at })));
 }
 
 const matchOf = (r: Record<string, unknown>): ReceiptMatchRow => ({
@@ -348,10 +354,12 @@ const matchOf = (r: Record<string, unknown>): ReceiptMatchRow => ({
   at: r.at as string,
 });
 
+const matchesQuery = reusable('procurement.matches', (q, ids: string[]) => q.selectFrom('receipt_matches').selectAll().where('ledger_id', 'in', ids).orderBy('pos').orderBy('po_id').orderBy('line'));
+
 export async function matchesOf(q: Q, ledgerIds: readonly string[]): Promise<ReceiptMatchRow[]> {
   if (!ledgerIds.length) return [];
-  const rows = await q.selectFrom('receipt_matches').selectAll().where('ledger_id', 'in', [...ledgerIds]).orderBy('pos').orderBy('po_id').orderBy('line').execute();
-  return rows.map(matchOf);
+  const { rows } = await matchesQuery(q, [...ledgerIds]);
+  return (rows as Array<Record<string, unknown>>).map(matchOf);
 }
 
 export async function matchesOfPo(q: Q, poId: number): Promise<ReceiptMatchRow[]> {

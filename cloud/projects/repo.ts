@@ -1,10 +1,36 @@
 import { sql } from 'kysely';
-import type { Tx } from '../db/index.js';
+import { reusable, type Tx } from '../db/index.js';
 import type { BomLine, PlanInputLine, PlanLine } from './rules.js';
 
 /** Queries of the projects module (Kysely, both dialects). Money in fen, quantities in thousandths. */
 
-type Q = Pick<Tx, 'selectFrom'>;
+type Q = Pick<Tx, 'selectFrom' | 'getExecutor' | 'executeQuery'>;
+
+// The queries of every ledger-follower batch are reusable (cloud/db/reusable-query.ts): built and
+// compiled once per shape instead of per batch.
+const stagesQuery = reusable('projects.stages', (db, codes: string[]) => db.selectFrom('project_stages').selectAll().where('project', 'in', codes).orderBy('project').orderBy('position'));
+const projectQuery = reusable('projects.project', (db, code: string) => db.selectFrom('projects').selectAll().where('code', '=', code));
+const plannedQuery = reusable('projects.planned', (db, project: string, stage: string, skus: string[]) =>
+  db
+    .selectFrom('plan_lines')
+    .select(['sku', 'qty_milli'])
+    .where('project', '=', project)
+    .where('stage', '=', stage)
+    .where('version', '=', sql<number>`(SELECT max(version) FROM plan_versions WHERE project = ${project} AND stage = ${stage})`)
+    .where('sku', 'in', skus),
+);
+const stageIssueRowsQuery = reusable('projects.stage-issue-rows', (db, project: string, stage: string, skus: string[]) =>
+  db.selectFrom('stage_issues').select(['sku', 'issued_milli', 'over_exception']).where('project', '=', project).where('stage', '=', stage).where('sku', 'in', skus),
+);
+const putStageIssuesQuery = reusable(
+  'projects.put-stage-issues',
+  (tx, rows: Array<Record<string, unknown>>) =>
+    tx
+      .insertInto('stage_issues')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['project', 'stage', 'sku']).doUpdateSet((eb) => ({ issued_milli: eb.ref('excluded.issued_milli'), over_exception: eb.ref('excluded.over_exception'), updated_at: eb.ref('excluded.updated_at') }))),
+  { nullIsValue: true },
+);
 
 export interface StageRow {
   code: string;
@@ -36,8 +62,8 @@ export async function projectsOfManager(db: Q, user: string): Promise<string[]> 
 async function stagesOf(db: Q, codes: readonly string[]): Promise<Map<string, StageRow[]>> {
   const out = new Map<string, StageRow[]>(codes.map((c) => [c, []]));
   if (codes.length === 0) return out;
-  const rows = await db.selectFrom('project_stages').selectAll().where('project', 'in', codes).orderBy('project').orderBy('position').execute();
-  for (const r of rows) out.get(r.project as string)?.push({ code: r.code as string, name: r.name as string, needBy: r.need_by as string });
+  const { rows } = await stagesQuery(db, [...codes]);
+  for (const r of rows as Array<Record<string, unknown>>) out.get(r.project as string)?.push({ code: r.code as string, name: r.name as string, needBy: r.need_by as string });
   return out;
 }
 
@@ -59,7 +85,7 @@ function projectOf(r: Record<string, unknown>, stages: StageRow[]): ProjectRow {
 }
 
 export async function getProject(db: Q, code: string): Promise<ProjectRow | undefined> {
-  const r = await db.selectFrom('projects').selectAll().where('code', '=', code).executeTakeFirst();
+  const r = (await projectQuery(db, code)).rows[0] as Record<string, unknown> | undefined;
   if (!r) return undefined;
   return projectOf(r, (await stagesOf(db, [code])).get(code)!);
 }
@@ -144,15 +170,8 @@ export async function planLines(db: Q, project: string, stage: string, version?:
 export async function plannedQty(db: Q, project: string, stage: string, skus: readonly string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (let i = 0; i < skus.length; i += 500) {
-    const rows = await db
-      .selectFrom('plan_lines')
-      .select(['sku', 'qty_milli'])
-      .where('project', '=', project)
-      .where('stage', '=', stage)
-      .where('version', '=', sql<number>`(SELECT max(version) FROM plan_versions WHERE project = ${project} AND stage = ${stage})`)
-      .where('sku', 'in', skus.slice(i, i + 500))
-      .execute();
-    for (const r of rows) out.set(r.sku as string, Number(r.qty_milli));
+    const { rows } = await plannedQuery(db, project, stage, skus.slice(i, i + 500));
+    for (const r of rows as Array<Record<string, unknown>>) out.set(r.sku as string, Number(r.qty_milli));
   }
   return out;
 }
@@ -172,8 +191,8 @@ export async function stageIssueRow(tx: Q, project: string, stage: string, sku: 
 export async function stageIssueRows(tx: Q, project: string, stage: string, skus: readonly string[]): Promise<Map<string, { issuedMilli: number; overException: number | null }>> {
   const out = new Map<string, { issuedMilli: number; overException: number | null }>();
   for (let i = 0; i < skus.length; i += 500) {
-    const rows = await tx.selectFrom('stage_issues').select(['sku', 'issued_milli', 'over_exception']).where('project', '=', project).where('stage', '=', stage).where('sku', 'in', skus.slice(i, i + 500)).execute();
-    for (const r of rows) out.set(r.sku as string, { issuedMilli: Number(r.issued_milli), overException: r.over_exception === null ? null : Number(r.over_exception) });
+    const { rows } = await stageIssueRowsQuery(tx, project, stage, skus.slice(i, i + 500));
+    for (const r of rows as Array<Record<string, unknown>>) out.set(r.sku as string, { issuedMilli: Number(r.issued_milli), overException: r.over_exception === null ? null : Number(r.over_exception) });
   }
   return out;
 }
@@ -181,11 +200,7 @@ export async function stageIssueRows(tx: Q, project: string, stage: string, skus
 /** Many stage_issues rows in multi-row upserts (one follower batch: one or a few statements). */
 export async function putStageIssues(tx: Tx, list: ReadonlyArray<{ project: string; stage: string; sku: string; issuedMilli: number; overException: number | null; updatedAt: string }>): Promise<void> {
   for (let i = 0; i < list.length; i += 150) {
-    await tx
-      .insertInto('stage_issues')
-      .values(list.slice(i, i + 150).map((r) => ({ project: r.project, stage: r.stage, sku: r.sku, issued_milli: r.issuedMilli, over_exception: r.overException, updated_at: r.updatedAt })))
-      .onConflict((oc) => oc.columns(['project', 'stage', 'sku']).doUpdateSet((eb) => ({ issued_milli: eb.ref('excluded.issued_milli'), over_exception: eb.ref('excluded.over_exception'), updated_at: eb.ref('excluded.updated_at') })))
-      .execute();
+    await putStageIssuesQuery(tx, list.slice(i, i + 150).map((r) => ({ project: r.project, stage: r.stage, sku: r.sku, issued_milli: r.issuedMilli, over_exception: r.overException, updated_at: r.updatedAt })));
   }
 }
 

@@ -15,6 +15,7 @@ import { usersWithRole } from '../access/index.js';
 import { enqueueBusinessAlert } from '../alerts/index.js';
 import { reconcile, type ReservationRow } from './reservations.js';
 import type { SalesService } from './service.js';
+import { reusable } from '../db/index.js';
 import type { LedgerConsumer, LedgerEntry } from '../ledger-follower/index.js';
 
 type Tx = Transaction<any>;
@@ -58,6 +59,9 @@ export function salesConsumer(service: SalesService): LedgerConsumer {
   };
 }
 
+/** Reusable (cloud/db/reusable-query.ts): built and compiled once per shape, not per follower batch. */
+const reservedQuery = reusable('sales.reserved-pairs', (tx, site: string, skus: string[]) => tx.selectFrom('stock_reservation_totals').select('sku').where('site', '=', site).where('sku', 'in', skus));
+
 /** Of these pairs, those with a reservation counter (`site\u0000sku`): per site, `sku IN (...)` in chunks. */
 async function reservedPairs(tx: Tx, pairs: ReadonlyArray<{ site: string; sku: string }>): Promise<Set<string>> {
   const bySite = new Map<string, string[]>();
@@ -69,8 +73,8 @@ async function reservedPairs(tx: Tx, pairs: ReadonlyArray<{ site: string; sku: s
   const out = new Set<string>();
   for (const [site, skus] of bySite) {
     for (let i = 0; i < skus.length; i += 500) {
-      const rows = await tx.selectFrom('stock_reservation_totals').select('sku').where('site', '=', site).where('sku', 'in', skus.slice(i, i + 500)).execute();
-      for (const r of rows) out.add(`${site}\u0000${r.sku as string}`);
+      const { rows } = await reservedQuery(tx, site, skus.slice(i, i + 500));
+      for (const r of rows as Array<{ sku: string }>) out.add(`${site}\u0000${r.sku}`);
     }
   }
   return out;
