@@ -1,3 +1,4 @@
+import { reusable } from '../db/index.js';
 import { Money, type MoneyValue } from '../money.js';
 import * as repo from './repo.js';
 import type { PendingLanded, Tx } from './repo.js';
@@ -6,19 +7,24 @@ import type { PendingLanded, Tx } from './repo.js';
  * The pending landed costs of these PO lines (those that have one), in (po, line) order; `lock`:
  * `FOR UPDATE` (PostgreSQL), taken in that order. 200 lines a statement.
  */
+/** Reusable (cloud/db/reusable-query.ts): compiled once per number of lines, not per follower batch. */
+const pendingQuery = reusable('costing.pending-landed', (trx, chunk: Array<{ po: string; line: number }>, lock: boolean) => {
+  const q = trx
+    .selectFrom('cost_landed_pending')
+    .selectAll()
+    .where((eb) => eb.or(chunk.map((l) => eb.and([eb('po', '=', l.po), eb('po_line', '=', l.line)]))))
+    .orderBy('po')
+    .orderBy('po_line');
+  return lock ? q.forUpdate() : q;
+});
+
 async function pendingOf(trx: Tx, lines: ReadonlyArray<{ po: string; line: number }>, lock = false): Promise<PendingLanded[]> {
   const sorted = [...new Map(lines.map((l) => [`${l.po}\u0000${l.line}`, l])).values()].sort((a, b) => (a.po < b.po ? -1 : a.po > b.po ? 1 : a.line - b.line));
   const out: PendingLanded[] = [];
   for (let i = 0; i < sorted.length; i += 200) {
-    const chunk = sorted.slice(i, i + 200);
-    let q = trx
-      .selectFrom('cost_landed_pending')
-      .selectAll()
-      .where((eb) => eb.or(chunk.map((l) => eb.and([eb('po', '=', l.po), eb('po_line', '=', l.line)]))))
-      .orderBy('po')
-      .orderBy('po_line');
-    if (lock) q = q.forUpdate();
-    for (const r of await q.execute()) out.push({ po: r.po, poLine: Number(r.po_line), site: r.site, sku: r.sku, remainingMilli: Number(r.remaining_milli), remainingExact: r.remaining_exact });
+    const chunk = sorted.slice(i, i + 200).map((l) => ({ po: l.po, line: l.line }));
+    const { rows } = await pendingQuery(trx, chunk, lock);
+    for (const r of rows as Array<Record<string, any>>) out.push({ po: r.po, poLine: Number(r.po_line), site: r.site, sku: r.sku, remainingMilli: Number(r.remaining_milli), remainingExact: r.remaining_exact });
   }
   return out;
 }
