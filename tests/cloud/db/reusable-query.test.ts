@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Db, PostgresDatabase, reusable, reusableStats, SqliteDatabase } from '../../../cloud/db/index.js';
@@ -80,10 +80,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(norm(all)).toEqual([...ROWS, { site: 'S2', sku: 'D', qty: 3, note: 'd' }]);
 
       // A constant of the builder (the IN list's 'S9'), one value used twice (the subquery), a `sql` template.
-      let reads = 0;
-      const bySkus = reusable('test.by-skus', (q, site: string, skus: string[], min: number) => {
-        reads++;
-        return q
+      const build = (q: Kysely<any>, site: string, skus: string[], min: number) =>
+        q
           .selectFrom('stock')
           .select(['site', 'sku', 'qty', 'note'])
           .where('site', 'in', [site, 'S9'])
@@ -91,17 +89,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           .where('qty', '>=', min)
           .where('qty', '<=', sql<number>`(SELECT max(qty) FROM stock WHERE site = ${site})`)
           .orderBy('sku');
+      let reads = 0;
+      const bySkus = reusable('test.by-skus', (q, site: string, skus: string[], min: number) => {
+        reads++;
+        return build(q, site, skus, min);
       });
-      const direct = (site: string, skus: string[], min: number) =>
-        db.kysely
-          .selectFrom('stock')
-          .select(['site', 'sku', 'qty', 'note'])
-          .where('site', 'in', [site, 'S9'])
-          .where('sku', 'in', skus)
-          .where('qty', '>=', min)
-          .where('qty', '<=', sql<number>`(SELECT max(qty) FROM stock WHERE site = ${site})`)
-          .orderBy('sku')
-          .execute();
+      // The same builder run as written, by Kysely, each time.
+      const direct = (site: string, skus: string[], min: number) => build(db.kysely, site, skus, min).execute();
       const cases: Array<[string, string[], number]> = [
         ['S1', ['A', 'B'], 1],
         ['S1', ['B', 'C'], 1],
