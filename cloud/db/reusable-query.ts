@@ -29,8 +29,9 @@ export type QueryRunner = Pick<Kysely<any>, 'getExecutor' | 'executeQuery'>;
  * `sql` template), never into `sql.raw`/`sql.lit`/identifiers, and are not computed with or
  * compared: a marker throws when turned into a number or a string (`x + 1`, `` `${x}` ``, `x < y`),
  * and a first build whose markers are not all parameters throws `SG_ERR_DB_REUSABLE`. A truthiness
- * test (`x ? a : b`, `x ?? y`) is safe: falsy values (but NaN and 0n) are part of the shape. An equality test on a
- * value (`x === 'receive'`) is not detected: branch outside, with two reusable queries.
+ * test (`x ? a : b`, `x ?? y`) is safe: falsy values (but NaN and 0n) are part of the shape. An
+ * equality test on a value (`x === 'receive'`) is not detected: branch outside, with two reusable
+ * queries.
  *
  * The SQL differs per dialect: shapes are kept per dialect adapter (`tx.getExecutor().adapter`),
  * at most `MAX_SHAPES` each (oldest dropped): every row count of a multi-row insert is a shape.
@@ -100,9 +101,12 @@ interface Walk {
 
 /** Stands for leaf `i` while the shape is built. */
 class Marker {
-  constructor(readonly i: number) {}
+  constructor(
+    readonly i: number,
+    private readonly query: string,
+  ) {}
   [Symbol.toPrimitive](): never {
-    throw new DbError('SG_ERR_DB_REUSABLE', `argument value ${this.i} was converted (arithmetic, a comparison or a string) in a reusable query's builder`);
+    throw new DbError('SG_ERR_DB_REUSABLE', `reusable query ${this.query}: argument value ${this.i} was converted (arithmetic, a comparison or a string) in its builder`);
   }
 }
 
@@ -139,21 +143,21 @@ function shapeOf(v: unknown, w: Walk): void {
 }
 
 /** `v` with each leaf replaced by its marker, in the walk's order (`next` counts leaves). */
-function marked(v: unknown, next: { i: number }, nulls: boolean): unknown {
-  if (v === undefined || (v === null && !nulls) || v === true || v === false || v === '' || v === 0) return v;
-  if (Array.isArray(v)) return v.map((x) => marked(x, next, nulls));
+function marked(v: unknown, next: { i: number; query: string; nulls: boolean }): unknown {
+  if (v === undefined || (v === null && !next.nulls) || v === true || v === false || v === '' || v === 0) return v;
+  if (Array.isArray(v)) return v.map((x) => marked(x, next));
   if (v !== null && typeof v === 'object' && isPlain(v)) {
     const o: Record<string, unknown> = {};
-    for (const k in v) o[k] = marked((v as Record<string, unknown>)[k], next, nulls);
+    for (const k in v) o[k] = marked((v as Record<string, unknown>)[k], next);
     return o;
   }
-  return new Marker(next.i++);
+  return new Marker(next.i++, next.query);
 }
 
 function compileShape<A extends unknown[], R>(name: string, tx: Q, build: (tx: Q, ...args: A) => Buildable<R>, args: A, leaves: number, nulls: boolean): Shape {
-  const next = { i: 0 };
+  const next = { i: 0, query: name, nulls };
   // A builder's compile() takes no argument, a RawBuilder's takes the executor provider.
-  const compiled = (build(tx, ...(args.map((a) => marked(a, next, nulls)) as A)) as RawBuilder<R>).compile(tx);
+  const compiled = (build(tx, ...(args.map((a) => marked(a, next)) as A)) as RawBuilder<R>).compile(tx);
   const slots: number[] = [];
   const constants: unknown[] = [];
   const bound = new Set<number>();

@@ -139,7 +139,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const ignores = reusable('test.ignores', (k, _site: string) => k.selectFrom('stock').selectAll());
       await expect(ignores(db.kysely, 'S1')).rejects.toMatchObject({ code: 'SG_ERR_DB_REUSABLE', message: expect.stringMatching(/test\.ignores: argument value\(s\) 0 did not become/) });
       const computes = reusable('test.computes', (k, qty: number) => k.selectFrom('stock').selectAll().where('qty', '=', qty + 1));
-      await expect(computes(db.kysely, 4)).rejects.toMatchObject({ code: 'SG_ERR_DB_REUSABLE', message: expect.stringMatching(/argument value 0 was converted/) });
+      await expect(computes(db.kysely, 4)).rejects.toMatchObject({ code: 'SG_ERR_DB_REUSABLE', message: expect.stringMatching(/test\.computes: argument value 0 was converted/) });
       const inText = reusable('test.in-text', (k, site: string) => k.selectFrom('stock').selectAll().where('site', '=', `${site}`));
       await expect(inText(db.kysely, 'S1')).rejects.toMatchObject({ code: 'SG_ERR_DB_REUSABLE' });
       const fn = reusable('test.fn', (k, _f: () => void) => k.selectFrom('stock').selectAll());
