@@ -6,26 +6,6 @@ import { DEFAULT_MAX_PACKET_BYTES, DEFAULT_PRE_AUTH_BYTES, limitClientPackets, t
 
 const noop = (): void => undefined;
 
-/** A subscription's flow control (`SubscribeOptions.backpressure`). */
-interface Flow {
-  filter: string;
-  backpressure: () => Promise<void> | undefined;
-}
-
-/** MQTT topic filter matching (`+` one level, `#` the rest; MQTT 3.1.1 §4.7). */
-function matches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
-  }
-  return f.length === t.length;
-}
-
-/** aedes's own check when no `authorizePublish` hook is given (aedes.js defaultAuthorizePublish). */
-const defaultAuthorizePublish: NonNullable<AedesOptions['authorizePublish']> = (_client, packet, done) => done(packet.topic.startsWith('$SYS/') ? new Error('$SYS/ topic is reserved') : null);
-
 export interface EmbeddedBrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. */
   port: number;
@@ -60,7 +40,6 @@ export class EmbeddedBroker implements Bus {
     readonly port: number,
     tls: boolean,
     packetStats: PacketLimitStats,
-    private readonly flow: Flow[],
   ) {
     this.packetStats = packetStats;
     this.describe = `embedded aedes on :${port}${tls ? ' (mqtts)' : ''}`;
@@ -70,36 +49,8 @@ export class EmbeddedBroker implements Bus {
     // Which clients the authenticator accepted: the packet limits allow them more than a few KB.
     const authenticated = new WeakSet<object>();
     const authenticate: NonNullable<AedesOptions['authenticate']> = opts.hooks?.authenticate ?? ((_c, _u, _p, done) => done(null, true));
-    const authorizePublish = opts.hooks?.authorizePublish ?? defaultAuthorizePublish;
-    const flow: Flow[] = [];
-    const paused = new WeakSet<object>();
     const aedes = await Aedes.createBroker({
       ...opts.hooks,
-      // Flow control (SubscribeOptions.backpressure): a publish to a subscription whose consumer is
-      // over its bound pauses the publishing client until the consumer says so. A paused aedes
-      // client reads no more of its socket (lib/client.js nextBatch), so its next packets stay in
-      // the kernel's buffers and TCP pushes back on the publisher; what it had read goes on. Holding
-      // the delivery's callback instead does not stop the reads: aedes reads on each 'readable'
-      // event while a single packet is pending, and the held packets then pile up in mqemitter.
-      authorizePublish: (client, packet, done) =>
-        authorizePublish(client, packet, (err) => {
-          if (!err && client && !paused.has(client)) {
-            for (const f of flow) {
-              const wait = matches(f.filter, packet.topic) ? f.backpressure() : undefined;
-              if (!wait) continue;
-              // Public on aedes's Client (its CONNECT handling uses them), missing from its types.
-              const c = client as typeof client & { pause(): void; resume(): void };
-              paused.add(c);
-              c.pause();
-              void wait.then(() => {
-                paused.delete(c);
-                c.resume();
-              });
-              break;
-            }
-          }
-          done(err ?? null);
-        }),
       authenticate: (client, username, password, done) =>
         authenticate(client, username, password, (err, ok) => {
           if (!err && ok) authenticated.add(client);
@@ -127,19 +78,23 @@ export class EmbeddedBroker implements Bus {
     });
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-    return new EmbeddedBroker(aedes, server, port, Boolean(opts.tls), packetStats, flow);
+    return new EmbeddedBroker(aedes, server, port, Boolean(opts.tls), packetStats);
   }
 
   subscribe(filter: string, handler: BusHandler, opts: SubscribeOptions = {}): Promise<void> {
-    if (opts.backpressure) this.flow.push({ filter, backpressure: opts.backpressure });
+    const backpressure = opts.backpressure;
     return new Promise((resolve) =>
       this.aedes.subscribe(
         filter,
         (packet, cb) => {
+          let hold: Promise<void> | undefined;
           try {
             handler(packet.topic, packet.payload as Buffer, noop);
+            hold = backpressure?.();
           } finally {
-            cb();
+            // Held: the publisher's next packets wait in its socket (SubscribeOptions.backpressure).
+            if (hold) void hold.then(() => cb());
+            else cb();
           }
         },
         resolve,

@@ -20,12 +20,13 @@ export interface PublishOptions {
 
 export interface SubscribeOptions {
   /**
-   * Flow control, asked for each message published to the subscription's filter before it is
-   * delivered: while it returns a promise, the embedded broker pauses the publishing client (aedes
-   * reads no more of its socket, so TCP pushes back on the publisher) until the promise resolves.
-   * The ingester returns one while its queue is over its bound (`maxQueuedMovements`). The other
-   * buses have their own bound and ignore it: an external broker's QoS 1 in-flight window (the
-   * PUBACK waits for `settle`), NATS's consumer (max ack pending).
+   * Flow control, asked after each message is handed to the handler: while it returns a promise,
+   * the embedded broker holds that message's delivery open until it resolves, so aedes reads no
+   * more from the publisher's socket (lib/client.js reads a client's next chunk only when the
+   * packets of the last one are done) and TCP pushes back on the publisher. The ingester returns
+   * one while its queue is over its bound (`maxQueuedMovements`). The other buses have their own
+   * bound and ignore it: an external broker's QoS 1 in-flight window (the PUBACK waits for
+   * `settle`), NATS's consumer (max ack pending).
    */
   backpressure?: () => Promise<void> | undefined;
 }

@@ -42,9 +42,8 @@ export interface IngesterOptions {
   maxGroup?: number;
   /**
    * The bound on movements read and waiting for a commit (memory: about 0.4 KB each). Past it the
-   * bus leaves new messages in the publishers' sockets (`SubscribeOptions.backpressure`: the
-   * embedded broker pauses each client that publishes, TCP pushes back) until the queue is down
-   * to half. Without
+   * bus holds new messages in the publishers' sockets (`SubscribeOptions.backpressure`: the
+   * embedded broker stops reading them, TCP pushes back) until the queue is down to half. Without
    * it one client publishing QoS 1 batches without waiting for acks grew the cloud by 190 MB per
    * 500k movements (1M in 3 s: 426 MB RSS). Edges are unaffected below it (4 edges with a window
    * of 8 batches of 500 have at most 16,000 in flight). Default 100,000.
@@ -145,7 +144,7 @@ export class Ingester {
     poisoned: 0,
     /** Most movements ever queued for a commit (the bound: `maxQueuedMovements`, plus the messages read with the last one). */
     queuedPeak: 0,
-    /** Times a publisher was paused (its next messages left in its socket) because the queue was over its bound. */
+    /** Messages held in their publisher's socket because the queue was over its bound. */
     heldBack: 0,
   };
 
