@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AedesOptions } from 'aedes';
-import type { Bus, BusHandler, PublishOptions, SubscribeOptions } from './bus.js';
+import type { Bus, BusHandler, PublishOptions } from './bus.js';
 import { DEFAULT_MAX_PACKET_BYTES, DEFAULT_PRE_AUTH_BYTES, limitClientPackets, type PacketLimitStats } from './packet-limit.js';
 
 const noop = (): void => undefined;
@@ -81,20 +81,15 @@ export class EmbeddedBroker implements Bus {
     return new EmbeddedBroker(aedes, server, port, Boolean(opts.tls), packetStats);
   }
 
-  subscribe(filter: string, handler: BusHandler, opts: SubscribeOptions = {}): Promise<void> {
-    const backpressure = opts.backpressure;
+  subscribe(filter: string, handler: BusHandler): Promise<void> {
     return new Promise((resolve) =>
       this.aedes.subscribe(
         filter,
         (packet, cb) => {
-          let hold: Promise<void> | undefined;
           try {
             handler(packet.topic, packet.payload as Buffer, noop);
-            hold = backpressure?.();
           } finally {
-            // Held: the publisher's next packets wait in its socket (SubscribeOptions.backpressure).
-            if (hold) void hold.then(() => cb());
-            else cb();
+            cb();
           }
         },
         resolve,

@@ -18,23 +18,10 @@ export interface PublishOptions {
   retain?: boolean;
 }
 
-export interface SubscribeOptions {
-  /**
-   * Flow control, asked after each message is handed to the handler: while it returns a promise,
-   * the embedded broker holds that message's delivery open until it resolves, so aedes reads no
-   * more from the publisher's socket (lib/client.js reads a client's next chunk only when the
-   * packets of the last one are done) and TCP pushes back on the publisher. The ingester returns
-   * one while its queue is over its bound (`maxQueuedMovements`). The other buses have their own
-   * bound and ignore it: an external broker's QoS 1 in-flight window (the PUBACK waits for
-   * `settle`), NATS's consumer (max ack pending).
-   */
-  backpressure?: () => Promise<void> | undefined;
-}
-
 export interface Bus {
   /** Human-readable description for logs and /healthz, e.g. `aedes :1883`. */
   readonly describe: string;
-  subscribe(filter: string, handler: BusHandler, opts?: SubscribeOptions): Promise<void>;
+  subscribe(filter: string, handler: BusHandler): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts?: PublishOptions): Promise<void>;
   /** True while the bus can deliver (the external broker connection is up). */
   readonly healthy: boolean;

@@ -40,15 +40,6 @@ export interface IngesterOptions {
   maxPayloadBytes?: number;
   /** Most movements in one group commit. Default 5000. */
   maxGroup?: number;
-  /**
-   * The bound on movements read and waiting for a commit (memory: about 0.4 KB each). Past it the
-   * bus holds new messages in the publishers' sockets (`SubscribeOptions.backpressure`: the
-   * embedded broker stops reading them, TCP pushes back) until the queue is down to half. Without
-   * it one client publishing QoS 1 batches without waiting for acks grew the cloud by 190 MB per
-   * 500k movements (1M in 3 s: 426 MB RSS). Edges are unaffected below it (4 edges with a window
-   * of 8 batches of 500 have at most 16,000 in flight). Default 100,000.
-   */
-  maxQueuedMovements?: number;
   /** Dead letters stored per edge per second, sustained (token bucket; burst 10x). Default 20. */
   deadLetterRatePerSec?: number;
   /** Dead letters kept per site (oldest pruned first). Default 5000. */
@@ -119,8 +110,6 @@ interface Pending {
 export class Ingester {
   private queue: Pending[] = [];
   private queued = 0;
-  /** Messages are held while the queue is over its bound; resolved at half (`release`). */
-  private belowBound: { promise: Promise<void>; resolve: () => void } | undefined;
   private flushing = false;
   private scheduled = false;
   private readonly o: Required<Omit<IngesterOptions, 'onCommit' | 'ackKey'>> & Pick<IngesterOptions, 'onCommit' | 'ackKey'>;
@@ -142,10 +131,6 @@ export class Ingester {
     deadLettersPruned: 0,
     /** Messages whose handling threw (a bug, contained by the failure boundary). */
     poisoned: 0,
-    /** Most movements ever queued for a commit (the bound: `maxQueuedMovements`, plus the messages read with the last one). */
-    queuedPeak: 0,
-    /** Messages held in their publisher's socket because the queue was over its bound. */
-    heldBack: 0,
   };
 
   constructor(
@@ -157,7 +142,6 @@ export class Ingester {
     this.o = {
       maxPayloadBytes: 1024 * 1024,
       maxGroup: 5000,
-      maxQueuedMovements: 100_000,
       deadLetterRatePerSec: 20,
       deadLetterMaxPerSite: 5000,
       deadLetterMaxBytesPerSite: 2 * 1024 * 1024,
@@ -168,7 +152,7 @@ export class Ingester {
 
   /** Subscribe to movements on the given filters (all sites by default). */
   async start(filters: string[]): Promise<void> {
-    for (const f of filters) await this.bus.subscribe(f, (topic, payload, settle) => this.onMessage(topic, payload, settle), { backpressure: this.backpressure });
+    for (const f of filters) await this.bus.subscribe(f, (topic, payload, settle) => this.onMessage(topic, payload, settle));
   }
 
   /** Validate one message and queue it for the next group commit. Never throws. */
@@ -360,30 +344,9 @@ export class Ingester {
     });
   }
 
-  /** Past the bound, what the bus waits for before it reads more from the publishers (`maxQueuedMovements`). */
-  private readonly backpressure = (): Promise<void> | undefined => {
-    if (this.queued < this.o.maxQueuedMovements) return undefined;
-    this.stats.heldBack++;
-    if (!this.belowBound) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      this.belowBound = { promise, resolve };
-    }
-    return this.belowBound.promise;
-  };
-
-  /** The queue went down to half its bound (or the ingester stops): the held messages go on. */
-  private release(force = false): void {
-    if (!this.belowBound || (!force && this.queued >= this.o.maxQueuedMovements / 2)) return;
-    const b = this.belowBound;
-    this.belowBound = undefined;
-    b.resolve();
-  }
-
   /** Wait until everything queued so far is committed and acked (tests, shutdown). */
   async drain(): Promise<void> {
     while (this.queue.length || this.flushing) await new Promise((r) => setTimeout(r, 5));
-    this.release(true);
   }
 
   /** Run `sign` with the edge's ack key when it has one (no key: the message goes unsigned). */
@@ -395,7 +358,6 @@ export class Ingester {
   private enqueue(p: Pending): void {
     this.queue.push(p);
     this.queued += p.batch.movements.length + p.batch.deadLetters.length;
-    if (this.queued > this.stats.queuedPeak) this.stats.queuedPeak = this.queued;
     if (!this.scheduled && !this.flushing) {
       this.scheduled = true;
       // setImmediate lets every message already read from the sockets join this group commit.
@@ -426,7 +388,6 @@ export class Ingester {
           group.push(p);
         }
         this.queued -= n;
-        this.release();
         let result: CommitResult;
         const t0 = performance.now();
         try {
