@@ -24,7 +24,7 @@ async function pendingOf(trx: Tx, lines: ReadonlyArray<{ po: string; line: numbe
   for (let i = 0; i < sorted.length; i += 200) {
     const chunk = sorted.slice(i, i + 200).map((l) => ({ po: l.po, line: l.line }));
     const { rows } = await pendingQuery(trx, chunk, lock);
-    for (const r of rows as Array<Record<string, any>>) out.push({ po: r.po, poLine: Number(r.po_line), site: r.site, sku: r.sku, remainingMilli: Number(r.remaining_milli), remainingExact: r.remaining_exact });
+    for (const r of rows) out.push({ po: r.po, poLine: Number(r.po_line), site: r.site, sku: r.sku, remainingMilli: Number(r.remaining_milli), remainingExact: r.remaining_exact });
   }
   return out;
 }

@@ -92,7 +92,7 @@ export async function loadAverages(trx: Tx, pairs: ReadonlyArray<{ site: string;
     skus.sort();
     for (let i = 0; i < skus.length; i += 500) {
       const { rows } = await averagesQuery(trx, site, skus.slice(i, i + 500), lock);
-      for (const r of rows as Array<Record<string, unknown>>) out.set(key(r.site as string, r.sku as string), toAverage(r));
+      for (const r of rows) out.set(key(r.site as string, r.sku as string), toAverage(r));
     }
   }
   return out;
@@ -344,7 +344,7 @@ export async function insertLanded(trx: Tx, l: { po: string; amountFen: number; 
 const lastClosedQuery = reusable('costing.last-closed', (trx) => trx.selectFrom('cost_periods').select(sql<string>`MAX(period)`.as('p')));
 
 export async function lastClosed(trx: Tx): Promise<string | undefined> {
-  const r = (await lastClosedQuery(trx)).rows[0] as { p: string | null } | undefined;
+  const r = (await lastClosedQuery(trx)).rows[0];
   return r?.p ?? undefined;
 }
 
@@ -387,7 +387,7 @@ export async function standardCostsFen(trx: Tx, skus: readonly string[]): Promis
   const list = [...new Set(skus)];
   for (let i = 0; i < list.length; i += 500) {
     const { rows } = await standardCostsQuery(trx, list.slice(i, i + 500));
-    for (const r of rows as Array<Record<string, unknown>>) if (r.standard_cost !== null && r.standard_cost !== undefined && r.standard_cost !== '') out.set(String(r.sku), Number(r.standard_cost));
+    for (const r of rows) if (r.standard_cost !== null && r.standard_cost !== undefined && r.standard_cost !== '') out.set(String(r.sku), Number(r.standard_cost));
   }
   return out;
 }

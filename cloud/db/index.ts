@@ -3,4 +3,4 @@ export { type Db, type DbModule, DbError, type Dialect, type Migration, type Pos
 export { DB_FILE, dbPath, openDatabase, type OpenDatabaseOptions } from './open.js';
 export { PostgresDatabase, type PostgresDbOptions } from './postgres.js';
 export { inMemoryStatementJournals, SqliteDatabase } from './sqlite.js';
-export { MAX_SHAPES, reusable, type ReusableOptions, reusableStats } from './reusable-query.js';
+export { reusable, type ReusableOptions, reusableStats } from './reusable-query.js';

@@ -83,7 +83,7 @@ export const reusableStats = { compiles: 0 };
 export type Buildable<R> = Compilable<R> | RawBuilder<R>;
 
 /** Shapes kept per query and dialect. */
-export const MAX_SHAPES = 256;
+const MAX_SHAPES = 256;
 
 interface Shape {
   sql: string;

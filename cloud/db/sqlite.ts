@@ -168,8 +168,8 @@ export class SqliteDatabase implements SqliteDb {
     // `synchronous` cannot change inside a transaction ("Safety level may not be changed inside a
     // transaction"), so it is set around it while this call holds the one connection (Kysely's
     // `connection()`; the ingest path's statements on `handle` wait for the gate it holds): no
-    // other transaction can begin or commit at NORMAL.
-    // Compiled once (a `sql` template is built and compiled on every call: 2 per follower batch).
+    // other transaction can begin or commit at NORMAL. Both PRAGMAs are compiled once (a `sql`
+    // template is built and compiled on every call, and this runs for every follower batch).
     return this.kysely.connection().execute(async (conn) => {
       await conn.executeQuery(SYNC_NORMAL);
       try {

@@ -39,7 +39,7 @@ const cursorsQuery = reusable('follower.cursors', (tx, follower: string) =>
 
 export async function cursors(tx: Tx, follower: string): Promise<CursorRow[]> {
   const { rows } = await cursorsQuery(tx, follower);
-  return (rows as Array<Record<string, unknown>>).map((r) => ({ consumer: r.consumer as string, site: r.site as string, pos: Number(r.pos) }));
+  return rows.map((r) => ({ consumer: r.consumer as string, site: r.site as string, pos: Number(r.pos) }));
 }
 
 const headsQuery = reusable('follower.heads', (tx) => tx.selectFrom('chain_heads').select(['site', 'pos']));
@@ -47,7 +47,7 @@ const headsQuery = reusable('follower.heads', (tx) => tx.selectFrom('chain_heads
 /** Where each site's ledger ends (the hash chain's head row: written in the commit that appends). */
 export async function siteHeads(tx: Tx): Promise<Array<{ site: string; pos: number }>> {
   const { rows } = await headsQuery(tx);
-  return (rows as Array<Record<string, unknown>>).map((r) => ({ site: r.site as string, pos: Number(r.pos) }));
+  return rows.map((r) => ({ site: r.site as string, pos: Number(r.pos) }));
 }
 
 /**
@@ -83,11 +83,11 @@ const rowsAsJsonQuery = reusable('follower.rows-json', (_tx, site: string, after
 export async function siteRows(tx: Tx, dialect: Dialect, site: string, after: number, upTo: number, limit: number): Promise<LedgerEntry[]> {
   if (dialect === 'postgres') {
     const { rows } = await rowsQuery(tx, site, after, upTo, limit);
-    return (rows as Array<Record<string, unknown>>).map(entryOf);
+    return rows.map(entryOf);
   }
   const { rows } = await rowsAsJsonQuery(tx, site, after, upTo, limit);
   const out: LedgerEntry[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = entryOfValues(JSON.parse((rows[i] as { j: string }).j) as unknown[]);
+  for (let i = 0; i < rows.length; i++) out[i] = entryOfValues(JSON.parse(rows[i]!.j) as unknown[]);
   return out;
 }
 

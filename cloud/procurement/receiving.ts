@@ -48,7 +48,7 @@ async function receivableLines(tx: Tx, pairs: ReadonlyArray<{ site: string; sku:
     const skus = [...set];
     for (let i = 0; i < skus.length; i += 500) {
       const { rows } = await receivableQuery(tx, site, skus.slice(i, i + 500));
-      for (const r of rows as Array<Record<string, unknown>>) {
+      for (const r of rows) {
         out.push({ po: Number(r.po), line: Number(r.line), site, sku: r.sku as string, expectedAt: r.expected_at as string, createdAt: r.created_at as string, qty: Number(r.qty), received: Number(r.received), unitPrice: Number(r.unit_price) });
       }
     }

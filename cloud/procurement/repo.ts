@@ -248,13 +248,13 @@ export async function posByIds(q: Q, ids: readonly number[]): Promise<Map<number
     const { rows } = await posQuery(q, chunk);
     if (!rows.length) continue;
     const lines = new Map<number, PoLineRow[]>();
-    for (const l of (await poLinesQuery(q, chunk)).rows as Array<Record<string, unknown>>) {
+    for (const l of (await poLinesQuery(q, chunk)).rows) {
       const id = n(l.po_id);
       const list = lines.get(id);
       if (list) list.push(poLineOf(l));
       else lines.set(id, [poLineOf(l)]);
     }
-    for (const r of rows as Array<Record<string, unknown>>) out.set(n(r.id), poOf(r, lines.get(n(r.id)) ?? []));
+    for (const r of rows) out.set(n(r.id), poOf(r, lines.get(n(r.id)) ?? []));
   }
   return out;
 }
@@ -306,7 +306,7 @@ const sitesWithPosQuery = reusable('procurement.sites-with-pos', (q, sites: stri
 export async function sitesWithPurchaseOrders(q: Q, sites: readonly string[]): Promise<Set<string>> {
   if (!sites.length) return new Set();
   const { rows } = await sitesWithPosQuery(q, [...sites]);
-  return new Set((rows as Array<{ site: string }>).map((r) => r.site));
+  return new Set(rows.map((r) => r.site));
 }
 
 /** The PO statuses a receipt matches against (receiving.ts `receivableLines`). */
@@ -359,7 +359,7 @@ const matchesQuery = reusable('procurement.matches', (q, ids: string[]) => q.sel
 export async function matchesOf(q: Q, ledgerIds: readonly string[]): Promise<ReceiptMatchRow[]> {
   if (!ledgerIds.length) return [];
   const { rows } = await matchesQuery(q, [...ledgerIds]);
-  return (rows as Array<Record<string, unknown>>).map(matchOf);
+  return rows.map(matchOf);
 }
 
 export async function matchesOfPo(q: Q, poId: number): Promise<ReceiptMatchRow[]> {

@@ -63,7 +63,7 @@ async function stagesOf(db: Q, codes: readonly string[]): Promise<Map<string, St
   const out = new Map<string, StageRow[]>(codes.map((c) => [c, []]));
   if (codes.length === 0) return out;
   const { rows } = await stagesQuery(db, [...codes]);
-  for (const r of rows as Array<Record<string, unknown>>) out.get(r.project as string)?.push({ code: r.code as string, name: r.name as string, needBy: r.need_by as string });
+  for (const r of rows) out.get(r.project as string)?.push({ code: r.code as string, name: r.name as string, needBy: r.need_by as string });
   return out;
 }
 
@@ -171,7 +171,7 @@ export async function plannedQty(db: Q, project: string, stage: string, skus: re
   const out = new Map<string, number>();
   for (let i = 0; i < skus.length; i += 500) {
     const { rows } = await plannedQuery(db, project, stage, skus.slice(i, i + 500));
-    for (const r of rows as Array<Record<string, unknown>>) out.set(r.sku as string, Number(r.qty_milli));
+    for (const r of rows) out.set(r.sku as string, Number(r.qty_milli));
   }
   return out;
 }
@@ -192,7 +192,7 @@ export async function stageIssueRows(tx: Q, project: string, stage: string, skus
   const out = new Map<string, { issuedMilli: number; overException: number | null }>();
   for (let i = 0; i < skus.length; i += 500) {
     const { rows } = await stageIssueRowsQuery(tx, project, stage, skus.slice(i, i + 500));
-    for (const r of rows as Array<Record<string, unknown>>) out.set(r.sku as string, { issuedMilli: Number(r.issued_milli), overException: r.over_exception === null ? null : Number(r.over_exception) });
+    for (const r of rows) out.set(r.sku as string, { issuedMilli: Number(r.issued_milli), overException: r.over_exception === null ? null : Number(r.over_exception) });
   }
   return out;
 }

@@ -74,7 +74,7 @@ async function reservedPairs(tx: Tx, pairs: ReadonlyArray<{ site: string; sku: s
   for (const [site, skus] of bySite) {
     for (let i = 0; i < skus.length; i += 500) {
       const { rows } = await reservedQuery(tx, site, skus.slice(i, i + 500));
-      for (const r of rows as Array<{ sku: string }>) out.add(`${site}\u0000${r.sku}`);
+      for (const r of rows) out.add(`${site}\u0000${r.sku}`);
     }
   }
   return out;
