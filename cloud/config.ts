@@ -41,6 +41,13 @@ export const CloudConfig = z.strictObject({
    * it is buffered (issue 8). Also the ingester's payload limit. Default 1 MiB.
    */
   maxPacketBytes: z.number().int().min(4096).max(256 * 1024 * 1024).default(1024 * 1024),
+  /**
+   * Embedded broker: movements of one edge read and waiting for a commit, past which the broker
+   * reads no more from that client until its share is down to half (`IngesterOptions`). Default 20,000.
+   */
+  maxQueuedPerEdge: z.number().int().min(1000).max(10_000_000).default(20_000),
+  /** Embedded broker: the same bound on all edges together. Default 400,000. */
+  maxQueuedMovements: z.number().int().min(1000).max(100_000_000).default(400_000),
   /** MQTT client id of this ingester on an external broker; default derived from dataDir. */
   clientId: z.string().min(1).max(64).optional(),
   /** PostgreSQL instead of SQLite (postgres://USER@HOST:PORT/DB); absent = SQLite files in dataDir. */

@@ -157,6 +157,8 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
   const ingester = new Ingester(bus, store, log, {
     ackKey: (site, edge) => sec.ackKeys.key(site, edge),
     maxPayloadBytes: config.maxPacketBytes,
+    maxQueuedPerEdge: config.maxQueuedPerEdge,
+    maxQueuedMovements: config.maxQueuedMovements,
     readRows: config.rowsForm,
     onCommit: (r, info) => {
       observeCommit(metrics, info, r);

@@ -3,7 +3,7 @@ import { createLogger, emitEvent, failStart, onShutdown } from '../log.js';
 import { describeConfigIssues, intFlag, numberFlag, portFlag, type ConfigIssue } from '../usage.js';
 
 /** Config keys whose flag or source is not simply the kebab-case key. */
-const SPECIAL_FLAGS: Record<string, string> = { sites: '--site', brokerPassword: 'STOCKGATE_BROKER_PASSWORD', ackKey: '--ack-key (or STOCKGATE_ACK_KEY)', store: '--store', erpAppSecret: '--erp-app-secret (or STOCKGATE_ERP_APP_SECRET)', erpSigningSecret: '--erp-signing-secret (or STOCKGATE_ERP_SIGNING_SECRET)' };
+const SPECIAL_FLAGS: Record<string, string> = { sites: '--site', brokerPassword: 'STOCKGATE_BROKER_PASSWORD', ackKey: '--ack-key (or STOCKGATE_ACK_KEY)', store: '--store', maxQueuedMovements: '--max-queued', erpAppSecret: '--erp-app-secret (or STOCKGATE_ERP_APP_SECRET)', erpSigningSecret: '--erp-signing-secret (or STOCKGATE_ERP_SIGNING_SECRET)' };
 
 export function registerCloud(program: Command): void {
   program
@@ -34,6 +34,8 @@ export function registerCloud(program: Command): void {
     .option('--max-conn-per-user <n>', 'embedded broker: live connections per MQTT username (default 4)', intFlag('--max-conn-per-user'))
     .option('--max-publish-rate <n>', 'embedded broker: publishes/s per client, burst 2x (default 200)', numberFlag('--max-publish-rate'))
     .option('--max-packet-bytes <n>', 'embedded broker: largest MQTT packet, refused on its header before buffering; also the ingest payload limit (default 1048576)', intFlag('--max-packet-bytes'))
+    .option('--max-queued-per-edge <n>', 'embedded broker: movements of one edge read and waiting for a commit; past it the broker reads no more from that client until half (default 20000)', intFlag('--max-queued-per-edge'))
+    .option('--max-queued <n>', 'embedded broker: the same bound on all edges together (default 400000)', intFlag('--max-queued'))
     .option('--tsdb <url>', 'export the ledger, telemetry and alerts as time series to this InfluxDB v2/v3 or VictoriaMetrics (/api/v2/write)')
     .option('--tsdb-token <token>', 'time series: API token, for servers that need one (or env STOCKGATE_TSDB_TOKEN)')
     .option('--tsdb-bucket <bucket>', 'time series: bucket (default stockgate)')
@@ -88,6 +90,8 @@ export function registerCloud(program: Command): void {
           ...(o.maxConnPerUser !== undefined ? { maxConnPerUser: o.maxConnPerUser } : {}),
           ...(o.maxPublishRate !== undefined ? { maxPublishRate: o.maxPublishRate } : {}),
           ...(o.maxPacketBytes !== undefined ? { maxPacketBytes: o.maxPacketBytes } : {}),
+          ...(o.maxQueuedPerEdge !== undefined ? { maxQueuedPerEdge: o.maxQueuedPerEdge } : {}),
+          ...(o.maxQueued !== undefined ? { maxQueuedMovements: o.maxQueued } : {}),
           ...(o.erpUrl ? { erpUrl: o.erpUrl } : {}),
           ...(o.erpAcctId ? { erpAcctId: o.erpAcctId } : {}),
           ...(o.erpUser ? { erpUser: o.erpUser } : {}),

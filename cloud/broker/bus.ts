@@ -18,10 +18,24 @@ export interface PublishOptions {
   retain?: boolean;
 }
 
+export interface SubscribeOptions {
+  /**
+   * Flow control, asked with the topic of each message published to the subscription's filter,
+   * before it is delivered. While it returns a promise, the embedded broker reads no more from the
+   * publishing client's socket (TCP then pushes back on the publisher) until the promise resolves;
+   * the message it was asked for is still delivered. The ingester returns one while the publishing
+   * edge, or the whole queue, is over its bound (`IngesterOptions.maxQueuedPerEdge`,
+   * `maxQueuedMovements`). The other buses ignore it: they have their own bound, an external
+   * broker's QoS 1 in-flight window (its PUBACK waits for `settle`) and NATS's consumer (max ack
+   * pending).
+   */
+  backpressure?: (topic: string) => Promise<void> | undefined;
+}
+
 export interface Bus {
   /** Human-readable description for logs and /healthz, e.g. `aedes :1883`. */
   readonly describe: string;
-  subscribe(filter: string, handler: BusHandler): Promise<void>;
+  subscribe(filter: string, handler: BusHandler, opts?: SubscribeOptions): Promise<void>;
   publish(topic: string, payload: string | Buffer, opts?: PublishOptions): Promise<void>;
   /** True while the bus can deliver (the external broker connection is up). */
   readonly healthy: boolean;

@@ -40,6 +40,22 @@ export interface IngesterOptions {
   maxPayloadBytes?: number;
   /** Most movements in one group commit. Default 5000. */
   maxGroup?: number;
+  /**
+   * The bound on one edge's movements read and waiting for a commit (about 0.5 KB of memory
+   * each). Past it the bus reads nothing more from that edge's topic until its share of the queue
+   * is down to half (`SubscribeOptions.backpressure`: the embedded broker pauses the client, TCP
+   * pushes back). An edge at the defaults has at most window x batch = 8 x 500 = 4,000 in flight,
+   * at most 256 x 1,000 at the edge's limits (then it is slowed, nothing is lost). Without a bound
+   * one client publishing QoS 1 batches without waiting for acks grew the cloud by about 190 MB
+   * per 500,000 movements. Default 20,000.
+   */
+  maxQueuedPerEdge?: number;
+  /**
+   * The same bound on all edges together, past which every publisher of movements is paused
+   * until the queue is down to half (many clients flooding at once). 200 edges at the defaults
+   * have at most 800,000 in flight. Default 400,000.
+   */
+  maxQueuedMovements?: number;
   /** Dead letters stored per edge per second, sustained (token bucket; burst 10x). Default 20. */
   deadLetterRatePerSec?: number;
   /** Dead letters kept per site (oldest pruned first). Default 5000. */
@@ -78,6 +94,8 @@ export const DEAD_LETTER_PREFIX_BYTES = 512;
 export type Settle = (ok: boolean) => void;
 
 interface Pending {
+  /** The topic it came on (the per-edge bound's key); '' for REST submissions. */
+  topic: string;
   site: string;
   edge: string;
   batch: CommitBatch;
@@ -91,6 +109,17 @@ interface Pending {
   done?: (r: CommitBatchResult) => void;
   failed?: (err: Error) => void;
   settle?: Settle | undefined;
+}
+
+interface Release {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+function release(): Release {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /**
@@ -110,6 +139,11 @@ interface Pending {
 export class Ingester {
   private queue: Pending[] = [];
   private queued = 0;
+  /** Movements queued per topic (= per edge), for `maxQueuedPerEdge`; a topic leaves at 0. */
+  private readonly queuedBy = new Map<string, number>();
+  /** Publishers held back, released at half the bound: per topic, and for the whole queue. */
+  private readonly heldBy = new Map<string, Release>();
+  private heldAll: Release | undefined;
   private flushing = false;
   private scheduled = false;
   private readonly o: Required<Omit<IngesterOptions, 'onCommit' | 'ackKey'>> & Pick<IngesterOptions, 'onCommit' | 'ackKey'>;
@@ -131,6 +165,12 @@ export class Ingester {
     deadLettersPruned: 0,
     /** Messages whose handling threw (a bug, contained by the failure boundary). */
     poisoned: 0,
+    /** Most movements ever queued for a commit (bounded by `maxQueuedMovements` plus what was read with the last one). */
+    queuedPeak: 0,
+    /** Times a publisher was paused (its next messages left in its socket): its edge over `maxQueuedPerEdge`. */
+    heldBackEdge: 0,
+    /** Times a publisher was paused because the whole queue was over `maxQueuedMovements`. */
+    heldBackAll: 0,
   };
 
   constructor(
@@ -142,6 +182,8 @@ export class Ingester {
     this.o = {
       maxPayloadBytes: 1024 * 1024,
       maxGroup: 5000,
+      maxQueuedPerEdge: 20_000,
+      maxQueuedMovements: 400_000,
       deadLetterRatePerSec: 20,
       deadLetterMaxPerSite: 5000,
       deadLetterMaxBytesPerSite: 2 * 1024 * 1024,
@@ -152,7 +194,7 @@ export class Ingester {
 
   /** Subscribe to movements on the given filters (all sites by default). */
   async start(filters: string[]): Promise<void> {
-    for (const f of filters) await this.bus.subscribe(f, (topic, payload, settle) => this.onMessage(topic, payload, settle));
+    for (const f of filters) await this.bus.subscribe(f, (topic, payload, settle) => this.onMessage(topic, payload, settle), { backpressure: this.backpressure });
   }
 
   /** Validate one message and queue it for the next group commit. Never throws. */
@@ -175,7 +217,7 @@ export class Ingester {
     const t = parseEdgeTopic(topic);
     if (!t || t.channel !== 'movements') {
       const d = this.deadLetter(topic.slice(0, 256), '', '', 'INVALID_SCHEMA', `topic: '${topic.slice(0, 200)}' is not stockgate/v1/{site}/{edge}/movements`, payload);
-      this.enqueue({ site: '', edge: '', batch: { movements: [], deadLetters: d ? [d] : [] }, seqs: [], settle });
+      this.enqueue({ topic, site: '', edge: '', batch: { movements: [], deadLetters: d ? [d] : [] }, seqs: [], settle });
       return;
     }
     const { site, edge } = t;
@@ -267,7 +309,7 @@ export class Ingester {
       const d = this.deadLetter(topic, site, edge, reason!, message, payload);
       if (d) dead.push(d);
     }
-    const p: Pending = { site, edge, batch: { movements: valid, deadLetters: dead }, seqs, settle };
+    const p: Pending = { topic, site, edge, batch: { movements: valid, deadLetters: dead }, seqs, settle };
     if (this.o.readRows && envelope.batchVersions?.includes(ROWS_BATCH_VERSION)) p.offerVersions = true;
     if (bad.first) p.reject = { ...bad.first, seqs: bad.seqs, ids: bad.ids };
     // The edge drops what is rejected: seq tracking must not wait for those seqs (CommitBatch.refused).
@@ -290,7 +332,7 @@ export class Ingester {
     const d = this.deadLetter(topic, site, edge, reason, message, payload);
     const batch: CommitBatch = { movements: [], deadLetters: d ? [d] : [] };
     if (seqs.length) batch.refused = { site, edge, seqs };
-    this.enqueue({ site, edge, batch, seqs, reject: { reason, message, seqs, ids }, settle });
+    this.enqueue({ topic, site, edge, batch, seqs, reject: { reason, message, seqs, ids }, settle });
   }
 
   /**
@@ -340,13 +382,45 @@ export class Ingester {
    */
   submit(movements: Movement[], postedBy?: { tokenId: string; user: string }): Promise<CommitBatchResult> {
     return new Promise((resolve, reject) => {
-      this.enqueue({ site: '', edge: '', batch: { movements, deadLetters: [], ...(postedBy ? { postedBy } : {}) }, seqs: [], done: resolve, failed: reject });
+      this.enqueue({ topic: '', site: '', edge: '', batch: { movements, deadLetters: [], ...(postedBy ? { postedBy } : {}) }, seqs: [], done: resolve, failed: reject });
     });
   }
 
   /** Wait until everything queued so far is committed and acked (tests, shutdown). */
   async drain(): Promise<void> {
     while (this.queue.length || this.flushing) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /**
+   * Flow control (`SubscribeOptions.backpressure`): a promise while the message's edge, or the
+   * whole queue, is over its bound; the bus reads nothing more from that publisher until it
+   * resolves, at half the bound (`release`). The message itself is already read and goes on.
+   */
+  private readonly backpressure = (topic: string): Promise<void> | undefined => {
+    if ((this.queuedBy.get(topic) ?? 0) >= this.o.maxQueuedPerEdge) {
+      this.stats.heldBackEdge++;
+      let r = this.heldBy.get(topic);
+      if (!r) this.heldBy.set(topic, (r = release()));
+      return r.promise;
+    }
+    if (this.queued >= this.o.maxQueuedMovements) {
+      this.stats.heldBackAll++;
+      this.heldAll ??= release();
+      return this.heldAll.promise;
+    }
+    return undefined;
+  };
+
+  /** `k` movements of `topic` left the queue for a commit: release its publisher at half its bound. */
+  private dequeued(topic: string, k: number): void {
+    const left = (this.queuedBy.get(topic) ?? 0) - k;
+    if (left > 0) this.queuedBy.set(topic, left);
+    else this.queuedBy.delete(topic);
+    const held = this.heldBy.get(topic);
+    if (held && left <= this.o.maxQueuedPerEdge / 2) {
+      this.heldBy.delete(topic);
+      held.resolve();
+    }
   }
 
   /** Run `sign` with the edge's ack key when it has one (no key: the message goes unsigned). */
@@ -357,7 +431,10 @@ export class Ingester {
 
   private enqueue(p: Pending): void {
     this.queue.push(p);
-    this.queued += p.batch.movements.length + p.batch.deadLetters.length;
+    const n = p.batch.movements.length + p.batch.deadLetters.length;
+    this.queued += n;
+    if (this.queued > this.stats.queuedPeak) this.stats.queuedPeak = this.queued;
+    if (p.topic) this.queuedBy.set(p.topic, (this.queuedBy.get(p.topic) ?? 0) + n);
     if (!this.scheduled && !this.flushing) {
       this.scheduled = true;
       // setImmediate lets every message already read from the sockets join this group commit.
@@ -384,10 +461,16 @@ export class Ingester {
         let n = 0;
         while (this.queue.length && (group.length === 0 || n + this.queue[0]!.batch.movements.length <= this.o.maxGroup)) {
           const p = this.queue.shift()!;
-          n += p.batch.movements.length + p.batch.deadLetters.length;
+          const k = p.batch.movements.length + p.batch.deadLetters.length;
+          n += k;
           group.push(p);
+          if (p.topic) this.dequeued(p.topic, k);
         }
         this.queued -= n;
+        if (this.heldAll && this.queued <= this.o.maxQueuedMovements / 2) {
+          this.heldAll.resolve();
+          this.heldAll = undefined;
+        }
         let result: CommitResult;
         const t0 = performance.now();
         try {
