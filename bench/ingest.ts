@@ -168,6 +168,9 @@ async function ingestOnce(ctx: BenchContext, edges: number, business = true) {
     ctx.log(`ingest: ${edges} edges${business ? '' : ', business layer off (saturated phase only)'}`);
     const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(business ? f : { ...f, 'saturated-only': true }, broker, 'bench', dir, edges, '', [cloud]));
     const onHand = await ledgerTotal(cloud, 'bench');
+    // The ingest queue's bounds (--max-queued-per-edge, --max-queued): its peak, and how often a publisher was held back.
+    const q = ((await (await fetch(`${cloud.url}/healthz`)).json()) as { ingest: { queuedPeak: number; heldBackEdge: number; heldBackAll: number } }).ingest;
+    const ingestQueue = { peak: q.queuedPeak, heldBackEdge: q.heldBackEdge, heldBackAll: q.heldBackAll };
     const sent = ph.saturated.movements + ph.paced.reduce((a, p) => a + p.movements, 0);
     const file = join(dir, 'cloud', 'stockgate.db');
     const paced = ph.paced.map(({ tag, ...p }) => ({ ...p, deviceToCommit: deviceToCommit(file, 'bench', tag) }));
@@ -175,7 +178,7 @@ async function ingestOnce(ctx: BenchContext, edges: number, business = true) {
     const rBefore = ratio(ph.saturated.movementsPerSec, raw.before.msgsPerSec);
     return {
       edges,
-      e2e: { ...ph.saturated, ledgerOnHand: onHand, sent, exactlyOnce: onHand === sent },
+      e2e: { ...ph.saturated, ledgerOnHand: onHand, sent, exactlyOnce: onHand === sent, ingestQueue },
       paced,
       rawMqtt: raw,
       ratio: {
@@ -256,6 +259,7 @@ export const ingestSection: BenchSection = {
         [`${e} ledger follower catch-up after it, s`, String(r.e2e.followerCatchUpSec)],
         [`${e} exactly once (ledger on hand = sent)`, `${r.e2e.ledgerOnHand} / ${r.e2e.sent} ${r.e2e.exactlyOnce ? 'OK' : 'MISMATCH'}`],
         [`${e} cloud CPU µs per movement (saturated + catch-up)`, String(r.e2e.cloudCpuUsPerMovement)],
+        [`${e} ingest queue peak, movements / publishers held back: per edge, all`, `${r.e2e.ingestQueue.peak} / ${r.e2e.ingestQueue.heldBackEdge}, ${r.e2e.ingestQueue.heldBackAll}`],
       );
       const b = r.businessOff;
       if (b) {

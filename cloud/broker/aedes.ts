@@ -99,11 +99,12 @@ export class EmbeddedBroker implements Bus {
               void wait.then(() => {
                 paused.delete(client);
                 // While paused, nextBatch returned early for each packet of that read as it was
-                // handled, leaving `_parsingBatch` above 0, and resume() takes off only one: the
-                // client would read nothing more until its keepalive expired (with 200 edges
-                // over a 100,000 bound the bench fell from 29.7k to 16-19.5k movements/s). Every
-                // packet of that read has long been handled by now (the queue went down to half
-                // its bound meanwhile), so the next read is due.
+                // handled, leaving `_parsingBatch` above 0, and resume() takes off only one: a
+                // client that had sent everything already read nothing more (only new bytes on its
+                // socket, a 'readable' event each, count it down; backpressure.test.ts stalls at
+                // half the flood without this line). Every packet of that read has long been
+                // handled by now (the queue went down to half its bound meanwhile), so the next
+                // read is due.
                 if (typeof c._parsingBatch === 'number') c._parsingBatch = 1;
                 c.resume();
               });
