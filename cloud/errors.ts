@@ -51,7 +51,7 @@ export const CLOUD_ERRORS = {
   SG_ERR_ALREADY_INITIALISED: 'admin init on a data dir that has its admin token (use --rotate).',
   SG_ERR_BODY_TOO_LARGE: '413: the request body is over the limit.',
   SG_ERR_UNSUPPORTED_MEDIA_TYPE: '415: a content-type the route does not take.',
-  SG_ERR_UNAVAILABLE: '503: a dependency is down (store, broker); retry.',
+  SG_ERR_UNAVAILABLE: '503: a dependency is down (store, broker), or the ingest queue is over its bound (`--max-queued`); nothing was done, retry (Retry-After).',
   SG_ERR_INTERNAL: '500: an unexpected error (logged with its stack; never caused by input).',
   SG_ERR_CONFIG: 'The cloud configuration is invalid; the message names the flag.',
   SG_ERR_MQTT_PACKET_TOO_LARGE: 'Embedded broker: a packet\'s remaining length (fixed header) is over --max-packet-bytes: the connection is closed before buffering it.',

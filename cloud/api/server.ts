@@ -29,6 +29,9 @@ import { countsDocs, countsRoutes } from '../counts/index.js';
 import { shortagesDocs, shortagesRoutes } from '../shortages/index.js';
 import { askDocs, askRoutes } from '../ask/index.js';
 
+/** The catalog's 503s that are an answer, not a failure: the caller retries (cloud/errors.ts, cloud/sales/errors.ts). */
+const RETRYABLE = new Set(['SG_ERR_UNAVAILABLE', 'SG_ERR_LOCK_TIMEOUT']);
+
 export type { ApiDeps } from './common.js';
 
 /**
@@ -82,9 +85,16 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
     req.scope = await scopeOf(deps.db, p);
   });
 
-  // One error handler: coded 4xx pass through; 5xx details stay in the log, not the response.
+  // One error handler: coded 4xx pass through; 5xx details stay in the log, not the response,
+  // except the catalog's retryable 503s (RETRYABLE), worded for the caller: their code and message
+  // go out with Retry-After, so a client knows to come back rather than report a bug.
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; details?: Record<string, unknown> }, req, reply) => {
     const status = err.statusCode ?? 500;
+    if (status === 503 && err.code !== undefined && RETRYABLE.has(err.code)) {
+      req.log.warn({ code: err.code, msg: err.message }, 'refused for now: retry');
+      if (!reply.hasHeader('retry-after')) void reply.header('retry-after', '1');
+      return reply.status(503).send({ statusCode: 503, code: err.code, error: STATUS_CODES[503], message: err.message });
+    }
     if (status >= 500) {
       req.log.error(err);
       return reply.status(status).send({ statusCode: status, code: 'SG_ERR_INTERNAL', error: 'Internal Server Error', message: 'internal error' });

@@ -30,6 +30,7 @@ import {
   type RejectReason,
 } from '../../protocols/mqtt/index.js';
 import type { Bus } from '../broker/bus.js';
+import { Errors } from '../errors.js';
 import type { CommitBatch, CommitBatchResult, CommitResult, DeadLetterInput, Store } from '../store/store.js';
 
 export interface IngesterOptions {
@@ -171,6 +172,8 @@ export class Ingester {
     heldBackEdge: 0,
     /** Times a publisher was paused because the whole queue was over `maxQueuedMovements`. */
     heldBackAll: 0,
+    /** REST submissions refused (503) because the whole queue was over `maxQueuedMovements`. */
+    refusedQueueFull: 0,
   };
 
   constructor(
@@ -381,6 +384,12 @@ export class Ingester {
    * so they share its idempotency, exceptions and live-board/alert hooks. Resolves after commit.
    */
   submit(movements: Movement[], postedBy?: { tokenId: string; user: string }): Promise<CommitBatchResult> {
+    // The REST door's share of the queue's bound: a poster cannot be paused like an MQTT client,
+    // so past `maxQueuedMovements` it is refused before anything is queued (HTTP 503) and retries.
+    if (this.queued >= this.o.maxQueuedMovements) {
+      this.stats.refusedQueueFull++;
+      return Promise.reject(new Errors.Unavailable(`movements: the ingest queue is full (${this.queued} movements waiting for a commit, bound ${this.o.maxQueuedMovements}: --max-queued); nothing was applied, retry`));
+    }
     return new Promise((resolve, reject) => {
       this.enqueue({ topic: '', site: '', edge: '', batch: { movements, deadLetters: [], ...(postedBy ? { postedBy } : {}) }, seqs: [], done: resolve, failed: reject });
     });

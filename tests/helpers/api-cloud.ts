@@ -18,6 +18,8 @@ export interface CallResult {
   body: any;
   text: string;
   contentType: string;
+  /** The response's headers (none when it hung). */
+  headers?: Headers;
 }
 
 export interface ApiCloud {
@@ -33,8 +35,9 @@ export interface ApiCloud {
  * An in-process cloud with authentication ON (embedded broker on a free port), on SQLite or on
  * its own PostgreSQL schema, and a `call` that never hangs: an answer that takes longer than
  * `timeoutMs` (default 5 s) is reported as status 0, so a test sees "hung" instead of timing out.
+ * `config`: more of the cloud's configuration (`parseCloudConfig` input), e.g. a small bound.
  */
-export async function startApiCloud(backend: Backend): Promise<ApiCloud> {
+export async function startApiCloud(backend: Backend, config: Record<string, unknown> = {}): Promise<ApiCloud> {
   const dataDir = join(tempDir('sg-api-'), 'cloud');
   mkdirSync(dataDir, { recursive: true });
   const creds = new SqliteCredentialStore(authDbPath(dataDir));
@@ -50,7 +53,7 @@ export async function startApiCloud(backend: Backend): Promise<ApiCloud> {
     await c.end();
     store = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}`;
   }
-  const cloud = await startCloud(parseCloudConfig({ dataDir, mqttPort: 0, httpPort: 0, ...(store ? { store } : {}) }), pino({ level: 'silent' }));
+  const cloud = await startCloud(parseCloudConfig({ dataDir, mqttPort: 0, httpPort: 0, ...(store ? { store } : {}), ...config }), pino({ level: 'silent' }));
   const url = `http://127.0.0.1:${cloud.httpPort}`;
 
   const call: ApiCloud['call'] = async (method, path, o = {}) => {
@@ -80,7 +83,7 @@ export async function startApiCloud(backend: Backend): Promise<ApiCloud> {
       } catch {
         /* not JSON */
       }
-      return { status: res.status, body, text, contentType };
+      return { status: res.status, body, text, contentType, headers: res.headers };
     } catch (err) {
       if (ac.signal.aborted) return { status: 0, body: undefined, text: 'no answer (hung)', contentType: '' };
       throw err;

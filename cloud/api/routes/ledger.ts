@@ -81,7 +81,7 @@ export const ledgerDocs: RouteDoc[] = [
       exceptions: z.number().int(),
     }),
     status: 201,
-    errors: { 409: 'SG_ERR_IDEMPOTENCY_CONFLICT: an id already posted with other content; `conflicts` lists `{index,id,hash,originalHash}`, nothing was applied' },
+    errors: { 409: 'SG_ERR_IDEMPOTENCY_CONFLICT: an id already posted with other content; `conflicts` lists `{index,id,hash,originalHash}`, nothing was applied', 503: 'SG_ERR_UNAVAILABLE: the ingest queue is over its bound (--max-queued); nothing was applied, retry after Retry-After' },
   },
   { method: 'get', path: '/api/v1/exceptions', tag: 'ledger', summary: 'The exception queue (negative stock, duplicate identities, over-issues, ...), newest first; a project manager sees its projects\' only', roles: EXCEPTION_ROLES, query: ExceptionsQuery, response: page(ExceptionRowSchema) },
   { method: 'post', path: '/api/v1/exceptions/:id/resolve', tag: 'ledger', summary: 'Resolve an open exception (a project manager: its projects\' only)', roles: ['site-manager', 'project-manager'], body: ResolveBody, response: ExceptionRowSchema },
@@ -167,6 +167,7 @@ export async function ledgerRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
     // Who posted them: kept on each ledger row (`postedBy`, issue 9); none with --insecure.
     const tok = req.principal?.token;
+    // Past the ingest queue's bound (--max-queued) this is 503 SG_ERR_UNAVAILABLE, nothing applied.
     const result = await deps.submit(movements, tok ? { tokenId: tok.id, user: tok.name } : undefined);
     const items = movements.map((m, i) => ({ id: m.id, status: result.outcomes[i]! }));
     // A concurrent post of the same id (or the same id twice in this body) with other content

@@ -8,6 +8,7 @@ import { EmbeddedBroker, topicMatches } from '../../../cloud/broker/aedes.js';
 import { Ingester, type IngesterOptions } from '../../../cloud/ingest/ingester.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import { topics } from '../../../protocols/mqtt/index.js';
+import { startApiCloud } from '../../helpers/api-cloud.js';
 import { batch, movement } from '../../helpers/movements.js';
 
 /**
@@ -132,6 +133,39 @@ describe('ingest backpressure behind the embedded broker', () => {
     expect(r.heldBackEdge).toBe(0);
     // Each client may have one read in hand when the other crosses the bound.
     expect(r.peak).toBeLessThanOrEqual(bound + 2 * perRead(r));
+  });
+
+  it('the REST door: past the whole queue bound, POST /api/v1/movements is 503 SG_ERR_UNAVAILABLE with Retry-After, nothing applied; accepted again once it drains', async () => {
+    const api = await startApiCloud('sqlite', { maxQueuedMovements: 1000 });
+    cleanup.push(() => api.stop());
+    const { ingester, store } = api.cloud;
+    // Hold the commits (the real store behind a gate), so what is submitted stays queued.
+    const commit = store.commit.bind(store);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    store.commit = async (batches) => {
+      await gate;
+      return commit(batches);
+    };
+    const site = 'site-REST';
+    const post = (id: string) => api.call('POST', '/api/v1/movements', { body: { movements: [{ id, ts: '2026-12-07T08:00:00.000Z', site, location: 'WH-1', kind: 'receive', sku: 'REBAR', qty: 1, uom: 'ea' }] } });
+    // The first submission goes into the held commit; the next 1,000 fill the queue to its bound.
+    const first = ingester.submit([movement({ site, edge: 'e1', seq: 1, sku: 'FILL' })]);
+    await new Promise((r) => setTimeout(r, 50));
+    const fill = ingester.submit(Array.from({ length: 1000 }, (_, i) => movement({ site, edge: 'e1', seq: i + 2, sku: 'FILL' })));
+    const refused = await post('RESTFULL0000001');
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ code: 'SG_ERR_UNAVAILABLE' });
+    expect(refused.body.message).toMatch(/^movements: the ingest queue is full \(1000 movements waiting for a commit, bound 1000: --max-queued\)/);
+    expect(refused.headers?.get('retry-after')).toBe('1');
+    expect(ingester.stats.refusedQueueFull).toBe(1);
+    open();
+    await Promise.all([first, fill]);
+    const again = await post('RESTFULL0000001');
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ applied: 1, duplicates: 0 });
+    const onHand = (await store.stock({ site, sku: 'REBAR' })).reduce((a, r) => a + r.onHand, 0);
+    expect(onHand).toBe(1);
   });
 
   it('matches topic filters as MQTT 3.1.1 §4.7.1 does', () => {
