@@ -395,6 +395,11 @@ export class Ingester {
     });
   }
 
+  /** Movements read and waiting for a commit now (metrics). */
+  get queuedMovements(): number {
+    return this.queued;
+  }
+
   /** Wait until everything queued so far is committed and acked (tests, shutdown). */
   async drain(): Promise<void> {
     while (this.queue.length || this.flushing) await new Promise((r) => setTimeout(r, 5));

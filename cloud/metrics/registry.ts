@@ -38,6 +38,18 @@ export class CloudMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
     registers: [this.registry],
   });
+  /** The ingest queue's bounds (cloud/ingest/ingester.ts, issue 14): read at scrape time. */
+  readonly ingestQueued = new Gauge({
+    name: 'stockgate_ingest_queued_movements',
+    help: 'Movements read and waiting for a ledger commit (bounded by --max-queued-per-edge and --max-queued)',
+    registers: [this.registry],
+  });
+  readonly ingestBackpressure = new Counter({
+    name: 'stockgate_ingest_backpressure_total',
+    help: 'Times the ingest queue bound held a publisher back (door="mqtt_edge": its edge over --max-queued-per-edge; "mqtt_all": all over --max-queued) or refused a REST submission with 503 (door="rest")',
+    labelNames: ['door'] as const,
+    registers: [this.registry],
+  });
   readonly deadLetters = new Counter({
     name: 'stockgate_dead_letters_total',
     help: 'Dead letters written by the ingester',

@@ -159,6 +159,11 @@ describe('ingest backpressure behind the embedded broker', () => {
     expect(refused.body.message).toMatch(/^movements: the ingest queue is full \(1000 movements waiting for a commit, bound 1000: --max-queued\)/);
     expect(refused.headers?.get('retry-after')).toBe('1');
     expect(ingester.stats.refusedQueueFull).toBe(1);
+    // On /metrics: the queue at its bound, one REST refusal, no MQTT publisher held back.
+    const metrics = (await api.call('GET', '/metrics')).text;
+    expect(metrics).toMatch(/^stockgate_ingest_queued_movements 1000$/m);
+    expect(metrics).toMatch(/^stockgate_ingest_backpressure_total\{door="rest"\} 1$/m);
+    expect(metrics).toMatch(/^stockgate_ingest_backpressure_total\{door="mqtt_all"\} 0$/m);
     open();
     await Promise.all([first, fill]);
     const again = await post('RESTFULL0000001');
