@@ -32,6 +32,7 @@ const defaultAuthorizePublish: NonNullable<AedesOptions['authorizePublish']> = (
  * when it reaches 0 (lib/client.js nextBatch).
  */
 type PausableClient = { pause(): void; resume(): void; _parsingBatch?: number };
+
 export interface EmbeddedBrokerOptions {
   /** TCP port for MQTT; 0 picks a free one. */
   port: number;
