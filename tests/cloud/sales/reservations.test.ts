@@ -186,4 +186,29 @@ describe('reservations on PostgreSQL with two `stockgate cloud` processes on one
   it('allowPartial over both processes: 3 full, 1 partial of 1, 46 backordered', async () => {
     await partialScenario([a!.url, b!.url], undefined, side, 'P2');
   }, 90_000);
+
+  it('an order that waits more than 3 s for a stock row answers 503 SG_ERR_LOCK_TIMEOUT over HTTP with Retry-After, reserves nothing, and its retry goes through', async () => {
+    await move(a!.url, 'P3', 'receive', 'CEM', 10);
+    expect((await post(a!.url, '/api/v1/sales-orders', order('P3', 'CEM', 1), { key: 'P3-k-0' })).status).toBe(201);
+    const holder = new pg.Client({ connectionString: PG_URL });
+    await holder.connect();
+    try {
+      await holder.query(`SET search_path TO "${schema}"`);
+      await holder.query('BEGIN');
+      await holder.query(`UPDATE stock_reservation_totals SET reserved = reserved WHERE site = 'P3' AND sku = 'CEM'`);
+      const res = await fetch(`${a!.url}/api/v1/sales-orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'P3-k-1' }, body: JSON.stringify(order('P3', 'CEM', 1)) });
+      const body = (await res.json()) as { code: string; message: string };
+      expect(res.status).toBe(503);
+      // The catalog's code and message, not the masked SG_ERR_INTERNAL of other 5xx.
+      expect(body.code).toBe('SG_ERR_LOCK_TIMEOUT');
+      expect(body.message).toMatch(/^stock: waited more than 3 s for a stock row/);
+      expect(res.headers.get('retry-after')).toBe('1');
+      await holder.query('ROLLBACK');
+    } finally {
+      await holder.end();
+    }
+    expect((await get(a!.url, '/api/v1/availability?site=P3&sku=CEM')).body).toMatchObject({ reserved: 1 });
+    expect((await post(b!.url, '/api/v1/sales-orders', order('P3', 'CEM', 1), { key: 'P3-k-1' })).status).toBe(201);
+    expect(await invariantBreaks(side.kysely)).toEqual([]);
+  }, 90_000);
 });
