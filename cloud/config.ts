@@ -46,7 +46,7 @@ export const CloudConfig = z.strictObject({
    * reads no more from that client until its share is down to half (`IngesterOptions`). Default 20,000.
    */
   maxQueuedPerEdge: z.number().int().min(1000).max(10_000_000).default(20_000),
-  /** Embedded broker: the same bound on all edges together. Default 400,000. */
+  /** Embedded broker: the same bound on all edges together; past it REST posts of movements get 503 (any broker). Default 400,000. */
   maxQueuedMovements: z.number().int().min(1000).max(100_000_000).default(400_000),
   /** MQTT client id of this ingester on an external broker; default derived from dataDir. */
   clientId: z.string().min(1).max(64).optional(),

@@ -35,7 +35,7 @@ export function registerCloud(program: Command): void {
     .option('--max-publish-rate <n>', 'embedded broker: publishes/s per client, burst 2x (default 200)', numberFlag('--max-publish-rate'))
     .option('--max-packet-bytes <n>', 'embedded broker: largest MQTT packet, refused on its header before buffering; also the ingest payload limit (default 1048576)', intFlag('--max-packet-bytes'))
     .option('--max-queued-per-edge <n>', 'embedded broker: movements of one edge read and waiting for a commit; past it the broker reads no more from that client until half (default 20000)', intFlag('--max-queued-per-edge'))
-    .option('--max-queued <n>', 'embedded broker: the same bound on all edges together (default 400000)', intFlag('--max-queued'))
+    .option('--max-queued <n>', 'embedded broker: the same bound on all edges together; past it POST /api/v1/movements answers 503 (default 400000)', intFlag('--max-queued'))
     .option('--tsdb <url>', 'export the ledger, telemetry and alerts as time series to this InfluxDB v2/v3 or VictoriaMetrics (/api/v2/write)')
     .option('--tsdb-token <token>', 'time series: API token, for servers that need one (or env STOCKGATE_TSDB_TOKEN)')
     .option('--tsdb-bucket <bucket>', 'time series: bucket (default stockgate)')
