@@ -2,24 +2,15 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AedesOptions } from 'aedes';
 import type { Bus, BusHandler, PublishOptions, SubscribeOptions } from './bus.js';
+import { filterToRegExp } from './topic-filter.js';
 import { DEFAULT_MAX_PACKET_BYTES, DEFAULT_PRE_AUTH_BYTES, limitClientPackets, type PacketLimitStats } from './packet-limit.js';
 
 const noop = (): void => undefined;
 
 /** A subscription's flow control (`SubscribeOptions.backpressure`). */
 interface Flow {
-  filter: string[];
+  filter: RegExp;
   backpressure: (topic: string) => Promise<void> | undefined;
-}
-
-/** Does `topic` match the filter's levels (`+` one level, `#` the rest; MQTT 3.1.1 §4.7.1)? */
-export function topicMatches(filter: readonly string[], topic: string): boolean {
-  const t = topic.split('/');
-  for (let i = 0; i < filter.length; i++) {
-    if (filter[i] === '#') return true;
-    if (i >= t.length || (filter[i] !== '+' && filter[i] !== t[i])) return false;
-  }
-  return filter.length === t.length;
 }
 
 /** aedes's own check when no `authorizePublish` hook is given (lib/aedes.js defaultAuthorizePublish). */
@@ -92,7 +83,7 @@ export class EmbeddedBroker implements Bus {
         authorizePublish(client, packet, (err) => {
           if (!err && client && flow.length && !paused.has(client)) {
             for (const f of flow) {
-              const wait = topicMatches(f.filter, packet.topic) ? f.backpressure(packet.topic) : undefined;
+              const wait = f.filter.test(packet.topic) ? f.backpressure(packet.topic) : undefined;
               if (!wait) continue;
               const c = client as unknown as PausableClient;
               paused.add(client);
@@ -145,7 +136,7 @@ export class EmbeddedBroker implements Bus {
   }
 
   subscribe(filter: string, handler: BusHandler, opts: SubscribeOptions = {}): Promise<void> {
-    if (opts.backpressure) this.flow.push({ filter: filter.split('/'), backpressure: opts.backpressure });
+    if (opts.backpressure) this.flow.push({ filter: filterToRegExp(filter), backpressure: opts.backpressure });
     return new Promise((resolve) =>
       this.aedes.subscribe(
         filter,

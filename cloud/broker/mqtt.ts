@@ -1,5 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Bus, BusHandler, PublishOptions } from './bus.js';
+import { filterToRegExp } from './topic-filter.js';
 
 export interface ExternalBrokerOptions {
   /** mqtt://HOST:PORT or mqtts://... */
@@ -183,10 +184,3 @@ export class ExternalBroker implements Bus {
 
 /** Passed to MQTT.js's `handleMessage` callback: any non-null value makes it skip its PUBACK. */
 const SKIP_AUTO_ACK = Object.assign(new Error('PUBACK deferred until the ledger commit'), { code: 'SG_DEFERRED_ACK' });
-
-/** MQTT topic filter -> RegExp; a `$share/group/` prefix is not part of the matched topic. */
-export function filterToRegExp(filter: string): RegExp {
-  const f = filter.replace(/^\$share\/[^/]+\//, '');
-  const parts = f.split('/').map((p) => (p === '+' ? '[^/]+' : p === '#' ? '.*' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-  return new RegExp(`^${parts.join('/')}$`);
-}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { alertsUsername, authorizePublish, authorizeSubscribe, edgeUsername, type MqttPrincipal } from '../../../cloud/auth/acl.js';
-import { filterToRegExp } from '../../../cloud/broker/mqtt.js';
+import { filterToRegExp } from '../../../cloud/broker/topic-filter.js';
 import { parseEdgeTopic, topics } from '../../../protocols/mqtt/index.js';
 
 const edge: MqttPrincipal = { role: 'edge', username: 's1/e1', site: 's1', edge: 'e1' };

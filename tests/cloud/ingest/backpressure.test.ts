@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker, topicMatches } from '../../../cloud/broker/aedes.js';
+import { EmbeddedBroker } from '../../../cloud/broker/aedes.js';
+import { filterToRegExp } from '../../../cloud/broker/topic-filter.js';
 import { Ingester, type IngesterOptions } from '../../../cloud/ingest/ingester.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import { topics } from '../../../protocols/mqtt/index.js';
@@ -173,13 +174,21 @@ describe('ingest backpressure behind the embedded broker', () => {
     expect(onHand).toBe(1);
   });
 
-  it('matches topic filters as MQTT 3.1.1 §4.7.1 does', () => {
-    const f = (s: string) => s.split('/');
-    expect(topicMatches(f('stockgate/v1/+/+/movements'), 'stockgate/v1/s1/e1/movements')).toBe(true);
-    expect(topicMatches(f('stockgate/v1/+/+/movements'), 'stockgate/v1/s1/e1/telemetry')).toBe(false);
-    expect(topicMatches(f('stockgate/v1/+/+/movements'), 'stockgate/v1/s1/movements')).toBe(false);
-    expect(topicMatches(f('stockgate/v1/+/+/movements'), 'stockgate/v1/s1/e1/movements/x')).toBe(false);
-    expect(topicMatches(f('stockgate/#'), 'stockgate/v1/s1')).toBe(true);
-    expect(topicMatches(f('stockgate/v1/s1/+/movements'), 'stockgate/v1/s2/e1/movements')).toBe(false);
+  it('matches topic filters as MQTT 3.1.1 §4.7.1 does (cloud/broker/topic-filter.ts, shared with the external broker)', () => {
+    const m = (f: string, t: string) => filterToRegExp(f).test(t);
+    expect(m('stockgate/v1/+/+/movements', 'stockgate/v1/s1/e1/movements')).toBe(true);
+    expect(m('stockgate/v1/+/+/movements', 'stockgate/v1/s1/e1/telemetry')).toBe(false);
+    expect(m('stockgate/v1/+/+/movements', 'stockgate/v1/s1/movements')).toBe(false);
+    expect(m('stockgate/v1/+/+/movements', 'stockgate/v1/s1/e1/movements/x')).toBe(false);
+    expect(m('stockgate/#', 'stockgate/v1/s1')).toBe(true);
+    expect(m('stockgate/v1/s1/+/movements', 'stockgate/v1/s2/e1/movements')).toBe(false);
+    // §4.7.1.2: a trailing # also matches its parent level; §4.7.1.3: + matches an empty level.
+    expect(m('stockgate/#', 'stockgate')).toBe(true);
+    expect(m('stockgate/#', 'stockgatex/v1')).toBe(false);
+    expect(m('#', 'any/topic')).toBe(true);
+    expect(m('a/+/c', 'a//c')).toBe(true);
+    // A shared subscription's prefix is not part of the topic; regex characters are literal.
+    expect(m('$share/g/stockgate/v1/+/+/movements', 'stockgate/v1/s1/e1/movements')).toBe(true);
+    expect(m('s.1/+', 'sX1/e')).toBe(false);
   });
 });
