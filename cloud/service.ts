@@ -168,15 +168,13 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
       follower.wake();
     },
   });
-  // The queue's bounds on /metrics: the queue now, and the held-back counts since the last scrape.
-  const seen = { mqtt_edge: 0, mqtt_all: 0, rest: 0 };
+  // The queue's bounds on /metrics, read from the ingester's own counts at each scrape.
   metrics.onScrape.push(() => {
     metrics.ingestQueued.set(ingester.queuedMovements);
-    const now = { mqtt_edge: ingester.stats.heldBackEdge, mqtt_all: ingester.stats.heldBackAll, rest: ingester.stats.refusedQueueFull };
-    for (const door of ['mqtt_edge', 'mqtt_all', 'rest'] as const) {
-      metrics.ingestBackpressure.inc({ door }, now[door] - seen[door]);
-      seen[door] = now[door];
-    }
+    metrics.ingestBackpressure.reset();
+    metrics.ingestBackpressure.inc({ door: 'mqtt_edge' }, ingester.stats.heldBackEdge);
+    metrics.ingestBackpressure.inc({ door: 'mqtt_all' }, ingester.stats.heldBackAll);
+    metrics.ingestBackpressure.inc({ door: 'rest' }, ingester.stats.refusedQueueFull);
   });
   const own = config.sites ? config.sites.map((s) => `${TOPIC_ROOT}/${s}/+/movements`) : [filters.movements];
   // Competing consumers: the broker hands each movements message to one member of the group

@@ -165,6 +165,8 @@ describe('ingest backpressure behind the embedded broker', () => {
     expect(metrics).toMatch(/^stockgate_ingest_queued_movements 1000$/m);
     expect(metrics).toMatch(/^stockgate_ingest_backpressure_total\{door="rest"\} 1$/m);
     expect(metrics).toMatch(/^stockgate_ingest_backpressure_total\{door="mqtt_all"\} 0$/m);
+    // A second scrape counts nothing twice.
+    expect((await api.call('GET', '/metrics')).text).toMatch(/^stockgate_ingest_backpressure_total\{door="rest"\} 1$/m);
     open();
     await Promise.all([first, fill]);
     const again = await post('RESTFULL0000001');
