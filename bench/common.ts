@@ -28,6 +28,17 @@ export interface CloudProcess {
  * Extra flags for every cloud a section starts, from STOCKGATE_BENCH_CLOUD_ARGS (split on spaces):
  * A/B runs of a cloud option, e.g. `--no-rows-form` (batch version 1 only).
  */
+/** The parts of a cloud's `GET /healthz` the bench reads (cloud/service.ts `health`). */
+export interface Healthz {
+  ingest: { applied: number; duplicates: number; commits: number; exceptions: number; queuedPeak: number; heldBackEdge: number; heldBackAll: number };
+  follower?: { rows: number; consumers: string[] };
+}
+
+/** `GET /healthz` of the cloud at `url` (http://HOST:PORT). */
+export async function healthz(url: string): Promise<Healthz> {
+  return (await (await fetch(`${url}/healthz`)).json()) as Healthz;
+}
+
 export const benchCloudArgs = (): string[] => (process.env.STOCKGATE_BENCH_CLOUD_ARGS ?? '').split(' ').filter(Boolean);
 
 /** `stockgate cloud --insecure <args>` as its own process; resolves on its ready line. */

@@ -32,7 +32,7 @@ import type { MovementDraft } from '../edge/outbox/outbox-store.js';
 import { SqliteOutbox } from '../edge/outbox/sqlite.js';
 import { Publisher } from '../edge/publisher.js';
 import { Telemetry, topics, toRanges } from '../protocols/mqtt/index.js';
-import { benchCloudArgs } from './common.js';
+import { benchCloudArgs, healthz } from './common.js';
 import type { BenchSection } from './section.js';
 
 const options = {
@@ -143,10 +143,8 @@ const edgeArgs = (dataDir: string, mqttPort: number) => [
   '--backlog-alert', String(N + 1),
 ];
 
-async function healthz(httpPort: number): Promise<{ applied: number; duplicates: number }> {
-  const r = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
-  const j = (await r.json()) as { ingest: { applied: number; duplicates: number } };
-  return j.ingest;
+async function ingestOf(httpPort: number): Promise<{ applied: number; duplicates: number }> {
+  return (await healthz(`http://127.0.0.1:${httpPort}`)).ingest;
 }
 
 /**
@@ -227,7 +225,7 @@ async function realDrain(dir: string, env: Record<string, string> = {}) {
   const drainSec = (drainedAt - Number(connected.time)) / 1000;
   say(`edge heapTotal peak ${mb(heap)} MB, external peak ${mb(external)} MB`);
   if (process.env.BENCH_SERIES) say(series.map(([t, b]) => `${((t - Number(connected.time)) / 1000).toFixed(2)}s:${b}`).join(' '));
-  const ingest = await healthz(httpPort);
+  const ingest = await ingestOf(httpPort);
   const hwm = rss(edge.child.pid!).hwm;
   const edgeCpu = cpuSec(edge.child.pid!) - edgeCpu0;
   const cloudCpu = cpuSec(cloud.child.pid!) - cloudCpu0;

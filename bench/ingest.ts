@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { percentile, round1, schedOf, startCloud, type CloudProcess } from './common.js';
+import { healthz, percentile, round1, schedOf, startCloud, type CloudProcess } from './common.js';
 import { runEdges, startAckMonitor, type PhaseResult } from './edges.js';
 import { NatsCluster } from './chaos/nats-cluster.js';
 import { backendCpu } from './pg-commit.js';
@@ -68,7 +68,7 @@ async function followerSettled(clouds: CloudProcess[]): Promise<number> {
   const deadline = t0 + 300_000;
   for (let last = '', same = 0; performance.now() < deadline; ) {
     const hs = await Promise.all(
-      clouds.map(async (c) => (await (await fetch(`${c.url}/healthz`)).json()) as { ingest: { applied: number; exceptions?: number }; follower?: { rows: number; consumers: string[] } }),
+      clouds.map((c) => healthz(c.url)),
     );
     const applied = hs.reduce((a, h) => a + h.ingest.applied, 0);
     // A cloud with the business layer off (--no-business) has a follower without consumers: nothing to wait for.
@@ -109,7 +109,7 @@ async function phases(f: Flags, broker: string, site: string, dir: string, edges
   // Saturated: every edge appends as fast as it can; this is the throughput figure.
   const perEdge = Math.max(1, Math.floor(num(f, 'movements') / edges));
   const cpu0 = cpuSecondsOf(clouds.map((c) => c.pid));
-  const followerRows = async () => (await Promise.all(clouds.map(async (c) => ((await (await fetch(`${c.url}/healthz`)).json()) as { follower?: { rows: number } }).follower?.rows ?? 0))).reduce((a, b) => a + b, 0);
+  const followerRows = async () => (await Promise.all(clouds.map(async (c) => (await healthz(c.url)).follower?.rows ?? 0))).reduce((a, b) => a + b, 0);
   const rows0 = await followerRows();
   const sat = await runEdges({ broker, site, dir, tag: `${tagPrefix}sat`, edges, perEdge, chunk: 500, paceMs: 0, batch, window, threads: edgeThreads(f) });
   // The cloud's CPU while the edges were saturating it (the follower yields then), and with the catch-up after.
@@ -169,7 +169,7 @@ async function ingestOnce(ctx: BenchContext, edges: number, business = true) {
     const { result: ph, raw } = await bracketRaw(ctx, broker, () => phases(business ? f : { ...f, 'saturated-only': true }, broker, 'bench', dir, edges, '', [cloud]));
     const onHand = await ledgerTotal(cloud, 'bench');
     // The ingest queue's bounds (--max-queued-per-edge, --max-queued): its peak, and how often a publisher was held back.
-    const q = ((await (await fetch(`${cloud.url}/healthz`)).json()) as { ingest: { queuedPeak: number; heldBackEdge: number; heldBackAll: number } }).ingest;
+    const q = (await healthz(cloud.url)).ingest;
     const ingestQueue = { peak: q.queuedPeak, heldBackEdge: q.heldBackEdge, heldBackAll: q.heldBackAll };
     const sent = ph.saturated.movements + ph.paced.reduce((a, p) => a + p.movements, 0);
     const file = join(dir, 'cloud', 'stockgate.db');
@@ -337,7 +337,7 @@ export const pgSection: BenchSection = {
       const sent = e.movements + ph.paced.reduce((a, p) => a + p.movements, 0);
       const rows = (await admin.query<{ n: number; ids: number }>(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids FROM "${schema}".ledger WHERE site = $1`, [site])).rows[0]!;
       const ingest = await Promise.all(
-        clouds.map(async (c) => ((await (await fetch(`${c.url}/healthz`)).json()) as { ingest: { applied: number; duplicates: number; commits: number } }).ingest),
+        clouds.map(async (c) => (await healthz(c.url)).ingest),
       );
       const exactlyOnce = onHand === sent && rows.n === sent && rows.ids === sent;
       // Over every phase and the followers' catch-ups, like cloudCpuUsPerMovement (the ingesters' side).
