@@ -125,6 +125,67 @@ describe('ingest backpressure behind the embedded broker', () => {
     expect(r.doneMs['edge-quiet']!).toBeLessThan(r.doneMs['edge-flood']!);
   });
 
+  it('the per-edge bound asks to hold only the topic over it: a second edge publishing while the first is held is delivered at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-bp-'));
+    const store = new SqliteStore(join(dir, 'ledger.db'));
+    // The commits held behind a gate (the real store behind it), so the flooder's queue stays over its bound.
+    const commit = store.commit.bind(store);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    store.commit = async (batches) => {
+      await gate;
+      return commit(batches);
+    };
+    const broker = await EmbeddedBroker.start({ port: 0 });
+    // Which topics the ingester asked the broker to hold (its real hook, observed on the way).
+    const held = new Set<string>();
+    const subscribe = broker.subscribe.bind(broker);
+    broker.subscribe = (filter, handler, o) =>
+      subscribe(
+        filter,
+        handler,
+        o?.backpressure
+          ? {
+              backpressure: (t) => {
+                const wait = o.backpressure!(t);
+                if (wait) held.add(t);
+                return wait;
+              },
+            }
+          : o,
+      );
+    const ing = new Ingester(broker, store, pino({ level: 'silent' }), { maxGroup: 400, maxQueuedPerEdge: 1000 });
+    await ing.start([topics.movements(SITE, '+')]);
+    const [flooder, quiet] = await Promise.all(['edge-flood', 'edge-quiet'].map((e) => mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: e, reconnectPeriod: 0 })));
+    cleanup.push(async () => {
+      open();
+      await flooder!.endAsync(true);
+      await quiet!.endAsync(true);
+      await broker.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const send = (client: mqtt.MqttClient, edge: string, n: number) => {
+      let seq = 0;
+      for (let b = 0; b < n; b++) client.publish(topics.movements(SITE, edge), JSON.stringify(batch(SITE, edge, Array.from({ length: PER }, () => movement({ site: SITE, edge, seq: ++seq, sku: `SKU-${edge}`, qty: 1 })))), { qos: 1 });
+    };
+    const until = async (ok: () => boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(ok()).toBe(true);
+    };
+    send(flooder!, 'edge-flood', 20);
+    await until(() => ing.stats.heldBackEdge > 0);
+    const before = ing.stats.messages;
+    // The flooder is held with its queue over the bound; the quiet edge's 2 batches are read at once.
+    send(quiet!, 'edge-quiet', 2);
+    await until(() => ing.stats.messages >= before + 2);
+    expect([...held]).toEqual([topics.movements(SITE, 'edge-flood')]);
+    open();
+    await until(() => ing.stats.applied === 22 * PER);
+    expect(ing.stats.duplicates).toBe(0);
+  });
+
   it('holds every publisher while the whole queue is over its bound', async () => {
     const bound = 1000;
     const r = await flood({ maxQueuedPerEdge: 1e9, maxQueuedMovements: bound }, ['edge-a', 'edge-b'], [BATCHES / 2, BATCHES / 2]);
