@@ -8,6 +8,7 @@ import { EmbeddedBroker } from '../../../cloud/broker/aedes.js';
 import { filterToRegExp } from '../../../cloud/broker/topic-filter.js';
 import { Ingester, type IngesterOptions } from '../../../cloud/ingest/ingester.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
+import type { Store } from '../../../cloud/store/store.js';
 import { topics } from '../../../protocols/mqtt/index.js';
 import { startApiCloud } from '../../helpers/api-cloud.js';
 import { batch, movement } from '../../helpers/movements.js';
@@ -39,6 +40,18 @@ interface Flood {
   payloadBytes: number;
   /** ms from the first publish until every movement was applied, per edge. */
   doneMs: Record<string, number>;
+}
+
+/** Hold the store's commits until the returned function is called (the real store behind a gate). */
+function holdCommits(store: Store): () => void {
+  const commit = store.commit.bind(store);
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  store.commit = async (batches) => {
+    await gate;
+    return commit(batches);
+  };
+  return open;
 }
 
 describe('ingest backpressure behind the embedded broker', () => {
@@ -128,14 +141,8 @@ describe('ingest backpressure behind the embedded broker', () => {
   it('the per-edge bound asks to hold only the topic over it: a second edge publishing while the first is held is delivered at once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-bp-'));
     const store = new SqliteStore(join(dir, 'ledger.db'));
-    // The commits held behind a gate (the real store behind it), so the flooder's queue stays over its bound.
-    const commit = store.commit.bind(store);
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    store.commit = async (batches) => {
-      await gate;
-      return commit(batches);
-    };
+    // The commits held, so the flooder's queue stays over its bound.
+    const open = holdCommits(store);
     const broker = await EmbeddedBroker.start({ port: 0 });
     // Which topics the ingester asked the broker to hold (its real hook, observed on the way).
     const held = new Set<string>();
@@ -202,13 +209,7 @@ describe('ingest backpressure behind the embedded broker', () => {
     cleanup.push(() => api.stop());
     const { ingester, store } = api.cloud;
     // Hold the commits (the real store behind a gate), so what is submitted stays queued.
-    const commit = store.commit.bind(store);
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    store.commit = async (batches) => {
-      await gate;
-      return commit(batches);
-    };
+    const open = holdCommits(store);
     const site = 'site-REST';
     const post = (id: string) => api.call('POST', '/api/v1/movements', { body: { movements: [{ id, ts: '2026-12-07T08:00:00.000Z', site, location: 'WH-1', kind: 'receive', sku: 'REBAR', qty: 1, uom: 'ea' }] } });
     // The first submission goes into the held commit; the next 1,000 fill the queue to its bound.
