@@ -3,7 +3,7 @@ import { topics } from '../../protocols/mqtt/index.js';
 import { enqueueProjectAlert } from '../channels/index.js';
 import type { LedgerConsumer, LedgerEntry, Tx } from '../ledger-follower/index.js';
 import * as repo from './repo.js';
-import { DEFAULT_OVER_ISSUE_PCT, isOverIssued } from './rules.js';
+import { DEFAULT_OVER_ISSUE_PCT, overIssueLimitMilli } from './rules.js';
 
 /**
  * The projects consumer of the ledger follower (after procurement, before costing): issues and
@@ -27,15 +27,22 @@ export function projectsConsumer(publish?: (topic: string, payload: string) => v
     },
     async apply(tx, rows) {
       raised = [];
-      const deltas = new Map<string, { project: string; stage: string; sku: string; delta: number; last: LedgerEntry }>();
+      // Per (project, stage, SKU): the batch's rows in ledger order with their signed quantities.
+      // Each issue is held against the plan as it comes (below), not only the batch's net: the
+      // follower sizes its batches by time (slices, catch-up), so a net per batch would make
+      // which movement raises an over-issue, and whether one is raised at all (an issue past the
+      // limit, then a return in the same batch), depend on how busy the machine was.
+      const deltas = new Map<string, StageDelta>();
       for (const r of rows) {
         if ((r.kind !== 'issue' && r.kind !== 'return') || r.status !== 'applied' || !r.project || !r.stage) continue;
         const q = r.baseQty ?? r.qty;
         const key = JSON.stringify([r.project, r.stage, r.sku]);
-        const d = deltas.get(key) ?? { project: r.project, stage: r.stage, sku: r.sku, delta: 0, last: r };
-        d.delta += r.kind === 'issue' ? q : -q;
-        d.last = r;
-        deltas.set(key, d);
+        let d = deltas.get(key);
+        if (!d) deltas.set(key, (d = { project: r.project, stage: r.stage, sku: r.sku, delta: 0, issues: false, steps: [] }));
+        const signed = r.kind === 'issue' ? q : -q;
+        d.delta += signed;
+        if (signed > 0) d.issues = true;
+        d.steps.push({ row: r, signed });
       }
       if (deltas.size === 0) return;
       // Set-based (the follower holds the one SQLite connection while it runs): the batch's
@@ -47,8 +54,8 @@ export function projectsConsumer(publish?: (topic: string, payload: string) => v
         const p = projects.get(d.project);
         return p && p.stages.some((s) => s.code === d.stage) ? p : undefined;
       };
-      // Per (project, stage): its SKUs in the batch, and those whose issued quantity went up (only
-      // those can become over-issued, so only their plan is read).
+      // Per (project, stage): its SKUs in the batch, and those with an issue in it (only those can
+      // become over-issued, so only their plan is read).
       const byStage = new Map<string, { project: string; stage: string; skus: string[]; up: string[] }>();
       for (const d of sorted) {
         if (!projects.has(d.project)) projects.set(d.project, (await repo.getProject(tx, d.project)) ?? null);
@@ -56,7 +63,7 @@ export function projectsConsumer(publish?: (topic: string, payload: string) => v
         const k = `${d.project}\0${d.stage}`;
         const g = byStage.get(k) ?? { project: d.project, stage: d.stage, skus: [], up: [] };
         g.skus.push(d.sku);
-        if (d.delta > 0) g.up.push(d.sku);
+        if (d.issues) g.up.push(d.sku);
         byStage.set(k, g);
       }
       const current = new Map<string, Map<string, { issuedMilli: number; overException: number | null }>>();
@@ -71,23 +78,44 @@ export function projectsConsumer(publish?: (topic: string, payload: string) => v
         const p = known(d);
         if (!p) continue;
         const cur = current.get(`${d.project}\0${d.stage}`)!.get(d.sku);
-        const issued = (cur?.issuedMilli ?? 0) + d.delta;
+        const before = cur?.issuedMilli ?? 0;
         let over = cur?.overException ?? null;
-        if (d.delta > 0) {
+        if (d.issues) {
           const plan = planned(d.project, d.stage, d.sku);
           const tol = Number(p.overIssuePct ?? DEFAULT_OVER_ISSUE_PCT);
-          if (isOverIssued(plan, issued, tol) && !(over !== null && (await isOpen(tx, over)))) {
-            over = await raiseOverIssue(tx, p, d, plan, issued, tol, now);
+          const limit = overIssueLimitMilli(plan, tol);
+          // Whether `over` is still open: read once, when an issue first goes past the limit.
+          let open: boolean | undefined;
+          let issued = before;
+          for (const { row, signed } of d.steps) {
+            issued += signed;
+            if (signed <= 0 || issued <= limit) continue;
+            open ??= over !== null && (await isOpen(tx, over));
+            if (open) continue;
+            // The issue that went past the limit raises it, named in the exception and the alert.
+            over = await raiseOverIssue(tx, p, d, row, plan, issued, tol, now);
+            open = true;
             // To the project's channels (its manager's robot or mailbox), in this transaction.
-            await enqueueProjectAlert(tx, { type: 'OVER_ISSUE', exception: over, site: d.last.site, project: p.code, stage: d.stage, sku: d.sku, issued: fromMilli(issued), planned: fromMilli(plan), raisedAt: now }, new Date(now));
-            raised.push({ type: 'OVER_ISSUE', exception: over, site: d.last.site, project: p.code, stage: d.stage, sku: d.sku, planned: fromMilli(plan), issued: fromMilli(issued), tolerancePct: tol, manager: p.manager, movementId: d.last.id, raisedAt: now });
+            await enqueueProjectAlert(tx, { type: 'OVER_ISSUE', exception: over, site: row.site, project: p.code, stage: d.stage, sku: d.sku, issued: fromMilli(issued), planned: fromMilli(plan), raisedAt: now }, new Date(now));
+            raised.push({ type: 'OVER_ISSUE', exception: over, site: row.site, project: p.code, stage: d.stage, sku: d.sku, planned: fromMilli(plan), issued: fromMilli(issued), tolerancePct: tol, manager: p.manager, movementId: row.id, raisedAt: now });
           }
         }
-        put.push({ project: d.project, stage: d.stage, sku: d.sku, issuedMilli: issued, overException: over, updatedAt: now });
+        put.push({ project: d.project, stage: d.stage, sku: d.sku, issuedMilli: before + d.delta, overException: over, updatedAt: now });
       }
       await repo.putStageIssues(tx, put);
     },
   };
+}
+
+/** One (project, stage, SKU) of a batch: its net change, and its rows in ledger order. */
+interface StageDelta {
+  project: string;
+  stage: string;
+  sku: string;
+  delta: number;
+  /** An issue is among the rows (only then can the key go past its plan). */
+  issues: boolean;
+  steps: Array<{ row: LedgerEntry; signed: number }>;
 }
 
 /** The MQTT payload of an over-issue on the project's alert topic. */
@@ -113,11 +141,11 @@ async function isOpen(tx: Tx, id: number): Promise<boolean> {
 }
 
 /** One OVER_ISSUE in the exception queue (GET /api/v1/exceptions), with the project, routed to its manager. */
-async function raiseOverIssue(tx: Tx, p: repo.ProjectRow, d: { stage: string; sku: string; last: LedgerEntry }, planned: number, issued: number, tol: number, now: string): Promise<number> {
+async function raiseOverIssue(tx: Tx, p: repo.ProjectRow, d: { stage: string; sku: string }, row: LedgerEntry, planned: number, issued: number, tol: number, now: string): Promise<number> {
   const message = `project ${p.code} stage ${d.stage}: net issued ${fromMilli(issued)} ${d.sku} against a plan of ${fromMilli(planned)} + ${tol}% tolerance; routed to the project manager ${p.manager}`;
   const r = await tx
     .insertInto('exceptions')
-    .values({ type: 'OVER_ISSUE', site: d.last.site, movement_id: d.last.id, sku: d.sku, location: d.last.location, batch: d.last.batch ?? '', project: p.code, message, state: 'open', raised_at: now })
+    .values({ type: 'OVER_ISSUE', site: row.site, movement_id: row.id, sku: d.sku, location: row.location, batch: row.batch ?? '', project: p.code, message, state: 'open', raised_at: now })
     .returning('id')
     .executeTakeFirstOrThrow();
   return Number(r.id);

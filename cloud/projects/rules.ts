@@ -122,6 +122,16 @@ export function isOverIssued(plannedMilli: number, issuedMilli: number, toleranc
   return new Money(issuedMilli).greaterThan(limit);
 }
 
+/**
+ * The most net issued (integer thousandths) still within plan + tolerance: for an integer
+ * `issuedMilli`, `isOverIssued(p, issuedMilli, t)` is `issuedMilli > overIssueLimitMilli(p, t)`.
+ * The ledger consumer checks each issue of a batch against it (one decimal computation per
+ * stage and SKU, not per movement).
+ */
+export function overIssueLimitMilli(plannedMilli: number, tolerancePct = DEFAULT_OVER_ISSUE_PCT): number {
+  return new Money(plannedMilli).times(new Money(100).plus(tolerancePct)).dividedBy(100).floor().toNumber();
+}
+
 /** What changed between two plan versions, per SKU (thousandths), for the plan's history. */
 export function planDiff(before: readonly PlanLine[], after: readonly PlanLine[]): Array<{ sku: string; fromMilli: number; toMilli: number }> {
   const a = new Map(before.map((l) => [l.sku, l.qtyMilli]));

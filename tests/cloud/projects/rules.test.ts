@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { explodeBom, explodePlan, isOverIssued, planDiff, planStatus, PlanError } from '../../../cloud/projects/rules.js';
+import { explodeBom, explodePlan, isOverIssued, overIssueLimitMilli, planDiff, planStatus, PlanError } from '../../../cloud/projects/rules.js';
 
 /** The issue 11 scenario's BOMs: F = {cement 50 bag, rebar 1.5 t}; S = {cement 40, rebar 2, formwork 10}. */
 const BOMS = new Map([
@@ -56,6 +56,20 @@ describe('plan status and over-issue (超领)', () => {
     expect(isOverIssued(100_000, 105_001)).toBe(true);
     expect(isOverIssued(100_000, 101_000, 0)).toBe(true);
     expect(isOverIssued(0, 1)).toBe(true);
+  });
+
+  it('overIssueLimitMilli is the last net issued within plan + tolerance: over exactly when past it (fractional limits, returns below zero)', () => {
+    expect(overIssueLimitMilli(100_000)).toBe(105_000);
+    // 333 x 1.07 = 356.31: 356 is within, 357 over.
+    expect(overIssueLimitMilli(333, 7)).toBe(356);
+    for (let k = 0; k < 2000; k++) {
+      const planned = Math.floor(Math.random() * 1_000_000);
+      const tol = [0, 1, 2.5, 5, 7, 12.5, 33][k % 7]!;
+      const limit = overIssueLimitMilli(planned, tol);
+      for (const issued of [limit - 1, limit, limit + 1, -planned, Math.floor(Math.random() * 2_000_000) - 500_000]) {
+        expect(issued > limit, `planned ${planned} tol ${tol} issued ${issued}`).toBe(isOverIssued(planned, issued, tol));
+      }
+    }
   });
 
   it('a new plan version is described by what changed', () => {
