@@ -107,6 +107,8 @@ const LEVELS_COLS = `site, sku, safety_stock AS safetyStock, reorder_point AS re
 const DELIVERY_COLS = `id, event_id AS eventId, target, topic, body, state, attempts, next_attempt_at AS nextAttemptAt,
   last_status AS lastStatus, last_error AS lastError, created_at AS createdAt, delivered_at AS deliveredAt`;
 
+const WEBHOOK_COLS = 'id, url, role, site, created_at AS createdAt';
+
 /**
  * The default AlertStore: its tables in the cloud's one SQLite database (WAL, `synchronous=FULL`,
  * so a queued delivery survives a power cut). Writes wait for the connection to be free of
@@ -160,6 +162,11 @@ export class SqliteAlertStore implements AlertStore {
         last_status = ?, last_error = NULL, delivered_at = ? WHERE id = ? AND state = 'pending'`),
       failed: db.prepare(`UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_status = ?, last_error = ?
         WHERE id = ? AND state = 'pending'`),
+      // Prepared once: the movement feed asks for the `movements` webhooks after every ingest
+      // commit (hundreds a second at a paced rate; a prepare per call was 1% of the cloud's loop).
+      webhooks: db.prepare(`SELECT ${WEBHOOK_COLS} FROM webhooks ORDER BY id`),
+      webhooksOfRole: db.prepare(`SELECT ${WEBHOOK_COLS} FROM webhooks WHERE role = ? ORDER BY id`),
+      webhook: db.prepare(`SELECT ${WEBHOOK_COLS} FROM webhooks WHERE id = ?`),
     };
     this.openTx = db.transaction((a: Alert, e: OutgoingEvent) => {
       const row = { sku: null, batch: null, edge: null, device: null, project: null, value: null, threshold: null, ...a };
@@ -320,13 +327,12 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   async getWebhook(id: string): Promise<Webhook | undefined> {
-    const r = this.db.prepare('SELECT id, url, role, site, created_at AS createdAt FROM webhooks WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const r = this.s.webhook.get(id) as Record<string, unknown> | undefined;
     return r && toWebhook(r);
   }
 
   async listWebhooks(q: { role?: WebhookRole } = {}): Promise<Webhook[]> {
-    const sql = `SELECT id, url, role, site, created_at AS createdAt FROM webhooks ${q.role ? 'WHERE role = ?' : ''} ORDER BY id`;
-    return (this.db.prepare(sql).all(...(q.role ? [q.role] : [])) as Array<Record<string, unknown>>).map(toWebhook);
+    return ((q.role ? this.s.webhooksOfRole.all(q.role) : this.s.webhooks.all()) as Array<Record<string, unknown>>).map(toWebhook);
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
