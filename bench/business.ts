@@ -25,7 +25,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Movement } from '../protocols/mqtt/index.js';
-import { openDatabase, reusableStats, type SqliteDb } from '../cloud/db/index.js';
+import { sql } from 'kysely';
+import { type Db, openDatabase, reusableStats, type SqliteDb } from '../cloud/db/index.js';
 import { ledgerConsumers } from '../cloud/ledger-consumers.js';
 import { LedgerFollower } from '../cloud/ledger-follower/index.js';
 import { cloudModules } from '../cloud/modules.js';
@@ -34,10 +35,13 @@ import { createProject, putPlan } from '../cloud/projects/service.js';
 import { getProject } from '../cloud/projects/index.js';
 import { reserve } from '../cloud/sales/index.js';
 import { SqliteStore } from '../cloud/store/sqlite.js';
+import type { Store } from '../cloud/store/store.js';
 import { round1 } from './common.js';
 import type { BenchSection, Flags } from './section.js';
 
 const SITE = 'bench';
+/** A number as text (node-postgres gives BIGINT and NUMERIC so). */
+const NUMBER_TEXT = /^-?\d+(\.\d+)?$/;
 const PROJECTS = 4;
 const PLAN_LINES = 40;
 const num = (f: Flags, k: string) => Number(f[k]);
@@ -79,8 +83,14 @@ export function businessMovement(i: number, skus: number, reserveAfter: number):
   return m as unknown as Movement;
 }
 
-/** The business tables as text, in an order that does not depend on insertion order. */
-export async function digest(db: SqliteDb): Promise<{ sha256: string; rows: Record<string, number> }> {
+/**
+ * The business tables as text, in an order that does not depend on insertion order, on either
+ * dialect. Across dialects (`o.numeric`, tests/cloud/ledger-follower/dialects.test.ts) every
+ * number, numeric text and boolean is read as a number: PostgreSQL gives BIGINT and NUMERIC as
+ * strings (with the column's scale) and booleans as booleans where SQLite gives numbers, and a
+ * raw result does not say which column had which type. Without it, values exactly as read.
+ */
+export async function digest(db: Db, o: { numeric?: boolean } = {}): Promise<{ sha256: string; rows: Record<string, number> }> {
   const q: Record<string, string> = {
     cost_averages: 'SELECT site, sku, qty_milli, value_exact, last_average, updated_pos FROM cost_averages ORDER BY site, sku',
     cost_entries: 'SELECT project, stage, category, source, amount_fen, exact_fen, date, period, site, sku, qty_milli, unit_cost, movement, pos FROM cost_entries ORDER BY pos, source, project',
@@ -97,19 +107,26 @@ export async function digest(db: SqliteDb): Promise<{ sha256: string; rows: Reco
   };
   const h = createHash('sha256');
   const rows: Record<string, number> = {};
-  for (const [t, sql] of Object.entries(q)) {
-    const all = db.handle.prepare(sql).raw().all();
+  const numeric = (v: unknown) => (typeof v === 'boolean' ? Number(v) : typeof v === 'string' && NUMBER_TEXT.test(v) ? Number(v) : v);
+  const read = async (text: string): Promise<unknown[][]> => {
+    const all =
+      db.dialect === 'sqlite'
+        ? ((db as SqliteDb).handle.prepare(text).raw().all() as unknown[][])
+        : (await sql.raw<Record<string, unknown>>(text).execute(db.kysely)).rows.map((r) => Object.values(r));
+    return o.numeric ? all.map((r) => r.map(numeric)) : all;
+  };
+  for (const [t, text] of Object.entries(q)) {
+    const all = await read(text);
     rows[t] = all.length;
     h.update(`${t}\n`);
     for (const r of all) h.update(`${JSON.stringify(r)}\n`);
   }
-  const byType = db.handle.prepare('SELECT type, count(*) AS n FROM exceptions GROUP BY type ORDER BY type').all() as Array<{ type: string; n: number }>;
-  for (const t of byType) rows[`exceptions.${t.type}`] = t.n;
+  for (const [type, n] of await read('SELECT type, count(*) AS n FROM exceptions GROUP BY type ORDER BY type')) rows[`exceptions.${type}`] = Number(n);
   return { sha256: h.digest('hex'), rows };
 }
 
 /** Item master, supplier, projects with plans, approved POs: what the consumers match rows against. */
-async function setup(db: SqliteDb, store: SqliteStore, skus: number, planScale: number): Promise<void> {
+async function setup(db: Db, store: Store, skus: number, planScale: number): Promise<void> {
   await store.putItems(
     Array.from({ length: skus }, (_, k) => ({
       sku: `BIZ-${k}`,
@@ -152,7 +169,7 @@ async function setup(db: SqliteDb, store: SqliteStore, skus: number, planScale: 
  * `first`: the first movement index (another sequence of the same kind); `planScale` scales the
  * planned quantities (small: over-issues early).
  */
-export async function prepareBusiness(db: SqliteDb, store: SqliteStore, o: { rows: number; skus: number; first?: number; planScale?: number; reserveAfter?: number }): Promise<void> {
+export async function prepareBusiness(db: Db, store: Store, o: { rows: number; skus: number; first?: number; planScale?: number; reserveAfter?: number }): Promise<void> {
   await setup(db, store, o.skus, o.planScale ?? 1);
   const first = o.first ?? 0;
   const reserveAfter = o.reserveAfter ?? Math.min(o.rows, 5000);
