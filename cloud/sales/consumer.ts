@@ -7,7 +7,9 @@
  * 2. every (site, SKU) the rows touched gets its counter's `on_hand` set to Σ balances, and when
  *    physical stock fell below what is reserved, the newest reservations become `at-risk`, with a
  *    RESERVATION_AT_RISK exception naming each order and its owner, and an alert to the owner and
- *    the site's managers (issue 11 §1, "physical reality wins": a scan-out is never refused).
+ *    the site's managers (issue 11 §1, "physical reality wins": a scan-out is never refused). The
+ *    exception names the batch's last movement of that SKU that took stock away (not a receipt
+ *    after it), or its last movement if none did.
  */
 import type { Transaction } from 'kysely';
 import { fromMilli } from '../../protocols/ledger/quantity.js';
@@ -34,29 +36,48 @@ export interface SalesLedgerRow {
   order?: string | null;
   operator?: string | null;
   location?: string;
+  /** Counts: counted minus on hand, thousandths of the base unit. */
+  variance?: number | null;
 }
 
 export function salesConsumer(service: SalesService): LedgerConsumer {
   return {
     name: 'sales',
     async apply(tx: Tx, rows: readonly LedgerEntry[]) {
-      const pairs = new Map<string, { site: string; sku: string; last: SalesLedgerRow }>();
+      // Per (site, SKU): the batch's last row, and its last row that took stock away from the site
+      // (what an at-risk exception names: a receipt after the issue never put anything at risk).
+      const pairs = new Map<string, { site: string; sku: string; last: SalesLedgerRow; took?: SalesLedgerRow }>();
       for (const r of rows) {
         if (r.kind === 'issue' && r.status === 'applied' && r.order) {
           await service.shipped(tx, { order: r.order, site: r.site, sku: r.sku, qty: r.baseQty ?? r.qty, by: r.operator ?? 'edge', at: r.ts, movementId: r.id });
         }
-        pairs.set(JSON.stringify([r.site, r.sku]), { site: r.site, sku: r.sku, last: r });
+        const key = JSON.stringify([r.site, r.sku]);
+        const took = takesStock(r) ? r : pairs.get(key)?.took;
+        pairs.set(key, { site: r.site, sku: r.sku, last: r, ...(took ? { took } : {}) });
       }
       // Only pairs that were ever reserved have a counter to keep in step (reconcile does nothing
       // for the others): one read per batch picks them, after the shipments above.
       const reserved = await reservedPairs(tx, [...pairs.values()]);
       // Fixed order (site, SKU), as reservations take their locks.
-      for (const { site, sku, last } of [...pairs.values()].filter((p) => reserved.has(`${p.site}\u0000${p.sku}`)).sort((a, b) => (a.site + '\u0000' + a.sku < b.site + '\u0000' + b.sku ? -1 : 1))) {
+      for (const { site, sku, last, took } of [...pairs.values()].filter((p) => reserved.has(`${p.site}\u0000${p.sku}`)).sort((a, b) => (a.site + '\u0000' + a.sku < b.site + '\u0000' + b.sku ? -1 : 1))) {
         const atRisk = await reconcile(tx, site, sku);
-        if (atRisk.length) await raiseAtRisk(tx, atRisk, last);
+        if (atRisk.length) await raiseAtRisk(tx, atRisk, took ?? last);
       }
     },
   };
+}
+
+/**
+ * Whether an applied row lowered its site's stock of the SKU: an issue, a negative adjustment or
+ * receipt, a count below the balance. A transfer moves stock within the site (its total, which
+ * reservations are held against, is the same).
+ */
+function takesStock(r: SalesLedgerRow): boolean {
+  if (r.status !== 'applied') return false;
+  if (r.kind === 'issue') return true;
+  if (r.kind === 'adjust' || r.kind === 'receive') return (r.baseQty ?? r.qty) < 0;
+  if (r.kind === 'count') return (r.variance ?? 0) < 0;
+  return false;
 }
 
 /** Reusable (cloud/db/reusable-query.ts): built and compiled once per shape, not per follower batch. */

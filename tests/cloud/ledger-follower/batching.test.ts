@@ -53,13 +53,17 @@ function perRow(db: SqliteDb): LedgerConsumer[] {
     {
       name: 'sales',
       async apply(tx: Tx, rows) {
-        const pairs = new Map<string, { site: string; sku: string; last: LedgerEntry }>();
+        // Per pair, the row an at-risk exception names: the last that took stock away, else the last.
+        const pairs = new Map<string, { site: string; sku: string; named: LedgerEntry; took?: LedgerEntry }>();
         for (const r of rows) {
           if (r.kind === 'issue' && r.status === 'applied' && r.order) await sales.shipped(tx, { order: r.order, site: r.site, sku: r.sku, qty: r.baseQty ?? r.qty, by: r.operator ?? 'edge', at: r.ts, movementId: r.id });
-          pairs.set(JSON.stringify([r.site, r.sku]), { site: r.site, sku: r.sku, last: r });
+          const key = JSON.stringify([r.site, r.sku]);
+          const takes = r.status === 'applied' && (r.kind === 'issue' || ((r.kind === 'adjust' || r.kind === 'receive') && (r.baseQty ?? r.qty) < 0) || (r.kind === 'count' && (r.variance ?? 0) < 0));
+          const took = takes ? r : pairs.get(key)?.took;
+          pairs.set(key, { site: r.site, sku: r.sku, named: took ?? r, ...(took ? { took } : {}) });
         }
         // Every pair reconciled (no read of which pairs have a counter).
-        for (const { site, sku, last } of [...pairs.values()].sort((a, b) => (a.site + '\u0000' + a.sku < b.site + '\u0000' + b.sku ? -1 : 1))) {
+        for (const { site, sku, named: last } of [...pairs.values()].sort((a, b) => (a.site + '\u0000' + a.sku < b.site + '\u0000' + b.sku ? -1 : 1))) {
           const atRisk: ReservationRow[] = await reconcile(tx, site, sku);
           for (const r of atRisk) {
             const owner = r.ownerKind === 'sales-order' ? ((await tx.selectFrom('sales_orders').select('created_by').where('id', '=', r.ownerId).executeTakeFirst())?.created_by as string | undefined) : undefined;
