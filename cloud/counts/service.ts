@@ -168,6 +168,12 @@ export class CountsService {
     await this.db.tx(async (tx) => {
       const s = await this.lockSession(tx, id);
       if (s.status !== 'open') throw CountsService.illegal('submitted', s.status);
+      // Edge count scans reach the session through the ledger follower (`consumer()`), which may
+      // be behind the ledger: it yields to an ingest burst for up to 30 s (cloud/service.ts). A
+      // scan already in the ledger but not attached yet would be left out of this count for good
+      // (the follower attaches nothing to a submitted session): refuse, retryable, until it is.
+      const behind = await unattachedCountScans(tx, s.site, Number(s.snapshot_pos));
+      if (behind > 0) throw new Errors.Unavailable(`count ${id}: ${behind} count scan(s) of site ${s.site} in the ledger are not attached to a count session yet (the ledger follower is behind); retry in a moment`);
       const entries = await tx.selectFrom('count_entries').selectAll().where('session_id', '=', id).orderBy('id').execute();
       if (!entries.length) throw new Errors.BadBody('lines: nothing counted yet (POST /api/v1/counts/:id/lines, or scan in MODE:COUNT)');
       // REST entries of a key add up (several people, several shelves); an edge count scan states
@@ -320,4 +326,16 @@ export function countsService(db: Db): CountsService {
   let s = services.get(db);
   if (!s) services.set(db, (s = new CountsService(db)));
   return s;
+}
+
+/**
+ * Count scans of a site after `afterPos` (a session's snapshot) that the `counts` consumer has not
+ * reached yet: ledger rows past its cursor for the site (none yet: past 0). One range of the
+ * `(site, pos)` index, as long as the follower's lag.
+ */
+async function unattachedCountScans(tx: Tx, site: string, afterPos: number): Promise<number> {
+  const r = await sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM ledger
+    WHERE site = ${site} AND kind = 'count' AND status = 'applied' AND pos > ${afterPos}
+      AND pos > COALESCE((SELECT MAX(pos) FROM ledger_cursors WHERE consumer = 'counts' AND site = ${site}), 0)`.execute(tx);
+  return Number(r.rows[0]?.n ?? 0);
 }
