@@ -334,8 +334,10 @@ export function countsService(db: Db): CountsService {
  * `(site, pos)` index, as long as the follower's lag.
  */
 async function unattachedCountScans(tx: Tx, site: string, afterPos: number): Promise<number> {
-  const r = await sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM ledger
-    WHERE site = ${site} AND kind = 'count' AND status = 'applied' AND pos > ${afterPos}
-      AND pos > COALESCE((SELECT MAX(pos) FROM ledger_cursors WHERE consumer = 'counts' AND site = ${site}), 0)`.execute(tx);
+  // The bound first, as one number: the range then starts at the cursor, not at a snapshot that
+  // may be hours of a busy site's rows back.
+  const cursor = await sql<{ p: number | string | null }>`SELECT MAX(pos) AS p FROM ledger_cursors WHERE consumer = 'counts' AND site = ${site}`.execute(tx);
+  const from = Math.max(afterPos, Number(cursor.rows[0]?.p ?? 0));
+  const r = await sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM ledger WHERE site = ${site} AND pos > ${from} AND kind = 'count' AND status = 'applied'`.execute(tx);
   return Number(r.rows[0]?.n ?? 0);
 }

@@ -31,6 +31,18 @@ describe('board state', () => {
     expect(s.items.get('CEM')?.name).toBe('Cement');
   });
 
+  it('counts the frames that carry a project movement or stock row (the project panel refreshes on them)', () => {
+    let s = reduce(initialState(), { type: 'snapshot', data: snapshot() });
+    const base = s.projectFrames;
+    s = reduce(s, { type: 'frame', data: frame({ pos: 11, feed: [mv(11)], stock: [row({ onHand: 2 })] }) });
+    expect(s.projectFrames).toBe(base);
+    s = reduce(s, { type: 'frame', data: frame({ pos: 12, feed: [mv(12, { kind: 'issue', project: 'P-1', stage: 'S1' })] }) });
+    expect(s.projectFrames).toBe(base + 1);
+    s = reduce(s, { type: 'frame', data: frame({ pos: 13, stock: [row({ project: 'P-1', onHand: 3 })] }) });
+    expect(s.projectFrames).toBe(base + 2);
+    expect(s.frames).toBe(3);
+  });
+
   it('keeps the feed newest first and bounded', () => {
     let s = reduce(initialState(), { type: 'snapshot', data: snapshot() });
     for (let p = 1; p <= 500; p += 50) s = reduce(s, { type: 'frame', data: frame({ pos: p + 49, feed: Array.from({ length: 50 }, (_, i) => mv(p + i)) }) });

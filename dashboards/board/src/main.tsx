@@ -479,7 +479,9 @@ function ProjectStages() {
       gone = true;
       clearTimeout(id);
     };
-  }, [site.value, Math.floor(s.frames / 16), Math.floor(now.value / 30_000)]);
+  // Again when a project's movement arrives (its stage figures change once the ledger follower
+  // has applied it, well within the 400 ms), and every 16 frames or 30 s for anything else.
+  }, [site.value, s.projectFrames, Math.floor(s.frames / 16), Math.floor(now.value / 30_000)]);
   if (!rows || rows.length === 0) return null;
   // What the site holds of a SKU (all units of its base unit rows; plans are in the base unit).
   const held = (st: string, sku: string) => [...s.stock.values()].filter((r) => r.site === st && r.sku === sku).reduce((n, r) => n + Math.round(r.onHand * 1000), 0) / 1000;

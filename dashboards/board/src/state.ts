@@ -28,6 +28,11 @@ export interface BoardState {
   /** Feed rows the server left out of frames (bursts). */
   feedDropped: number;
   frames: number;
+  /**
+   * Snapshots and frames that carried a movement or stock row of a project: the project panel
+   * reads its plan and issued figures again on each (main.tsx), not only every 16 frames or 30 s.
+   */
+  projectFrames: number;
 }
 
 export type BoardEvent =
@@ -38,7 +43,7 @@ export type BoardEvent =
   | { type: 'exception-resolved'; id: number };
 
 export function initialState(): BoardState {
-  return { pos: 0, live: false, stock: new Map(), feed: [], edges: new Map(), alerts: [], exceptions: [], exceptionsOpen: 0, items: new Map(), feedDropped: 0, frames: 0 };
+  return { pos: 0, live: false, stock: new Map(), feed: [], edges: new Map(), alerts: [], exceptions: [], exceptionsOpen: 0, items: new Map(), feedDropped: 0, frames: 0, projectFrames: 0 };
 }
 
 /** Apply one event. Frames carry latest values, so applying one twice changes nothing. */
@@ -61,6 +66,7 @@ export function reduce(s: BoardState, e: BoardEvent): BoardState {
         items: new Map(d.items.map((i) => [i.sku, i])),
         feedDropped: 0,
         frames: 0,
+        projectFrames: s.projectFrames + 1,
       };
     }
     case 'frame': {
@@ -101,6 +107,7 @@ export function reduce(s: BoardState, e: BoardEvent): BoardState {
         exceptionsOpen: f.exceptions ? (f.exceptionsOpen ?? f.exceptions.length) : s.exceptionsOpen,
         feedDropped: s.feedDropped + (f.feedDropped ?? 0),
         frames: s.frames + 1,
+        projectFrames: s.projectFrames + (f.feed.some((m) => m.project) || f.stock.some((r) => r.project) ? 1 : 0),
       };
     }
     case 'alert-acked':
