@@ -1,12 +1,10 @@
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countsService } from '../../../cloud/counts/index.js';
 import { openDatabase, type SqliteDb } from '../../../cloud/db/index.js';
-import { ledgerConsumers } from '../../../cloud/ledger-consumers.js';
-import { LedgerFollower } from '../../../cloud/ledger-follower/index.js';
 import { cloudModules } from '../../../cloud/modules.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import { mv } from '../../contracts/store.contract.js';
+import { followLedger } from '../../helpers/follow.js';
 import { tempDir } from '../../helpers/procs.js';
 
 /**
@@ -17,7 +15,6 @@ import { tempDir } from '../../helpers/procs.js';
  * SG_ERR_UNAVAILABLE, retryable, until the follower has passed every count scan of the site since
  * the snapshot. Real SQLite store, follower and consumers.
  */
-const silent = pino({ level: 'silent' });
 const opened: Array<{ db: SqliteDb; store: SqliteStore }> = [];
 afterEach(async () => {
   for (const o of opened.splice(0)) (await o.store.close(), await o.db.close());
@@ -28,14 +25,7 @@ describe('count submit waits for the ledger follower to attach the count scans',
     const db = (await openDatabase({ dataDir: tempDir('sg-count-lag-'), modules: cloudModules })) as SqliteDb;
     const store = new SqliteStore(db);
     opened.push({ db, store });
-    const follow = async () => {
-      const f = new LedgerFollower(db, silent, { pollMs: 0, minGapMs: 0 });
-      for (const make of ledgerConsumers) f.register(make({ db, log: silent })!);
-      await f.start();
-      await f.caughtUp();
-      await f.stop();
-      expect(f.status().failing).toBeUndefined();
-    };
+    const follow = () => followLedger(db);
     await store.commit([{ movements: [mv({ site: 'C', location: 'WH-1', kind: 'receive', sku: 'CEM', qty: 10 }), mv({ site: 'C', location: 'WH-1', kind: 'receive', sku: 'SAND', qty: 4 })], deadLetters: [] }]);
     await follow();
     const counts = countsService(db);

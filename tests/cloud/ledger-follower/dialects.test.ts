@@ -1,14 +1,12 @@
 import pg from 'pg';
-import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { digest, prepareBusiness } from '../../../bench/business.js';
 import { type Db, openDatabase, type PostgresDb, type SqliteDb } from '../../../cloud/db/index.js';
-import { ledgerConsumers } from '../../../cloud/ledger-consumers.js';
-import { LedgerFollower } from '../../../cloud/ledger-follower/index.js';
 import { cloudModules } from '../../../cloud/modules.js';
 import { PostgresStore } from '../../../cloud/store/postgres.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import type { Store } from '../../../cloud/store/store.js';
+import { followLedger } from '../../helpers/follow.js';
 import { tempDir } from '../../helpers/procs.js';
 
 /**
@@ -23,7 +21,6 @@ import { tempDir } from '../../helpers/procs.js';
 const URL = process.env.STOCKGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const admin = new pg.Pool({ connectionString: URL, max: 2 });
 afterAll(() => admin.end());
-const silent = pino({ level: 'silent' });
 const opened: Array<{ db: Db; store: Store }> = [];
 const schemas: string[] = [];
 afterEach(async () => {
@@ -51,13 +48,7 @@ async function followed(dialect: 'sqlite' | 'postgres', seed: number, batchRows:
   const { db, store } = await open(dialect);
   // Small plans (over-issues), 12 SKUs (3 on order, 10 reserved): every consumer has work.
   await prepareBusiness(db, store, { rows: 1500, skus: 12, first: seed * 1_000_003, planScale: 0.05, reserveAfter: 150 });
-  const f = new LedgerFollower(db, silent, { pollMs: 0, minGapMs: 0, batchRows });
-  for (const make of ledgerConsumers) f.register(make({ db, log: silent })!);
-  await f.start();
-  await f.caughtUp();
-  await f.stop();
-  expect(f.status().failing).toBeUndefined();
-  expect(f.status().rows).toBe(1500);
+  expect((await followLedger(db, { batchRows })).rows).toBe(1500);
   return digest(db, { numeric: true });
 }
 

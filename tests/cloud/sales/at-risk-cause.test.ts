@@ -1,13 +1,11 @@
 import { sql } from 'kysely';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDb } from '../../../cloud/db/index.js';
-import { ledgerConsumers } from '../../../cloud/ledger-consumers.js';
-import { LedgerFollower } from '../../../cloud/ledger-follower/index.js';
 import { cloudModules } from '../../../cloud/modules.js';
 import { reserve } from '../../../cloud/sales/index.js';
 import { SqliteStore } from '../../../cloud/store/sqlite.js';
 import { mv } from '../../contracts/store.contract.js';
+import { followLedger } from '../../helpers/follow.js';
 import { tempDir } from '../../helpers/procs.js';
 
 /**
@@ -17,7 +15,6 @@ import { tempDir } from '../../helpers/procs.js';
  * (it named the batch's last row of the SKU, a receipt here, whose message read "no longer covered
  * by stock on hand after movement <the receipt>"). Real SQLite store, follower and consumers.
  */
-const silent = pino({ level: 'silent' });
 const opened: Array<{ db: SqliteDb; store: SqliteStore }> = [];
 afterEach(async () => {
   for (const o of opened.splice(0)) (await o.store.close(), await o.db.close());
@@ -32,12 +29,7 @@ async function atRisk(batches: Array<Array<ReturnType<typeof mv>>>) {
   const r = await db.tx((tx) => reserve(tx, { ownerKind: 'sales-order', ownerId: 'SO-1', site: 'R', lines: [{ line: 1, sku: 'CEM', qty: 8_000 }], partial: false, by: 'test' }));
   expect(r.ok).toBe(true);
   for (const ms of batches) await store.commit([{ movements: ms, deadLetters: [] }]);
-  const f = new LedgerFollower(db, silent, { pollMs: 0, minGapMs: 0 });
-  for (const make of ledgerConsumers) f.register(make({ db, log: silent })!);
-  await f.start();
-  await f.caughtUp();
-  await f.stop();
-  expect(f.status().failing).toBeUndefined();
+  await followLedger(db);
   const { rows } = await sql<{ movement_id: string; message: string }>`SELECT movement_id, message FROM exceptions WHERE type = 'RESERVATION_AT_RISK' ORDER BY id`.execute(db.kysely);
   return rows;
 }
