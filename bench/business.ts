@@ -191,7 +191,7 @@ export async function prepareBusiness(db: Db, store: Store, o: { rows: number; s
 
 export async function businessBench(o: { rows: number; skus: number; batchRows?: number; minGapMs?: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'sg-bench-biz-'));
-  const db = (await openDatabase({ dataDir: dir, modules: cloudModules, checkpointer: true })) as SqliteDb;
+  const db = (await openDatabase({ dataDir: dir, modules: cloudModules })) as SqliteDb;
   const store = new SqliteStore(db);
   try {
     await prepareBusiness(db, store, o);

@@ -65,7 +65,7 @@ export async function startCloud(config: CloudConfig, log: Logger): Promise<Runn
 async function start(config: CloudConfig, log: Logger, closers: Array<() => Promise<void>>, closeAll: () => Promise<void>): Promise<RunningCloud> {
   // The one database: PostgreSQL when --store names one (several ingesters may share it), else
   // the SQLite file in dataDir; a 0.1 data dir is upgraded here, every module migrated.
-  const db: Db = await openDatabase({ dataDir: config.dataDir, ...(config.store ? { store: config.store, maxConnections: 12 } : {}), modules: cloudModules, checkpointer: true, log: log.child({ part: 'db' }) });
+  const db: Db = await openDatabase({ dataDir: config.dataDir, ...(config.store ? { store: config.store, maxConnections: 12 } : {}), modules: cloudModules, log: log.child({ part: 'db' }) });
   closers.push(() => db.close());
   log.info({ database: db.describe }, 'database open');
 
@@ -168,20 +168,6 @@ async function start(config: CloudConfig, log: Logger, closers: Array<() => Prom
       follower.wake();
     },
   });
-  // The WAL checkpointer's figures (SQLite only), read at each scrape.
-  if (db.dialect === 'sqlite') {
-    const sdb = db as SqliteDb;
-    metrics.onScrape.push(() => {
-      const c = sdb.checkpoints();
-      if (!c) return;
-      metrics.walCheckpoints.reset();
-      metrics.walCheckpoints.inc({ result: 'ok' }, c.checkpoints);
-      metrics.walCheckpoints.inc({ result: 'failed' }, c.failures);
-      metrics.walCheckpointFrames.reset();
-      metrics.walCheckpointFrames.inc(c.frames);
-      metrics.walCheckpointerUp.set(c.stopped ? 0 : 1);
-    });
-  }
   // The queue's bounds on /metrics, read from the ingester's own counts at each scrape.
   metrics.onScrape.push(() => {
     metrics.ingestQueued.set(ingester.queuedMovements);

@@ -1,7 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import type pg from 'pg';
-import type { WalCheckpointStats } from './wal-checkpointer.js';
 
 /** A transaction handed to repos and ledger consumers (`Db.tx`): tables are untyped, each module types its rows. */
 export type Tx = Transaction<any>;
@@ -95,8 +94,6 @@ export interface SqliteDb extends Db {
   idle(): Promise<void> | undefined;
   /** `migrate` without awaiting, for SQL-only modules (store constructors are synchronous). */
   migrateSync(module: DbModule): void;
-  /** The background WAL checkpointer's figures (`wal-checkpointer.ts`); undefined when it is off. */
-  checkpoints(): WalCheckpointStats | undefined;
 }
 
 export interface PostgresDb extends Db {

@@ -22,8 +22,6 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** Every module whose tables the process uses (`cloud/modules.ts`), migrated in this order. */
   modules: readonly DbModule[];
-  /** SQLite: checkpoint the WAL on a worker thread (the long-running cloud; `SqliteDatabaseOptions`). */
-  checkpointer?: boolean;
   /** Told what an upgrade did (one call per step) and what it could not copy. */
   log?: { info(o: object, msg: string): void; warn(o: object, msg: string): void };
 }
@@ -55,7 +53,7 @@ export async function openDatabase(o: OpenDatabaseOptions): Promise<Db> {
   } else {
     const path = dbPath(o.dataDir);
     adoptLegacyLedger(o.dataDir, path, report);
-    db = new SqliteDatabase(path, { checkpointer: o.checkpointer === true });
+    db = new SqliteDatabase(path);
     try {
       // It holds credential hashes (auth.db was 0600 in 0.1).
       try {

@@ -3,16 +3,6 @@ import { CompiledQuery, type DatabaseConnection, Kysely, SqliteDialect, type Sql
 import { DbError, type DbModule, type SqliteDb, type TxOptions } from './db.js';
 import { migrate, migrateAsync } from '../../protocols/migrations/versioned.js';
 import { asDbError, DB_MIGRATIONS_DDL, schemaOf } from './migrations.js';
-import { BACKSTOP_PAGES, WalCheckpointer, type WalCheckpointerOptions, type WalCheckpointStats } from './wal-checkpointer.js';
-
-export interface SqliteDatabaseOptions {
-  /**
-   * Checkpoint the WAL on a worker thread (`wal-checkpointer.ts`), the main connection's automatic
-   * checkpoint only a backstop at `BACKSTOP_PAGES`: the long-running cloud. Off for short-lived
-   * openers (the CLI's admin commands, most tests), which keep SQLite's default.
-   */
-  checkpointer?: boolean | WalCheckpointerOptions;
-}
 
 /** Counts Kysely work in flight on the one connection; synchronous writers wait for zero. */
 class Gate {
@@ -152,22 +142,14 @@ export class SqliteDatabase implements SqliteDb {
   readonly describe: string;
   private readonly gate = new Gate();
   private closed = false;
-  private readonly checkpointer?: WalCheckpointer;
 
-  constructor(
-    readonly path: string,
-    opts: SqliteDatabaseOptions = {},
-  ) {
+  constructor(readonly path: string) {
     const handle = new BetterSqlite3(path);
     try {
       handle.pragma('journal_mode = WAL');
       handle.pragma('synchronous = FULL');
       handle.pragma('busy_timeout = 5000');
       handle.exec(DB_MIGRATIONS_DDL);
-      if (opts.checkpointer) {
-        handle.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-        this.checkpointer = new WalCheckpointer(path, opts.checkpointer === true ? {} : opts.checkpointer);
-      }
     } catch (err) {
       handle.close();
       throw new DbError('SG_ERR_DB_OPEN', `database ${path}: ${(err as Error).message}`);
@@ -179,11 +161,6 @@ export class SqliteDatabase implements SqliteDb {
 
   idle(): Promise<void> | undefined {
     return this.gate.idle();
-  }
-
-  /** The background checkpointer's figures; undefined when it is off. */
-  checkpoints(): WalCheckpointStats | undefined {
-    return this.checkpointer?.stats();
   }
 
   tx<T>(fn: (trx: Transaction<any>) => Promise<T>, opts: TxOptions = {}): Promise<T> {
@@ -278,8 +255,6 @@ export class SqliteDatabase implements SqliteDb {
     this.closed = true;
     for (let w = this.idle(); w; w = this.idle()) await w;
     await this.kysely.destroy();
-    // Its connection first: the last connection to close checkpoints the WAL and removes it.
-    await this.checkpointer?.close();
     if (this.handle.open) this.handle.close();
   }
 }

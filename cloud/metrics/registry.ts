@@ -111,23 +111,6 @@ export class CloudMetrics {
     help: 'Live board Server-Sent Events clients connected',
     registers: [this.registry],
   });
-  /** The SQLite WAL checkpointer's figures (cloud/db/wal-checkpointer.ts), read at scrape time. */
-  readonly walCheckpoints = new Counter({
-    name: 'stockgate_db_wal_checkpoints_total',
-    help: 'SQLite WAL checkpoints run by the background checkpointer thread, by result (ok, failed)',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-  readonly walCheckpointFrames = new Counter({
-    name: 'stockgate_db_wal_checkpoint_frames_total',
-    help: 'SQLite WAL frames (pages) the background checkpointer copied into the database file',
-    registers: [this.registry],
-  });
-  readonly walCheckpointerUp = new Gauge({
-    name: 'stockgate_db_wal_checkpointer_up',
-    help: '1 while the background WAL checkpointer thread runs; 0 when it stopped (the main connection checkpoints alone, every 8000 pages)',
-    registers: [this.registry],
-  });
   readonly buildInfo = new Gauge({
     name: 'stockgate_build_info',
     help: 'Build information; the value is always 1',

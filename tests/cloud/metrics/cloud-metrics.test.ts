@@ -73,10 +73,6 @@ describe('cloud /metrics (prom-client) with --tsdb', () => {
     expect(text).toMatch(/^stockgate_build_info\{version="[^"]+",node="v\d+[^"]*"\} 1$/m);
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
     expect(sample(text, 'stockgate_sse_clients')).toBe(0);
-    // The cloud checkpoints its SQLite WAL on a thread (cloud/db/wal-checkpointer.ts).
-    expect(sample(text, 'stockgate_db_wal_checkpointer_up')).toBe(1);
-    expect(sample(text, 'stockgate_db_wal_checkpoints_total{result="ok"}')).toBeGreaterThan(0);
-    expect(sample(text, 'stockgate_db_wal_checkpoints_total{result="failed"}')).toBe(0);
     // No unbounded label: the site id appears nowhere in /metrics.
     expect(text).not.toContain(site);
 
