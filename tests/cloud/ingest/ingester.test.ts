@@ -284,6 +284,34 @@ describe.each(backends)('Ingester poison-input classes ($name)', ({ open }) => {
     expect(order).toEqual([`commit ${a}`, `ack [[${a},${a}]]`, `commit ${b}`, `ack [[${b},${b}]]`]);
   });
 
+  it("one ack per edge and group commit: its messages' seqs in one list of ranges, duplicates summed, the gap as it stands after its last message", async () => {
+    const A = 'edge-ack-a';
+    const B = 'edge-ack-b';
+    const msg = (edge: string, seqs: number[]) => JSON.stringify(batch(SITE, edge, seqs.map((q) => movement({ site: SITE, edge, seq: q }))));
+    const first = msg(A, [1, 2]);
+    const settled: boolean[] = [];
+    // One group commit: A 1-2, B 1, A 5-6 (3-4 missing then), A 1-2 again (a resend: duplicates),
+    // A 3 (4 still missing after it).
+    for (const [edge, payload] of [[A, first], [B, msg(B, [1])], [A, msg(A, [5, 6])], [A, first], [A, msg(A, [3])]] as const) {
+      ing.onMessage(topics.movements(SITE, edge), Buffer.from(payload), (ok) => settled.push(ok));
+    }
+    await ing.drain();
+    expect(ing.stats.commits).toBe(1);
+    const acks = bus.published.filter((p) => p.topic.endsWith('/acks')).map((p) => ({ topic: p.topic, ack: JSON.parse(p.payload) as { ranges: Array<[number, number]>; duplicates: number; missing?: Array<[number, number]> } }));
+    expect(acks.map((a) => a.topic).sort()).toEqual([topics.acks(SITE, A), topics.acks(SITE, B)].sort());
+    const a = acks.find((x) => x.topic === topics.acks(SITE, A))!.ack;
+    expect(a.ranges).toEqual([[1, 3], [5, 6]]);
+    expect(a.duplicates).toBe(2);
+    expect(a.missing).toEqual([[4, 4]]);
+    const b = acks.find((x) => x.topic === topics.acks(SITE, B))!.ack;
+    expect(b).toMatchObject({ ranges: [[1, 1]], duplicates: 0 });
+    expect(b.missing).toBeUndefined();
+    // Every message is still settled with the broker, one by one.
+    expect(settled).toEqual([true, true, true, true, true]);
+    // What the ack says is what the store tracked: 1-3 contiguous, 6 the highest seen.
+    expect(await store.edgeSeq(SITE, A)).toMatchObject({ hwm: 3, maxSeq: 6 });
+  });
+
   it('settles each message only after its group commit (the external broker PUBACKs then)', async () => {
     const order: string[] = [];
     const commit = store.commit.bind(store);
