@@ -533,7 +533,7 @@ export class Ingester {
           }
         });
         // One ack per edge and group commit, whatever the number of its messages in the group:
-        // an edge with a full window has up to 8 of them in a saturated group, and every ack is a
+        // an edge with a full window (8 batches by default) can have all of them in a saturated group, and every ack is a
         // signature, a packet and a socket write here and a verify and a parse on the edge. The
         // contract's ack has always carried a list of ranges (tests/cloud/ingest/ingester.test.ts).
         for (const a of acks.values()) {
